@@ -1,0 +1,48 @@
+# Every target installs what it needs: a pinned Bun (from the npm registry, into .tools/)
+# when none is on PATH, then the project's packages.
+BUN_VERSION := 1.4.5
+TOOLS       := .tools
+BUN         := $(or $(shell command -v bun 2>/dev/null),$(CURDIR)/$(TOOLS)/node_modules/.bin/bun)
+NAME        := cm-open-webui-proxy
+ENTRY       := src/cli.ts
+BUILD_FLAGS := --compile --minify --sourcemap --bytecode
+TARGETS     := linux-x64 linux-arm64 darwin-x64 darwin-arm64 windows-x64
+
+.PHONY: run test build release bench soak typecheck deps bun clean
+
+run: deps
+	$(BUN) run $(ENTRY)
+
+test: deps
+	$(BUN) test
+
+typecheck: deps
+	$(BUN) x tsc --noEmit
+
+build: deps
+	$(BUN) build $(ENTRY) $(BUILD_FLAGS) --outfile dist/$(NAME)
+
+release: deps
+	rm -rf dist/release && mkdir -p dist/release
+	for target in $(TARGETS); do \
+	  $(BUN) build $(ENTRY) $(BUILD_FLAGS) --target=bun-$$target --outfile dist/release/$(NAME)-$$target || exit 1; \
+	done
+	cd dist/release && sha256sum $(NAME)-* > SHA256SUMS && cat SHA256SUMS
+
+bench: build
+	$(BUN) run bench/run.ts
+
+deps: bun node_modules/.installed
+
+node_modules/.installed: package.json bun.lock | bun
+	$(BUN) install --frozen-lockfile
+	touch $@
+
+bun:
+	@if [ ! -x "$(BUN)" ]; then \
+	  echo "Bun not found: installing bun@$(BUN_VERSION) from the npm registry into $(TOOLS)/"; \
+	  npm install --no-save --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION) >/dev/null; \
+	fi
+
+clean:
+	rm -rf dist node_modules $(TOOLS)

@@ -1,0 +1,4 @@
+/** Shows enough of a key to tell two apart, never the whole: first 5 + `...` + last 5, or `***`. */
+export function maskSecret(secret: string): string {
+  return secret.length > 10 ? `${secret.slice(0, 5)}...${secret.slice(-5)}` : "***";
+}

@@ -1,0 +1,46 @@
+import { t, type Static } from "elysia";
+
+/**
+ * The config file's shape. Unknown fields are allowed everywhere so files written for newer
+ * versions (or carrying notes) still load; only the fields below are read.
+ */
+const Milliseconds = t.Integer({ minimum: 1, description: "milliseconds" });
+
+export const TimeoutsSchema = t.Object(
+  {
+    connectMs: t.Optional(Milliseconds),
+    firstByteMs: t.Optional(Milliseconds),
+    idleMs: t.Optional(Milliseconds),
+  },
+  { additionalProperties: true },
+);
+
+const HttpUrl = t.String({ pattern: "^https?://[^\\s/?#]+[^\\s]*$", description: "http(s) base URL of the backend" });
+
+export const EndpointSchema = t.Object(
+  {
+    url: HttpUrl,
+    displayName: t.Optional(t.String()),
+    apiKey: t.Optional(t.String()),
+    actualModelName: t.Optional(t.String({ minLength: 1 })),
+    timeouts: t.Optional(TimeoutsSchema),
+  },
+  { additionalProperties: true },
+);
+
+export const ConfigFileSchema = t.Object(
+  {
+    endpoints: t.Record(t.String({ minLength: 1 }), EndpointSchema),
+    timeouts: t.Optional(TimeoutsSchema),
+    maxBodyBytes: t.Optional(t.Integer({ minimum: 1 })),
+    forwardUserInfoHeaders: t.Optional(t.Boolean()),
+  },
+  { additionalProperties: true },
+);
+
+export type ConfigFile = Static<typeof ConfigFileSchema>;
+export type EndpointFile = Static<typeof EndpointSchema>;
+export type Timeouts = Required<Pick<Static<typeof TimeoutsSchema>, "connectMs" | "firstByteMs" | "idleMs">>;
+
+export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 };
+export const DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024;

@@ -1,0 +1,72 @@
+import { Elysia, t } from "elysia";
+import { forward } from "../upstream/forward";
+import { upstreamRequestHeaders } from "../upstream/headers";
+import { readJson } from "../upstream/body-limit";
+import { targetFor } from "../upstream/target";
+import { searchOf, type RouteContext } from "./context";
+
+const Message = t.Object(
+  { role: t.String(), content: t.Optional(t.Union([t.String(), t.Array(t.Any()), t.Null()])) },
+  { additionalProperties: true },
+);
+
+/**
+ * The common OpenAI fields, typed so a wrong type is a clear 400; every other field is allowed and
+ * forwarded untouched.
+ */
+export const ChatCompletionRequest = t.Object(
+  {
+    model: t.String({ minLength: 1, description: "A model id from GET /models" }),
+    messages: t.Array(Message),
+    stream: t.Optional(t.Boolean()),
+    stream_options: t.Optional(t.Union([t.Object({}, { additionalProperties: true }), t.Null()])),
+    temperature: t.Optional(t.Union([t.Number(), t.Null()])),
+    top_p: t.Optional(t.Union([t.Number(), t.Null()])),
+    n: t.Optional(t.Union([t.Integer(), t.Null()])),
+    max_tokens: t.Optional(t.Union([t.Integer(), t.Null()])),
+    max_completion_tokens: t.Optional(t.Union([t.Integer(), t.Null()])),
+    stop: t.Optional(t.Union([t.String(), t.Array(t.String()), t.Null()])),
+    presence_penalty: t.Optional(t.Union([t.Number(), t.Null()])),
+    frequency_penalty: t.Optional(t.Union([t.Number(), t.Null()])),
+    seed: t.Optional(t.Union([t.Integer(), t.Null()])),
+    user: t.Optional(t.String()),
+    tools: t.Optional(t.Array(t.Any())),
+    tool_choice: t.Optional(t.Union([t.String(), t.Object({}, { additionalProperties: true })])),
+    response_format: t.Optional(t.Object({}, { additionalProperties: true })),
+  },
+  { additionalProperties: true },
+);
+
+/**
+ * `POST /chat/completions`: the model id becomes the backend's model name, the key becomes the
+ * backend's, and the backend's answer (JSON or an SSE stream) is relayed as it arrives.
+ */
+export const chatRoutes = ({ store }: RouteContext, prefix: string) =>
+  new Elysia({ name: "chat", seed: prefix, prefix }).post(
+    "/chat/completions",
+    ({ body, request, server }) => {
+      const config = store.current;
+      const target = targetFor(config, body.model);
+      // Generations may take minutes before their first byte: never cut this connection for idling.
+      server?.timeout(request, 0);
+      body.model = target.actualModelName;
+      return forward({
+        target,
+        path: "chat/completions" + searchOf(request.url),
+        method: "POST",
+        headers: upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders),
+        body: JSON.stringify(body),
+        maxBodyBytes: config.maxBodyBytes,
+        clientSignal: request.signal,
+      });
+    },
+    {
+      parse: ({ request }) => readJson(request, store.current.maxBodyBytes),
+      body: ChatCompletionRequest,
+      detail: {
+        summary: "Create a chat completion (streamed as SSE when stream is true)",
+        tags: ["Chat"],
+        hide: prefix === "",
+      },
+    },
+  );

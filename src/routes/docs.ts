@@ -1,0 +1,39 @@
+import { Elysia } from "elysia";
+import { openapi } from "@elysiajs/openapi";
+// Embedded in the compiled binary, so the docs page works with no internet access.
+import swaggerBundle from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
+import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
+
+const ASSETS = "/swagger/assets";
+
+const asset = (path: string, contentType: string) => () =>
+  new Response(Bun.file(path), { headers: { "content-type": contentType, "cache-control": "public, max-age=86400" } });
+
+/** Swagger UI at `/swagger` and the generated OpenAPI document at `/swagger/json`. */
+export const docsRoutes = (version: string) =>
+  new Elysia({ name: "docs" })
+    .get(`${ASSETS}/swagger-ui-bundle.js`, asset(swaggerBundle, "text/javascript; charset=utf-8"), { detail: { hide: true } })
+    .get(`${ASSETS}/swagger-ui.css`, asset(swaggerCss, "text/css; charset=utf-8"), { detail: { hide: true } })
+    .use(
+      openapi({
+        path: "/swagger",
+        specPath: "/swagger/json",
+        provider: "swagger-ui",
+        swagger: { cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css` },
+        documentation: {
+          info: {
+            title: "cm-open-webui-proxy",
+            version,
+            description:
+              "OpenAI-compatible proxy: one model list and one endpoint in front of many LLM backends. " +
+              "Every route is served both at /x and at /v1/x.",
+          },
+          tags: [
+            { name: "Models", description: "The configured models, under their friendly names" },
+            { name: "Chat", description: "Chat completions, streamed or not" },
+            { name: "Passthrough", description: "Every other OpenAI-style path" },
+            { name: "Admin", description: "Health, masked configuration, reload" },
+          ],
+        },
+      }),
+    );

@@ -1,0 +1,113 @@
+import { Elysia } from "elysia";
+import type { ProxyConfig } from "../config/proxy-config";
+import { invalidRequest } from "../errors";
+import { readBody, readJson, checkDeclaredLength } from "../upstream/body-limit";
+import { forward, type UpstreamRequest } from "../upstream/forward";
+import { upstreamRequestHeaders } from "../upstream/headers";
+import { targetFor } from "../upstream/target";
+import type { RouteContext } from "./context";
+
+/** The path below `/v1/` a client asked for: `/v1/embeddings` and `/embeddings` both give `embeddings`. */
+function relativePath(url: URL): string {
+  const path = url.pathname.slice(1);
+  return path.startsWith("v1/") ? path.slice(3) : path;
+}
+
+/** Refuses any path that would leave `<url>/v1/` on the backend, however it is spelled. */
+function checkStaysUnderPrefix(prefix: string, path: string): void {
+  const upstream = new URL(prefix + path);
+  if (!upstream.pathname.startsWith(new URL(prefix).pathname) || /%2f|%5c/i.test(path)) {
+    throw invalidRequest(`Invalid request path '/${path}'`, null, "invalid_path");
+  }
+}
+
+type Body = UpstreamRequest["body"];
+
+interface Selection {
+  model: unknown;
+  /** Re-creates the body with the backend's model name, once the target is known. */
+  rewrite(actualModelName: string): Body;
+  /** The body's content type changes when the proxy re-encodes it (multipart boundaries). */
+  dropContentType: boolean;
+}
+
+const isJson = (contentType: string) => contentType.includes("json");
+
+/**
+ * Finds the model in the request body and prepares its rewrite: JSON is parsed; other bodies are
+ * streamed untouched, except a multipart form that is the only place naming the model.
+ */
+async function selectFromBody(request: Request, config: ProxyConfig, named: string | null): Promise<Selection> {
+  const contentType = request.headers.get("content-type") ?? "";
+  const limit = config.maxBodyBytes;
+  if (!request.body) return { model: named, rewrite: () => null, dropContentType: false };
+  if (isJson(contentType)) {
+    const json = await readJson(request, limit);
+    const record = json !== null && typeof json === "object" && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
+    return {
+      model: named ?? record?.model,
+      rewrite: (actual) => {
+        if (record && "model" in record) record.model = actual;
+        return JSON.stringify(json);
+      },
+      dropContentType: false,
+    };
+  }
+  if (named === null && contentType.startsWith("multipart/form-data")) {
+    const bytes = await readBody(request, limit);
+    const form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+    return {
+      model: form.get("model"),
+      rewrite: (actual) => {
+        form.set("model", actual);
+        return form as unknown as Body; // @types/node's FormData type differs from Bun's; the object is Bun's
+      },
+      dropContentType: true,
+    };
+  }
+  checkDeclaredLength(request.headers, limit);
+  return { model: named, rewrite: () => request.body, dropContentType: false };
+}
+
+/**
+ * Every other OpenAI-style path (embeddings, audio, images, completions, responses, rerank, …):
+ * forwarded to `<url>/v1/<path>` with method, query and body. The model comes from the
+ * `x-model-id` header, then a `model` query parameter, then the body, and is rewritten wherever
+ * it was found.
+ */
+export const passthroughRoutes = ({ store }: RouteContext) =>
+  new Elysia({ name: "passthrough" }).all(
+    "/*",
+    async ({ request, server }) => {
+      const config = store.current;
+      const url = new URL(request.url);
+      const path = relativePath(url);
+      const queryModel = url.searchParams.get("model");
+      const selection = await selectFromBody(request, config, request.headers.get("x-model-id") ?? queryModel);
+      const target = targetFor(config, selection.model);
+      checkStaysUnderPrefix(target.prefix, path);
+      if (queryModel !== null) url.searchParams.set("model", target.actualModelName);
+      server?.timeout(request, 0);
+
+      const headers = upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders);
+      if (selection.dropContentType) headers.delete("content-type");
+      return forward({
+        target,
+        path: path + url.search,
+        method: request.method,
+        headers,
+        body: selection.rewrite(target.actualModelName),
+        maxBodyBytes: config.maxBodyBytes,
+        clientSignal: request.signal,
+      });
+    },
+    {
+      parse: "none",
+      detail: {
+        summary: "Forward any other OpenAI-style path (embeddings, audio, images, …) to the model's backend",
+        description:
+          "The model is chosen by the x-model-id header, then a model query parameter, then the JSON body's model.",
+        tags: ["Passthrough"],
+      },
+    },
+  );

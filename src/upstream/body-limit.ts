@@ -1,0 +1,52 @@
+import { invalidRequest, payloadTooLarge } from "../errors";
+
+/** Rejects a body whose declared length is over the limit before a byte of it is read. */
+export function checkDeclaredLength(headers: Headers, limit: number): void {
+  const declared = headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) throw payloadTooLarge(limit);
+}
+
+/** Reads a whole request body, never holding more than `limit` bytes of it. */
+export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  checkDeclaredLength(request.headers, limit);
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > limit) throw payloadTooLarge(limit);
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+const decoder = new TextDecoder();
+
+/** Parses a JSON request body read within `limit`; a body that is not JSON is a 400. */
+export async function readJson(request: Request, limit: number): Promise<unknown> {
+  checkDeclaredLength(request.headers, limit);
+  // A declared length, checked above, already bounds the body through HTTP framing: read it natively.
+  const text = request.headers.has("content-length") ? await request.text() : decoder.decode(await readBody(request, limit));
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw invalidRequest(`We could not parse the JSON body of your request: ${(error as Error).message}`, null, "invalid_json");
+  }
+}
+
+/** Passes a streamed body on unchanged, calling `onExceeded` and ending it once it passes `limit`. */
+export function limitStream(body: ReadableStream<Uint8Array>, limit: number, onExceeded: () => void): ReadableStream<Uint8Array> {
+  let size = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        size += chunk.byteLength;
+        if (size > limit) {
+          onExceeded();
+          return controller.error(payloadTooLarge(limit));
+        }
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+}
