@@ -1,9 +1,9 @@
 import { Elysia, ValidationError } from "elysia";
-import { cors } from "@elysiajs/cors";
 import { errorResponse, invalidRequest, ProxyError } from "./errors";
 import type { Logger } from "./log";
 import { adminRoutes } from "./routes/admin";
 import { chatRoutes } from "./routes/chat";
+import { corsPlugin } from "./routes/cors";
 import { ROUTE_PREFIXES, type RouteContext } from "./routes/context";
 import { docsRoutes } from "./routes/docs";
 import { modelRoutes } from "./routes/models";
@@ -33,7 +33,7 @@ function toProxyError(code: string | number, error: unknown, log: Logger): Proxy
 /** The whole HTTP surface, wired from plugins that receive the shared state explicitly. */
 export function createApp(context: RouteContext) {
   const app = new Elysia({ name: "cm-open-webui-proxy" })
-    .use(cors({ maxAge: 600 }))
+    .use(corsPlugin())
     .onError({ as: "global" }, ({ code, error }) => errorResponse(toProxyError(code, error, context.log)))
     .use(docsRoutes(VERSION));
   for (const prefix of ROUTE_PREFIXES) {
