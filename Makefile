@@ -5,7 +5,7 @@ TOOLS       := .tools
 BUN         := $(or $(shell command -v bun 2>/dev/null),$(CURDIR)/$(TOOLS)/node_modules/.bin/bun)
 NAME        := cm-open-webui-proxy
 ENTRY       := src/cli.ts
-BUILD_FLAGS := --compile --minify --sourcemap --bytecode
+BUILD_FLAGS := --compile --minify --sourcemap --bytecode --format=esm
 TARGETS     := linux-x64 linux-arm64 darwin-x64 darwin-arm64 windows-x64
 
 .PHONY: run test build release bench soak typecheck deps bun clean
