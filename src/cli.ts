@@ -2,8 +2,8 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config/load";
-import { startServer } from "./index";
-import { consoleLogger } from "./log";
+import { startServer, type RunningServer } from "./index";
+import { consoleLogger, type Logger } from "./log";
 import { VERSION } from "./version";
 
 const DEFAULT_CONFIG = "config.json";
@@ -42,14 +42,14 @@ function parsePort(text: string, source: string): number {
 }
 
 /** A named config file must exist; with none named, a missing config.json falls back to the example. */
-function chooseConfig(named: string | undefined, log: ReturnType<typeof consoleLogger>): string {
+function chooseConfig(named: string | undefined, log: Logger): string {
   if (named) return named;
   if (existsSync(DEFAULT_CONFIG) || !existsSync(EXAMPLE_CONFIG)) return DEFAULT_CONFIG;
   log.warn(`${DEFAULT_CONFIG} not found: starting from ${EXAMPLE_CONFIG}; copy it to ${DEFAULT_CONFIG} and edit it`);
   return EXAMPLE_CONFIG;
 }
 
-function parseCli(argv: string[], log: ReturnType<typeof consoleLogger>): CliOptions {
+function parseCli(argv: string[], log: Logger): CliOptions {
   let values;
   try {
     ({ values } = parseArgs({
@@ -96,21 +96,42 @@ async function checkConfig(path: string): Promise<never> {
   process.exit(0);
 }
 
+function announce(server: RunningServer, hostname: string, log: Logger): void {
+  const config = server.store.current;
+  log.info(`cm-open-webui-proxy ${VERSION} listening on ${hostname}:${server.port} with ${config.targets.size} models from ${config.file}`);
+  if (config.clients.keys.length === 0) {
+    log.warn("no clientKeys configured: any client that can reach this port may use every model");
+  }
+}
+
+/** SIGHUP reloads the config; SIGTERM/SIGINT drain in-flight requests, then exit (a second one forces). */
+function handleSignals(server: RunningServer, log: Logger): void {
+  process.on("SIGHUP", () => void server.store.reload("SIGHUP").catch(() => {}));
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      log.warn(`${signal} again: closing open connections now`);
+      await server.stop();
+      process.exit(0);
+    }
+    stopping = true;
+    log.info(`${signal}: no new connections; finishing in-flight requests (up to ${server.store.current.drainTimeoutMs} ms)`);
+    const drained = await server.shutdown();
+    log.info(drained ? "all requests finished, exiting" : "drain timeout reached, open connections closed, exiting");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
 async function main(): Promise<void> {
   const log = consoleLogger();
   const options = parseCli(process.argv.slice(2), log);
   try {
     if (options.checkOnly) await checkConfig(options.configPath);
     const server = await startServer({ ...options, log });
-    const config = server.store.current;
-    log.info(`cm-open-webui-proxy ${VERSION} listening on ${options.hostname}:${server.port} with ${config.targets.size} models from ${config.file}`);
-    const shutdown = async (signal: string) => {
-      log.info(`${signal}: finishing in-flight requests, then exiting`);
-      await server.stop();
-      process.exit(0);
-    };
-    process.once("SIGTERM", () => void shutdown("SIGTERM"));
-    process.once("SIGINT", () => void shutdown("SIGINT"));
+    announce(server, options.hostname, log);
+    handleSignals(server, log);
   } catch (error) {
     if (error instanceof ConfigError) fail(`invalid configuration\n${error.message}`);
     throw error;

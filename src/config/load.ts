@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { substituteEnv } from "./env";
 import { buildProxyConfig, type ProxyConfig } from "./proxy-config";
-import { configProblems } from "./validate";
+import { configProblems, crossFieldProblems } from "./validate";
 import type { ConfigFile } from "./schema";
 
 /** A config file that cannot be used; the message names the file and every bad field. */
@@ -19,7 +19,9 @@ async function readJson(path: string): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(path, [`not valid JSON (${(error as Error).message})`]);
+    // The parser may quote a token of the file, which could be part of a key: keep only its words.
+    const reason = (error as Error).message.replace(/"[^"]*"/g, "token");
+    throw new ConfigError(path, [`not valid JSON (${reason})`]);
   }
 }
 
@@ -29,6 +31,9 @@ export async function loadConfig(path: string, env: Record<string, string | unde
   const missing: string[] = [];
   const value = substituteEnv(await readJson(absolute), env, "", missing);
   const problems = [...missing, ...configProblems(value)];
+  if (problems.length === 0) problems.push(...crossFieldProblems(value as ConfigFile));
   if (problems.length > 0) throw new ConfigError(absolute, problems);
-  return buildProxyConfig(value as ConfigFile, absolute);
+  const file = value as ConfigFile;
+  const adminKey = file.adminKey ?? (env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY || undefined);
+  return buildProxyConfig({ ...file, adminKey }, absolute);
 }

@@ -1,5 +1,14 @@
+import type { ClientKey, ClientKeys } from "../access/clients";
+import { digest } from "../access/secret";
 import { maskSecret } from "./mask";
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUTS, type ConfigFile, type EndpointFile, type Timeouts } from "./schema";
+import {
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_TIMEOUTS,
+  type ConfigFile,
+  type EndpointFile,
+  type Timeouts,
+} from "./schema";
 import { upstreamPrefix } from "./url";
 
 /** One configured model, resolved into what the hot path needs. */
@@ -24,14 +33,27 @@ export interface ProxyConfig {
   readonly targets: ReadonlyMap<string, Target>;
   readonly modelIds: readonly string[];
   readonly maxBodyBytes: number;
+  readonly drainTimeoutMs: number;
   readonly forwardUserInfoHeaders: boolean;
+  readonly clients: ClientKeys;
+  readonly adminDigest: Uint8Array | null;
   readonly modelsJson: string;
   readonly modelJson: ReadonlyMap<string, string>;
   readonly healthJson: string;
   readonly debugView: Readonly<Record<string, unknown>>;
 }
 
+interface ModelEntry {
+  id: string;
+  object: "model";
+  created: number;
+  owned_by: string;
+  name: string;
+}
+
 const OWNER = "cm-open-webui-proxy";
+
+const modelList = (data: ModelEntry[]) => JSON.stringify({ object: "list", data });
 
 function resolveTarget(id: string, endpoint: EndpointFile, defaults: Timeouts): Target {
   const apiKey = endpoint.apiKey ?? "";
@@ -45,12 +67,31 @@ function resolveTarget(id: string, endpoint: EndpointFile, defaults: Timeouts): 
   };
 }
 
+function resolveClients(file: ConfigFile, models: ModelEntry[]): ClientKeys {
+  const keys = (file.clientKeys ?? []).map((client, i): ClientKey => {
+    const allowed = client.models ? new Set(client.models) : null;
+    const visible = allowed ? models.filter((model) => allowed.has(model.id)) : models;
+    return {
+      name: client.name ?? `clientKeys[${i}]`,
+      digest: digest(client.key),
+      models: allowed,
+      modelsJson: modelList(visible),
+      visibleIds: visible.map((model) => model.id),
+    };
+  });
+  return { keys, digests: keys.map((key) => key.digest) };
+}
+
+/** The config as `/debug` shows it: every secret masked. */
 function maskedView(file: ConfigFile, path: string): Record<string, unknown> {
   const endpoints: Record<string, unknown> = {};
   for (const [id, endpoint] of Object.entries(file.endpoints)) {
     endpoints[id] = { ...endpoint, apiKey: endpoint.apiKey ? maskSecret(endpoint.apiKey) : "" };
   }
-  return { configFile: path, ...file, endpoints };
+  const view: Record<string, unknown> = { configFile: path, ...file, endpoints };
+  if (file.clientKeys) view.clientKeys = file.clientKeys.map((client) => ({ ...client, key: maskSecret(client.key) }));
+  if (file.adminKey) view.adminKey = maskSecret(file.adminKey);
+  return view;
 }
 
 export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Math.floor(Date.now() / 1000)): ProxyConfig {
@@ -58,7 +99,7 @@ export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Mat
   const targets = new Map<string, Target>();
   for (const [id, endpoint] of Object.entries(file.endpoints)) targets.set(id, resolveTarget(id, endpoint, timeouts));
 
-  const models = [...targets.values()].map((target) => ({
+  const models = [...targets.values()].map((target): ModelEntry => ({
     id: target.id,
     object: "model",
     created: createdAt,
@@ -70,8 +111,11 @@ export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Mat
     targets,
     modelIds: [...targets.keys()],
     maxBodyBytes: file.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    drainTimeoutMs: file.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
     forwardUserInfoHeaders: file.forwardUserInfoHeaders ?? false,
-    modelsJson: JSON.stringify({ object: "list", data: models }),
+    clients: resolveClients(file, models),
+    adminDigest: file.adminKey ? digest(file.adminKey) : null,
+    modelsJson: modelList(models),
     modelJson: new Map(models.map((model) => [model.id, JSON.stringify(model)])),
     healthJson: JSON.stringify({
       status: "ok",

@@ -28,12 +28,24 @@ export const EndpointSchema = t.Object(
   { additionalProperties: true },
 );
 
+export const ClientKeySchema = t.Object(
+  {
+    key: t.String({ minLength: 1, description: "the bearer key a client sends" }),
+    name: t.Optional(t.String({ description: "shown in logs instead of the key" })),
+    models: t.Optional(t.Array(t.String({ minLength: 1 }), { description: "model ids this key may use; all when absent" })),
+  },
+  { additionalProperties: true },
+);
+
 export const ConfigFileSchema = t.Object(
   {
     endpoints: t.Record(t.String({ minLength: 1 }), EndpointSchema),
     timeouts: t.Optional(TimeoutsSchema),
     maxBodyBytes: t.Optional(t.Integer({ minimum: 1 })),
     forwardUserInfoHeaders: t.Optional(t.Boolean()),
+    clientKeys: t.Optional(t.Array(ClientKeySchema)),
+    adminKey: t.Optional(t.String({ minLength: 1 })),
+    drainTimeoutMs: t.Optional(t.Integer({ minimum: 0, description: "milliseconds" })),
   },
   { additionalProperties: true },
 );
@@ -44,3 +56,4 @@ export type Timeouts = Required<Pick<Static<typeof TimeoutsSchema>, "connectMs" 
 
 export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 };
 export const DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;

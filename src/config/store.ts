@@ -1,23 +1,47 @@
+import type { Logger } from "../log";
 import { loadConfig } from "./load";
 import type { ProxyConfig } from "./proxy-config";
 
 /**
- * Holds the running config. `reload` validates the whole new file before one assignment swaps it
+ * Holds the running config. A reload validates the whole new file before one assignment swaps it
  * in, so a failed reload leaves the running config untouched and no request sees half of one.
+ * Reloads run one at a time, in the order asked, so an older read never overwrites a newer one.
  */
 export class ConfigStore {
+  private snapshot: ProxyConfig;
+  private queue: Promise<unknown> = Promise.resolve();
+
   constructor(
-    private snapshot: ProxyConfig,
-    readonly path: string = snapshot.file,
-  ) {}
+    initial: ProxyConfig,
+    private readonly log: Logger,
+  ) {
+    this.snapshot = initial;
+  }
 
   get current(): ProxyConfig {
     return this.snapshot;
   }
 
-  async reload(): Promise<ProxyConfig> {
-    const next = await loadConfig(this.path);
-    this.snapshot = next;
-    return next;
+  /** The startup config file: the only file a reload ever reads. */
+  get path(): string {
+    return this.snapshot.file;
+  }
+
+  /** Re-reads the file; resolves to the new config, or rejects with a ConfigError (already logged). */
+  reload(reason: string): Promise<ProxyConfig> {
+    const run = this.queue.then(() => this.load(reason));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async load(reason: string): Promise<ProxyConfig> {
+    try {
+      this.snapshot = await loadConfig(this.path);
+      this.log.info(`config reloaded (${reason}): ${this.snapshot.modelIds.length} models from ${this.path}`);
+      return this.snapshot;
+    } catch (error) {
+      this.log.warn(`config reload (${reason}) rejected, running config kept:\n${(error as Error).message}`);
+      throw error;
+    }
   }
 }

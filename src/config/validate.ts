@@ -49,6 +49,16 @@ export function configProblems(value: unknown): string[] {
   return problems;
 }
 
-export function isConfigFile(value: unknown): value is ConfigFile {
-  return checker.Check(value);
+/** Problems no schema can see: references between fields. */
+export function crossFieldProblems(file: ConfigFile): string[] {
+  const problems: string[] = [];
+  const seenKeys = new Set<string>();
+  file.clientKeys?.forEach((client, i) => {
+    if (seenKeys.has(client.key)) problems.push(`clientKeys.${i}.key: the same key is listed twice`);
+    seenKeys.add(client.key);
+    client.models?.forEach((model, j) => {
+      if (!(model in file.endpoints)) problems.push(`clientKeys.${i}.models.${j}: unknown model '${model}'`);
+    });
+  });
+  return problems;
 }

@@ -1,4 +1,5 @@
 import { Elysia, t } from "elysia";
+import { authorizeAdmin } from "../access/admin";
 import { ConfigError } from "../config/load";
 import { ProxyError } from "../errors";
 import { jsonResponse, type RouteContext } from "./context";
@@ -8,13 +9,19 @@ const ModelSummary = t.Object({ id: t.String(), displayName: t.String() });
 const invalidConfig = (error: ConfigError) =>
   new ProxyError(400, `Reload rejected, the running configuration is unchanged: ${error.message}`, "invalid_request_error", "invalid_config");
 
-/** `/health`, `/debug` (keys masked) and `/reload` (re-reads the startup file, never a client-chosen path). */
-export const adminRoutes = ({ store, log }: RouteContext, prefix: string) =>
+/**
+ * `/health` (open), `/debug` (keys masked) and `/reload` (re-reads the startup file, never a
+ * client-chosen path). The last two need the admin key, or a loopback client when none is set.
+ */
+export const adminRoutes = ({ store }: RouteContext, prefix: string) =>
   new Elysia({ name: "admin", seed: prefix, prefix })
     .get("/health", () => jsonResponse(store.current.healthJson), {
       response: t.Object({ status: t.Literal("ok"), endpoints: t.Integer(), models: t.Array(ModelSummary) }),
       detail: { summary: "Liveness and the configured models", tags: ["Admin"], hide: prefix !== "" },
     })
+    .onBeforeHandle(({ request, server }) =>
+      authorizeAdmin(store.current.adminDigest, request.headers, server?.requestIP(request)?.address),
+    )
     .get("/debug", () => store.current.debugView, {
       detail: {
         summary: "The running configuration with every API key masked, and the config file's path",
@@ -26,13 +33,11 @@ export const adminRoutes = ({ store, log }: RouteContext, prefix: string) =>
       "/reload",
       async () => {
         try {
-          const config = await store.reload();
-          log.info(`config reloaded from ${config.file}: ${config.modelIds.length} models`);
+          const config = await store.reload("POST /reload");
           const models = [...config.targets.values()].map(({ id, displayName }) => ({ id, displayName }));
           return { status: "reloaded" as const, endpoints: models.length, models };
         } catch (error) {
           if (!(error instanceof ConfigError)) throw error;
-          log.warn(`config reload rejected: ${error.message}`);
           throw invalidConfig(error);
         }
       },

@@ -3,6 +3,7 @@ import { forward } from "../upstream/forward";
 import { upstreamRequestHeaders } from "../upstream/headers";
 import { readJson } from "../upstream/body-limit";
 import { targetFor } from "../upstream/target";
+import { clientAccess } from "./access";
 import { searchOf, type RouteContext } from "./context";
 
 const Message = t.Object(
@@ -42,11 +43,10 @@ export const ChatCompletionRequest = t.Object(
  * backend's, and the backend's answer (JSON or an SSE stream) is relayed as it arrives.
  */
 export const chatRoutes = ({ store }: RouteContext, prefix: string) =>
-  new Elysia({ name: "chat", seed: prefix, prefix }).post(
+  new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(store)).post(
     "/chat/completions",
-    ({ body, request, server }) => {
-      const config = store.current;
-      const target = targetFor(config, body.model);
+    ({ body, request, server, config, client }) => {
+      const target = targetFor(config, body.model, client);
       // Generations may take minutes before their first byte: never cut this connection for idling.
       server?.timeout(request, 0);
       body.model = target.actualModelName;

@@ -5,6 +5,7 @@ import { readBody, readJson, checkDeclaredLength } from "../upstream/body-limit"
 import { forward, type UpstreamRequest } from "../upstream/forward";
 import { upstreamRequestHeaders } from "../upstream/headers";
 import { targetFor } from "../upstream/target";
+import { clientAccess } from "./access";
 import type { RouteContext } from "./context";
 
 /** The path below `/v1/` a client asked for: `/v1/embeddings` and `/embeddings` both give `embeddings`. */
@@ -76,15 +77,14 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
  * it was found.
  */
 export const passthroughRoutes = ({ store }: RouteContext) =>
-  new Elysia({ name: "passthrough" }).all(
+  new Elysia({ name: "passthrough" }).use(clientAccess(store)).all(
     "/*",
-    async ({ request, server }) => {
-      const config = store.current;
+    async ({ request, server, config, client }) => {
       const url = new URL(request.url);
       const path = relativePath(url);
       const queryModel = url.searchParams.get("model");
       const selection = await selectFromBody(request, config, request.headers.get("x-model-id") ?? queryModel);
-      const target = targetFor(config, selection.model);
+      const target = targetFor(config, selection.model, client);
       checkStaysUnderPrefix(target.prefix, path);
       if (queryModel !== null) url.searchParams.set("model", target.actualModelName);
       server?.timeout(request, 0);

@@ -3,7 +3,7 @@ import type { Target } from "../config/proxy-config";
 import { limitStream } from "./body-limit";
 import { canConnect } from "./connect-probe";
 import { downstreamResponseHeaders, isEventStream } from "./headers";
-import { watchIdle } from "./idle-watch";
+import { relayBody } from "./relay";
 
 export interface UpstreamRequest {
   readonly target: Target;
@@ -31,7 +31,7 @@ function failureReason(error: unknown): string {
 /**
  * Sends one request to the target's backend and returns the response to relay: the backend's
  * status and cleaned headers, its body streamed through untouched. Failures before the response
- * headers arrive become 502/504 ProxyErrors; silence during the body ends it (see watchIdle).
+ * headers arrive become 502/504 ProxyErrors; silence or a break during the body ends it (see relayBody).
  */
 export async function forward(request: UpstreamRequest): Promise<Response> {
   const { target, clientSignal } = request;
@@ -80,7 +80,12 @@ export async function forward(request: UpstreamRequest): Promise<Response> {
 
   const headers = downstreamResponseHeaders(response.headers);
   const relayed = response.body
-    ? watchIdle(response.body, idleMs, () => gatewayTimeout(target.id, `no data for ${idleMs} ms`), isEventStream(headers))
+    ? relayBody(response.body, {
+        idleMs,
+        eventStream: isEventStream(headers),
+        idleError: () => gatewayTimeout(target.id, `no data for ${idleMs} ms`),
+        lostError: () => badGateway(target.id, "connection lost mid-response"),
+      })
     : null;
   return new Response(relayed, { status: response.status, statusText: response.statusText, headers });
 }

@@ -1,0 +1,25 @@
+import { watch, type FSWatcher } from "node:fs";
+import { basename, dirname } from "node:path";
+import type { ConfigStore } from "./store";
+
+/**
+ * Reloads the config when its file changes. The folder is watched, not the file, because editors
+ * and `mv` replace a file (a new inode the old watch would not see); bursts of events from one
+ * save are folded into one reload after `debounceMs` of quiet. Returns a function that stops it.
+ */
+export function watchConfigFile(store: ConfigStore, debounceMs = 200): () => void {
+  const name = basename(store.path);
+  const reload = () => void store.reload("file changed").catch(() => {});
+  let timer: Timer | undefined;
+  let watcher: FSWatcher | undefined = watch(dirname(store.path), (_event, changed) => {
+    if (changed !== null && changed !== name) return;
+    if (timer) timer.refresh();
+    else timer = setTimeout(() => ((timer = undefined), reload()), debounceMs);
+  });
+  watcher.on("error", () => {}); // the folder vanished: keep serving the running config
+  return () => {
+    clearTimeout(timer);
+    watcher?.close();
+    watcher = undefined;
+  };
+}

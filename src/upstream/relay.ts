@@ -1,0 +1,65 @@
+import { sseErrorEvent, type ProxyError } from "../errors";
+
+const encoder = new TextEncoder();
+
+export interface RelayOptions {
+  /** Longest silence allowed between two chunks. */
+  readonly idleMs: number;
+  /** An event stream ends with a final error event; other bodies can only be cut. */
+  readonly eventStream: boolean;
+  readonly idleError: () => ProxyError;
+  readonly lostError: () => ProxyError;
+}
+
+/**
+ * Relays a backend body chunk by chunk, unchanged and unbuffered. When the backend falls silent
+ * longer than `idleMs`, or its connection breaks, after bytes were sent (the status can no longer
+ * change) an event stream gets a final `data: {"error":...}` event and a clean end, so no client
+ * hangs. Cancelling the relay (the client went away) cancels the backend body at once.
+ */
+export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOptions): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let waiting = false;
+  let idle = false;
+  let cancelled = false;
+  const timer = setTimeout(function onSilence() {
+    if (!waiting) return void timer.refresh(); // the client is slow, not the backend
+    idle = true;
+    reader.cancel(options.idleError()).catch(() => {});
+  }, options.idleMs);
+
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: ProxyError) => {
+    if (cancelled) return;
+    if (!options.eventStream) return controller.error(error);
+    controller.enqueue(encoder.encode(sseErrorEvent(error)));
+    controller.close();
+  };
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        waiting = true;
+        timer.refresh();
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch {
+          clearTimeout(timer);
+          return fail(controller, idle ? options.idleError() : options.lostError());
+        } finally {
+          waiting = false;
+        }
+        if (!chunk.done) return controller.enqueue(chunk.value);
+        clearTimeout(timer);
+        if (idle) return fail(controller, options.idleError());
+        controller.close();
+      },
+      cancel(reason) {
+        cancelled = true;
+        clearTimeout(timer);
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
