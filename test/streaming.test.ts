@@ -1,0 +1,135 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { chatBody, concat, postJson, readBody } from "./support/http";
+import { reply } from "./support/mock-backend";
+import { startHarness, type Harness } from "./support/proxy";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+beforeEach(() => h.reset());
+afterAll(() => h.stop());
+
+const encoder = new TextEncoder();
+const bytesOf = (chunks: readonly (string | Uint8Array)[]) => concat(chunks.map((c) => (typeof c === "string" ? encoder.encode(c) : c)));
+
+/** A stream with everything a relay might mangle: comments, event/id/retry fields, multi-line data, CRLF, split lines. */
+function trickyStream(): (string | Uint8Array)[] {
+  const multiByte = encoder.encode('data: {"choices":[{"delta":{"content":" wörld ✓"}}]}\n\n');
+  const check = multiByte.indexOf(0xe2); // first byte of "✓": split the character across two chunks
+  return [
+    ": ping\n\n",
+    'event: message\ndata: {"id":"c1","choices":[{"delta":{"content":"Hel',
+    'lo"}}]}\n\n',
+    "data: line one\ndata: line two\n\n",
+    "id: 7\r\nretry: 1000\r\ndata: crlf\r\n\r\n",
+    multiByte.slice(0, check + 1),
+    multiByte.slice(check + 1),
+    "data: [DO",
+    "NE]\n\n",
+  ];
+}
+
+const streamRequest = (model = "gpt", extra: Record<string, unknown> = {}) => chatBody(model, { stream: true, ...extra });
+
+describe("streaming chat completions: headers and bytes", () => {
+  for (const prefix of ["", "/v1"]) {
+    test(`${prefix}/chat/completions with stream: true relays the exact bytes with SSE headers`, async () => {
+      const chunks = trickyStream();
+      h.alpha.willReply(reply.sse(chunks));
+      const response = await postJson(h.url(`${prefix}/chat/completions`), streamRequest());
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toContain("text/event-stream");
+      expect(response.headers.get("cache-control")).toBe("no-cache");
+      expect(response.headers.get("x-accel-buffering")).toBe("no");
+      const { bytes } = await readBody(response);
+      expect(bytes).toEqual(bytesOf(chunks));
+      expect(h.alpha.last.json()).toEqual({ ...streamRequest(), model: "backend-gpt-4o" });
+    });
+  }
+
+  test("a backend's own cache-control and charset do not change the SSE contract", async () => {
+    h.alpha.willReply(reply.sse(["data: {}\n\n"], { headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "public, max-age=60" } }));
+    const response = await postJson(h.url("/v1/chat/completions"), streamRequest());
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(response.headers.get("cache-control")).toBe("no-cache");
+    expect(response.headers.get("x-accel-buffering")).toBe("no");
+    expect((await readBody(response)).text).toBe("data: {}\n\n");
+  });
+
+  test("stream_options.include_usage reaches the backend and the usage chunk reaches the client", async () => {
+    const chunks = [
+      'data: {"choices":[{"index":0,"delta":{"content":"A"}}]}\n\n',
+      'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n',
+      "data: [DONE]\n\n",
+    ];
+    h.bravo.willReply(reply.sse(chunks));
+    const response = await postJson(h.url("/v1/chat/completions"), streamRequest("llama", { stream_options: { include_usage: true } }));
+    expect((await readBody(response)).text).toBe(chunks.join(""));
+    expect(h.bravo.last.json().stream_options).toEqual({ include_usage: true });
+    expect(h.bravo.last.json().model).toBe("meta-llama/Llama-3.1-8B-Instruct");
+  });
+
+  test("in-stream error events (vLLM, llama.cpp, Ollama styles) pass through unchanged", async () => {
+    const chunks = [
+      'data: {"choices":[{"delta":{"content":"partial"}}]}\n\n',
+      'data: {"error":{"message":"context too long","type":"BadRequestError","param":null,"code":400}}\n\n',
+      'error: {"code":500,"message":"llama.cpp failed","type":"server_error"}\n\n',
+      '{"error":"ollama bare json line"}\n',
+      "data: [DONE]\n\n",
+    ];
+    h.alpha.willReply(reply.sse(chunks));
+    const response = await postJson(h.url("/v1/chat/completions"), streamRequest());
+    expect(response.status).toBe(200);
+    expect((await readBody(response)).text).toBe(chunks.join(""));
+  });
+
+  test("a backend answering a stream request with a JSON error passes status, body and type through", async () => {
+    const error = { error: { message: "stream not supported", type: "invalid_request_error", param: "stream", code: null } };
+    h.alpha.willReply(reply.json(error, { status: 422 }));
+    const response = await postJson(h.url("/v1/chat/completions"), streamRequest());
+    expect(response.status).toBe(422);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(await response.json()).toEqual(error);
+  });
+});
+
+describe("streaming is unbuffered", () => {
+  test("on a slow stream (5 chunks, 200 ms apart) the first chunk reaches the client before the last is sent", async () => {
+    const chunks = [0, 1, 2, 3, 4].map((i) => `data: {"choices":[{"delta":{"content":"t${i}"}}]}\n\n`);
+    h.alpha.willReply(reply.sse(chunks, { delayMs: 200 }));
+    const response = await postJson(h.url("/v1/chat/completions"), streamRequest());
+    const { text } = await readBody(response, (_, index) => h.alpha.last.log.push(`client:${index}`));
+    expect(text).toBe(chunks.join(""));
+    const log = h.alpha.last.log;
+    expect(log.indexOf("client:0")).toBeGreaterThan(log.indexOf("sent:0"));
+    expect(log.indexOf("client:0")).toBeLessThan(log.indexOf("sent:4"));
+  });
+
+  test("a partial line is relayed before the rest of its line exists (no line buffering)", async () => {
+    const chunks = ['data: {"choices":[{"delta":{"content":"ha', 'lf"}}]}\n\n', "data: [DONE]\n\n"];
+    h.alpha.willReply(reply.sse(chunks, { delayMs: 200 }));
+    const response = await postJson(h.url("/v1/chat/completions"), streamRequest());
+    const received: string[] = [];
+    const decoder = new TextDecoder();
+    const { text } = await readBody(response, (chunk) => {
+      received.push(decoder.decode(chunk, { stream: true }));
+      h.alpha.last.log.push(`client:${received.join("")}`);
+    });
+    expect(text).toBe(chunks.join(""));
+    const log = h.alpha.last.log;
+    const firstReceipt = log.entries.find((entry) => entry.startsWith("client:"))!;
+    expect(firstReceipt).toBe(`client:${chunks[0]}`);
+    expect(log.indexOf(firstReceipt)).toBeLessThan(log.indexOf("sent:1"));
+  });
+
+  test("a healthy stream longer than firstByteMs + idleMs is never cut (no total-duration limit)", async () => {
+    // model "slow" has firstByteMs 300 and idleMs 300; this stream lasts about 1.2 s with 100 ms gaps
+    const chunks = Array.from({ length: 13 }, (_, i) => `data: {"i":${i}}\n\n`);
+    h.alpha.willReply(reply.sse(chunks, { delayMs: 100 }));
+    const response = await postJson(h.url("/v1/chat/completions"), streamRequest("slow"));
+    const { text } = await readBody(response);
+    expect(text).toBe(chunks.join(""));
+    expect(text).not.toContain('"error"');
+  });
+});
