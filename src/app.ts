@@ -1,6 +1,7 @@
-import { Elysia, ValidationError } from "elysia";
+import { Elysia, ParseError, ValidationError } from "elysia";
 import { errorResponse, invalidRequest, ProxyError } from "./errors";
 import type { Logger } from "./log";
+import { describeValueError, dottedPath } from "./schema-errors";
 import { adminRoutes } from "./routes/admin";
 import { chatRoutes } from "./routes/chat";
 import { corsPlugin } from "./routes/cors";
@@ -10,29 +11,33 @@ import { modelRoutes } from "./routes/models";
 import { passthroughRoutes } from "./routes/passthrough";
 import { VERSION } from "./version";
 
-function validationMessage(error: ValidationError): string {
+function validationError(error: ValidationError): ProxyError {
   const first = error.valueError;
-  if (!first) return "Invalid request body";
-  const field = first.path.split("/").filter(Boolean).join(".");
-  return `Invalid value for '${field || "body"}': ${first.message}`;
+  if (!first) return invalidRequest("The request body is not valid", null, "invalid_body");
+  const field = dottedPath(first.path);
+  if (first.value === undefined) return invalidRequest(`Missing required parameter: '${field}'`, field, "missing_required_parameter");
+  return invalidRequest(`Invalid type for '${field}': ${describeValueError(first)}`, field, "invalid_type");
 }
 
 /** Maps every failure to OpenAI's error shape, in one place. */
 function toProxyError(code: string | number, error: unknown, log: Logger): ProxyError {
   if (error instanceof ProxyError) return error;
-  if (error instanceof ValidationError) {
-    const param = error.valueError?.path.split("/").filter(Boolean).join(".") || null;
-    return invalidRequest(validationMessage(error), param, "invalid_value");
-  }
+  // Elysia wraps whatever a body parser throws (our 400s and 413s included) in a ParseError.
+  if (error instanceof ParseError && error.cause instanceof ProxyError) return error.cause;
+  if (error instanceof ValidationError) return validationError(error);
   if (code === "PARSE") return invalidRequest("We could not parse the JSON body of your request", null, "invalid_json");
   if (code === "NOT_FOUND") return new ProxyError(404, "Unknown route", "invalid_request_error", "unknown_route");
   log.error(`unhandled ${String(code)}: ${(error as Error)?.stack ?? String(error)}`);
   return new ProxyError(500, "The proxy failed to handle the request", "api_error", "internal_error");
 }
 
-/** The whole HTTP surface, wired from plugins that receive the shared state explicitly. */
+/**
+ * The whole HTTP surface, wired from plugins that receive the shared state explicitly.
+ * `normalize: false`: a proxy relays bodies as sent; Elysia's normalizer would rebuild each body
+ * (and turns a wrongly typed field into a misleading one before validation reports it).
+ */
 export function createApp(context: RouteContext) {
-  const app = new Elysia({ name: "cm-open-webui-proxy" })
+  const app = new Elysia({ name: "cm-open-webui-proxy", normalize: false })
     .use(corsPlugin())
     .onError({ as: "global" }, ({ code, error }) => errorResponse(toProxyError(code, error, context.log)))
     .use(docsRoutes(VERSION));

@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import { forward } from "../upstream/forward";
 import { upstreamRequestHeaders } from "../upstream/headers";
-import { readJson } from "../upstream/body-limit";
+import { readJsonObject } from "../upstream/body-limit";
 import { targetFor } from "../upstream/target";
 import { clientAccess } from "./access";
 import { searchOf, type RouteContext } from "./context";
@@ -61,7 +61,7 @@ export const chatRoutes = ({ store }: RouteContext, prefix: string) =>
       });
     },
     {
-      parse: ({ request }) => readJson(request, store.current.maxBodyBytes),
+      parse: ({ request }) => readJsonObject(request, store.current.maxBodyBytes),
       body: ChatCompletionRequest,
       detail: {
         summary: "Create a chat completion (streamed as SSE when stream is true)",

@@ -50,3 +50,12 @@ export function limitStream(body: ReadableStream<Uint8Array>, limit: number, onE
     }),
   );
 }
+
+/** A JSON body that must be an object, as every OpenAI request body is. */
+export async function readJsonObject(request: Request, limit: number): Promise<Record<string, unknown>> {
+  const json = await readJson(request, limit);
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw invalidRequest("The request body must be a JSON object", null, "invalid_body");
+  }
+  return json as Record<string, unknown>;
+}
