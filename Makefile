@@ -27,6 +27,7 @@ release: deps
 	for target in $(TARGETS); do \
 	  $(BUN) build $(ENTRY) $(BUILD_FLAGS) --target=bun-$$target --outfile dist/release/$(NAME)-$$target || exit 1; \
 	done
+	rm -f dist/release/*.map  # the source map is embedded in each binary
 	cd dist/release && sha256sum $(NAME)-* > SHA256SUMS && cat SHA256SUMS
 
 bench: build
