@@ -67,11 +67,14 @@ export interface ProxyHandle {
   stop(): Promise<void>;
 }
 
-/** Writes `config` to `<fresh dir>/config.json` and starts the proxy on it. */
-export async function startProxy(config: unknown, log = new CapturingLogger()): Promise<ProxyHandle> {
+/**
+ * Writes `config` to `<fresh dir>/config.json` and starts the proxy on it. The file watcher is off
+ * unless asked for, so only an explicit POST /reload changes the running config.
+ */
+export async function startProxy(config: unknown, log = new CapturingLogger(), watchConfig = false): Promise<ProxyHandle> {
   const dir = makeTempDir();
   const configPath = writeConfig(join(dir, "config.json"), config);
-  const server = await startServer({ configPath, port: 0, hostname: "127.0.0.1", log });
+  const server = await startServer({ configPath, port: 0, hostname: "127.0.0.1", log, watchConfig });
   return {
     server,
     log,
