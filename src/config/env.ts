@@ -1,18 +1,21 @@
-const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+/** `${NAME}`, or `${NAME:-fallback}` (the fallback is used when NAME is unset or empty, as in a shell). */
+const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 /**
- * Replaces `${NAME}` in every string of a parsed JSON value with the environment variable NAME,
- * so keys need not sit in the file. Collects every missing variable with the place it was used.
+ * Replaces environment references in every string of a parsed JSON value, so keys need not sit in
+ * the file. Collects every variable that is missing (and has no fallback) with the place it was used.
  */
 export function substituteEnv(value: unknown, env: Record<string, string | undefined>, path = "", missing: string[] = []): unknown {
   if (typeof value === "string") {
-    return value.replace(REFERENCE, (_, name: string) => {
+    return value.replace(REFERENCE, (_, name: string, fallback: string | undefined) => {
       const found = env[name];
+      if (found) return found;
+      if (fallback !== undefined) return fallback;
       if (found === undefined) missing.push(`${path || "(root)"}: environment variable ${name} is not set`);
       return found ?? "";
     });
   }
-  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, `${path}[${i}]`, missing));
+  if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, `${path}.${i}`, missing));
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) out[key] = substituteEnv(item, env, path ? `${path}.${key}` : key, missing);
