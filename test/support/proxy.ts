@@ -101,7 +101,7 @@ export interface Harness {
 /** Timeouts of the "slow" model, small so timeout tests are fast. */
 export const SLOW_TIMEOUTS = { firstByteMs: 300, idleMs: 300 } as const;
 
-export function standardConfig(alpha: MockBackend, bravo: MockBackend, top: Record<string, unknown> = {}) {
+export function standardConfig(alpha: MockBackend, bravo: MockBackend, top: Record<string, unknown> = {}, extraEndpoints: Record<string, unknown> = {}) {
   return {
     endpoints: {
       gpt: endpointFor(alpha, { displayName: "GPT-4o (Alpha)", apiKey: ALPHA_KEY, actualModelName: "backend-gpt-4o" }),
@@ -110,6 +110,7 @@ export function standardConfig(alpha: MockBackend, bravo: MockBackend, top: Reco
       embed: endpointFor(alpha, { displayName: "Embeddings (Alpha)", apiKey: ALPHA_KEY, actualModelName: "text-embedding-3-small" }),
       whisper: endpointFor(bravo, { displayName: "Whisper (Bravo)", apiKey: BRAVO_KEY, actualModelName: "whisper-large-v3" }),
       slow: endpointFor(alpha, { displayName: "Slow (Alpha)", apiKey: ALPHA_KEY, actualModelName: "slow-actual", timeouts: SLOW_TIMEOUTS }),
+      ...extraEndpoints,
     },
     maxBodyBytes: 64 * 1024,
     ...top,
@@ -118,11 +119,14 @@ export function standardConfig(alpha: MockBackend, bravo: MockBackend, top: Reco
 
 export const STANDARD_MODEL_IDS = ["gpt", "llama", "org/model-x", "embed", "whisper", "slow"];
 
-/** Two mock backends and a proxy in front of them (`top` adds or overrides top-level config fields). */
-export async function startHarness(top: Record<string, unknown> = {}): Promise<Harness> {
+/**
+ * Two mock backends and a proxy in front of them. `top` adds or overrides top-level config fields;
+ * `extraEndpoints` adds models (after the standard ones).
+ */
+export async function startHarness(top: Record<string, unknown> = {}, extraEndpoints: Record<string, unknown> = {}): Promise<Harness> {
   const alpha = startMock("alpha");
   const bravo = startMock("bravo");
-  const proxy = await startProxy(standardConfig(alpha, bravo, top));
+  const proxy = await startProxy(standardConfig(alpha, bravo, top, extraEndpoints));
   return {
     proxy,
     alpha,
