@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { isAbsolute, join } from "node:path";
+import { chatBody, expectOpenAIError, postJson } from "./support/http";
+import { startMock, type MockBackend } from "./support/mock-backend";
+import { ALPHA_KEY, BRAVO_KEY, endpointFor, removeTempDirs, startProxy, writeConfig, type ProxyHandle } from "./support/proxy";
+
+const TEN_CHAR_KEY = "abcdefghij";
+const ELEVEN_CHAR_KEY = "abcdefghijk";
+const SHORT_KEY = "sk-short";
+
+let alpha: MockBackend;
+let bravo: MockBackend;
+let proxy: ProxyHandle;
+
+/** The config every admin test starts from; `extra` adds endpoints. */
+function baseConfig(extraEndpoints: Record<string, unknown> = {}) {
+  return {
+    notes: "top-level field the proxy does not know",
+    endpoints: {
+      gpt: endpointFor(alpha, { displayName: "GPT (Alpha)", apiKey: ALPHA_KEY, actualModelName: "backend-gpt-4o", contextWindow: 128000 }),
+      llama: endpointFor(bravo, { displayName: "Llama (Bravo)", apiKey: BRAVO_KEY, actualModelName: "llama-actual" }),
+      ten: endpointFor(bravo, { displayName: "Ten", apiKey: TEN_CHAR_KEY }),
+      eleven: endpointFor(bravo, { displayName: "Eleven", apiKey: ELEVEN_CHAR_KEY }),
+      short: endpointFor(bravo, { displayName: "Short", apiKey: SHORT_KEY }),
+      ...extraEndpoints,
+    },
+  };
+}
+
+const reload = (query = "", init: RequestInit = {}) => fetch(proxy.url(`/reload${query}`), { method: "POST", ...init });
+const modelIds = async () => ((await (await fetch(proxy.url("/v1/models"))).json()).data as { id: string }[]).map((model) => model.id);
+
+beforeAll(async () => {
+  alpha = startMock("alpha");
+  bravo = startMock("bravo");
+  proxy = await startProxy(baseConfig());
+});
+beforeEach(async () => {
+  alpha.reset();
+  bravo.reset();
+  // every test starts from the base config, whatever the previous one left
+  writeConfig(proxy.configPath, baseConfig());
+  expect((await reload()).status).toBe(200);
+});
+afterAll(async () => {
+  await proxy.stop();
+  await Promise.all([alpha.stop(), bravo.stop()]);
+  removeTempDirs();
+});
+
+describe("GET /health", () => {
+  for (const path of ["/health", "/v1/health"]) {
+    test(`${path} reports status, endpoint count and the models`, async () => {
+      const response = await fetch(proxy.url(path));
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toContain("application/json");
+      expect(await response.json()).toEqual({
+        status: "ok",
+        endpoints: 5,
+        models: [
+          { id: "gpt", displayName: "GPT (Alpha)" },
+          { id: "llama", displayName: "Llama (Bravo)" },
+          { id: "ten", displayName: "Ten" },
+          { id: "eleven", displayName: "Eleven" },
+          { id: "short", displayName: "Short" },
+        ],
+      });
+    });
+  }
+});
+
+describe("GET /debug", () => {
+  const debug = async (path = "/debug") => {
+    const response = await fetch(proxy.url(path));
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    return { text, json: JSON.parse(text) };
+  };
+
+  test("masks every key: first 5 + '...' + last 5 when longer than 10 chars, else '***'", async () => {
+    const { json } = await debug();
+    const endpoints = json.endpoints;
+    expect(endpoints.gpt.apiKey).toBe(`${ALPHA_KEY.slice(0, 5)}...${ALPHA_KEY.slice(-5)}`);
+    expect(endpoints.gpt.apiKey).toBe("sk-al...alpha");
+    expect(endpoints.llama.apiKey).toBe("sk-br...bravo");
+    expect(endpoints.eleven.apiKey).toBe("abcde...ghijk");
+    expect(endpoints.ten.apiKey).toBe("***");
+    expect(endpoints.short.apiKey).toBe("***");
+  });
+
+  test("no full key appears anywhere in the body, on /debug or /v1/debug", async () => {
+    for (const path of ["/debug", "/v1/debug"]) {
+      const { text } = await debug(path);
+      for (const key of [ALPHA_KEY, BRAVO_KEY, ELEVEN_CHAR_KEY, TEN_CHAR_KEY, SHORT_KEY]) expect({ path, key, leaked: text.includes(key) }).toEqual({ path, key, leaked: false });
+    }
+  });
+
+  test("shows the absolute path of the config file", async () => {
+    const { text } = await debug();
+    expect(isAbsolute(proxy.configPath)).toBe(true);
+    expect(text).toContain(JSON.stringify(proxy.configPath));
+  });
+
+  test("keeps unknown extra fields, top-level and per endpoint, and the non-secret fields", async () => {
+    const { json } = await debug();
+    expect(json.notes).toBe("top-level field the proxy does not know");
+    expect(json.endpoints.gpt.contextWindow).toBe(128000);
+    expect(json.endpoints.gpt.url).toBe(alpha.url);
+    expect(json.endpoints.gpt.displayName).toBe("GPT (Alpha)");
+    expect(json.endpoints.gpt.actualModelName).toBe("backend-gpt-4o");
+  });
+});
+
+describe("POST /reload", () => {
+  test("a changed file is applied: a new model is listed and routed", async () => {
+    writeConfig(proxy.configPath, baseConfig({ fresh: endpointFor(alpha, { displayName: "Fresh", apiKey: ALPHA_KEY, actualModelName: "fresh-actual" }) }));
+    const response = await reload();
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body.models).toContainEqual({ id: "fresh", displayName: "Fresh" });
+    expect(await modelIds()).toEqual(["gpt", "llama", "ten", "eleven", "short", "fresh"]);
+
+    const chat = await postJson(proxy.url("/v1/chat/completions"), chatBody("fresh"));
+    expect(chat.status).toBe(200);
+    await chat.arrayBuffer();
+    expect(alpha.last.json().model).toBe("fresh-actual");
+    expect(alpha.last.headers.get("authorization")).toBe(`Bearer ${ALPHA_KEY}`);
+  });
+
+  test("/v1/reload works too", async () => {
+    writeConfig(proxy.configPath, baseConfig({ viaV1: endpointFor(bravo, { displayName: "Via v1" }) }));
+    expect((await fetch(proxy.url("/v1/reload"), { method: "POST" })).status).toBe(200);
+    expect(await modelIds()).toContain("viaV1");
+  });
+
+  test("a file with a wrong field is rejected with the validation message; the running config is unchanged", async () => {
+    writeConfig(proxy.configPath, baseConfig({ fresh: endpointFor(alpha, { displayName: "Fresh", apiKey: ALPHA_KEY }) }));
+    expect((await reload()).status).toBe(200);
+    const before = await (await fetch(proxy.url("/v1/models"))).text();
+
+    const broken = baseConfig({ fresh: endpointFor(alpha, { displayName: "Fresh", apiKey: ALPHA_KEY }) });
+    (broken.endpoints.gpt as Record<string, unknown>).url = 42;
+    writeConfig(proxy.configPath, broken);
+    const response = await reload();
+    const error = await expectOpenAIError(response, 400);
+    expect(error.message).toContain("endpoints.gpt.url: expected a string");
+    expect(error.message).toContain(proxy.configPath);
+
+    expect(await (await fetch(proxy.url("/v1/models"))).text()).toBe(before);
+    const chat = await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt"));
+    expect(chat.status).toBe(200);
+    await chat.arrayBuffer();
+    expect(alpha.last.json().model).toBe("backend-gpt-4o");
+    expect(alpha.last.path).toBe("/v1/chat/completions");
+  });
+
+  test("a file that is not JSON is rejected and the running config kept", async () => {
+    writeFileSync(proxy.configPath, '{"endpoints": {"gpt": ');
+    const error = await expectOpenAIError(await reload(), 400);
+    expect(error.message).toContain(proxy.configPath);
+    expect(await modelIds()).toEqual(["gpt", "llama", "ten", "eleven", "short"]);
+  });
+
+  test("the rejection message never contains a key from the new file", async () => {
+    const broken = baseConfig();
+    (broken.endpoints.llama as Record<string, unknown>).displayName = 7;
+    (broken.endpoints.llama as Record<string, unknown>).apiKey = "sk-new-secret-key-in-broken-file";
+    writeConfig(proxy.configPath, broken);
+    const response = await reload();
+    const text = await response.text();
+    expect(response.status).toBe(400);
+    expect(text).toContain("endpoints.llama.displayName: expected a string");
+    expect(text).not.toContain("sk-new-secret-key-in-broken-file");
+    expect(proxy.log.text).not.toContain("sk-new-secret-key-in-broken-file");
+  });
+
+  test("?config= in the request is ignored: only the startup file is read", async () => {
+    const other = writeConfig(join(proxy.dir, "other.json"), { endpoints: { evil: { url: alpha.url, apiKey: "x" } } });
+    writeConfig(proxy.configPath, baseConfig({ legit: endpointFor(bravo, { displayName: "Legit" }) }));
+    const response = await reload(`?config=${encodeURIComponent(other)}`, {
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ config: other, path: other }),
+    });
+    expect(response.status).toBe(200);
+    const ids = await modelIds();
+    expect(ids).not.toContain("evil");
+    expect(ids).toContain("legit");
+    const debugText = await (await fetch(proxy.url("/debug"))).text();
+    expect(debugText).toContain(JSON.stringify(proxy.configPath));
+    expect(debugText).not.toContain(other);
+  });
+});
