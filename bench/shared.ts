@@ -1,0 +1,73 @@
+/**
+ * What the mock sends and what every client must receive, shared by the mock backend, the stream
+ * client and the runner, so "byte-exact" is checked against the very bytes the mock wrote.
+ */
+
+/** The model id clients ask for, and the name the proxy/floor must rewrite it to. */
+export const CLIENT_MODEL = "bench-model";
+export const BACKEND_MODEL = "mock-actual-model";
+export const BACKEND_KEY = "sk-backend-bench";
+
+/** A non-streamed chat.completion of about 600 bytes, rendered once. */
+export const CHAT_REPLY = JSON.stringify({
+  id: "chatcmpl-bench0000000000000000000000000",
+  object: "chat.completion",
+  created: 1735689600,
+  model: BACKEND_MODEL,
+  system_fingerprint: "fp_bench0001",
+  choices: [
+    {
+      index: 0,
+      message: {
+        role: "assistant",
+        content:
+          "The sea keeps its own time: it arrives, withdraws and returns, patient as breathing, " +
+          "carrying salt and light and the long memory of storms to every shore it touches, " +
+          "and it asks nothing of us but attention, and a little patience at the turning of the tide.",
+        refusal: null,
+      },
+      logprobs: null,
+      finish_reason: "stop",
+    },
+  ],
+  usage: { prompt_tokens: 27, completion_tokens: 48, total_tokens: 75 },
+});
+
+export const MODELS_REPLY = JSON.stringify({
+  object: "list",
+  data: [{ id: BACKEND_MODEL, object: "model", created: 1735689600, owned_by: "bench" }],
+});
+
+/** One SSE event of a streamed completion (~230 bytes, the size of a real delta chunk). */
+export function sseChunk(nonce: string, index: number): string {
+  const delta = index === 0 ? { role: "assistant", content: "" } : { content: ` token-${index}` };
+  return `data: ${JSON.stringify({
+    id: `chatcmpl-${nonce}`,
+    object: "chat.completion.chunk",
+    created: 1735689600,
+    model: BACKEND_MODEL,
+    system_fingerprint: "fp_bench0001",
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: null }],
+  })}\n\n`;
+}
+
+export const SSE_DONE = "data: [DONE]\n\n";
+
+/** The exact bytes of a whole stream of `chunks` events for `nonce`. */
+export function expectedStream(nonce: string, chunks: number): string {
+  let text = "";
+  for (let i = 0; i < chunks; i++) text += sseChunk(nonce, i);
+  return text + SSE_DONE;
+}
+
+/** The body of a streamed request: unknown fields (bench_*) are forwarded untouched by a proxy. */
+export function streamRequestBody(nonce: string, chunks: number, delayMs: number): string {
+  return JSON.stringify({
+    model: CLIENT_MODEL,
+    messages: [{ role: "user", content: "Stream something." }],
+    stream: true,
+    bench_nonce: nonce,
+    bench_chunks: chunks,
+    bench_delay_ms: delayMs,
+  });
+}
