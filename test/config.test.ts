@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { ConfigError, loadConfig } from "../src/config/load";
+import { startServer } from "../src/index";
+import { chatBody, postJson } from "./support/http";
+import { startMock, type MockBackend } from "./support/mock-backend";
+import { CapturingLogger, makeTempDir, removeTempDirs, startProxy, writeConfig } from "./support/proxy";
+
+let mock: MockBackend;
+let dir: string;
+beforeAll(() => {
+  mock = startMock("config");
+});
+beforeEach(() => {
+  mock.reset();
+  dir = makeTempDir("config");
+});
+afterAll(async () => {
+  await mock.stop();
+  removeTempDirs();
+});
+
+/** Loads `config` written to a fresh file; returns the ConfigError message it fails with. */
+async function loadError(config: unknown, env: Record<string, string> = {}): Promise<{ message: string; file: string }> {
+  const file = writeConfig(join(dir, "bad.json"), config);
+  try {
+    await loadConfig(file, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return { message: (error as Error).message, file };
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+const ORIGINAL_FORMAT_KEY = "sk-original-format-0123456789";
+
+describe("config: the original format loads unchanged", () => {
+  test('{"endpoints": {"<id>": {displayName, url, apiKey, actualModelName}}} serves and routes as written', async () => {
+    const proxy = await startProxy({
+      endpoints: {
+        "gpt-4o": { displayName: "GPT-4o (OpenAI)", url: mock.url, apiKey: ORIGINAL_FORMAT_KEY, actualModelName: "cm-llm" },
+      },
+    });
+    try {
+      const models = await (await fetch(proxy.url("/models"))).json();
+      expect(models.data.map(({ id, name }: { id: string; name: string }) => ({ id, name }))).toEqual([{ id: "gpt-4o", name: "GPT-4o (OpenAI)" }]);
+      await (await postJson(proxy.url("/chat/completions"), chatBody("gpt-4o"))).arrayBuffer();
+      expect(mock.last.path).toBe("/v1/chat/completions");
+      expect(mock.last.json().model).toBe("cm-llm");
+      expect(mock.last.headers.get("authorization")).toBe(`Bearer ${ORIGINAL_FORMAT_KEY}`);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test("the shipped config.example.json is valid once its ${OPENAI_API_KEY} is set", async () => {
+    const config = await loadConfig(join(import.meta.dir, "..", "config.example.json"), { OPENAI_API_KEY: "sk-from-env" });
+    expect(config.modelIds).toEqual(["gpt-4o", "local-llama"]);
+  });
+});
+
+describe("config: validation messages name the file, the model id and the field", () => {
+  test("a url that is not a string", async () => {
+    const { message, file } = await loadError({ endpoints: { gpt: { url: 42, apiKey: "k" } } });
+    expect(message).toContain(`${file}: endpoints.gpt.url: expected a string`);
+  });
+
+  test("a missing url", async () => {
+    const { message, file } = await loadError({ endpoints: { gpt: { displayName: "x" } } });
+    expect(message).toContain(file);
+    expect(message).toContain("endpoints.gpt.url");
+  });
+
+  test("a url that is not http(s)", async () => {
+    const { message } = await loadError({ endpoints: { gpt: { url: "ftp://example.com" } } });
+    expect(message).toContain("endpoints.gpt.url");
+  });
+
+  test("every problem is reported, one per line, each naming its field", async () => {
+    const { message } = await loadError({
+      endpoints: { gpt: { url: 1 }, "org/llama": { url: "http://127.0.0.1:1", displayName: 5, actualModelName: false } },
+      timeouts: { idleMs: "soon" },
+      maxBodyBytes: -1,
+    });
+    for (const field of ["endpoints.gpt.url", "endpoints.org/llama.displayName", "endpoints.org/llama.actualModelName", "timeouts.idleMs", "maxBodyBytes"]) {
+      expect(message).toContain(field);
+    }
+    expect(message.split("\n").length).toBeGreaterThanOrEqual(5);
+  });
+
+  test("per-endpoint timeouts of the wrong type", async () => {
+    const { message } = await loadError({ endpoints: { gpt: { url: "http://127.0.0.1:1", timeouts: { firstByteMs: "1s" } } } });
+    expect(message).toContain("endpoints.gpt.timeouts.firstByteMs");
+  });
+
+  test("no endpoints object at all", async () => {
+    const { message } = await loadError({ models: {} });
+    expect(message).toContain("endpoints");
+  });
+
+  test("a file that is not JSON names the file and does not quote its contents (they may hold keys)", async () => {
+    const { message, file } = await loadError('{"endpoints": {"gpt": {"url": "http://x", "apiKey": "sk-leaky-secret-token-xyz" oops}}}');
+    expect(message).toContain(file);
+    expect(message).not.toContain("sk-leaky-secret-token-xyz");
+  });
+
+  test("a missing file is a ConfigError naming it", async () => {
+    const missing = join(dir, "does-not-exist.json");
+    await expect(loadConfig(missing, {})).rejects.toThrow(missing);
+    await expect(loadConfig(missing, {})).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  test("startServer refuses an invalid file (nothing starts listening)", async () => {
+    const file = writeConfig(join(dir, "bad.json"), { endpoints: { gpt: { url: 42 } } });
+    await expect(startServer({ configPath: file, port: 0, hostname: "127.0.0.1", log: new CapturingLogger() })).rejects.toThrow(
+      "endpoints.gpt.url: expected a string",
+    );
+  });
+
+  test("unknown extra fields are accepted (and shown by /debug, see admin.test.ts)", async () => {
+    const config = await loadConfig(
+      writeConfig(join(dir, "extra.json"), { future: { a: 1 }, endpoints: { gpt: { url: "http://127.0.0.1:1", futureField: [1, 2] } } }),
+      {},
+    );
+    expect(config.modelIds).toEqual(["gpt"]);
+    expect(JSON.stringify(config.debugView)).toContain('"futureField":[1,2]');
+    expect(JSON.stringify(config.debugView)).toContain('"future":{"a":1}');
+  });
+});
+
+describe("config: ${ENV} substitution", () => {
+  const ENV_KEY = "sk-from-environment-0123456789";
+
+  test("an apiKey and a url taken from the environment reach the backend", async () => {
+    const names = { key: "CM_OWP_TEST_KEY", base: "CM_OWP_TEST_BASE", model: "CM_OWP_TEST_MODEL" };
+    process.env[names.key] = ENV_KEY;
+    process.env[names.base] = mock.url;
+    process.env[names.model] = "from-env";
+    try {
+      const proxy = await startProxy({
+        endpoints: { gpt: { url: "${CM_OWP_TEST_BASE}/v1", apiKey: "${CM_OWP_TEST_KEY}", actualModelName: "model-${CM_OWP_TEST_MODEL}-suffix" } },
+      });
+      try {
+        await (await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt"))).arrayBuffer();
+        expect(mock.last.headers.get("authorization")).toBe(`Bearer ${ENV_KEY}`);
+        expect(mock.last.path).toBe("/v1/chat/completions");
+        expect(mock.last.json().model).toBe("model-from-env-suffix");
+        const debug = await (await fetch(proxy.url("/debug"))).text();
+        expect(debug).not.toContain(ENV_KEY);
+      } finally {
+        await proxy.stop();
+      }
+    } finally {
+      for (const name of Object.values(names)) delete process.env[name];
+    }
+  });
+
+  test("a missing variable is a clear error naming the variable and where it is used", async () => {
+    const { message, file } = await loadError({ endpoints: { gpt: { url: "http://127.0.0.1:1", apiKey: "${CM_OWP_NOT_SET}" } } }, {});
+    expect(message).toContain(file);
+    expect(message).toContain("CM_OWP_NOT_SET");
+    expect(message).toContain("endpoints.gpt.apiKey");
+  });
+
+  test("a variable set to the empty string is substituted, not an error", async () => {
+    const config = await loadConfig(writeConfig(join(dir, "empty.json"), { endpoints: { gpt: { url: "http://127.0.0.1:1", apiKey: "${EMPTY}" } } }), { EMPTY: "" });
+    expect(config.modelIds).toEqual(["gpt"]);
+  });
+
+  test("text that is not a ${NAME} reference is left alone", async () => {
+    await loadConfig(writeConfig(join(dir, "literal.json"), { endpoints: { gpt: { url: mock.url, displayName: "costs $5 {not a var} $HOME" } } }), {});
+    const proxy = await startProxy({ endpoints: { gpt: { url: mock.url, displayName: "costs $5 {not a var} $HOME" } } });
+    try {
+      const model = await (await fetch(proxy.url("/v1/models/gpt"))).json();
+      expect(model.name).toBe("costs $5 {not a var} $HOME");
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

@@ -1,0 +1,496 @@
+/**
+ * Access control (issue 4): client keys (401 / 403 / filtered /models, `${ENV}` values), admin
+ * routes (admin key, CM_OPEN_WEBUI_PROXY_ADMIN_KEY, loopback-only without one), /health always
+ * open, and the secret check: no configured key appears in any response or log line.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { networkInterfaces } from "node:os";
+import { writeFileSync } from "node:fs";
+import { authorizeAdmin } from "../../src/access/admin";
+import { digest } from "../../src/access/secret";
+import { ConfigError } from "../../src/config/load";
+import { maskSecret } from "../../src/config/mask";
+import { ProxyError } from "../../src/errors";
+import { expectOpenAIError } from "../support/http";
+import { reply, startMock, type MockBackend } from "../support/mock-backend";
+import { closedPort, removeTempDirs } from "../support/proxy";
+import { CliProcess, startInProcess, type InProcessProxy } from "./lib/proxy";
+import { expectNoSecretLeaks, recordText, registerSecret, rfetch } from "./lib/transcript";
+
+const ALPHA_KEY = registerSecret("sk-acc-alpha-7c1e9a0b44d2-BACKEND-alpha", "backend key alpha");
+const BRAVO_KEY = registerSecret("sk-acc-bravo-5f03b8e2c9a1-BACKEND-bravo", "backend key bravo");
+const DEAD_KEY = registerSecret("sk-acc-dead-0a9b8c7d6e5f-BACKEND-dead", "backend key of the unreachable model");
+const HANG_KEY = registerSecret("sk-acc-hang-1b2c3d4e5f60-BACKEND-hang", "backend key of the hanging model");
+const FULL_KEY = registerSecret("ck-acc-full-93be1d0c7a52-CLIENT-full", "client key (all models)");
+const LIMITED_KEY = registerSecret("ck-acc-limited-4e8f2a6b1c3d-CLIENT-lim", "client key (gpt, embed) from ${ENV}");
+const ADMIN_KEY = registerSecret("ak-acc-admin-2d4f6a8c0e1b-ADMIN-key", "admin key");
+const ENV_ADMIN_KEY = registerSecret("ak-acc-envadmin-8a6c4e2f0b1d-ADMIN-env", "admin key from CM_OPEN_WEBUI_PROXY_ADMIN_KEY");
+const FALLBACK_KEY = registerSecret("ck-acc-fallback-6e4c2a0f8d1b-CLIENT-fb", "client key from a ${NAME:-fallback}");
+
+const LIMITED_ENV = "HARDENING_ACCESS_LIMITED_CLIENT_KEY";
+const ALL_MODELS = ["gpt", "llama", "org/model-x", "embed", "dead", "hang"];
+
+let alpha: MockBackend;
+let bravo: MockBackend;
+let hanger: MockBackend;
+let keyed: InProcessProxy;
+let open: InProcessProxy;
+const savedEnv = { limited: process.env[LIMITED_ENV], admin: process.env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY };
+
+function endpoints() {
+  return {
+    gpt: { url: alpha.url, apiKey: ALPHA_KEY, actualModelName: "backend-gpt", displayName: "GPT" },
+    llama: { url: bravo.url, apiKey: BRAVO_KEY, actualModelName: "backend-llama", displayName: "Llama" },
+    "org/model-x": { url: bravo.url, apiKey: BRAVO_KEY, actualModelName: "backend-x" },
+    embed: { url: alpha.url, apiKey: ALPHA_KEY, actualModelName: "backend-embed" },
+    dead: { url: `http://127.0.0.1:${closedPort()}`, apiKey: DEAD_KEY },
+    hang: { url: hanger.url, apiKey: HANG_KEY, timeouts: { firstByteMs: 300 } },
+  };
+}
+
+const keyedConfig = () => ({
+  endpoints: endpoints(),
+  clientKeys: [
+    { key: FULL_KEY, name: "full" },
+    { key: `\${${LIMITED_ENV}}`, name: "limited", models: ["gpt", "embed"] },
+  ],
+  adminKey: ADMIN_KEY,
+  maxBodyBytes: 64 * 1024,
+});
+
+beforeAll(async () => {
+  alpha = startMock("alpha");
+  bravo = startMock("bravo");
+  hanger = startMock("hanger").willReply(reply.hang());
+  process.env[LIMITED_ENV] = LIMITED_KEY;
+  delete process.env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY;
+  keyed = await startInProcess(keyedConfig(), { label: "keyed proxy log" });
+  open = await startInProcess({ endpoints: endpoints() }, { label: "open proxy log" });
+});
+
+beforeEach(() => {
+  alpha.reset();
+  bravo.reset();
+  hanger.reset();
+  hanger.willReply(reply.hang());
+});
+
+afterAll(async () => {
+  await keyed?.stop();
+  await open?.stop();
+  await Promise.all([alpha?.stop(), bravo?.stop(), hanger?.stop()]);
+  if (savedEnv.limited === undefined) delete process.env[LIMITED_ENV];
+  else process.env[LIMITED_ENV] = savedEnv.limited;
+  if (savedEnv.admin === undefined) delete process.env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY;
+  else process.env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY = savedEnv.admin;
+  removeTempDirs();
+});
+
+interface Call {
+  method?: string;
+  authorization?: string | null;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+function call(base: InProcessProxy, path: string, { method = "GET", authorization = null, body, headers = {} }: Call = {}) {
+  const all: Record<string, string> = { ...headers };
+  if (authorization !== null) all.authorization = authorization;
+  let payload: BodyInit | undefined;
+  if (body instanceof FormData || typeof body === "string") payload = body;
+  else if (body !== undefined) {
+    payload = JSON.stringify(body);
+    all["content-type"] ??= "application/json";
+  }
+  return rfetch(base.url(path), { method, headers: all, body: payload });
+}
+
+const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: "user", content: "hi" }], ...extra });
+const bearer = (key: string) => `Bearer ${key}`;
+const backendRequests = () => alpha.requests.length + bravo.requests.length + hanger.requests.length;
+
+/** Every client-facing route family: models, one model, chat, passthrough (JSON, query, header, form). */
+const CLIENT_ROUTES: { name: string; path: string; method: string; body?: () => unknown; headers?: Record<string, string> }[] = [
+  { name: "GET /models", path: "/models", method: "GET" },
+  { name: "GET /v1/models", path: "/v1/models", method: "GET" },
+  { name: "GET /models/gpt", path: "/models/gpt", method: "GET" },
+  { name: "GET /v1/models/org/model-x", path: "/v1/models/org/model-x", method: "GET" },
+  { name: "POST /chat/completions", path: "/chat/completions", method: "POST", body: () => chat("gpt") },
+  { name: "POST /v1/chat/completions (stream)", path: "/v1/chat/completions", method: "POST", body: () => chat("gpt", { stream: true }) },
+  { name: "POST /v1/embeddings (passthrough, JSON model)", path: "/v1/embeddings", method: "POST", body: () => ({ model: "embed", input: "x" }) },
+  { name: "GET /v1/files?model=gpt (passthrough, query model)", path: "/v1/files?model=gpt", method: "GET" },
+  { name: "POST /audio/speech (passthrough, x-model-id)", path: "/audio/speech", method: "POST", body: () => "raw", headers: { "x-model-id": "gpt", "content-type": "application/octet-stream" } },
+];
+
+describe("an open proxy (no clientKeys)", () => {
+  for (const route of CLIENT_ROUTES) {
+    test(`${route.name} needs no key, and any Authorization is ignored`, async () => {
+      for (const authorization of [null, "Bearer ", "Bearer anything-at-all"]) {
+        const response = await call(open, route.path, { method: route.method, body: route.body?.(), headers: route.headers, authorization });
+        await response.arrayBuffer();
+        expect({ route: route.name, authorization, status: response.status }).toEqual({ route: route.name, authorization, status: 200 });
+      }
+    });
+  }
+
+  test("/models lists every model", async () => {
+    const body = await (await call(open, "/v1/models")).json();
+    expect(body.data.map((m: { id: string }) => m.id)).toEqual(ALL_MODELS);
+  });
+});
+
+describe("the CLI's start-up warning", () => {
+  async function startupLines(config: unknown) {
+    const dir = (await import("../support/proxy")).makeTempDir("hardening-cli");
+    const path = `${dir}/config.json`;
+    writeFileSync(path, JSON.stringify(config));
+    const cli = CliProcess.spawn(["--config", path, "--port", "0", "--host", "127.0.0.1"], { [LIMITED_ENV]: LIMITED_KEY });
+    try {
+      await cli.port();
+      cli.kill("SIGTERM");
+      expect(await cli.exitCode(10_000)).toBe(0);
+      return cli.stderr;
+    } finally {
+      cli.kill();
+    }
+  }
+
+  test("without clientKeys the proxy says it is open; with them it does not", async () => {
+    const [openLog, keyedLog] = await Promise.all([startupLines({ endpoints: endpoints() }), startupLines(keyedConfig())]);
+    expect(openLog).toMatch(/WARN .*no clientKeys configured/);
+    expect(keyedLog).not.toMatch(/no clientKeys/);
+    expect(keyedLog).toMatch(/listening on 127\.0\.0\.1:\d+/);
+  });
+});
+
+describe("client keys", () => {
+  const BAD_AUTHORIZATIONS: [string, string | null][] = [
+    ["no Authorization header", null],
+    ["a wrong key", bearer("ck-not-a-configured-key-0000000000")],
+    ["an empty bearer token", "Bearer "],
+    ["the scheme alone", "Bearer"],
+    ["only spaces after the scheme", "Bearer      "],
+    ["the key without a scheme", FULL_KEY],
+    ["the key glued to the scheme", `Bearer${FULL_KEY}`],
+    ["Basic credentials holding the key", `Basic ${Buffer.from(`user:${FULL_KEY}`).toString("base64")}`],
+    ["another scheme with the key", `Token ${FULL_KEY}`],
+    ["the key plus one character", bearer(FULL_KEY + "x")],
+    ["the key minus its last character", bearer(FULL_KEY.slice(0, -1))],
+    ["the key twice", `${bearer(FULL_KEY)}, ${bearer(FULL_KEY)}`],
+    ["the literal ${ENV} reference instead of its value", bearer(`\${${LIMITED_ENV}}`)],
+    ["the admin key (not a client key)", bearer(ADMIN_KEY)],
+    ["a backend's key", bearer(ALPHA_KEY)],
+  ];
+
+  for (const route of CLIENT_ROUTES) {
+    test(`${route.name}: 401 for every missing, wrong or malformed key; nothing reaches a backend`, async () => {
+      for (const [what, authorization] of BAD_AUTHORIZATIONS) {
+        const response = await call(keyed, route.path, { method: route.method, body: route.body?.(), headers: route.headers, authorization });
+        const error = await expectOpenAIError(response, 401, { type: "authentication_error", code: "invalid_api_key" }).catch((e) => {
+          throw new Error(`${route.name} with ${what}: ${(e as Error).message}`);
+        });
+        const sent = authorization?.slice(7, 20) ?? "";
+        if (sent.trim().length >= 6) expect(error.message).not.toContain(sent);
+      }
+      expect(backendRequests()).toBe(0);
+    });
+
+    test(`${route.name}: 200 with a valid key`, async () => {
+      const response = await call(keyed, route.path, { method: route.method, body: route.body?.(), headers: route.headers, authorization: bearer(FULL_KEY) });
+      await response.arrayBuffer();
+      expect(response.status).toBe(200);
+    });
+  }
+
+  test("the client's key never reaches a backend; the backend's key is sent instead", async () => {
+    await (await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("gpt"), authorization: bearer(FULL_KEY) })).text();
+    expect(alpha.last.headers.get("authorization")).toBe(bearer(ALPHA_KEY));
+    expect(alpha.last.json().model).toBe("backend-gpt");
+  });
+
+  test("the bearer scheme is matched case-insensitively (RFC 9110 §11.1)", async () => {
+    const response = await call(keyed, "/v1/models", { authorization: `bearer ${FULL_KEY}` });
+    expect(response.status).toBe(200);
+  });
+
+  test("a missing key and a wrong key get different messages, neither echoing what was sent", async () => {
+    const missing = await expectOpenAIError(await call(keyed, "/v1/models"), 401);
+    const wrong = await expectOpenAIError(await call(keyed, "/v1/models", { authorization: bearer("ck-wrong-key-abcdefghijklmnop") }), 401);
+    expect(missing.message).not.toBe(wrong.message);
+    expect(wrong.message).not.toContain("ck-wrong");
+  });
+
+  test("/models lists only the models a key may use (the limited key comes from ${ENV})", async () => {
+    const full = await (await call(keyed, "/v1/models", { authorization: bearer(FULL_KEY) })).json();
+    expect(full.data.map((m: { id: string }) => m.id)).toEqual(ALL_MODELS);
+    for (const path of ["/models", "/v1/models"]) {
+      const limited = await (await call(keyed, path, { authorization: bearer(LIMITED_KEY) })).json();
+      expect(limited.object).toBe("list");
+      expect(limited.data.map((m: { id: string }) => m.id)).toEqual(["gpt", "embed"]);
+    }
+  });
+
+  const FORBIDDEN: { name: string; path: string; method?: string; body?: () => unknown; headers?: Record<string, string> }[] = [
+    { name: "GET /models/llama", path: "/models/llama" },
+    { name: "GET /v1/models/org/model-x", path: "/v1/models/org/model-x" },
+    { name: "GET /v1/models/org%2Fmodel-x", path: "/v1/models/org%2Fmodel-x" },
+    { name: "chat", path: "/v1/chat/completions", method: "POST", body: () => chat("llama") },
+    { name: "streamed chat", path: "/chat/completions", method: "POST", body: () => chat("org/model-x", { stream: true }) },
+    { name: "passthrough, JSON body model", path: "/v1/embeddings", method: "POST", body: () => ({ model: "llama", input: "x" }) },
+    { name: "passthrough, query model", path: "/v1/files?model=llama", method: "GET" },
+    { name: "passthrough, x-model-id", path: "/v1/audio/speech", method: "POST", body: () => "x", headers: { "x-model-id": "llama", "content-type": "application/octet-stream" } },
+    {
+      name: "passthrough, multipart form model",
+      path: "/v1/audio/transcriptions",
+      method: "POST",
+      body: () => {
+        const form = new FormData();
+        form.set("model", "llama");
+        form.set("file", new Blob(["RIFF...."], { type: "audio/wav" }), "a.wav");
+        return form;
+      },
+    },
+  ];
+  for (const route of FORBIDDEN) {
+    test(`403 for a model the key may not use: ${route.name}`, async () => {
+      const response = await call(keyed, route.path, { method: route.method, body: route.body?.(), headers: route.headers, authorization: bearer(LIMITED_KEY) });
+      await expectOpenAIError(response, 403, { type: "permission_error", code: "model_not_allowed" });
+      expect(backendRequests()).toBe(0);
+    });
+  }
+
+  test("the same routes work for the limited key's own models", async () => {
+    const one = await call(keyed, "/v1/models/gpt", { authorization: bearer(LIMITED_KEY) });
+    expect((await one.json()).id).toBe("gpt");
+    const completion = await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("gpt"), authorization: bearer(LIMITED_KEY) });
+    expect(completion.status).toBe(200);
+    expect((await completion.json()).model).toBe("backend-gpt");
+    const embedding = await call(keyed, "/v1/embeddings", { method: "POST", body: { model: "embed", input: "x" }, authorization: bearer(LIMITED_KEY) });
+    expect(embedding.status).toBe(200);
+    await embedding.text();
+  });
+
+  test("an unknown model is a 404 that lists only the models this key may see", async () => {
+    const response = await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("nope"), authorization: bearer(LIMITED_KEY) });
+    const error = await expectOpenAIError(response, 404, { code: "model_not_found" });
+    expect(error.message).toContain("gpt");
+    expect(error.message).not.toContain("llama");
+    expect(error.message).not.toContain("org/model-x");
+  });
+
+  test("a `${NAME:-fallback}` reference (documented in the README) uses the fallback when NAME is unset", async () => {
+    delete process.env.HARDENING_ACCESS_UNSET_VARIABLE;
+    const config = {
+      endpoints: { gpt: { url: alpha.url, apiKey: ALPHA_KEY } },
+      clientKeys: [{ key: `\${HARDENING_ACCESS_UNSET_VARIABLE:-${FALLBACK_KEY}}` }],
+    };
+    let proxy: InProcessProxy | undefined;
+    try {
+      proxy = await startInProcess(config, { label: "fallback proxy log" });
+      const response = await call(proxy, "/v1/models", { authorization: bearer(FALLBACK_KEY) });
+      expect(response.status).toBe(200);
+      await response.text();
+    } catch (error) {
+      if (error instanceof ConfigError) recordText("fallback ConfigError", error.message);
+      throw error;
+    } finally {
+      await proxy?.stop();
+    }
+  });
+});
+
+describe("admin routes", () => {
+  const ADMIN_ROUTES = [
+    ["GET", "/debug"],
+    ["GET", "/v1/debug"],
+    ["POST", "/reload"],
+    ["POST", "/v1/reload"],
+  ] as const;
+
+  for (const [method, path] of ADMIN_ROUTES) {
+    test(`${method} ${path} with an admin key configured: 401 without it (even from loopback), 200 with it`, async () => {
+      for (const authorization of [null, bearer(FULL_KEY), bearer(LIMITED_KEY), bearer("ak-wrong-0000000000000000"), "Bearer ", ADMIN_KEY, bearer(ADMIN_KEY.slice(0, -1))]) {
+        const response = await call(keyed, path, { method, authorization });
+        await expectOpenAIError(response, 401, { type: "authentication_error", code: "invalid_admin_key" });
+      }
+      const response = await call(keyed, path, { method, authorization: bearer(ADMIN_KEY) });
+      expect(response.status).toBe(200);
+      await response.text();
+    });
+  }
+
+  test("/health and /v1/health are open, with or without any key", async () => {
+    for (const proxy of [keyed, open]) {
+      for (const path of ["/health", "/v1/health"]) {
+        for (const authorization of [null, bearer("garbage-key-0000000000000")]) {
+          const response = await call(proxy, path, { authorization });
+          expect(response.status).toBe(200);
+          expect((await response.json()).status).toBe("ok");
+        }
+      }
+    }
+  });
+
+  test("/debug shows every configured secret masked, never in full", async () => {
+    const text = await (await call(keyed, "/debug", { authorization: bearer(ADMIN_KEY) })).text();
+    const view = JSON.parse(text);
+    expect(view.endpoints.gpt.apiKey).toBe(maskSecret(ALPHA_KEY));
+    expect(view.endpoints.dead.apiKey).toBe(maskSecret(DEAD_KEY));
+    expect(view.clientKeys.map((c: { key: string }) => c.key)).toEqual([maskSecret(FULL_KEY), maskSecret(LIMITED_KEY)]);
+    expect(view.adminKey).toBe(maskSecret(ADMIN_KEY));
+    for (const secret of [ALPHA_KEY, BRAVO_KEY, DEAD_KEY, HANG_KEY, FULL_KEY, LIMITED_KEY, ADMIN_KEY]) expect(text).not.toContain(secret);
+  });
+
+  test("CM_OPEN_WEBUI_PROXY_ADMIN_KEY is the admin key when the config has none", async () => {
+    process.env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY = ENV_ADMIN_KEY;
+    const proxy = await startInProcess({ endpoints: endpoints() }, { label: "env-admin proxy log" });
+    try {
+      for (const [method, path] of ADMIN_ROUTES) {
+        await expectOpenAIError(await call(proxy, path, { method }), 401, { code: "invalid_admin_key" });
+        await expectOpenAIError(await call(proxy, path, { method, authorization: bearer(ADMIN_KEY) }), 401, { code: "invalid_admin_key" });
+        const ok = await call(proxy, path, { method, authorization: bearer(ENV_ADMIN_KEY) });
+        expect(ok.status).toBe(200);
+        const text = await ok.text();
+        expect(text).not.toContain(ENV_ADMIN_KEY);
+      }
+      const view = await (await call(proxy, "/debug", { authorization: bearer(ENV_ADMIN_KEY) })).json();
+      expect(JSON.stringify(view)).not.toContain(ENV_ADMIN_KEY);
+    } finally {
+      delete process.env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY;
+      await proxy.stop();
+    }
+  });
+
+  test("without an admin key, loopback clients may use /debug and /reload without any key", async () => {
+    for (const [method, path] of ADMIN_ROUTES) {
+      const response = await call(open, path, { method });
+      expect({ path, status: response.status }).toEqual({ path, status: 200 });
+      await response.text();
+    }
+  });
+
+  // A non-loopback client can only be made by binding the proxy to one of this machine's own
+  // non-loopback addresses and connecting to it (the kernel keeps that traffic on this host).
+  const ownAddress = Object.values(networkInterfaces())
+    .flat()
+    .find((info) => info && info.family === "IPv4" && !info.internal)?.address;
+
+  test.skipIf(ownAddress === undefined)(
+    `without an admin key, a non-loopback client (this machine's own ${ownAddress ?? "(none)"}) gets 403 from /debug and /reload; /health and the models stay open`,
+    async () => {
+      const proxy = await startInProcess({ endpoints: endpoints() }, { hostname: ownAddress!, label: "non-loopback proxy log" });
+      try {
+        expect(proxy.url("")).toBe(`http://${ownAddress}:${proxy.server.port}`);
+        for (const [method, path] of ADMIN_ROUTES) {
+          await expectOpenAIError(await call(proxy, path, { method }), 403, { type: "permission_error", code: "admin_local_only" });
+        }
+        expect((await call(proxy, "/health")).status).toBe(200);
+        expect((await call(proxy, "/v1/models")).status).toBe(200);
+      } finally {
+        await proxy.stop();
+      }
+    },
+  );
+
+  describe("authorizeAdmin (unit)", () => {
+    const denied = (admin: Uint8Array | null, headers: HeadersInit, address: string | undefined) => {
+      try {
+        authorizeAdmin(admin, new Headers(headers), address);
+        return null;
+      } catch (error) {
+        expect(error).toBeInstanceOf(ProxyError);
+        return (error as ProxyError).status;
+      }
+    };
+
+    test("no admin key: only loopback addresses pass", () => {
+      for (const address of ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"]) expect({ address, status: denied(null, {}, address) }).toEqual({ address, status: null });
+      for (const address of [undefined, "", "192.0.2.2", "10.0.0.1", "0.0.0.0", "::", "::ffff:10.1.2.3", "fe80::1", "fd00::2", "::2", "128.0.0.1", "1.127.0.0"]) {
+        expect({ address, status: denied(null, {}, address) }).toEqual({ address, status: 403 });
+      }
+    });
+
+    test("with an admin key: only the key passes, from any address, loopback included", () => {
+      const admin = digest(ADMIN_KEY);
+      for (const address of ["127.0.0.1", "::1", "192.0.2.2", undefined]) {
+        expect(denied(admin, {}, address)).toBe(401);
+        expect(denied(admin, { authorization: bearer(FULL_KEY) }, address)).toBe(401);
+        expect(denied(admin, { authorization: bearer(ADMIN_KEY) }, address)).toBeNull();
+      }
+    });
+  });
+});
+
+describe("secrets never leak", () => {
+  test("502 (unreachable backend) names the model, never the key", async () => {
+    const response = await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("dead"), authorization: bearer(FULL_KEY) });
+    const error = await expectOpenAIError(response, 502, { type: "upstream_error", messageIncludes: ["dead"] });
+    expect(error.message).not.toContain(DEAD_KEY);
+  });
+
+  test("504 (first-byte timeout) names the model, never the key", async () => {
+    const response = await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("hang"), authorization: bearer(FULL_KEY) });
+    await expectOpenAIError(response, 504, { type: "timeout_error", messageIncludes: ["hang"] });
+  });
+
+  test("a rejected reload reports the validation message without the file's secrets; the running config stays", async () => {
+    const good = await Bun.file(keyed.configPath).text();
+    const broken: { name: string; text: string; expect: string }[] = [
+      {
+        name: "wrong types next to secrets",
+        text: JSON.stringify({ ...keyedConfig(), endpoints: { ...endpoints(), gpt: { url: ALPHA_KEY, apiKey: ALPHA_KEY } }, maxBodyBytes: FULL_KEY }),
+        expect: "endpoints.gpt.url",
+      },
+      { name: "an unquoted secret", text: `{"endpoints": {"gpt": {"url": "http://127.0.0.1:1", "apiKey": ${ALPHA_KEY}}}}`, expect: "not valid JSON" },
+      { name: "a truncated file", text: JSON.stringify(keyedConfig()).slice(0, 400), expect: "not valid JSON" },
+      { name: "a secret as a model id in clientKeys", text: JSON.stringify({ ...keyedConfig(), clientKeys: [{ key: FULL_KEY }, { key: FULL_KEY }] }), expect: "listed twice" },
+      { name: "a missing variable", text: JSON.stringify({ ...keyedConfig(), adminKey: "${HARDENING_ACCESS_NOT_SET}" }), expect: "HARDENING_ACCESS_NOT_SET" },
+    ];
+    try {
+      for (const bad of broken) {
+        writeFileSync(keyed.configPath, bad.text);
+        const response = await call(keyed, "/reload", { method: "POST", authorization: bearer(ADMIN_KEY) });
+        const error = await expectOpenAIError(response, 400, { code: "invalid_config", messageIncludes: [bad.expect] });
+        expect(error.message).toContain(keyed.configPath);
+        // the running config is untouched: the same key still works and the same models are listed
+        const models = await (await call(keyed, "/v1/models", { authorization: bearer(FULL_KEY) })).json();
+        expect(models.data.map((m: { id: string }) => m.id)).toEqual(ALL_MODELS);
+      }
+      expect(keyed.log.text).toMatch(/reload \(POST \/reload\) rejected/);
+    } finally {
+      writeFileSync(keyed.configPath, good);
+    }
+    const reloaded = await call(keyed, "/reload", { method: "POST", authorization: bearer(ADMIN_KEY) });
+    expect(reloaded.status).toBe(200);
+    await reloaded.text();
+  });
+
+  test("a config that cannot start reports its problems without its secrets", async () => {
+    const config = { ...keyedConfig(), endpoints: { gpt: { url: `ftp://${ALPHA_KEY}`, apiKey: 5 } }, adminKey: "" };
+    try {
+      await startInProcess(config, { label: "refused proxy log" });
+      throw new Error("an invalid config started");
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      recordText("ConfigError at start", (error as Error).message);
+      expect((error as Error).message).toContain("endpoints.gpt.url");
+    }
+  });
+
+  test("other responses: errors, unknown routes, docs, health, models", async () => {
+    const paths = ["/health", "/v1/health", "/swagger/json", "/nope", "/v1/models/nope", "/debug"];
+    for (const path of paths) {
+      for (const authorization of [null, bearer(FULL_KEY), bearer(LIMITED_KEY), bearer(ADMIN_KEY)]) {
+        await (await call(keyed, path, { authorization })).text();
+        await (await call(open, path, { authorization })).text();
+      }
+    }
+    await (await call(keyed, "/v1/chat/completions", { method: "POST", body: "{not json", authorization: bearer(FULL_KEY), headers: { "content-type": "application/json" } })).text();
+    await (await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("gpt", { stream: "yes" }), authorization: bearer(FULL_KEY) })).text();
+  });
+
+  test("no configured secret appears in any response or log line recorded so far", () => {
+    expect(keyed.log.lines.length).toBeGreaterThan(0);
+    expectNoSecretLeaks(100);
+  });
+});
