@@ -146,7 +146,7 @@ describe("the CLI's start-up warning", () => {
     writeFileSync(path, JSON.stringify(config));
     const cli = CliProcess.spawn(["--config", path, "--port", "0", "--host", "127.0.0.1"], { [LIMITED_ENV]: LIMITED_KEY });
     try {
-      await cli.port();
+      await cli.ready();
       cli.kill("SIGTERM");
       expect(await cli.exitCode(10_000)).toBe(0);
       return cli.stderr;

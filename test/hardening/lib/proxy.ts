@@ -116,6 +116,18 @@ export class CliProcess {
     return Number(match[2]);
   }
 
+  /**
+   * The port, once the proxy has answered a request: the "listening" line is logged before the
+   * CLI installs its signal handlers, so a signal sent on the line alone may find none.
+   */
+  async ready(ms = 15_000): Promise<number> {
+    const port = await this.port(ms);
+    const response = await within(fetch(`http://127.0.0.1:${port}/health`), ms, "the spawned proxy answering /health");
+    await response.text();
+    if (response.status !== 200) throw new Error(`/health answered ${response.status}`);
+    return port;
+  }
+
   /** Bounded wait for the exit code. */
   exitCode(ms: number): Promise<number> {
     return within(this.exited, ms, `process ${this.pid} exiting`);
