@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { chatBody, postJson } from "./support/http";
+import { reply } from "./support/mock-backend";
+import { startHarness, type Harness } from "./support/proxy";
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+beforeEach(() => h.reset());
+afterAll(() => h.stop());
+
+const ORIGIN = "http://open-webui.example:8080";
+
+const preflight = (path: string, headers = "authorization,x-stainless-os") =>
+  fetch(h.url(path), {
+    method: "OPTIONS",
+    headers: { origin: ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": headers },
+  });
+
+const allowsOrigin = (response: Response) => {
+  expect(["*", ORIGIN]).toContain(response.headers.get("access-control-allow-origin")!);
+};
+
+describe("CORS", () => {
+  for (const path of ["/v1/chat/completions", "/v1/models", "/chat/completions", "/v1/embeddings", "/v1/audio/transcriptions"]) {
+    test(`preflight OPTIONS ${path} → 204 allowing the origin, POST and the requested headers`, async () => {
+      const response = await preflight(path, "authorization,x-stainless-os,x-stainless-lang,content-type");
+      expect(response.status).toBe(204);
+      allowsOrigin(response);
+      expect(response.headers.get("access-control-allow-methods")).toContain("POST");
+      const allowedHeaders = (response.headers.get("access-control-allow-headers") ?? "").toLowerCase();
+      for (const name of ["authorization", "x-stainless-os", "x-stainless-lang", "content-type"]) {
+        expect(allowedHeaders === "*" || allowedHeaders.split(/\s*,\s*/).includes(name)).toBe(true);
+      }
+      expect(await response.text()).toBe("");
+    });
+  }
+
+  test("a preflight never reaches a backend", async () => {
+    await (await preflight("/v1/embeddings")).arrayBuffer();
+    expect(h.alpha.requests.length + h.bravo.requests.length).toBe(0);
+  });
+
+  test("GET /v1/models with an Origin carries Access-Control-Allow-Origin", async () => {
+    const response = await fetch(h.url("/v1/models"), { headers: { origin: ORIGIN } });
+    expect(response.status).toBe(200);
+    allowsOrigin(response);
+  });
+
+  test("a proxied chat completion with an Origin carries Access-Control-Allow-Origin (and the backend's own headers)", async () => {
+    h.alpha.willReply(reply.json({ ok: true }, { headers: { "x-request-id": "r-1" } }));
+    const response = await postJson(h.url("/v1/chat/completions"), chatBody("gpt"), { origin: ORIGIN });
+    expect(await response.json()).toEqual({ ok: true });
+    allowsOrigin(response);
+    expect(response.headers.get("x-request-id")).toBe("r-1");
+  });
+
+  test("a streamed chat completion with an Origin carries Access-Control-Allow-Origin", async () => {
+    h.alpha.willReply(reply.sse(["data: {}\n\n", "data: [DONE]\n\n"]));
+    const response = await postJson(h.url("/v1/chat/completions"), chatBody("gpt", { stream: true }), { origin: ORIGIN });
+    allowsOrigin(response);
+    expect(await response.text()).toBe("data: {}\n\ndata: [DONE]\n\n");
+  });
+
+  test("an error answer with an Origin carries Access-Control-Allow-Origin (the browser can read error.message)", async () => {
+    const response = await postJson(h.url("/v1/chat/completions"), chatBody("nope"), { origin: ORIGIN });
+    expect(response.status).toBe(404);
+    allowsOrigin(response);
+  });
+
+  test("a backend's own CORS headers do not produce a second, conflicting Allow-Origin", async () => {
+    h.alpha.willReply(reply.json({ ok: true }, { headers: { "access-control-allow-origin": "https://backend.example" } }));
+    const response = await postJson(h.url("/v1/chat/completions"), chatBody("gpt"), { origin: ORIGIN });
+    await response.arrayBuffer();
+    allowsOrigin(response);
+  });
+});
+
+const ATTRIBUTE_URL = /\b(?:src|href)\s*=\s*["']([^"']+)["']/g;
+
+describe("docs: Swagger UI works offline", () => {
+  let html: string;
+  beforeAll(async () => {
+    const response = await fetch(h.url("/swagger"));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/html");
+    html = await response.text();
+  });
+
+  test("the page loads its script and stylesheet from /swagger/assets/, never a CDN", () => {
+    const urls = [...html.matchAll(ATTRIBUTE_URL)].map((match) => match[1]!);
+    expect(urls.length).toBeGreaterThanOrEqual(2);
+    for (const url of urls) expect(url).toStartWith("/swagger/assets/");
+    expect(urls.some((url) => url.endsWith(".js"))).toBe(true);
+    expect(urls.some((url) => url.endsWith(".css"))).toBe(true);
+    expect(html).not.toMatch(/unpkg|jsdelivr|cdnjs|https?:\/\//i);
+  });
+
+  test("every asset the page references answers 200 with JavaScript or CSS", async () => {
+    for (const url of [...html.matchAll(ATTRIBUTE_URL)].map((match) => match[1]!)) {
+      const response = await fetch(h.url(url));
+      expect({ url, status: response.status }).toEqual({ url, status: 200 });
+      const type = response.headers.get("content-type") ?? "";
+      const body = await response.text();
+      if (url.endsWith(".js")) {
+        expect(type).toContain("javascript");
+        expect(body).toContain("SwaggerUIBundle");
+      } else {
+        expect(type).toContain("text/css");
+        expect(body).toContain(".swagger-ui");
+      }
+    }
+  });
+
+  test("the spec URL the page tells Swagger UI to load resolves to the OpenAPI document", async () => {
+    const specUrl = /"url"\s*:\s*"([^"]+)"/.exec(html)?.[1];
+    expect(specUrl).toBeDefined();
+    const resolved = new URL(specUrl!, h.url("/swagger"));
+    expect(resolved.pathname).toBe("/swagger/json");
+    const response = await fetch(resolved);
+    expect(response.status).toBe(200);
+    expect((await response.json()).openapi).toMatch(/^3\./);
+  });
+});
+
+describe("docs: the OpenAPI document", () => {
+  let doc: { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, any>> };
+  beforeAll(async () => {
+    const response = await fetch(h.url("/swagger/json"));
+    expect(response.status).toBe(200);
+    doc = await response.json();
+  });
+
+  test("lists /v1/chat/completions, /v1/models and /health, each operation with a summary", () => {
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.info.title).toBe("cm-open-webui-proxy");
+    const expected: [string, string][] = [
+      ["/v1/chat/completions", "post"],
+      ["/v1/models", "get"],
+      ["/health", "get"],
+    ];
+    for (const [path, method] of expected) {
+      const operation = doc.paths[path]?.[method];
+      expect({ path, method, documented: operation !== undefined }).toEqual({ path, method, documented: true });
+      expect(typeof operation.summary).toBe("string");
+      expect(operation.summary.length).toBeGreaterThan(5);
+    }
+  });
+
+  test("every documented operation has a summary", () => {
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        expect({ path, method, summary: typeof operation.summary === "string" && operation.summary.length > 0 }).toEqual({ path, method, summary: true });
+      }
+    }
+  });
+
+  test("/v1/chat/completions documents its JSON request body schema (model, messages, stream)", () => {
+    const content = doc.paths["/v1/chat/completions"]!.post.requestBody?.content ?? {};
+    const schema = content["application/json"]?.schema;
+    expect(schema).toBeDefined();
+    expect(Object.keys(schema.properties ?? {})).toEqual(expect.arrayContaining(["model", "messages", "stream"]));
+  });
+
+  test("/v1/models and /health document their response schemas", () => {
+    for (const [path, field] of [["/v1/models", "data"], ["/health", "status"]] as const) {
+      const responses = doc.paths[path]!.get.responses ?? {};
+      const schema = responses["200"]?.content?.["application/json"]?.schema;
+      expect({ path, hasSchema: schema !== undefined }).toEqual({ path, hasSchema: true });
+      expect(Object.keys(schema.properties ?? {})).toContain(field);
+    }
+  });
+});
