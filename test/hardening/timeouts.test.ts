@@ -1,0 +1,279 @@
+/**
+ * Timeouts and backend failures (issue 4): 504 on first-byte and connect timeouts, 502 on a
+ * refused port and on a backend that resets the connection, both naming the model and never the
+ * key; after a stream started, a stall beyond idleMs or a dropped connection ends it with a final
+ * SSE error event (no hang); per-endpoint timeouts beat the global ones. And a client that goes
+ * away aborts the backend request at once.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { within } from "../support/events";
+import { expectOpenAIError, readBody, readFirstChunk } from "../support/http";
+import { reply, startMock, type MockBackend } from "../support/mock-backend";
+import { closedPort, removeTempDirs } from "../support/proxy";
+import { startInProcess, type InProcessProxy } from "./lib/proxy";
+import { droppingStreamBackend, neverAcceptingListener, resettingBackend, type NeverAccepting } from "./lib/raw-http";
+import { expectNoSecretLeaks, registerSecret, rfetch } from "./lib/transcript";
+
+const KEY = registerSecret("sk-tmo-backend-6a1f0c9e3b7d-TIMEOUT-key", "backend key (timeouts)");
+const CLIENT = registerSecret("ck-tmo-client-2b8e4d6f0a1c-TIMEOUT-cli", "client key (timeouts)");
+
+/** Global timeouts; some endpoints override them. */
+const GLOBAL = { connectMs: 150, firstByteMs: 400, idleMs: 300 };
+
+const sse = (i: number) => `data: {"id":"c","choices":[{"index":0,"delta":{"content":"tok${i}"}}]}\n\n`;
+
+let proxy: InProcessProxy;
+let hanger: MockBackend;
+let staller: MockBackend;
+let stallerOverride: MockBackend;
+let streamer: MockBackend;
+let slowStarter: ReturnType<typeof Bun.serve>;
+let neverAccepting: NeverAccepting | { skip: string };
+const resetOnOpen = resettingBackend("on-open");
+const resetOnData = resettingBackend("on-data");
+const dropping = droppingStreamBackend([sse(0), sse(1)]);
+let stallingJson: ReturnType<typeof Bun.listen>;
+
+beforeAll(async () => {
+  hanger = startMock("hanger").willReply(reply.hang());
+  staller = startMock("staller").willReply(reply.sse([sse(0), sse(1), sse(2)], { stallAfter: 2 }));
+  stallerOverride = startMock("staller-override").willReply(reply.sse([sse(0), sse(1)], { stallAfter: 1 }));
+  streamer = startMock("streamer").willReply(reply.sse(Array.from({ length: 100 }, (_, i) => sse(i)), { delayMs: 20 }));
+  // Answers after 700 ms: later than the global firstByteMs, sooner than an endpoint's override.
+  slowStarter = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () =>
+      new Promise<Response>((resolve) => setTimeout(() => resolve(Response.json({ id: "late", object: "chat.completion", choices: [] })), 700)),
+  });
+  // Sends headers and 10 of 100 promised body bytes, then nothing.
+  stallingJson = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      data(socket) {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id":"x",');
+      },
+    },
+  });
+  neverAccepting = await neverAcceptingListener();
+  const connectUrl = "url" in neverAccepting ? neverAccepting.url : `http://127.0.0.1:${closedPort()}`;
+  const ep = (url: string, extra: Record<string, unknown> = {}) => ({ url, apiKey: KEY, ...extra });
+  proxy = await startInProcess(
+    {
+      endpoints: {
+        "first-byte": ep(hanger.url),
+        "first-byte-override": ep(hanger.url, { timeouts: { firstByteMs: 100 } }),
+        "late-global": ep(`http://127.0.0.1:${slowStarter.port}`),
+        "late-override": ep(`http://127.0.0.1:${slowStarter.port}`, { timeouts: { firstByteMs: 5000 } }),
+        connect: ep(connectUrl, { timeouts: { connectMs: 150, firstByteMs: 10_000 } }),
+        refused: ep(`http://127.0.0.1:${closedPort()}`),
+        "reset-on-open": ep(resetOnOpen.url),
+        "reset-on-data": ep(resetOnData.url),
+        stall: ep(staller.url),
+        "stall-override": ep(stallerOverride.url, { timeouts: { idleMs: 100 } }),
+        drop: ep(dropping.url),
+        "stalling-json": ep(`http://127.0.0.1:${stallingJson.port}`),
+        stream: ep(streamer.url),
+        hang: ep(hanger.url, { timeouts: { firstByteMs: 60_000 } }),
+      },
+      timeouts: GLOBAL,
+      clientKeys: [{ key: CLIENT }],
+    },
+    { label: "timeouts proxy log" },
+  );
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await Promise.all([hanger?.stop(), staller?.stop(), stallerOverride?.stop(), streamer?.stop()]);
+  slowStarter?.stop(true);
+  stallingJson?.stop(true);
+  resetOnOpen.stop();
+  resetOnData.stop();
+  dropping.stop();
+  if (neverAccepting && "url" in neverAccepting) neverAccepting.stop();
+  removeTempDirs();
+});
+
+function chat(model: string, stream = false, signal?: AbortSignal) {
+  return rfetch(proxy.url("/v1/chat/completions"), {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${CLIENT}` },
+    body: JSON.stringify({ model, messages: [{ role: "user", content: "hi" }], stream }),
+    signal,
+  });
+}
+
+async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const start = performance.now();
+  const value = await run();
+  return { value, ms: performance.now() - start };
+}
+
+/** A 502/504 before any byte: OpenAI's shape, the model named, the key not. */
+async function expectGatewayError(model: string, status: 502 | 504, messageIncludes: string[]) {
+  const { value: response, ms } = await timed(() => chat(model));
+  const error = await expectOpenAIError(response, status, {
+    type: status === 504 ? "timeout_error" : "upstream_error",
+    code: status === 504 ? "backend_timeout" : "backend_unreachable",
+    messageIncludes: [`'${model}'`, ...messageIncludes],
+  });
+  expect(error.message).not.toContain(KEY);
+  expect(error.message).not.toContain("127.0.0.1");
+  return { error, ms };
+}
+
+describe("before the first byte", () => {
+  test("504 when the backend sends no response headers within firstByteMs; the backend request is aborted", async () => {
+    hanger.reset();
+    hanger.willReply(reply.hang());
+    const { ms } = await expectGatewayError("first-byte", 504, [`${GLOBAL.firstByteMs} ms`]);
+    expect(ms).toBeGreaterThanOrEqual(GLOBAL.firstByteMs - 20);
+    await within(hanger.last.closed, 2000, "the hanging backend seeing its request aborted");
+  });
+
+  test("a per-endpoint firstByteMs beats the global one (shorter)", async () => {
+    hanger.reset();
+    hanger.willReply(reply.hang());
+    const { ms } = await expectGatewayError("first-byte-override", 504, ["100 ms"]);
+    expect(ms).toBeLessThan(GLOBAL.firstByteMs);
+  });
+
+  test("a per-endpoint firstByteMs beats the global one (longer): a 700 ms backend is a 504 under the global 400 ms, a 200 under its own 5000 ms", async () => {
+    await expectGatewayError("late-global", 504, [`${GLOBAL.firstByteMs} ms`]);
+    const response = await chat("late-override");
+    expect(response.status).toBe(200);
+    expect((await response.json()).id).toBe("late");
+  });
+
+  test("504 when the backend never accepts the connection (full accept queue), within 2 × connectMs, long before firstByteMs", async () => {
+    if (!("url" in neverAccepting)) {
+      console.warn(`skipped: ${neverAccepting.skip}`);
+      return;
+    }
+    const { ms, error } = await expectGatewayError("connect", 504, ["connect"]);
+    expect(error.message).toContain("150 ms");
+    expect(ms).toBeLessThan(3000); // firstByteMs is 10 000 for this endpoint
+  });
+
+  test("502 when nothing listens on the backend's port", async () => {
+    await expectGatewayError("refused", 502, []);
+  });
+
+  test("502 when the backend resets the connection as soon as it is opened", async () => {
+    const before = resetOnOpen.connections;
+    await expectGatewayError("reset-on-open", 502, []);
+    expect(resetOnOpen.connections).toBeGreaterThan(before);
+  });
+
+  test("502 when the backend resets the connection on receiving the request", async () => {
+    const before = resetOnData.connections;
+    await expectGatewayError("reset-on-data", 502, []);
+    expect(resetOnData.connections).toBeGreaterThan(before);
+  });
+
+  test("the proxy stays healthy after every kind of failure", async () => {
+    const health = await rfetch(proxy.url("/health"));
+    expect(health.status).toBe(200);
+    await health.text();
+  });
+});
+
+describe("after the stream started", () => {
+  function parseEvents(text: string) {
+    return text
+      .split("\n\n")
+      .filter(Boolean)
+      .map((event) => JSON.parse(event.replace(/^data: /, "")));
+  }
+
+  test("a backend silent for longer than idleMs: the client gets the chunks, then one final error event, then a clean end; the backend request is aborted", async () => {
+    staller.reset();
+    staller.willReply(reply.sse([sse(0), sse(1), sse(2)], { stallAfter: 2 }));
+    const response = await chat("stall", true);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    const { text } = await readBody(response, () => {}, 3000);
+    expect(text.startsWith(sse(0) + sse(1))).toBe(true);
+    const tail = text.slice((sse(0) + sse(1)).length);
+    const events = parseEvents(tail);
+    expect(events).toHaveLength(1);
+    expect(Object.keys(events[0])).toEqual(["error"]);
+    expect(events[0].error).toMatchObject({ type: "timeout_error", code: "backend_timeout" });
+    expect(events[0].error.message).toContain("'stall'");
+    expect(events[0].error.message).toContain(`${GLOBAL.idleMs} ms`);
+    expect(tail).not.toContain(KEY);
+    await within(staller.last.closed, 2000, "the stalled backend seeing its request aborted");
+  });
+
+  test("a per-endpoint idleMs beats the global one", async () => {
+    const response = await chat("stall-override", true);
+    const { text } = await readBody(response, () => {}, 3000);
+    const events = parseEvents(text);
+    expect(events.at(-1).error.code).toBe("backend_timeout");
+    expect(events.at(-1).error.message).toContain("100 ms");
+  });
+
+  test("a backend connection dropped mid-stream: the chunks, then one final error event, then a clean end", async () => {
+    const response = await chat("drop", true);
+    expect(response.status).toBe(200);
+    const { text } = await readBody(response, () => {}, 3000);
+    await dropping.dropped;
+    expect(text.startsWith(sse(0) + sse(1))).toBe(true);
+    const events = parseEvents(text.slice((sse(0) + sse(1)).length));
+    expect(events).toHaveLength(1);
+    expect(events[0].error).toMatchObject({ type: "upstream_error", code: "backend_unreachable" });
+    expect(events[0].error.message).toContain("'drop'");
+    expect(text).not.toContain(KEY);
+  });
+
+  test("a non-SSE body that stalls is cut (the client's read fails) instead of hanging", async () => {
+    const response = await chat("stalling-json");
+    expect(response.status).toBe(200);
+    const outcome = await readBody(response, () => {}, 3000).then(
+      () => "ended",
+      (error: Error) => (error.message.includes("silent for") ? "hung" : "failed"),
+    );
+    expect(outcome).toBe("failed");
+  });
+});
+
+describe("a client that goes away", () => {
+  test("mid-stream (abort): the backend sees its request closed at once", async () => {
+    streamer.reset();
+    streamer.willReply(reply.sse(Array.from({ length: 100 }, (_, i) => sse(i)), { delayMs: 20 }));
+    const abort = new AbortController();
+    const response = await chat("stream", true, abort.signal);
+    const { first } = await readFirstChunk(response);
+    expect(first.done).toBe(false);
+    abort.abort();
+    await within(streamer.last.closed, 2000, "the backend seeing the aborted stream close");
+    expect(streamer.last.log.entries).not.toContain("done");
+  });
+
+  test("mid-stream (reader cancelled): the backend sees its request closed at once", async () => {
+    streamer.reset();
+    streamer.willReply(reply.sse(Array.from({ length: 100 }, (_, i) => sse(i)), { delayMs: 20 }));
+    const response = await chat("stream", true);
+    const { reader } = await readFirstChunk(response);
+    await reader.cancel();
+    await within(streamer.last.closed, 2000, "the backend seeing the cancelled stream close");
+    expect(streamer.last.log.entries).not.toContain("done");
+  });
+
+  test("while waiting for the first byte: the backend sees its request closed at once", async () => {
+    hanger.reset();
+    hanger.willReply(reply.hang());
+    const abort = new AbortController();
+    const pending = chat("hang", false, abort.signal).catch((error: Error) => error);
+    const seen = await hanger.waitForRequests(1, 3000);
+    abort.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await within(seen.closed, 2000, "the hanging backend seeing the abandoned request close");
+  });
+});
+
+test("no configured secret appears in any response or log line recorded so far", () => {
+  expectNoSecretLeaks(10);
+});
