@@ -501,7 +501,7 @@ async function main(): Promise<void> {
   const versions = [
     `Bun: ${Bun.version}`,
     `wrk: ${sh(["wrk", "-v"]).split("\n")[0]!.replace(/ Copyright.*/, "")}`,
-    `Proxy: commit ${sh(["git", "rev-parse", "--short=12", "HEAD"])}${dirty ? " + uncommitted changes in src/" : ""}, binary ${BINARY.replace(`${ROOT}/`, "")}`,
+    `Proxy: HEAD ${sh(["git", "rev-parse", "--short=12", "HEAD"])}, last src/ commit ${sh(["git", "log", "-1", "--format=%h %s", "--", "src"])}${dirty ? " + uncommitted changes in src/" : ""}, binary ${BINARY.replace(`${ROOT}/`, "")}`,
   ];
 
   const mock = await startMock();
