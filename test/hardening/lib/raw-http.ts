@@ -215,10 +215,12 @@ export function resettingBackend(when: "on-open" | "on-data") {
 }
 
 /**
- * A backend that answers a streamed (SSE, chunked) response, sends `chunks`, then drops the TCP
- * connection without the terminating chunk: a backend that dies mid-stream.
+ * A backend that answers a streamed (SSE, chunked) response, sends `chunks`, then, `dropAfterMs`
+ * later (its own timer), drops the TCP connection without the terminating chunk: a backend that
+ * dies mid-stream. (With no gap, Bun's fetch discards body bytes that arrive in the same read as
+ * the connection's end before they are read: see the hardening report.)
  */
-export function droppingStreamBackend(chunks: readonly string[]) {
+export function droppingStreamBackend(chunks: readonly string[], dropAfterMs = 100) {
   const dropped = deferred();
   const listener = Bun.listen({
     hostname: "127.0.0.1",
@@ -229,9 +231,10 @@ export function droppingStreamBackend(chunks: readonly string[]) {
         for (const chunk of chunks) out += `${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`;
         socket.write(out);
         socket.flush();
-        // Dropped once what was written is out: end() sends FIN without the chunked terminator.
-        socket.end();
-        dropped.resolve();
+        setTimeout(() => {
+          socket.end(); // FIN without the chunked terminator
+          dropped.resolve();
+        }, dropAfterMs);
       },
     },
   });
