@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { startBlackhole, connectHangs, type Blackhole } from "./support/blackhole";
 import { within } from "./support/events";
-import { chatBody, expectOpenAIError, postJson, readBody } from "./support/http";
+import { chatBody, expectOpenAIError, postJson, readBody, readFirstChunk } from "./support/http";
 import { reply } from "./support/mock-backend";
 import { startRawBackend, truncatedChunkedSse, type RawBackend } from "./support/raw-backend";
 import { ALPHA_KEY, BRAVO_KEY, closedPort, startHarness, STANDARD_MODEL_IDS, type Harness } from "./support/proxy";
@@ -247,9 +247,11 @@ describe("errors: a stream that breaks after it started", () => {
   test("a stream whose backend connection breaks mid-body also ends with a final data: {error} event", async () => {
     const response = await postJson(h.url("/v1/chat/completions"), chatBody("broken", { stream: true }));
     expect(response.status).toBe(200);
-    const { text } = await readBody(response, undefined, 5000);
-    expect(text.startsWith(BROKEN_FIRST_CHUNK)).toBe(true);
-    const error = parseFinalErrorEvent(text.slice(BROKEN_FIRST_CHUNK.length));
+    // Cut only once the first chunk reached the client: a realistic crash, after output began.
+    const { first, rest } = await readFirstChunk(response);
+    expect(new TextDecoder().decode(first.value)).toBe(BROKEN_FIRST_CHUNK);
+    broken.cut();
+    const error = parseFinalErrorEvent((await rest()).text);
     expect(error.message).toContain("broken");
   });
 

@@ -54,12 +54,10 @@ export function concat(chunks: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/**
- * Reads a response body to its end, calling `onChunk` for every chunk as it arrives. Bounded: a
- * body that neither ends nor sends anything for `idleLimitMs` fails the read.
- */
-export async function readBody(response: Response, onChunk: (chunk: Uint8Array, index: number) => void = () => {}, idleLimitMs = 5000) {
-  const reader = response.body!.getReader();
+type BodyReader = ReadableStreamDefaultReader<Uint8Array>;
+
+/** Reads `reader` to its end; fails if nothing arrives for `idleLimitMs`. */
+async function drain(reader: BodyReader, onChunk: (chunk: Uint8Array, index: number) => void, idleLimitMs: number) {
   const chunks: Uint8Array[] = [];
   for (;;) {
     let timer: Timer | undefined;
@@ -82,7 +80,15 @@ export async function readBody(response: Response, onChunk: (chunk: Uint8Array, 
   return { bytes, text: decoder.decode(bytes), chunks };
 }
 
-/** Reads until at least one chunk arrived; returns the reader so the test can continue or abort. */
+/**
+ * Reads a response body to its end, calling `onChunk` for every chunk as it arrives. Bounded: a
+ * body that neither ends nor sends anything for `idleLimitMs` fails the read.
+ */
+export function readBody(response: Response, onChunk: (chunk: Uint8Array, index: number) => void = () => {}, idleLimitMs = 5000) {
+  return drain(response.body!.getReader(), onChunk, idleLimitMs);
+}
+
+/** Reads until one chunk arrived; `rest()` reads the remainder, `reader` allows an abort in between. */
 export async function readFirstChunk(response: Response, ms = 5000) {
   const reader = response.body!.getReader();
   let timer: Timer | undefined;
@@ -91,7 +97,7 @@ export async function readFirstChunk(response: Response, ms = 5000) {
   });
   try {
     const first = await Promise.race([reader.read(), silence]);
-    return { reader, first };
+    return { reader, first, rest: (idleLimitMs = 5000) => drain(reader, () => {}, idleLimitMs) };
   } finally {
     clearTimeout(timer);
   }

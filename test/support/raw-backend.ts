@@ -1,31 +1,54 @@
 /**
- * A backend speaking raw HTTP/1.1 over TCP, for what Bun.serve cannot script: it answers the
- * first request with the given bytes and then closes the socket, e.g. a chunked body cut off
- * before its final chunk (a backend dying mid-stream).
+ * A backend speaking raw HTTP/1.1 over TCP, for what Bun.serve cannot script: it answers a
+ * request with the given bytes, keeps the connection open, and cuts it when the test says so,
+ * e.g. a chunked body dropped before its final chunk (a backend dying mid-stream).
  */
+import type { Socket } from "bun";
+import { deferred, within, type Deferred } from "./events";
+
 export interface RawBackend {
   readonly url: string;
+  /** Resolves once a request was answered with the scripted bytes (they are on the wire). */
+  answered(ms?: number): Promise<void>;
+  /** Closes every open connection abruptly, as a crashing backend would. */
+  cut(): void;
   stop(): void;
 }
 
 export function startRawBackend(response: string): RawBackend {
+  const open = new Set<Socket<{ head: string }>>();
+  let answered: Deferred<void> = deferred();
   const listener = Bun.listen<{ head: string }>({
     hostname: "127.0.0.1",
     port: 0,
     socket: {
       open(socket) {
         socket.data = { head: "" };
+        open.add(socket);
       },
       data(socket, bytes) {
         if (socket.data.head.includes("\r\n\r\n")) return;
         socket.data.head += new TextDecoder().decode(bytes);
         if (!socket.data.head.includes("\r\n\r\n")) return;
         socket.write(response);
-        socket.end();
+        socket.flush();
+        answered.resolve();
+      },
+      close(socket) {
+        open.delete(socket);
       },
     },
   });
-  return { url: `http://127.0.0.1:${listener.port}`, stop: () => listener.stop(true) };
+  return {
+    url: `http://127.0.0.1:${listener.port}`,
+    answered: (ms = 5000) => within(answered.promise, ms, "the raw backend answering"),
+    cut() {
+      for (const socket of open) socket.terminate();
+      open.clear();
+      answered = deferred();
+    },
+    stop: () => listener.stop(true),
+  };
 }
 
 /** The start of a chunked SSE response whose body is `chunks`, with no terminating zero chunk. */
