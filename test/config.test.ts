@@ -167,6 +167,14 @@ describe("config: ${ENV} substitution", () => {
     expect(config.modelIds).toEqual(["gpt"]);
   });
 
+  test("${NAME:-fallback} uses the fallback when NAME is unset or empty, and NAME when set", async () => {
+    const file = writeConfig(join(dir, "fallback.json"), { endpoints: { gpt: { url: "http://127.0.0.1:1", displayName: "${CM_OWP_NAME:-Fallback Name}" } } });
+    const names = async (env: Record<string, string>) => JSON.parse((await loadConfig(file, env)).healthJson).models[0].displayName;
+    expect(await names({})).toBe("Fallback Name");
+    expect(await names({ CM_OWP_NAME: "" })).toBe("Fallback Name");
+    expect(await names({ CM_OWP_NAME: "From Env" })).toBe("From Env");
+  });
+
   test("text that is not a ${NAME} reference is left alone", async () => {
     await loadConfig(writeConfig(join(dir, "literal.json"), { endpoints: { gpt: { url: mock.url, displayName: "costs $5 {not a var} $HOME" } } }), {});
     const proxy = await startProxy({ endpoints: { gpt: { url: mock.url, displayName: "costs $5 {not a var} $HOME" } } });

@@ -10,7 +10,14 @@ import { deferred, EventLog, within, type Deferred } from "./events";
 export type Headerish = Record<string, string>;
 
 export type Reply =
-  | { kind: "json"; body: unknown; status?: number; headers?: Headerish }
+  | {
+      kind: "json";
+      body: unknown;
+      status?: number;
+      headers?: Headerish;
+      /** Think this long (the mock's own timer) before sending anything, headers included. */
+      delayMs?: number;
+    }
   | {
       kind: "raw";
       body: string | Uint8Array;
@@ -33,7 +40,7 @@ export type Reply =
 
 /** Constructors for the replies a test scripts. */
 export const reply = {
-  json: (body: unknown, options: { status?: number; headers?: Headerish } = {}): Reply => ({ kind: "json", body, ...options }),
+  json: (body: unknown, options: Omit<Extract<Reply, { kind: "json" }>, "kind" | "body"> = {}): Reply => ({ kind: "json", body, ...options }),
   raw: (body: string | Uint8Array, options: Omit<Extract<Reply, { kind: "raw" }>, "kind" | "body"> = {}): Reply => ({
     kind: "raw",
     body,
@@ -195,10 +202,21 @@ export class MockBackend {
   private respond(chosen: Reply, recorded: RecordedRequest, request: Request, markClosed: () => void, finish: () => void): Response | Promise<Response> {
     switch (chosen.kind) {
       case "json": {
-        finish();
-        return new Response(JSON.stringify(chosen.body), {
-          status: chosen.status ?? 200,
-          headers: { "content-type": "application/json", ...chosen.headers },
+        const answer = () => {
+          finish();
+          return new Response(JSON.stringify(chosen.body), {
+            status: chosen.status ?? 200,
+            headers: { "content-type": "application/json", ...chosen.headers },
+          });
+        };
+        if (!chosen.delayMs) return answer();
+        return new Promise<Response>((resolve) => {
+          const timer = setTimeout(() => resolve(answer()), chosen.delayMs);
+          request.signal.addEventListener("abort", () => {
+            clearTimeout(timer);
+            markClosed();
+            resolve(new Response(null, { status: 599 }));
+          });
         });
       }
       case "raw": {

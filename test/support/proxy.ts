@@ -121,12 +121,16 @@ export const STANDARD_MODEL_IDS = ["gpt", "llama", "org/model-x", "embed", "whis
 
 /**
  * Two mock backends and a proxy in front of them. `top` adds or overrides top-level config fields;
- * `extraEndpoints` adds models (after the standard ones).
+ * `extraEndpoints` adds models (after the standard ones), or builds them from the two mocks.
  */
-export async function startHarness(top: Record<string, unknown> = {}, extraEndpoints: Record<string, unknown> = {}): Promise<Harness> {
+export async function startHarness(
+  top: Record<string, unknown> = {},
+  extraEndpoints: Record<string, unknown> | ((alpha: MockBackend, bravo: MockBackend) => Record<string, unknown>) = {},
+): Promise<Harness> {
   const alpha = startMock("alpha");
   const bravo = startMock("bravo");
-  const proxy = await startProxy(standardConfig(alpha, bravo, top, extraEndpoints));
+  const extra = typeof extraEndpoints === "function" ? extraEndpoints(alpha, bravo) : extraEndpoints;
+  const proxy = await startProxy(standardConfig(alpha, bravo, top, extra));
   return {
     proxy,
     alpha,

@@ -1,0 +1,64 @@
+/**
+ * Long generations must not be cut: not by an idle timeout on the client's connection (Bun.serve's
+ * idleTimeout defaults to 10 s; the Bun pinned today does not apply it to a pending request, but
+ * the requirement stands whatever the runtime does) nor by any limit but the model's own timeouts.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { within } from "./support/events";
+import { chatBody, expectOpenAIError, postJson, readBody } from "./support/http";
+import { defaultCompletion, reply } from "./support/mock-backend";
+import { ALPHA_KEY, endpointFor, startHarness, type Harness } from "./support/proxy";
+
+/** Longer than Bun.serve's default idleTimeout of 10 s. */
+const BEYOND_BUN_IDLE_MS = 11_000;
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness(
+    { timeouts: { firstByteMs: 300, idleMs: 300 } },
+    (alpha) => ({
+      patient: endpointFor(alpha, { apiKey: ALPHA_KEY, actualModelName: "patient-actual", timeouts: { firstByteMs: 60_000, idleMs: 60_000 } }),
+    }),
+  );
+});
+beforeEach(() => h.reset());
+afterAll(() => h.stop());
+
+describe("long requests are not cut", () => {
+  test(
+    "a non-streamed answer after 11 s of thinking and a stream with an 11 s pause both arrive whole",
+    async () => {
+      // both wait concurrently so the suite pays for the wait once
+      h.alpha.willReply((request) =>
+        request.json().stream
+          ? reply.sse(['data: {"before":"pause"}\n\n', 'data: {"after":"pause"}\n\n', "data: [DONE]\n\n"], { delayMs: BEYOND_BUN_IDLE_MS / 2 })
+          : reply.json(defaultCompletion("alpha", "patient-actual"), { delayMs: BEYOND_BUN_IDLE_MS }),
+      );
+      const [plain, streamed] = await Promise.all([
+        postJson(h.url("/v1/chat/completions"), chatBody("patient")).then(async (response) => ({ status: response.status, body: await response.json() })),
+        postJson(h.url("/v1/chat/completions"), chatBody("patient", { stream: true })).then(async (response) => ({
+          status: response.status,
+          text: (await readBody(response, undefined, 15_000)).text,
+        })),
+      ]);
+      expect(plain).toEqual({ status: 200, body: defaultCompletion("alpha", "patient-actual") });
+      expect(streamed).toEqual({ status: 200, text: 'data: {"before":"pause"}\n\ndata: {"after":"pause"}\n\ndata: [DONE]\n\n' });
+    },
+    30_000,
+  );
+});
+
+describe("timeouts are per model", () => {
+  test("a per-endpoint firstByteMs override keeps its request waiting while the global 300 ms limit cuts another", async () => {
+    h.alpha.willReply(reply.hang());
+    const patient = postJson(h.url("/v1/chat/completions"), chatBody("patient")).then((response) => response.status);
+    const patientRequest = await h.alpha.waitForRequests(1);
+    // started after the patient one: with the same limit it would have fired first
+    const impatient = await within(postJson(h.url("/v1/chat/completions"), chatBody("gpt")), 5000, "the global-timeout 504");
+    await expectOpenAIError(impatient, 504, { messageIncludes: ["gpt"] });
+    await within(h.alpha.requests[1]!.closed, 5000, "the timed-out backend request being aborted");
+    expect(patientRequest.wasClosed).toBe(false);
+    h.alpha.reset(); // releases the hang: the backend finally answers (599), which the proxy relays
+    expect(await within(patient, 5000, "the patient request's answer")).toBe(599);
+  });
+});
