@@ -130,8 +130,8 @@ async function main(): Promise<void> {
   try {
     if (options.checkOnly) await checkConfig(options.configPath);
     const server = await startServer({ ...options, log });
+    handleSignals(server, log); // before announcing: whoever waits for "listening" may signal at once
     announce(server, options.hostname, log);
-    handleSignals(server, log);
   } catch (error) {
     if (error instanceof ConfigError) fail(`invalid configuration\n${error.message}`);
     throw error;

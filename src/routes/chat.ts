@@ -61,7 +61,9 @@ export const chatRoutes = ({ store }: RouteContext, prefix: string) =>
       });
     },
     {
-      parse: ({ request }) => readJsonObject(request, store.current.maxBodyBytes),
+      // The bounded reader always answers; "json" follows it only so the OpenAPI document
+      // declares the application/json body (the generator skips function parsers).
+      parse: [({ request }) => readJsonObject(request, store.current.maxBodyBytes), "json"],
       body: ChatCompletionRequest,
       detail: {
         summary: "Create a chat completion (streamed as SSE when stream is true)",

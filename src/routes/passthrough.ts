@@ -4,6 +4,8 @@ import { invalidRequest } from "../errors";
 import { readBody, readJson, checkDeclaredLength } from "../upstream/body-limit";
 import { forward, type UpstreamRequest } from "../upstream/forward";
 import { upstreamRequestHeaders } from "../upstream/headers";
+import { boundaryOf, findMultipartField } from "../upstream/multipart";
+import { withQueryModel } from "../upstream/query";
 import { targetFor } from "../upstream/target";
 import { clientAccess } from "./access";
 import type { RouteContext } from "./context";
@@ -28,20 +30,19 @@ interface Selection {
   model: unknown;
   /** Re-creates the body with the backend's model name, once the target is known. */
   rewrite(actualModelName: string): Body;
-  /** The body's content type changes when the proxy re-encodes it (multipart boundaries). */
-  dropContentType: boolean;
 }
 
 const isJson = (contentType: string) => contentType.includes("json");
 
 /**
  * Finds the model in the request body and prepares its rewrite: JSON is parsed; other bodies are
- * streamed untouched, except a multipart form that is the only place naming the model.
+ * streamed untouched, except a multipart form that is the only place naming the model (its
+ * `model` field is rewritten in place, every other byte kept).
  */
 async function selectFromBody(request: Request, config: ProxyConfig, named: string | null): Promise<Selection> {
   const contentType = request.headers.get("content-type") ?? "";
   const limit = config.maxBodyBytes;
-  if (!request.body) return { model: named, rewrite: () => null, dropContentType: false };
+  if (!request.body) return { model: named, rewrite: () => null };
   if (isJson(contentType)) {
     const json = await readJson(request, limit);
     const record = json !== null && typeof json === "object" && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
@@ -51,23 +52,16 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
         if (record && "model" in record) record.model = actual;
         return JSON.stringify(json);
       },
-      dropContentType: false,
     };
   }
-  if (named === null && contentType.startsWith("multipart/form-data")) {
+  const boundary = named === null && contentType.startsWith("multipart/form-data") ? boundaryOf(contentType) : null;
+  if (boundary) {
     const bytes = await readBody(request, limit);
-    const form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
-    return {
-      model: form.get("model"),
-      rewrite: (actual) => {
-        form.set("model", actual);
-        return form as unknown as Body; // @types/node's FormData type differs from Bun's; the object is Bun's
-      },
-      dropContentType: true,
-    };
+    const field = findMultipartField(bytes, boundary, "model");
+    return { model: field?.value, rewrite: (actual) => field!.replace(actual) };
   }
   checkDeclaredLength(request.headers, limit);
-  return { model: named, rewrite: () => request.body, dropContentType: false };
+  return { model: named, rewrite: () => request.body };
 }
 
 /**
@@ -86,16 +80,12 @@ export const passthroughRoutes = ({ store }: RouteContext) =>
       const selection = await selectFromBody(request, config, request.headers.get("x-model-id") ?? queryModel);
       const target = targetFor(config, selection.model, client);
       checkStaysUnderPrefix(target.prefix, path);
-      if (queryModel !== null) url.searchParams.set("model", target.actualModelName);
       server?.timeout(request, 0);
-
-      const headers = upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders);
-      if (selection.dropContentType) headers.delete("content-type");
       return forward({
         target,
-        path: path + url.search,
+        path: path + (queryModel === null ? url.search : withQueryModel(url.search, target.actualModelName)),
         method: request.method,
-        headers,
+        headers: upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders),
         body: selection.rewrite(target.actualModelName),
         maxBodyBytes: config.maxBodyBytes,
         clientSignal: request.signal,

@@ -28,6 +28,9 @@ const NOT_FORWARDED_UPSTREAM = new Set([
 /** Response headers that no longer describe the body once it is re-sent by the proxy. */
 const NOT_FORWARDED_DOWNSTREAM = new Set([...HOP_BY_HOP, "content-length", "set-cookie"]);
 
+/** The proxy answers CORS for its own origin; a backend's CORS headers would contradict it. */
+const CORS_PREFIX = "access-control-";
+
 const USER_INFO_PREFIX = "x-openwebui-";
 
 /** Names listed in a `Connection` header are hop-by-hop for this message too (RFC 9110 §7.6.1). */
@@ -55,7 +58,7 @@ export function downstreamResponseHeaders(upstream: Headers): Headers {
   const listed = connectionListed(upstream);
   const outgoing = new Headers();
   for (const [name, value] of upstream) {
-    if (NOT_FORWARDED_DOWNSTREAM.has(name) || listed?.has(name)) continue;
+    if (NOT_FORWARDED_DOWNSTREAM.has(name) || listed?.has(name) || name.startsWith(CORS_PREFIX)) continue;
     outgoing.append(name, value);
   }
   if (isEventStream(outgoing)) {
