@@ -132,6 +132,8 @@ export interface RawSeen {
   readonly method: string;
   readonly target: string;
   readonly head: string;
+  /** The request body (de-chunked). */
+  readonly body: Uint8Array;
 }
 
 /**
@@ -167,7 +169,7 @@ export class RawRecordingBackend {
           if (isChunked && !decoder.decode(body.subarray(Math.max(0, body.length - 5))).endsWith("0\r\n\r\n")) return;
           state.answered = true;
           const [method = "", target = ""] = head.split("\r\n")[0]!.split(" ");
-          this.seen.push({ method, target, head });
+          this.seen.push({ method, target, head, body: isChunked ? dechunk(body) : body.slice() });
           const json = JSON.stringify({ id: "raw", object: "chat.completion", choices: [] });
           socket.write(
             `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n${json}`,
