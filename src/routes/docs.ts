@@ -19,7 +19,8 @@ export const docsRoutes = (version: string) =>
         path: "/swagger",
         specPath: "/swagger/json",
         provider: "swagger-ui",
-        swagger: { cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css` },
+        // Absolute spec URL: the page is also reachable as /swagger/, where a relative one breaks.
+        swagger: { url: "/swagger/json", cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css` },
         documentation: {
           info: {
             title: "cm-open-webui-proxy",
