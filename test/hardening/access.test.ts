@@ -96,7 +96,7 @@ interface Call {
 function call(base: InProcessProxy, path: string, { method = "GET", authorization = null, body, headers = {} }: Call = {}) {
   const all: Record<string, string> = { ...headers };
   if (authorization !== null) all.authorization = authorization;
-  let payload: BodyInit | undefined;
+  let payload: string | FormData | undefined;
   if (body instanceof FormData || typeof body === "string") payload = body;
   else if (body !== undefined) {
     payload = JSON.stringify(body);
@@ -393,7 +393,7 @@ describe("admin routes", () => {
   );
 
   describe("authorizeAdmin (unit)", () => {
-    const denied = (admin: Uint8Array | null, headers: HeadersInit, address: string | undefined) => {
+    const denied = (admin: Uint8Array | null, headers: Record<string, string>, address: string | undefined) => {
       try {
         authorizeAdmin(admin, new Headers(headers), address);
         return null;

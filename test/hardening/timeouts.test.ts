@@ -32,7 +32,7 @@ let neverAccepting: NeverAccepting | { skip: string };
 const resetOnOpen = resettingBackend("on-open");
 const resetOnData = resettingBackend("on-data");
 const dropping = droppingStreamBackend([sse(0), sse(1)]);
-let stallingJson: ReturnType<typeof Bun.listen>;
+let stallingJson: { readonly port: number; stop(closeActiveConnections?: boolean): void };
 
 beforeAll(async () => {
   hanger = startMock("hanger").willReply(reply.hang());

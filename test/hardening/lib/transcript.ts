@@ -35,13 +35,18 @@ function headerText(headers: Headers): string {
   return text;
 }
 
+/** A Response whose json() is typed loosely, as tests read it. */
+export interface TestResponse extends Response {
+  json(): Promise<any>;
+}
+
 /**
  * Records a response as it is read: returns an equivalent Response whose body is copied into the
  * transcript chunk by chunk (so streams, cancelled streams and aborted reads are all recorded).
  */
-export function recorded(label: string, response: Response): Response {
+export function recorded(label: string, response: Response): TestResponse {
   const entry = recordText(label, `${response.status} ${response.statusText}\n${headerText(response.headers)}\n`);
-  if (!response.body) return response;
+  if (!response.body) return response as TestResponse;
   const decoder = new TextDecoder();
   const copy = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
@@ -53,11 +58,11 @@ export function recorded(label: string, response: Response): Response {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,
-  });
+  }) as TestResponse;
 }
 
 /** `fetch` that records what comes back. */
-export async function rfetch(url: string, init?: RequestInit): Promise<Response> {
+export async function rfetch(url: string, init?: RequestInit): Promise<TestResponse> {
   const response = await fetch(url, init);
   return recorded(`${init?.method ?? "GET"} ${url}`, response);
 }
