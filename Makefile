@@ -38,6 +38,11 @@ bench: build
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq wrk; }
 	$(BUN) run bench/run.ts
 
+# Soak (issue 4): never part of test/CI. >= 200,000 mixed requests against the compiled binary;
+# checks RSS and file descriptors, writes soak/RESULTS.md; takes a few minutes.
+soak: build
+	$(BUN) run soak/run.ts
+
 deps: bun node_modules/.installed
 
 node_modules/.installed: package.json bun.lock | bun
