@@ -272,20 +272,21 @@ function nestingCases(): Case[] {
   const arrays = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
   const objects = (depth: number) => '{"a":'.repeat(depth) + "1" + "}".repeat(depth);
   const deep = 100_000;
+  // Any 4xx will do (a depth limit may answer before the schema does); a 5xx or a stall will not.
   return [
-    { name: "the whole body: 100k nested arrays", bytes: post("/v1/chat/completions", arrays(deep)), expect: "reject", status: 400 },
-    { name: "the whole body: 100k nested objects", bytes: post("/v1/chat/completions", objects(deep)), expect: "reject", status: 400 },
-    { name: "model: 100k nested arrays", bytes: post("/v1/chat/completions", `{"model":${arrays(deep)},"messages":[]}`), expect: "reject", status: 400, param: "model" },
-    { name: "model: 100k nested objects", bytes: post("/v1/chat/completions", `{"model":${objects(deep)},"messages":[]}`), expect: "reject", status: 400, param: "model" },
-    { name: "messages: 100k nested arrays", bytes: post("/v1/chat/completions", `{"model":"gpt","messages":${arrays(deep)}}`), expect: "reject", status: 400, param: "messages" },
-    { name: "temperature: 100k nested objects", bytes: post("/v1/chat/completions", JSON.stringify(chatBody()).replace(/}$/, `,"temperature":${objects(deep)}}`)), expect: "reject", status: 400, param: "temperature" },
+    { name: "the whole body: 100k nested arrays", bytes: post("/v1/chat/completions", arrays(deep)), expect: "reject" },
+    { name: "the whole body: 100k nested objects", bytes: post("/v1/chat/completions", objects(deep)), expect: "reject" },
+    { name: "model: 100k nested arrays", bytes: post("/v1/chat/completions", `{"model":${arrays(deep)},"messages":[]}`), expect: "reject" },
+    { name: "model: 100k nested objects", bytes: post("/v1/chat/completions", `{"model":${objects(deep)},"messages":[]}`), expect: "reject" },
+    { name: "messages: 100k nested arrays", bytes: post("/v1/chat/completions", `{"model":"gpt","messages":${arrays(deep)}}`), expect: "reject" },
+    { name: "temperature: 100k nested objects", bytes: post("/v1/chat/completions", JSON.stringify(chatBody()).replace(/}$/, `,"temperature":${objects(deep)}}`)), expect: "reject" },
     { name: "a free-form field (message content): 100k nested arrays", bytes: post("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":[${arrays(deep)}]}]}`), expect: "reject-or-forward" },
     { name: "an unknown extra field: 100k nested objects", bytes: post("/v1/chat/completions", JSON.stringify(chatBody()).replace(/}$/, `,"extra":${objects(deep)}}`)), expect: "reject-or-forward" },
     { name: "passthrough embeddings input: 100k nested arrays", bytes: post("/v1/embeddings", `{"model":"embed","input":${arrays(deep)}}`), expect: "reject-or-forward" },
-    { name: "passthrough with an unknown model: 100k nested arrays", bytes: post("/v1/embeddings", `{"model":"nope","input":${arrays(deep)}}`), expect: "reject", status: 404 },
-    { name: "model: 5k nested arrays", bytes: post("/v1/chat/completions", `{"model":${arrays(5000)},"messages":[]}`), expect: "reject", status: 400, param: "model" },
+    { name: "passthrough with an unknown model: 100k nested arrays", bytes: post("/v1/embeddings", `{"model":"nope","input":${arrays(deep)}}`), expect: "reject" },
+    { name: "model: 5k nested arrays", bytes: post("/v1/chat/completions", `{"model":${arrays(5000)},"messages":[]}`), expect: "reject" },
     { name: "a free-form field: 10k nested arrays", bytes: post("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":[${arrays(10_000)}]}]}`), expect: "reject-or-forward" },
-    { name: "unterminated: 100k open arrays", bytes: post("/v1/chat/completions", "[".repeat(deep)), expect: "reject", status: 400 },
+    { name: "unterminated: 100k open arrays", bytes: post("/v1/chat/completions", "[".repeat(deep)), expect: "reject" },
   ];
 }
 
