@@ -37,10 +37,14 @@ export class ProxyError extends Error {
 export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>
   new ProxyError(400, message, "invalid_request_error", code, param);
 
+/** Client-chosen text quoted in an error message is cut to this length. */
+const MAX_QUOTED = 200;
+const quoted = (text: string) => (text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}…` : text);
+
 export const modelNotFound = (model: string, available: readonly string[]) =>
   new ProxyError(
     404,
-    `The model '${model}' does not exist. Available models: ${available.join(", ") || "(none configured)"}`,
+    `The model '${quoted(model)}' does not exist. Available models: ${available.join(", ") || "(none configured)"}`,
     "invalid_request_error",
     "model_not_found",
     "model",

@@ -11,6 +11,7 @@ interface SchemaLike {
   pattern?: string;
   minimum?: number;
   minLength?: number;
+  multipleOf?: number;
 }
 
 const NOUNS: Record<string, string> = {
@@ -26,10 +27,12 @@ const NOUNS: Record<string, string> = {
 function noun(schema: SchemaLike): string {
   if (schema.anyOf) return schema.anyOf.map(noun).join(" or ");
   if (schema.const !== undefined) return JSON.stringify(schema.const);
+  if (schema.type === "number" && schema.multipleOf === 1) return NOUNS.integer!;
   return (schema.type && NOUNS[schema.type]) ?? "a valid value";
 }
 
-function hasType(type: string, value: unknown): boolean {
+function hasType({ type, multipleOf }: SchemaLike, value: unknown): boolean {
+  if (type === "number" && multipleOf === 1) return Number.isInteger(value);
   if (type === "integer") return Number.isInteger(value);
   if (type === "array") return Array.isArray(value);
   if (type === "object") return value !== null && typeof value === "object" && !Array.isArray(value);
@@ -45,7 +48,7 @@ export function dottedPath(pointer: string): string {
 export function describeValueError(error: ValueError): string {
   const schema = error.schema as SchemaLike;
   if (error.value === undefined) return "is required";
-  if (schema.anyOf || (schema.type && !hasType(schema.type, error.value))) return `expected ${noun(schema)}`;
+  if (schema.anyOf || (schema.type && !hasType(schema, error.value))) return `expected ${noun(schema)}`;
   if (schema.pattern) return "expected an http:// or https:// URL";
   if (schema.minimum !== undefined) return `expected at least ${schema.minimum}`;
   if (schema.minLength !== undefined) return "must not be empty";

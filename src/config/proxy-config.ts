@@ -1,6 +1,6 @@
 import type { ClientKey, ClientKeys } from "../access/clients";
 import { digest } from "../access/secret";
-import { maskSecret } from "./mask";
+import { maskSecret, maskUrlCredentials } from "./mask";
 import {
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
@@ -86,7 +86,7 @@ function resolveClients(file: ConfigFile, models: ModelEntry[]): ClientKeys {
 function maskedView(file: ConfigFile, path: string): Record<string, unknown> {
   const endpoints: Record<string, unknown> = {};
   for (const [id, endpoint] of Object.entries(file.endpoints)) {
-    endpoints[id] = { ...endpoint, apiKey: endpoint.apiKey ? maskSecret(endpoint.apiKey) : "" };
+    endpoints[id] = { ...endpoint, url: maskUrlCredentials(endpoint.url), apiKey: endpoint.apiKey ? maskSecret(endpoint.apiKey) : "" };
   }
   const view: Record<string, unknown> = { configFile: path, ...file, endpoints };
   if (file.clientKeys) view.clientKeys = file.clientKeys.map((client) => ({ ...client, key: maskSecret(client.key) }));

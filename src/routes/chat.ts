@@ -6,6 +6,9 @@ import { targetFor } from "../upstream/target";
 import { clientAccess } from "./access";
 import { searchOf, type RouteContext } from "./context";
 
+/** Elysia converts numeric strings for t.Integer ("0x10" → 16); a whole-number t.Number rejects them. */
+const WholeNumber = () => t.Number({ multipleOf: 1 });
+
 const Message = t.Object(
   { role: t.String(), content: t.Optional(t.Union([t.String(), t.Array(t.Any()), t.Null()])) },
   { additionalProperties: true },
@@ -23,13 +26,13 @@ export const ChatCompletionRequest = t.Object(
     stream_options: t.Optional(t.Union([t.Object({}, { additionalProperties: true }), t.Null()])),
     temperature: t.Optional(t.Union([t.Number(), t.Null()])),
     top_p: t.Optional(t.Union([t.Number(), t.Null()])),
-    n: t.Optional(t.Union([t.Integer(), t.Null()])),
-    max_tokens: t.Optional(t.Union([t.Integer(), t.Null()])),
-    max_completion_tokens: t.Optional(t.Union([t.Integer(), t.Null()])),
+    n: t.Optional(t.Union([WholeNumber(), t.Null()])),
+    max_tokens: t.Optional(t.Union([WholeNumber(), t.Null()])),
+    max_completion_tokens: t.Optional(t.Union([WholeNumber(), t.Null()])),
     stop: t.Optional(t.Union([t.String(), t.Array(t.String()), t.Null()])),
     presence_penalty: t.Optional(t.Union([t.Number(), t.Null()])),
     frequency_penalty: t.Optional(t.Union([t.Number(), t.Null()])),
-    seed: t.Optional(t.Union([t.Integer(), t.Null()])),
+    seed: t.Optional(t.Union([WholeNumber(), t.Null()])),
     user: t.Optional(t.String()),
     tools: t.Optional(t.Array(t.Any())),
     tool_choice: t.Optional(t.Union([t.String(), t.Object({}, { additionalProperties: true })])),

@@ -6,6 +6,13 @@ import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
 
 const ASSETS = "/swagger/assets";
 
+/**
+ * The page is also served at /swagger/, where the plugin's relative spec URL ("swagger/json")
+ * resolves to /swagger/swagger/json. Its options spread after that default, so an absolute `url`
+ * wins at run time; the plugin's types omit `url` because it sets one itself.
+ */
+const ABSOLUTE_SPEC_URL = { url: "/swagger/json" } as object;
+
 const asset = (path: string, contentType: string) => () =>
   new Response(Bun.file(path), { headers: { "content-type": contentType, "cache-control": "public, max-age=86400" } });
 
@@ -19,8 +26,7 @@ export const docsRoutes = (version: string) =>
         path: "/swagger",
         specPath: "/swagger/json",
         provider: "swagger-ui",
-        // Absolute spec URL: the page is also reachable as /swagger/, where a relative one breaks.
-        swagger: { url: "/swagger/json", cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css` },
+        swagger: { ...ABSOLUTE_SPEC_URL, cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css` },
         documentation: {
           info: {
             title: "cm-open-webui-proxy",

@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import type { ProxyConfig } from "../config/proxy-config";
-import { invalidRequest } from "../errors";
+import { invalidRequest, ProxyError } from "../errors";
 import { readBody, readJson, checkDeclaredLength } from "../upstream/body-limit";
 import { forward, type UpstreamRequest } from "../upstream/forward";
 import { upstreamRequestHeaders } from "../upstream/headers";
@@ -25,6 +25,12 @@ function checkStaysUnderPrefix(prefix: string, path: string): void {
 }
 
 type Body = UpstreamRequest["body"];
+
+/** The methods the OpenAI-style APIs use; anything else (TRACE, PROPFIND, …) never reaches a backend. */
+const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]);
+
+const methodNotAllowed = (method: string) =>
+  new ProxyError(405, `Method ${method} is not supported`, "invalid_request_error", "method_not_allowed");
 
 interface Selection {
   model: unknown;
@@ -74,7 +80,10 @@ export const passthroughRoutes = ({ store }: RouteContext) =>
   new Elysia({ name: "passthrough" }).use(clientAccess(store)).all(
     "/*",
     async ({ request, server, config, client }) => {
-      const url = new URL(request.url);
+      if (!FORWARDED_METHODS.has(request.method)) throw methodNotAllowed(request.method);
+      // Request lines in authority form (`CONNECT host:port`) carry no parseable URL.
+      const url = URL.parse(request.url);
+      if (!url) throw invalidRequest("Invalid request target", null, "invalid_path");
       const path = relativePath(url);
       const queryModel = url.searchParams.get("model");
       const selection = await selectFromBody(request, config, request.headers.get("x-model-id") ?? queryModel);
