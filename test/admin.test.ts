@@ -96,6 +96,14 @@ describe("GET /debug", () => {
     }
   });
 
+  test("masks credentials in a backend url", async () => {
+    writeConfig(proxy.configPath, baseConfig({ withCredentials: { url: "https://user:url-password-SECRET@backend.example/v1", apiKey: ALPHA_KEY } }));
+    expect((await reload()).status).toBe(200);
+    const { json, text } = await debug();
+    expect(json.endpoints.withCredentials.url).toBe("https://***@backend.example/v1");
+    expect(text).not.toContain("url-password-SECRET");
+  });
+
   test("shows the absolute path of the config file", async () => {
     const { text } = await debug();
     expect(isAbsolute(proxy.configPath)).toBe(true);

@@ -72,6 +72,9 @@ describe("errors: invalid requests are 400 in OpenAI's shape and reach no backen
     ["temperature", { temperature: "0.7" }],
     ["stream", { stream: "true" }],
     ["max_tokens", { max_tokens: 1.5 }],
+    ["max_tokens", { max_tokens: "0x10" }],
+    ["n", { n: "2" }],
+    ["seed", { seed: "42" }],
   ];
   for (const [field, override] of wrongTypes) {
     test(`${field} of the wrong type (${JSON.stringify(override[field])}) is a 400 naming '${field}'`, async () => {
@@ -82,6 +85,20 @@ describe("errors: invalid requests are 400 in OpenAI's shape and reach no backen
     });
   }
 
+  test("JSON nested deeper than 128 levels is a 400 json_too_deep, at once, on chat and passthrough", async () => {
+    const deep = `{"model":"gpt","messages":[],"extra":${"[".repeat(200)}${"]".repeat(200)}}`;
+    for (const path of ["/v1/chat/completions", "/v1/embeddings"]) {
+      await expectOpenAIError(await postJson(h.url(path), deep), 400, { code: "json_too_deep" });
+    }
+    nothingReachedABackend();
+  });
+
+  test("brackets inside strings do not count as nesting", async () => {
+    const response = await postJson(h.url("/v1/chat/completions"), chatBody("gpt", { messages: [{ role: "user", content: "[{".repeat(500) }] }));
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+  });
+
   test("a JSON body that is not an object is a 400", async () => {
     const response = await postJson(h.url("/v1/chat/completions"), "[1,2,3]");
     await expectOpenAIError(response, 400, { type: "invalid_request_error" });
@@ -89,11 +106,26 @@ describe("errors: invalid requests are 400 in OpenAI's shape and reach no backen
   });
 });
 
-describe("errors: unknown model", () => {
+describe("errors: unknown model and unusual requests", () => {
   test("chat with an unknown model is a 404 model_not_found listing every available model", async () => {
     const response = await postJson(h.url("/v1/chat/completions"), chatBody("gpt-5-turbo"));
     const error = await expectOpenAIError(response, 404, { type: "invalid_request_error", code: "model_not_found" });
     for (const id of ["gpt-5-turbo", ...STANDARD_MODEL_IDS]) expect(error.message).toContain(id);
+    nothingReachedABackend();
+  });
+
+  test("the 404 quotes at most 200 characters of a huge model id", async () => {
+    const huge = "m".repeat(10_000);
+    const error = await expectOpenAIError(await postJson(h.url("/v1/chat/completions"), chatBody(huge)), 404, { code: "model_not_found" });
+    expect(error.message).toContain(`'${"m".repeat(200)}…'`);
+    expect(error.message.length).toBeLessThan(1000);
+  });
+
+  test("methods the OpenAI APIs never use (PROPFIND, PURGE) are 405 and reach no backend", async () => {
+    for (const method of ["PROPFIND", "PURGE"]) {
+      const response = await fetch(h.url("/v1/files"), { method, headers: { "x-model-id": "gpt" } });
+      await expectOpenAIError(response, 405, { code: "method_not_allowed" });
+    }
     nothingReachedABackend();
   });
 
