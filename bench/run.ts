@@ -226,10 +226,12 @@ const median = (values: number[]) => {
 };
 
 // ---- the run --------------------------------------------------------------------------------
-type TargetName = "direct" | "floor" | "proxy";
-const TARGETS: TargetName[] = ["direct", "floor", "proxy"];
+type TargetName = "direct" | "floor" | "elysia" | "proxy";
+const TARGETS: TargetName[] = ["direct", "floor", "elysia", "proxy"];
+const SERVED = ["floor", "elysia", "proxy"] as const;
+const empty = <T>(): Record<TargetName, T[]> => ({ direct: [], floor: [], elysia: [], proxy: [] });
 type Figures = Record<string, number | string | undefined>;
-const fig: Record<TargetName, Figures> = { direct: {}, floor: {}, proxy: {} };
+const fig: Record<TargetName, Figures> = { direct: {}, floor: {}, elysia: {}, proxy: {} };
 const raw: Record<string, unknown> = {};
 
 async function startMock(): Promise<Server> {
@@ -248,23 +250,25 @@ function writeProxyConfig(mock: Server): string {
 }
 
 const floorCmd = (port: number) => pin(TARGET_CPU, [BUN, "bench/floor.ts", String(port)]);
+const elysiaCmd = (port: number) => pin(TARGET_CPU, [BUN, "bench/elysia-floor.ts", String(port)]);
 const proxyCmd = (config: string) => (port: number) =>
   pin(TARGET_CPU, [BINARY, "--config", config, "--port", String(port), "--host", "127.0.0.1"]);
 
 async function startTargets(mock: Server, config: string, env: Record<string, string>, tag: string) {
   const floor = await startServer(`floor${tag}`, floorCmd, { FLOOR_BACKEND: mock.url, ...env });
+  const elysia = await startServer(`elysia${tag}`, elysiaCmd, { FLOOR_BACKEND: mock.url, ...env });
   const proxy = await startServer(`proxy${tag}`, proxyCmd(config), env);
-  return { floor, proxy };
+  return { floor, elysia, proxy };
 }
 
 async function measureStartup(config: string): Promise<void> {
   log(`start-up: spawning the binary ${S.startups} times, polling /health every 1 ms`);
-  for (const [name, cmd] of [["proxy", proxyCmd(config)], ["floor", floorCmd]] as const) {
+  for (const [name, cmd] of [["proxy", proxyCmd(config)], ["floor", floorCmd], ["elysia", elysiaCmd]] as const) {
     const times: number[] = [];
     for (let i = 0; i < S.startups; i++) {
       const port = await freePort();
       const since = performance.now();
-      const child = spawnChild(`startup-${name}`, cmd(port), name === "floor" ? { FLOOR_BACKEND: "http://127.0.0.1:9" } : {});
+      const child = spawnChild(`startup-${name}`, cmd(port), name === "proxy" ? {} : { FLOOR_BACKEND: "http://127.0.0.1:9" });
       try {
         times.push(await waitHealthy(port, since, 5_000, child));
       } finally {
@@ -280,8 +284,8 @@ async function measureStartup(config: string): Promise<void> {
 
 async function measureLoad(targets: Record<TargetName, Server>): Promise<void> {
   const chat = "bench/wrk/chat.lua";
-  const tput: Record<TargetName, WrkResult[]> = { direct: [], floor: [], proxy: [] };
-  const cpu: Record<TargetName, number[]> = { direct: [], floor: [], proxy: [] };
+  const tput = empty<WrkResult>();
+  const cpu = empty<number>();
   log(`chat throughput: ${S.rounds} rounds × 3 targets, wrk -t1 -c${CONNECTIONS}, ${S.tputWarm} s warm-up + ${S.tputSecs} s`);
   for (let round = 0; round < S.rounds; round++) {
     for (const name of TARGETS) {
@@ -301,7 +305,7 @@ async function measureLoad(targets: Record<TargetName, Server>): Promise<void> {
   }
   raw.chatThroughput = tput;
 
-  const rate: Record<TargetName, WrkResult[]> = { direct: [], floor: [], proxy: [] };
+  const rate = empty<WrkResult>();
   const rateEnv = { BENCH_DELAY_MS: String(RATE_DELAY_MS), BENCH_CONNECTIONS: String(RATE_CONNECTIONS) };
   log(`fixed rate: ${S.rounds} rounds × 3 targets, wrk -t1 -c${RATE_CONNECTIONS} with a ${RATE_DELAY_MS} ms delay per request, ${S.rateSecs} s`);
   for (let round = 0; round < S.rounds; round++) {
@@ -322,7 +326,7 @@ async function measureLoad(targets: Record<TargetName, Server>): Promise<void> {
   }
   raw.fixedRate = rate;
 
-  const models: Record<TargetName, WrkResult[]> = { direct: [], floor: [], proxy: [] };
+  const models = empty<WrkResult>();
   log(`/v1/models throughput: ${S.rounds} rounds × 3 targets, wrk -t1 -c${CONNECTIONS}, ${S.modelsSecs} s`);
   for (let round = 0; round < S.rounds; round++) {
     for (const name of TARGETS) {
@@ -340,7 +344,7 @@ async function measureLoad(targets: Record<TargetName, Server>): Promise<void> {
 
 /** 500 slow streams per target: a 50-stream warm-up, then VmHWM reset, then `streamRounds` rounds. */
 async function measureStreams(targets: Record<TargetName, Server>, suffix: string): Promise<void> {
-  const results: Record<TargetName, StreamResult[]> = { direct: [], floor: [], proxy: [] };
+  const results = empty<StreamResult>();
   for (const name of TARGETS) {
     const t = targets[name];
     await streams(t.url, 50);
@@ -409,12 +413,12 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     { label: "Start to first `/health` 200, median (ms)", key: "startupMs", digits: 1, bar: "proxy ≤ 100 ms", pass: () => n(p.startupMs) <= 100 },
   ];
   const lines = [
-    "| Metric | direct | floor | proxy | proxy/floor | proxy/direct | bar | result |",
-    "|---|--:|--:|--:|--:|--:|---|---|",
+    "| Metric | direct | floor | proxy | proxy/floor | proxy/direct | bar | result | floor in Elysia (reference) |",
+    "|---|--:|--:|--:|--:|--:|---|---|--:|",
   ];
   const verdicts: string[] = [];
   for (const row of rows) {
-    const [d, fl, pr] = TARGETS.map((t) => fig[t][row.key]);
+    const [d, fl, el, pr] = TARGETS.map((t) => fig[t][row.key]);
     const ratios = row.key.startsWith("added") ? ["—", "—"] : [ratio(pr, fl), ratio(pr, d)];
     let result = "";
     if (row.pass) {
@@ -422,7 +426,8 @@ function report(context: { pinning: string; machine: string[]; versions: string[
       result = row.bar?.startsWith("(") ? (ok ? "(pass)" : "(fail)") : ok ? "**PASS**" : "**FAIL**";
       if (!row.bar?.startsWith("(")) verdicts.push(`${ok ? "PASS" : "FAIL"}: ${row.label.replace(/`/g, "")} — ${row.bar}`);
     }
-    lines.push(`| ${row.label} | ${fmt(d, row.digits)} | ${fmt(fl, row.digits)} | ${fmt(pr, row.digits)} | ${ratios[0]} | ${ratios[1]} | ${row.bar ?? ""} | ${result} |`);
+    const reference = row.key.startsWith("added") ? fmt(el, row.digits) : `${fmt(el, row.digits)} (${ratio(el, fl)} floor)`;
+    lines.push(`| ${row.label} | ${fmt(d, row.digits)} | ${fmt(fl, row.digits)} | ${fmt(pr, row.digits)} | ${ratios[0]} | ${ratios[1]} | ${row.bar ?? ""} | ${result} | ${reference} |`);
   }
   const errorNote = TARGETS.map((t) => `${t}: ${fig[t].chatErrors ?? 0}/${fig[t].rateErrors ?? 0}/${fig[t].modelsErrors ?? 0}`).join(", ");
   return [
@@ -442,8 +447,11 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     "",
     "Targets: **direct** = load generator → mock backend; **floor** = `bench/floor.ts`, a ~40-line Bun",
     "pass-through (parse JSON, rewrite `model`, set `Authorization`, `fetch`, return the body stream);",
-    "**proxy** = the compiled binary with a config pointing at the same mock. Figures are medians over",
-    `${S.rounds} interleaved round(s) (direct, floor, proxy, direct, …) unless stated.`,
+    "**proxy** = the compiled binary with a config pointing at the same mock. The last column,",
+    "**floor in Elysia** (`bench/elysia-floor.ts`: the floor's work as one route of a bare Elysia app, run",
+    "from source like the floor), is a reference the bars do not judge: its distance from the floor is",
+    "Elysia's own cost, which no change in `src/` can remove. Figures are medians over",
+    `${S.rounds} interleaved round(s) (direct, floor, floor in Elysia, proxy, direct, …) unless stated.`,
     "",
     ...lines,
     "",
@@ -487,7 +495,7 @@ async function main(): Promise<void> {
   if (!(await Bun.file(BINARY).exists())) throw new Error(`${BINARY} not found: run \`make build\` (make bench does)`);
   if (PINNED) sh(["taskset", "-a", "-p", "-c", LOAD_CPU, String(process.pid)]);
   const pinning = PINNED
-    ? `Pinning: each target (floor, proxy) on CPU ${TARGET_CPU}; wrk, the mock backend, the stream client and this runner on CPU ${LOAD_CPU} (\`taskset\`).`
+    ? `Pinning: each target (floor, floor in Elysia, proxy) on CPU ${TARGET_CPU}; wrk, the mock backend, the stream client and this runner on CPU ${LOAD_CPU} (\`taskset\`).`
     : "Pinning: none (fewer than 2 CPUs); figures are not comparable with pinned runs.";
   log(pinning);
 
@@ -509,32 +517,28 @@ async function main(): Promise<void> {
   try {
     await measureStartup(config);
 
-    const { floor, proxy } = await startTargets(mock, config, {}, "");
+    const started = await startTargets(mock, config, {}, "");
     await sleep(1000);
-    fig.floor.idleRssMb = procStatus(floor.pid).rssMb;
-    fig.proxy.idleRssMb = procStatus(proxy.pid).rssMb;
-    const targets = { direct: mock, floor, proxy };
+    for (const name of SERVED) fig[name].idleRssMb = procStatus(started[name].pid).rssMb;
+    const targets = { direct: mock, ...started };
     await measureLoad(targets);
     await sleep(1000);
-    for (const name of ["floor", "proxy"] as const) {
+    for (const name of SERVED) {
       const status = procStatus(targets[name].pid);
       fig[name].idleAfterLoadRssMb = status.rssMb;
       fig[name].loadPeakRssMb = status.hwmMb;
     }
-    await stop(floor.child);
-    await stop(proxy.child);
+    for (const name of SERVED) await stop(started[name].child);
 
     log(`streams: ${STREAMS} at once × ${S.streamRounds} rounds per target, ${STREAM_CHUNKS} chunks ${STREAM_DELAY_MS} ms apart (fresh targets)`);
     const fresh = await startTargets(mock, config, {}, "-streams");
     await measureStreams({ direct: mock, ...fresh }, "");
-    await stop(fresh.floor.child);
-    await stop(fresh.proxy.child);
+    for (const name of SERVED) await stop(fresh[name].child);
 
     log(`streams again with BUN_CONFIG_MAX_HTTP_REQUESTS=${RAISED_FETCH_CAP} in the targets`);
     const raised = await startTargets(mock, config, { BUN_CONFIG_MAX_HTTP_REQUESTS: RAISED_FETCH_CAP }, "-streams-raised");
     await measureStreams({ direct: mock, ...raised }, "Raised");
-    await stop(raised.floor.child);
-    await stop(raised.proxy.child);
+    for (const name of SERVED) await stop(raised[name].child);
   } finally {
     await stop(mock.child);
     killAll();
