@@ -29,30 +29,41 @@ function failureReason(error: unknown): string {
 }
 
 /**
+ * One timer per request until the response headers arrive: at `connectMs` a TCP probe checks the
+ * backend accepts connections (504 if not), and at `firstByteMs` the wait ends with a 504.
+ * Returns the function that stops watching once the headers are in.
+ */
+function watchForHeaders(url: string, target: Target, abort: AbortController): () => void {
+  const { connectMs, firstByteMs } = target.timeouts;
+  let arrived = false;
+  const timeout = () => abort.abort(gatewayTimeout(target.id, `no response within ${firstByteMs} ms`));
+  const probe = async () => {
+    timer = setTimeout(timeout, firstByteMs - connectMs);
+    const connected = await canConnect(url, connectMs);
+    if (!connected && !arrived) abort.abort(gatewayTimeout(target.id, `could not connect within ${connectMs} ms`));
+  };
+  let timer = connectMs < firstByteMs ? setTimeout(probe, connectMs) : setTimeout(timeout, firstByteMs);
+  return () => {
+    arrived = true;
+    clearTimeout(timer);
+  };
+}
+
+/**
  * Sends one request to the target's backend and returns the response to relay: the backend's
  * status and cleaned headers, its body streamed through untouched. Failures before the response
  * headers arrive become 502/504 ProxyErrors; silence or a break during the body ends it (see relayBody).
  */
 export async function forward(request: UpstreamRequest): Promise<Response> {
   const { target, clientSignal } = request;
-  const { connectMs, firstByteMs, idleMs } = target.timeouts;
+  const { idleMs } = target.timeouts;
   const url = target.prefix + request.path;
   const abort = new AbortController();
   const onClientGone = () => abort.abort(clientClosed());
   if (clientSignal.aborted) throw clientClosed();
   clientSignal.addEventListener("abort", onClientGone, { once: true });
 
-  const firstByteTimer = setTimeout(
-    () => abort.abort(gatewayTimeout(target.id, `no response within ${firstByteMs} ms`)),
-    firstByteMs,
-  );
-  const connectTimer = connectMs < firstByteMs
-    ? setTimeout(async () => {
-        if (!(await canConnect(url, connectMs)) && !abort.signal.aborted) {
-          abort.abort(gatewayTimeout(target.id, `could not connect within ${connectMs} ms`));
-        }
-      }, connectMs)
-    : undefined;
+  const stopWatching = watchForHeaders(url, target, abort);
 
   const body = request.body instanceof ReadableStream
     ? limitStream(request.body, request.maxBodyBytes, () => abort.abort(payloadTooLarge(request.maxBodyBytes)))
@@ -74,18 +85,46 @@ export async function forward(request: UpstreamRequest): Promise<Response> {
     if (abort.signal.reason instanceof ProxyError) throw abort.signal.reason;
     throw badGateway(target.id, failureReason(error));
   } finally {
-    clearTimeout(firstByteTimer);
-    clearTimeout(connectTimer);
+    stopWatching();
   }
 
   const headers = downstreamResponseHeaders(response.headers);
-  const relayed = response.body
-    ? relayBody(response.body, {
-        idleMs,
-        eventStream: isEventStream(headers),
-        idleError: () => gatewayTimeout(target.id, `no data for ${idleMs} ms`),
-        lostError: () => badGateway(target.id, "connection lost mid-response"),
-      })
-    : null;
-  return new Response(relayed, { status: response.status, statusText: response.statusText, headers });
+  const init = { status: response.status, statusText: response.statusText, headers };
+  if (!response.body) return new Response(null, init);
+  const eventStream = isEventStream(headers);
+  const idleError = () => gatewayTimeout(target.id, `no data for ${idleMs} ms`);
+  const lostError = () => badGateway(target.id, "connection lost mid-response");
+  if (!eventStream && declaredLength(response.headers) <= MAX_BUFFERED_BYTES) {
+    return new Response(await readWhole(response, abort, idleMs, idleError, lostError), init);
+  }
+  return new Response(relayBody(response.body, { idleMs, eventStream, idleError, lostError }), init);
+}
+
+/**
+ * Bodies that announce a small length (a non-streamed completion, an embedding) are read whole
+ * before answering: Bun copies them natively, far cheaper than relaying chunk by chunk in
+ * JavaScript, and a backend that stalls mid-body still gets a proper 504 since nothing was sent.
+ */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+function declaredLength(headers: Headers): number {
+  const length = headers.get("content-length");
+  return length === null ? Infinity : Number(length);
+}
+
+async function readWhole(
+  response: Response,
+  abort: AbortController,
+  idleMs: number,
+  idleError: () => ProxyError,
+  lostError: () => ProxyError,
+): Promise<ArrayBuffer> {
+  const timer = setTimeout(() => abort.abort(idleError()), idleMs);
+  try {
+    return await response.arrayBuffer();
+  } catch {
+    throw abort.signal.reason instanceof ProxyError ? abort.signal.reason : lostError();
+  } finally {
+    clearTimeout(timer);
+  }
 }
