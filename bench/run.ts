@@ -484,7 +484,9 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     `  (median of ${S.startups}); the floor runs from source with \`bun\`, the proxy is the compiled binary.`,
     `- wrk errors (chat/fixed-rate/models, socket + non-2xx): ${errorNote}.`,
     "",
-    "Raw per-round figures: `bench/results/latest.json` (not committed).",
+    "Raw per-round figures: `bench/results/latest.json` (not committed). CPU profiles, the experiments",
+    "behind the suggested fixes and the measurements of what Bun and Elysia cost on their own:",
+    "`bench/FINDINGS.md`.",
     "",
   ].join("\n");
 }
