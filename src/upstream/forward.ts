@@ -2,7 +2,7 @@ import { badGateway, gatewayTimeout, payloadTooLarge, ProxyError } from "../erro
 import type { Target } from "../config/proxy-config";
 import { limitStream } from "./body-limit";
 import { canConnect } from "./connect-probe";
-import { downstreamResponseHeaders, isEventStream } from "./headers";
+import { downstreamResponseHeaders, isEventStream, type HeaderRecord } from "./headers";
 import { relayBody } from "./relay";
 
 export interface UpstreamRequest {
@@ -10,7 +10,7 @@ export interface UpstreamRequest {
   /** Path below `<url>/v1/`, without a leading slash, with the query string if any. */
   readonly path: string;
   readonly method: string;
-  readonly headers: Headers;
+  readonly headers: HeaderRecord;
   readonly body: RequestInit["body"];
   /** Bound for a streamed body, whose length is known only as it is read. */
   readonly maxBodyBytes: number;
