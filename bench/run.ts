@@ -6,6 +6,7 @@
  *
  * Env knobs (for experiments; `make bench` uses the defaults):
  *   BENCH_BINARY   proxy binary to measure (default dist/cm-open-webui-proxy)
+ *   BENCH_PROXY_DESC  how RESULTS.md names that binary's source (default: this checkout's commit)
  *   BENCH_OUT      markdown output (default bench/RESULTS.md)
  *   BENCH_QUICK=1  shorter runs (for trying the rig, not for RESULTS.md)
  */
@@ -429,13 +430,22 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     const reference = row.key.startsWith("added") ? fmt(el, row.digits) : `${fmt(el, row.digits)} (${ratio(el, fl)} floor)`;
     lines.push(`| ${row.label} | ${fmt(d, row.digits)} | ${fmt(fl, row.digits)} | ${fmt(pr, row.digits)} | ${ratios[0]} | ${ratios[1]} | ${row.bar ?? ""} | ${result} | ${reference} |`);
   }
+  const starved = SERVED.filter((t) => (fig[t].targetCpuPct as number) < 90);
+  const warning = starved.length
+    ? [
+        `> **Warning:** during the max-throughput runs ${starved.map((t) => `${t} used only ${fmt(fig[t].targetCpuPct, 0)} %`).join(", ")} of its`,
+        "> core: something else on the machine took CPU time, so the throughput ratios of this run are",
+        "> not trustworthy. Rerun on a quiet machine.",
+        "",
+      ]
+    : [];
   const errorNote = TARGETS.map((t) => `${t}: ${fig[t].chatErrors ?? 0}/${fig[t].rateErrors ?? 0}/${fig[t].modelsErrors ?? 0}`).join(", ");
   return [
     "# Benchmark results",
     "",
     "Produced by `make bench` (`bench/run.ts`); numbers below are from one run. Do not edit by hand.",
     "",
-    `Command: \`make bench\` — ran ${new Date().toISOString()}, took ${context.durationS.toFixed(0)} s.`,
+    `Command: ${process.env.BENCH_BINARY ? `\`make build && BENCH_BINARY=${process.env.BENCH_BINARY} bun run bench/run.ts\` (the binary measured was built elsewhere, see Proxy below; \`make bench\` measures dist/)` : "`make bench`"} — ran ${new Date().toISOString()}, took ${context.durationS.toFixed(0)} s.`,
     "",
     "## Machine and versions",
     "",
@@ -453,6 +463,7 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     "Elysia's own cost, which no change in `src/` can remove. Figures are medians over",
     `${S.rounds} interleaved round(s) (direct, floor, floor in Elysia, proxy, direct, …) unless stated.`,
     "",
+    ...warning,
     ...lines,
     "",
     "## Verdict against the bars of issue 3",
@@ -511,7 +522,7 @@ async function main(): Promise<void> {
   const versions = [
     `Bun: ${Bun.version}`,
     `wrk: ${sh(["wrk", "-v"]).split("\n")[0]!.replace(/ Copyright.*/, "")}`,
-    `Proxy: HEAD ${sh(["git", "rev-parse", "--short=12", "HEAD"])}, last src/ commit ${sh(["git", "log", "-1", "--format=%h %s", "--", "src"])}${dirty ? " + uncommitted changes in src/" : ""}, binary ${BINARY.replace(`${ROOT}/`, "")}`,
+    process.env.BENCH_PROXY_DESC ? `Proxy: ${process.env.BENCH_PROXY_DESC}` : `Proxy: HEAD ${sh(["git", "rev-parse", "--short=12", "HEAD"])}, last src/ commit ${sh(["git", "log", "-1", "--format=%h %s", "--", "src"])}${dirty ? " + uncommitted changes in src/" : ""}, binary ${BINARY.replace(`${ROOT}/`, "")}`,
   ];
 
   const mock = await startMock();
