@@ -18,6 +18,7 @@ import { startInProcess, type InProcessProxy } from "./lib/proxy";
 import { chunked, rawHttp, rawRequest, RawRecordingBackend, type RawResponse } from "./lib/raw-http";
 import { Rng } from "./lib/rng";
 import { expectNoSecretLeaks, registerSecret } from "./lib/transcript";
+import { concat } from "../support/http";
 
 const SEED = 20_260_404;
 const MAX_BODY = 1024 * 1024;
@@ -70,16 +71,8 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-const bytes = (...parts: (string | number[] | Uint8Array)[]) => {
-  const arrays = parts.map((part) => (typeof part === "string" ? encoder.encode(part) : part instanceof Uint8Array ? part : new Uint8Array(part)));
-  const out = new Uint8Array(arrays.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of arrays) {
-    out.set(a, at);
-    at += a.length;
-  }
-  return out;
-};
+const bytes = (...parts: (string | number[] | Uint8Array)[]) =>
+  concat(parts.map((part) => (typeof part === "string" ? encoder.encode(part) : part instanceof Uint8Array ? part : new Uint8Array(part))));
 
 const chatBody = (fields: Record<string, unknown> = {}) => ({ model: "gpt", messages: [{ role: "user", content: "hi" }], ...fields });
 const post = (path: string, body: string | Uint8Array, headers: Record<string, string> = JSON_HEADERS) => rawHttp("POST", path, headers, body);

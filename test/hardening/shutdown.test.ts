@@ -126,6 +126,16 @@ function readStream(response: Promise<Response>, idleLimitMs = 5000): StreamRun 
   return { firstChunk: first.promise, done };
 }
 
+
+/** A stream whose backend sends one event and then nothing, read until its first chunk arrived. */
+async function startEndlessStream(port: number) {
+  endless.reset();
+  endless.willReply(reply.sse(['data: {"n":0}\n\n', 'data: {"n":1}\n\n'], { stallAfter: 1 }));
+  const stream = readStream(chat(port, "endless", "forever", true), 10_000);
+  await within(stream.firstChunk, 5000, "the endless stream's first chunk");
+  return stream;
+}
+
 describe("SIGTERM", () => {
   test(
     `${STREAMS} slow streams (${CHUNKS} chunks, ${CHUNK_GAP_MS} ms apart) and 5 slow non-streamed requests in flight all complete byte-exact; new connections are refused; exit 0`,
@@ -175,10 +185,7 @@ describe("SIGTERM", () => {
   test("the drain timeout bounds a stream that never ends: exit 0 soon after drainTimeoutMs, and the client is not left hanging", async () => {
     const cli = spawn(writeConfig({ drainTimeoutMs: 500, timeouts: { idleMs: 600_000 } }));
     const port = await cli.ready();
-    endless.reset();
-    endless.willReply(reply.sse(['data: {"n":0}\n\n', 'data: {"n":1}\n\n'], { stallAfter: 1 }));
-    const stream = readStream(chat(port, "endless", "forever", true), 10_000);
-    await within(stream.firstChunk, 5000, "the endless stream's first chunk");
+    const stream = await startEndlessStream(port);
     const signalledAt = performance.now();
     cli.kill("SIGTERM");
     expect(await cli.exitCode(8000)).toBe(0);
@@ -194,10 +201,7 @@ describe("SIGTERM", () => {
   test("a second SIGTERM closes what is left at once", async () => {
     const cli = spawn(writeConfig()); // default drainTimeoutMs: 30 s
     const port = await cli.ready();
-    endless.reset();
-    endless.willReply(reply.sse(['data: {"n":0}\n\n', 'data: {"n":1}\n\n'], { stallAfter: 1 }));
-    const stream = readStream(chat(port, "endless", "forever", true), 10_000);
-    await within(stream.firstChunk, 5000, "the endless stream's first chunk");
+    const stream = await startEndlessStream(port);
     const signalledAt = performance.now();
     cli.kill("SIGTERM");
     await cli.line((line) => line.includes("SIGTERM: no new connections"), 5000, "the first SIGTERM's log line");

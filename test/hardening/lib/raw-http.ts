@@ -6,6 +6,7 @@
 import type { Socket, TCPSocketListener } from "bun";
 import { deferred, within } from "../../support/events";
 import { recordText } from "./transcript";
+import { concat } from "../../support/http";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -17,16 +18,6 @@ export interface RawResponse {
   readonly headers: Headers;
   readonly body: Uint8Array;
   text(): string;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
 }
 
 function indexOfCrlfCrlf(bytes: Uint8Array, from = 0): number {
