@@ -28,38 +28,44 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
     reader.cancel(options.idleError()).catch(() => {});
   }, options.idleMs);
 
-  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: ProxyError) => {
-    if (cancelled) return;
-    if (!options.eventStream) return controller.error(error);
-    controller.enqueue(encoder.encode(sseErrorEvent(error)));
-    controller.close();
+  const stop = (reason?: unknown) => {
+    cancelled = true;
+    clearTimeout(timer);
+    return reader.cancel(reason);
   };
 
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
+  // A Bun "direct" stream: chunks are written straight to the client's socket, with no queue of
+  // their own between the backend's reader and the response.
+  return new ReadableStream<Uint8Array>({
+    type: "direct",
+    async pull(controller: ReadableStreamDirectController) {
+      let failure: ProxyError | null = null;
+      for (;;) {
         waiting = true;
         timer.refresh();
         let chunk: Awaited<ReturnType<typeof reader.read>>;
         try {
           chunk = await reader.read();
         } catch {
-          clearTimeout(timer);
-          return fail(controller, idle ? options.idleError() : options.lostError());
+          failure = idle ? options.idleError() : options.lostError();
+          break;
         } finally {
           waiting = false;
         }
-        if (!chunk.done) return controller.enqueue(chunk.value);
-        clearTimeout(timer);
-        if (idle) return fail(controller, options.idleError());
-        controller.close();
-      },
-      cancel(reason) {
-        cancelled = true;
-        clearTimeout(timer);
-        return reader.cancel(reason);
-      },
+        if (chunk.done) {
+          if (idle) failure = options.idleError();
+          break;
+        }
+        controller.write(chunk.value);
+        await controller.flush();
+      }
+      clearTimeout(timer);
+      if (failure && !cancelled) {
+        if (!options.eventStream) throw failure;
+        controller.write(encoder.encode(sseErrorEvent(failure)));
+      }
+      controller.close();
     },
-    { highWaterMark: 0 },
-  );
+    cancel: stop,
+  });
 }
