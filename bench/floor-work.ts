@@ -1,0 +1,27 @@
+/**
+ * The floor's whole per-request work, shared by bench/floor.ts (bare Bun.serve) and
+ * bench/elysia-floor.ts (the same work in a bare Elysia app), so the two differ only in the server.
+ */
+import { BACKEND_KEY, BACKEND_MODEL, CLIENT_MODEL } from "./shared";
+
+const backend = `${process.env.FLOOR_BACKEND ?? "http://127.0.0.1:8000"}/v1/chat/completions`;
+const authorization = `Bearer ${BACKEND_KEY}`;
+
+export const FLOOR_MODELS = JSON.stringify({
+  object: "list",
+  data: [{ id: CLIENT_MODEL, object: "model", created: 1735689600, owned_by: "floor", name: CLIENT_MODEL }],
+});
+
+/** Rewrites `model`, sets Authorization, fetches the backend and returns its body stream. */
+export async function forwardChat(body: { model: string }): Promise<Response> {
+  body.model = BACKEND_MODEL;
+  const upstream = await fetch(backend, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization },
+    body: JSON.stringify(body),
+  });
+  return new Response(upstream.body, {
+    status: upstream.status,
+    headers: { "content-type": upstream.headers.get("content-type") ?? "application/json" },
+  });
+}
