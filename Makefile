@@ -36,7 +36,7 @@ bench: build
 	  echo "wrk not found: installing it from Debian (apt-get install wrk)"; \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq wrk; }
-	$(BUN) run bench/run.ts
+	BENCH_BUILD_FLAGS="$(BUILD_FLAGS)" $(BUN) run bench/run.ts
 
 # Soak (issue 4): never part of test/CI. >= 200,000 mixed requests against the compiled binary;
 # checks RSS and file descriptors, writes soak/RESULTS.md; takes a few minutes.

@@ -1,6 +1,6 @@
 /**
- * The floor's whole per-request work, shared by bench/floor.ts (bare Bun.serve) and
- * bench/elysia-floor.ts (the same work in a bare Elysia app), so the two differ only in the server.
+ * The floor's whole per-request work (bench/floor.ts), and the `/v1/models` body every bench server
+ * answers; bench/required-work.ts is the same work plus the behaviour the core issue requires.
  */
 import { BACKEND_KEY, BACKEND_MODEL, CLIENT_MODEL } from "./shared";
 
