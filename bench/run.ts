@@ -365,12 +365,16 @@ async function measureLoad(targets: Record<TargetName, Server>): Promise<void> {
   raw.models = models;
 }
 
-/** 500 slow streams per target: a 50-stream warm-up, then VmHWM reset, then `streamRounds` rounds. */
+/**
+ * 500 slow streams per target: one full round as warm-up (its figures dropped: the first round at
+ * this concurrency is an outlier for every target while the JIT warms up), then VmHWM reset, then
+ * `streamRounds` measured rounds.
+ */
 async function measureStreams(targets: Record<TargetName, Server>, suffix: string): Promise<void> {
   const results = empty<StreamResult>();
   for (const name of TARGETS) {
     const t = targets[name];
-    await streams(t.url, 50);
+    await streams(t.url, STREAMS);
     if (name !== "direct") resetPeak(t.pid);
     for (let round = 0; round < S.streamRounds; round++) results[name].push(await streams(t.url, STREAMS));
     if (name !== "direct") fig[name][`streamPeakRssMb${suffix}`] = procStatus(t.pid).hwmMb;
@@ -530,8 +534,8 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     "  start-up, direct is the mock's static route.",
     `- Streams: \`bench/streams.ts\` opens ${STREAMS} streamed chat requests at once (mock: ${STREAM_CHUNKS} SSE events ${STREAM_DELAY_MS} ms`,
     "  apart, then `data: [DONE]`), times the first body byte and the end of each, and compares each",
-    "  body byte for byte with the stream the mock wrote for that request's nonce. One 50-stream warm-up,",
-    `  then VmHWM is reset (\`echo 5 > /proc/<pid>/clear_refs\`) and ${S.streamRounds} round(s) run; peak RSS is VmHWM after them.`,
+    `  body byte for byte with the stream the mock wrote for that request's nonce. One discarded round of ${STREAMS}`,
+    `  warms the target up, then VmHWM is reset (\`echo 5 > /proc/<pid>/clear_refs\`) and ${S.streamRounds} round(s) run; peak RSS is VmHWM after them.`,
     "  The client runs with BUN_CONFIG_MAX_HTTP_REQUESTS=2048 so it never queues itself. The targets run",
     "  with Bun's default cap of 256 fetches in flight (what a user gets), so requests 257–500 wait in",
     `  the floor and the proxy alike; the ↳ rows repeat the test with fresh targets started with`,
