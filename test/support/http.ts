@@ -54,7 +54,8 @@ export function concat(chunks: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-type BodyReader = ReadableStreamDefaultReader<Uint8Array>;
+/** What `drain` uses of a body reader (Bun's and undici's reader types differ in the rest). */
+type BodyReader = Pick<ReadableStreamDefaultReader<Uint8Array>, "read" | "cancel">;
 
 /** Reads `reader` to its end; fails if nothing arrives for `idleLimitMs`. */
 async function drain(reader: BodyReader, onChunk: (chunk: Uint8Array, index: number) => void, idleLimitMs: number) {

@@ -75,7 +75,7 @@ type Script = Reply | ((request: RecordedRequest) => Reply);
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const toBytes = (data: string | Uint8Array) => (typeof data === "string" ? encoder.encode(data) : data);
+const toBytes = (data: string | Uint8Array): Uint8Array<ArrayBuffer> => (typeof data === "string" ? encoder.encode(data) : new Uint8Array(data));
 
 /** What the default reply looks like: an OpenAI chat completion naming the backend and the model it got. */
 export function defaultCompletion(backend: string, model: unknown) {
