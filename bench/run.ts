@@ -497,7 +497,7 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     "",
     "## Results",
     "",
-    "Targets: **direct** = load generator → mock backend; **floor** = `bench/floor.ts`, a ~40-line Bun",
+    "Targets: **direct** = load generator → mock backend; **floor** = `bench/floor.ts` with `bench/floor-work.ts`, a ~40-line Bun",
     "pass-through (parse JSON, rewrite `model`, set `Authorization`, `fetch`, return the body stream);",
     "**proxy** = the compiled binary with a config pointing at the same mock.",
     "",
