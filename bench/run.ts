@@ -366,19 +366,19 @@ async function measureLoad(targets: Record<TargetName, Server>): Promise<void> {
 }
 
 /**
- * 500 slow streams per target: one full round as warm-up (its figures dropped: the first round at
- * this concurrency is an outlier for every target while the JIT warms up), then VmHWM reset, then
- * `streamRounds` measured rounds.
+ * 500 slow streams per target: one full round each as warm-up (dropped: the first round at this
+ * concurrency is an outlier for every target while the JIT warms up), then VmHWM reset, then
+ * `streamRounds` rounds interleaved across the targets like every other figure, so a drift of the
+ * shared mock or machine over the run does not fall on the targets measured last.
  */
 async function measureStreams(targets: Record<TargetName, Server>, suffix: string): Promise<void> {
   const results = empty<StreamResult>();
-  for (const name of TARGETS) {
-    const t = targets[name];
-    await streams(t.url, STREAMS);
-    if (name !== "direct") resetPeak(t.pid);
-    for (let round = 0; round < S.streamRounds; round++) results[name].push(await streams(t.url, STREAMS));
-    if (name !== "direct") fig[name][`streamPeakRssMb${suffix}`] = procStatus(t.pid).hwmMb;
+  for (const name of TARGETS) await streams(targets[name].url, STREAMS);
+  for (const name of SERVED) resetPeak(targets[name].pid);
+  for (let round = 0; round < S.streamRounds; round++) {
+    for (const name of TARGETS) results[name].push(await streams(targets[name].url, STREAMS));
   }
+  for (const name of SERVED) fig[name][`streamPeakRssMb${suffix}`] = procStatus(targets[name].pid).hwmMb;
   for (const name of TARGETS) {
     const r = results[name];
     fig[name][`streamExact${suffix}`] = r.reduce((sum, x) => sum + x.exact, 0);
@@ -535,7 +535,8 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     `- Streams: \`bench/streams.ts\` opens ${STREAMS} streamed chat requests at once (mock: ${STREAM_CHUNKS} SSE events ${STREAM_DELAY_MS} ms`,
     "  apart, then `data: [DONE]`), times the first body byte and the end of each, and compares each",
     `  body byte for byte with the stream the mock wrote for that request's nonce. One discarded round of ${STREAMS}`,
-    `  warms the target up, then VmHWM is reset (\`echo 5 > /proc/<pid>/clear_refs\`) and ${S.streamRounds} round(s) run; peak RSS is VmHWM after them.`,
+    `  per target warms them up, then VmHWM is reset (\`echo 5 > /proc/<pid>/clear_refs\`) and ${S.streamRounds} interleaved round(s) run;`,
+    "  peak RSS is each target's VmHWM after them.",
     "  The client runs with BUN_CONFIG_MAX_HTTP_REQUESTS=2048 so it never queues itself. The targets run",
     "  with Bun's default cap of 256 fetches in flight (what a user gets), so requests 257–500 wait in",
     `  the floor and the proxy alike; the ↳ rows repeat the test with fresh targets started with`,
