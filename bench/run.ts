@@ -1,6 +1,7 @@
 /**
  * The benchmark (issue 3): direct (client → mock), floor (bench/floor.ts) and proxy (the compiled
- * binary) measured in one run against the same mock, and judged against the issue's bars.
+ * binary) measured in one run against the same mock and judged against the issue's bars, with the
+ * two required-floor references (bench/required-*.ts) that show why a missed bar is missed.
  * Run with `make bench` (builds the binary first). Writes bench/RESULTS.md and
  * bench/results/latest.json. Every wait is bounded and every server is stopped on exit.
  *
@@ -9,6 +10,8 @@
  *   BENCH_PROXY_DESC  how RESULTS.md names that binary's source (default: this checkout's commit)
  *   BENCH_OUT      markdown output (default bench/RESULTS.md)
  *   BENCH_QUICK=1  shorter runs (for trying the rig, not for RESULTS.md)
+ *   BENCH_BUILD_FLAGS  flags the references are compiled with (make bench passes the Makefile's
+ *                  BUILD_FLAGS, so they are built like the proxy; the fallback repeats them)
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
