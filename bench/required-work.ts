@@ -47,7 +47,10 @@ function relay(body: ReadableStream<Uint8Array>, abort: AbortController): Readab
       clearTimeout(timer);
       controller.close();
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: (reason) => {
+      clearTimeout(timer);
+      return reader.cancel(reason);
+    },
   });
 }
 
