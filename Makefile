@@ -13,7 +13,8 @@ TARGETS     := linux-x64 linux-arm64 darwin-x64 darwin-arm64 windows-x64
 run: deps
 	$(BUN) run $(ENTRY)
 
-test: deps
+# Types first (3 s): a test suite that no longer type-checks fails CI as surely as a failing test.
+test: typecheck
 	$(BUN) test
 
 typecheck: deps
