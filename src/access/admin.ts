@@ -3,7 +3,7 @@ import { bearerToken, digest, findDigest } from "./secret";
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
-export const isLoopback = (address: string | undefined) => address !== undefined && LOOPBACK.test(address);
+const isLoopback = (address: string | undefined) => address !== undefined && LOOPBACK.test(address);
 
 /**
  * Admin routes (`/debug`, `/reload`) need the admin key when one is configured; without one they

@@ -24,3 +24,21 @@ export function bearerToken(headers: Headers): string | null {
   const token = value.slice(7).trim();
   return token || null;
 }
+
+/** The bare-key headers of other SDK families: Azure OpenAI (`api-key`), Anthropic-style (`x-api-key`). */
+const KEY_HEADERS = ["api-key", "x-api-key"] as const;
+
+/**
+ * Every key a request presents: the `Authorization: Bearer` token, then the `api-key` and
+ * `x-api-key` values. Empty values are not keys.
+ */
+export function presentedKeys(headers: Headers): string[] {
+  const keys: string[] = [];
+  const bearer = bearerToken(headers);
+  if (bearer !== null) keys.push(bearer);
+  for (const name of KEY_HEADERS) {
+    const value = headers.get(name)?.trim();
+    if (value) keys.push(value);
+  }
+  return keys;
+}

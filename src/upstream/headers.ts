@@ -15,15 +15,21 @@ const HOP_BY_HOP = new Set([
   "upgrade",
 ]);
 
+/**
+ * Where clients of each SDK family put their credentials: OpenAI (`authorization`), Azure OpenAI
+ * (`api-key`), Anthropic-style (`x-api-key`), Google (`x-goog-api-key`), browsers (`cookie`),
+ * HTTP proxies (`proxy-authorization`). None of them may reach a backend, which gets its own key.
+ */
+const CLIENT_CREDENTIALS = ["authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "cookie"];
+
 /** Request headers the proxy sets itself or must not forward. */
-const NOT_FORWARDED_UPSTREAM = new Set([
-  ...HOP_BY_HOP,
-  "authorization",
-  "cookie",
-  "host",
-  "content-length",
-  "x-model-id",
-]);
+const NOT_FORWARDED_UPSTREAM = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, "host", "content-length", "x-model-id"]);
+
+/**
+ * Headers the proxy itself sets or relies on: a `Connection` list naming them is ignored, so
+ * neither side can strip the body's type, and a client cannot strip the backend's key.
+ */
+const PROXY_OWNED = new Set(["content-type", "content-length", "authorization", "host", "accept-encoding"]);
 
 /** Response headers that no longer describe the body once it is re-sent by the proxy. */
 const NOT_FORWARDED_DOWNSTREAM = new Set([...HOP_BY_HOP, "content-length", "set-cookie"]);
@@ -36,11 +42,19 @@ const USER_INFO_PREFIX = "x-openwebui-";
 /** Plain header records: Bun's native `Headers.toJSON()` copy is far cheaper than iterating a Headers. */
 export type HeaderRecord = Record<string, string>;
 
-/** Names listed in a `Connection` header are hop-by-hop for this message too (RFC 9110 §7.6.1). */
+/**
+ * Names listed in a `Connection` header are hop-by-hop for this message too (RFC 9110 §7.6.1),
+ * except the ones the proxy owns.
+ */
 function connectionListed(headers: HeaderRecord): Set<string> | null {
   const listed = headers.connection;
   if (!listed) return null;
-  return new Set(listed.split(",").map((name) => name.trim().toLowerCase()));
+  const names = new Set<string>();
+  for (const name of listed.split(",")) {
+    const lower = name.trim().toLowerCase();
+    if (!PROXY_OWNED.has(lower)) names.add(lower);
+  }
+  return names;
 }
 
 export function upstreamRequestHeaders(incoming: Headers, authorization: string | null, forwardUserInfo: boolean): HeaderRecord {

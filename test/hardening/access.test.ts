@@ -1,7 +1,8 @@
 /**
  * Access control (issue 4): client keys (401 / 403 / filtered /models, `${ENV}` values), admin
  * routes (admin key, CM_OPEN_WEBUI_PROXY_ADMIN_KEY, loopback-only without one), /health always
- * open, and the secret check: no configured key appears in any response or log line.
+ * open, and the secret check: no configured key appears in any response or log line, whichever
+ * header (`Authorization`, `api-key`, `x-api-key`) a client sent it in.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { networkInterfaces } from "node:os";
@@ -9,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { authorizeAdmin } from "../../src/access/admin";
 import { digest } from "../../src/access/secret";
 import { ConfigError } from "../../src/config/load";
-import { maskSecret } from "../../src/config/mask";
+import { maskAccessKey, maskBackendKey } from "../../src/config/mask";
 import { ProxyError } from "../../src/errors";
 import { expectOpenAIError } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
@@ -202,11 +203,54 @@ describe("client keys", () => {
     });
   }
 
-  test("the client's key never reaches a backend; the backend's key is sent instead", async () => {
-    await (await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("gpt"), authorization: bearer(FULL_KEY) })).text();
-    expect(alpha.last.headers.get("authorization")).toBe(bearer(ALPHA_KEY));
-    expect(alpha.last.json().model).toBe("backend-gpt");
+  test("the client's key never reaches a backend, whichever header carried it; the backend's key is sent instead", async () => {
+    const carriers: Record<string, string>[] = [{ authorization: bearer(FULL_KEY) }, { "api-key": FULL_KEY }, { "x-api-key": FULL_KEY }];
+    for (const headers of carriers) {
+      await (await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("gpt"), headers })).text();
+      expect(alpha.last.headers.get("authorization")).toBe(bearer(ALPHA_KEY));
+      expect([...alpha.last.headers].join("\n")).not.toContain(FULL_KEY);
+      expect(alpha.last.json().model).toBe("backend-gpt");
+    }
   });
+
+  /** Azure OpenAI SDKs send the bare key in `api-key`, Anthropic-style SDKs in `x-api-key`. */
+  const BARE_KEY_HEADERS = ["api-key", "x-api-key"];
+  const BAD_BARE_KEYS: [string, string][] = [
+    ["a wrong key", "ck-not-a-configured-key-0000000000"],
+    ["only spaces", "     "],
+    ["the key with a Bearer scheme", bearer(FULL_KEY)],
+    ["the key plus one character", FULL_KEY + "x"],
+    ["the key minus its last character", FULL_KEY.slice(0, -1)],
+    ["the key twice", `${FULL_KEY}, ${FULL_KEY}`],
+    ["the admin key (not a client key)", ADMIN_KEY],
+    ["a backend's key", ALPHA_KEY],
+  ];
+
+  for (const header of BARE_KEY_HEADERS) {
+    for (const route of CLIENT_ROUTES) {
+      test(`${route.name} with the key in ${header}: 200 for a valid key, 401 for a wrong one; nothing wrong reaches a backend`, async () => {
+        for (const [what, value] of BAD_BARE_KEYS) {
+          const response = await call(keyed, route.path, { method: route.method, body: route.body?.(), headers: { ...route.headers, [header]: value } });
+          const error = await expectOpenAIError(response, 401, { type: "authentication_error", code: "invalid_api_key" }).catch((e) => {
+            throw new Error(`${route.name} with ${what} in ${header}: ${(e as Error).message}`);
+          });
+          if (value.trim().length >= 6) expect(error.message).not.toContain(value.trim().slice(0, 13));
+        }
+        expect(backendRequests()).toBe(0);
+        const response = await call(keyed, route.path, { method: route.method, body: route.body?.(), headers: { ...route.headers, [header]: FULL_KEY } });
+        await response.arrayBuffer();
+        expect(response.status).toBe(200);
+      });
+    }
+
+    test(`a limited key in ${header} sees only its models and gets 403 for the others`, async () => {
+      const models = await (await call(keyed, "/v1/models", { headers: { [header]: LIMITED_KEY } })).json();
+      expect(models.data.map((m: { id: string }) => m.id)).toEqual(["gpt", "embed"]);
+      const response = await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("llama"), headers: { [header]: LIMITED_KEY } });
+      await expectOpenAIError(response, 403, { type: "permission_error", code: "model_not_allowed" });
+      expect(backendRequests()).toBe(0);
+    });
+  }
 
   test("the bearer scheme is matched case-insensitively (RFC 9110 §11.1)", async () => {
     const response = await call(keyed, "/v1/models", { authorization: `bearer ${FULL_KEY}` });
@@ -334,10 +378,10 @@ describe("admin routes", () => {
   test("/debug shows every configured secret masked, never in full", async () => {
     const text = await (await call(keyed, "/debug", { authorization: bearer(ADMIN_KEY) })).text();
     const view = JSON.parse(text);
-    expect(view.endpoints.gpt.apiKey).toBe(maskSecret(ALPHA_KEY));
-    expect(view.endpoints.dead.apiKey).toBe(maskSecret(DEAD_KEY));
-    expect(view.clientKeys.map((c: { key: string }) => c.key)).toEqual([maskSecret(FULL_KEY), maskSecret(LIMITED_KEY)]);
-    expect(view.adminKey).toBe(maskSecret(ADMIN_KEY));
+    expect(view.endpoints.gpt.apiKey).toBe(maskBackendKey(ALPHA_KEY));
+    expect(view.endpoints.dead.apiKey).toBe(maskBackendKey(DEAD_KEY));
+    expect(view.clientKeys.map((c: { key: string }) => c.key)).toEqual([maskAccessKey(FULL_KEY), maskAccessKey(LIMITED_KEY)]);
+    expect(view.adminKey).toBe(maskAccessKey(ADMIN_KEY));
     for (const secret of [ALPHA_KEY, BRAVO_KEY, DEAD_KEY, HANG_KEY, FULL_KEY, LIMITED_KEY, ADMIN_KEY]) expect(text).not.toContain(secret);
   });
 
@@ -477,16 +521,21 @@ describe("secrets never leak", () => {
     }
   });
 
-  test("other responses: errors, unknown routes, docs, health, models", async () => {
-    const paths = ["/health", "/v1/health", "/swagger/json", "/nope", "/v1/models/nope", "/debug"];
+  test("other responses: errors, unknown routes, docs, health, models, with keys in every header a client may use", async () => {
+    const paths = ["/health", "/v1/health", "/swagger/json", "/nope", "/v1/models/nope", "/debug", "/v1/chat/completions"];
+    const sent: Record<string, string>[] = [{}];
+    for (const key of [FULL_KEY, LIMITED_KEY, ADMIN_KEY]) sent.push({ authorization: bearer(key) }, { "api-key": key }, { "x-api-key": key });
     for (const path of paths) {
-      for (const authorization of [null, bearer(FULL_KEY), bearer(LIMITED_KEY), bearer(ADMIN_KEY)]) {
-        await (await call(keyed, path, { authorization })).text();
-        await (await call(open, path, { authorization })).text();
+      for (const headers of sent) {
+        await (await call(keyed, path, { headers })).text();
+        await (await call(open, path, { headers })).text();
       }
     }
-    await (await call(keyed, "/v1/chat/completions", { method: "POST", body: "{not json", authorization: bearer(FULL_KEY), headers: { "content-type": "application/json" } })).text();
-    await (await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("gpt", { stream: "yes" }), authorization: bearer(FULL_KEY) })).text();
+    for (const headers of sent.slice(1, 4)) {
+      await (await call(keyed, "/v1/chat/completions", { method: "POST", body: "{not json", headers: { ...headers, "content-type": "application/json" } })).text();
+      await (await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("gpt", { stream: "yes" }), headers })).text();
+      await (await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("dead"), headers })).text();
+    }
   });
 
   test("no configured secret appears in any response or log line recorded so far", () => {

@@ -1,0 +1,96 @@
+import { describe, expect, test } from "bun:test";
+import { downstreamResponseHeaders, isEventStream, upstreamRequestHeaders } from "./headers";
+
+const BACKEND = "Bearer sk-backend-own-key";
+
+const upstream = (headers: Record<string, string>, authorization: string | null = BACKEND, forwardUserInfo = false) =>
+  upstreamRequestHeaders(new Headers(headers), authorization, forwardUserInfo);
+
+describe("upstreamRequestHeaders", () => {
+  test("no client credential reaches the backend, whatever header carries it; the backend gets its own key", () => {
+    const sent = upstream({
+      authorization: "Bearer client-key",
+      "proxy-authorization": "Basic client-proxy",
+      "api-key": "client-azure-key",
+      "x-api-key": "client-anthropic-key",
+      "x-goog-api-key": "client-google-key",
+      cookie: "session=client",
+      "content-type": "application/json",
+    });
+    expect(sent).toEqual({ authorization: BACKEND, "content-type": "application/json", "accept-encoding": "identity" });
+  });
+
+  test("a backend with no key gets no Authorization at all, not the client's", () => {
+    expect(upstream({ authorization: "Bearer client-key", "api-key": "client-azure-key" }, null)).toEqual({ "accept-encoding": "identity" });
+  });
+
+  test("hop-by-hop headers, host, content-length and x-model-id stay behind; other headers pass", () => {
+    const sent = upstream({
+      connection: "keep-alive",
+      "keep-alive": "timeout=5",
+      te: "trailers",
+      trailer: "x-sum",
+      upgrade: "h2c",
+      "proxy-connection": "keep-alive",
+      host: "proxy.example",
+      "content-length": "12",
+      "x-model-id": "gpt",
+      "openai-organization": "org-1",
+      "accept-encoding": "gzip",
+    });
+    expect(sent).toEqual({ authorization: BACKEND, "openai-organization": "org-1", "accept-encoding": "gzip" });
+  });
+
+  test("a Connection list drops the names it lists, except those the proxy owns", () => {
+    const sent = upstream({
+      connection: "Content-Type , authorization, x-custom, accept-encoding, host, content-length",
+      "content-type": "application/json",
+      "accept-encoding": "br",
+      "x-custom": "dropped",
+      "x-other": "kept",
+    });
+    expect(sent).toEqual({ "content-type": "application/json", "accept-encoding": "br", "x-other": "kept", authorization: BACKEND });
+  });
+
+  test("Open WebUI's user headers are forwarded only when the operator opts in", () => {
+    const user = { "x-openwebui-user-email": "ada@example.com", "x-openwebui-chat-id": "c-1" };
+    expect(upstream(user)).toEqual({ authorization: BACKEND, "accept-encoding": "identity" });
+    expect(upstream(user, BACKEND, true)).toEqual({ ...user, authorization: BACKEND, "accept-encoding": "identity" });
+  });
+});
+
+describe("downstreamResponseHeaders", () => {
+  test("hop-by-hop, content-length, set-cookie and CORS headers of the backend stay behind", () => {
+    const backend = new Headers({
+      "content-type": "application/json",
+      "content-length": "42",
+      connection: "x-internal",
+      "x-internal": "dropped",
+      "keep-alive": "timeout=9",
+      "transfer-encoding": "chunked",
+      "access-control-allow-origin": "https://backend.example",
+      "x-request-id": "req-1",
+      "retry-after": "3",
+    });
+    backend.append("set-cookie", "a=1");
+    backend.append("set-cookie", "b=2");
+    expect(downstreamResponseHeaders(backend)).toEqual({ "content-type": "application/json", "x-request-id": "req-1", "retry-after": "3" });
+  });
+
+  test("a backend's Connection list cannot strip the body's type", () => {
+    expect(downstreamResponseHeaders(new Headers({ connection: "content-type", "content-type": "text/event-stream" }))).toEqual({
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache",
+      "x-accel-buffering": "no",
+    });
+  });
+
+  test("an event stream is marked uncacheable and unbuffered, overriding the backend", () => {
+    const sent = downstreamResponseHeaders(new Headers({ "content-type": "text/event-stream; charset=utf-8", "cache-control": "max-age=60" }));
+    expect(sent["cache-control"]).toBe("no-cache");
+    expect(sent["x-accel-buffering"]).toBe("no");
+    expect(isEventStream(sent)).toBe(true);
+    expect(isEventStream({ "content-type": "application/json" })).toBe(false);
+    expect(isEventStream({})).toBe(false);
+  });
+});
