@@ -177,3 +177,110 @@ describe("docs: the OpenAPI document", () => {
     }
   });
 });
+
+/** The common OpenAI paths the passthrough relays, each documented with a request schema. */
+const PASSTHROUGH_PATHS = [
+  "/v1/embeddings",
+  "/v1/completions",
+  "/v1/responses",
+  "/v1/audio/transcriptions",
+  "/v1/audio/speech",
+  "/v1/images/generations",
+  "/v1/moderations",
+  "/v1/rerank",
+];
+const MULTIPART_PATHS = new Set(["/v1/audio/transcriptions"]);
+const FORWARDED_METHODS = ["get", "head", "post", "put", "patch", "delete"];
+
+describe("docs: the passthrough in the OpenAPI document", () => {
+  let paths: Record<string, Record<string, any>>;
+  beforeAll(async () => {
+    paths = (await (await fetch(h.url("/swagger/json"))).json()).paths;
+  });
+
+  for (const path of PASSTHROUGH_PATHS) {
+    const mediaType = MULTIPART_PATHS.has(path) ? "multipart/form-data" : "application/json";
+    test(`${path}: POST with a summary and a permissive ${mediaType} schema that requires the model`, () => {
+      const post = paths[path]?.post;
+      expect({ path, documented: post !== undefined }).toEqual({ path, documented: true });
+      expect(post.summary.length).toBeGreaterThan(5);
+      const schema = post.requestBody?.content?.[mediaType]?.schema;
+      expect({ path, mediaTypes: Object.keys(post.requestBody?.content ?? {}) }).toEqual({ path, mediaTypes: [mediaType] });
+      expect(schema.type).toBe("object");
+      expect(schema.additionalProperties).toBe(true);
+      expect(schema.properties.model.type).toBe("string");
+      expect(schema.required).toEqual(mediaType === "application/json" ? ["model"] : ["file", "model"]);
+    });
+  }
+
+  test("/v1/audio/transcriptions documents its file as an upload", () => {
+    const file = paths["/v1/audio/transcriptions"]!.post.requestBody.content["multipart/form-data"].schema.properties.file;
+    expect(file).toMatchObject({ type: "string", format: "binary" });
+  });
+
+  test("the bare passthrough paths are not documented twice", () => {
+    for (const path of PASSTHROUGH_PATHS) expect(paths[path.slice(3)]).toBeUndefined();
+    expect(paths["/*"]).toBeUndefined();
+  });
+
+  test("one catch-all documents exactly the forwarded methods", () => {
+    expect(Object.keys(paths["/v1/{path}"] ?? {}).sort()).toEqual([...FORWARDED_METHODS].sort());
+  });
+
+  test("no operation anywhere uses a method the proxy refuses (OPTIONS, TRACE, …)", () => {
+    for (const [path, operations] of Object.entries(paths)) {
+      for (const method of Object.keys(operations)) expect({ path, method, forwarded: FORWARDED_METHODS.includes(method) }).toEqual({ path, method, forwarded: true });
+    }
+  });
+
+  test("no documented operation answers 405", async () => {
+    const values: Record<string, string> = { id: "gpt", path: "files" };
+    let sent = 0;
+    for (const [template, operations] of Object.entries(paths)) {
+      const path = template.replace(/\{(\w+)\}/g, (_, name: string) => values[name]!);
+      for (const method of Object.keys(operations)) {
+        const response = await fetch(h.url(path), { method: method.toUpperCase() });
+        await response.arrayBuffer();
+        expect({ method, path, status: response.status }).not.toMatchObject({ status: 405 });
+        sent++;
+      }
+    }
+    expect(sent).toBeGreaterThan(PASSTHROUGH_PATHS.length + FORWARDED_METHODS.length);
+  });
+});
+
+/** What Swagger UI's "Try it out" sends for a documented passthrough path: the required fields, nothing else. */
+function tryItOutRequest(path: string, schema: { required: string[] }): RequestInit {
+  if (!MULTIPART_PATHS.has(path)) return { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "gpt" }) };
+  const form = new FormData();
+  for (const field of schema.required) {
+    if (field === "file") form.append("file", new Blob([AUDIO], { type: "audio/wav" }), "speech.wav");
+    else form.append(field, "gpt");
+  }
+  return { method: "POST", body: form };
+}
+
+/** Every byte value, so a re-encoding on the way shows. */
+const AUDIO = Uint8Array.from({ length: 256 }, (_, i) => i);
+
+describe("docs: Try it out on a documented passthrough path reaches the backend", () => {
+  let paths: Record<string, Record<string, any>>;
+  beforeAll(async () => {
+    paths = (await (await fetch(h.url("/swagger/json"))).json()).paths;
+  });
+
+  for (const path of PASSTHROUGH_PATHS) {
+    test(`POST ${path} with the documented required fields → <url>${path}, model rewritten`, async () => {
+      const content = paths[path]!.post.requestBody.content;
+      const response = await fetch(h.url(path), tryItOutRequest(path, Object.values<any>(content)[0].schema));
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+      const received = h.alpha.last;
+      expect(received.path).toBe(path);
+      if (!MULTIPART_PATHS.has(path)) return expect(received.json()).toEqual({ model: "backend-gpt-4o" });
+      const form = await new Response(received.body, { headers: { "content-type": received.headers.get("content-type")! } }).formData();
+      expect(form.get("model")).toBe("backend-gpt-4o");
+      expect(new Uint8Array(await (form.get("file") as File).arrayBuffer())).toEqual(AUDIO);
+    });
+  }
+});

@@ -31,6 +31,35 @@ describe("passthrough: embeddings", () => {
   }
 });
 
+describe("passthrough: the documented request schemas are documentation, not validation", () => {
+  const inputs: [string, unknown][] = [
+    ["a string", "hello"],
+    ["an array of strings", ["a", "b"]],
+    ["an array of token ids", [1, 2, 3]],
+    ["an array of token-id arrays", [[1, 2], [3]]],
+  ];
+  for (const [label, input] of inputs) {
+    test(`embeddings input as ${label} is relayed unchanged`, async () => {
+      const response = await postJson(h.url("/v1/embeddings"), { model: "embed", input });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+      expect(h.alpha.last.json()).toEqual({ model: "text-embedding-3-small", input });
+    });
+  }
+
+  test("a JSON body without model, the model named by x-model-id, is relayed as sent", async () => {
+    await (await postJson(h.url("/v1/images/generations"), { prompt: "a cat" }, { "x-model-id": "gpt" })).arrayBuffer();
+    expect(h.alpha.last.path).toBe("/v1/images/generations");
+    expect(h.alpha.last.json()).toEqual({ prompt: "a cat" });
+  });
+
+  test("documented fields with types the schema does not list reach the backend, which decides", async () => {
+    const body = { model: "llama", query: ["q"], documents: "one", top_n: "2", extra: null };
+    await (await postJson(h.url("/v1/rerank"), body)).arrayBuffer();
+    expect(h.bravo.last.json()).toEqual({ ...body, model: "meta-llama/Llama-3.1-8B-Instruct" });
+  });
+});
+
 describe("passthrough: choosing the model", () => {
   test("x-model-id header wins over the query and the body; model is rewritten in query and body; the header is not forwarded", async () => {
     const response = await postJson(h.url("/v1/embeddings?model=gpt&user=7"), { model: "embed", input: "x" }, { "x-model-id": "llama" });

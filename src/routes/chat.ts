@@ -1,9 +1,9 @@
 import { Elysia, t } from "elysia";
 import { forward } from "../upstream/forward";
 import { upstreamRequestHeaders } from "../upstream/headers";
-import { readJsonObject } from "../upstream/body-limit";
+import { readJsonObject } from "../upstream/json-body";
 import { targetFor } from "../upstream/target";
-import { clientAccess } from "./access";
+import { clientAccess } from "./client-access";
 import { searchOf, type RouteContext } from "./context";
 
 /** Elysia converts numeric strings for t.Integer ("0x10" → 16); a whole-number t.Number rejects them. */

@@ -3,6 +3,7 @@ import { openapi } from "@elysiajs/openapi";
 // Embedded in the compiled binary, so the docs page works with no internet access.
 import swaggerBundle from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
 import swaggerCss from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
+import { passthroughPaths } from "./passthrough-docs";
 
 const ASSETS = "/swagger/assets";
 
@@ -38,9 +39,10 @@ export const docsRoutes = (version: string) =>
           tags: [
             { name: "Models", description: "The configured models, under their friendly names" },
             { name: "Chat", description: "Chat completions, streamed or not" },
-            { name: "Passthrough", description: "Every other OpenAI-style path" },
+            { name: "Passthrough", description: "Embeddings, audio, images and every other OpenAI-style path, relayed to the model's backend" },
             { name: "Admin", description: "Health, masked configuration, reload" },
           ],
+          paths: passthroughPaths,
         },
       }),
     );

@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import type { ClientKey } from "../access/clients";
 import type { ProxyConfig } from "../config/proxy-config";
 import { targetFor } from "../upstream/target";
-import { clientAccess } from "./access";
+import { clientAccess } from "./client-access";
 import { jsonResponse, type RouteContext } from "./context";
 
 const Model = t.Object({

@@ -1,13 +1,14 @@
 import { Elysia } from "elysia";
 import type { ProxyConfig } from "../config/proxy-config";
 import { invalidRequest, ProxyError } from "../errors";
-import { readBody, readJson, checkDeclaredLength } from "../upstream/body-limit";
+import { checkDeclaredLength, readBody } from "../upstream/body-limit";
 import { forward, type UpstreamRequest } from "../upstream/forward";
 import { upstreamRequestHeaders } from "../upstream/headers";
+import { asJsonObject, readJson } from "../upstream/json-body";
 import { boundaryOf, findMultipartField } from "../upstream/multipart";
 import { withQueryModel } from "../upstream/query";
 import { targetFor } from "../upstream/target";
-import { clientAccess } from "./access";
+import { clientAccess } from "./client-access";
 import type { RouteContext } from "./context";
 
 /** The path below `/v1/` a client asked for: `/v1/embeddings` and `/embeddings` both give `embeddings`. */
@@ -51,7 +52,7 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
   if (!request.body) return { model: named, rewrite: () => null };
   if (isJson(contentType)) {
     const json = await readJson(request, limit);
-    const record = json !== null && typeof json === "object" && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
+    const record = asJsonObject(json);
     return {
       model: named ?? record?.model,
       rewrite: (actual) => {
@@ -102,11 +103,7 @@ export const passthroughRoutes = ({ store }: RouteContext) =>
     },
     {
       parse: "none",
-      detail: {
-        summary: "Forward any other OpenAI-style path (embeddings, audio, images, …) to the model's backend",
-        description:
-          "The model is chosen by the x-model-id header, then a model query parameter, then the JSON body's model.",
-        tags: ["Passthrough"],
-      },
+      // Documented path by path in passthrough-docs.ts.
+      detail: { hide: true },
     },
   );
