@@ -1,3 +1,5 @@
+import { jsonResponse } from "./routes/context";
+
 /**
  * Every error the proxy itself produces leaves through `errorResponse`, in OpenAI's shape
  * `{"error":{"message","type","param","code"}}`, so SDKs map the status to their error classes
@@ -7,7 +9,6 @@ export type OpenAIErrorType =
   | "invalid_request_error"
   | "authentication_error"
   | "permission_error"
-  | "not_found_error"
   | "rate_limit_error"
   | "api_error"
   | "upstream_error"
@@ -60,10 +61,7 @@ export const gatewayTimeout = (model: string, what: string) =>
   new ProxyError(504, `Backend for model '${model}' did not answer in time: ${what}`, "timeout_error", "backend_timeout");
 
 export function errorResponse(error: ProxyError): Response {
-  return new Response(JSON.stringify(error.toJSON()), {
-    status: error.status,
-    headers: { "content-type": "application/json" },
-  });
+  return jsonResponse(JSON.stringify(error.toJSON()), error.status);
 }
 
 /** The SSE event a stream ends with when its backend fails after the first byte was sent. */

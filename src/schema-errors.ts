@@ -1,4 +1,4 @@
-import type { ValueError } from "@sinclair/typebox/errors";
+import { ValueErrorType, type ValueError } from "@sinclair/typebox/errors";
 
 /**
  * Plain-words descriptions of TypeBox validation failures, shared by config validation and request
@@ -9,6 +9,8 @@ interface SchemaLike {
   anyOf?: SchemaLike[];
   const?: unknown;
   pattern?: string;
+  /** The schema's own words for a failed constraint (Elysia's `error` option), e.g. on a URL pattern. */
+  error?: unknown;
   minimum?: number;
   minLength?: number;
   multipleOf?: number;
@@ -49,8 +51,16 @@ export function describeValueError(error: ValueError): string {
   const schema = error.schema as SchemaLike;
   if (error.value === undefined) return "is required";
   if (schema.anyOf || (schema.type && !hasType(schema, error.value))) return `expected ${noun(schema)}`;
-  if (schema.pattern) return "expected an http:// or https:// URL";
-  if (schema.minimum !== undefined) return `expected at least ${schema.minimum}`;
-  if (schema.minLength !== undefined) return "must not be empty";
-  return error.message.charAt(0).toLowerCase() + error.message.slice(1);
+  if (typeof schema.error === "string") return schema.error;
+  switch (error.type) {
+    case ValueErrorType.StringPattern:
+      return `expected a string matching ${schema.pattern}`;
+    case ValueErrorType.StringMinLength:
+      return schema.minLength === 1 ? "must not be empty" : `must be at least ${schema.minLength} characters`;
+    case ValueErrorType.IntegerMinimum:
+    case ValueErrorType.NumberMinimum:
+      return `expected at least ${schema.minimum}`;
+    default:
+      return error.message.charAt(0).toLowerCase() + error.message.slice(1);
+  }
 }

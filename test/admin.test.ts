@@ -104,10 +104,28 @@ describe("GET /debug", () => {
     expect(text).not.toContain("url-password-SECRET");
   });
 
-  test("shows the absolute path of the config file", async () => {
-    const { text } = await debug();
+  test("shows the absolute path of the config file under the original's name and ours", async () => {
+    const { json } = await debug();
     expect(isAbsolute(proxy.configPath)).toBe(true);
-    expect(text).toContain(JSON.stringify(proxy.configPath));
+    expect(json.config_file_location).toBe(proxy.configPath);
+    expect(json.configFile).toBe(proxy.configPath);
+  });
+
+  test("a field of the file cannot stand in for the config file's path", async () => {
+    writeConfig(proxy.configPath, { ...baseConfig(), config_file_location: "/spoofed/config.json", configFile: "/spoofed/config.json" });
+    expect((await reload()).status).toBe(200);
+    const { json, text } = await debug();
+    expect(json.config_file_location).toBe(proxy.configPath);
+    expect(json.configFile).toBe(proxy.configPath);
+    expect(text).not.toContain("/spoofed/");
+  });
+
+  test("every endpoint shows the original's four fields, with the display and backend model names in effect", async () => {
+    const { json } = await debug();
+    expect(json.endpoints.ten).toEqual({ url: bravo.url, displayName: "Ten", apiKey: "***", actualModelName: "ten" });
+    writeConfig(proxy.configPath, baseConfig({ bare: { url: alpha.url } }));
+    expect((await reload()).status).toBe(200);
+    expect((await debug()).json.endpoints.bare).toEqual({ url: alpha.url, displayName: "bare", apiKey: "", actualModelName: "bare" });
   });
 
   test("keeps unknown extra fields, top-level and per endpoint, and the non-secret fields", async () => {
@@ -125,8 +143,14 @@ describe("POST /reload", () => {
     writeConfig(proxy.configPath, baseConfig({ fresh: endpointFor(alpha, { displayName: "Fresh", apiKey: ALPHA_KEY, actualModelName: "fresh-actual" }) }));
     const response = await reload();
     expect(response.status).toBe(200);
-    const body = await response.json();
-    expect(body.models).toContainEqual({ id: "fresh", displayName: "Fresh" });
+    expect(response.headers.get("content-type")).toContain("application/json");
+    // the original proxy's answer, field for field
+    expect(await response.json()).toEqual({
+      status: "ok",
+      message: `Configuration reloaded from ${proxy.configPath}`,
+      endpoints: 6,
+      models: ["gpt", "llama", "ten", "eleven", "short", "fresh"],
+    });
     expect(await modelIds()).toEqual(["gpt", "llama", "ten", "eleven", "short", "fresh"]);
 
     const chat = await postJson(proxy.url("/v1/chat/completions"), chatBody("fresh"));
@@ -197,5 +221,62 @@ describe("POST /reload", () => {
     const debugText = await (await fetch(proxy.url("/debug"))).text();
     expect(debugText).toContain(JSON.stringify(proxy.configPath));
     expect(debugText).not.toContain(other);
+  });
+});
+
+/**
+ * The masking table through /debug: backend keys keep the original's rule; client keys and the
+ * admin key (operator-chosen, maybe short) show at most a quarter, nothing below 16 characters.
+ */
+describe("GET /debug masking table, by key kind and length", () => {
+  const TABLE = {
+    backend: [
+      ["bk-01234", "***"],
+      ["bk-012345678", "bk-01...45678"],
+      ["bk-0123456789abcdefg", "bk-01...cdefg"],
+      ["bk-0123456789abcdefghijKLMNOPQRSTUVWXYZk", "bk-01...WXYZk"],
+    ],
+    client: [
+      ["ck-01234", "***"],
+      ["ck-012345678", "***"],
+      ["ck-0123456789abcdefg", "ck...fg"],
+      ["ck-0123456789abcdefghijKLMNOPQRSTUVWXYZk", "ck-01...WXYZk"],
+    ],
+    admin: [
+      ["ak-01234", "***"],
+      ["ak-012345678", "***"],
+      ["ak-0123456789abcdefg", "ak...fg"],
+      ["ak-0123456789abcdefghijKLMNOPQRSTUVWXYZk", "ak-01...WXYZk"],
+    ],
+  } as const;
+  const config = (adminKey: string) => ({
+    endpoints: Object.fromEntries(TABLE.backend.map(([apiKey], i) => [`m${i}`, endpointFor(alpha, { apiKey })])),
+    clientKeys: TABLE.client.map(([key], i) => ({ key, name: `client${i}` })),
+    adminKey,
+  });
+
+  test("8, 12, 20 and 40 characters of each kind", async () => {
+    const keyed = await startProxy(config(TABLE.admin[0][0]));
+    try {
+      let current: string = TABLE.admin[0][0];
+      for (const [adminKey, maskedAdmin] of TABLE.admin) {
+        writeConfig(keyed.configPath, config(adminKey));
+        const reloaded = await fetch(keyed.url("/reload"), { method: "POST", headers: { authorization: `Bearer ${current}` } });
+        expect(reloaded.status).toBe(200);
+        await reloaded.arrayBuffer();
+        current = adminKey;
+
+        const response = await fetch(keyed.url("/debug"), { headers: { authorization: `Bearer ${adminKey}` } });
+        const text = await response.text();
+        expect(response.status).toBe(200);
+        const view = JSON.parse(text);
+        expect(TABLE.backend.map((_, i) => view.endpoints[`m${i}`].apiKey)).toEqual(TABLE.backend.map(([, masked]) => masked));
+        expect(view.clientKeys.map((client: { key: string }) => client.key)).toEqual(TABLE.client.map(([, masked]) => masked));
+        expect(view.adminKey).toBe(maskedAdmin);
+        for (const [key] of [...TABLE.backend, ...TABLE.client, ...TABLE.admin]) expect({ key, leaked: text.includes(key) }).toEqual({ key, leaked: false });
+      }
+    } finally {
+      await keyed.stop();
+    }
   });
 });

@@ -73,7 +73,20 @@ describe("config: validation messages name the file, the model id and the field"
 
   test("a url that is not http(s)", async () => {
     const { message } = await loadError({ endpoints: { gpt: { url: "ftp://example.com" } } });
-    expect(message).toContain("endpoints.gpt.url");
+    expect(message).toContain("endpoints.gpt.url: expected an http:// or https:// URL");
+  });
+
+  test("an empty string where one is needed, and a number below its minimum, say so", async () => {
+    const { message } = await loadError({ endpoints: { gpt: { url: "http://127.0.0.1:1", actualModelName: "" } }, adminKey: "", maxBodyBytes: 0 });
+    expect(message).toContain("endpoints.gpt.actualModelName: must not be empty");
+    expect(message).toContain("adminKey: must not be empty");
+    expect(message).toContain("maxBodyBytes: expected at least 1");
+  });
+
+  test("a number written as a string is an error, not a string the proxy would later use as a number", async () => {
+    const { message } = await loadError({ endpoints: { gpt: { url: "http://127.0.0.1:1" } }, timeouts: { idleMs: "300" }, drainTimeoutMs: "5" });
+    expect(message).toContain("timeouts.idleMs: expected an integer");
+    expect(message).toContain("drainTimeoutMs: expected an integer");
   });
 
   test("every problem is reported, one per line, each naming its field", async () => {
@@ -181,6 +194,46 @@ describe("config: ${ENV} substitution", () => {
     try {
       const model = await (await fetch(proxy.url("/v1/models/gpt"))).json();
       expect(model.name).toBe("costs $5 {not a var} $HOME");
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+describe("config: keys that name Object.prototype's members are plain keys", () => {
+  const backend = () => ({ url: mock.url, apiKey: "sk-proto-backend-0123456789" });
+
+  test("a clientKeys model named after an inherited member (toString, constructor, __proto__) is an unknown model", async () => {
+    const { message } = await loadError({
+      endpoints: { gpt: backend() },
+      clientKeys: [{ key: "client-key-proto-0123456789", models: ["toString", "constructor", "__proto__", "gpt"] }],
+    });
+    expect(message).toContain("clientKeys.0.models.0: unknown model 'toString'");
+    expect(message).toContain("clientKeys.0.models.1: unknown model 'constructor'");
+    expect(message).toContain("clientKeys.0.models.2: unknown model '__proto__'");
+    expect(message).not.toContain("models.3");
+  });
+
+  test("a \"__proto__\" key in the file sets no prototype: under endpoints it is a model like any other", async () => {
+    const file = writeConfig(
+      join(dir, "proto.json"),
+      `{"__proto__": {"polluted": true}, "endpoints": {"__proto__": ${JSON.stringify({ ...backend(), actualModelName: "proto-actual" })}, "gpt": ${JSON.stringify(backend())}}}`,
+    );
+    const config = await loadConfig(file, {});
+    expect(config.modelIds).toEqual(["__proto__", "gpt"]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const view = config.debugView as Record<string, Record<string, Record<string, unknown>>>;
+    expect(Object.getPrototypeOf(view)).toBe(Object.prototype);
+    expect(Object.getPrototypeOf(view.endpoints)).toBe(Object.prototype);
+    expect(Object.keys(view.endpoints!)).toEqual(["__proto__", "gpt"]);
+    expect(Object.getOwnPropertyDescriptor(view.endpoints, "__proto__")?.value.apiKey).toBe("sk-pr...56789");
+
+    const proxy = await startProxy(await Bun.file(file).text());
+    try {
+      const models = await (await fetch(proxy.url("/v1/models"))).json();
+      expect(models.data.map((model: { id: string }) => model.id)).toEqual(["__proto__", "gpt"]);
+      await (await postJson(proxy.url("/v1/chat/completions"), chatBody("__proto__"))).arrayBuffer();
+      expect(mock.last.json().model).toBe("proto-actual");
     } finally {
       await proxy.stop();
     }

@@ -8,7 +8,8 @@ const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 export function substituteEnv(value: unknown, env: Record<string, string | undefined>, path = "", missing: string[] = []): unknown {
   if (typeof value === "string") {
     return value.replace(REFERENCE, (_, name: string, fallback: string | undefined) => {
-      const found = env[name];
+      // own keys only: `${constructor}` must not find Object.prototype.constructor
+      const found = Object.hasOwn(env, name) ? env[name] : undefined;
       if (found) return found;
       if (fallback !== undefined) return fallback;
       if (found === undefined) missing.push(`${path || "(root)"}: environment variable ${name} is not set`);
@@ -17,9 +18,10 @@ export function substituteEnv(value: unknown, env: Record<string, string | undef
   }
   if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, `${path}.${i}`, missing));
   if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = substituteEnv(item, env, path ? `${path}.${key}` : key, missing);
-    return out;
+    // fromEntries defines each key as data: assigning a `__proto__` key would set the prototype instead
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, path ? `${path}.${key}` : key, missing)]),
+    );
   }
   return value;
 }

@@ -1,9 +1,24 @@
-/** Shows enough of a key to tell two apart, never the whole: first 5 + `...` + last 5, or `***`. */
-export function maskSecret(secret: string): string {
-  return secret.length > 10 ? `${secret.slice(0, 5)}...${secret.slice(-5)}` : "***";
+/**
+ * How `/debug` shows a secret: enough to tell two apart, never the whole.
+ *
+ * Backend keys keep the original proxy's rule (first 5 + `...` + last 5 above 10 characters), so
+ * a migrating operator recognises them. Client keys and the admin key are chosen by the operator and
+ * may be short, where that rule would reveal most of the key: they show at most a quarter of it
+ * (first and last ⌊length/8⌋ characters), and nothing below 16 characters.
+ */
+const HIDDEN = "***";
+
+const ends = (secret: string, shown: number) => `${secret.slice(0, shown)}...${secret.slice(-shown)}`;
+
+export function maskBackendKey(key: string): string {
+  return key.length > 10 ? ends(key, 5) : HIDDEN;
+}
+
+export function maskAccessKey(key: string): string {
+  return key.length >= 16 ? ends(key, Math.floor(key.length / 8)) : HIDDEN;
 }
 
 /** `https://user:pass@host/` → `https://***@host/`: credentials in a backend URL are secrets too. */
 export function maskUrlCredentials(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, "$1***@");
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, `$1${HIDDEN}@`);
 }

@@ -1,6 +1,6 @@
 import type { ClientKey, ClientKeys } from "../access/clients";
 import { digest } from "../access/secret";
-import { maskSecret, maskUrlCredentials } from "./mask";
+import { maskAccessKey, maskBackendKey, maskUrlCredentials } from "./mask";
 import {
   DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
@@ -82,16 +82,27 @@ function resolveClients(file: ConfigFile, models: ModelEntry[]): ClientKeys {
   return { keys, digests: keys.map((key) => key.digest) };
 }
 
-/** The config as `/debug` shows it: every secret masked. */
-function maskedView(file: ConfigFile, path: string): Record<string, unknown> {
-  const endpoints: Record<string, unknown> = {};
-  for (const [id, endpoint] of Object.entries(file.endpoints)) {
-    endpoints[id] = { ...endpoint, url: maskUrlCredentials(endpoint.url), apiKey: endpoint.apiKey ? maskSecret(endpoint.apiKey) : "" };
-  }
-  const view: Record<string, unknown> = { configFile: path, ...file, endpoints };
-  if (file.clientKeys) view.clientKeys = file.clientKeys.map((client) => ({ ...client, key: maskSecret(client.key) }));
-  if (file.adminKey) view.adminKey = maskSecret(file.adminKey);
-  return view;
+/**
+ * The config as `/debug` shows it: every secret masked, each endpoint with the display name and
+ * backend model name in effect, and the file's path under the original proxy's name too. The path
+ * comes last so a field of the file cannot stand in for it.
+ */
+function maskedView(file: ConfigFile, path: string, targets: ReadonlyMap<string, Target>): Record<string, unknown> {
+  const endpoints = Object.fromEntries(
+    Object.entries(file.endpoints).map(([id, endpoint]) => {
+      const { displayName, actualModelName } = targets.get(id)!;
+      const apiKey = endpoint.apiKey ? maskBackendKey(endpoint.apiKey) : "";
+      return [id, { ...endpoint, displayName, actualModelName, url: maskUrlCredentials(endpoint.url), apiKey }];
+    }),
+  );
+  return {
+    ...file,
+    endpoints,
+    ...(file.clientKeys && { clientKeys: file.clientKeys.map((client) => ({ ...client, key: maskAccessKey(client.key) })) }),
+    ...(file.adminKey && { adminKey: maskAccessKey(file.adminKey) }),
+    configFile: path,
+    config_file_location: path,
+  };
 }
 
 export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Math.floor(Date.now() / 1000)): ProxyConfig {
@@ -122,6 +133,6 @@ export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Mat
       endpoints: targets.size,
       models: models.map((model) => ({ id: model.id, displayName: model.name })),
     }),
-    debugView: maskedView(file, path),
+    debugView: maskedView(file, path, targets),
   };
 }

@@ -1,4 +1,6 @@
-import { t, type Static } from "elysia";
+// TypeBox itself, not Elysia's `t`: Elysia's numbers and integers also accept numeric strings (it
+// coerces query parameters), and a config file's `"idleMs": "300"` must be an error, not a string.
+import { Type as t, type Static } from "@sinclair/typebox";
 
 /**
  * The config file's shape. Unknown fields are allowed everywhere so files written for newer
@@ -6,7 +8,7 @@ import { t, type Static } from "elysia";
  */
 const Milliseconds = t.Integer({ minimum: 1, description: "milliseconds" });
 
-export const TimeoutsSchema = t.Object(
+const TimeoutsSchema = t.Object(
   {
     connectMs: t.Optional(Milliseconds),
     firstByteMs: t.Optional(Milliseconds),
@@ -15,9 +17,13 @@ export const TimeoutsSchema = t.Object(
   { additionalProperties: true },
 );
 
-const HttpUrl = t.String({ pattern: "^https?://[^\\s/?#]+[^\\s]*$", description: "http(s) base URL of the backend" });
+const HttpUrl = t.String({
+  pattern: "^https?://[^\\s/?#]+[^\\s]*$",
+  description: "http(s) base URL of the backend",
+  error: "expected an http:// or https:// URL",
+});
 
-export const EndpointSchema = t.Object(
+const EndpointSchema = t.Object(
   {
     url: HttpUrl,
     displayName: t.Optional(t.String()),
@@ -28,7 +34,7 @@ export const EndpointSchema = t.Object(
   { additionalProperties: true },
 );
 
-export const ClientKeySchema = t.Object(
+const ClientKeySchema = t.Object(
   {
     key: t.String({ minLength: 1, description: "the bearer key a client sends" }),
     name: t.Optional(t.String({ description: "shown in logs instead of the key" })),

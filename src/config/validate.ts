@@ -26,7 +26,7 @@ export function crossFieldProblems(file: ConfigFile): string[] {
     if (seenKeys.has(client.key)) problems.push(`clientKeys.${i}.key: the same key is listed twice`);
     seenKeys.add(client.key);
     client.models?.forEach((model, j) => {
-      if (!(model in file.endpoints)) problems.push(`clientKeys.${i}.models.${j}: unknown model '${model}'`);
+      if (!Object.hasOwn(file.endpoints, model)) problems.push(`clientKeys.${i}.models.${j}: unknown model '${model}'`);
     });
   });
   return problems;

@@ -33,9 +33,9 @@ export const adminRoutes = ({ store }: RouteContext, prefix: string) =>
       "/reload",
       async () => {
         try {
-          const config = await store.reload("POST /reload");
-          const models = [...config.targets.values()].map(({ id, displayName }) => ({ id, displayName }));
-          return { status: "reloaded" as const, endpoints: models.length, models };
+          const { file, modelIds } = await store.reload("POST /reload");
+          // The original proxy's answer, field for field: scripts written for it keep working.
+          return { status: "ok" as const, message: `Configuration reloaded from ${file}`, endpoints: modelIds.length, models: [...modelIds] };
         } catch (error) {
           if (!(error instanceof ConfigError)) throw error;
           throw invalidConfig(error);
@@ -43,7 +43,7 @@ export const adminRoutes = ({ store }: RouteContext, prefix: string) =>
       },
       {
         parse: "none",
-        response: t.Object({ status: t.Literal("reloaded"), endpoints: t.Integer(), models: t.Array(ModelSummary) }),
+        response: t.Object({ status: t.Literal("ok"), message: t.String(), endpoints: t.Integer(), models: t.Array(t.String()) }),
         detail: {
           summary: "Re-read the startup config file; an invalid file is rejected and the running config kept",
           tags: ["Admin"],

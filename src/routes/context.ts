@@ -10,8 +10,9 @@ export interface RouteContext {
 /** Every client-facing route is served both bare and under `/v1` (Open WebUI users set either base URL). */
 export const ROUTE_PREFIXES = ["", "/v1"] as const;
 
-export const JSON_HEADERS = { "content-type": "application/json" } as const;
+const JSON_HEADERS = { "content-type": "application/json" } as const;
 
+/** Every JSON body the proxy writes itself (pre-rendered lists, errors) leaves through here. */
 export function jsonResponse(json: string, status = 200): Response {
   return new Response(json, { status, headers: JSON_HEADERS });
 }
