@@ -17,7 +17,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { BACKEND_KEY, BACKEND_MODEL, CLIENT_MODEL } from "./shared";
+import { BACKEND_KEY, BACKEND_MODEL, CLIENT_MODEL, TWO_TARGET_MODEL } from "./shared";
 
 const ROOT = resolve(import.meta.dir, "..");
 process.chdir(ROOT);
@@ -242,6 +242,8 @@ const empty = <T>(): Record<TargetName, T[]> => ({ direct: [], floor: [], requir
 type Figures = Record<string, number | string | undefined>;
 const fig: Record<TargetName, Figures> = { direct: {}, floor: {}, required: {}, requiredElysia: {}, proxy: {} };
 const raw: Record<string, unknown> = {};
+/** The routing row: the proxy with a one-target and a two-target model. */
+const routing: Record<string, { chatRps: number; addedP50Ms: number; errors: number }> = {};
 
 async function startMock(): Promise<Server> {
   return startServer("mock", (port) => pin(LOAD_CPU, [BUN, "bench/mock-backend.ts", String(port)]));
@@ -252,6 +254,12 @@ function writeProxyConfig(mock: Server): string {
   const config = {
     endpoints: {
       [CLIENT_MODEL]: { displayName: "Bench model", url: mock.url, apiKey: BACKEND_KEY, actualModelName: BACKEND_MODEL },
+      [TWO_TARGET_MODEL]: {
+        displayName: "Bench model, two targets",
+        apiKey: BACKEND_KEY,
+        actualModelName: BACKEND_MODEL,
+        targets: [{ name: "a", url: mock.url }, { name: "b", url: mock.url }],
+      },
     },
   };
   writeFileSync(path, JSON.stringify(config, null, 2));
@@ -366,6 +374,38 @@ async function measureLoad(targets: Record<TargetName, Server>): Promise<void> {
     fig[name].modelsErrors = models[name].reduce((sum, r) => sum + r.errors, 0);
   }
   raw.models = models;
+}
+
+/**
+ * Issue 9's row: the proxy serving a model with two targets (round-robin) against the same model
+ * with one, interleaved round by round in the same process, for throughput and added p50.
+ */
+async function measureRouting(proxy: Server, direct: Server): Promise<void> {
+  const kinds = { single: CLIENT_MODEL, twoTargets: TWO_TARGET_MODEL } as const;
+  const tput: Record<string, WrkResult[]> = { single: [], twoTargets: [], direct: [] };
+  const rate: Record<string, WrkResult[]> = { single: [], twoTargets: [], direct: [] };
+  const rateEnv = { BENCH_DELAY_MS: String(RATE_DELAY_MS), BENCH_CONNECTIONS: String(RATE_CONNECTIONS) };
+  log(`routing: ${S.rounds} rounds, one-target vs two-target model, throughput and fixed rate`);
+  for (let round = 0; round < S.rounds; round++) {
+    for (const [kind, model] of Object.entries(kinds)) {
+      await wrk(proxy.url, "bench/wrk/chat.lua", CONNECTIONS, S.tputWarm, { BENCH_MODEL: model });
+      tput[kind]!.push(await wrk(proxy.url, "bench/wrk/chat.lua", CONNECTIONS, S.tputSecs, { BENCH_MODEL: model }));
+    }
+    for (const [kind, model] of Object.entries(kinds)) {
+      await wrk(proxy.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateWarm, { ...rateEnv, BENCH_MODEL: model });
+      rate[kind]!.push(await wrk(proxy.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateSecs, { ...rateEnv, BENCH_MODEL: model }));
+    }
+    rate.direct!.push(await wrk(direct.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateSecs, rateEnv));
+  }
+  const directP50 = median(rate.direct!.map((r) => r.p50Ms));
+  for (const kind of Object.keys(kinds)) {
+    routing[kind] = {
+      chatRps: median(tput[kind]!.map((r) => r.rps)),
+      addedP50Ms: median(rate[kind]!.map((r) => r.p50Ms)) - directP50,
+      errors: tput[kind]!.reduce((sum, r) => sum + r.errors, 0) + rate[kind]!.reduce((sum, r) => sum + r.errors, 0),
+    };
+  }
+  raw.routing = { tput, rate };
 }
 
 /**
@@ -485,6 +525,28 @@ function report(context: { pinning: string; machine: string[]; versions: string[
       ]
     : [];
   const errorNote = TARGETS.map((t) => `${t}: ${fig[t].chatErrors ?? 0}/${fig[t].rateErrors ?? 0}/${fig[t].modelsErrors ?? 0}`).join(", ");
+  const { single, twoTargets } = routing;
+  const routingRows = single && twoTargets
+    ? (() => {
+        const tputRatio = twoTargets.chatRps / single.chatRps;
+        const addedDelta = twoTargets.addedP50Ms - single.addedP50Ms;
+        const tputOk = tputRatio >= 0.97;
+        const p50Ok = addedDelta <= 0.02;
+        verdicts.push(`${tputOk ? "PASS" : "FAIL"}: two-target model (round-robin) throughput within 3 % of one target — ${(tputRatio * 100).toFixed(1)} %`);
+        verdicts.push(`${p50Ok ? "PASS" : "FAIL"}: two-target model added p50 within 0.02 ms of one target — ${addedDelta >= 0 ? "+" : ""}${addedDelta.toFixed(3)} ms`);
+        return [
+          "## Routing (issue 9)",
+          "",
+          "The proxy alone, one process, the same mock behind both models; rounds interleave the two models.",
+          "",
+          "| Model | max throughput (req/s) | added p50 over direct (ms) | wrk errors | bar | result |",
+          "|---|--:|--:|--:|---|---|",
+          `| one target | ${fmt(single.chatRps, 0)} | ${fmt(single.addedP50Ms, 3)} | ${single.errors} | | |`,
+          `| two targets, round-robin | ${fmt(twoTargets.chatRps, 0)} (${(tputRatio * 100).toFixed(1)} %) | ${fmt(twoTargets.addedP50Ms, 3)} (${addedDelta >= 0 ? "+" : ""}${addedDelta.toFixed(3)}) | ${twoTargets.errors} | ≥ 97 % and ≤ +0.02 ms | ${tputOk && p50Ok ? "**PASS**" : "**FAIL**"} |`,
+          "",
+        ];
+      })()
+    : [];
   return [
     "# Benchmark results",
     "",
@@ -519,7 +581,8 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     ...warning,
     ...lines,
     "",
-    "## Verdict against the bars of issue 3",
+    ...routingRows,
+    "## Verdict against the bars of issues 3 and 9",
     "",
     ...verdicts.map((v) => `- ${v}`),
     "",
@@ -590,6 +653,7 @@ async function main(): Promise<void> {
     for (const name of SERVED) fig[name].idleRssMb = procStatus(started[name].pid).rssMb;
     const targets = { direct: mock, ...started };
     await measureLoad(targets);
+    await measureRouting(started.proxy, mock);
     await sleep(1000);
     for (const name of SERVED) {
       const status = procStatus(targets[name].pid);

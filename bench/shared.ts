@@ -5,6 +5,8 @@
 
 /** The model id clients ask for, and the name the proxy/floor must rewrite it to. */
 export const CLIENT_MODEL = "bench-model";
+/** The same backend behind a model with two targets (round-robin), for the routing row. */
+export const TWO_TARGET_MODEL = "bench-model-2t";
 export const BACKEND_MODEL = "mock-actual-model";
 export const BACKEND_KEY = "sk-backend-bench";
 

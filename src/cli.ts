@@ -2,7 +2,11 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config/load";
+import { maskUrlCredentials } from "./config/mask";
+import type { ProxyConfig } from "./config/proxy-config";
 import { startServer, type RunningServer } from "./index";
+import { writeExampleConfig } from "./init-config";
+import { hostPort, ListenError } from "./listen-error";
 import { consoleLogger, type Logger } from "./log";
 import { VERSION } from "./version";
 
@@ -13,12 +17,15 @@ const HELP = `cm-open-webui-proxy ${VERSION}
 OpenAI-compatible proxy: many LLM backends behind one endpoint.
 
 Usage: cm-open-webui-proxy [options]
+       cm-open-webui-proxy --init [file]
 
 Options:
   --config <file>   config file (env CM_OPEN_WEBUI_PROXY_CONFIG_FILE, default ${DEFAULT_CONFIG})
   --port <n>        port to listen on (env CM_OPEN_WEBUI_PROXY_PORT, default 3333)
   --host <addr>     address to bind (default 0.0.0.0)
   --check-config    validate the config file, print its models, exit 0 (valid) or 1
+  --init [file]     write an example config to start from, then exit: to <file>, else the
+                    config file named as above, else ${DEFAULT_CONFIG}; an existing file is never replaced
   --version         print the version
   --help            print this help
 `;
@@ -49,20 +56,33 @@ function chooseConfig(named: string | undefined, log: Logger): string {
   return EXAMPLE_CONFIG;
 }
 
-function parseCli(argv: string[], log: Logger): CliOptions {
-  let values;
+function initConfig(path: string): never {
   try {
-    ({ values } = parseArgs({
+    writeExampleConfig(path);
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  const serve = path === DEFAULT_CONFIG ? "cm-open-webui-proxy" : `cm-open-webui-proxy --config ${path}`;
+  process.stdout.write(`wrote ${path} from the example config: edit its endpoints (url, apiKey, actualModelName), then run ${serve}\n`);
+  process.exit(0);
+}
+
+function parseCli(argv: string[], log: Logger): CliOptions {
+  let values, positionals;
+  try {
+    ({ values, positionals } = parseArgs({
       args: argv,
       options: {
         config: { type: "string" },
         port: { type: "string" },
         host: { type: "string" },
         "check-config": { type: "boolean" },
+        init: { type: "boolean" },
         version: { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
+      allowPositionals: true, // only --init takes one: its file
     }));
   } catch (error) {
     fail(`${(error as Error).message}\n\n${HELP}`);
@@ -76,29 +96,46 @@ function parseCli(argv: string[], log: Logger): CliOptions {
     process.exit(0);
   }
   const env = process.env;
+  const named = values.config ?? (env.CM_OPEN_WEBUI_PROXY_CONFIG_FILE || undefined);
+  const [file, extra] = positionals;
+  if (extra !== undefined || (file !== undefined && !values.init)) fail(`unexpected argument '${extra ?? file}'\n\n${HELP}`);
+  if (values.init) initConfig(file ?? named ?? DEFAULT_CONFIG);
   const port = values.port !== undefined
     ? parsePort(values.port, "--port")
     : env.CM_OPEN_WEBUI_PROXY_PORT ? parsePort(env.CM_OPEN_WEBUI_PROXY_PORT, "CM_OPEN_WEBUI_PROXY_PORT") : 3333;
   return {
-    configPath: chooseConfig(values.config ?? (env.CM_OPEN_WEBUI_PROXY_CONFIG_FILE || undefined), log),
+    configPath: chooseConfig(named, log),
     port,
     hostname: values.host ?? "0.0.0.0",
     checkOnly: values["check-config"] ?? false,
   };
 }
 
-async function checkConfig(path: string): Promise<never> {
+/** Valid, yet serves nothing: most likely a file not yet edited, or emptied by mistake. */
+function warnIfNoModels(config: ProxyConfig, log: Logger): void {
+  if (config.models.size === 0 && config.sources.length === 0) log.warn(`${config.file} has no models (endpoints is empty): clients will see an empty model list`);
+}
+
+async function checkConfig(path: string, log: Logger): Promise<never> {
   const config = await loadConfig(path);
-  process.stdout.write(`${config.file}: valid, ${config.targets.size} models\n`);
-  for (const target of config.targets.values()) {
-    process.stdout.write(`  ${target.id}  "${target.displayName}" -> ${target.prefix} (${target.actualModelName})\n`);
+  warnIfNoModels(config, log);
+  process.stdout.write(`${config.file}: valid, ${config.models.size} models, ${config.sources.length} discovery sources\n`);
+  for (const model of config.models.values()) {
+    process.stdout.write(`  ${model.id}  "${model.displayName}"\n`);
+    for (const target of model.targets) {
+      process.stdout.write(`    ${target.name} -> ${maskUrlCredentials(target.prefix)} (${target.actualModelName})\n`);
+    }
+  }
+  for (const source of config.sources) {
+    process.stdout.write(`  ${source.prefix}*  discovered from ${maskUrlCredentials(source.template.targets[0]!.prefix)}\n`);
   }
   process.exit(0);
 }
 
 function announce(server: RunningServer, hostname: string, log: Logger): void {
   const config = server.store.current;
-  log.info(`cm-open-webui-proxy ${VERSION} listening on ${hostname}:${server.port} with ${config.targets.size} models from ${config.file}`);
+  log.info(`cm-open-webui-proxy ${VERSION} listening on ${hostPort(hostname, server.port)} with ${server.catalogs.current.models.size} models from ${config.file}`);
+  warnIfNoModels(config, log);
   if (config.clients.keys.length === 0) {
     log.warn("no clientKeys configured: any client that can reach this port may use every model");
   }
@@ -128,12 +165,14 @@ async function main(): Promise<void> {
   const log = consoleLogger();
   const options = parseCli(process.argv.slice(2), log);
   try {
-    if (options.checkOnly) await checkConfig(options.configPath);
+    if (options.checkOnly) await checkConfig(options.configPath, log);
     const server = await startServer({ ...options, log });
     handleSignals(server, log); // before announcing: whoever waits for "listening" may signal at once
     announce(server, options.hostname, log);
   } catch (error) {
+    if (error instanceof ConfigError && !existsSync(error.file)) fail(`${error.file}: file not found (run with --init to write a starting config there)`);
     if (error instanceof ConfigError) fail(`invalid configuration\n${error.message}`);
+    if (error instanceof ListenError) fail(error.message);
     throw error;
   }
 }

@@ -1,4 +1,4 @@
-import { jsonResponse } from "./routes/context";
+import { jsonResponse } from "./json-response";
 
 /**
  * Every error the proxy itself produces leaves through `errorResponse`, in OpenAI's shape
@@ -25,9 +25,15 @@ export class ProxyError extends Error {
     readonly type: OpenAIErrorType,
     readonly code: string | null = null,
     readonly param: string | null = null,
+    /** Extra response headers (which model and target a failed model request reached). */
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message);
     this.name = "ProxyError";
+  }
+
+  withHeaders(headers: Readonly<Record<string, string>>): ProxyError {
+    return new ProxyError(this.status, this.message, this.type, this.code, this.param, { ...this.headers, ...headers });
   }
 
   toJSON(): OpenAIErrorBody {
@@ -61,7 +67,7 @@ export const gatewayTimeout = (model: string, what: string) =>
   new ProxyError(504, `Backend for model '${model}' did not answer in time: ${what}`, "timeout_error", "backend_timeout");
 
 export function errorResponse(error: ProxyError): Response {
-  return jsonResponse(JSON.stringify(error.toJSON()), error.status);
+  return jsonResponse(JSON.stringify(error.toJSON()), error.status, error.headers as Record<string, string> | undefined);
 }
 
 /** The SSE event a stream ends with when its backend fails after the first byte was sent. */

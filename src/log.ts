@@ -13,5 +13,3 @@ export function consoleLogger(write: (line: string) => void = (line) => process.
     error: (message) => emit("ERROR", message),
   };
 }
-
-export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

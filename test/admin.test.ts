@@ -55,16 +55,16 @@ describe("GET /health", () => {
       const response = await fetch(proxy.url(path));
       expect(response.status).toBe(200);
       expect(response.headers.get("content-type")).toContain("application/json");
+      // Each single-backend endpoint is a model with one target, named `<id>#0`, up and idle.
+      const lone = (id: string, displayName: string) => ({
+        id,
+        displayName,
+        targets: [{ name: `${id}#0`, state: "up", inFlight: 0, ewmaTtfbMs: null, consecutiveFailures: 0, cooldownUntil: null }],
+      });
       expect(await response.json()).toEqual({
         status: "ok",
         endpoints: 5,
-        models: [
-          { id: "gpt", displayName: "GPT (Alpha)" },
-          { id: "llama", displayName: "Llama (Bravo)" },
-          { id: "ten", displayName: "Ten" },
-          { id: "eleven", displayName: "Eleven" },
-          { id: "short", displayName: "Short" },
-        ],
+        models: [lone("gpt", "GPT (Alpha)"), lone("llama", "Llama (Bravo)"), lone("ten", "Ten"), lone("eleven", "Eleven"), lone("short", "Short")],
       });
     });
   }
@@ -144,12 +144,19 @@ describe("POST /reload", () => {
     const response = await reload();
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("application/json");
-    // the original proxy's answer, field for field
+    // the original proxy's fields, with each model's display name as issue 8 asks
     expect(await response.json()).toEqual({
       status: "ok",
       message: `Configuration reloaded from ${proxy.configPath}`,
       endpoints: 6,
-      models: ["gpt", "llama", "ten", "eleven", "short", "fresh"],
+      models: [
+        { id: "gpt", displayName: "GPT (Alpha)" },
+        { id: "llama", displayName: "Llama (Bravo)" },
+        { id: "ten", displayName: "Ten" },
+        { id: "eleven", displayName: "Eleven" },
+        { id: "short", displayName: "Short" },
+        { id: "fresh", displayName: "Fresh" },
+      ],
     });
     expect(await modelIds()).toEqual(["gpt", "llama", "ten", "eleven", "short", "fresh"]);
 

@@ -55,7 +55,7 @@ describe("config: the original format loads unchanged", () => {
 
   test("the shipped config.example.json is valid once its ${OPENAI_API_KEY} is set", async () => {
     const config = await loadConfig(join(import.meta.dir, "..", "config.example.json"), { OPENAI_API_KEY: "sk-from-env" });
-    expect(config.modelIds).toEqual(["gpt-4o", "local-llama"]);
+    expect([...config.models.keys()]).toEqual(["gpt-4o", "local-llama"]);
   });
 });
 
@@ -135,7 +135,7 @@ describe("config: validation messages name the file, the model id and the field"
       writeConfig(join(dir, "extra.json"), { future: { a: 1 }, endpoints: { gpt: { url: "http://127.0.0.1:1", futureField: [1, 2] } } }),
       {},
     );
-    expect(config.modelIds).toEqual(["gpt"]);
+    expect([...config.models.keys()]).toEqual(["gpt"]);
     expect(JSON.stringify(config.debugView)).toContain('"futureField":[1,2]');
     expect(JSON.stringify(config.debugView)).toContain('"future":{"a":1}');
   });
@@ -177,12 +177,12 @@ describe("config: ${ENV} substitution", () => {
 
   test("a variable set to the empty string is substituted, not an error", async () => {
     const config = await loadConfig(writeConfig(join(dir, "empty.json"), { endpoints: { gpt: { url: "http://127.0.0.1:1", apiKey: "${EMPTY}" } } }), { EMPTY: "" });
-    expect(config.modelIds).toEqual(["gpt"]);
+    expect([...config.models.keys()]).toEqual(["gpt"]);
   });
 
   test("${NAME:-fallback} uses the fallback when NAME is unset or empty, and NAME when set", async () => {
     const file = writeConfig(join(dir, "fallback.json"), { endpoints: { gpt: { url: "http://127.0.0.1:1", displayName: "${CM_OWP_NAME:-Fallback Name}" } } });
-    const names = async (env: Record<string, string>) => JSON.parse((await loadConfig(file, env)).healthJson).models[0].displayName;
+    const names = async (env: Record<string, string>) => (await loadConfig(file, env)).models.get("gpt")!.displayName;
     expect(await names({})).toBe("Fallback Name");
     expect(await names({ CM_OWP_NAME: "" })).toBe("Fallback Name");
     expect(await names({ CM_OWP_NAME: "From Env" })).toBe("From Env");
@@ -220,7 +220,7 @@ describe("config: keys that name Object.prototype's members are plain keys", () 
       `{"__proto__": {"polluted": true}, "endpoints": {"__proto__": ${JSON.stringify({ ...backend(), actualModelName: "proto-actual" })}, "gpt": ${JSON.stringify(backend())}}}`,
     );
     const config = await loadConfig(file, {});
-    expect(config.modelIds).toEqual(["__proto__", "gpt"]);
+    expect([...config.models.keys()]).toEqual(["__proto__", "gpt"]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const view = config.debugView as Record<string, Record<string, Record<string, unknown>>>;
     expect(Object.getPrototypeOf(view)).toBe(Object.prototype);

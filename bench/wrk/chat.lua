@@ -13,7 +13,8 @@ wrk.headers["X-Stainless-Arch"] = "x64"
 wrk.headers["X-Stainless-Runtime"] = "CPython"
 wrk.headers["X-Stainless-Runtime-Version"] = "3.12.7"
 wrk.headers["X-Stainless-Retry-Count"] = "0"
-wrk.body = '{"model":"bench-model","messages":[{"role":"system","content":"You are a helpful assistant."},' ..
+-- BENCH_MODEL picks the model id (the routing row asks for the two-target model).
+wrk.body = '{"model":"' .. (os.getenv("BENCH_MODEL") or "bench-model") .. '","messages":[{"role":"system","content":"You are a helpful assistant."},' ..
   '{"role":"user","content":"Write one sentence about the sea, in the voice of a lighthouse keeper."}],' ..
   '"temperature":0.7,"max_tokens":256,"stream":false}'
 dofile("bench/wrk/report.lua")

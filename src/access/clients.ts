@@ -1,3 +1,4 @@
+import type { IdMatcher } from "../catalog/glob";
 import { ProxyError } from "../errors";
 import { digest, findDigest, presentedKeys } from "./secret";
 
@@ -5,11 +6,7 @@ import { digest, findDigest, presentedKeys } from "./secret";
 export interface ClientKey {
   readonly name: string;
   readonly digest: Uint8Array;
-  readonly models: ReadonlySet<string> | null;
-  /** The `/models` body this client sees, rendered at config load. */
-  readonly modelsJson: string;
-  /** Model ids this client may know of, for error messages. */
-  readonly visibleIds: readonly string[];
+  readonly models: IdMatcher | null;
 }
 
 /** The configured client keys; an empty list means the proxy is open. */

@@ -1,98 +1,64 @@
 import type { ClientKey, ClientKeys } from "../access/clients";
 import { digest } from "../access/secret";
 import { maskAccessKey, maskBackendKey, maskUrlCredentials } from "./mask";
-import {
-  DEFAULT_DRAIN_TIMEOUT_MS,
-  DEFAULT_MAX_BODY_BYTES,
-  DEFAULT_TIMEOUTS,
-  type ConfigFile,
-  type EndpointFile,
-  type Timeouts,
-} from "./schema";
-import { upstreamPrefix } from "./url";
-
-/** One configured model, resolved into what the hot path needs. */
-export interface Target {
-  readonly id: string;
-  readonly displayName: string;
-  readonly actualModelName: string;
-  /** `<url>/v1/`: every upstream path is appended to it. */
-  readonly prefix: string;
-  /** `Bearer <apiKey>`, or null when the backend takes no key. */
-  readonly authorization: string | null;
-  readonly timeouts: Timeouts;
-}
+import { IdMatcher } from "../catalog/glob";
+import type { DiscoverySource, Model } from "../catalog/model";
+import { modelFromEndpoint, sourceFromEndpoint } from "./models";
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUTS, type ConfigFile, type EndpointFile } from "./schema";
 
 /**
  * An immutable snapshot of a loaded config file. A reload builds a new one and swaps it in whole,
- * so a request that captured a snapshot finishes on it. Response bodies that never change between
- * reloads are rendered once here, off the hot path.
+ * so a request that captured a snapshot finishes on it.
  */
 export interface ProxyConfig {
   readonly file: string;
-  readonly targets: ReadonlyMap<string, Target>;
-  readonly modelIds: readonly string[];
+  /** When the file was loaded: the `created` of every model in `/models`. */
+  readonly createdAt: number;
+  /** The configured models; discovered ones join them in the catalog. */
+  readonly models: ReadonlyMap<string, Model>;
+  readonly sources: readonly DiscoverySource[];
   readonly maxBodyBytes: number;
   readonly drainTimeoutMs: number;
   readonly forwardUserInfoHeaders: boolean;
   readonly clients: ClientKeys;
   readonly adminDigest: Uint8Array | null;
-  readonly modelsJson: string;
-  readonly modelJson: ReadonlyMap<string, string>;
-  readonly healthJson: string;
   readonly debugView: Readonly<Record<string, unknown>>;
 }
 
-interface ModelEntry {
-  id: string;
-  object: "model";
-  created: number;
-  owned_by: string;
-  name: string;
-}
-
-const OWNER = "cm-open-webui-proxy";
-
-const modelList = (data: ModelEntry[]) => JSON.stringify({ object: "list", data });
-
-function resolveTarget(id: string, endpoint: EndpointFile, defaults: Timeouts): Target {
-  const apiKey = endpoint.apiKey ?? "";
-  return {
-    id,
-    displayName: endpoint.displayName ?? id,
-    actualModelName: endpoint.actualModelName ?? id,
-    prefix: upstreamPrefix(endpoint.url),
-    authorization: apiKey ? `Bearer ${apiKey}` : null,
-    timeouts: { ...defaults, ...endpoint.timeouts },
-  };
-}
-
-function resolveClients(file: ConfigFile, models: ModelEntry[]): ClientKeys {
-  const keys = (file.clientKeys ?? []).map((client, i): ClientKey => {
-    const allowed = client.models ? new Set(client.models) : null;
-    const visible = allowed ? models.filter((model) => allowed.has(model.id)) : models;
-    return {
+function resolveClients(file: ConfigFile): ClientKeys {
+  const keys = (file.clientKeys ?? []).map(
+    (client, i): ClientKey => ({
       name: client.name ?? `clientKeys[${i}]`,
       digest: digest(client.key),
-      models: allowed,
-      modelsJson: modelList(visible),
-      visibleIds: visible.map((model) => model.id),
-    };
-  });
+      models: client.models ? new IdMatcher(client.models) : null,
+    }),
+  );
   return { keys, digests: keys.map((key) => key.digest) };
 }
+
+const maskTarget = <T extends { url: string; apiKey?: string }>(target: T) => ({
+  ...target,
+  url: maskUrlCredentials(target.url),
+  ...(target.apiKey !== undefined && { apiKey: target.apiKey ? maskBackendKey(target.apiKey) : "" }),
+});
 
 /**
  * The config as `/debug` shows it: every secret masked, each endpoint with the display name and
  * backend model name in effect, and the file's path under the original proxy's name too. The path
  * comes last so a field of the file cannot stand in for it.
  */
-function maskedView(file: ConfigFile, path: string, targets: ReadonlyMap<string, Target>): Record<string, unknown> {
+function maskedView(file: ConfigFile, path: string, models: ReadonlyMap<string, Model>): Record<string, unknown> {
   const endpoints = Object.fromEntries(
     Object.entries(file.endpoints).map(([id, endpoint]) => {
-      const { displayName, actualModelName } = targets.get(id)!;
-      const apiKey = endpoint.apiKey ? maskBackendKey(endpoint.apiKey) : "";
-      return [id, { ...endpoint, displayName, actualModelName, url: maskUrlCredentials(endpoint.url), apiKey }];
+      const model = models.get(id);
+      const masked = {
+        ...endpoint,
+        ...(model && { displayName: model.displayName, actualModelName: endpoint.actualModelName ?? model.targets[0]!.actualModelName }),
+        apiKey: endpoint.apiKey ? maskBackendKey(endpoint.apiKey) : "",
+        ...(endpoint.url !== undefined && { url: maskUrlCredentials(endpoint.url) }),
+        ...(endpoint.targets && { targets: endpoint.targets.map(maskTarget) }),
+      };
+      return [id, masked];
     }),
   );
   return {
@@ -107,32 +73,23 @@ function maskedView(file: ConfigFile, path: string, targets: ReadonlyMap<string,
 
 export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Math.floor(Date.now() / 1000)): ProxyConfig {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...file.timeouts };
-  const targets = new Map<string, Target>();
-  for (const [id, endpoint] of Object.entries(file.endpoints)) targets.set(id, resolveTarget(id, endpoint, timeouts));
-
-  const models = [...targets.values()].map((target): ModelEntry => ({
-    id: target.id,
-    object: "model",
-    created: createdAt,
-    owned_by: OWNER,
-    name: target.displayName,
-  }));
+  const models = new Map<string, Model>();
+  const sources: DiscoverySource[] = [];
+  for (const [id, endpoint] of Object.entries(file.endpoints)) {
+    const model = modelFromEndpoint(id, endpoint, file, timeouts);
+    if (endpoint.discover) sources.push(sourceFromEndpoint(id, endpoint, model));
+    else models.set(id, model);
+  }
   return {
     file: path,
-    targets,
-    modelIds: [...targets.keys()],
+    createdAt,
+    models,
+    sources,
     maxBodyBytes: file.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     drainTimeoutMs: file.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
     forwardUserInfoHeaders: file.forwardUserInfoHeaders ?? false,
-    clients: resolveClients(file, models),
+    clients: resolveClients(file),
     adminDigest: file.adminKey ? digest(file.adminKey) : null,
-    modelsJson: modelList(models),
-    modelJson: new Map(models.map((model) => [model.id, JSON.stringify(model)])),
-    healthJson: JSON.stringify({
-      status: "ok",
-      endpoints: targets.size,
-      models: models.map((model) => ({ id: model.id, displayName: model.name })),
-    }),
-    debugView: maskedView(file, path, targets),
+    debugView: maskedView(file, path, models),
   };
 }

@@ -23,13 +23,64 @@ const HttpUrl = t.String({
   error: "expected an http:// or https:// URL",
 });
 
-const EndpointSchema = t.Object(
+const TargetSchema = t.Object(
   {
     url: HttpUrl,
+    name: t.Optional(t.String({ minLength: 1, description: "shown in logs, headers and /health; default <model id>#<index>" })),
+    apiKey: t.Optional(t.String()),
+    actualModelName: t.Optional(t.String({ minLength: 1 })),
+    timeouts: t.Optional(TimeoutsSchema),
+    weight: t.Optional(t.Integer({ minimum: 1, description: "share of requests under the weighted strategy" })),
+  },
+  { additionalProperties: true },
+);
+
+const StatusCode = t.Integer({ minimum: 100, maximum: 599 });
+
+const RetrySchema = t.Object(
+  {
+    attempts: t.Optional(t.Integer({ minimum: 1, maximum: 20, description: "tries in total, the first included" })),
+    backoffMs: t.Optional(t.Integer({ minimum: 0 })),
+    maxBackoffMs: t.Optional(t.Integer({ minimum: 0 })),
+    retryOn: t.Optional(t.Array(StatusCode, { description: "backend statuses worth another try" })),
+  },
+  { additionalProperties: true },
+);
+
+const CooldownSchema = t.Object(
+  {
+    failures: t.Optional(t.Integer({ minimum: 1, description: "consecutive failures that take a target out" })),
+    seconds: t.Optional(t.Number({ exclusiveMinimum: 0, description: "how long it stays out" })),
+  },
+  { additionalProperties: true },
+);
+
+const Strategy = t.Union([t.Literal("round-robin"), t.Literal("weighted"), t.Literal("least-busy"), t.Literal("latency")]);
+
+const DiscoverSchema = t.Object(
+  {
+    prefix: t.Optional(t.String({ description: "put before each discovered id" })),
+    include: t.Optional(t.Array(t.String(), { description: "globs of backend ids to offer; all when absent" })),
+    exclude: t.Optional(t.Array(t.String(), { description: "globs of backend ids to leave out" })),
+    refreshMs: t.Optional(t.Integer({ minimum: 1000 })),
+  },
+  { additionalProperties: true },
+);
+
+const EndpointSchema = t.Object(
+  {
+    url: t.Optional(HttpUrl),
     displayName: t.Optional(t.String()),
     apiKey: t.Optional(t.String()),
     actualModelName: t.Optional(t.String({ minLength: 1 })),
     timeouts: t.Optional(TimeoutsSchema),
+    targets: t.Optional(t.Array(TargetSchema, { minItems: 1 })),
+    strategy: t.Optional(Strategy),
+    retry: t.Optional(RetrySchema),
+    cooldown: t.Optional(CooldownSchema),
+    fallbacks: t.Optional(t.Array(t.String({ minLength: 1 }))),
+    healthCheck: t.Optional(t.Object({ intervalMs: t.Integer({ minimum: 100 }) }, { additionalProperties: true })),
+    discover: t.Optional(DiscoverSchema),
   },
   { additionalProperties: true },
 );
@@ -38,7 +89,9 @@ const ClientKeySchema = t.Object(
   {
     key: t.String({ minLength: 1, description: "the bearer key a client sends" }),
     name: t.Optional(t.String({ description: "shown in logs instead of the key" })),
-    models: t.Optional(t.Array(t.String({ minLength: 1 }), { description: "model ids this key may use; all when absent" })),
+    models: t.Optional(
+      t.Array(t.String({ minLength: 1 }), { description: "model ids or globs (ollama/*) this key may use; all when absent" }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -52,12 +105,16 @@ export const ConfigFileSchema = t.Object(
     clientKeys: t.Optional(t.Array(ClientKeySchema)),
     adminKey: t.Optional(t.String({ minLength: 1 })),
     drainTimeoutMs: t.Optional(t.Integer({ minimum: 0, description: "milliseconds" })),
+    retry: t.Optional(RetrySchema),
+    cooldown: t.Optional(CooldownSchema),
   },
   { additionalProperties: true },
 );
 
 export type ConfigFile = Static<typeof ConfigFileSchema>;
 export type EndpointFile = Static<typeof EndpointSchema>;
+/** Top-level `retry` and `cooldown`: defaults for every endpoint. */
+export type PolicyDefaults = Pick<ConfigFile, "retry" | "cooldown">;
 export type Timeouts = Required<Pick<Static<typeof TimeoutsSchema>, "connectMs" | "firstByteMs" | "idleMs">>;
 
 export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 };

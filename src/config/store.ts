@@ -10,6 +10,7 @@ import type { ProxyConfig } from "./proxy-config";
 export class ConfigStore {
   private snapshot: ProxyConfig;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly listeners: ((config: ProxyConfig) => Promise<void>)[] = [];
 
   constructor(
     initial: ProxyConfig,
@@ -27,6 +28,11 @@ export class ConfigStore {
     return this.snapshot.file;
   }
 
+  /** Called after every successful reload, before `reload` resolves (the model catalog follows). */
+  onChange(listener: (config: ProxyConfig) => Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
   /** Re-reads the file; resolves to the new config, or rejects with a ConfigError (already logged). */
   reload(reason: string): Promise<ProxyConfig> {
     const run = this.queue.then(() => this.load(reason));
@@ -37,11 +43,12 @@ export class ConfigStore {
   private async load(reason: string): Promise<ProxyConfig> {
     try {
       this.snapshot = await loadConfig(this.path);
-      this.log.info(`config reloaded (${reason}): ${this.snapshot.modelIds.length} models from ${this.path}`);
-      return this.snapshot;
+      this.log.info(`config reloaded (${reason}): ${this.snapshot.models.size} models from ${this.path}`);
     } catch (error) {
       this.log.warn(`config reload (${reason}) rejected, running config kept:\n${(error as Error).message}`);
       throw error;
     }
+    for (const listener of this.listeners) await listener(this.snapshot);
+    return this.snapshot;
   }
 }

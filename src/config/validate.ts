@@ -1,6 +1,7 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { describeValueError, dottedPath } from "../schema-errors";
-import { ConfigFileSchema, type ConfigFile } from "./schema";
+import { isGlob } from "../catalog/glob";
+import { ConfigFileSchema, type ConfigFile, type EndpointFile } from "./schema";
 
 const checker = TypeCompiler.Compile(ConfigFileSchema);
 
@@ -18,16 +19,44 @@ export function configProblems(value: unknown): string[] {
   return problems;
 }
 
-/** Problems no schema can see: references between fields. */
+/** Problems no schema can see: how fields combine and refer to each other. */
 export function crossFieldProblems(file: ConfigFile): string[] {
   const problems: string[] = [];
+  const endpoints = Object.entries(file.endpoints);
+  const models = new Set(endpoints.filter(([, endpoint]) => !endpoint.discover).map(([id]) => id));
+  const prefixes = endpoints.flatMap(([, endpoint]) => (endpoint.discover ? [endpoint.discover.prefix ?? ""] : []));
+  for (const [id, endpoint] of endpoints) problems.push(...endpointProblems(id, endpoint, models, prefixes));
+
   const seenKeys = new Set<string>();
   file.clientKeys?.forEach((client, i) => {
     if (seenKeys.has(client.key)) problems.push(`clientKeys.${i}.key: the same key is listed twice`);
     seenKeys.add(client.key);
+    // Globs, and ids a discovery source may offer later, are fine; with no source, an unknown id is a typo.
+    if (prefixes.length > 0) return;
     client.models?.forEach((model, j) => {
-      if (!Object.hasOwn(file.endpoints, model)) problems.push(`clientKeys.${i}.models.${j}: unknown model '${model}'`);
+      if (!isGlob(model) && !models.has(model)) problems.push(`clientKeys.${i}.models.${j}: unknown model '${model}'`);
     });
+  });
+  return problems;
+}
+
+function endpointProblems(id: string, endpoint: EndpointFile, models: ReadonlySet<string>, prefixes: readonly string[]): string[] {
+  const at = `endpoints.${id}`;
+  const problems: string[] = [];
+  if (endpoint.url === undefined && endpoint.targets === undefined) problems.push(`${at}.url: is required (or a targets list)`);
+  if (endpoint.url !== undefined && endpoint.targets !== undefined) problems.push(`${at}: has both url and targets; use one`);
+  if (endpoint.discover && endpoint.targets) problems.push(`${at}.discover: a discovery source takes a url, not targets`);
+  const names = new Set<string>();
+  endpoint.targets?.forEach((target, i) => {
+    const name = target.name ?? `${id}#${i}`;
+    if (names.has(name)) problems.push(`${at}.targets.${i}.name: '${name}' is used twice in this model`);
+    names.add(name);
+  });
+  endpoint.fallbacks?.forEach((fallback, i) => {
+    if (fallback === id) problems.push(`${at}.fallbacks.${i}: a model cannot fall back to itself`);
+    else if (!models.has(fallback) && !prefixes.some((prefix) => fallback.startsWith(prefix))) {
+      problems.push(`${at}.fallbacks.${i}: unknown model '${fallback}'`);
+    }
   });
   return problems;
 }

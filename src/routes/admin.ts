@@ -2,23 +2,55 @@ import { Elysia, t } from "elysia";
 import { authorizeAdmin } from "../access/admin";
 import { ConfigError } from "../config/load";
 import { ProxyError } from "../errors";
-import { jsonResponse, type RouteContext } from "./context";
+import { jsonResponse } from "../json-response";
+import { healthReport } from "../routing/health-report";
+import type { RouteContext } from "./context";
+
+const TargetHealth = t.Object({
+  name: t.String(),
+  state: t.Union([t.Literal("up"), t.Literal("cooling"), t.Literal("half-open")]),
+  inFlight: t.Integer(),
+  ewmaTtfbMs: t.Union([t.Number(), t.Null()]),
+  consecutiveFailures: t.Integer(),
+  cooldownUntil: t.Union([t.String({ format: "date-time" }), t.Null()]),
+});
 
 const ModelSummary = t.Object({ id: t.String(), displayName: t.String() });
 
 const invalidConfig = (error: ConfigError) =>
   new ProxyError(400, `Reload rejected, the running configuration is unchanged: ${error.message}`, "invalid_request_error", "invalid_config");
 
+const notReady = () => new ProxyError(503, "The proxy is starting or shutting down", "api_error", "not_ready");
+
 /**
- * `/health` (open), `/debug` (keys masked) and `/reload` (re-reads the startup file, never a
- * client-chosen path). The last two need the admin key, or a loopback client when none is set.
+ * `/health` and `/ready` (open), `/debug` (keys masked) and `/reload` (re-reads the startup file,
+ * never a client-chosen path). The last two need the admin key, or a loopback client when none is set.
  */
-export const adminRoutes = ({ store }: RouteContext, prefix: string) =>
+export const adminRoutes = ({ store, catalogs, registry, ready }: RouteContext, prefix: string) =>
   new Elysia({ name: "admin", seed: prefix, prefix })
-    .get("/health", () => jsonResponse(store.current.healthJson), {
-      response: t.Object({ status: t.Literal("ok"), endpoints: t.Integer(), models: t.Array(ModelSummary) }),
-      detail: { summary: "Liveness and the configured models", tags: ["Admin"], hide: prefix !== "" },
+    .get("/health", () => jsonResponse(JSON.stringify(healthReport(catalogs.current, registry))), {
+      response: t.Object({
+        status: t.Union([t.Literal("ok"), t.Literal("degraded")]),
+        endpoints: t.Integer(),
+        models: t.Array(t.Object({ id: t.String(), displayName: t.String(), targets: t.Array(TargetHealth) })),
+      }),
+      detail: {
+        summary: "Liveness (always 200) with every model's targets; 'degraded' when some model has no usable target",
+        tags: ["Admin"],
+        hide: prefix !== "",
+      },
     })
+    .get(
+      "/ready",
+      () => {
+        if (!ready()) throw notReady();
+        return { status: "ready" as const };
+      },
+      {
+        response: t.Object({ status: t.Literal("ready") }),
+        detail: { summary: "Readiness: 503 until the config is loaded and while shutting down", tags: ["Admin"], hide: prefix !== "" },
+      },
+    )
     .onBeforeHandle(({ request, server }) =>
       authorizeAdmin(store.current.adminDigest, request.headers, server?.requestIP(request)?.address),
     )
@@ -33,9 +65,10 @@ export const adminRoutes = ({ store }: RouteContext, prefix: string) =>
       "/reload",
       async () => {
         try {
-          const { file, modelIds } = await store.reload("POST /reload");
-          // The original proxy's answer, field for field: scripts written for it keep working.
-          return { status: "ok" as const, message: `Configuration reloaded from ${file}`, endpoints: modelIds.length, models: [...modelIds] };
+          const { file } = await store.reload("POST /reload");
+          const models = [...catalogs.current.models.values()].map(({ id, displayName }) => ({ id, displayName }));
+          // The original proxy's fields: scripts written for it keep working.
+          return { status: "ok" as const, message: `Configuration reloaded from ${file}`, endpoints: models.length, models };
         } catch (error) {
           if (!(error instanceof ConfigError)) throw error;
           throw invalidConfig(error);
@@ -43,7 +76,7 @@ export const adminRoutes = ({ store }: RouteContext, prefix: string) =>
       },
       {
         parse: "none",
-        response: t.Object({ status: t.Literal("ok"), message: t.String(), endpoints: t.Integer(), models: t.Array(t.String()) }),
+        response: t.Object({ status: t.Literal("ok"), message: t.String(), endpoints: t.Integer(), models: t.Array(ModelSummary) }),
         detail: {
           summary: "Re-read the startup config file; an invalid file is rejected and the running config kept",
           tags: ["Admin"],

@@ -1,8 +1,6 @@
 import { Elysia, t } from "elysia";
-import { forward } from "../upstream/forward";
 import { upstreamRequestHeaders } from "../upstream/headers";
 import { readJsonObject } from "../upstream/json-body";
-import { targetFor } from "../upstream/target";
 import { clientAccess } from "./client-access";
 import { searchOf, type RouteContext } from "./context";
 
@@ -45,22 +43,29 @@ export const ChatCompletionRequest = t.Object(
  * `POST /chat/completions`: the model id becomes the backend's model name, the key becomes the
  * backend's, and the backend's answer (JSON or an SSE stream) is relayed as it arrives.
  */
-export const chatRoutes = ({ store }: RouteContext, prefix: string) =>
-  new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(store)).post(
+export const chatRoutes = ({ store, catalogs, router }: RouteContext, prefix: string) =>
+  new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(catalogs)).post(
     "/chat/completions",
-    ({ body, request, server, config, client }) => {
-      const target = targetFor(config, body.model, client);
+    ({ body, request, server, catalog, config, client }) => {
+      const model = catalog.resolve(body.model, client);
       // Generations may take minutes before their first byte: never cut this connection for idling.
       server?.timeout(request, 0);
-      body.model = target.actualModelName;
-      return forward({
-        target,
-        path: "chat/completions" + searchOf(request.url),
+      const path = "chat/completions" + searchOf(request.url);
+      return router.dispatch({
+        model,
+        catalog,
         method: "POST",
-        headers: upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders),
-        body: JSON.stringify(body),
+        replayable: true,
         maxBodyBytes: config.maxBodyBytes,
         clientSignal: request.signal,
+        prepare: (target) => {
+          body.model = target.actualModelName;
+          return {
+            path,
+            headers: upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders),
+            body: JSON.stringify(body),
+          };
+        },
       });
     },
     {

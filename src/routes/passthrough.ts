@@ -1,20 +1,37 @@
 import { Elysia } from "elysia";
 import type { ProxyConfig } from "../config/proxy-config";
 import { invalidRequest, ProxyError } from "../errors";
-import { checkDeclaredLength, readBody } from "../upstream/body-limit";
-import { forward, type UpstreamRequest } from "../upstream/forward";
+import { checkDeclaredLength, declaredLength, readBody } from "../upstream/body-limit";
+import type { UpstreamRequest } from "../upstream/forward";
 import { upstreamRequestHeaders } from "../upstream/headers";
 import { asJsonObject, readJson } from "../upstream/json-body";
 import { boundaryOf, findMultipartField } from "../upstream/multipart";
 import { withQueryModel } from "../upstream/query";
-import { targetFor } from "../upstream/target";
+import { bufferForReplay } from "../upstream/replay";
 import { clientAccess } from "./client-access";
 import type { RouteContext } from "./context";
 
-/** The path below `/v1/` a client asked for: `/v1/embeddings` and `/embeddings` both give `embeddings`. */
-function relativePath(url: URL): string {
-  const path = url.pathname.slice(1);
-  return path.startsWith("v1/") ? path.slice(3) : path;
+interface ClientPath {
+  /** The path below `/v1/` on the backend. */
+  readonly path: string;
+  /** The deployment an Azure OpenAI client named in its path: the model when nothing else names one. */
+  readonly deployment: string | null;
+}
+
+const AZURE_DEPLOYMENT = /^(?:openai\/)?deployments\/([^/]+)\/(.+)$/;
+
+/**
+ * The path below `/v1/` a client asked for: `/v1/embeddings` and `/embeddings` both give
+ * `embeddings`. Azure OpenAI clients put the model in the path
+ * (`/openai/deployments/<model>/chat/completions?api-version=…`): that becomes `chat/completions`.
+ */
+function clientPath(url: URL): ClientPath {
+  let path = url.pathname.slice(1);
+  if (path.startsWith("v1/")) path = path.slice(3);
+  const azure = AZURE_DEPLOYMENT.exec(path);
+  if (!azure) return { path, deployment: null };
+  url.searchParams.delete("api-version");
+  return { path: azure[2]!, deployment: decodeURIComponent(azure[1]!) };
 }
 
 /** Refuses any path that would leave `<url>/v1/` on the backend, however it is spelled. */
@@ -37,6 +54,8 @@ interface Selection {
   model: unknown;
   /** Re-creates the body with the backend's model name, once the target is known. */
   rewrite(actualModelName: string): Body;
+  /** The body is the client's stream, passed on as it arrives. */
+  streamed?: boolean;
 }
 
 const isJson = (contentType: string) => contentType.includes("json");
@@ -65,10 +84,10 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
   if (boundary) {
     const bytes = await readBody(request, limit);
     const field = findMultipartField(bytes, boundary, "model");
-    return { model: field?.value, rewrite: (actual) => field!.replace(actual) };
+    return { model: field?.value, rewrite: (actual) => (field ? field.replace(actual) : bytes) };
   }
   checkDeclaredLength(request.headers, limit);
-  return { model: named, rewrite: () => request.body };
+  return { model: named, rewrite: () => request.body, streamed: true };
 }
 
 /**
@@ -77,28 +96,36 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
  * `x-model-id` header, then a `model` query parameter, then the body, and is rewritten wherever
  * it was found.
  */
-export const passthroughRoutes = ({ store }: RouteContext) =>
-  new Elysia({ name: "passthrough" }).use(clientAccess(store)).all(
+export const passthroughRoutes = ({ catalogs, router }: RouteContext) =>
+  new Elysia({ name: "passthrough" }).use(clientAccess(catalogs)).all(
     "/*",
-    async ({ request, server, config, client }) => {
+    async ({ request, server, catalog, config, client }) => {
       if (!FORWARDED_METHODS.has(request.method)) throw methodNotAllowed(request.method);
       // Request lines in authority form (`CONNECT host:port`) carry no parseable URL.
       const url = URL.parse(request.url);
       if (!url) throw invalidRequest("Invalid request target", null, "invalid_path");
-      const path = relativePath(url);
+      const { path, deployment } = clientPath(url);
       const queryModel = url.searchParams.get("model");
       const selection = await selectFromBody(request, config, request.headers.get("x-model-id") ?? queryModel);
-      const target = targetFor(config, selection.model, client);
-      checkStaysUnderPrefix(target.prefix, path);
+      const model = catalog.resolve(selection.model ?? deployment, client);
+      for (const target of model.targets) checkStaysUnderPrefix(target.prefix, path);
       server?.timeout(request, 0);
-      return forward({
-        target,
-        path: path + (queryModel === null ? url.search : withQueryModel(url.search, target.actualModelName)),
+      // A streamed body can be sent again only if it was kept: worth it when a retry may follow.
+      const retries = model.retry.attempts > 1 || model.fallbacks.length > 0;
+      let body: Body = null;
+      if (selection.streamed && retries && request.body) body = await bufferForReplay(request.body, declaredLength(request.headers));
+      return router.dispatch({
+        model,
+        catalog,
         method: request.method,
-        headers: upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders),
-        body: selection.rewrite(target.actualModelName),
+        replayable: !selection.streamed || body instanceof Uint8Array,
         maxBodyBytes: config.maxBodyBytes,
         clientSignal: request.signal,
+        prepare: (target) => ({
+          path: path + (queryModel === null ? url.search : withQueryModel(url.search, target.actualModelName)),
+          headers: upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders),
+          body: body ?? selection.rewrite(target.actualModelName),
+        }),
       });
     },
     {

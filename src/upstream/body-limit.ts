@@ -1,9 +1,15 @@
 import { payloadTooLarge } from "../errors";
 
+/** The `Content-Length` a message declares, or null when it declares none. */
+export function declaredLength(headers: Headers): number | null {
+  const declared = headers.get("content-length");
+  return declared === null ? null : Number(declared);
+}
+
 /** Rejects a body whose declared length is over the limit before a byte of it is read. */
 export function checkDeclaredLength(headers: Headers, limit: number): void {
-  const declared = headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw payloadTooLarge(limit);
+  const declared = declaredLength(headers);
+  if (declared !== null && declared > limit) throw payloadTooLarge(limit);
 }
 
 /** Reads a whole request body, never holding more than `limit` bytes of it. */

@@ -1,9 +1,9 @@
 import { badGateway, gatewayTimeout, payloadTooLarge, ProxyError } from "../errors";
-import type { Target } from "../config/proxy-config";
-import { limitStream } from "./body-limit";
+import type { Target } from "../catalog/model";
+import { declaredLength, limitStream } from "./body-limit";
 import { canConnect } from "./connect-probe";
 import { downstreamResponseHeaders, isEventStream, type HeaderRecord } from "./headers";
-import { relayBody } from "./relay";
+import { relayBody, type BodyEnd } from "./relay";
 
 export interface UpstreamRequest {
   readonly target: Target;
@@ -16,6 +16,15 @@ export interface UpstreamRequest {
   readonly maxBodyBytes: number;
   /** Aborts when the client goes away; the backend request is aborted with it. */
   readonly clientSignal: AbortSignal;
+}
+
+/** A backend answer whose headers are in and whose body is not read yet. */
+export interface Sent {
+  readonly target: Target;
+  readonly response: Response;
+  readonly abort: AbortController;
+  readonly clientSignal: AbortSignal;
+  readonly onClientGone: () => void;
 }
 
 /** The client left before the answer; nobody reads this response, it only ends the handler. */
@@ -36,11 +45,11 @@ function failureReason(error: unknown): string {
 function watchForHeaders(url: string, target: Target, abort: AbortController): () => void {
   const { connectMs, firstByteMs } = target.timeouts;
   let arrived = false;
-  const timeout = () => abort.abort(gatewayTimeout(target.id, `no response within ${firstByteMs} ms`));
+  const timeout = () => abort.abort(gatewayTimeout(target.modelId, `no response within ${firstByteMs} ms`));
   const probe = async () => {
     timer = setTimeout(timeout, firstByteMs - connectMs);
     const connected = await canConnect(url, connectMs);
-    if (!connected && !arrived) abort.abort(gatewayTimeout(target.id, `could not connect within ${connectMs} ms`));
+    if (!connected && !arrived) abort.abort(gatewayTimeout(target.modelId, `could not connect within ${connectMs} ms`));
   };
   let timer = connectMs < firstByteMs ? setTimeout(probe, connectMs) : setTimeout(timeout, firstByteMs);
   return () => {
@@ -50,13 +59,12 @@ function watchForHeaders(url: string, target: Target, abort: AbortController): (
 }
 
 /**
- * Sends one request to the target's backend and returns the response to relay: the backend's
- * status and cleaned headers, its body streamed through untouched. Failures before the response
- * headers arrive become 502/504 ProxyErrors; silence or a break during the body ends it (see relayBody).
+ * Sends one request to a target and waits for the response headers. Failures before they arrive
+ * become 502/504 ProxyErrors (499 when the client left first); the body is left unread, for
+ * `relay` to pass on or `discard` to drop.
  */
-export async function forward(request: UpstreamRequest): Promise<Response> {
+export async function send(request: UpstreamRequest): Promise<Sent> {
   const { target, clientSignal } = request;
-  const { idleMs } = target.timeouts;
   const url = target.prefix + request.path;
   const abort = new AbortController();
   const onClientGone = () => abort.abort(clientClosed());
@@ -69,9 +77,8 @@ export async function forward(request: UpstreamRequest): Promise<Response> {
     ? limitStream(request.body, request.maxBodyBytes, () => abort.abort(payloadTooLarge(request.maxBodyBytes)))
     : request.body;
 
-  let response: Response;
   try {
-    response = await fetch(url, {
+    const response = await fetch(url, {
       method: request.method,
       headers: request.headers,
       body,
@@ -80,24 +87,51 @@ export async function forward(request: UpstreamRequest): Promise<Response> {
       decompress: false,
       timeout: false, // our own timers govern; Bun's default would cut a long first-byte wait
     });
+    return { target, response, abort, clientSignal, onClientGone };
   } catch (error) {
     clientSignal.removeEventListener("abort", onClientGone);
     if (abort.signal.reason instanceof ProxyError) throw abort.signal.reason;
-    throw badGateway(target.id, failureReason(error));
+    throw badGateway(target.modelId, failureReason(error));
   } finally {
     stopWatching();
   }
+}
 
+/** Drops an answer that will not be relayed (a retry follows), freeing its connection. */
+export function discard(sent: Sent): void {
+  sent.clientSignal.removeEventListener("abort", sent.onClientGone);
+  sent.response.body?.cancel().catch(() => {});
+}
+
+/**
+ * The client's response for a backend answer: its status and cleaned headers (plus `extra`), its
+ * body streamed through untouched. `onEnd` is called once, when the body is over.
+ */
+export async function relay(sent: Sent, extra: HeaderRecord, onEnd: (end: BodyEnd) => void): Promise<Response> {
+  const { response, abort, target } = sent;
+  const { idleMs } = target.timeouts;
   const headers = downstreamResponseHeaders(response.headers);
+  for (const name in extra) headers[name] = extra[name]!;
   const init = { status: response.status, statusText: response.statusText, headers };
-  if (!response.body) return new Response(null, init);
-  const eventStream = isEventStream(headers);
-  const idleError = () => gatewayTimeout(target.id, `no data for ${idleMs} ms`);
-  const lostError = () => badGateway(target.id, "connection lost mid-response");
-  if (!eventStream && declaredLength(response.headers) <= MAX_BUFFERED_BYTES) {
-    return new Response(await readWhole(response, abort, idleMs, idleError, lostError), init);
+  if (!response.body) {
+    onEnd("complete");
+    return new Response(null, init);
   }
-  return new Response(relayBody(response.body, { idleMs, eventStream, idleError, lostError }), init);
+  const eventStream = isEventStream(headers);
+  const idleError = () => gatewayTimeout(target.modelId, `no data for ${idleMs} ms`);
+  const lostError = () => badGateway(target.modelId, "connection lost mid-response");
+  if (!eventStream && (declaredLength(response.headers) ?? Infinity) <= MAX_BUFFERED_BYTES) {
+    let body: ArrayBuffer;
+    try {
+      body = await readWhole(response, abort, idleMs, idleError, lostError);
+    } catch (error) {
+      onEnd(error instanceof ProxyError && error.status === 499 ? "client_aborted" : (error as ProxyError));
+      throw error;
+    }
+    onEnd("complete");
+    return new Response(body, init);
+  }
+  return new Response(relayBody(response.body, { idleMs, eventStream, idleError, lostError, onEnd }), init);
 }
 
 /**
@@ -106,11 +140,6 @@ export async function forward(request: UpstreamRequest): Promise<Response> {
  * JavaScript, and a backend that stalls mid-body still gets a proper 504 since nothing was sent.
  */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
-
-function declaredLength(headers: Headers): number {
-  const length = headers.get("content-length");
-  return length === null ? Infinity : Number(length);
-}
 
 async function readWhole(
   response: Response,

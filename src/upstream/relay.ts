@@ -9,7 +9,12 @@ export interface RelayOptions {
   readonly eventStream: boolean;
   readonly idleError: () => ProxyError;
   readonly lostError: () => ProxyError;
+  /** Called once when the body is over, however it ended. */
+  readonly onEnd?: (end: BodyEnd) => void;
 }
+
+/** How a relayed body ended: in full, cut by the client, or broken by the backend. */
+export type BodyEnd = "complete" | "client_aborted" | ProxyError;
 
 /**
  * Relays a backend body chunk by chunk, unchanged and unbuffered. When the backend falls silent
@@ -22,6 +27,12 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
   let waiting = false;
   let idle = false;
   let cancelled = false;
+  let ended = false;
+  const end = (how: BodyEnd) => {
+    if (ended) return;
+    ended = true;
+    options.onEnd?.(how);
+  };
   const timer = setTimeout(function onSilence() {
     if (!waiting) return void timer.refresh(); // the client is slow, not the backend
     idle = true;
@@ -31,6 +42,7 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
   const stop = (reason?: unknown) => {
     cancelled = true;
     clearTimeout(timer);
+    end("client_aborted");
     return reader.cancel(reason);
   };
 
@@ -60,6 +72,7 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
         await controller.flush();
       }
       clearTimeout(timer);
+      end(cancelled ? "client_aborted" : (failure ?? "complete"));
       if (failure && !cancelled) {
         if (!options.eventStream) throw failure;
         controller.write(encoder.encode(sseErrorEvent(failure)));

@@ -162,7 +162,7 @@ test(
     }
     const workers = Array.from({ length: WORKERS }, (_, id) => worker(id));
     const until = (test: () => boolean, label: string) => proxy.log.until(test, 5000, label);
-    const servingStable = () => proxy.server.store.current.targets.get("stable")?.actualModelName;
+    const servingStable = () => proxy.server.store.current.models.get("stable")?.targets[0]?.actualModelName;
 
     const modes: string[] = [];
     for (let v = 1; v <= VERSIONS; v++) {
@@ -203,9 +203,10 @@ test(
     }
 
     // The final version is valid: /health shows it once the last reload is through.
-    const health = async () => (await (await rfetch(proxy.url("/health"))).json()) as { models: { id: string; displayName: string }[] };
+    type Health = { models: { id: string; displayName: string; targets: { inFlight: number }[] }[] };
+    const health = async () => (await (await rfetch(proxy.url("/health"))).json()) as Health;
     await until(() => servingStable() === `stable-v${VERSIONS}`, "the final version applied");
-    expect((await health()).models).toEqual([
+    expect((await health()).models.map(({ id, displayName }) => ({ id, displayName }))).toEqual([
       { id: "stable", displayName: `Stable v${VERSIONS}` },
       { id: "pinned", displayName: "pinned" },
       { id: `extra-v${VERSIONS}`, displayName: `extra-v${VERSIONS}` },
@@ -213,6 +214,8 @@ test(
 
     stopped = true;
     await within(Promise.all(workers), 15_000, "the load workers finishing");
+    // Every request has ended, across all the reloads: no target counts one still in flight.
+    expect((await health()).models.flatMap((model) => model.targets.map((target) => target.inFlight))).toEqual([0, 0, 0]);
 
     // 1. Zero failed requests for the models present in every version; transient ones are 200 or 404.
     const problems = outcomes.filter((o) => o.problem !== null).map((o) => o.problem);
@@ -263,7 +266,7 @@ test("a stream that started on one version finishes on it, byte-exact, while new
       body: JSON.stringify({ model: "stable", stream, messages: [{ role: "user", content }] }),
     });
   const before = VERSIONS; // the running version after the test above (or its own start-up)
-  if (proxy.server.store.current.targets.get("stable")?.actualModelName !== `stable-v${before}`) {
+  if (proxy.server.store.current.models.get("stable")?.targets[0]?.actualModelName !== `stable-v${before}`) {
     writeConfigFile(proxy.configPath, configVersion(before).text, "atomic");
     expect((await rfetch(proxy.url("/reload"), { method: "POST", headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(200);
   }

@@ -1,0 +1,107 @@
+import type { ClientKey } from "../access/clients";
+import { forbiddenModel } from "../access/clients";
+import type { ProxyConfig } from "../config/proxy-config";
+import { invalidRequest, modelNotFound } from "../errors";
+import { discoveredModel, type Model } from "./model";
+
+/** Backend model ids each discovery source listed last, by source id. */
+export type DiscoveredLists = ReadonlyMap<string, readonly string[]>;
+
+const OWNER = "cm-open-webui-proxy";
+
+interface ModelEntry {
+  id: string;
+  object: "model";
+  created: number;
+  owned_by: string;
+  name: string;
+}
+
+const modelList = (data: readonly ModelEntry[]) => JSON.stringify({ object: "list", data });
+
+/** What one client key may see: its `/models` body and ids, rendered once per catalog. */
+interface ClientView {
+  readonly modelsJson: string;
+  readonly ids: readonly string[];
+}
+
+/**
+ * Every model a client can ask for, configured and discovered, in one immutable snapshot swapped
+ * whole (like the config it was built from) when the config reloads or a discovery refresh
+ * changes a list. Response bodies that only change with it are rendered here, off the hot path.
+ */
+export class Catalog {
+  readonly models: ReadonlyMap<string, Model>;
+  readonly ids: readonly string[];
+  private readonly entries: ReadonlyMap<string, string>;
+  private readonly everyone: ClientView;
+  private readonly views = new Map<ClientKey, ClientView>();
+
+  constructor(
+    readonly config: ProxyConfig,
+    discovered: DiscoveredLists = new Map(),
+  ) {
+    const models = new Map(config.models);
+    for (const source of config.sources) {
+      for (const backendId of discovered.get(source.id) ?? []) {
+        const id = source.prefix + backendId;
+        // A configured model always wins over a discovered one with the same id.
+        if (!models.has(id)) models.set(id, discoveredModel(source.template, id, backendId));
+      }
+    }
+    this.models = models;
+    this.ids = [...models.keys()];
+    const entries = [...models.values()].map((model): ModelEntry => ({
+      id: model.id,
+      object: "model",
+      created: config.createdAt,
+      owned_by: OWNER,
+      name: model.displayName,
+    }));
+    this.entries = new Map(entries.map((entry) => [entry.id, JSON.stringify(entry)]));
+    this.everyone = { modelsJson: modelList(entries), ids: this.ids };
+    for (const client of config.clients.keys) {
+      if (!client.models) continue;
+      const visible = entries.filter((entry) => client.models!.matches(entry.id));
+      this.views.set(client, { modelsJson: modelList(visible), ids: visible.map((entry) => entry.id) });
+    }
+  }
+
+  private view(client: ClientKey | null): ClientView {
+    return (client && this.views.get(client)) ?? this.everyone;
+  }
+
+  /** The `/models` body for this client. */
+  modelsJson(client: ClientKey | null): string {
+    return this.view(client).modelsJson;
+  }
+
+  /** The `/models/{id}` body, once `resolve` admitted the id. */
+  modelJson(id: string): string {
+    return this.entries.get(id)!;
+  }
+
+  /**
+   * The model a client asked for, or the error it gets instead: 400 without a model, 404 for an
+   * unknown one (listing only the models this client may see), 403 for one its key may not use.
+   */
+  resolve(model: unknown, client: ClientKey | null): Model {
+    if (typeof model !== "string" || model === "") {
+      throw invalidRequest("You must provide a model parameter", "model", "missing_model");
+    }
+    const found = this.models.get(model);
+    if (!found) throw modelNotFound(model, this.view(client).ids);
+    if (client?.models && !client.models.matches(model)) throw forbiddenModel(model);
+    return found;
+  }
+
+  /** A model's fallbacks that exist in this catalog, in their configured order. */
+  fallbacksOf(model: Model): Model[] {
+    const found: Model[] = [];
+    for (const id of model.fallbacks) {
+      const fallback = this.models.get(id);
+      if (fallback && fallback !== model) found.push(fallback);
+    }
+    return found;
+  }
+}

@@ -1,0 +1,94 @@
+import { IdMatcher } from "../catalog/glob";
+import { stateKeyOf, type CooldownPolicy, type DiscoverySource, type Model, type RetryPolicy, type Target } from "../catalog/model";
+import type { EndpointFile, PolicyDefaults, Timeouts } from "./schema";
+import { upstreamPrefix } from "./url";
+
+export const DEFAULT_RETRY_ON = [408, 429, 500, 502, 503, 504] as const;
+const DEFAULT_BACKOFF_MS = 200;
+const DEFAULT_MAX_BACKOFF_MS = 5_000;
+const DEFAULT_COOLDOWN = { failures: 3, seconds: 30 } as const;
+
+/** The parts of an endpoint a target inherits unless it sets them. */
+interface Inherited {
+  readonly apiKey?: string;
+  readonly actualModelName?: string;
+  readonly timeouts?: Partial<Timeouts>;
+}
+
+interface TargetSource extends Inherited {
+  readonly name?: string;
+  readonly url: string;
+  readonly weight?: number;
+}
+
+function resolveTarget(modelId: string, source: TargetSource, index: number, endpoint: Inherited, timeouts: Timeouts): Target {
+  const name = source.name ?? `${modelId}#${index}`;
+  const apiKey = source.apiKey ?? endpoint.apiKey ?? "";
+  return {
+    name,
+    modelId,
+    stateKey: stateKeyOf(modelId, name),
+    url: source.url,
+    prefix: upstreamPrefix(source.url),
+    authorization: apiKey ? `Bearer ${apiKey}` : null,
+    actualModelName: source.actualModelName ?? endpoint.actualModelName ?? modelId,
+    timeouts: { ...timeouts, ...endpoint.timeouts, ...source.timeouts },
+    weight: source.weight ?? 1,
+  };
+}
+
+/**
+ * Retries: 2 tries for a model with several targets and 1 for a lone one, unless `retry` (the
+ * model's, over the top-level defaults) says otherwise.
+ */
+function retryPolicy(endpoint: EndpointFile, defaults: PolicyDefaults, targetCount: number): RetryPolicy {
+  const retry = { ...defaults.retry, ...endpoint.retry };
+  return {
+    attempts: retry.attempts ?? (targetCount > 1 ? 2 : 1),
+    backoffMs: retry.backoffMs ?? DEFAULT_BACKOFF_MS,
+    maxBackoffMs: retry.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
+    retryOn: new Set(retry.retryOn ?? DEFAULT_RETRY_ON),
+  };
+}
+
+/** A lone target is never cooled down into a hard failure unless its own model asks for it. */
+function cooldownPolicy(endpoint: EndpointFile, defaults: PolicyDefaults, targetCount: number): CooldownPolicy | null {
+  if (targetCount < 2 && !endpoint.cooldown) return null;
+  const cooldown = { ...DEFAULT_COOLDOWN, ...defaults.cooldown, ...endpoint.cooldown };
+  return { failures: cooldown.failures, ms: Math.round(cooldown.seconds * 1000) };
+}
+
+/** A configured endpoint (single-backend form or `targets`) as the router sees it. */
+export function modelFromEndpoint(id: string, endpoint: EndpointFile, defaults: PolicyDefaults, timeouts: Timeouts): Model {
+  const sources: readonly TargetSource[] = endpoint.targets ?? [{ url: endpoint.url! }];
+  const targets = sources.map((source, i) => resolveTarget(id, source, i, endpoint, timeouts));
+  const weighted = endpoint.targets?.some((target) => target.weight !== undefined) ?? false;
+  return {
+    id,
+    displayName: endpoint.displayName ?? id,
+    strategy: endpoint.strategy ?? (weighted ? "weighted" : "round-robin"),
+    retry: retryPolicy(endpoint, defaults, targets.length),
+    cooldown: cooldownPolicy(endpoint, defaults, targets.length),
+    fallbacks: endpoint.fallbacks ?? [],
+    targets,
+    healthCheckMs: endpoint.healthCheck?.intervalMs ?? null,
+  };
+}
+
+const DEFAULT_REFRESH_MS = 60_000;
+
+/** An endpoint with `discover`, as the discovery loop sees it. */
+export function sourceFromEndpoint(id: string, endpoint: EndpointFile, template: Model): DiscoverySource {
+  const discover = endpoint.discover!;
+  const include = discover.include ?? ["*"];
+  const exclude = discover.exclude ?? [];
+  return {
+    id,
+    template,
+    prefix: discover.prefix ?? "",
+    include: new IdMatcher(include),
+    exclude: new IdMatcher(exclude),
+    refreshMs: discover.refreshMs ?? DEFAULT_REFRESH_MS,
+    fingerprint: JSON.stringify([endpoint.url, endpoint.apiKey ?? "", include, exclude]),
+  };
+}

@@ -1,0 +1,48 @@
+import type { CooldownPolicy } from "../catalog/model";
+import { phaseOf, type TargetState } from "../state/target-state";
+
+/** A failed half-open trial doubles the wait, up to this many times the configured one. */
+const MAX_COOLDOWN_FACTOR = 10;
+
+/**
+ * The circuit breaker of one target: consecutive failures take it out for a while; past that, one
+ * trial request is let through (half-open); success brings it back, failure doubles the wait.
+ */
+export function recordSuccess(state: TargetState): void {
+  state.consecutiveFailures = 0;
+  state.cooldownUntil = 0;
+  state.cooldownMs = 0;
+  state.probing = false;
+}
+
+export function recordFailure(state: TargetState, policy: CooldownPolicy | null, now: number): void {
+  state.consecutiveFailures++;
+  const trialFailed = state.probing || phaseOf(state, now) === "half-open";
+  state.probing = false;
+  if (!policy) return;
+  if (trialFailed) {
+    state.cooldownMs = Math.min(Math.max(state.cooldownMs, policy.ms) * 2, policy.ms * MAX_COOLDOWN_FACTOR);
+    state.cooldownUntil = now + state.cooldownMs;
+  } else if (state.consecutiveFailures >= policy.failures && phaseOf(state, now) === "up") {
+    state.cooldownMs = policy.ms;
+    state.cooldownUntil = now + policy.ms;
+  }
+}
+
+/** A backend that said when to come back (429 with Retry-After) is out that long, without counting a failure. */
+export function holdFor(state: TargetState, ms: number, now: number): void {
+  state.probing = false;
+  state.cooldownUntil = Math.max(state.cooldownUntil, now + ms);
+  state.cooldownMs = Math.max(state.cooldownMs, ms);
+}
+
+/** The request that was the half-open trial ended without an outcome for the target (client left). */
+export function releaseTrial(state: TargetState): void {
+  state.probing = false;
+}
+
+/** An active health check failed: the target is out for `ms`, and the failure counts. */
+export function markDown(state: TargetState, ms: number, now: number): void {
+  state.consecutiveFailures++;
+  holdFor(state, ms, now);
+}

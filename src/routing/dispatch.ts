@@ -1,0 +1,196 @@
+import type { Catalog } from "../catalog/catalog";
+import type { Model, Target } from "../catalog/model";
+import { ProxyError } from "../errors";
+import type { RuntimeRegistry } from "../state/registry";
+import { phaseOf, type TargetState } from "../state/target-state";
+import { clientClosed, discard, relay, send, type Sent } from "../upstream/forward";
+import type { HeaderRecord } from "../upstream/headers";
+import type { BodyEnd } from "../upstream/relay";
+import { holdFor, recordFailure, recordSuccess, releaseTrial } from "./breaker";
+import { backoffMs, MAX_RETRY_WAIT_MS, retryAfterMs } from "./retry";
+import { canServe, pickTarget, soonestBack } from "./select";
+
+/** What one try sends: the route shapes it for the chosen target (its backend model name and key). */
+export interface Attempt {
+  readonly path: string;
+  readonly headers: HeaderRecord;
+  readonly body: RequestInit["body"];
+}
+
+export interface DispatchRequest {
+  /** The model the client asked for, already authorized. */
+  readonly model: Model;
+  /** The catalog the request runs on: where its fallbacks are looked up. */
+  readonly catalog: Catalog;
+  readonly method: string;
+  readonly prepare: (target: Target) => Attempt;
+  /** False when the body is a stream that can be sent only once: one try, no fallback. */
+  readonly replayable: boolean;
+  readonly maxBodyBytes: number;
+  readonly clientSignal: AbortSignal;
+}
+
+/** Response headers naming what served a model request. */
+export const MODEL_HEADER = "x-cm-proxy-model";
+export const SERVED_BY_HEADER = "x-cm-proxy-served-by";
+export const ATTEMPTS_HEADER = "x-cm-proxy-attempts";
+
+/** What the tries of one request have come to so far. */
+interface Progress {
+  attempts: number;
+  /** The last backend answer that was not relayed (kept to relay if nothing better comes). */
+  lastReply: Sent | null;
+  lastError: ProxyError | null;
+  servedBy: string | null;
+}
+
+/** A try either answered the client or failed in a way another try may mend. */
+type TryOutcome = { response: Response } | { retryAfterMs: number | null };
+
+/**
+ * select → forward → retry → fall back → record: the one path every model request takes. Retries
+ * happen only before the client has received a byte; once a response is returned, it is relayed.
+ */
+export class Router {
+  constructor(
+    private readonly registry: RuntimeRegistry,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  async dispatch(request: DispatchRequest): Promise<Response> {
+    const progress: Progress = { attempts: 0, lastReply: null, lastError: null, servedBy: null };
+    // Only a failure another try may mend moves on, so every model after the first is reached
+    // through a retryable outcome (a fallback's own fallbacks are never followed: no cycles).
+    const { model, catalog } = request;
+    const fallbacks = request.replayable && model.fallbacks.length > 0 ? catalog.fallbacksOf(model) : [];
+    const chain = fallbacks.length > 0 ? [model, ...fallbacks] : [model];
+    for (let i = 0; i < chain.length; i++) {
+      if (this.betterServedLater(chain, i)) continue;
+      const response = await this.tryModel(chain[i]!, request, progress);
+      if (response) return response;
+    }
+    return this.giveUp(request, progress);
+  }
+
+  /** A model whose every target is out is skipped when a later one in the chain can serve now. */
+  private betterServedLater(chain: readonly Model[], index: number): boolean {
+    const now = Date.now();
+    if (index + 1 >= chain.length || canServe(chain[index]!, this.registry, now)) return false;
+    return chain.slice(index + 1).some((next) => canServe(next, this.registry, now));
+  }
+
+  /** Tries one model's targets within its retry policy; null when the request must move on. */
+  private async tryModel(model: Model, request: DispatchRequest, progress: Progress): Promise<Response | null> {
+    const attempts = request.replayable ? model.retry.attempts : 1;
+    const tried = new Set<Target>();
+    /** Targets that asked (Retry-After) to be left alone until a time: only a retry there waits for it. */
+    const askedUntil = new Map<Target, number>();
+    for (let n = 1; n <= attempts; n++) {
+      const now = Date.now();
+      const target = pickTarget(model, this.registry, tried, now, this.random) ?? soonestBack(model, this.registry);
+      if (n > 1) {
+        const asked = (askedUntil.get(target) ?? 0) - now;
+        if (asked > MAX_RETRY_WAIT_MS) return null; // nowhere else to go: relay what we have
+        await sleep(Math.max(backoffMs(model.retry, n - 1, this.random), asked), request.clientSignal);
+      }
+      tried.add(target);
+      const outcome = await this.tryTarget(model, target, request, progress);
+      if ("response" in outcome) return outcome.response;
+      if (outcome.retryAfterMs !== null) askedUntil.set(target, Date.now() + outcome.retryAfterMs);
+    }
+    return null;
+  }
+
+  private async tryTarget(model: Model, target: Target, request: DispatchRequest, progress: Progress): Promise<TryOutcome> {
+    const state = this.registry.target(target);
+    if (phaseOf(state, Date.now()) === "half-open") state.probing = true;
+    state.inFlight++;
+    progress.attempts++;
+    progress.servedBy = `${model.id}/${target.name}`;
+    if (progress.lastReply) discard(progress.lastReply);
+    progress.lastReply = null;
+    progress.lastError = null;
+    const attempt = request.prepare(target);
+    const started = performance.now();
+    let sent: Sent;
+    try {
+      sent = await send({ target, ...attempt, method: request.method, maxBodyBytes: request.maxBodyBytes, clientSignal: request.clientSignal });
+    } catch (error) {
+      state.inFlight--;
+      const failure = error instanceof ProxyError ? error : new ProxyError(502, String(error), "upstream_error", "backend_unreachable");
+      if (failure.status !== 502 && failure.status !== 504) {
+        // The client left, or its body was refused: the target is not to blame.
+        releaseTrial(state);
+        throw withServedHeaders(failure, request.model.id, progress);
+      }
+      recordFailure(state, model.cooldown, Date.now());
+      progress.lastError = failure;
+      return { retryAfterMs: null };
+    }
+    const status = sent.response.status;
+    if (!model.retry.retryOn.has(status)) {
+      recordSuccess(state);
+      updateLatency(state, performance.now() - started);
+      return { response: await relay(sent, servedHeaders(request.model.id, progress), (end) => finish(state, model, end)) };
+    }
+    const askedMs = status === 429 ? retryAfterMs(sent.response.headers) : null;
+    if (askedMs !== null) holdFor(state, askedMs, Date.now());
+    else recordFailure(state, model.cooldown, Date.now());
+    state.inFlight--;
+    progress.lastReply = sent;
+    return { retryAfterMs: askedMs };
+  }
+
+  /** Every try failed: the last backend answer goes to the client unchanged, or the proxy's own error. */
+  private async giveUp(request: DispatchRequest, progress: Progress): Promise<Response> {
+    if (progress.lastReply) {
+      const reply = progress.lastReply;
+      progress.lastReply = null;
+      return relay(reply, servedHeaders(request.model.id, progress), () => {});
+    }
+    const error = progress.lastError ?? new ProxyError(503, `No backend of model '${request.model.id}' is available`, "api_error", "no_backend_available");
+    throw withServedHeaders(error, request.model.id, progress);
+  }
+}
+
+/**
+ * The body of a relayed answer ended: the target is free, and a break mid-body counts against it.
+ * The state is the one the request started on, even if a reload has since replaced it.
+ */
+function finish(state: TargetState, model: Model, end: BodyEnd): void {
+  state.inFlight--;
+  if (end instanceof ProxyError) recordFailure(state, model.cooldown, Date.now());
+}
+
+const LATENCY_WEIGHT = 0.3;
+
+function updateLatency(state: TargetState, ms: number): void {
+  state.ewmaTtfbMs = state.ewmaTtfbMs === null ? ms : state.ewmaTtfbMs + LATENCY_WEIGHT * (ms - state.ewmaTtfbMs);
+}
+
+function servedHeaders(requested: string, progress: Progress): HeaderRecord {
+  const headers: HeaderRecord = { [MODEL_HEADER]: requested, [ATTEMPTS_HEADER]: String(progress.attempts) };
+  if (progress.servedBy) headers[SERVED_BY_HEADER] = progress.servedBy;
+  return headers;
+}
+
+function withServedHeaders(error: ProxyError, requested: string, progress: Progress): ProxyError {
+  return error.withHeaders(servedHeaders(requested, progress));
+}
+
+/** Waits `ms`, or rejects at once when the client goes away. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(clientClosed());
+  if (ms <= 0) return Promise.resolve();
+  const { promise, resolve, reject } = Promise.withResolvers<void>();
+  const onAbort = () => {
+    clearTimeout(timer);
+    reject(clientClosed());
+  };
+  const timer = setTimeout(() => {
+    signal.removeEventListener("abort", onAbort);
+    resolve();
+  }, ms);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return promise;
+}

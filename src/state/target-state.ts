@@ -1,0 +1,33 @@
+/**
+ * The runtime state of one target: what the router knows from the requests it sent there. Kept
+ * apart from the immutable config so a reload can carry it over to an unchanged target.
+ */
+export class TargetState {
+  inFlight = 0;
+  /** Exponentially weighted moving average of the time to response headers; null until measured. */
+  ewmaTtfbMs: number | null = null;
+  consecutiveFailures = 0;
+  /** Epoch ms until which the target is out; 0 when it is up. Past it, the target is half-open. */
+  cooldownUntil = 0;
+  /** The length of the current cool-down, doubled each time a half-open trial fails. */
+  cooldownMs = 0;
+  /** A half-open trial request is under way: no other request may go there until it ends. */
+  probing = false;
+  /** Smooth weighted round-robin's running weight. */
+  smoothWeight = 0;
+
+  constructor(readonly url: string) {}
+}
+
+export type TargetPhase = "up" | "cooling" | "half-open";
+
+export function phaseOf(state: TargetState, now: number): TargetPhase {
+  if (state.cooldownUntil === 0) return "up";
+  return now < state.cooldownUntil ? "cooling" : "half-open";
+}
+
+/** Whether a new request may be sent: up, or half-open with no trial request under way. */
+export function isUsable(state: TargetState, now: number): boolean {
+  const phase = phaseOf(state, now);
+  return phase === "up" || (phase === "half-open" && !state.probing);
+}
