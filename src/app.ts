@@ -1,6 +1,7 @@
 import { Elysia, ParseError, ValidationError } from "elysia";
 import { errorResponse, invalidRequest, ProxyError } from "./errors";
 import type { Logger } from "./log";
+import type { Outcome } from "./observe/record";
 import { describeValueError, dottedPath } from "./schema-errors";
 import { adminRoutes } from "./routes/admin";
 import { chatRoutes } from "./routes/chat";
@@ -17,6 +18,13 @@ function validationError(error: ValidationError): ProxyError {
   const field = dottedPath(first.path);
   if (first.value === undefined) return invalidRequest(`Missing required parameter: '${field}'`, field, "missing_required_parameter");
   return invalidRequest(`Invalid type for '${field}': ${describeValueError(first)}`, field, "invalid_type");
+}
+
+/** How a request the proxy answered itself ended. */
+function outcomeOfStatus(status: number): Outcome {
+  if (status === 499) return "client_aborted";
+  if (status === 504) return "timeout";
+  return status === 502 || status === 503 ? "upstream_error" : "ok";
 }
 
 /** Maps every failure to OpenAI's error shape, in one place. */
@@ -37,7 +45,18 @@ function toProxyError(code: string | number, error: unknown, log: Logger): Proxy
  * (and turns a wrongly typed field into a misleading one before validation reports it).
  */
 export function createApp(context: RouteContext) {
+  const { observe } = context;
   const app = new Elysia({ name: "cm-open-webui-proxy", normalize: false })
+    // Every request gets its record (and id) first; it ends here unless a relayed body ends it.
+    .onRequest(({ request, set }) => {
+      set.headers["x-request-id"] = observe.begin(request).id;
+    })
+    .onAfterResponse({ as: "global" }, ({ request, set, responseValue }) => {
+      const record = observe.of(request);
+      if (!record || record.endsWithBody) return;
+      const status = responseValue instanceof Response ? responseValue.status : Number(set.status) || 200;
+      record.end(status, outcomeOfStatus(status));
+    })
     .use(corsPlugin())
     .onError({ as: "global" }, ({ code, error }) => errorResponse(toProxyError(code, error, context.log)))
     .use(docsRoutes(VERSION));

@@ -5,7 +5,9 @@ import { ConfigStore } from "./config/store";
 import { watchConfigFile } from "./config/watch";
 import { withDeadline } from "./deadline";
 import { listenError } from "./listen-error";
-import { consoleLogger, type Logger } from "./log";
+import { consoleLogger, leveled, type Logger } from "./log";
+import { accessLog } from "./observe/access-log";
+import { Observability } from "./observe/observability";
 import { Router } from "./routing/dispatch";
 import { HealthChecker } from "./routing/health-check";
 import { RuntimeRegistry } from "./state/registry";
@@ -17,6 +19,8 @@ export interface ServerOptions {
   readonly log?: Logger;
   /** Reload when the config file changes (default true). */
   readonly watchConfig?: boolean;
+  /** Where access-log lines go (default stdout). */
+  readonly accessLogWrite?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -25,6 +29,7 @@ export interface RunningServer {
   readonly store: ConfigStore;
   readonly catalogs: CatalogStore;
   readonly registry: RuntimeRegistry;
+  readonly observe: Observability;
   /**
    * Stops accepting connections, lets in-flight requests and streams finish for up to the
    * config's `drainTimeoutMs`, then closes whatever is left. Resolves true if all finished.
@@ -49,13 +54,20 @@ export async function startServer({
   hostname = "0.0.0.0",
   log = consoleLogger(),
   watchConfig = true,
+  accessLogWrite,
 }: ServerOptions): Promise<RunningServer> {
-  const store = new ConfigStore(await loadConfig(configPath), log);
+  const initial = await loadConfig(configPath);
+  let store: ConfigStore;
+  log = leveled(log, () => (store?.current ?? initial).log.level);
+  store = new ConfigStore(initial, log);
   const registry = new RuntimeRegistry();
   const catalogs = new CatalogStore(store, registry, new HealthChecker(registry), log);
   await catalogs.follow();
+  const observe = new Observability((error) => log.error(`an observer failed: ${(error as Error)?.stack ?? String(error)}`));
+  const toStdout = !accessLogWrite;
+  observe.observe(accessLog(() => store.current.log, accessLogWrite ?? ((line) => process.stdout.write(line)), toStdout && process.stdout.isTTY === true));
   let ready = false;
-  const app = createApp({ store, catalogs, registry, router: new Router(registry), log, ready: () => ready });
+  const app = createApp({ store, catalogs, registry, router: new Router(registry), log, observe, ready: () => ready });
   try {
     app.listen({
       port,
@@ -88,6 +100,7 @@ export async function startServer({
     store,
     catalogs,
     registry,
+    observe,
     shutdown: drain,
     stop: async () => {
       stopBackground();

@@ -44,7 +44,8 @@ describe("streaming chat completions: headers and bytes", () => {
       expect(response.headers.get("x-accel-buffering")).toBe("no");
       const { bytes } = await readBody(response);
       expect(bytes).toEqual(bytesOf(chunks));
-      expect(h.alpha.last.json()).toEqual({ ...streamRequest(), model: "backend-gpt-4o" });
+      // The proxy asks for stream usage (usage.streamUsage, on by default); nothing else changes.
+      expect(h.alpha.last.json()).toEqual({ ...streamRequest(), model: "backend-gpt-4o", stream_options: { include_usage: true } });
     });
   }
 

@@ -31,8 +31,12 @@ export class Discovery {
     return new Map([...this.listings].map(([id, listing]) => [id, listing.ids]));
   }
 
-  /** Follows a new set of sources: forgets removed ones, lists every source now, re-arms the timers. */
-  async sync(sources: readonly DiscoverySource[]): Promise<void> {
+  /**
+   * Follows a new set of sources: forgets the lists of removed and changed ones and re-arms the
+   * timers before it returns, then lists every source now (the promise). Not async, so a caller
+   * rebuilding the catalog right after never sees a list the old URL, key or filters made.
+   */
+  sync(sources: readonly DiscoverySource[]): Promise<void> {
     this.stop();
     this.current = new Map(sources.map((source) => [source.id, source]));
     for (const [id, listing] of this.listings) {
@@ -43,7 +47,7 @@ export class Discovery {
       timer.unref();
       this.timers.set(source.id, timer);
     }
-    await Promise.all(sources.map((source) => this.refresh(source)));
+    return Promise.all(sources.map((source) => this.refresh(source))).then(() => {});
   }
 
   /** Stops the refresh timers (the lists stay). */

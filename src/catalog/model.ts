@@ -38,6 +38,8 @@ export interface Target {
   readonly actualModelName: string;
   readonly timeouts: Timeouts;
   readonly weight: number;
+  /** Whether the proxy may add `stream_options.include_usage` to a streamed chat request. */
+  readonly streamUsage: boolean;
 }
 
 export interface Model {

@@ -29,10 +29,14 @@ export class CatalogStore {
     return this.snapshot;
   }
 
-  /** Serves the current config's models at once, then lists every discovery source (awaited). */
+  /**
+   * Serves the current config's models at once, then lists every discovery source (awaited). The
+   * lists of sources that changed are dropped first, so they are not served under the new config.
+   */
   async follow(): Promise<void> {
+    const listed = this.discovery.sync(this.configs.current.sources);
     this.rebuild();
-    await this.discovery.sync(this.configs.current.sources);
+    await listed;
   }
 
   stop(): void {

@@ -13,6 +13,7 @@ interface Inherited {
   readonly apiKey?: string;
   readonly actualModelName?: string;
   readonly timeouts?: Partial<Timeouts>;
+  readonly streamUsage?: boolean;
 }
 
 interface TargetSource extends Inherited {
@@ -34,6 +35,7 @@ function resolveTarget(modelId: string, source: TargetSource, index: number, end
     actualModelName: source.actualModelName ?? endpoint.actualModelName ?? modelId,
     timeouts: { ...timeouts, ...endpoint.timeouts, ...source.timeouts },
     weight: source.weight ?? 1,
+    streamUsage: source.streamUsage ?? endpoint.streamUsage ?? true,
   };
 }
 

@@ -4,7 +4,15 @@ import { maskAccessKey, maskBackendKey, maskUrlCredentials } from "./mask";
 import { IdMatcher } from "../catalog/glob";
 import type { DiscoverySource, Model } from "../catalog/model";
 import { modelFromEndpoint, sourceFromEndpoint } from "./models";
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUTS, type ConfigFile, type EndpointFile } from "./schema";
+import { dirname, resolve } from "node:path";
+import {
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_TIMEOUTS,
+  type ConfigFile,
+  type EndpointFile,
+  type LogSettings,
+} from "./schema";
 
 /**
  * An immutable snapshot of a loaded config file. A reload builds a new one and swaps it in whole,
@@ -23,6 +31,36 @@ export interface ProxyConfig {
   readonly clients: ClientKeys;
   readonly adminDigest: Uint8Array | null;
   readonly debugView: Readonly<Record<string, unknown>>;
+  readonly usage: UsageSettings;
+  readonly log: LogSettings;
+}
+
+/** Token usage accounting, resolved. */
+export interface UsageSettings {
+  readonly enabled: boolean;
+  /** The SQLite file, absolute. */
+  readonly path: string;
+  readonly retentionDays: number;
+  /** Whether rows name Open WebUI's user (`users: "none"` records none). */
+  readonly recordUsers: boolean;
+  /** Whether the proxy may ask backends for stream usage (each endpoint may still refuse it). */
+  readonly streamUsage: boolean;
+  readonly queueSize: number;
+}
+
+const DEFAULT_RETENTION_DAYS = 90;
+const DEFAULT_USAGE_QUEUE = 100_000;
+
+function resolveUsage(file: ConfigFile, configPath: string): UsageSettings {
+  const usage = file.usage ?? {};
+  return {
+    enabled: usage.enabled ?? true,
+    path: resolve(dirname(configPath), usage.path ?? "usage.db"),
+    retentionDays: usage.retentionDays ?? DEFAULT_RETENTION_DAYS,
+    recordUsers: usage.users !== "none",
+    streamUsage: usage.streamUsage ?? true,
+    queueSize: usage.queueSize ?? DEFAULT_USAGE_QUEUE,
+  };
 }
 
 function resolveClients(file: ConfigFile): ClientKeys {
@@ -91,5 +129,7 @@ export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Mat
     clients: resolveClients(file),
     adminDigest: file.adminKey ? digest(file.adminKey) : null,
     debugView: maskedView(file, path, models),
+    usage: resolveUsage(file, path),
+    log: file.log ?? {},
   };
 }

@@ -31,6 +31,7 @@ const TargetSchema = t.Object(
     actualModelName: t.Optional(t.String({ minLength: 1 })),
     timeouts: t.Optional(TimeoutsSchema),
     weight: t.Optional(t.Integer({ minimum: 1, description: "share of requests under the weighted strategy" })),
+    streamUsage: t.Optional(t.Boolean()),
   },
   { additionalProperties: true },
 );
@@ -81,6 +82,7 @@ const EndpointSchema = t.Object(
     fallbacks: t.Optional(t.Array(t.String({ minLength: 1 }))),
     healthCheck: t.Optional(t.Object({ intervalMs: t.Integer({ minimum: 100 }) }, { additionalProperties: true })),
     discover: t.Optional(DiscoverSchema),
+    streamUsage: t.Optional(t.Boolean({ description: "ask this backend for stream usage (false for backends that reject stream_options)" })),
   },
   { additionalProperties: true },
 );
@@ -96,6 +98,26 @@ const ClientKeySchema = t.Object(
   { additionalProperties: true },
 );
 
+const LogSchema = t.Object(
+  {
+    format: t.Optional(t.Union([t.Literal("text"), t.Literal("json")])),
+    level: t.Optional(t.Union([t.Literal("debug"), t.Literal("info"), t.Literal("warn"), t.Literal("error")])),
+  },
+  { additionalProperties: true },
+);
+
+const UsageSchema = t.Object(
+  {
+    enabled: t.Optional(t.Boolean()),
+    path: t.Optional(t.String({ minLength: 1, description: "the SQLite file; relative to the config file's folder" })),
+    retentionDays: t.Optional(t.Integer({ minimum: 1 })),
+    users: t.Optional(t.Union([t.Literal("all"), t.Literal("none")])),
+    streamUsage: t.Optional(t.Boolean()),
+    queueSize: t.Optional(t.Integer({ minimum: 1, description: "usage rows held in memory before new ones are dropped" })),
+  },
+  { additionalProperties: true },
+);
+
 export const ConfigFileSchema = t.Object(
   {
     endpoints: t.Record(t.String({ minLength: 1 }), EndpointSchema),
@@ -107,6 +129,8 @@ export const ConfigFileSchema = t.Object(
     drainTimeoutMs: t.Optional(t.Integer({ minimum: 0, description: "milliseconds" })),
     retry: t.Optional(RetrySchema),
     cooldown: t.Optional(CooldownSchema),
+    log: t.Optional(LogSchema),
+    usage: t.Optional(UsageSchema),
   },
   { additionalProperties: true },
 );
@@ -115,6 +139,7 @@ export type ConfigFile = Static<typeof ConfigFileSchema>;
 export type EndpointFile = Static<typeof EndpointSchema>;
 /** Top-level `retry` and `cooldown`: defaults for every endpoint. */
 export type PolicyDefaults = Pick<ConfigFile, "retry" | "cooldown">;
+export type LogSettings = Static<typeof LogSchema>;
 export type Timeouts = Required<Pick<Static<typeof TimeoutsSchema>, "connectMs" | "firstByteMs" | "idleMs">>;
 
 export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 };

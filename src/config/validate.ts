@@ -31,10 +31,10 @@ export function crossFieldProblems(file: ConfigFile): string[] {
   file.clientKeys?.forEach((client, i) => {
     if (seenKeys.has(client.key)) problems.push(`clientKeys.${i}.key: the same key is listed twice`);
     seenKeys.add(client.key);
-    // Globs, and ids a discovery source may offer later, are fine; with no source, an unknown id is a typo.
-    if (prefixes.length > 0) return;
+    // Globs, and ids a discovery source may offer later (under its prefix), are fine; any other unknown id is a typo.
     client.models?.forEach((model, j) => {
-      if (!isGlob(model) && !models.has(model)) problems.push(`clientKeys.${i}.models.${j}: unknown model '${model}'`);
+      if (isGlob(model) || models.has(model) || prefixes.some((prefix) => model.startsWith(prefix))) return;
+      problems.push(`clientKeys.${i}.models.${j}: unknown model '${model}'`);
     });
   });
   return problems;

@@ -3,6 +3,7 @@ import { upstreamRequestHeaders } from "../upstream/headers";
 import { readJsonObject } from "../upstream/json-body";
 import { clientAccess } from "./client-access";
 import { searchOf, type RouteContext } from "./context";
+import { resolveModel } from "./model-request";
 
 /** Elysia converts numeric strings for t.Integer ("0x10" → 16); a whole-number t.Number rejects them. */
 const WholeNumber = () => t.Number({ multipleOf: 1 });
@@ -43,14 +44,17 @@ export const ChatCompletionRequest = t.Object(
  * `POST /chat/completions`: the model id becomes the backend's model name, the key becomes the
  * backend's, and the backend's answer (JSON or an SSE stream) is relayed as it arrives.
  */
-export const chatRoutes = ({ store, catalogs, router }: RouteContext, prefix: string) =>
-  new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(catalogs)).post(
+export const chatRoutes = ({ store, catalogs, router, observe }: RouteContext, prefix: string) =>
+  new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(catalogs, observe)).post(
     "/chat/completions",
-    ({ body, request, server, catalog, config, client }) => {
-      const model = catalog.resolve(body.model, client);
+    ({ body, request, server, catalog, config, client, record }) => {
+      const model = resolveModel(catalog, body.model, client, record);
       // Generations may take minutes before their first byte: never cut this connection for idling.
       server?.timeout(request, 0);
       const path = "chat/completions" + searchOf(request.url);
+      // A stream reports its usage only when asked: the proxy asks, and takes that chunk out again.
+      const clientOptions = body.stream_options;
+      const askUsage = body.stream === true && config.usage.streamUsage && (clientOptions as { include_usage?: unknown } | null | undefined)?.include_usage !== true;
       return router.dispatch({
         model,
         catalog,
@@ -58,13 +62,15 @@ export const chatRoutes = ({ store, catalogs, router }: RouteContext, prefix: st
         replayable: true,
         maxBodyBytes: config.maxBodyBytes,
         clientSignal: request.signal,
+        record,
+        readsUsage: true,
         prepare: (target) => {
+          const stripUsage = askUsage && target.streamUsage;
           body.model = target.actualModelName;
-          return {
-            path,
-            headers: upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders),
-            body: JSON.stringify(body),
-          };
+          body.stream_options = stripUsage ? { ...clientOptions, include_usage: true } : clientOptions;
+          const headers = upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders);
+          headers["x-request-id"] = record.id;
+          return { path, headers, body: JSON.stringify(body), stripUsage };
         },
       });
     },

@@ -1,6 +1,7 @@
 import type { CatalogStore } from "../catalog/store";
 import type { ConfigStore } from "../config/store";
 import type { Logger } from "../log";
+import type { Observability } from "../observe/observability";
 import type { Router } from "../routing/dispatch";
 import type { RuntimeRegistry } from "../state/registry";
 
@@ -11,6 +12,7 @@ export interface RouteContext {
   readonly registry: RuntimeRegistry;
   readonly router: Router;
   readonly log: Logger;
+  readonly observe: Observability;
   /** False until the server is serving, and again once it is shutting down. */
   readonly ready: () => boolean;
 }

@@ -10,6 +10,7 @@ import { withQueryModel } from "../upstream/query";
 import { bufferForReplay } from "../upstream/replay";
 import { clientAccess } from "./client-access";
 import type { RouteContext } from "./context";
+import { reportsUsage, resolveModel } from "./model-request";
 
 interface ClientPath {
   /** The path below `/v1/` on the backend. */
@@ -96,10 +97,10 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
  * `x-model-id` header, then a `model` query parameter, then the body, and is rewritten wherever
  * it was found.
  */
-export const passthroughRoutes = ({ catalogs, router }: RouteContext) =>
-  new Elysia({ name: "passthrough" }).use(clientAccess(catalogs)).all(
+export const passthroughRoutes = ({ catalogs, router, observe }: RouteContext) =>
+  new Elysia({ name: "passthrough" }).use(clientAccess(catalogs, observe)).all(
     "/*",
-    async ({ request, server, catalog, config, client }) => {
+    async ({ request, server, catalog, config, client, record }) => {
       if (!FORWARDED_METHODS.has(request.method)) throw methodNotAllowed(request.method);
       // Request lines in authority form (`CONNECT host:port`) carry no parseable URL.
       const url = URL.parse(request.url);
@@ -107,7 +108,7 @@ export const passthroughRoutes = ({ catalogs, router }: RouteContext) =>
       const { path, deployment } = clientPath(url);
       const queryModel = url.searchParams.get("model");
       const selection = await selectFromBody(request, config, request.headers.get("x-model-id") ?? queryModel);
-      const model = catalog.resolve(selection.model ?? deployment, client);
+      const model = resolveModel(catalog, selection.model ?? deployment, client, record);
       for (const target of model.targets) checkStaysUnderPrefix(target.prefix, path);
       server?.timeout(request, 0);
       // A streamed body can be sent again only if it was kept: worth it when a retry may follow.
@@ -121,11 +122,17 @@ export const passthroughRoutes = ({ catalogs, router }: RouteContext) =>
         replayable: !selection.streamed || body instanceof Uint8Array,
         maxBodyBytes: config.maxBodyBytes,
         clientSignal: request.signal,
-        prepare: (target) => ({
-          path: path + (queryModel === null ? url.search : withQueryModel(url.search, target.actualModelName)),
-          headers: upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders),
-          body: body ?? selection.rewrite(target.actualModelName),
-        }),
+        record,
+        readsUsage: reportsUsage(path),
+        prepare: (target) => {
+          const headers = upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders);
+          headers["x-request-id"] = record.id;
+          return {
+            path: path + (queryModel === null ? url.search : withQueryModel(url.search, target.actualModelName)),
+            headers,
+            body: body ?? selection.rewrite(target.actualModelName),
+          };
+        },
       });
     },
     {

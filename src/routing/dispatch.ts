@@ -5,6 +5,9 @@ import type { RuntimeRegistry } from "../state/registry";
 import { phaseOf, type TargetState } from "../state/target-state";
 import { clientClosed, discard, relay, send, type Sent } from "../upstream/forward";
 import type { HeaderRecord } from "../upstream/headers";
+import type { Outcome, RequestRecord } from "../observe/record";
+import { SseUsage } from "../observe/usage/sse-usage";
+import { usageOfBody } from "../observe/usage/extract";
 import type { BodyEnd } from "../upstream/relay";
 import { holdFor, recordFailure, recordSuccess, releaseTrial } from "./breaker";
 import { backoffMs, MAX_RETRY_WAIT_MS, retryAfterMs } from "./retry";
@@ -15,6 +18,8 @@ export interface Attempt {
   readonly path: string;
   readonly headers: HeaderRecord;
   readonly body: RequestInit["body"];
+  /** The proxy asked this backend for stream usage itself: the usage-only chunk is not the client's. */
+  readonly stripUsage?: boolean;
 }
 
 export interface DispatchRequest {
@@ -28,6 +33,10 @@ export interface DispatchRequest {
   readonly replayable: boolean;
   readonly maxBodyBytes: number;
   readonly clientSignal: AbortSignal;
+  /** Where the request's observers learn what happened; it is ended here when a body is relayed. */
+  readonly record: RequestRecord;
+  /** Whether the answer reports token usage worth reading (chat, completions, embeddings, responses). */
+  readonly readsUsage: boolean;
 }
 
 /** Response headers naming what served a model request. */
@@ -66,6 +75,7 @@ export class Router {
     const chain = fallbacks.length > 0 ? [model, ...fallbacks] : [model];
     for (let i = 0; i < chain.length; i++) {
       if (this.betterServedLater(chain, i)) continue;
+      if (i > 0) request.record.fallbacks.push(chain[i]!.id);
       const response = await this.tryModel(chain[i]!, request, progress);
       if (response) return response;
     }
@@ -111,7 +121,9 @@ export class Router {
     progress.lastReply = null;
     progress.lastError = null;
     const attempt = request.prepare(target);
+    const { record } = request;
     const started = performance.now();
+    record.fetchStartMs ??= started - record.startMono;
     let sent: Sent;
     try {
       sent = await send({ target, ...attempt, method: request.method, maxBodyBytes: request.maxBodyBytes, clientSignal: request.clientSignal });
@@ -124,15 +136,19 @@ export class Router {
         throw withServedHeaders(failure, request.model.id, progress);
       }
       recordFailure(state, model.cooldown, Date.now());
+      record.tries.push({ model: model.id, target: target.name, status: failure.status, failure: failure.status === 504 ? "timeout" : "connect" });
       progress.lastError = failure;
       return { retryAfterMs: null };
     }
     const status = sent.response.status;
+    const headersAt = performance.now();
     if (!model.retry.retryOn.has(status)) {
       recordSuccess(state);
-      updateLatency(state, performance.now() - started);
-      return { response: await relay(sent, servedHeaders(request.model.id, progress), (end) => finish(state, model, end)) };
+      updateLatency(state, headersAt - started);
+      record.tries.push({ model: model.id, target: target.name, status, failure: null });
+      return { response: await this.relayServed(sent, request, progress, headersAt, { state, model, stripUsage: attempt.stripUsage ?? false }) };
     }
+    record.tries.push({ model: model.id, target: target.name, status, failure: `status_${status}` });
     const askedMs = status === 429 ? retryAfterMs(sent.response.headers) : null;
     if (askedMs !== null) holdFor(state, askedMs, Date.now());
     else recordFailure(state, model.cooldown, Date.now());
@@ -141,16 +157,68 @@ export class Router {
     return { retryAfterMs: askedMs };
   }
 
+  /**
+   * Relays the answer that ends the request, and ends its record with the body: the bytes sent,
+   * the usage it reported, how it ended. A body read whole is parsed for usage only after the
+   * response is on its way.
+   */
+  private async relayServed(sent: Sent, request: DispatchRequest, progress: Progress, headersAt: number, served: Served | null): Promise<Response> {
+    const { record } = request;
+    const status = sent.response.status;
+    [record.servedModel, record.servedTarget] = [sent.target.modelId, sent.target.name];
+    record.ttfbMs = headersAt - record.startMono;
+    record.endsWithBody = true;
+    const scanner = request.readsUsage ? new SseUsage(served?.stripUsage ?? false) : undefined;
+    // A body read whole before answering took the backend's time, not the proxy's.
+    let bodyReadAt = headersAt;
+    const response = await relay(
+      sent,
+      servedHeaders(request.model.id, progress),
+      (end, bytes, whole) => {
+        if (served) finish(served.state, served.model, end);
+        record.bytesOut = bytes;
+        const outcome = outcomeOf(end, status);
+        if (whole) bodyReadAt = performance.now();
+        if (whole && request.readsUsage) {
+          setImmediate(() => {
+            record.usage = usageOfBody(whole);
+            record.end(status, outcome);
+          });
+        } else {
+          record.usage = scanner?.usage() ?? null;
+          record.end(status, outcome);
+        }
+      },
+      scanner,
+    );
+    record.overheadMs = (record.fetchStartMs ?? 0) + (performance.now() - bodyReadAt);
+    return response;
+  }
+
   /** Every try failed: the last backend answer goes to the client unchanged, or the proxy's own error. */
   private async giveUp(request: DispatchRequest, progress: Progress): Promise<Response> {
     if (progress.lastReply) {
       const reply = progress.lastReply;
       progress.lastReply = null;
-      return relay(reply, servedHeaders(request.model.id, progress), () => {});
+      return this.relayServed(reply, request, progress, performance.now(), null);
     }
     const error = progress.lastError ?? new ProxyError(503, `No backend of model '${request.model.id}' is available`, "api_error", "no_backend_available");
     throw withServedHeaders(error, request.model.id, progress);
   }
+}
+
+/** The target state and model of the answer being relayed, whose end frees the target. */
+interface Served {
+  readonly state: TargetState;
+  readonly model: Model;
+  readonly stripUsage: boolean;
+}
+
+/** How a relayed request ended, for its record. */
+function outcomeOf(end: BodyEnd, status: number): Outcome {
+  if (end === "client_aborted") return "client_aborted";
+  if (end !== "complete") return end.status === 504 ? "timeout" : "upstream_error";
+  return status >= 500 || status === 429 ? "upstream_error" : "ok";
 }
 
 /**

@@ -12,6 +12,7 @@ export function testTarget(modelId: string, name: string, weight = 1): Target {
     actualModelName: modelId,
     timeouts: { connectMs: 1000, firstByteMs: 1000, idleMs: 1000 },
     weight,
+    streamUsage: true,
   };
 }
 

@@ -3,7 +3,7 @@ import type { Target } from "../catalog/model";
 import { declaredLength, limitStream } from "./body-limit";
 import { canConnect } from "./connect-probe";
 import { downstreamResponseHeaders, isEventStream, type HeaderRecord } from "./headers";
-import { relayBody, type BodyEnd } from "./relay";
+import { relayBody, type BodyEnd, type ChunkFilter } from "./relay";
 
 export interface UpstreamRequest {
   readonly target: Target;
@@ -103,18 +103,22 @@ export function discard(sent: Sent): void {
   sent.response.body?.cancel().catch(() => {});
 }
 
+/** Called once when a relayed body is over: how it ended, the bytes sent, and the body when it was read whole. */
+export type RelayEnd = (end: BodyEnd, bytesSent: number, whole: ArrayBuffer | null) => void;
+
 /**
  * The client's response for a backend answer: its status and cleaned headers (plus `extra`), its
- * body streamed through untouched. `onEnd` is called once, when the body is over.
+ * body streamed through untouched (or through `filter`, for an event stream). `onEnd` is called
+ * once, when the body is over.
  */
-export async function relay(sent: Sent, extra: HeaderRecord, onEnd: (end: BodyEnd) => void): Promise<Response> {
+export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, filter?: ChunkFilter): Promise<Response> {
   const { response, abort, target } = sent;
   const { idleMs } = target.timeouts;
   const headers = downstreamResponseHeaders(response.headers);
   for (const name in extra) headers[name] = extra[name]!;
   const init = { status: response.status, statusText: response.statusText, headers };
   if (!response.body) {
-    onEnd("complete");
+    onEnd("complete", 0, null);
     return new Response(null, init);
   }
   const eventStream = isEventStream(headers);
@@ -125,13 +129,21 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: (end: BodyEn
     try {
       body = await readWhole(response, abort, idleMs, idleError, lostError);
     } catch (error) {
-      onEnd(error instanceof ProxyError && error.status === 499 ? "client_aborted" : (error as ProxyError));
+      onEnd(error instanceof ProxyError && error.status === 499 ? "client_aborted" : (error as ProxyError), 0, null);
       throw error;
     }
-    onEnd("complete");
+    onEnd("complete", body.byteLength, body);
     return new Response(body, init);
   }
-  return new Response(relayBody(response.body, { idleMs, eventStream, idleError, lostError, onEnd }), init);
+  const relayed = relayBody(response.body, {
+    idleMs,
+    eventStream,
+    idleError,
+    lostError,
+    onEnd: (end, bytes) => onEnd(end, bytes, null),
+    filter: eventStream ? filter : undefined,
+  });
+  return new Response(relayed, init);
 }
 
 /**

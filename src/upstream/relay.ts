@@ -9,8 +9,16 @@ export interface RelayOptions {
   readonly eventStream: boolean;
   readonly idleError: () => ProxyError;
   readonly lostError: () => ProxyError;
-  /** Called once when the body is over, however it ended. */
-  readonly onEnd?: (end: BodyEnd) => void;
+  /** Called once when the body is over, however it ended, with the bytes the client was sent. */
+  readonly onEnd?: (end: BodyEnd, bytesSent: number) => void;
+  /** Sees every chunk on its way and decides what goes on (usage accounting). */
+  readonly filter?: ChunkFilter;
+}
+
+/** Reads (and may take bytes out of) a relayed body; whatever it holds back is flushed at the end. */
+export interface ChunkFilter {
+  pass(chunk: Uint8Array): Uint8Array;
+  flush(): Uint8Array | null;
 }
 
 /** How a relayed body ended: in full, cut by the client, or broken by the backend. */
@@ -28,11 +36,13 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
   let idle = false;
   let cancelled = false;
   let ended = false;
+  let sent = 0;
   const end = (how: BodyEnd) => {
     if (ended) return;
     ended = true;
-    options.onEnd?.(how);
+    options.onEnd?.(how, sent);
   };
+  const { filter } = options;
   const timer = setTimeout(function onSilence() {
     if (!waiting) return void timer.refresh(); // the client is slow, not the backend
     idle = true;
@@ -68,15 +78,25 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
           if (idle) failure = options.idleError();
           break;
         }
-        controller.write(chunk.value);
+        const out = filter ? filter.pass(chunk.value) : chunk.value;
+        if (out.byteLength === 0) continue;
+        sent += out.byteLength;
+        controller.write(out);
         await controller.flush();
       }
       clearTimeout(timer);
-      end(cancelled ? "client_aborted" : (failure ?? "complete"));
-      if (failure && !cancelled) {
-        if (!options.eventStream) throw failure;
-        controller.write(encoder.encode(sseErrorEvent(failure)));
+      const rest = cancelled ? null : filter?.flush();
+      if (rest) {
+        sent += rest.byteLength;
+        controller.write(rest);
       }
+      if (failure && !cancelled && options.eventStream) {
+        const event = encoder.encode(sseErrorEvent(failure));
+        sent += event.byteLength;
+        controller.write(event);
+      }
+      end(cancelled ? "client_aborted" : (failure ?? "complete"));
+      if (failure && !cancelled && !options.eventStream) throw failure;
       controller.close();
     },
     cancel: stop,

@@ -1,0 +1,52 @@
+import { RequestRecord } from "./record";
+import { requestIdFor } from "./request-id";
+
+export type Observer = (record: RequestRecord) => void;
+
+/** The path of a request URL without its query, without parsing the whole URL. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  const query = url.indexOf("?", start);
+  return query === -1 ? url.slice(start) : url.slice(start, query);
+}
+
+/**
+ * Gives every request its record (and so its id) when it arrives, and hands each record to every
+ * observer when it ends. Observers (access log, metrics, usage store) hang off this one point, so
+ * the request path knows none of them.
+ */
+export class Observability {
+  private readonly records = new WeakMap<Request, RequestRecord>();
+  private readonly observers: Observer[] = [];
+  /** Requests begun and not yet ended. */
+  inFlight = 0;
+
+  constructor(private readonly onObserverError: (error: unknown) => void = () => {}) {}
+
+  observe(observer: Observer): void {
+    this.observers.push(observer);
+  }
+
+  begin(request: Request): RequestRecord {
+    this.inFlight++;
+    const record = new RequestRecord(requestIdFor(request.headers), request.method, pathOf(request.url), (ended) => this.end(ended));
+    this.records.set(request, record);
+    return record;
+  }
+
+  of(request: Request): RequestRecord | undefined {
+    return this.records.get(request);
+  }
+
+  private end(record: RequestRecord): void {
+    this.inFlight--;
+    for (const observer of this.observers) {
+      try {
+        observer(record);
+      } catch (error) {
+        this.onObserverError(error);
+      }
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/** Token counts a backend reported for one request. */
+export interface Usage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly totalTokens: number;
+}
+
+/** How a request ended, as the access log and the usage rows name it. */
+export type Outcome = "ok" | "client_aborted" | "upstream_error" | "timeout";
+
+/** One try of a model request at one target. */
+export interface Try {
+  readonly model: string;
+  readonly target: string;
+  /** The backend's status, or the proxy's own 502/504 when no answer came. */
+  readonly status: number;
+  /** Why it failed (`status_500`, `connect`, `timeout`), or null when it was relayed. */
+  readonly failure: string | null;
+}
+
+/** Open WebUI's user headers, kept for usage accounting even when they are not forwarded. */
+export interface UserInfo {
+  readonly id: string | null;
+  readonly email: string | null;
+  readonly name: string | null;
+}
+
+/**
+ * Everything observers learn about one request, filled in as it goes (by the app's hooks, the
+ * client-access step and the router) and handed to every observer once, when it ends: after the
+ * last byte of a relayed body, or when the proxy's own answer has been sent. Observers read it;
+ * nothing in the request path waits on them.
+ */
+export class RequestRecord {
+  /** performance.now() at arrival: every duration below is measured from it. */
+  readonly startMono = performance.now();
+  readonly startedAt = Date.now();
+  /** The model the client named, once known; null for requests that name none. */
+  modelRequested: string | null = null;
+  /** The model id configured or discovered for the request; "unknown" when it named one that is not. */
+  modelLabel: string | null = null;
+  servedModel: string | null = null;
+  servedTarget: string | null = null;
+  readonly tries: Try[] = [];
+  readonly fallbacks: string[] = [];
+  clientName: string | null = null;
+  user: UserInfo | null = null;
+  status = 0;
+  bytesOut = 0;
+  /** When the served backend's headers arrived, ms after arrival. */
+  ttfbMs: number | null = null;
+  /** Time spent in the proxy itself: arrival → first backend fetch, plus backend headers → client headers. */
+  overheadMs: number | null = null;
+  /** ms after arrival when the first backend fetch started. */
+  fetchStartMs: number | null = null;
+  usage: Usage | null = null;
+  outcome: Outcome = "ok";
+  durationMs = 0;
+  /** The response body is relayed: the record ends with the body, not when the handler returns. */
+  endsWithBody = false;
+  private ended = false;
+
+  constructor(
+    readonly id: string,
+    readonly method: string,
+    readonly path: string,
+    private readonly onEnd: (record: RequestRecord) => void,
+  ) {}
+
+  /** Milliseconds since arrival. */
+  elapsed(): number {
+    return performance.now() - this.startMono;
+  }
+
+  /** A model request: the usage store and the per-model metrics count it. */
+  get isModelRequest(): boolean {
+    return this.modelRequested !== null;
+  }
+
+  end(status: number, outcome: Outcome = this.outcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.status = status;
+    this.outcome = outcome;
+    this.durationMs = this.elapsed();
+    this.onEnd(this);
+  }
+}
