@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chatBody, postJson } from "./support/http";
 import { startMock, type MockBackend } from "./support/mock-backend";
-import { BUN, CLI_ENTRY, REPO_ROOT, cleanEnv, runToExit, spawnProcess, type RunningProcess } from "./support/process";
+import { BUN, CLI_ENTRY, REPO_ROOT, cleanEnv, pathWithout, runToExit, spawnProcess, type RunningProcess } from "./support/process";
 import { ALPHA_KEY, makeTempDir, removeTempDirs, writeConfig } from "./support/proxy";
 
 /** The Makefile's `make build` flags, so the test compiles what is shipped (falls back to plain --compile). */
@@ -13,9 +13,10 @@ function buildFlags(): string[] {
   return flags && flags.includes("--compile") ? flags : ["--compile"];
 }
 
-/** Directories that hold no Bun: the binary must not need one. */
-const PATH_WITHOUT_BUN = "/usr/bin:/bin";
+const BUN_NAMES = ["bun", "bunx"];
 
+/** This machine's PATH with Bun taken out, wherever it is installed: the binary must not need it. */
+let PATH_WITHOUT_BUN: string;
 let buildDir: string;
 let binary: string;
 let build: { code: number; stdout: string; stderr: string };
@@ -23,6 +24,7 @@ let mock: MockBackend;
 let proc: RunningProcess | null = null;
 
 beforeAll(async () => {
+  PATH_WITHOUT_BUN = pathWithout(BUN_NAMES, process.env.PATH ?? "", makeTempDir("no-bun-path"));
   mock = startMock("binary");
   buildDir = makeTempDir("binary-build");
   binary = join(buildDir, "cm-open-webui-proxy");
@@ -41,6 +43,25 @@ describe("the compiled binary", () => {
     expect(existsSync(binary)).toBe(true);
   });
 
+  test("pathWithout drops Bun from whichever PATH directory holds it, and keeps every other tool", () => {
+    const scratch = makeTempDir("path-check");
+    const tool = (dir: string, name: string) => {
+      writeFileSync(join(dir, name), "#!/bin/sh\n");
+      chmodSync(join(dir, name), 0o755);
+    };
+    const [withBun, plain] = [makeTempDir("path-with-bun"), makeTempDir("path-plain")]; // like /usr/bin after `npm i -g bun`
+    for (const name of ["bun", "bunx", "sh-like"]) tool(withBun, name);
+    tool(plain, "other");
+    const path = `${withBun}:${plain}:${join(scratch, "missing")}`;
+    expect(Bun.which("bun", { PATH: path })).toBe(join(withBun, "bun"));
+
+    const stripped = pathWithout(BUN_NAMES, path, scratch);
+    expect(Bun.which("bun", { PATH: stripped })).toBeNull();
+    expect(Bun.which("bunx", { PATH: stripped })).toBeNull();
+    expect(Bun.which("sh-like", { PATH: stripped })).not.toBeNull();
+    expect(Bun.which("other", { PATH: stripped })).toBe(join(plain, "other"));
+  });
+
   test("the test environment really has no bun on PATH", () => {
     expect(Bun.which("bun", { PATH: PATH_WITHOUT_BUN })).toBeNull();
   });
@@ -56,7 +77,7 @@ describe("the compiled binary", () => {
 
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: "ok", endpoints: 1, models: [{ id: "gpt", displayName: "GPT (binary)" }] });
+    expect(await health.json()).toMatchObject({ status: "ok", endpoints: 1, models: [{ id: "gpt", displayName: "GPT (binary)" }] });
 
     const chat = await postJson(`http://127.0.0.1:${port}/v1/chat/completions`, chatBody("gpt"));
     expect((await chat.json()).choices[0].message.content).toBe("hello from binary");
@@ -71,6 +92,21 @@ describe("the compiled binary", () => {
     expect(await proc.stop()).toBe(0);
     proc = null;
   }, 30_000);
+
+  test("--init in an empty folder writes the example embedded in the binary, and the binary accepts it", async () => {
+    const runDir = makeTempDir("binary-init");
+    const env = cleanEnv({}, PATH_WITHOUT_BUN);
+    const missing = await runToExit([binary, "--port", "0", "--host", "127.0.0.1"], { cwd: runDir, env });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("config.json: file not found (run with --init");
+
+    const init = await runToExit([binary, "--init"], { cwd: runDir, env });
+    expect(init.code).toBe(0);
+    expect(readFileSync(join(runDir, "config.json"), "utf8")).toBe(readFileSync(join(REPO_ROOT, "config.example.json"), "utf8"));
+    const check = await runToExit([binary, "--check-config"], { cwd: runDir, env });
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain(`${join(runDir, "config.json")}: valid`);
+  });
 
   test("--version and --check-config work from the binary", async () => {
     const runDir = makeTempDir("binary-check");

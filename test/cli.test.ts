@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import packageJson from "../package.json";
-import { BUN, CLI_ENTRY, cleanEnv, runToExit, spawnProcess, type RunningProcess } from "./support/process";
+import { BUN, CLI_ENTRY, REPO_ROOT, cleanEnv, runToExit, spawnCli, type RunningProcess } from "./support/process";
 import { closedPort, makeTempDir, removeTempDirs, writeConfig } from "./support/proxy";
 
 const cli = (...args: string[]) => [BUN, CLI_ENTRY, ...args];
@@ -30,7 +31,7 @@ afterAll(async () => {
 
 /** Starts the CLI as a server and remembers it for cleanup. */
 function serve(args: string[], env: Record<string, string> = {}, cwd = dir): RunningProcess {
-  const proc = spawnProcess(cli(...args), { cwd, env: cleanEnv(env) });
+  const proc = spawnCli(args, env, cwd);
   running.push(proc);
   return proc;
 }
@@ -47,7 +48,7 @@ describe("CLI: informational flags", () => {
   test("--help prints usage with every flag and exits 0", async () => {
     const { code, stdout } = await runToExit(cli("--help"), { cwd: dir, env: cleanEnv() });
     expect(code).toBe(0);
-    for (const flag of ["--config", "--port", "--host", "--check-config", "--version", "--help", "CM_OPEN_WEBUI_PROXY_PORT", "CM_OPEN_WEBUI_PROXY_CONFIG_FILE"]) {
+    for (const flag of ["--config", "--port", "--host", "--check-config", "--init", "--version", "--help", "CM_OPEN_WEBUI_PROXY_PORT", "CM_OPEN_WEBUI_PROXY_CONFIG_FILE"]) {
       expect(stdout).toContain(flag);
     }
   });
@@ -86,7 +87,73 @@ describe("CLI: --check-config", () => {
   });
 });
 
+describe("CLI: --init", () => {
+  const example = readFileSync(join(REPO_ROOT, "config.example.json"), "utf8");
+
+  test("in an empty folder: writes config.json from the example, which --check-config accepts", async () => {
+    const cwd = makeTempDir("cli-init");
+    const init = await runToExit(cli("--init"), { cwd, env: cleanEnv() });
+    expect(init.code).toBe(0);
+    expect(init.stdout).toContain("config.json");
+    expect(readFileSync(join(cwd, "config.json"), "utf8")).toBe(example);
+    const check = await runToExit(cli("--check-config"), { cwd, env: cleanEnv() });
+    expect(check).toMatchObject({ code: 0, stdout: expect.stringContaining(`${join(cwd, "config.json")}: valid`) });
+  });
+
+  test("never overwrites: a second --init exits non-zero naming the file, which stays as the user left it", async () => {
+    const cwd = makeTempDir("cli-init-twice");
+    expect((await runToExit(cli("--init"), { cwd, env: cleanEnv() })).code).toBe(0);
+    const edited = JSON.stringify({ endpoints: { mine: { url: "http://127.0.0.1:9" } } });
+    writeFileSync(join(cwd, "config.json"), edited);
+    const again = await runToExit(cli("--init"), { cwd, env: cleanEnv() });
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain("config.json already exists");
+    expect(readFileSync(join(cwd, "config.json"), "utf8")).toBe(edited);
+  });
+
+  test("writes the file it is given, else the one --config names", async () => {
+    const cwd = makeTempDir("cli-init-named");
+    expect((await runToExit(cli("--init", "given.json"), { cwd, env: cleanEnv() })).code).toBe(0);
+    expect((await runToExit(cli("--config", "named.json", "--init"), { cwd, env: cleanEnv() })).code).toBe(0);
+    expect(readFileSync(join(cwd, "given.json"), "utf8")).toBe(example);
+    expect(readFileSync(join(cwd, "named.json"), "utf8")).toBe(example);
+  });
+
+  test("a stray argument without --init is refused", async () => {
+    const { code, stderr } = await runToExit(cli("config.json"), { cwd: dir, env: cleanEnv() });
+    expect(code).not.toBe(0);
+    expect(stderr).toContain("unexpected argument 'config.json'");
+  });
+});
+
+/** Asserts a start-up failure: exit 1 and a single line on stderr, no stack trace. */
+function expectOneLineFailure({ code, stderr }: { code: number; stderr: string }, ...parts: string[]) {
+  expect({ code, lines: stderr.trimEnd().split("\n") }).toEqual({ code: 1, lines: [expect.stringContaining("cm-open-webui-proxy: ")] });
+  for (const part of parts) expect(stderr).toContain(part);
+}
+
 describe("CLI: start-up failures", () => {
+  test("no config.json in an empty folder: one line naming the file and --init", async () => {
+    const cwd = makeTempDir("cli-empty");
+    const result = await runToExit(cli("--port", "0", "--host", "127.0.0.1"), { cwd, env: cleanEnv() });
+    expectOneLineFailure(result, `${join(cwd, "config.json")}: file not found`, "--init");
+  });
+
+  test("a port already in use: one line naming the address, exit 1", async () => {
+    const holder = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const result = await runToExit(cli("--config", validPath, "--port", String(holder.port), "--host", "127.0.0.1"), { cwd: dir, env: cleanEnv() });
+      expectOneLineFailure(result, `cannot listen on 127.0.0.1:${holder.port}`, "already in use");
+    } finally {
+      holder.stop(true);
+    }
+  });
+
+  test("a host that is no address: one line naming it, exit 1", async () => {
+    const result = await runToExit(cli("--config", validPath, "--port", "0", "--host", "no-such-host.invalid"), { cwd: dir, env: cleanEnv() });
+    expectOneLineFailure(result, "cannot listen on no-such-host.invalid:0", "'no-such-host.invalid' is neither an IP address nor a host name");
+  });
+
   test("a named config file that is missing: non-zero exit naming the file", async () => {
     const missing = join(dir, "missing.json");
     const { code, stderr } = await runToExit(cli("--config", missing, "--port", "0", "--host", "127.0.0.1"), { cwd: dir, env: cleanEnv() });
@@ -153,9 +220,9 @@ describe("CLI: serving", () => {
     writeConfig(join(cwd, "config.example.json"), { endpoints: { example: { displayName: "Example", url: "http://127.0.0.1:9" } } });
     const proc = serve(["--port", "0", "--host", "127.0.0.1"], {}, cwd);
     const port = await proc.listening();
-    expect(proc.stderr.text).toMatch(/WARN.*config\.json.*config\.example\.json/);
+    expect(proc.stderr).toMatch(/WARN.*config\.json.*config\.example\.json/);
     const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
-    expect(health.models).toEqual([{ id: "example", displayName: "Example" }]);
+    expect(health.models).toMatchObject([{ id: "example", displayName: "Example" }]);
     await proc.stop();
   });
 
@@ -167,8 +234,22 @@ describe("CLI: serving", () => {
     const port = await proc.listening();
     const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
     expect(health.models.map((model: { id: string }) => model.id)).toEqual(["from-default"]);
-    expect(proc.stderr.text).not.toContain("config.example.json");
+    expect(proc.stderr).not.toContain("config.example.json");
     await proc.stop();
+  });
+
+  test("a config with no models: a warning when serving and when checking; none for a config with models", async () => {
+    const empty = writeConfig(join(dir, "empty.json"), { endpoints: {} });
+    const proc = serve(["--config", empty, "--port", "0", "--host", "127.0.0.1"]);
+    await expectHealthy(await proc.listening(), 0);
+    await proc.line((line) => /WARN .*empty\.json has no models/.test(line), 5000, "the no-models warning");
+    expect(await proc.stop()).toBe(0);
+
+    const check = await runToExit(cli("--check-config", "--config", empty), { cwd: dir, env: cleanEnv() });
+    expect(check.code).toBe(0);
+    expect(check.stderr).toContain("has no models");
+    const withModels = await runToExit(cli("--check-config", "--config", validPath), { cwd: dir, env: cleanEnv() });
+    expect(withModels.stderr).not.toContain("has no models");
   });
 
   test("SIGTERM with no request in flight exits 0", async () => {

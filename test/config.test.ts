@@ -4,7 +4,8 @@ import { ConfigError, loadConfig } from "../src/config/load";
 import { startServer } from "../src/index";
 import { chatBody, postJson } from "./support/http";
 import { startMock, type MockBackend } from "./support/mock-backend";
-import { CapturingLogger, makeTempDir, removeTempDirs, startProxy, writeConfig } from "./support/proxy";
+import { CapturingLogger } from "./support/logger";
+import { makeTempDir, removeTempDirs, startProxy, writeConfig } from "./support/proxy";
 
 let mock: MockBackend;
 let dir: string;

@@ -14,9 +14,9 @@ import { maskAccessKey, maskBackendKey } from "../../src/config/mask";
 import { ProxyError } from "../../src/errors";
 import { expectOpenAIError } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
-import { closedPort, removeTempDirs } from "../support/proxy";
-import { CliProcess, startInProcess, type InProcessProxy } from "./lib/proxy";
-import { expectNoSecretLeaks, recordText, registerSecret, rfetch } from "./lib/transcript";
+import { spawnCli } from "../support/process";
+import { closedPort, removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
+import { expectNoSecretLeaks, recordText, registerSecret, rfetch } from "../support/transcript";
 
 const ALPHA_KEY = registerSecret("sk-acc-alpha-7c1e9a0b44d2-BACKEND-alpha", "backend key alpha");
 const BRAVO_KEY = registerSecret("sk-acc-bravo-5f03b8e2c9a1-BACKEND-bravo", "backend key bravo");
@@ -34,8 +34,8 @@ const ALL_MODELS = ["gpt", "llama", "org/model-x", "embed", "dead", "hang"];
 let alpha: MockBackend;
 let bravo: MockBackend;
 let hanger: MockBackend;
-let keyed: InProcessProxy;
-let open: InProcessProxy;
+let keyed: ProxyHandle;
+let open: ProxyHandle;
 const savedEnv = { limited: process.env[LIMITED_ENV], admin: process.env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY };
 
 function endpoints() {
@@ -65,8 +65,8 @@ beforeAll(async () => {
   hanger = startMock("hanger").willReply(reply.hang());
   process.env[LIMITED_ENV] = LIMITED_KEY;
   delete process.env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY;
-  keyed = await startInProcess(keyedConfig(), { label: "keyed proxy log" });
-  open = await startInProcess({ endpoints: endpoints() }, { label: "open proxy log" });
+  keyed = await startProxy(keyedConfig(), { label: "keyed proxy log" });
+  open = await startProxy({ endpoints: endpoints() }, { label: "open proxy log" });
 });
 
 beforeEach(() => {
@@ -94,7 +94,7 @@ interface Call {
   headers?: Record<string, string>;
 }
 
-function call(base: InProcessProxy, path: string, { method = "GET", authorization = null, body, headers = {} }: Call = {}) {
+function call(base: ProxyHandle, path: string, { method = "GET", authorization = null, body, headers = {} }: Call = {}) {
   const all: Record<string, string> = { ...headers };
   if (authorization !== null) all.authorization = authorization;
   let payload: string | FormData | undefined;
@@ -145,7 +145,7 @@ describe("the CLI's start-up warning", () => {
     const dir = (await import("../support/proxy")).makeTempDir("hardening-cli");
     const path = `${dir}/config.json`;
     writeFileSync(path, JSON.stringify(config));
-    const cli = CliProcess.spawn(["--config", path, "--port", "0", "--host", "127.0.0.1"], { [LIMITED_ENV]: LIMITED_KEY });
+    const cli = spawnCli(["--config", path, "--port", "0", "--host", "127.0.0.1"], { [LIMITED_ENV]: LIMITED_KEY });
     try {
       await cli.ready();
       cli.kill("SIGTERM");
@@ -328,9 +328,9 @@ describe("client keys", () => {
       endpoints: { gpt: { url: alpha.url, apiKey: ALPHA_KEY } },
       clientKeys: [{ key: `\${HARDENING_ACCESS_UNSET_VARIABLE:-${FALLBACK_KEY}}` }],
     };
-    let proxy: InProcessProxy | undefined;
+    let proxy: ProxyHandle | undefined;
     try {
-      proxy = await startInProcess(config, { label: "fallback proxy log" });
+      proxy = await startProxy(config, { label: "fallback proxy log" });
       const response = await call(proxy, "/v1/models", { authorization: bearer(FALLBACK_KEY) });
       expect(response.status).toBe(200);
       await response.text();
@@ -387,7 +387,7 @@ describe("admin routes", () => {
 
   test("CM_OPEN_WEBUI_PROXY_ADMIN_KEY is the admin key when the config has none", async () => {
     process.env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY = ENV_ADMIN_KEY;
-    const proxy = await startInProcess({ endpoints: endpoints() }, { label: "env-admin proxy log" });
+    const proxy = await startProxy({ endpoints: endpoints() }, { label: "env-admin proxy log" });
     try {
       for (const [method, path] of ADMIN_ROUTES) {
         await expectOpenAIError(await call(proxy, path, { method }), 401, { code: "invalid_admin_key" });
@@ -422,7 +422,7 @@ describe("admin routes", () => {
   test.skipIf(ownAddress === undefined)(
     `without an admin key, a non-loopback client (this machine's own ${ownAddress ?? "(none)"}) gets 403 from /debug and /reload; /health and the models stay open`,
     async () => {
-      const proxy = await startInProcess({ endpoints: endpoints() }, { hostname: ownAddress!, label: "non-loopback proxy log" });
+      const proxy = await startProxy({ endpoints: endpoints() }, { hostname: ownAddress!, label: "non-loopback proxy log" });
       try {
         expect(proxy.url("")).toBe(`http://${ownAddress}:${proxy.server.port}`);
         for (const [method, path] of ADMIN_ROUTES) {
@@ -512,7 +512,7 @@ describe("secrets never leak", () => {
   test("a config that cannot start reports its problems without its secrets", async () => {
     const config = { ...keyedConfig(), endpoints: { gpt: { url: `ftp://${ALPHA_KEY}`, apiKey: 5 } }, adminKey: "" };
     try {
-      await startInProcess(config, { label: "refused proxy log" });
+      await startProxy(config, { label: "refused proxy log" });
       throw new Error("an invalid config started");
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);

@@ -13,11 +13,10 @@
  * single request.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { removeTempDirs } from "../support/proxy";
-import { startInProcess, type InProcessProxy } from "./lib/proxy";
+import { removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
 import { chunked, rawHttp, rawRequest, RawRecordingBackend, type RawResponse } from "./lib/raw-http";
 import { Rng } from "./lib/rng";
-import { expectNoSecretLeaks, registerSecret } from "./lib/transcript";
+import { expectNoSecretLeaks, registerSecret } from "../support/transcript";
 import { concat } from "../support/http";
 
 const SEED = 20_260_404;
@@ -42,7 +41,7 @@ interface Case {
 }
 
 let backend: RawRecordingBackend;
-let proxy: InProcessProxy;
+let proxy: ProxyHandle;
 let total = 0;
 const forwardedTargets: string[] = [];
 const rng = new Rng(SEED);
@@ -50,7 +49,7 @@ const encoder = new TextEncoder();
 
 beforeAll(async () => {
   backend = new RawRecordingBackend().start();
-  proxy = await startInProcess(
+  proxy = await startProxy(
     {
       endpoints: {
         gpt: { url: backend.url, apiKey: KEY, actualModelName: "backend-gpt" },

@@ -12,10 +12,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { within } from "../support/events";
 import { reply, startMock, type MockBackend, type RecordedRequest } from "../support/mock-backend";
-import { removeTempDirs } from "../support/proxy";
-import { startInProcess, writeConfigFile, type InProcessProxy } from "./lib/proxy";
+import { removeTempDirs, startProxy, writeConfig, type ProxyHandle } from "../support/proxy";
 import { Rng } from "./lib/rng";
-import { expectNoSecretLeaks, registerSecret, rfetch } from "./lib/transcript";
+import { expectNoSecretLeaks, registerSecret, rfetch } from "../support/transcript";
 
 const VERSIONS = 100;
 const WORKERS = 4;
@@ -33,7 +32,7 @@ for (let v = 0; v <= VERSIONS + 2; v++) {
 
 let alpha: MockBackend;
 let bravo: MockBackend;
-let proxy: InProcessProxy;
+let proxy: ProxyHandle;
 
 const isValid = (v: number) => v % 2 === 0;
 const stableBackend = (v: number) => (v % 4 === 0 ? "alpha" : "bravo");
@@ -93,7 +92,7 @@ beforeAll(async () => {
   bravo = startMock("bravo");
   alpha.willReply(backendScript("alpha"));
   bravo.willReply(backendScript("bravo"));
-  proxy = await startInProcess(configVersion(0).text, { watchConfig: true, label: "reload proxy log" });
+  proxy = await startProxy(configVersion(0).text, { watchConfig: true, label: "reload proxy log" });
 });
 
 afterAll(async () => {
@@ -172,7 +171,7 @@ test(
       const via = marker === "not valid JSON" || rng.chance(0.6) ? "POST /reload" : "file changed";
       modes.push(`${v}:${atomic ? "atomic" : "in-place"}:${via}`);
       const logFrom = proxy.log.lines.length;
-      writeConfigFile(proxy.configPath, text, atomic ? "atomic" : "in-place");
+      writeConfig(proxy.configPath, text, atomic ? "atomic" : "in-place");
 
       if (via === "POST /reload") {
         const response = await rfetch(proxy.url(rng.chance(0.5) ? "/reload" : "/v1/reload"), {
@@ -267,7 +266,7 @@ test("a stream that started on one version finishes on it, byte-exact, while new
     });
   const before = VERSIONS; // the running version after the test above (or its own start-up)
   if (proxy.server.store.current.models.get("stable")?.targets[0]?.actualModelName !== `stable-v${before}`) {
-    writeConfigFile(proxy.configPath, configVersion(before).text, "atomic");
+    writeConfig(proxy.configPath, configVersion(before).text, "atomic");
     expect((await rfetch(proxy.url("/reload"), { method: "POST", headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(200);
   }
   const next = before + 2;
@@ -276,7 +275,7 @@ test("a stream that started on one version finishes on it, byte-exact, while new
   const slow = await chat(true, "slow");
   const reader = slow.body!.getReader();
   const first = await within(reader.read(), 5000, "the slow stream's first chunk");
-  writeConfigFile(proxy.configPath, configVersion(next).text, "atomic");
+  writeConfig(proxy.configPath, configVersion(next).text, "atomic");
   const reload = await rfetch(proxy.url("/reload"), { method: "POST", headers: { authorization: `Bearer ${ADMIN}` } });
   expect(reload.status).toBe(200);
   await reload.text();

@@ -9,10 +9,10 @@ import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { deferred, within } from "../support/events";
 import { reply, startMock, type MockBackend, type RecordedRequest } from "../support/mock-backend";
+import { REPO_ROOT, spawnCli, type RunningProcess } from "../support/process";
 import { makeTempDir, removeTempDirs } from "../support/proxy";
-import { CliProcess, REPO } from "./lib/proxy";
 import { rawHttp, rawRequest } from "./lib/raw-http";
-import { expectNoSecretLeaks, registerSecret, rfetch } from "./lib/transcript";
+import { expectNoSecretLeaks, registerSecret, rfetch } from "../support/transcript";
 
 const KEY = registerSecret("sk-sd-backend-7e6d5c4b3a29-SHUTDOWN-key", "backend key (shutdown)");
 const CLIENT = registerSecret("ck-sd-client-3c4d5e6f7a8b-SHUTDOWN-cli", "client key (shutdown)");
@@ -25,7 +25,7 @@ let slow: MockBackend;
 let endless: MockBackend;
 let late: ReturnType<typeof Bun.serve>;
 const lateArrived: (() => void)[] = [];
-const running: CliProcess[] = [];
+const running: RunningProcess[] = [];
 
 /** The exact bytes the slow backend streams for the request tagged `tag`. */
 const slowChunks = (tag: string) =>
@@ -74,8 +74,8 @@ function writeConfig(extra: Record<string, unknown> = {}, endpoints: Record<stri
   return path;
 }
 
-function spawn(configPath: string): CliProcess {
-  const cli = CliProcess.spawn(["--config", configPath, "--port", "0", "--host", "127.0.0.1"]);
+function spawn(configPath: string): RunningProcess {
+  const cli = spawnCli(["--config", configPath, "--port", "0", "--host", "127.0.0.1"]);
   running.push(cli);
   return cli;
 }
@@ -240,7 +240,7 @@ for i in range(20):
 print(" ".join(str(c) for c in codes))
 `;
     const configPath = writeConfig();
-    const child = Bun.spawn(["python3", "-c", script, process.execPath, join(REPO, "src/cli.ts"), "--config", configPath, "--port", "0", "--host", "127.0.0.1"], {
+    const child = Bun.spawn(["python3", "-c", script, process.execPath, join(REPO_ROOT, "src/cli.ts"), "--config", configPath, "--port", "0", "--host", "127.0.0.1"], {
       stdout: "pipe",
       stderr: "pipe",
     });

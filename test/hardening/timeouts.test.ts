@@ -9,10 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { within } from "../support/events";
 import { expectOpenAIError, readBody, readFirstChunk } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
-import { closedPort, removeTempDirs } from "../support/proxy";
-import { startInProcess, type InProcessProxy } from "./lib/proxy";
+import { closedPort, removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
 import { droppingStreamBackend, neverAcceptingListener, resettingBackend, type NeverAccepting } from "./lib/raw-http";
-import { expectNoSecretLeaks, registerSecret, rfetch } from "./lib/transcript";
+import { expectNoSecretLeaks, registerSecret, rfetch } from "../support/transcript";
 
 const KEY = registerSecret("sk-tmo-backend-6a1f0c9e3b7d-TIMEOUT-key", "backend key (timeouts)");
 const CLIENT = registerSecret("ck-tmo-client-2b8e4d6f0a1c-TIMEOUT-cli", "client key (timeouts)");
@@ -22,7 +21,7 @@ const GLOBAL = { connectMs: 1000, firstByteMs: 400, idleMs: 300 };
 
 const sse = (i: number) => `data: {"id":"c","choices":[{"index":0,"delta":{"content":"tok${i}"}}]}\n\n`;
 
-let proxy: InProcessProxy;
+let proxy: ProxyHandle;
 let hanger: MockBackend;
 let staller: MockBackend;
 let stallerOverride: MockBackend;
@@ -59,7 +58,7 @@ beforeAll(async () => {
   neverAccepting = await neverAcceptingListener();
   const connectUrl = "url" in neverAccepting ? neverAccepting.url : `http://127.0.0.1:${closedPort()}`;
   const ep = (url: string, extra: Record<string, unknown> = {}) => ({ url, apiKey: KEY, ...extra });
-  proxy = await startInProcess(
+  proxy = await startProxy(
     {
       endpoints: {
         "first-byte": ep(hanger.url),

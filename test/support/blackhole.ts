@@ -1,5 +1,6 @@
 /** A port whose TCP connect hangs (full, never-accepted backlog), served by a python3 helper. */
 import { join } from "node:path";
+import { withDeadline } from "../../src/deadline";
 import { within } from "./events";
 
 export interface Blackhole {
@@ -45,10 +46,7 @@ export async function connectHangs(port: number, ms = 500): Promise<boolean> {
     },
     () => "failed" as const,
   );
-  let timer: Timer | undefined;
-  const pending = new Promise<"pending">((resolve) => (timer = setTimeout(resolve, ms, "pending")));
-  const outcome = await Promise.race([attempt, pending]);
-  clearTimeout(timer);
+  const outcome = await withDeadline(attempt, ms, () => "pending" as const);
   socket?.end();
   return outcome === "pending";
 }

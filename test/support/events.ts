@@ -2,6 +2,8 @@
  * Event helpers: tests wait on promises that something resolves, never on sleeps. Every wait is
  * bounded so a broken proxy fails the test with a clear label instead of hanging the suite.
  */
+import { withDeadline } from "../../src/deadline";
+
 export interface Deferred<T> {
   readonly promise: Promise<T>;
   readonly settled: boolean;
@@ -39,16 +41,10 @@ export class TimeoutError extends Error {
 }
 
 /** Resolves with `promise`, or rejects with a TimeoutError naming `label` after `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, label: string): Promise<T> {
-  let timer: Timer | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`timed out after ${ms} ms waiting for: ${label}`)), ms);
+export function within<T>(promise: Promise<T>, ms: number, label: string): Promise<T> {
+  return withDeadline(promise, ms, (): never => {
+    throw new TimeoutError(`timed out after ${ms} ms waiting for: ${label}`);
   });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** An append-only, ordered record of what happened, shared by a mock and a test. */

@@ -1,5 +1,6 @@
 /** Client-side helpers: requests to the proxy and exact assertions on what came back. */
 import { expect } from "bun:test";
+import { within } from "./events";
 import { CLIENT_KEY } from "./proxy";
 
 export function postJson(url: string, body: unknown, headers: Record<string, string> = {}, init: RequestInit = {}): Promise<Response> {
@@ -61,20 +62,14 @@ type BodyReader = Pick<ReadableStreamDefaultReader<Uint8Array>, "read" | "cancel
 async function drain(reader: BodyReader, onChunk: (chunk: Uint8Array, index: number) => void, idleLimitMs: number) {
   const chunks: Uint8Array[] = [];
   for (;;) {
-    let timer: Timer | undefined;
-    const silence = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`response body silent for ${idleLimitMs} ms`)), idleLimitMs);
-    });
     try {
-      const { done, value } = await Promise.race([reader.read(), silence]);
+      const { done, value } = await within(reader.read(), idleLimitMs, "the next chunk of the response body");
       if (done) break;
       onChunk(value, chunks.length);
       chunks.push(value);
     } catch (error) {
       await reader.cancel().catch(() => {});
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
   const bytes = concat(chunks);
@@ -92,14 +87,6 @@ export function readBody(response: Response, onChunk: (chunk: Uint8Array, index:
 /** Reads until one chunk arrived; `rest()` reads the remainder, `reader` allows an abort in between. */
 export async function readFirstChunk(response: Response, ms = 5000) {
   const reader = response.body!.getReader();
-  let timer: Timer | undefined;
-  const silence = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no first chunk within ${ms} ms`)), ms);
-  });
-  try {
-    const first = await Promise.race([reader.read(), silence]);
-    return { reader, first, rest: (idleLimitMs = 5000) => drain(reader, () => {}, idleLimitMs) };
-  } finally {
-    clearTimeout(timer);
-  }
+  const first = await within(reader.read(), ms, "the first chunk of the response body");
+  return { reader, first, rest: (idleLimitMs = 5000) => drain(reader, () => {}, idleLimitMs) };
 }

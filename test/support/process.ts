@@ -1,9 +1,14 @@
 /**
  * Running the proxy as a separate process (the CLI under Bun, or the compiled binary): a clean
- * environment, stderr/stdout collected as they arrive, and waits on log lines instead of sleeps.
+ * environment, output collected line by line as it arrives (and recorded in the transcript), and
+ * waits on log lines instead of sleeps.
  */
-import { join } from "node:path";
-import { deferred, within, type Deferred } from "./events";
+import { mkdtempSync, readdirSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import type { Subprocess } from "bun";
+import { deferred, TimeoutError, within, type Deferred } from "./events";
+import { recordText } from "./transcript";
 
 export const REPO_ROOT = join(import.meta.dir, "..", "..");
 export const CLI_ENTRY = join(REPO_ROOT, "src", "cli.ts");
@@ -15,75 +20,159 @@ export function cleanEnv(extra: Record<string, string> = {}, path = process.env.
   return { PATH: path, HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...extra };
 }
 
-/** Collects a stream's text as it arrives; `waitFor` resolves once a pattern has appeared. */
-class TextCollector {
-  text = "";
-  private waiters: { pattern: RegExp; done: Deferred<RegExpMatchArray> }[] = [];
+/**
+ * `path` (a PATH value) without the executables `names`, wherever they live: each directory that
+ * holds one is replaced by a fresh directory (under `scratch`) of symlinks to everything else in it.
+ */
+export function pathWithout(names: readonly string[], path: string, scratch = tmpdir()): string {
+  return path
+    .split(":")
+    .map((dir) => {
+      let entries: string[];
+      try {
+        entries = readdirSync(dir);
+      } catch {
+        return dir; // a PATH entry that does not exist holds nothing
+      }
+      if (!entries.some((entry) => names.includes(entry))) return dir;
+      const copy = mkdtempSync(join(scratch, "cm-owp-path-"));
+      for (const entry of entries) if (!names.includes(entry)) symlinkSync(join(dir, entry), join(copy, entry));
+      return copy;
+    })
+    .join(":");
+}
+
+/** Collects a stream as it arrives, by lines; `line` resolves once a line matches. */
+class LineCollector {
+  readonly lines: string[] = [];
+  private partial = "";
+  private waiters: { match: (line: string) => boolean; done: Deferred<string> }[] = [];
   readonly finished: Promise<void>;
 
-  constructor(stream: ReadableStream<Uint8Array>) {
+  constructor(stream: ReadableStream<Uint8Array>, private readonly label: string) {
     this.finished = this.collect(stream);
+  }
+
+  get text(): string {
+    return this.lines.map((line) => `${line}\n`).join("") + this.partial;
   }
 
   private async collect(stream: ReadableStream<Uint8Array>) {
     const decoder = new TextDecoder();
     for await (const chunk of stream) {
-      this.text += decoder.decode(chunk, { stream: true });
-      this.waiters = this.waiters.filter(({ pattern, done }) => {
-        const match = this.text.match(pattern);
-        if (match) done.resolve(match);
-        return !match;
-      });
+      this.partial += decoder.decode(chunk, { stream: true });
+      let at: number;
+      while ((at = this.partial.indexOf("\n")) !== -1) {
+        this.push(this.partial.slice(0, at));
+        this.partial = this.partial.slice(at + 1);
+      }
     }
+    if (this.partial) this.push(this.partial);
+    this.partial = "";
   }
 
-  waitFor(pattern: RegExp, ms: number, label: string): Promise<RegExpMatchArray> {
-    const match = this.text.match(pattern);
-    if (match) return Promise.resolve(match);
-    const done = deferred<RegExpMatchArray>();
-    this.waiters.push({ pattern, done });
-    return within(done.promise, ms, `${label}: ${pattern} (output so far: ${JSON.stringify(this.text)})`);
+  private push(line: string) {
+    this.lines.push(line);
+    recordText(this.label, line);
+    this.waiters = this.waiters.filter(({ match, done }) => {
+      if (!match(line)) return true;
+      done.resolve(line);
+      return false;
+    });
+  }
+
+  /** The first line, already seen or still to come, that matches (unbounded: the caller bounds it). */
+  line(match: (line: string) => boolean): Promise<string> {
+    const seen = this.lines.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    const done = deferred<string>();
+    this.waiters.push({ match, done });
+    return done.promise;
   }
 }
 
 export interface RunningProcess {
-  readonly proc: ReturnType<typeof Bun.spawn>;
-  readonly stdout: TextCollector;
-  readonly stderr: TextCollector;
+  readonly proc: Subprocess<"ignore", "pipe", "pipe">;
+  readonly pid: number;
+  /** Everything printed so far. */
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The first stderr line (already printed or still to come) that matches; fails on exit or after `ms`. */
+  line(match: (line: string) => boolean, ms: number, label: string): Promise<string>;
   /** Waits for the "listening on host:port" log line and returns the port. */
   listening(ms?: number): Promise<number>;
+  /**
+   * The port, once the proxy has answered /health: a test that signals the process must know its
+   * handlers are installed, which the "listening" line alone does not promise.
+   */
+  ready(ms?: number): Promise<number>;
+  /** Bounded wait for the exit code, and for all the process printed. */
+  exitCode(ms: number): Promise<number>;
+  /** Sends `signal` unless the process has already exited. */
+  kill(signal?: NodeJS.Signals | number): void;
   /** Sends SIGTERM (then SIGKILL if it does not exit in time) and returns the exit code. */
   stop(ms?: number): Promise<number>;
 }
 
 export function spawnProcess(cmd: string[], options: { cwd: string; env: Record<string, string> }): RunningProcess {
   const proc = Bun.spawn(cmd, { cwd: options.cwd, env: options.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const stdout = new TextCollector(proc.stdout as ReadableStream<Uint8Array>);
-  const stderr = new TextCollector(proc.stderr as ReadableStream<Uint8Array>);
-  const exitedEarly = proc.exited.then((code) => {
-    throw new Error(`process exited with ${code} before listening; stderr: ${stderr.text}`);
-  });
-  exitedEarly.catch(() => {});
+  const name = basename(cmd[0] === BUN && cmd[1] ? cmd[1] : cmd[0]!);
+  const stdout = new LineCollector(proc.stdout, `${name} stdout`);
+  const stderr = new LineCollector(proc.stderr, `${name} stderr`);
+  const kill = (signal: NodeJS.Signals | number = "SIGKILL") => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+  };
+  // Exited once its output is read too, so what it printed last is there to check.
+  const exited = Promise.all([proc.exited, stdout.finished, stderr.finished]).then(([code]) => code);
+  const line = async (match: (line: string) => boolean, ms: number, label: string) => {
+    const exitedFirst = exited.then((code) => Promise.reject(new Error(`exited ${code} before: ${label}\nstderr: ${stderr.text}`)));
+    try {
+      return await within(Promise.race([stderr.line(match), exitedFirst]), ms, label);
+    } catch (error) {
+      if (error instanceof TimeoutError) error.message += `\nstderr so far: ${stderr.text}`;
+      throw error;
+    }
+  };
+  const listening = async (ms = 15_000) => {
+    const pattern = / listening on \S+:(\d+) /;
+    return Number(pattern.exec(await line((text) => pattern.test(text), ms, "the 'listening on' log line"))![1]);
+  };
   return {
     proc,
-    stdout,
-    stderr,
-    async listening(ms = 15_000) {
-      const match = await Promise.race([stderr.waitFor(/listening on [^\s]+:(\d+)/, ms, "the listening log line"), exitedEarly]);
-      return Number(match[1]);
+    pid: proc.pid,
+    get stdout() {
+      return stdout.text;
     },
+    get stderr() {
+      return stderr.text;
+    },
+    line,
+    listening,
+    async ready(ms = 15_000) {
+      const port = await listening(ms);
+      const response = await within(fetch(`http://127.0.0.1:${port}/health`), ms, "the spawned proxy answering /health");
+      await response.text();
+      if (response.status !== 200) throw new Error(`/health answered ${response.status}`);
+      return port;
+    },
+    exitCode: (ms) => within(exited, ms, `process ${proc.pid} exiting`),
+    kill,
     async stop(ms = 5000) {
-      if (proc.exitCode !== null) return proc.exitCode;
-      proc.kill("SIGTERM");
+      kill("SIGTERM");
       try {
-        return await within(proc.exited, ms, "the process exiting after SIGTERM");
+        return await within(exited, ms, "the process exiting after SIGTERM");
       } catch (error) {
-        proc.kill("SIGKILL");
+        kill("SIGKILL");
         await proc.exited;
         throw error;
       }
     },
   };
+}
+
+/** The CLI (`bun src/cli.ts`) with `args`, from the repository root unless `cwd` says otherwise. */
+export function spawnCli(args: string[], env: Record<string, string> = {}, cwd = REPO_ROOT): RunningProcess {
+  return spawnProcess([BUN, CLI_ENTRY, ...args], { cwd, env: cleanEnv(env) });
 }
 
 export interface Finished {
@@ -96,10 +185,9 @@ export interface Finished {
 export async function runToExit(cmd: string[], options: { cwd: string; env: Record<string, string> }, ms = 15_000): Promise<Finished> {
   const running = spawnProcess(cmd, options);
   try {
-    const code = await within(running.proc.exited, ms, `${cmd.join(" ")} exiting`);
-    await Promise.all([running.stdout.finished, running.stderr.finished]);
-    return { code, stdout: running.stdout.text, stderr: running.stderr.text };
+    const code = await running.exitCode(ms);
+    return { code, stdout: running.stdout, stderr: running.stderr };
   } finally {
-    if (running.proc.exitCode === null) running.proc.kill("SIGKILL");
+    running.kill();
   }
 }

@@ -1,12 +1,12 @@
 /**
  * Starting the proxy under test in-process, on 127.0.0.1 port 0, from a config file written to a
- * fresh temp directory, with a logger whose lines the test can read.
+ * fresh temp directory, with a logger whose lines the test can read and wait for.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, type RunningServer } from "../../src/index";
-import type { Logger } from "../../src/log";
+import { CapturingLogger } from "./logger";
 import { startMock, type MockBackend } from "./mock-backend";
 
 /** The two backends' keys: long enough to be masked as first 5 + "..." + last 5. */
@@ -14,16 +14,6 @@ export const ALPHA_KEY = "sk-alpha-0123456789-SECRET-alpha";
 export const BRAVO_KEY = "sk-bravo-9876543210-SECRET-bravo";
 /** What a client sends as its own key; it must never reach a backend. */
 export const CLIENT_KEY = "client-key-never-forward-me";
-
-export class CapturingLogger implements Logger {
-  readonly lines: string[] = [];
-  info = (message: string) => void this.lines.push(`INFO ${message}`);
-  warn = (message: string) => void this.lines.push(`WARN ${message}`);
-  error = (message: string) => void this.lines.push(`ERROR ${message}`);
-  get text(): string {
-    return this.lines.join("\n");
-  }
-}
 
 const tempDirs: string[] = [];
 
@@ -38,8 +28,16 @@ export function removeTempDirs(): void {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-export function writeConfig(path: string, config: unknown): string {
-  writeFileSync(path, typeof config === "string" ? config : JSON.stringify(config, null, 2));
+/** Writes a config file in place (truncate + write) or atomically (temp file + rename), as editors do. */
+export function writeConfig(path: string, config: unknown, how: "in-place" | "atomic" = "in-place"): string {
+  const text = typeof config === "string" ? config : JSON.stringify(config, null, 2);
+  if (how === "in-place") {
+    writeFileSync(path, text);
+  } else {
+    const temp = `${path}.${process.pid}.tmp`;
+    writeFileSync(temp, text);
+    renameSync(temp, path);
+  }
   return path;
 }
 
@@ -67,14 +65,21 @@ export interface ProxyHandle {
   stop(): Promise<void>;
 }
 
-/**
- * Writes `config` to `<fresh dir>/config.json` and starts the proxy on it. The file watcher is off
- * unless asked for, so only an explicit POST /reload changes the running config.
- */
-export async function startProxy(config: unknown, log = new CapturingLogger(), watchConfig = false): Promise<ProxyHandle> {
+export interface ProxyOptions {
+  /** Reload when the file changes (default off: only an explicit POST /reload changes the config). */
+  watchConfig?: boolean;
+  /** The address to bind (default 127.0.0.1). */
+  hostname?: string;
+  /** Names this proxy's log lines in the transcript. */
+  label?: string;
+}
+
+/** Writes `config` to `<fresh dir>/config.json` and starts the proxy on it, on port 0. */
+export async function startProxy(config: unknown, { watchConfig = false, hostname = "127.0.0.1", label }: ProxyOptions = {}): Promise<ProxyHandle> {
   const dir = makeTempDir();
   const configPath = writeConfig(join(dir, "config.json"), config);
-  const server = await startServer({ configPath, port: 0, hostname: "127.0.0.1", log, watchConfig });
+  const log = new CapturingLogger(label);
+  const server = await startServer({ configPath, port: 0, hostname, log, watchConfig });
   return {
     server,
     log,

@@ -5,7 +5,7 @@
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { deferred, within } from "../../support/events";
-import { recordText } from "./transcript";
+import { recordText } from "../../support/transcript";
 import { concat } from "../../support/http";
 
 const encoder = new TextEncoder();

@@ -1,9 +1,12 @@
-/** A Logger for in-process proxies whose lines tests can wait for (an event, never a sleep). */
-import type { Logger } from "../../../src/log";
+/**
+ * The Logger in-process proxies get in tests: it keeps every line for the test to read or wait for
+ * (an event, never a sleep) and records it in the transcript the secret-leak check scans.
+ */
+import type { Logger } from "../../src/log";
+import { deferred, within, type Deferred } from "./events";
 import { recordText } from "./transcript";
-import { deferred, within, type Deferred } from "../../support/events";
 
-export class WatchedLogger implements Logger {
+export class CapturingLogger implements Logger {
   readonly lines: string[] = [];
   private waiters: { test: () => boolean; done: Deferred<void> }[] = [];
 
