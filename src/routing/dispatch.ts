@@ -133,7 +133,7 @@ export class Router {
       if (failure.status !== 502 && failure.status !== 504) {
         // The client left, or its body was refused: the target is not to blame.
         releaseTrial(state);
-        throw withServedHeaders(failure, request.model.id, progress);
+        throw withServedHeaders(failure, request, progress);
       }
       recordFailure(state, model.cooldown, Date.now());
       record.tries.push({ model: model.id, target: target.name, status: failure.status, failure: failure.status === 504 ? "timeout" : "connect" });
@@ -173,7 +173,7 @@ export class Router {
     let bodyReadAt = headersAt;
     const response = await relay(
       sent,
-      servedHeaders(request.model.id, progress),
+      servedHeaders(request, progress),
       (end, bytes, whole) => {
         if (served) finish(served.state, served.model, end);
         record.bytesOut = bytes;
@@ -203,7 +203,7 @@ export class Router {
       return this.relayServed(reply, request, progress, performance.now(), null);
     }
     const error = progress.lastError ?? new ProxyError(503, `No backend of model '${request.model.id}' is available`, "api_error", "no_backend_available");
-    throw withServedHeaders(error, request.model.id, progress);
+    throw withServedHeaders(error, request, progress);
   }
 }
 
@@ -236,14 +236,19 @@ function updateLatency(state: TargetState, ms: number): void {
   state.ewmaTtfbMs = state.ewmaTtfbMs === null ? ms : state.ewmaTtfbMs + LATENCY_WEIGHT * (ms - state.ewmaTtfbMs);
 }
 
-function servedHeaders(requested: string, progress: Progress): HeaderRecord {
-  const headers: HeaderRecord = { [MODEL_HEADER]: requested, [ATTEMPTS_HEADER]: String(progress.attempts) };
+/** Our request id replaces a backend's own: the client sees the id its log lines carry. */
+function servedHeaders(request: DispatchRequest, progress: Progress): HeaderRecord {
+  const headers: HeaderRecord = {
+    "x-request-id": request.record.id,
+    [MODEL_HEADER]: request.model.id,
+    [ATTEMPTS_HEADER]: String(progress.attempts),
+  };
   if (progress.servedBy) headers[SERVED_BY_HEADER] = progress.servedBy;
   return headers;
 }
 
-function withServedHeaders(error: ProxyError, requested: string, progress: Progress): ProxyError {
-  return error.withHeaders(servedHeaders(requested, progress));
+function withServedHeaders(error: ProxyError, request: DispatchRequest, progress: Progress): ProxyError {
+  return error.withHeaders(servedHeaders(request, progress));
 }
 
 /** Waits `ms`, or rejects at once when the client goes away. */

@@ -8,6 +8,8 @@ import { recordText } from "./transcript";
 
 export class CapturingLogger implements Logger {
   readonly lines: string[] = [];
+  /** The proxy's access-log lines (what it writes to stdout), one per ended request. */
+  readonly accessLines: string[] = [];
   private waiters: { test: () => boolean; done: Deferred<void> }[] = [];
 
   constructor(private readonly label = "proxy log") {}
@@ -16,6 +18,17 @@ export class CapturingLogger implements Logger {
     const line = `${level} ${message}`;
     this.lines.push(line);
     recordText(this.label, line);
+    this.wake();
+  }
+
+  /** Where an in-process proxy's access log writes. */
+  access = (line: string): void => {
+    this.accessLines.push(line.trimEnd());
+    recordText(`${this.label} (access)`, line);
+    this.wake();
+  };
+
+  private wake(): void {
     this.waiters = this.waiters.filter((waiter) => {
       if (!waiter.test()) return true;
       waiter.done.resolve();

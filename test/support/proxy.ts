@@ -79,7 +79,7 @@ export async function startProxy(config: unknown, { watchConfig = false, hostnam
   const dir = makeTempDir();
   const configPath = writeConfig(join(dir, "config.json"), config);
   const log = new CapturingLogger(label);
-  const server = await startServer({ configPath, port: 0, hostname, log, watchConfig });
+  const server = await startServer({ configPath, port: 0, hostname, log, watchConfig, accessLogWrite: log.access });
   return {
     server,
     log,
