@@ -43,6 +43,8 @@ export class RequestRecord {
   servedTarget: string | null = null;
   readonly tries: Try[] = [];
   readonly fallbacks: string[] = [];
+  /** Relayed bodies that broke or stalled after their headers (`body_broken`, `body_timeout`), at which target. */
+  readonly bodyFailures: Try[] = [];
   clientName: string | null = null;
   user: UserInfo | null = null;
   status = 0;

@@ -146,7 +146,22 @@ export class Router {
       recordSuccess(state);
       updateLatency(state, headersAt - started);
       record.tries.push({ model: model.id, target: target.name, status, failure: null });
-      return { response: await this.relayServed(sent, request, progress, headersAt, { state, model, stripUsage: attempt.stripUsage ?? false }) };
+      try {
+        return { response: await this.relayServed(sent, request, progress, headersAt, { state, model, stripUsage: attempt.stripUsage ?? false }) };
+      } catch (error) {
+        // A small body is read whole before answering: when it breaks or stalls, no byte has reached
+        // the client, so another try may still serve it.
+        state.inFlight--;
+        const failure = error instanceof ProxyError ? error : new ProxyError(502, String(error), "upstream_error", "backend_unreachable");
+        if (failure.status !== 502 && failure.status !== 504) {
+          releaseTrial(state);
+          throw withServedHeaders(failure, request, progress);
+        }
+        recordFailure(state, model.cooldown, Date.now());
+        record.tries[record.tries.length - 1] = { model: model.id, target: target.name, status: failure.status, failure: bodyFailure(failure) };
+        progress.lastError = failure;
+        return { retryAfterMs: null };
+      }
     }
     record.tries.push({ model: model.id, target: target.name, status, failure: `status_${status}` });
     const askedMs = status === 429 ? retryAfterMs(sent.response.headers) : null;
@@ -167,7 +182,6 @@ export class Router {
     const status = sent.response.status;
     [record.servedModel, record.servedTarget] = [sent.target.modelId, sent.target.name];
     record.ttfbMs = headersAt - record.startMono;
-    record.endsWithBody = true;
     const scanner = request.readsUsage ? new SseUsage(served?.stripUsage ?? false) : undefined;
     // A body read whole before answering took the backend's time, not the proxy's.
     let bodyReadAt = headersAt;
@@ -176,6 +190,9 @@ export class Router {
       servedHeaders(request, progress),
       (end, bytes, whole) => {
         if (served) finish(served.state, served.model, end);
+        if (end instanceof ProxyError) {
+          record.bodyFailures.push({ model: sent.target.modelId, target: sent.target.name, status: end.status, failure: bodyFailure(end) });
+        }
         record.bytesOut = bytes;
         const outcome = outcomeOf(end, status);
         if (whole) bodyReadAt = performance.now();
@@ -191,6 +208,8 @@ export class Router {
       },
       scanner,
     );
+    // From here the body's end ends the record (a body read whole has been read already).
+    record.endsWithBody = true;
     record.overheadMs = (record.fetchStartMs ?? 0) + (performance.now() - bodyReadAt);
     return response;
   }
@@ -200,7 +219,11 @@ export class Router {
     if (progress.lastReply) {
       const reply = progress.lastReply;
       progress.lastReply = null;
-      return this.relayServed(reply, request, progress, performance.now(), null);
+      try {
+        return await this.relayServed(reply, request, progress, performance.now(), null);
+      } catch (error) {
+        throw error instanceof ProxyError ? withServedHeaders(error, request, progress) : error;
+      }
     }
     const error = progress.lastError ?? new ProxyError(503, `No backend of model '${request.model.id}' is available`, "api_error", "no_backend_available");
     throw withServedHeaders(error, request, progress);
@@ -213,6 +236,9 @@ interface Served {
   readonly model: Model;
   readonly stripUsage: boolean;
 }
+
+/** Why a body failed after its headers arrived, as metrics and logs name it. */
+const bodyFailure = (error: ProxyError) => (error.status === 504 ? "body_timeout" : "body_broken");
 
 /** How a relayed request ended, for its record. */
 function outcomeOf(end: BodyEnd, status: number): Outcome {

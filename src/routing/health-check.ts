@@ -38,8 +38,10 @@ export class HealthChecker {
   }
 
   private async checkTarget(model: Model, target: Target, intervalMs: number): Promise<void> {
-    const healthy = await answers(target, Math.min(CHECK_TIMEOUT_MS, intervalMs));
+    // The state of the backend checked: a reload meanwhile may have given the name a new URL,
+    // whose fresh state this answer says nothing about.
     const state = this.registry.target(target);
+    const healthy = await answers(target, Math.min(CHECK_TIMEOUT_MS, intervalMs));
     const now = Date.now();
     if (healthy) {
       if (phaseOf(state, now) !== "up") recordSuccess(state);

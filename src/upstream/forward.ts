@@ -103,7 +103,10 @@ export function discard(sent: Sent): void {
   sent.response.body?.cancel().catch(() => {});
 }
 
-/** Called once when a relayed body is over: how it ended, the bytes sent, and the body when it was read whole. */
+/**
+ * Called once when a relayed body is over: how it ended, the bytes sent, and the body when it was
+ * read whole. Not called when a body to be read whole fails before answering: `relay` throws then.
+ */
 export type RelayEnd = (end: BodyEnd, bytesSent: number, whole: ArrayBuffer | null) => void;
 
 /**
@@ -129,7 +132,7 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, fi
     try {
       body = await readWhole(response, abort, idleMs, idleError, lostError);
     } catch (error) {
-      onEnd(error instanceof ProxyError && error.status === 499 ? "client_aborted" : (error as ProxyError), 0, null);
+      // Nothing reached the client yet: the caller decides what this failure means (a retry, or its error).
       throw error;
     }
     onEnd("complete", body.byteLength, body);

@@ -1,0 +1,211 @@
+/**
+ * Cool-down (circuit breaker), black box: consecutive failures take a target out, `/health` shows
+ * it cooling, a half-open trial follows the cool-down, a failed trial doubles the wait, a
+ * successful one brings the target back. A lone target is not cooled down unless its model asks,
+ * and a model whose every target is cooling still serves from the one that returns soonest.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { deferred } from "../support/events";
+import { startMock, type MockBackend } from "../support/mock-backend";
+import { removeTempDirs, type ProxyHandle } from "../support/proxy";
+import { chat, completion, failure, health, modelRequests, outcome, startProxy, targetHealth, untilMs, waitPast } from "./lib-b";
+
+let mocks: MockBackend[] = [];
+let proxy: ProxyHandle | null = null;
+
+afterEach(async () => {
+  await proxy?.stop();
+  proxy = null;
+  await Promise.all(mocks.map((mock) => mock.stop()));
+  mocks = [];
+  removeTempDirs();
+});
+
+const mock = (name: string) => {
+  const started = startMock(name);
+  mocks.push(started);
+  return started;
+};
+
+describe("cool-down and half-open", () => {
+  test("two failures cool A down; B serves alone; a failed half-open trial doubles the wait; a good one brings A back", async () => {
+    const a = mock("a");
+    const b = mock("b");
+    proxy = await startProxy({
+      endpoints: {
+        duo: {
+          targets: [
+            { name: "a", url: a.url },
+            { name: "b", url: b.url },
+          ],
+          cooldown: { failures: 2, seconds: 0.3 },
+          retry: { backoffMs: 0 },
+        },
+      },
+    });
+    a.willReply(() => failure(500, "a"));
+    b.willReply((request) => completion("b", request));
+
+    // Each request that lands on A first fails there and is retried on B: the client sees no error.
+    const first = await outcome(await chat(proxy, "duo"));
+    expect(first).toMatchObject({ status: 200, model: "duo", servedBy: "duo/b", attempts: "2" });
+    expect(await targetHealth(proxy, "duo", "a")).toMatchObject({ state: "up", consecutiveFailures: 1, cooldownUntil: null });
+
+    const beforeSecond = Date.now();
+    const second = await outcome(await chat(proxy, "duo"));
+    const afterSecond = Date.now();
+    expect(second).toMatchObject({ status: 200, servedBy: "duo/b", attempts: "2" });
+    expect(modelRequests(a)).toHaveLength(2);
+    const cooling = await targetHealth(proxy, "duo", "a");
+    expect(cooling).toMatchObject({ state: "cooling", consecutiveFailures: 2 });
+    const firstUntil = untilMs(cooling);
+    expect(firstUntil).toBeGreaterThanOrEqual(beforeSecond + 300);
+    expect(firstUntil).toBeLessThanOrEqual(afterSecond + 300);
+    // B is still usable, so the model is fine.
+    expect((await health(proxy)).status).toBe("ok");
+
+    // While A cools down, every request goes to B at the first try.
+    for (let i = 0; i < 3; i++) {
+      expect(await outcome(await chat(proxy, "duo"))).toMatchObject({ status: 200, servedBy: "duo/b", attempts: "1" });
+    }
+    expect(Date.now()).toBeLessThan(firstUntil); // (precondition: these ran inside the cool-down)
+    expect(modelRequests(a)).toHaveLength(2);
+
+    // Past the cool-down, /health shows A half-open before any request tries it.
+    await waitPast(firstUntil);
+    expect(await targetHealth(proxy, "duo", "a")).toMatchObject({ state: "half-open", consecutiveFailures: 2 });
+
+    // The trial: one request reaches A (held 250 ms, then 500); meanwhile nothing else goes there.
+    const trialArrived = deferred<number>();
+    a.willReply(() => {
+      trialArrived.resolve(Date.now());
+      return failure(500, "a", { delayMs: 250 });
+    });
+    const { pending: trial } = await sendUntilArrived(proxy, "duo", trialArrived.promise);
+    const trialAt = await trialArrived.promise;
+    expect(await targetHealth(proxy, "duo", "a")).toMatchObject({ state: "half-open", inFlight: 1 });
+    const during = await Promise.all([0, 1, 2].map(async () => outcome(await chat(proxy!, "duo"))));
+    for (const answer of during) expect(answer).toMatchObject({ status: 200, servedBy: "duo/b", attempts: "1" });
+    const trialAnswer = await outcome(await trial);
+    const trialDone = Date.now();
+    expect(trialAnswer).toMatchObject({ status: 200, servedBy: "duo/b", attempts: "2" });
+    expect(modelRequests(a)).toHaveLength(3);
+
+    // The failed trial doubled the wait: 600 ms from the failure (which came 250 ms after arrival).
+    const doubled = await targetHealth(proxy, "duo", "a");
+    expect(doubled).toMatchObject({ state: "cooling", consecutiveFailures: 3, inFlight: 0 });
+    const secondUntil = untilMs(doubled);
+    expect(secondUntil).toBeGreaterThanOrEqual(trialAt + 250 + 600 - 5);
+    expect(secondUntil).toBeLessThanOrEqual(trialDone + 600);
+
+    // The next trial succeeds: A is up again with its failures forgotten.
+    await waitPast(secondUntil);
+    expect(await targetHealth(proxy, "duo", "a")).toMatchObject({ state: "half-open" });
+    const recovered = deferred<number>();
+    a.willReply((request) => {
+      recovered.resolve(Date.now());
+      return completion("a", request);
+    });
+    const good = await outcome(await (await sendUntilArrived(proxy, "duo", recovered.promise)).pending);
+    expect(good).toMatchObject({ status: 200, servedBy: "duo/a", attempts: "1" });
+    expect(await targetHealth(proxy, "duo", "a")).toEqual({
+      name: "a",
+      state: "up",
+      inFlight: 0,
+      ewmaTtfbMs: expect.any(Number),
+      consecutiveFailures: 0,
+      cooldownUntil: null,
+    });
+
+    // Back in the rotation: two more requests go one to each target.
+    const servedBy = [];
+    for (let i = 0; i < 2; i++) servedBy.push((await outcome(await chat(proxy, "duo"))).servedBy);
+    expect(servedBy.sort()).toEqual(["duo/a", "duo/b"]);
+  });
+
+  test("a lone target is never cooled down unless its own model sets cooldown", async () => {
+    const solo = mock("solo");
+    const strict = mock("strict");
+    proxy = await startProxy({
+      endpoints: {
+        solo: { url: solo.url },
+        strict: { url: strict.url, cooldown: { failures: 2, seconds: 30 } },
+      },
+      // Top-level defaults are not the model asking for it.
+      cooldown: { failures: 1, seconds: 30 },
+    });
+    solo.willReply(() => failure(500, "solo"));
+    strict.willReply(() => failure(500, "strict"));
+
+    for (let i = 1; i <= 5; i++) {
+      const answer = await outcome(await chat(proxy, "solo"));
+      expect(answer).toMatchObject({ status: 500, model: "solo", servedBy: "solo/solo#0", attempts: "1" });
+      expect(JSON.parse(answer.text).error.message).toBe("solo failed with 500");
+    }
+    expect(modelRequests(solo)).toHaveLength(5);
+    expect(await targetHealth(proxy, "solo", "solo#0")).toMatchObject({ state: "up", consecutiveFailures: 5, cooldownUntil: null });
+    expect((await health(proxy)).status).toBe("ok");
+
+    // The model that asked for it cools down after 2 failures, and is degraded then.
+    for (let i = 0; i < 2; i++) expect((await chat(proxy, "strict")).status).toBe(500);
+    expect(await targetHealth(proxy, "strict", "strict#0")).toMatchObject({ state: "cooling", consecutiveFailures: 2 });
+    expect((await health(proxy)).status).toBe("degraded");
+    // Still tried rather than failing outright: its lone target is the one that returns soonest.
+    strict.willReply((request) => completion("strict", request));
+    expect(await outcome(await chat(proxy, "strict"))).toMatchObject({ status: 200, servedBy: "strict/strict#0", attempts: "1" });
+    expect(modelRequests(strict)).toHaveLength(3);
+  });
+
+  test("a model whose every target is cooling still sends the request to the one back soonest", async () => {
+    const a = mock("a");
+    const b = mock("b");
+    proxy = await startProxy({
+      endpoints: {
+        pair: {
+          targets: [
+            { name: "a", url: a.url },
+            { name: "b", url: b.url },
+          ],
+          cooldown: { failures: 1, seconds: 30 },
+          retry: { attempts: 1 },
+        },
+      },
+    });
+    // Round-robin: A, then B. B fails first, then A: B comes back sooner.
+    a.willReply((request) => completion("a", request));
+    b.willReply(() => failure(503, "b"));
+    expect(await outcome(await chat(proxy, "pair"))).toMatchObject({ status: 200, servedBy: "pair/a" });
+    expect(await outcome(await chat(proxy, "pair"))).toMatchObject({ status: 503, servedBy: "pair/b" });
+    a.willReply(() => failure(503, "a"));
+    expect(await outcome(await chat(proxy, "pair"))).toMatchObject({ status: 503, servedBy: "pair/a" });
+
+    const report = await health(proxy);
+    expect(report.status).toBe("degraded");
+    const [ta, tb] = report.models.find((m) => m.id === "pair")!.targets;
+    expect(ta).toMatchObject({ name: "a", state: "cooling" });
+    expect(tb).toMatchObject({ name: "b", state: "cooling" });
+    expect(untilMs(tb!)).toBeLessThan(untilMs(ta!));
+
+    b.willReply((request) => completion("b", request));
+    const served = await outcome(await chat(proxy, "pair"));
+    expect(served).toMatchObject({ status: 200, servedBy: "pair/b", attempts: "1" });
+    expect(JSON.parse(served.text).choices[0].message.content).toBe("from b");
+    expect(modelRequests(a)).toHaveLength(2);
+    expect(modelRequests(b)).toHaveLength(2);
+  });
+});
+
+/**
+ * Sends requests one at a time until one reaches the target whose script resolves `arrived`
+ * (round-robin over two usable targets reaches it within two), and returns that request's
+ * response promise, unresolved while the target holds it (wrapped: an async function would adopt it).
+ */
+async function sendUntilArrived(proxy: ProxyHandle, model: string, arrived: Promise<unknown>): Promise<{ pending: Promise<Response> }> {
+  for (let i = 0; i < 2; i++) {
+    const pending = chat(proxy, model);
+    const first = await Promise.race([arrived.then(() => "arrived" as const), pending.then(() => "answered" as const)]);
+    if (first === "arrived") return { pending };
+    await (await pending).text();
+  }
+  throw new Error("two requests went by without reaching the half-open target");
+}

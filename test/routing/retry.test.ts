@@ -1,0 +1,293 @@
+/**
+ * Retries (issue 9, "Behaviour"): Retry-After and retry-after-ms honoured on a lone target, the
+ * 60 s cap, a rate-limited target left for another at once, the attempts bound, no retry of a
+ * non-retryable status nor after the first byte, multipart bodies replayed only when small, and
+ * the x-cm-proxy-* headers on every kind of answer. Receive times are taken by the mocks.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { within } from "../support/events";
+import { chatBody, expectOpenAIError, postJson, readBody, readFirstChunk } from "../support/http";
+import { defaultCompletion, reply, startMock, type MockBackend, type RecordedRequest, type Reply } from "../support/mock-backend";
+import { closedPort, CLIENT_KEY, removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
+import { RestartableBackend, routing, sseChunk } from "./lib-a";
+
+let proxy: ProxyHandle;
+let a: MockBackend, b: MockBackend;
+/** A backend the test can crash (close with its open connections) and bring back on its port. */
+let breaking: RestartableBackend;
+
+const pair = (extra: Record<string, unknown> = {}) => ({
+  targets: [
+    { name: "a", url: a.url },
+    { name: "b", url: b.url },
+  ],
+  ...extra,
+});
+const lone = (extra: Record<string, unknown> = {}) => ({ url: a.url, ...extra });
+
+beforeAll(async () => {
+  [a, b] = [startMock("a"), startMock("b")];
+  breaking = new RestartableBackend("breaking", () => new Response("unscripted", { status: 599 })).start();
+  const fastRetry = { attempts: 2, backoffMs: 1 };
+  proxy = await startProxy({
+    endpoints: {
+      "lone-after": lone({ retry: fastRetry }),
+      "lone-after-ms": lone({ retry: fastRetry }),
+      "lone-capped": lone({ retry: fastRetry }),
+      "pair-limited": pair({ retry: { attempts: 2, backoffMs: 10 } }),
+      "pair-500": pair({ retry: { attempts: 3, backoffMs: 1 }, cooldown: { failures: 10, seconds: 0.2 } }),
+      "pair-400": pair({ retry: { attempts: 3, backoffMs: 1 } }),
+      down: { targets: [{ name: "gone-1", url: `http://127.0.0.1:${closedPort()}` }, { name: "gone-2", url: `http://127.0.0.1:${closedPort()}` }], retry: fastRetry },
+      silent: pair({ retry: fastRetry, timeouts: { firstByteMs: 150 } }),
+      "stream-stall": pair({ retry: { attempts: 3, backoffMs: 1 }, timeouts: { idleMs: 200 } }),
+      "stream-break": { targets: [{ name: "breaking", url: breaking.url }, { name: "b", url: b.url }], retry: { attempts: 3, backoffMs: 1 } },
+      "upload-small": pair({ retry: fastRetry }),
+      "upload-large": pair({ retry: fastRetry }),
+      "upload-chunked": pair({ retry: fastRetry }),
+    },
+    maxBodyBytes: 16 * 1024 * 1024,
+  });
+});
+beforeEach(() => {
+  a.reset();
+  b.reset();
+});
+afterAll(async () => {
+  await proxy.stop();
+  await Promise.all([a.stop(), b.stop(), breaking.stop()]);
+  removeTempDirs();
+});
+
+const chat = (model: string) => postJson(proxy.url("/v1/chat/completions"), chatBody(model));
+
+/** Scripts `mock` with one reply per request in turn (the last one repeats), noting when each arrived. */
+function scripted(mock: MockBackend, ...replies: ((request: RecordedRequest) => Reply)[]) {
+  const times: number[] = [];
+  mock.willReply((request) => {
+    times.push(performance.now());
+    return replies[Math.min(times.length, replies.length) - 1]!(request);
+  });
+  return times;
+}
+
+const ok = (name: string) => (request: RecordedRequest) => reply.json(defaultCompletion(name, request.json().model));
+const rateLimited = (headers: Record<string, string>) => () =>
+  reply.raw(`{"error":{"message":"slow down","type":"rate_limit_error"}}`, { status: 429, headers: { "content-type": "application/json", ...headers } });
+
+describe("Retry-After on a lone target", () => {
+  test("Retry-After: 1 → the retry reaches the backend no sooner than 1 s after the 429", async () => {
+    const times = scripted(a, rateLimited({ "retry-after": "1" }), ok("a"));
+    const response = await within(chat("lone-after"), 5000, "the retried request");
+    expect(response.status).toBe(200);
+    expect((await response.json()).choices[0].message.content).toBe("hello from a");
+    expect(times.length).toBe(2);
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(995); // timer granularity
+    expect(routing(response)).toEqual({ model: "lone-after", servedBy: "lone-after/lone-after#0", attempts: "2" });
+  });
+
+  test("retry-after-ms: 300 → the retry comes after 300 ms (milliseconds, not seconds)", async () => {
+    const times = scripted(a, rateLimited({ "retry-after-ms": "300" }), ok("a"));
+    const response = await within(chat("lone-after-ms"), 5000, "the retried request");
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    expect(times.length).toBe(2);
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(295);
+    expect(times[1]! - times[0]!).toBeLessThan(1000);
+    expect(routing(response).attempts).toBe("2");
+  });
+
+  test("Retry-After over 60 s → the 429 is relayed at once, unchanged, and not retried", async () => {
+    const body = `{"error":{"message":"slow down","type":"rate_limit_error"}}`;
+    scripted(a, rateLimited({ "retry-after": "61", "x-ratelimit-remaining-requests": "0" }), ok("a"));
+    const started = performance.now();
+    const response = await within(chat("lone-capped"), 5000, "the relayed 429");
+    expect(response.status).toBe(429);
+    expect(await response.text()).toBe(body);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(response.headers.get("retry-after")).toBe("61");
+    expect(response.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+    expect(a.requests.length).toBe(1);
+    expect(routing(response)).toEqual({ model: "lone-capped", servedBy: "lone-capped/lone-capped#0", attempts: "1" });
+  });
+});
+
+describe("retries across targets", () => {
+  test("a 429 with Retry-After: 30 on one target → the request moves on at once, and that target rests", async () => {
+    const timesA = scripted(a, rateLimited({ "retry-after": "30" }));
+    const timesB = scripted(b, ok("b"));
+    const response = await within(chat("pair-limited"), 3000, "the request moved to b");
+    expect(response.status).toBe(200);
+    expect((await response.json()).choices[0].message.content).toBe("hello from b");
+    expect(routing(response)).toEqual({ model: "pair-limited", servedBy: "pair-limited/b", attempts: "2" });
+    expect(timesA.length).toBe(1);
+    expect(timesB[0]! - timesA[0]!).toBeLessThan(500); // the backoff (≤ 10 ms), not the 30 s
+    for (let i = 0; i < 6; i++) {
+      const next = await chat("pair-limited");
+      expect(next.status).toBe(200);
+      await next.arrayBuffer();
+      expect(routing(next)).toEqual({ model: "pair-limited", servedBy: "pair-limited/b", attempts: "1" });
+    }
+    expect(a.requests.length).toBe(1);
+    expect(b.requests.length).toBe(7);
+  });
+
+  test("attempts: 3 against targets that always answer 500 → exactly 3 backend requests, the last 500 relayed unchanged", async () => {
+    let count = 0;
+    const failing = (mock: MockBackend) =>
+      mock.willReply(() => {
+        count++;
+        return reply.raw(`{"error":{"message":"failure ${count} at ${mock.name}"}}`, {
+          status: 500,
+          headers: { "content-type": "application/json", "x-failure": String(count) },
+        });
+      });
+    failing(a);
+    failing(b);
+    const response = await within(chat("pair-500"), 3000, "the relayed 500");
+    expect(response.status).toBe(500);
+    expect(a.requests.length + b.requests.length).toBe(3);
+    const last = a.requests.length === 2 ? "a" : "b"; // round-robin: a, b, then a again
+    expect(await response.text()).toBe(`{"error":{"message":"failure 3 at ${last}"}}`);
+    expect(response.headers.get("x-failure")).toBe("3");
+    expect(routing(response)).toEqual({ model: "pair-500", servedBy: `pair-500/${last}`, attempts: "3" });
+  });
+
+  test("a non-retryable 400 is relayed as it is, never retried", async () => {
+    a.willReply(reply.raw(`{"error":{"message":"bad messages"}}`, { status: 400, headers: { "content-type": "application/json" } }));
+    b.willReply(reply.raw(`{"error":{"message":"bad messages"}}`, { status: 400, headers: { "content-type": "application/json" } }));
+    const response = await chat("pair-400");
+    expect(response.status).toBe(400);
+    expect(await response.text()).toBe(`{"error":{"message":"bad messages"}}`);
+    expect(a.requests.length + b.requests.length).toBe(1);
+    const served = routing(response);
+    expect(served.model).toBe("pair-400");
+    expect(["pair-400/a", "pair-400/b"]).toContain(served.servedBy!);
+    expect(served.attempts).toBe("1");
+  });
+});
+
+describe("the proxy's own errors after every attempt carry the routing headers", () => {
+  test("502 when no target can be reached", async () => {
+    const response = await within(chat("down"), 3000, "the 502");
+    await expectOpenAIError(response, 502, { type: "upstream_error", code: "backend_unreachable" });
+    const served = routing(response);
+    expect(served.model).toBe("down");
+    expect(served.servedBy).toStartWith("down/gone-");
+    expect(served.attempts).toBe("2");
+  });
+
+  test("504 when no target answers in time", async () => {
+    a.willReply(reply.hang());
+    b.willReply(reply.hang());
+    const response = await within(chat("silent"), 3000, "the 504");
+    await expectOpenAIError(response, 504, { type: "timeout_error", code: "backend_timeout" });
+    expect(a.requests.length + b.requests.length).toBe(2);
+    const served = routing(response);
+    expect(served.model).toBe("silent");
+    expect(["silent/a", "silent/b"]).toContain(served.servedBy!);
+    expect(served.attempts).toBe("2");
+  });
+});
+
+describe("no retry once the client has received a byte", () => {
+  test("a stream that stalls after its first chunk ends with the error event; the backend got exactly one request", async () => {
+    const stalling = reply.sse([sseChunk("partial"), sseChunk("never sent")], { stallAfter: 1 });
+    a.willReply(stalling);
+    b.willReply(stalling);
+    const response = await chat("stream-stall");
+    expect(response.status).toBe(200);
+    const { text } = await readBody(response, () => {}, 3000);
+    expect(text).toStartWith(sseChunk("partial"));
+    const rest = text.slice(sseChunk("partial").length);
+    expect(rest).toStartWith(`data: {"error":`);
+    expect(JSON.parse(rest.slice("data: ".length)).error.code).toBe("backend_timeout");
+    expect(a.requests.length + b.requests.length).toBe(1);
+    expect(routing(response).attempts).toBe("1");
+  });
+
+  test("a stream whose backend dies after its first chunk ends with the error event; not retried", async () => {
+    breaking.willAnswer(() => new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode(sseChunk("partial"))) }), { headers: { "content-type": "text/event-stream" } }));
+    const before = breaking.arrivals.length;
+    const response = await chat("stream-break");
+    expect(response.status).toBe(200);
+    const { first, rest } = await readFirstChunk(response, 3000);
+    expect(new TextDecoder().decode(first.value)).toBe(sseChunk("partial"));
+    // The backend crashes and comes straight back: a retry, if there were one, would reach it.
+    await breaking.stop();
+    breaking.start();
+    const { text } = await rest(3000);
+    expect(text).toStartWith(`data: {"error":`);
+    expect(JSON.parse(text.slice("data: ".length)).error.code).toBe("backend_unreachable");
+    expect(breaking.arrivals.length - before).toBe(1);
+    expect(b.requests.length).toBe(0);
+    expect(routing(response)).toEqual({ model: "stream-break", servedBy: "stream-break/breaking", attempts: "1" });
+  });
+});
+
+describe("multipart uploads (model in x-model-id, so the body streams)", () => {
+  const BOUNDARY = "----routing-test-boundary";
+  /** A multipart form of exactly `size` bytes holding a random file. */
+  function form(size: number): Uint8Array {
+    const head = new TextEncoder().encode(
+      `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n`,
+    );
+    const tail = new TextEncoder().encode(`\r\n--${BOUNDARY}--\r\n`);
+    const bytes = new Uint8Array(size);
+    bytes.set(head);
+    for (let i = head.length; i < size - tail.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, Math.min(i + 65536, size - tail.length)));
+    bytes.set(tail, size - tail.length);
+    return bytes;
+  }
+  const upload = (model: string, body: RequestInit["body"]) =>
+    fetch(proxy.url("/v1/audio/transcriptions"), {
+      method: "POST",
+      headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}`, "x-model-id": model, authorization: `Bearer ${CLIENT_KEY}` },
+      body,
+    });
+  const failThenServe = () => {
+    a.willReply(reply.raw(`{"error":{"message":"a failed"}}`, { status: 500, headers: { "content-type": "application/json" } }));
+    b.willReply(reply.json({ text: "transcribed by b" }));
+  };
+  const same = (got: Uint8Array, sent: Uint8Array) => got.byteLength === sent.byteLength && Buffer.from(got).equals(Buffer.from(sent));
+
+  test("an upload of exactly 8 MiB is replayed: the first target's 500 is retried, the second gets the same bytes", async () => {
+    failThenServe();
+    const body = form(8 * 1024 * 1024);
+    const response = await within(upload("upload-small", body), 5000, "the retried upload");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ text: "transcribed by b" });
+    expect([a.requests.length, b.requests.length]).toEqual([1, 1]);
+    expect(same(a.last.body, body)).toBe(true);
+    expect(same(b.last.body, body)).toBe(true);
+    expect(b.last.headers.get("x-model-id")).toBeNull();
+    expect(routing(response)).toEqual({ model: "upload-small", servedBy: "upload-small/b", attempts: "2" });
+  });
+
+  test("a 9 MiB upload is sent once: the first target's 500 goes to the client, the second is never called", async () => {
+    failThenServe();
+    const body = form(9 * 1024 * 1024);
+    const response = await within(upload("upload-large", body), 5000, "the relayed 500");
+    expect(response.status).toBe(500);
+    expect(await response.text()).toBe(`{"error":{"message":"a failed"}}`);
+    expect([a.requests.length, b.requests.length]).toEqual([1, 0]);
+    expect(same(a.last.body, body)).toBe(true);
+    expect(routing(response)).toEqual({ model: "upload-large", servedBy: "upload-large/a", attempts: "1" });
+  });
+
+  test("a 9 MiB upload without a declared length (chunked) is sent once, whole and unchanged", async () => {
+    failThenServe();
+    const body = form(9 * 1024 * 1024);
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < body.length; i += 256 * 1024) controller.enqueue(body.slice(i, i + 256 * 1024));
+        controller.close();
+      },
+    });
+    const response = await within(upload("upload-chunked", chunked), 5000, "the relayed 500");
+    expect(response.status).toBe(500);
+    await response.arrayBuffer();
+    expect(a.last.headers.get("content-length")).toBeNull();
+    expect([a.requests.length, b.requests.length]).toEqual([1, 0]);
+    expect(same(a.last.body, body)).toBe(true);
+  });
+});
