@@ -8,8 +8,11 @@ import { chatRoutes } from "./routes/chat";
 import { corsPlugin } from "./routes/cors";
 import { ROUTE_PREFIXES, type RouteContext } from "./routes/context";
 import { docsRoutes } from "./routes/docs";
+import { metricsRoutes } from "./routes/metrics";
 import { modelRoutes } from "./routes/models";
 import { passthroughRoutes } from "./routes/passthrough";
+import { statusRoutes } from "./routes/status";
+import { usageRoutes } from "./routes/usage";
 import { VERSION } from "./version";
 
 function validationError(error: ValidationError): ProxyError {
@@ -61,7 +64,8 @@ export function createApp(context: RouteContext) {
     .onError({ as: "global" }, ({ code, error }) => errorResponse(toProxyError(code, error, context.log)))
     .use(docsRoutes(VERSION));
   for (const prefix of ROUTE_PREFIXES) {
-    app.use(modelRoutes(context, prefix)).use(chatRoutes(context, prefix)).use(adminRoutes(context, prefix));
+    app.use(modelRoutes(context, prefix)).use(chatRoutes(context, prefix)).use(adminRoutes(context, prefix)).use(metricsRoutes(context, prefix));
+    app.use(usageRoutes(context, prefix));
   }
-  return app.use(passthroughRoutes(context));
+  return app.use(statusRoutes(context)).use(passthroughRoutes(context));
 }

@@ -6,8 +6,10 @@ import { maskUrlCredentials } from "./config/mask";
 import type { ProxyConfig } from "./config/proxy-config";
 import { startServer, type RunningServer } from "./index";
 import { writeExampleConfig } from "./init-config";
+import { ensureInFlightLimit } from "./in-flight";
 import { hostPort, ListenError } from "./listen-error";
 import { consoleLogger, type Logger } from "./log";
+import { defaultProbeUrl, probe, PROBE_TIMEOUT_MS } from "./probe";
 import { VERSION } from "./version";
 
 const DEFAULT_CONFIG = "config.json";
@@ -18,6 +20,7 @@ OpenAI-compatible proxy: many LLM backends behind one endpoint.
 
 Usage: cm-open-webui-proxy [options]
        cm-open-webui-proxy --init [file]
+       cm-open-webui-proxy --probe [url]
 
 Options:
   --config <file>   config file (env CM_OPEN_WEBUI_PROXY_CONFIG_FILE, default ${DEFAULT_CONFIG})
@@ -26,8 +29,14 @@ Options:
   --check-config    validate the config file, print its models, exit 0 (valid) or 1
   --init [file]     write an example config to start from, then exit: to <file>, else the
                     config file named as above, else ${DEFAULT_CONFIG}; an existing file is never replaced
+  --probe [url]     health check for images without curl: GET <url> (default
+                    http://127.0.0.1:<port>/ready, port as above), exit 0 on a 2xx, else 1 with
+                    the reason on stderr; gives up after ${PROBE_TIMEOUT_MS / 1000} s
   --version         print the version
   --help            print this help
+
+Serving re-executes the program once with BUN_CONFIG_MAX_HTTP_REQUESTS set to the config's
+maxInFlight (default 4096 backend requests in flight) unless that variable is already set.
 `;
 
 interface CliOptions {
@@ -35,6 +44,10 @@ interface CliOptions {
   port: number;
   hostname: string;
   checkOnly: boolean;
+  /** config.json is missing and config.example.json stands in for it. */
+  fromExample: boolean;
+  /** --probe: the URL to check instead of serving. */
+  probeUrl?: string;
 }
 
 function fail(message: string): never {
@@ -49,10 +62,9 @@ function parsePort(text: string, source: string): number {
 }
 
 /** A named config file must exist; with none named, a missing config.json falls back to the example. */
-function chooseConfig(named: string | undefined, log: Logger): string {
+function chooseConfig(named: string | undefined): string {
   if (named) return named;
   if (existsSync(DEFAULT_CONFIG) || !existsSync(EXAMPLE_CONFIG)) return DEFAULT_CONFIG;
-  log.warn(`${DEFAULT_CONFIG} not found: starting from ${EXAMPLE_CONFIG}; copy it to ${DEFAULT_CONFIG} and edit it`);
   return EXAMPLE_CONFIG;
 }
 
@@ -67,7 +79,7 @@ function initConfig(path: string): never {
   process.exit(0);
 }
 
-function parseCli(argv: string[], log: Logger): CliOptions {
+function parseCli(argv: string[]): CliOptions {
   let values, positionals;
   try {
     ({ values, positionals } = parseArgs({
@@ -78,11 +90,12 @@ function parseCli(argv: string[], log: Logger): CliOptions {
         host: { type: "string" },
         "check-config": { type: "boolean" },
         init: { type: "boolean" },
+        probe: { type: "boolean" },
         version: { type: "boolean" },
         help: { type: "boolean" },
       },
       strict: true,
-      allowPositionals: true, // only --init takes one: its file
+      allowPositionals: true, // only --init (its file) and --probe (its URL) take one
     }));
   } catch (error) {
     fail(`${(error as Error).message}\n\n${HELP}`);
@@ -98,16 +111,20 @@ function parseCli(argv: string[], log: Logger): CliOptions {
   const env = process.env;
   const named = values.config ?? (env.CM_OPEN_WEBUI_PROXY_CONFIG_FILE || undefined);
   const [file, extra] = positionals;
-  if (extra !== undefined || (file !== undefined && !values.init)) fail(`unexpected argument '${extra ?? file}'\n\n${HELP}`);
+  if (values.init && values.probe) fail(`--init and --probe cannot be combined\n\n${HELP}`);
+  if (extra !== undefined || (file !== undefined && !values.init && !values.probe)) fail(`unexpected argument '${extra ?? file}'\n\n${HELP}`);
   if (values.init) initConfig(file ?? named ?? DEFAULT_CONFIG);
   const port = values.port !== undefined
     ? parsePort(values.port, "--port")
     : env.CM_OPEN_WEBUI_PROXY_PORT ? parsePort(env.CM_OPEN_WEBUI_PROXY_PORT, "CM_OPEN_WEBUI_PROXY_PORT") : 3333;
+  const configPath = chooseConfig(named);
   return {
-    configPath: chooseConfig(named, log),
+    configPath,
     port,
     hostname: values.host ?? "0.0.0.0",
     checkOnly: values["check-config"] ?? false,
+    fromExample: configPath === EXAMPLE_CONFIG && !named,
+    ...(values.probe && { probeUrl: file ?? defaultProbeUrl(port) }),
   };
 }
 
@@ -161,9 +178,20 @@ function handleSignals(server: RunningServer, log: Logger): void {
   process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
+async function runProbe(url: string): Promise<never> {
+  const result = await probe(url);
+  if (!result.ok) fail(`probe ${result.message}`);
+  process.stdout.write(`${result.message}\n`);
+  process.exit(0);
+}
+
 async function main(): Promise<void> {
   const log = consoleLogger();
-  const options = parseCli(process.argv.slice(2), log);
+  const { probeUrl, fromExample, ...options } = parseCli(process.argv.slice(2));
+  if (probeUrl !== undefined) await runProbe(probeUrl);
+  // Before anything is printed: this may start the program again (same PID) with a higher fetch limit.
+  if (!options.checkOnly) await ensureInFlightLimit(options.configPath);
+  if (fromExample) log.warn(`${DEFAULT_CONFIG} not found: starting from ${EXAMPLE_CONFIG}; copy it to ${DEFAULT_CONFIG} and edit it`);
   try {
     if (options.checkOnly) await checkConfig(options.configPath, log);
     const server = await startServer({ ...options, log });

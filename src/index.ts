@@ -7,10 +7,19 @@ import { withDeadline } from "./deadline";
 import { listenError } from "./listen-error";
 import { consoleLogger, leveled, type Logger } from "./log";
 import { accessLog } from "./observe/access-log";
+import { registerProcessMetrics } from "./observe/metrics/process";
+import { proxyMetrics } from "./observe/metrics/proxy-metrics";
+import { MetricsRegistry } from "./observe/metrics/registry";
 import { Observability } from "./observe/observability";
+import { RecentStats } from "./observe/recent";
+import { openUsageStore } from "./observe/usage/sqlite-store";
+import { usageObserver, type UsageStore } from "./observe/usage/store";
 import { Router } from "./routing/dispatch";
+import { Limiter } from "./limits/limiter";
+import { MemoryLimitStore } from "./limits/memory-store";
 import { HealthChecker } from "./routing/health-check";
 import { RuntimeRegistry } from "./state/registry";
+import { VERSION } from "./version";
 
 export interface ServerOptions {
   readonly configPath: string;
@@ -30,6 +39,9 @@ export interface RunningServer {
   readonly catalogs: CatalogStore;
   readonly registry: RuntimeRegistry;
   readonly observe: Observability;
+  readonly metrics: MetricsRegistry;
+  /** The usage store (null when `usage.enabled` is false); closed by `shutdown` and `stop`. */
+  readonly usage: UsageStore | null;
   /**
    * Stops accepting connections, lets in-flight requests and streams finish for up to the
    * config's `drainTimeoutMs`, then closes whatever is left. Resolves true if all finished.
@@ -60,14 +72,25 @@ export async function startServer({
   let store: ConfigStore;
   log = leveled(log, () => (store?.current ?? initial).log.level);
   store = new ConfigStore(initial, log);
+  // Before anything else starts: a corrupt or locked file is a start-up error (UsageStoreError).
+  const usage = openUsageStore(initial, () => store.current, log);
   const registry = new RuntimeRegistry();
   const catalogs = new CatalogStore(store, registry, new HealthChecker(registry), log);
   await catalogs.follow();
   const observe = new Observability((error) => log.error(`an observer failed: ${(error as Error)?.stack ?? String(error)}`));
   const toStdout = !accessLogWrite;
   observe.observe(accessLog(() => store.current.log, accessLogWrite ?? ((line) => process.stdout.write(line)), toStdout && process.stdout.isTTY === true));
+  const metrics = new MetricsRegistry((error, name) => log.error(`metric ${name} failed: ${(error as Error)?.stack ?? String(error)}`));
+  observe.observe(proxyMetrics(metrics, { models: () => catalogs.current.models.values(), registry, reloads: () => store.reloads, version: VERSION }));
+  registerProcessMetrics(metrics);
+  const recent = new RecentStats();
+  observe.observe(recent.observe);
+  if (usage) observe.observe(usageObserver(usage));
+  metrics.counterFn("cm_proxy_usage_rows_dropped_total", "Usage rows dropped because the usage store's write queue was full", () => usage?.droppedRows ?? null);
+  const limiter = new Limiter(new MemoryLimitStore(), () => store.current.state.failMode ?? "open", log);
+  observe.observe(limiter.finish);
   let ready = false;
-  const app = createApp({ store, catalogs, registry, router: new Router(registry), log, observe, ready: () => ready });
+  const app = createApp({ store, catalogs, registry, router: new Router(registry, limiter), log, observe, metrics, recent, usage, ready: () => ready });
   try {
     app.listen({
       port,
@@ -77,6 +100,7 @@ export async function startServer({
     });
   } catch (error) {
     catalogs.stop();
+    await usage?.close();
     throw await listenError(error, hostname, port);
   }
   const server = app.server!;
@@ -92,6 +116,7 @@ export async function startServer({
     stopBackground();
     const drained = await withDeadline(server.stop(false).then(() => true), store.current.drainTimeoutMs, () => false);
     if (!drained) await server.stop(true);
+    await usage?.close();
     return drained;
   };
   return {
@@ -101,10 +126,13 @@ export async function startServer({
     catalogs,
     registry,
     observe,
+    metrics,
+    usage,
     shutdown: drain,
     stop: async () => {
       stopBackground();
       await server.stop(true);
+      await usage?.close();
     },
   };
 }

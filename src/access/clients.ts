@@ -1,5 +1,6 @@
 import type { IdMatcher } from "../catalog/glob";
 import { ProxyError } from "../errors";
+import type { LimitSet } from "../limits/rules";
 import { digest, findDigest, presentedKeys } from "./secret";
 
 /** One configured client key, resolved: its digest and the models it may use (null: all). */
@@ -7,6 +8,8 @@ export interface ClientKey {
   readonly name: string;
   readonly digest: Uint8Array;
   readonly models: IdMatcher | null;
+  /** This key's own limits, each overriding the top-level `limits.perClient` field of the same name. */
+  readonly limits?: LimitSet;
 }
 
 /** The configured client keys; an empty list means the proxy is open. */

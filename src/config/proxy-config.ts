@@ -12,7 +12,9 @@ import {
   type ConfigFile,
   type EndpointFile,
   type LogSettings,
+  type StateSettings,
 } from "./schema";
+import type { LimitSet } from "../limits/rules";
 
 /**
  * An immutable snapshot of a loaded config file. A reload builds a new one and swaps it in whole,
@@ -33,6 +35,28 @@ export interface ProxyConfig {
   readonly debugView: Readonly<Record<string, unknown>>;
   readonly usage: UsageSettings;
   readonly log: LogSettings;
+  readonly limits: LimitSettings;
+  readonly state: StateSettings;
+}
+
+/** The configured limits; `any` is false when none is set, so requests skip the limiter. */
+export interface LimitSettings {
+  readonly any: boolean;
+  readonly perClient?: LimitSet;
+  readonly perUser?: LimitSet;
+  readonly perModel: Readonly<Record<string, LimitSet>>;
+}
+
+function resolveLimits(file: ConfigFile): LimitSettings {
+  const limits = file.limits ?? {};
+  const perModel = limits.perModel ?? {};
+  const perClientUsed = (file.clientKeys?.length ?? 0) > 0 && (limits.perClient !== undefined || file.clientKeys!.some((client) => client.limits));
+  return {
+    any: perClientUsed || limits.perUser !== undefined || Object.keys(perModel).length > 0,
+    perClient: limits.perClient,
+    perUser: limits.perUser,
+    perModel,
+  };
 }
 
 /** Token usage accounting, resolved. */
@@ -69,6 +93,7 @@ function resolveClients(file: ConfigFile): ClientKeys {
       name: client.name ?? `clientKeys[${i}]`,
       digest: digest(client.key),
       models: client.models ? new IdMatcher(client.models) : null,
+      limits: client.limits,
     }),
   );
   return { keys, digests: keys.map((key) => key.digest) };
@@ -131,5 +156,7 @@ export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Mat
     debugView: maskedView(file, path, models),
     usage: resolveUsage(file, path),
     log: file.log ?? {},
+    limits: resolveLimits(file),
+    state: file.state ?? {},
   };
 }

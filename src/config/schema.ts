@@ -87,6 +87,33 @@ const EndpointSchema = t.Object(
   { additionalProperties: true },
 );
 
+const LimitSetSchema = t.Object(
+  {
+    rpm: t.Optional(t.Integer({ minimum: 1, description: "requests per minute (burst: the whole limit)" })),
+    tpm: t.Optional(t.Integer({ minimum: 1, description: "tokens per minute, charged when the usage is known" })),
+    concurrent: t.Optional(t.Integer({ minimum: 1, description: "requests in flight at once" })),
+    tokensPerDay: t.Optional(t.Integer({ minimum: 1, description: "a daily token budget, reset at 00:00 UTC" })),
+  },
+  { additionalProperties: true },
+);
+
+const LimitsSchema = t.Object(
+  {
+    perClient: t.Optional(LimitSetSchema),
+    perUser: t.Optional(LimitSetSchema),
+    perModel: t.Optional(t.Record(t.String({ minLength: 1 }), LimitSetSchema)),
+  },
+  { additionalProperties: true },
+);
+
+const StateSchema = t.Object(
+  {
+    redis: t.Optional(t.String({ pattern: "^rediss?://", error: "expected a redis:// or rediss:// URL" })),
+    failMode: t.Optional(t.Union([t.Literal("open"), t.Literal("closed")])),
+  },
+  { additionalProperties: true },
+);
+
 const ClientKeySchema = t.Object(
   {
     key: t.String({ minLength: 1, description: "the bearer key a client sends" }),
@@ -94,6 +121,7 @@ const ClientKeySchema = t.Object(
     models: t.Optional(
       t.Array(t.String({ minLength: 1 }), { description: "model ids or globs (ollama/*) this key may use; all when absent" }),
     ),
+    limits: t.Optional(LimitSetSchema),
   },
   { additionalProperties: true },
 );
@@ -127,9 +155,14 @@ export const ConfigFileSchema = t.Object(
     clientKeys: t.Optional(t.Array(ClientKeySchema)),
     adminKey: t.Optional(t.String({ minLength: 1 })),
     drainTimeoutMs: t.Optional(t.Integer({ minimum: 0, description: "milliseconds" })),
+    maxInFlight: t.Optional(
+      t.Integer({ minimum: 1, maximum: 65535, description: "backend requests in flight per process (Bun's BUN_CONFIG_MAX_HTTP_REQUESTS, set at start); default 4096" }),
+    ),
     retry: t.Optional(RetrySchema),
     cooldown: t.Optional(CooldownSchema),
     log: t.Optional(LogSchema),
+    limits: t.Optional(LimitsSchema),
+    state: t.Optional(StateSchema),
     usage: t.Optional(UsageSchema),
   },
   { additionalProperties: true },
@@ -140,6 +173,7 @@ export type EndpointFile = Static<typeof EndpointSchema>;
 /** Top-level `retry` and `cooldown`: defaults for every endpoint. */
 export type PolicyDefaults = Pick<ConfigFile, "retry" | "cooldown">;
 export type LogSettings = Static<typeof LogSchema>;
+export type StateSettings = Static<typeof StateSchema>;
 export type Timeouts = Required<Pick<Static<typeof TimeoutsSchema>, "connectMs" | "firstByteMs" | "idleMs">>;
 
 export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 };

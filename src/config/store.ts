@@ -11,6 +11,8 @@ export class ConfigStore {
   private snapshot: ProxyConfig;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly listeners: ((config: ProxyConfig) => Promise<void>)[] = [];
+  /** Reloads so far (the startup load is not one): what `cm_proxy_config_reloads_total` reports. */
+  readonly reloads = { ok: 0, rejected: 0 };
 
   constructor(
     initial: ProxyConfig,
@@ -43,8 +45,10 @@ export class ConfigStore {
   private async load(reason: string): Promise<ProxyConfig> {
     try {
       this.snapshot = await loadConfig(this.path);
+      this.reloads.ok++;
       this.log.info(`config reloaded (${reason}): ${this.snapshot.models.size} models from ${this.path}`);
     } catch (error) {
+      this.reloads.rejected++;
       this.log.warn(`config reload (${reason}) rejected, running config kept:\n${(error as Error).message}`);
       throw error;
     }

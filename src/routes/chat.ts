@@ -47,7 +47,7 @@ export const ChatCompletionRequest = t.Object(
 export const chatRoutes = ({ store, catalogs, router, observe }: RouteContext, prefix: string) =>
   new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(catalogs, observe)).post(
     "/chat/completions",
-    ({ body, request, server, catalog, config, client, record }) => {
+    ({ body, request, server, catalog, config, client, record, limitUser }) => {
       const model = resolveModel(catalog, body.model, client, record);
       // Generations may take minutes before their first byte: never cut this connection for idling.
       server?.timeout(request, 0);
@@ -63,6 +63,7 @@ export const chatRoutes = ({ store, catalogs, router, observe }: RouteContext, p
         maxBodyBytes: config.maxBodyBytes,
         clientSignal: request.signal,
         record,
+        limits: router.limiter.rulesFor(config, client, limitUser, model.id),
         readsUsage: true,
         prepare: (target) => {
           const stripUsage = askUsage && target.streamUsage;

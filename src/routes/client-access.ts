@@ -32,5 +32,7 @@ export const clientAccess = (catalogs: CatalogStore, observe: Observability) =>
     const client = authenticateClient(config.clients, request.headers);
     record.clientName = client?.name ?? null;
     if (config.usage.recordUsers) record.user = userOf(request.headers);
-    return { catalog, config, client, record };
+    // Per-user limits follow Open WebUI's user, whether or not usage rows name it.
+    const limitUser = request.headers.get("x-openwebui-user-id") ?? request.headers.get("x-openwebui-user-email");
+    return { catalog, config, client, record, limitUser };
   });

@@ -1,7 +1,10 @@
 import type { CatalogStore } from "../catalog/store";
 import type { ConfigStore } from "../config/store";
 import type { Logger } from "../log";
+import type { MetricsRegistry } from "../observe/metrics/registry";
 import type { Observability } from "../observe/observability";
+import type { RecentStats } from "../observe/recent";
+import type { UsageStore } from "../observe/usage/store";
 import type { Router } from "../routing/dispatch";
 import type { RuntimeRegistry } from "../state/registry";
 
@@ -13,6 +16,12 @@ export interface RouteContext {
   readonly router: Router;
   readonly log: Logger;
   readonly observe: Observability;
+  /** What `/metrics` renders; other modules may register their own families on it. */
+  readonly metrics: MetricsRegistry;
+  /** The last 5 minutes per model and target, and tokens today: what the status page shows. */
+  readonly recent: RecentStats;
+  /** Where usage rows go and `/usage` reads them; null when `usage.enabled` is false. */
+  readonly usage: UsageStore | null;
   /** False until the server is serving, and again once it is shutting down. */
   readonly ready: () => boolean;
 }

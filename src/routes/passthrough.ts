@@ -100,7 +100,7 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
 export const passthroughRoutes = ({ catalogs, router, observe }: RouteContext) =>
   new Elysia({ name: "passthrough" }).use(clientAccess(catalogs, observe)).all(
     "/*",
-    async ({ request, server, catalog, config, client, record }) => {
+    async ({ request, server, catalog, config, client, record, limitUser }) => {
       if (!FORWARDED_METHODS.has(request.method)) throw methodNotAllowed(request.method);
       // Request lines in authority form (`CONNECT host:port`) carry no parseable URL.
       const url = URL.parse(request.url);
@@ -123,6 +123,7 @@ export const passthroughRoutes = ({ catalogs, router, observe }: RouteContext) =
         maxBodyBytes: config.maxBodyBytes,
         clientSignal: request.signal,
         record,
+        limits: router.limiter.rulesFor(config, client, limitUser, model.id),
         readsUsage: reportsUsage(path),
         prepare: (target) => {
           const headers = upstreamRequestHeaders(request.headers, target.authorization, config.forwardUserInfoHeaders);

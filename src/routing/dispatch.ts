@@ -9,6 +9,8 @@ import type { Outcome, RequestRecord } from "../observe/record";
 import { SseUsage } from "../observe/usage/sse-usage";
 import { usageOfBody } from "../observe/usage/extract";
 import type { BodyEnd } from "../upstream/relay";
+import type { Limiter } from "../limits/limiter";
+import type { LimitRule } from "../limits/rules";
 import { holdFor, recordFailure, recordSuccess, releaseTrial } from "./breaker";
 import { backoffMs, MAX_RETRY_WAIT_MS, retryAfterMs } from "./retry";
 import { canServe, pickTarget, soonestBack } from "./select";
@@ -37,6 +39,8 @@ export interface DispatchRequest {
   readonly record: RequestRecord;
   /** Whether the answer reports token usage worth reading (chat, completions, embeddings, responses). */
   readonly readsUsage: boolean;
+  /** The limits that must admit the request (see Limiter.rulesFor); empty when none apply. */
+  readonly limits: readonly LimitRule[];
 }
 
 /** Response headers naming what served a model request. */
@@ -51,6 +55,8 @@ interface Progress {
   lastReply: Sent | null;
   lastError: ProxyError | null;
   servedBy: string | null;
+  /** OpenAI's rate-limit headers for the limits that admitted the request. */
+  rateHeaders: HeaderRecord | null;
 }
 
 /** A try either answered the client or failed in a way another try may mend. */
@@ -63,11 +69,19 @@ type TryOutcome = { response: Response } | { retryAfterMs: number | null };
 export class Router {
   constructor(
     private readonly registry: RuntimeRegistry,
+    readonly limiter: Limiter,
     private readonly random: () => number = Math.random,
   ) {}
 
   async dispatch(request: DispatchRequest): Promise<Response> {
-    const progress: Progress = { attempts: 0, lastReply: null, lastError: null, servedBy: null };
+    const progress: Progress = { attempts: 0, lastReply: null, lastError: null, servedBy: null, rateHeaders: null };
+    if (request.limits.length > 0) {
+      try {
+        progress.rateHeaders = await this.limiter.admit(request.limits, request.record);
+      } catch (error) {
+        throw error instanceof ProxyError ? withServedHeaders(error, request, progress) : error;
+      }
+    }
     // Only a failure another try may mend moves on, so every model after the first is reached
     // through a retryable outcome (a fallback's own fallbacks are never followed: no cycles).
     const { model, catalog } = request;
@@ -270,6 +284,7 @@ function servedHeaders(request: DispatchRequest, progress: Progress): HeaderReco
     [ATTEMPTS_HEADER]: String(progress.attempts),
   };
   if (progress.servedBy) headers[SERVED_BY_HEADER] = progress.servedBy;
+  if (progress.rateHeaders) Object.assign(headers, progress.rateHeaders);
   return headers;
 }
 

@@ -1,0 +1,66 @@
+import { ProxyError } from "../errors";
+import type { LimitKind, LimitScope } from "./rules";
+import type { RuleResult } from "./store";
+
+/** A duration as OpenAI writes its reset headers: `20ms`, `1s`, `6m0s`, `1h2m3s`. */
+export function openAIDuration(ms: number): string {
+  if (ms < 1000) return `${Math.ceil(ms)}ms`;
+  let seconds = Math.ceil(ms / 1000);
+  const hours = Math.floor(seconds / 3600);
+  seconds -= hours * 3600;
+  const minutes = Math.floor(seconds / 60);
+  seconds -= minutes * 60;
+  if (hours > 0) return `${hours}h${minutes}m${seconds}s`;
+  return minutes > 0 ? `${minutes}m${seconds}s` : `${seconds}s`;
+}
+
+const tightest = (results: readonly RuleResult[], kinds: readonly LimitKind[]) =>
+  results.filter((result) => kinds.includes(result.rule.kind)).sort((a, b) => a.remaining - b.remaining)[0];
+
+/**
+ * OpenAI's rate-limit headers for the limits that apply, each trio reporting the one with the least
+ * remaining: `-requests` from the per-minute request limits, `-tokens` from the token limits.
+ */
+export function rateLimitHeaders(results: readonly RuleResult[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const requests = tightest(results, ["rpm"]);
+  if (requests) {
+    headers["x-ratelimit-limit-requests"] = String(requests.rule.limit);
+    headers["x-ratelimit-remaining-requests"] = String(requests.remaining);
+    headers["x-ratelimit-reset-requests"] = openAIDuration(requests.resetMs);
+  }
+  const tokens = tightest(results, ["tpm", "tokensPerDay"]);
+  if (tokens) {
+    headers["x-ratelimit-limit-tokens"] = String(tokens.rule.limit);
+    headers["x-ratelimit-remaining-tokens"] = String(tokens.remaining);
+    headers["x-ratelimit-reset-tokens"] = openAIDuration(tokens.resetMs);
+  }
+  return headers;
+}
+
+const KIND_WORDS: Record<LimitKind, string> = {
+  rpm: "requests per minute",
+  tpm: "tokens per minute",
+  concurrent: "requests at once",
+  tokensPerDay: "tokens per day",
+};
+
+const SCOPE_WORDS: Record<LimitScope, (subject: string) => string> = {
+  client: (subject) => `the API key '${subject}'`,
+  user: () => "your user",
+  model: (subject) => `the model '${subject}'`,
+};
+
+/** The 429 for a refused request: names the limit (never a key), with Retry-After and the rate headers. */
+export function rateLimited(refused: RuleResult, results: readonly RuleResult[]): ProxyError {
+  const { rule } = refused;
+  const retryAfter = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
+  return new ProxyError(
+    429,
+    `Rate limit reached for ${SCOPE_WORDS[rule.scope](rule.subject)}: ${rule.limit} ${KIND_WORDS[rule.kind]}. Try again in ${retryAfter} s.`,
+    "rate_limit_error",
+    "rate_limit_exceeded",
+    null,
+    { ...rateLimitHeaders(results), "retry-after": String(retryAfter) },
+  );
+}

@@ -1,0 +1,104 @@
+import type { ClientKey } from "../access/clients";
+import type { ProxyConfig } from "../config/proxy-config";
+import { ProxyError } from "../errors";
+import type { Logger } from "../log";
+import type { RequestRecord } from "../observe/record";
+import { rateLimited, rateLimitHeaders } from "./headers";
+import { rulesFor, spentOnUsage, type LimitRule } from "./rules";
+import type { LimitStore, RuleResult } from "./store";
+
+/** What `state.failMode` says to do when the state store cannot be reached. */
+export type FailMode = "open" | "closed";
+
+const NO_RULES: readonly LimitRule[] = [];
+
+const storeDown = () =>
+  new ProxyError(503, "Limits cannot be checked right now (the shared state store is unreachable); try again shortly", "api_error", "limits_unavailable");
+
+/**
+ * Admits model requests under every limit that applies (per client key, per Open WebUI user, per
+ * model), and spends what they used when they end: the concurrency slot back, the tokens their
+ * answer reported charged. Refusals are 429s with OpenAI's headers; admitted requests carry the
+ * same headers so clients can pace themselves.
+ */
+export class Limiter {
+  private readonly admitted = new WeakMap<RequestRecord, readonly LimitRule[]>();
+  private outage = false;
+
+  constructor(
+    private readonly store: LimitStore,
+    private readonly failMode: () => FailMode,
+    private readonly log: Logger,
+  ) {}
+
+  /** The limits that apply to a request of this client and user for this model. */
+  rulesFor(config: ProxyConfig, client: ClientKey | null, user: string | null, model: string): readonly LimitRule[] {
+    const { limits } = config;
+    if (!limits.any) return NO_RULES;
+    const rules: LimitRule[] = [];
+    if (client) rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, rules);
+    if (user !== null) rulesFor("user", user, limits.perUser, rules);
+    rulesFor("model", model, limits.perModel[model], rules);
+    return rules;
+  }
+
+  /** Admits the request or throws its 429 (or 503 when the store is down and `failMode` is closed). Returns the headers to send. */
+  async admit(rules: readonly LimitRule[], record: RequestRecord): Promise<Record<string, string>> {
+    let results: RuleResult[];
+    try {
+      results = await this.store.admit(rules, Date.now());
+      this.recovered();
+    } catch (error) {
+      return this.unreachable(error);
+    }
+    const refused = results.find((result) => !result.allowed);
+    if (refused) {
+      record.limitedBy = { scope: refused.rule.scope, kind: refused.rule.kind };
+      throw rateLimited(refused, results);
+    }
+    this.admitted.set(record, rules);
+    return rateLimitHeaders(results);
+  }
+
+  /** The observer: an admitted request that ended frees its slot and pays for its tokens. */
+  readonly finish = (record: RequestRecord): void => {
+    const rules = this.admitted.get(record);
+    if (!rules) return;
+    this.admitted.delete(record);
+    const now = Date.now();
+    const work: Promise<void>[] = [];
+    if (rules.some((rule) => rule.kind === "concurrent")) work.push(this.store.release(rules));
+    const tokens = record.usage?.totalTokens ?? 0;
+    if (tokens > 0 && rules.some((rule) => spentOnUsage(rule.kind))) work.push(this.store.charge(rules, tokens, now));
+    for (const step of work) step.catch((error) => this.unreachable(error, false));
+  };
+
+  /** Where each rule stands now, for /health and the status page; null when the store is unreachable. */
+  async usage(rules: readonly LimitRule[]): Promise<RuleResult[] | null> {
+    try {
+      return await this.store.peek(rules, Date.now());
+    } catch {
+      return null;
+    }
+  }
+
+  private unreachable(error: unknown, admitting = true): Record<string, string> {
+    if (!this.outage) {
+      this.outage = true;
+      const mode = this.failMode();
+      this.log.warn(`limit store unreachable (${(error as Error)?.message ?? error}); failMode ${mode}: ${mode === "open" ? "requests pass unlimited" : "model requests get 503"} until it is back`);
+    }
+    if (admitting && this.failMode() === "closed") throw storeDown();
+    return {};
+  }
+
+  private recovered(): void {
+    if (!this.outage) return;
+    this.outage = false;
+    this.log.info("limit store reachable again: limits are enforced");
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}

@@ -1,0 +1,36 @@
+/** What a limit counts. */
+export type LimitKind = "rpm" | "tpm" | "concurrent" | "tokensPerDay";
+/** Whom a limit applies to. */
+export type LimitScope = "client" | "user" | "model";
+
+/** One limit as a config sets it: any of the four, each optional. */
+export interface LimitSet {
+  readonly rpm?: number;
+  readonly tpm?: number;
+  readonly concurrent?: number;
+  readonly tokensPerDay?: number;
+}
+
+/** One limit that applies to one request: a kind, for one subject (a key name, a user, a model). */
+export interface LimitRule {
+  readonly scope: LimitScope;
+  readonly kind: LimitKind;
+  readonly subject: string;
+  readonly limit: number;
+  /** The counter's name in the state store: never a key, only configured names and ids. */
+  readonly key: string;
+}
+
+export const KINDS: readonly LimitKind[] = ["rpm", "tpm", "concurrent", "tokensPerDay"];
+
+export function rulesFor(scope: LimitScope, subject: string, set: LimitSet | undefined, into: LimitRule[]): void {
+  if (!set) return;
+  for (const kind of KINDS) {
+    const limit = set[kind];
+    if (limit !== undefined) into.push({ scope, kind, subject, limit, key: `${scope}:${kind}:${subject}` });
+  }
+}
+
+/** Request limits are spent when admitted; token limits when the usage is known. */
+export const spentOnAdmission = (kind: LimitKind) => kind === "rpm" || kind === "concurrent";
+export const spentOnUsage = (kind: LimitKind) => kind === "tpm" || kind === "tokensPerDay";

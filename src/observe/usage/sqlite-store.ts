@@ -1,0 +1,332 @@
+import { Database, type Statement } from "bun:sqlite";
+import type { ProxyConfig } from "../../config/proxy-config";
+import type { Logger } from "../../log";
+import type { RequestRecord } from "../record";
+import { withPercentiles, type GroupTotals } from "./query";
+import { UsageStoreError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore } from "./store";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const SCHEMA_VERSION = 1;
+/** Client-chosen text (model names, Open WebUI's user headers) is cut to this: rows stay small. */
+const MAX_TEXT = 256;
+/** Rows per transaction; a longer queue is written over several turns of the event loop. */
+const MAX_ROWS_PER_WRITE = 5000;
+/** Rows deleted per statement when pruning, the event loop free in between. */
+const PRUNE_CHUNK = 10_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS usage (
+  ts INTEGER NOT NULL,             -- arrival, ms since the epoch (UTC)
+  request_id TEXT NOT NULL,
+  client TEXT,                     -- the client key's name; NULL when the proxy is open
+  user_id TEXT,
+  user_email TEXT,
+  user_name TEXT,
+  model TEXT NOT NULL,             -- as the client named it
+  served_model TEXT,
+  target TEXT,
+  status INTEGER NOT NULL,
+  outcome TEXT NOT NULL,           -- ok | client_aborted | upstream_error | timeout
+  prompt_tokens INTEGER,
+  completion_tokens INTEGER,
+  total_tokens INTEGER,
+  ttfb_ms INTEGER,
+  duration_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts);
+`;
+
+const INSERT = `INSERT INTO usage (ts, request_id, client, user_id, user_email, user_name, model, served_model, target,
+  status, outcome, prompt_tokens, completion_tokens, total_tokens, ttfb_ms, duration_ms)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** One row, in INSERT's column order. */
+type Row = [
+  ts: number,
+  requestId: string,
+  client: string | null,
+  userId: string | null,
+  userEmail: string | null,
+  userName: string | null,
+  model: string,
+  servedModel: string | null,
+  target: string | null,
+  status: number,
+  outcome: string,
+  promptTokens: number | null,
+  completionTokens: number | null,
+  totalTokens: number | null,
+  ttfbMs: number | null,
+  durationMs: number,
+];
+
+/** The SQL expression each grouping groups by. */
+const GROUP_KEYS: Record<GroupBy, string> = {
+  day: "strftime('%Y-%m-%d', ts / 1000, 'unixepoch')",
+  model: "model",
+  client: "coalesce(client, '-')",
+  user: "coalesce(user_id, user_email, '-')",
+  target: "coalesce(target, '-')",
+};
+
+const text = (value: string | null | undefined): string | null =>
+  value === null || value === undefined || value === "" ? null : value.length > MAX_TEXT ? value.slice(0, MAX_TEXT) : value;
+
+const whole = (value: number | null | undefined): number | null => (value === null || value === undefined ? null : Math.round(value));
+
+function rowOf(record: RequestRecord): Row {
+  const { user, usage } = record;
+  return [
+    record.startedAt,
+    record.id,
+    text(record.clientName),
+    text(user?.id),
+    text(user?.email),
+    text(user?.name),
+    text(record.modelRequested) ?? "-",
+    text(record.servedModel),
+    text(record.servedTarget),
+    record.status,
+    record.outcome,
+    whole(usage?.promptTokens),
+    whole(usage?.completionTokens),
+    whole(usage?.totalTokens),
+    whole(record.ttfbMs),
+    Math.round(record.durationMs),
+  ];
+}
+
+const messageOf = (error: unknown) => ((error as Error)?.message ?? String(error)).replace(/\s+/g, " ");
+
+/** Why the file cannot be used, in words an operator can act on. */
+function openFailure(error: unknown): string {
+  const code = (error as { code?: string })?.code;
+  switch (code) {
+    case "SQLITE_NOTADB":
+    case "SQLITE_CORRUPT":
+      return `it is not a SQLite database, or a corrupt one (${messageOf(error)}); move it away or set usage.path to another file`;
+    case "SQLITE_BUSY":
+    case "SQLITE_LOCKED":
+      return "it is locked by another process (another proxy or a program writing to it)";
+    case "SQLITE_CANTOPEN":
+      return "it cannot be opened or created (does its folder exist, and may this user write there?)";
+    case "SQLITE_READONLY":
+    case "SQLITE_PERM":
+      return "it is read-only for this user";
+    default:
+      return messageOf(error);
+  }
+}
+
+export interface SqliteUsageOptions {
+  /** The SQLite file (absolute). */
+  readonly path: string;
+  /** The config file, named in a start-up error. */
+  readonly configFile: string;
+  /** Rows held in memory at most; more are dropped and counted. */
+  readonly queueSize: number;
+  /** Rows older than this many days are pruned (read at every prune, so a reload applies). */
+  readonly retentionDays: () => number;
+  readonly log: Logger;
+  /** How often queued rows are written (default 1 s). */
+  readonly flushIntervalMs?: number;
+  /** Write at once when this many rows wait (default 500). */
+  readonly batchSize?: number;
+  /** How often old rows are pruned, besides once at start (default 24 h). */
+  readonly pruneIntervalMs?: number;
+  /** How long opening waits for a lock another process holds (default 2 s). */
+  readonly lockWaitMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Usage rows in an embedded SQLite file (WAL). `add` pushes to an in-memory queue; a timer (every
+ * `flushIntervalMs`, or soon after `batchSize` rows wait) writes them in one transaction with a
+ * prepared statement. A failed write (disk full, lock, I/O error) keeps the rows queued, is logged
+ * once, and is retried at the next flush; a full queue drops new rows and counts them.
+ */
+export class SqliteUsageStore implements UsageStore {
+  private queue: Row[] = [];
+  private dropped = 0;
+  private closed = false;
+  private failing = false;
+  private writeSoon: ReturnType<typeof setImmediate> | null = null;
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly insert: Statement;
+  private readonly deleteOld: Statement;
+  private readonly batchSize: number;
+  private readonly now: () => number;
+  /** Rows written since the store opened. */
+  written = 0;
+
+  private constructor(
+    private readonly db: Database,
+    private readonly options: SqliteUsageOptions,
+  ) {
+    this.insert = db.prepare(INSERT);
+    this.deleteOld = db.prepare(`DELETE FROM usage WHERE rowid IN (SELECT rowid FROM usage WHERE ts < ? LIMIT ${PRUNE_CHUNK})`);
+    this.batchSize = options.batchSize ?? 500;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Opens (creating if needed) the file; throws UsageStoreError when it is corrupt, locked or not writable. */
+  static open(options: SqliteUsageOptions): SqliteUsageStore {
+    let db: Database | undefined;
+    let store: SqliteUsageStore;
+    try {
+      db = new Database(options.path, { create: true, strict: true });
+      db.exec(`PRAGMA busy_timeout = ${options.lockWaitMs ?? 2000}`);
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+      const { user_version: version } = db.query("PRAGMA user_version").get() as { user_version: number };
+      if (version > SCHEMA_VERSION) throw new Error(`it was written by a newer version of the proxy (schema ${version})`);
+      db.exec("BEGIN IMMEDIATE"); // a write lock now, not at the first request: a locked file fails here
+      db.exec(SCHEMA);
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+      db.exec("COMMIT");
+      store = new SqliteUsageStore(db, options);
+      // Writes run on the event loop: never wait for a lock there; a busy file is retried at the next flush.
+      db.exec("PRAGMA busy_timeout = 0");
+    } catch (error) {
+      db?.close(false);
+      const reason = error instanceof Error && !("code" in error) ? error.message : openFailure(error);
+      throw new UsageStoreError(options.configFile, options.path, reason);
+    }
+    store.start();
+    return store;
+  }
+
+  get droppedRows(): number {
+    return this.dropped;
+  }
+
+  /** Rows waiting to be written. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  add(record: RequestRecord): void {
+    if (this.closed) return;
+    if (this.queue.length >= this.options.queueSize) {
+      if (this.dropped++ === 0) this.options.log.warn(`usage store: queue full (${this.options.queueSize} rows): dropping new rows until it drains`);
+      return;
+    }
+    this.queue.push(rowOf(record));
+    if (this.queue.length >= this.batchSize && this.writeSoon === null && !this.failing) {
+      this.writeSoon = setImmediate(() => {
+        this.writeSoon = null;
+        this.writeBatch();
+      });
+    }
+  }
+
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 && this.writeBatch()) {}
+  }
+
+  async query(range: UsageRange, groupBy: GroupBy): Promise<UsageGroup[]> {
+    if (this.closed) throw new Error("the usage store is closed");
+    await this.flush();
+    const key = GROUP_KEYS[groupBy];
+    const where = "FROM usage WHERE ts >= ? AND ts < ?";
+    const totals = this.db
+      .query(
+        `SELECT ${key} AS key, count(*) AS requests, sum(status >= 400 OR outcome <> 'ok') AS errors,
+          coalesce(sum(prompt_tokens), 0) AS promptTokens, coalesce(sum(completion_tokens), 0) AS completionTokens,
+          coalesce(sum(total_tokens), 0) AS totalTokens ${where} GROUP BY 1 ORDER BY 1`,
+      )
+      .all(range.from, range.to) as GroupTotals[];
+    const durations = this.db.query(`SELECT ${key} AS key, duration_ms AS ms ${where} ORDER BY 1, 2`);
+    function* pairs(): Generator<readonly [string, number]> {
+      for (const row of durations.iterate(range.from, range.to) as IterableIterator<{ key: string; ms: number }>) yield [row.key, row.ms];
+    }
+    return withPercentiles(totals, pairs());
+  }
+
+  /** Deletes rows older than `retentionDays`, a chunk at a time; resolves with how many went. */
+  async prune(): Promise<number> {
+    const cutoff = this.now() - this.options.retentionDays() * DAY_MS;
+    let deleted = 0;
+    while (!this.closed) {
+      let changes: number;
+      try {
+        changes = this.deleteOld.run(cutoff).changes;
+      } catch (error) {
+        this.options.log.warn(`usage store: pruning ${this.options.path} failed, retrying at the next prune: ${messageOf(error)}`);
+        break;
+      }
+      deleted += changes;
+      if (changes < PRUNE_CHUNK) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (deleted > 0) this.options.log.info(`usage store: pruned ${deleted} rows older than ${this.options.retentionDays()} days`);
+    return deleted;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.writeSoon !== null) clearImmediate(this.writeSoon);
+    if (this.queue.length > 0) this.options.log.error(`usage store: ${this.queue.length} rows could not be written to ${this.options.path} and are lost`);
+    this.queue = [];
+    this.db.close(false);
+  }
+
+  private start(): void {
+    const flushEvery = setInterval(() => this.writeBatch(), this.options.flushIntervalMs ?? 1000);
+    const pruneEvery = setInterval(() => void this.prune(), this.options.pruneIntervalMs ?? DAY_MS);
+    flushEvery.unref();
+    pruneEvery.unref();
+    this.timers.push(flushEvery, pruneEvery);
+    void this.prune();
+  }
+
+  /** Writes up to MAX_ROWS_PER_WRITE queued rows in one transaction; true when they were written. */
+  private writeBatch(): boolean {
+    if (this.closed || this.queue.length === 0) return true;
+    const count = Math.min(this.queue.length, MAX_ROWS_PER_WRITE);
+    try {
+      this.db.exec("BEGIN");
+      try {
+        for (let i = 0; i < count; i++) this.insert.run(...this.queue[i]!);
+        this.db.exec("COMMIT");
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec("ROLLBACK");
+        throw error;
+      }
+    } catch (error) {
+      if (!this.failing) {
+        this.failing = true;
+        this.options.log.error(
+          `usage store: cannot write to ${this.options.path} (${messageOf(error)}); ${this.queue.length} rows kept in memory (at most ${this.options.queueSize}), retrying at every flush`,
+        );
+      }
+      return false;
+    }
+    this.queue = count === this.queue.length ? [] : this.queue.slice(count);
+    this.written += count;
+    if (this.failing) {
+      this.failing = false;
+      this.options.log.info(`usage store: writing to ${this.options.path} again`);
+    }
+    if (this.queue.length > 0 && this.writeSoon === null) {
+      this.writeSoon = setImmediate(() => {
+        this.writeSoon = null;
+        this.writeBatch();
+      });
+    }
+    return true;
+  }
+}
+
+/**
+ * The usage store the config asks for: null when `usage.enabled` is false (no file is created),
+ * else the SQLite file at `usage.path`. Throws UsageStoreError when that file cannot be used.
+ */
+export function openUsageStore(config: ProxyConfig, current: () => ProxyConfig, log: Logger): SqliteUsageStore | null {
+  const { enabled, path, queueSize } = config.usage;
+  if (!enabled) return null;
+  return SqliteUsageStore.open({ path, configFile: config.file, queueSize, retentionDays: () => current().usage.retentionDays, log });
+}

@@ -1,0 +1,56 @@
+import { ConfigError } from "../../config/load";
+import type { RequestRecord } from "../record";
+
+/** What `/usage` groups rows by. */
+export const GROUP_BYS = ["day", "model", "client", "user", "target"] as const;
+export type GroupBy = (typeof GROUP_BYS)[number];
+
+/** A time range in ms since the epoch: `from` included, `to` excluded. */
+export interface UsageRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** One line of a `/usage` answer. */
+export interface UsageGroup {
+  readonly key: string;
+  readonly requests: number;
+  /** Requests that ended with a status >= 400 or an outcome other than `ok`. */
+  readonly errors: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly totalTokens: number;
+  /** Exact nearest-rank percentiles of the duration, in ms. */
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+}
+
+/**
+ * Where usage rows go: one per ended model request. `add` only queues (it runs on the request
+ * path: no disk, no network, never throws); writes happen in batches off the request path. The
+ * SQLite store implements it; a Postgres one may later, with the same contract.
+ */
+export interface UsageStore {
+  add(record: RequestRecord): void;
+  /** Groups of the rows in `range` (rows still queued included), ordered by key. */
+  query(range: UsageRange, groupBy: GroupBy): Promise<UsageGroup[]>;
+  /** Writes what is queued now; resolves when it is written or the write failed (the rows then stay queued). */
+  flush(): Promise<void>;
+  /** Rows dropped because the queue was full (`cm_proxy_usage_rows_dropped_total`). */
+  readonly droppedRows: number;
+  /** Writes what is queued, then closes; later `add`s are ignored. */
+  close(): Promise<void>;
+}
+
+/** The usage file cannot be used (corrupt, locked, not writable): a start-up error naming `usage.path`. */
+export class UsageStoreError extends ConfigError {
+  constructor(configFile: string, usagePath: string, reason: string) {
+    super(configFile, [`usage.path: cannot use ${usagePath}: ${reason}`]);
+    this.name = "UsageStoreError";
+  }
+}
+
+/** The observer that hands every ended model request (not /models, /health or admin calls) to `store`. */
+export const usageObserver = (store: UsageStore) => (record: RequestRecord) => {
+  if (record.isModelRequest) store.add(record);
+};

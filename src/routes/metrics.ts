@@ -1,0 +1,21 @@
+import { Elysia } from "elysia";
+import { authorizeAdmin } from "../access/admin";
+import { CONTENT_TYPE } from "../observe/metrics/registry";
+import type { RouteContext } from "./context";
+
+/**
+ * `/metrics`: every metric in Prometheus's text exposition format. Guarded like `/debug`: the
+ * admin key, or a loopback client when none is set.
+ */
+export const metricsRoutes = ({ store, metrics }: RouteContext, prefix: string) =>
+  new Elysia({ name: "metrics", seed: prefix, prefix })
+    .onBeforeHandle(({ request, server }) =>
+      authorizeAdmin(store.current.adminDigest, request.headers, server?.requestIP(request)?.address),
+    )
+    .get("/metrics", () => new Response(metrics.render(), { headers: { "content-type": CONTENT_TYPE } }), {
+      detail: {
+        summary: "Prometheus metrics (text exposition format): requests, latencies, errors, retries, fallbacks, tokens, targets",
+        tags: ["Admin"],
+        hide: prefix !== "",
+      },
+    });
