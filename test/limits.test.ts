@@ -247,3 +247,21 @@ describe("concurrency", () => {
     }
   });
 });
+
+describe("/health shows the use of each limit", () => {
+  test("per client key and per model, with what is left", async () => {
+    const proxy = await proxyWith({ perClient: { rpm: 10 }, perModel: { gpt: { concurrent: 4 } } });
+    try {
+      await (await sendMany(proxy, 3)).last.arrayBuffer();
+      const health = await (await fetch(proxy.url("/health"))).json();
+      expect(health.status).toBe("ok");
+      expect(health.limits).toEqual([
+        { scope: "client", subject: "team-a", limit: "rpm", max: 10, used: 3, remaining: 7, resetMs: expect.any(Number) },
+        { scope: "client", subject: "team-b", limit: "rpm", max: 10, used: 0, remaining: 10, resetMs: 0 },
+        { scope: "model", subject: "gpt", limit: "concurrent", max: 4, used: 0, remaining: 4, resetMs: 0 },
+      ]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

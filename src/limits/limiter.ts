@@ -7,6 +7,17 @@ import { rateLimited, rateLimitHeaders } from "./headers";
 import { rulesFor, spentOnUsage, type LimitRule } from "./rules";
 import type { LimitStore, RuleResult } from "./store";
 
+/** One limit's current use, as /health and the status page show it. */
+export interface LimitUse {
+  readonly scope: string;
+  readonly subject: string;
+  readonly limit: string;
+  readonly max: number;
+  readonly used: number;
+  readonly remaining: number;
+  readonly resetMs: number;
+}
+
 /** What `state.failMode` says to do when the state store cannot be reached. */
 export type FailMode = "open" | "closed";
 
@@ -73,10 +84,27 @@ export class Limiter {
     for (const step of work) step.catch((error) => this.unreachable(error, false));
   };
 
-  /** Where each rule stands now, for /health and the status page; null when the store is unreachable. */
-  async usage(rules: readonly LimitRule[]): Promise<RuleResult[] | null> {
+  /**
+   * Current use against every limit with a bounded set of subjects (each client key, each model;
+   * users are too many to list), for /health and the status page. null when the store is unreachable.
+   */
+  async current(config: ProxyConfig): Promise<LimitUse[] | null> {
+    const { limits } = config;
+    if (!limits.any) return [];
+    const rules: LimitRule[] = [];
+    for (const client of config.clients.keys) rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, rules);
+    for (const [model, set] of Object.entries(limits.perModel)) rulesFor("model", model, set, rules);
     try {
-      return await this.store.peek(rules, Date.now());
+      const results = await this.store.peek(rules, Date.now());
+      return results.map(({ rule, remaining, resetMs }) => ({
+        scope: rule.scope,
+        subject: rule.subject,
+        limit: rule.kind,
+        max: rule.limit,
+        used: Math.max(0, rule.limit - remaining),
+        remaining,
+        resetMs: Math.round(resetMs),
+      }));
     } catch {
       return null;
     }

@@ -15,6 +15,16 @@ const TargetHealth = t.Object({
   cooldownUntil: t.Union([t.String({ format: "date-time" }), t.Null()]),
 });
 
+const LimitUseSchema = t.Object({
+  scope: t.String({ description: "client | model" }),
+  subject: t.String({ description: "the client key's name or the model id" }),
+  limit: t.String({ description: "rpm | tpm | concurrent | tokensPerDay" }),
+  max: t.Integer(),
+  used: t.Integer(),
+  remaining: t.Integer(),
+  resetMs: t.Integer(),
+});
+
 const ModelSummary = t.Object({ id: t.String(), displayName: t.String() });
 
 const invalidConfig = (error: ConfigError) =>
@@ -26,20 +36,31 @@ const notReady = () => new ProxyError(503, "The proxy is starting or shutting do
  * `/health` and `/ready` (open), `/debug` (keys masked) and `/reload` (re-reads the startup file,
  * never a client-chosen path). The last two need the admin key, or a loopback client when none is set.
  */
-export const adminRoutes = ({ store, catalogs, registry, ready }: RouteContext, prefix: string) =>
+export const adminRoutes = ({ store, catalogs, registry, router, ready }: RouteContext, prefix: string) =>
   new Elysia({ name: "admin", seed: prefix, prefix })
-    .get("/health", () => jsonResponse(JSON.stringify(healthReport(catalogs.current, registry))), {
-      response: t.Object({
-        status: t.Union([t.Literal("ok"), t.Literal("degraded")]),
-        endpoints: t.Integer(),
-        models: t.Array(t.Object({ id: t.String(), displayName: t.String(), targets: t.Array(TargetHealth) })),
-      }),
-      detail: {
-        summary: "Liveness (always 200) with every model's targets; 'degraded' when some model has no usable target",
-        tags: ["Admin"],
-        hide: prefix !== "",
+    .get(
+      "/health",
+      async () => {
+        const catalog = catalogs.current;
+        const report = healthReport(catalog, registry);
+        // Current use against each limit, when limits are configured (null: the limit store is unreachable).
+        if (!catalog.config.limits.any) return jsonResponse(JSON.stringify(report));
+        return jsonResponse(JSON.stringify({ ...report, limits: await router.limiter.current(catalog.config) }));
       },
-    })
+      {
+        response: t.Object({
+          status: t.Union([t.Literal("ok"), t.Literal("degraded")]),
+          endpoints: t.Integer(),
+          models: t.Array(t.Object({ id: t.String(), displayName: t.String(), targets: t.Array(TargetHealth) })),
+          limits: t.Optional(t.Union([t.Array(LimitUseSchema), t.Null()])),
+        }),
+        detail: {
+          summary: "Liveness (always 200) with every model's targets (and limits' use); 'degraded' when some model has no usable target",
+          tags: ["Admin"],
+          hide: prefix !== "",
+        },
+      },
+    )
     .get(
       "/ready",
       () => {
