@@ -142,16 +142,8 @@ export class Router {
     try {
       sent = await send({ target, ...attempt, method: request.method, maxBodyBytes: request.maxBodyBytes, clientSignal: request.clientSignal });
     } catch (error) {
-      state.inFlight--;
-      const failure = error instanceof ProxyError ? error : new ProxyError(502, String(error), "upstream_error", "backend_unreachable");
-      if (failure.status !== 502 && failure.status !== 504) {
-        // The client left, or its body was refused: the target is not to blame.
-        releaseTrial(state);
-        throw withServedHeaders(failure, request, progress);
-      }
-      recordFailure(state, model.cooldown, Date.now());
+      const failure = this.failedTry(error, state, model, request, progress);
       record.tries.push({ model: model.id, target: target.name, status: failure.status, failure: failure.status === 504 ? "timeout" : "connect" });
-      progress.lastError = failure;
       return { retryAfterMs: null };
     }
     const status = sent.response.status;
@@ -165,15 +157,8 @@ export class Router {
       } catch (error) {
         // A small body is read whole before answering: when it breaks or stalls, no byte has reached
         // the client, so another try may still serve it.
-        state.inFlight--;
-        const failure = error instanceof ProxyError ? error : new ProxyError(502, String(error), "upstream_error", "backend_unreachable");
-        if (failure.status !== 502 && failure.status !== 504) {
-          releaseTrial(state);
-          throw withServedHeaders(failure, request, progress);
-        }
-        recordFailure(state, model.cooldown, Date.now());
+        const failure = this.failedTry(error, state, model, request, progress);
         record.tries[record.tries.length - 1] = { model: model.id, target: target.name, status: failure.status, failure: bodyFailure(failure) };
-        progress.lastError = failure;
         return { retryAfterMs: null };
       }
     }
@@ -184,6 +169,23 @@ export class Router {
     state.inFlight--;
     progress.lastReply = sent;
     return { retryAfterMs: askedMs };
+  }
+
+  /**
+   * A try that got no answer to relay: the target is free again. A 502/504 counts against it and
+   * another try may follow; anything else (the client left, its body was refused) is not the
+   * target's fault and ends the request.
+   */
+  private failedTry(error: unknown, state: TargetState, model: Model, request: DispatchRequest, progress: Progress): ProxyError {
+    state.inFlight--;
+    const failure = error instanceof ProxyError ? error : new ProxyError(502, String(error), "upstream_error", "backend_unreachable");
+    if (failure.status !== 502 && failure.status !== 504) {
+      releaseTrial(state);
+      throw withServedHeaders(failure, request, progress);
+    }
+    recordFailure(state, model.cooldown, Date.now());
+    progress.lastError = failure;
+    return failure;
   }
 
   /**
