@@ -65,6 +65,9 @@ describe("requests per minute", () => {
       expect(Number(refused.headers.get("retry-after"))).toBe(12); // one request every 12 s
       expect(refused.headers.get("x-ratelimit-remaining-requests")).toBe("0");
       expect(mock.requests.length).toBe(5);
+      const metrics = await (await fetch(proxy.url("/metrics"))).text();
+      expect(metrics).toContain('cm_proxy_rate_limited_total{scope="client",limit="rpm"} 1');
+      expect(metrics).toContain('cm_proxy_requests_total{model="gpt",target="none",code="429"} 1');
       // Another key has its own budget.
       expect((await send(proxy, KEY_B)).status).toBe(200);
     } finally {

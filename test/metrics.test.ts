@@ -45,7 +45,7 @@ const STREAM = [
 ];
 
 beforeAll(async () => {
-  [solo, p1, p2, failing, backup, stall] = ["solo", "p1", "p2", "failing", "backup", "stall"].map((name) => startMock(name)) as MockBackend[];
+  [solo, p1, p2, failing, backup, stall] = [startMock("solo"), startMock("p1"), startMock("p2"), startMock("failing"), startMock("backup"), startMock("stall")];
   proxy = await startProxy(
     {
       endpoints: {

@@ -17,5 +17,6 @@ export const metricsRoutes = ({ store, metrics }: RouteContext, prefix: string) 
         summary: "Prometheus metrics (text exposition format): requests, latencies, errors, retries, fallbacks, tokens, targets",
         tags: ["Admin"],
         hide: prefix !== "",
+        responses: { 200: { description: "The text exposition format, version 0.0.4", content: { [CONTENT_TYPE]: { schema: { type: "string" } } } } },
       },
     });

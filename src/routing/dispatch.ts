@@ -201,6 +201,7 @@ export class Router {
     const scanner = request.readsUsage ? new SseUsage(served?.stripUsage ?? false) : undefined;
     // A body read whole before answering took the backend's time, not the proxy's.
     let bodyReadAt = headersAt;
+    let returned = false;
     const response = await relay(
       sent,
       servedHeaders(request, progress),
@@ -212,18 +213,18 @@ export class Router {
         record.bytesOut = bytes;
         const outcome = outcomeOf(end, status);
         if (whole) bodyReadAt = performance.now();
-        if (whole && request.readsUsage) {
-          setImmediate(() => {
-            record.usage = usageOfBody(whole);
-            record.end(status, outcome);
-          });
-        } else {
-          record.usage = scanner?.usage() ?? null;
+        const close = () => {
+          record.usage = whole ? (request.readsUsage ? usageOfBody(whole) : null) : (scanner?.usage() ?? null);
           record.end(status, outcome);
-        }
+        };
+        // A body over before the answer is even returned (read whole, or none) ends the record once
+        // the response is on its way, with the proxy's own time measured and off the request path.
+        if (returned) close();
+        else setImmediate(close);
       },
       scanner,
     );
+    returned = true;
     // From here the body's end ends the record (a body read whole has been read already).
     record.endsWithBody = true;
     record.overheadMs = (record.fetchStartMs ?? 0) + (performance.now() - bodyReadAt);

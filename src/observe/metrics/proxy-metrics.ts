@@ -3,7 +3,7 @@ import type { RuntimeRegistry } from "../../state/registry";
 import { phaseOf } from "../../state/target-state";
 import type { Observer } from "../observability";
 import type { RequestRecord } from "../record";
-import type { MetricsRegistry } from "./registry";
+import type { CounterChild, HistogramChild, MetricsRegistry } from "./registry";
 
 /** Buckets for LLM latencies: 5 ms to 10 min. */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] as const;
@@ -24,9 +24,17 @@ export interface ProxyMetricsSources {
   readonly version: string;
 }
 
-/** Status codes as label values, made once each. */
-const codes: string[] = [];
-const codeOf = (status: number) => codes[status] ?? (codes[status] = String(status));
+/** The children one (model, target) pair moves on every request, found with one lookup. */
+interface ServedChildren {
+  readonly duration: HistogramChild;
+  readonly ttfb: HistogramChild;
+  readonly requests: Map<number, CounterChild>;
+}
+
+interface TokenChildren {
+  readonly prompt: CounterChild;
+  readonly completion: CounterChild;
+}
 
 /**
  * Registers the proxy's `cm_proxy_*` families and returns the observer that moves them as each
@@ -73,6 +81,10 @@ export function proxyMetrics(metrics: MetricsRegistry, sources: ProxyMetricsSour
     "fallback",
   ]);
   const tokens = metrics.counter("cm_proxy_tokens_total", "Tokens the backends reported, by requested model and type (prompt, completion).", ["model", "type"]);
+  const rateLimited = metrics.counter("cm_proxy_rate_limited_total", "Requests refused by a limit, by scope (client, user, model) and limit (rpm, tpm, concurrent, tokensPerDay).", [
+    "scope",
+    "limit",
+  ]);
 
   const { registry } = sources;
   metrics.collect("cm_proxy_in_flight_requests", "Requests under way at a backend, by model.", "gauge", ["model"], (emit) => {
@@ -95,14 +107,36 @@ export function proxyMetrics(metrics: MetricsRegistry, sources: ProxyMetricsSour
   });
   metrics.collect("cm_proxy_build_info", "The proxy's version; always 1.", "gauge", ["version"], (emit) => emit([sources.version], 1));
 
+  const servedChildren = new Map<string, ServedChildren>();
+  const childrenOf = (model: string, target: string): ServedChildren => {
+    const key = `${model}\u0000${target}`;
+    let children = servedChildren.get(key);
+    if (children === undefined) {
+      children = { duration: duration.child([model, target]), ttfb: ttfb.child([model, target]), requests: new Map() };
+      servedChildren.set(key, children);
+    }
+    return children;
+  };
+  const tokenChildren = new Map<string, TokenChildren>();
+  const tokensOf = (model: string): TokenChildren => {
+    let children = tokenChildren.get(model);
+    if (children === undefined) {
+      children = { prompt: tokens.child([model, "prompt"]), completion: tokens.child([model, "completion"]) };
+      tokenChildren.set(model, children);
+    }
+    return children;
+  };
+
   return (record: RequestRecord): void => {
     if (!record.isModelRequest) return;
     const model = record.modelLabel ?? UNKNOWN_MODEL;
     const target = record.servedTarget ?? NO_TARGET;
-    requests.inc([model, target, codeOf(record.status)]);
-    const served = [model, target];
-    duration.observe(served, record.durationMs / 1000);
-    if (record.ttfbMs !== null) ttfb.observe(served, record.ttfbMs / 1000);
+    const served = childrenOf(model, target);
+    let counter = served.requests.get(record.status);
+    if (counter === undefined) served.requests.set(record.status, (counter = requests.child([model, target, String(record.status)])));
+    counter.inc();
+    served.duration.observe(record.durationMs / 1000);
+    if (record.ttfbMs !== null) served.ttfb.observe(record.ttfbMs / 1000);
     if (record.overheadMs !== null) overheadAll.observe(record.overheadMs / 1000);
     let previous: string | null = null;
     for (const tried of record.tries) {
@@ -112,10 +146,12 @@ export function proxyMetrics(metrics: MetricsRegistry, sources: ProxyMetricsSour
     }
     for (const broken of record.bodyFailures) upstreamErrors.inc([broken.model, broken.target, broken.failure ?? "body_broken"]);
     for (const fallback of record.fallbacks) fallbacks.inc([model, fallback]);
+    if (record.limitedBy) rateLimited.inc([record.limitedBy.scope, record.limitedBy.kind]);
     const { usage } = record;
     if (usage) {
-      if (usage.promptTokens > 0) tokens.inc([model, "prompt"], usage.promptTokens);
-      if (usage.completionTokens > 0) tokens.inc([model, "completion"], usage.completionTokens);
+      const counters = tokensOf(model);
+      counters.prompt.inc(usage.promptTokens);
+      counters.completion.inc(usage.completionTokens);
     }
   };
 }
