@@ -36,6 +36,7 @@ const CONNECTIONS = 64; // closed-loop connections for the max-throughput runs
 const RATE_CONNECTIONS = 2; // fixed-rate run: 2 connections, staggered, one request every RATE_DELAY_MS each
 const RATE_DELAY_MS = 10; // ≈ 2 × 1000 / (10 ms + latency) ≈ 195 req/s
 const STREAMS = 500;
+const MANY_STREAMS = 2000;
 const STREAM_CHUNKS = 20;
 const STREAM_DELAY_MS = 10;
 const RAISED_FETCH_CAP = "2048";
@@ -242,6 +243,10 @@ const empty = <T>(): Record<TargetName, T[]> => ({ direct: [], floor: [], requir
 type Figures = Record<string, number | string | undefined>;
 const fig: Record<TargetName, Figures> = { direct: {}, floor: {}, required: {}, requiredElysia: {}, proxy: {} };
 const raw: Record<string, unknown> = {};
+/** The observability row: metrics and usage on (default) and off. */
+const observers: Record<string, { chatRps: number; addedP50Ms: number; errors: number }> = {};
+/** The 2,000-streams row, per target. */
+const many: Record<string, StreamResult & { peakRssMb: number }> = {};
 /** The routing row: the proxy with a one-target and a two-target model. */
 const routing: Record<string, { chatRps: number; addedP50Ms: number; errors: number }> = {};
 
@@ -249,9 +254,10 @@ async function startMock(): Promise<Server> {
   return startServer("mock", (port) => pin(LOAD_CPU, [BUN, "bench/mock-backend.ts", String(port)]));
 }
 
-function writeProxyConfig(mock: Server): string {
-  const path = resolve(SCRATCH, "proxy-config.json");
+function writeProxyConfig(mock: Server, name = "proxy-config.json", extra: Record<string, unknown> = {}): string {
+  const path = resolve(SCRATCH, name);
   const config = {
+    ...extra,
     endpoints: {
       [CLIENT_MODEL]: { displayName: "Bench model", url: mock.url, apiKey: BACKEND_KEY, actualModelName: BACKEND_MODEL },
       [TWO_TARGET_MODEL]: {
@@ -409,6 +415,66 @@ async function measureRouting(proxy: Server, direct: Server): Promise<void> {
 }
 
 /**
+ * Issue 10's row: metrics and usage on (the default, the proxy measured everywhere else) against a
+ * second proxy process with both off, interleaved round by round, for throughput and added p50.
+ */
+async function measureObservability(proxyOn: Server, mock: Server): Promise<void> {
+  const offConfig = writeProxyConfig(mock, "proxy-config-observers-off.json", { usage: { enabled: false }, metrics: { enabled: false } });
+  const proxyOff = await startServer("proxy-observers-off", proxyCmd(offConfig));
+  const targets = { on: proxyOn, off: proxyOff } as const;
+  const tput: Record<string, WrkResult[]> = { on: [], off: [], direct: [] };
+  const rate: Record<string, WrkResult[]> = { on: [], off: [], direct: [] };
+  const rateEnv = { BENCH_DELAY_MS: String(RATE_DELAY_MS), BENCH_CONNECTIONS: String(RATE_CONNECTIONS) };
+  log(`observability: ${S.rounds} rounds, metrics and usage on vs off (two processes), throughput and fixed rate`);
+  try {
+    for (let round = 0; round < S.rounds; round++) {
+      for (const [kind, target] of Object.entries(targets)) {
+        await wrk(target.url, "bench/wrk/chat.lua", CONNECTIONS, S.tputWarm);
+        tput[kind]!.push(await wrk(target.url, "bench/wrk/chat.lua", CONNECTIONS, S.tputSecs));
+      }
+      for (const [kind, target] of Object.entries(targets)) {
+        await wrk(target.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateWarm, rateEnv);
+        rate[kind]!.push(await wrk(target.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateSecs, rateEnv));
+      }
+      rate.direct!.push(await wrk(mock.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateSecs, rateEnv));
+    }
+  } finally {
+    await stop(proxyOff.child);
+  }
+  const directP50 = median(rate.direct!.map((r) => r.p50Ms));
+  for (const kind of Object.keys(targets)) {
+    observers[kind] = {
+      chatRps: median(tput[kind]!.map((r) => r.rps)),
+      addedP50Ms: median(rate[kind]!.map((r) => r.p50Ms)) - directP50,
+      errors: tput[kind]!.reduce((sum, r) => sum + r.errors, 0) + rate[kind]!.reduce((sum, r) => sum + r.errors, 0),
+    };
+  }
+  raw.observers = { tput, rate };
+}
+
+/**
+ * Issue 11's row: 2,000 concurrent slow streams through one proxy started with nothing set (it
+ * raises Bun's fetch cap itself, from maxInFlight), against the floor started with the cap raised
+ * by hand (a bare Bun process cannot raise it itself), each in a fresh process.
+ */
+async function measureManyStreams(mock: Server, config: string): Promise<void> {
+  log(`${MANY_STREAMS} streams at once through fresh proxy and floor processes`);
+  const floor = await startServer("floor-many", floorCmd, { FLOOR_BACKEND: mock.url, BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" });
+  const proxy = await startServer("proxy-many", proxyCmd(config));
+  try {
+    for (const [name, target] of [["floor", floor], ["proxy", proxy]] as const) {
+      await streams(target.url, MANY_STREAMS); // warm-up round, dropped
+      resetPeak(target.pid);
+      const result = await streams(target.url, MANY_STREAMS);
+      many[name] = { ...result, peakRssMb: procStatus(target.pid).hwmMb };
+    }
+  } finally {
+    await stop(floor.child);
+    await stop(proxy.child);
+  }
+}
+
+/**
  * 500 slow streams per target: one full round each as warm-up (dropped: the first round at this
  * concurrency is an outlier for every target while the JIT warms up), then VmHWM reset, then
  * `streamRounds` rounds interleaved across the targets like every other figure, so a drift of the
@@ -547,6 +613,47 @@ function report(context: { pinning: string; machine: string[]; versions: string[
         ];
       })()
     : [];
+  const { on, off } = observers;
+  const observerRows = on && off
+    ? (() => {
+        const tputRatio = on.chatRps / off.chatRps;
+        const addedDelta = on.addedP50Ms - off.addedP50Ms;
+        const tputOk = tputRatio >= 0.95;
+        const p50Ok = addedDelta <= 0.03;
+        verdicts.push(`${tputOk ? "PASS" : "FAIL"}: metrics and usage on cost at most 5 % of throughput — ${(tputRatio * 100).toFixed(1)} % of off`);
+        verdicts.push(`${p50Ok ? "PASS" : "FAIL"}: metrics and usage on add at most 0.03 ms to p50 — ${addedDelta >= 0 ? "+" : ""}${addedDelta.toFixed(3)} ms`);
+        return [
+          "## Observability (issue 10)",
+          "",
+          "Two proxy processes on the same core, the same config but for `usage.enabled` and `metrics.enabled`; rounds interleave them.",
+          "",
+          "| Metrics and usage | max throughput (req/s) | added p50 over direct (ms) | wrk errors | bar | result |",
+          "|---|--:|--:|--:|---|---|",
+          `| off | ${fmt(off.chatRps, 0)} | ${fmt(off.addedP50Ms, 3)} | ${off.errors} | | |`,
+          `| on (default) | ${fmt(on.chatRps, 0)} (${(tputRatio * 100).toFixed(1)} %) | ${fmt(on.addedP50Ms, 3)} (${addedDelta >= 0 ? "+" : ""}${addedDelta.toFixed(3)}) | ${on.errors} | ≥ 95 % and ≤ +0.03 ms | ${tputOk && p50Ok ? "**PASS**" : "**FAIL**"} |`,
+          "",
+        ];
+      })()
+    : [];
+  const manyRows = many.proxy && many.floor
+    ? (() => {
+        const exactOk = many.proxy.exact === many.proxy.streams && many.proxy.streams === MANY_STREAMS;
+        verdicts.push(`${exactOk ? "PASS" : "FAIL"}: ${MANY_STREAMS} concurrent streams through one instance with nothing set, all byte-exact — ${many.proxy.exact}/${many.proxy.streams}`);
+        const row = (name: string, x: StreamResult & { peakRssMb: number }) =>
+          `| ${name} | ${x.exact}/${x.streams} | ${fmt(x.firstByteP50, 1)} | ${fmt(x.firstByteP99, 1)} | ${fmt(x.wallMs, 0)} | ${fmt(x.peakRssMb, 1)} |`;
+        return [
+          `## ${MANY_STREAMS} concurrent streams (issue 11)`,
+          "",
+          `Fresh processes; the proxy started with no environment variable (it raises Bun's fetch cap itself from \`maxInFlight\`, default 4096), the floor with \`BUN_CONFIG_MAX_HTTP_REQUESTS=4096\`. One warm-up round dropped, then one measured round: ${STREAM_CHUNKS} SSE events ${STREAM_DELAY_MS} ms apart per stream.`,
+          "",
+          "| target | byte-exact | first byte p50 (ms) | first byte p99 (ms) | all done (ms) | peak RSS (MB) |",
+          "|---|--:|--:|--:|--:|--:|",
+          row("floor", many.floor),
+          row("proxy", many.proxy),
+          "",
+        ];
+      })()
+    : [];
   return [
     "# Benchmark results",
     "",
@@ -582,7 +689,9 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     ...lines,
     "",
     ...routingRows,
-    "## Verdict against the bars of issues 3 and 9",
+    ...observerRows,
+    ...manyRows,
+    "## Verdict against the bars of issues 3, 9, 10 and 11",
     "",
     ...verdicts.map((v) => `- ${v}`),
     "",
@@ -654,6 +763,7 @@ async function main(): Promise<void> {
     const targets = { direct: mock, ...started };
     await measureLoad(targets);
     await measureRouting(started.proxy, mock);
+    await measureObservability(started.proxy, mock);
     await sleep(1000);
     for (const name of SERVED) {
       const status = procStatus(targets[name].pid);
@@ -671,6 +781,8 @@ async function main(): Promise<void> {
     const raised = await startTargets(mock, config, { BUN_CONFIG_MAX_HTTP_REQUESTS: RAISED_FETCH_CAP }, "-streams-raised");
     await measureStreams({ direct: mock, ...raised }, "Raised");
     for (const name of SERVED) await stop(raised[name].child);
+
+    await measureManyStreams(mock, config);
   } finally {
     await stop(mock.child);
     killAll();

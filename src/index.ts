@@ -12,7 +12,7 @@ import { proxyMetrics } from "./observe/metrics/proxy-metrics";
 import { MetricsRegistry } from "./observe/metrics/registry";
 import { Observability } from "./observe/observability";
 import { RecentStats } from "./observe/recent";
-import { openUsageStore } from "./observe/usage/sqlite-store";
+import { openUsageStore } from "./observe/usage/open";
 import { usageObserver, type UsageStore } from "./observe/usage/store";
 import { Router } from "./routing/dispatch";
 import { Limiter } from "./limits/limiter";
@@ -72,7 +72,8 @@ export async function startServer({
   let store: ConfigStore;
   log = leveled(log, () => (store?.current ?? initial).log.level);
   store = new ConfigStore(initial, log);
-  // Before anything else starts: a corrupt or locked file is a start-up error (UsageStoreError).
+  // Before anything else starts: a corrupt or locked file, or a malformed usage.postgres URL, is a start-up error (ConfigError).
+  // A PostgreSQL server that is away is not: rows queue until it is back.
   const usage = openUsageStore(initial, () => store.current, log);
   const registry = new RuntimeRegistry();
   const catalogs = new CatalogStore(store, registry, new HealthChecker(registry), log);
@@ -81,7 +82,8 @@ export async function startServer({
   const toStdout = !accessLogWrite;
   observe.observe(accessLog(() => store.current.log, accessLogWrite ?? ((line) => process.stdout.write(line)), toStdout && process.stdout.isTTY === true));
   const metrics = new MetricsRegistry((error, name) => log.error(`metric ${name} failed: ${(error as Error)?.stack ?? String(error)}`));
-  observe.observe(proxyMetrics(metrics, { models: () => catalogs.current.models.values(), registry, reloads: () => store.reloads, version: VERSION }));
+  const countRequest = proxyMetrics(metrics, { models: () => catalogs.current.models.values(), registry, reloads: () => store.reloads, version: VERSION });
+  observe.observe((record) => store.current.metricsEnabled && countRequest(record));
   registerProcessMetrics(metrics);
   const recent = new RecentStats();
   observe.observe(recent.observe);

@@ -37,6 +37,8 @@ export interface ProxyConfig {
   readonly log: LogSettings;
   readonly limits: LimitSettings;
   readonly state: StateSettings;
+  /** Whether requests feed the Prometheus metrics (`metrics.enabled`, default true). */
+  readonly metricsEnabled: boolean;
 }
 
 /** The configured limits; `any` is false when none is set, so requests skip the limiter. */
@@ -70,6 +72,8 @@ export interface UsageSettings {
   /** Whether the proxy may ask backends for stream usage (each endpoint may still refuse it). */
   readonly streamUsage: boolean;
   readonly queueSize: number;
+  /** `usage.postgres`: rows go to this PostgreSQL database (table cm_proxy_usage) instead of the SQLite file; null when unset. */
+  readonly postgres: string | null;
 }
 
 const DEFAULT_RETENTION_DAYS = 90;
@@ -84,6 +88,7 @@ function resolveUsage(file: ConfigFile, configPath: string): UsageSettings {
     recordUsers: usage.users !== "none",
     streamUsage: usage.streamUsage ?? true,
     queueSize: usage.queueSize ?? DEFAULT_USAGE_QUEUE,
+    postgres: usage.postgres ?? null,
   };
 }
 
@@ -98,6 +103,9 @@ function resolveClients(file: ConfigFile): ClientKeys {
   );
   return { keys, digests: keys.map((key) => key.digest) };
 }
+
+/** A PostgreSQL URL's password hides in its user info or in a `password` parameter. */
+const maskPostgresUrl = (url: string) => maskUrlCredentials(url).replace(/([?&](?:password|sslpassword)=)[^&#]*/gi, "$1***");
 
 const maskTarget = <T extends { url: string; apiKey?: string }>(target: T) => ({
   ...target,
@@ -129,6 +137,7 @@ function maskedView(file: ConfigFile, path: string, models: ReadonlyMap<string, 
     endpoints,
     ...(file.clientKeys && { clientKeys: file.clientKeys.map((client) => ({ ...client, key: maskAccessKey(client.key) })) }),
     ...(file.adminKey && { adminKey: maskAccessKey(file.adminKey) }),
+    ...(file.usage?.postgres && { usage: { ...file.usage, postgres: maskPostgresUrl(file.usage.postgres) } }),
     configFile: path,
     config_file_location: path,
   };
@@ -158,5 +167,6 @@ export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Mat
     log: file.log ?? {},
     limits: resolveLimits(file),
     state: file.state ?? {},
+    metricsEnabled: file.metrics?.enabled ?? true,
   };
 }

@@ -142,6 +142,13 @@ const UsageSchema = t.Object(
     users: t.Optional(t.Union([t.Literal("all"), t.Literal("none")])),
     streamUsage: t.Optional(t.Boolean()),
     queueSize: t.Optional(t.Integer({ minimum: 1, description: "usage rows held in memory before new ones are dropped" })),
+    postgres: t.Optional(
+      t.String({
+        pattern: "^postgres(ql)?://",
+        error: "expected a postgres:// or postgresql:// URL",
+        description: "rows go to the table cm_proxy_usage of this PostgreSQL database, shared by every instance, instead of the SQLite file",
+      }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -162,6 +169,7 @@ export const ConfigFileSchema = t.Object(
     cooldown: t.Optional(CooldownSchema),
     log: t.Optional(LogSchema),
     limits: t.Optional(LimitsSchema),
+    metrics: t.Optional(t.Object({ enabled: t.Optional(t.Boolean()) }, { additionalProperties: true })),
     state: t.Optional(StateSchema),
     usage: t.Optional(UsageSchema),
   },
