@@ -15,11 +15,13 @@ const EMBEDDING_REPLY = { object: "list", data: [{ object: "embedding", index: 0
 describe("passthrough: embeddings", () => {
   for (const path of ["/v1/embeddings", "/embeddings"]) {
     test(`${path} goes to <url>/v1/embeddings with the model rewritten and the rest untouched`, async () => {
-      h.alpha.willReply(reply.json(EMBEDDING_REPLY, { headers: { "x-request-id": "emb-1" } }));
+      h.alpha.willReply(reply.json(EMBEDDING_REPLY, { headers: { "openai-processing-ms": "17" } }));
       const body = { model: "embed", input: ["a", "b"], encoding_format: "float", dimensions: 2, extra: { nested: [1, { x: null }] } };
       const response = await postJson(h.url(path), body);
       expect(response.status).toBe(200);
-      expect(response.headers.get("x-request-id")).toBe("emb-1");
+      expect(response.headers.get("openai-processing-ms")).toBe("17");
+      // The request id is the proxy's, the one the backend was sent too.
+      expect(response.headers.get("x-request-id")).toBe(h.alpha.last.headers.get("x-request-id"));
       expect(await response.json()).toEqual(EMBEDDING_REPLY);
       const received = h.alpha.last;
       expect(received.method).toBe("POST");
