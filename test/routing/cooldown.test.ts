@@ -176,6 +176,9 @@ describe("cool-down and half-open", () => {
     b.willReply(() => failure(503, "b"));
     expect(await outcome(await chat(proxy, "pair"))).toMatchObject({ status: 200, servedBy: "pair/a" });
     expect(await outcome(await chat(proxy, "pair"))).toMatchObject({ status: 503, servedBy: "pair/b" });
+    // Cool-downs are kept in ms: let the clock move on, so A's ends strictly after B's.
+    const bFailedAt = Date.now();
+    for (let i = 0; i < 100 && Date.now() <= bFailedAt; i++) await Bun.sleep(1);
     a.willReply(() => failure(503, "a"));
     expect(await outcome(await chat(proxy, "pair"))).toMatchObject({ status: 503, servedBy: "pair/a" });
 
