@@ -4,34 +4,19 @@
  * successful one brings the target back. A lone target is not cooled down unless its model asks,
  * and a model whose every target is cooling still serves from the one that returns soonest.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { deferred } from "../support/events";
 import { startMock, type MockBackend } from "../support/mock-backend";
 import { removeTempDirs, type ProxyHandle } from "../support/proxy";
-import { chat, completion, failure, health, modelRequests, outcome, startProxy, targetHealth, untilMs, waitPast } from "./lib-b";
+import { chat, completion, failure, health, modelRequests, outcome, perTestServers, targetHealth, untilMs, waitPast } from "./lib-b";
 
-let mocks: MockBackend[] = [];
-let proxy: ProxyHandle | null = null;
-
-afterEach(async () => {
-  await proxy?.stop();
-  proxy = null;
-  await Promise.all(mocks.map((mock) => mock.stop()));
-  mocks = [];
-  removeTempDirs();
-});
-
-const mock = (name: string) => {
-  const started = startMock(name);
-  mocks.push(started);
-  return started;
-};
+const { mock, startProxy } = perTestServers();
 
 describe("cool-down and half-open", () => {
   test("two failures cool A down; B serves alone; a failed half-open trial doubles the wait; a good one brings A back", async () => {
     const a = mock("a");
     const b = mock("b");
-    proxy = await startProxy({
+    const proxy = await startProxy({
       endpoints: {
         duo: {
           targets: [
@@ -126,7 +111,7 @@ describe("cool-down and half-open", () => {
   test("a lone target is never cooled down unless its own model sets cooldown", async () => {
     const solo = mock("solo");
     const strict = mock("strict");
-    proxy = await startProxy({
+    const proxy = await startProxy({
       endpoints: {
         solo: { url: solo.url },
         strict: { url: strict.url, cooldown: { failures: 2, seconds: 30 } },
@@ -159,7 +144,7 @@ describe("cool-down and half-open", () => {
   test("a model whose every target is cooling still sends the request to the one back soonest", async () => {
     const a = mock("a");
     const b = mock("b");
-    proxy = await startProxy({
+    const proxy = await startProxy({
       endpoints: {
         pair: {
           targets: [

@@ -5,7 +5,7 @@
  * usable target. Active checks cool a failing target down with no client request and bring a
  * recovered one back. A reload keeps the state of targets whose name and URL did not change.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFirstChunk } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { removeTempDirs, type ProxyHandle } from "../support/proxy";
@@ -19,29 +19,14 @@ import {
   modelRequests,
   outcome,
   reloadWith,
-  startProxy,
+  perTestServers,
   targetHealth,
   untilMs,
   waitPast,
   type TargetHealth,
 } from "./lib-b";
 
-let mocks: MockBackend[] = [];
-let proxy: ProxyHandle | null = null;
-
-afterEach(async () => {
-  await proxy?.stop();
-  proxy = null;
-  await Promise.all(mocks.map((mock) => mock.stop()));
-  mocks = [];
-  removeTempDirs();
-});
-
-const mock = (name: string) => {
-  const started = startMock(name);
-  mocks.push(started);
-  return started;
-};
+const { mock, startProxy } = perTestServers();
 
 const fresh = (name: string): TargetHealth => ({ name, state: "up", inFlight: 0, ewmaTtfbMs: null, consecutiveFailures: 0, cooldownUntil: null });
 
@@ -52,7 +37,7 @@ describe("/health per target", () => {
   test("name, state, inFlight, ewmaTtfbMs, consecutiveFailures and cooldownUntil follow the requests", async () => {
     const fast = mock("fast");
     const slow = mock("slow");
-    proxy = await startProxy({
+    const proxy = await startProxy({
       endpoints: {
         pair: {
           displayName: "Pair",
@@ -103,7 +88,7 @@ describe("/health per target", () => {
   test('"degraded" (still 200) while a model has no usable target; a half-open one counts as usable', async () => {
     const steady = mock("steady");
     const fragile = mock("fragile");
-    proxy = await startProxy({
+    const proxy = await startProxy({
       endpoints: {
         steady: { url: steady.url },
         fragile: { url: fragile.url, cooldown: { failures: 1, seconds: 0.2 } },
@@ -149,7 +134,7 @@ describe("/health per target", () => {
 describe("/ready", () => {
   test('answers 200 {"status":"ready"} while serving, at /ready and /v1/ready', async () => {
     const backend = mock("backend");
-    proxy = await startProxy({ endpoints: { m: { url: backend.url } } });
+    const proxy = await startProxy({ endpoints: { m: { url: backend.url } } });
     for (const path of ["/ready", "/v1/ready"]) {
       const response = await fetch(proxy.url(path));
       expect(response.status).toBe(200);
@@ -163,7 +148,7 @@ describe("active health checks", () => {
   test("a target whose /v1/models fails cools down with no client request, and comes back when it answers", async () => {
     const one = mock("one");
     const two = mock("two");
-    proxy = await startProxy({
+    const proxy = await startProxy({
       endpoints: {
         checked: {
           targets: [
@@ -225,7 +210,7 @@ describe("active health checks across a reload", () => {
     const version = (url: string, intervalMs: number) => ({
       endpoints: { m: { targets: [{ name: "t", url }], healthCheck: { intervalMs }, cooldown: { failures: 1, seconds: 30 } } },
     });
-    proxy = await startProxy(version(dead.url, 200));
+    const proxy = await startProxy(version(dead.url, 200));
     const check = await dead.waitForRequests(1, 2000);
     // Moved to a live backend, checked rarely: only the old check can still report.
     await reloadWith(proxy, version(alive.url, 60_000));
@@ -253,7 +238,7 @@ describe("reload and runtime state", () => {
         other: { url: c.url, displayName: options.otherName },
       },
     });
-    proxy = await startProxy(version({ otherName: "Other v1" }));
+    const proxy = await startProxy(version({ otherName: "Other v1" }));
     // k1 fails once: cooling for 30 s. k2 serves a request: it has a latency estimate.
     a.willReply(() => failure(500, "a"));
     b.willReply((request) => completion("b", request, { delayMs: 20 }));
@@ -294,7 +279,7 @@ describe("reload and runtime state", () => {
     const a = mock("a");
     const b = mock("b");
     const version = (url: string) => ({ endpoints: { m: { targets: [{ name: "t", url }] } } });
-    proxy = await startProxy(version(a.url));
+    const proxy = await startProxy(version(a.url));
     a.willReply(stalledStream());
     const streaming = await chat(proxy, "m", { stream: true });
     const { rest } = await readFirstChunk(streaming);

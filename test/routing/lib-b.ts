@@ -2,10 +2,10 @@
  * Helpers for the routing black-box tests (cool-down, fallbacks, discovery, health, config):
  * reading `/health`, waiting on what it shows, scripting mocks that record a cross-backend order.
  */
-import { expect } from "bun:test";
+import { afterEach, expect } from "bun:test";
 import { chatBody, postJson } from "../support/http";
-import { reply, type MockBackend, type RecordedRequest, type Reply } from "../support/mock-backend";
-import { startProxy, type ProxyHandle } from "../support/proxy";
+import { reply, startMock, type MockBackend, type RecordedRequest, type Reply } from "../support/mock-backend";
+import { removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
 
 export interface TargetHealth {
   name: string;
@@ -124,3 +124,28 @@ export async function reloadWith(proxy: ProxyHandle, config: unknown): Promise<v
 }
 
 export { startProxy };
+
+/**
+ * The mocks and the proxy each test of a file starts, all stopped (and the temp folders removed)
+ * after it: `mock(name)` starts a mock backend, `startProxy(config)` the proxy.
+ */
+export function perTestServers() {
+  const mocks: MockBackend[] = [];
+  let proxy: ProxyHandle | null = null;
+  afterEach(async () => {
+    await proxy?.stop();
+    proxy = null;
+    await Promise.all(mocks.splice(0).map((mock) => mock.stop()));
+    removeTempDirs();
+  });
+  return {
+    mock(name: string): MockBackend {
+      const started = startMock(name);
+      mocks.push(started);
+      return started;
+    },
+    async startProxy(config: unknown): Promise<ProxyHandle> {
+      return (proxy = await startProxy(config));
+    },
+  };
+}
