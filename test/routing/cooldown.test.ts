@@ -6,8 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { deferred } from "../support/events";
-import { startMock, type MockBackend } from "../support/mock-backend";
-import { removeTempDirs, type ProxyHandle } from "../support/proxy";
+import type { ProxyHandle } from "../support/proxy";
 import { chat, completion, failure, health, modelRequests, outcome, perTestServers, targetHealth, untilMs, waitPast } from "./lib-b";
 
 const { mock, startProxy } = perTestServers();

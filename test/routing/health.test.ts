@@ -7,8 +7,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readFirstChunk } from "../support/http";
-import { reply, startMock, type MockBackend } from "../support/mock-backend";
-import { removeTempDirs, type ProxyHandle } from "../support/proxy";
+import { reply } from "../support/mock-backend";
+import type { ProxyHandle } from "../support/proxy";
 import { deferred, within } from "../support/events";
 import {
   chat,
