@@ -263,6 +263,11 @@ describe("/health shows the use of each limit", () => {
         { scope: "client", subject: "team-b", limit: "rpm", max: 10, used: 0, remaining: 10, resetMs: 0 },
         { scope: "model", subject: "gpt", limit: "concurrent", max: 4, used: 0, remaining: 4, resetMs: 0 },
       ]);
+      // The status page's data carries the same figures.
+      const status = await (await fetch(proxy.url("/status.json"))).json();
+      expect(status.limits.map(({ resetMs, ...use }: { resetMs: number }) => use)).toEqual(
+        health.limits.map(({ resetMs, ...use }: { resetMs: number }) => use),
+      );
     } finally {
       await proxy.stop();
     }

@@ -193,6 +193,7 @@ describe("GET /status.json", () => {
       windowSeconds: 300,
       inFlight: 0,
       usage: { enabled: false },
+      limits: [],
       models: [model("duo", HOSTILE_NAME, ["a", "b"]), model("solo", "Solo (Alpha)", ["solo#0"])],
     });
     expect(report.uptimeSeconds).toBeGreaterThanOrEqual(0);

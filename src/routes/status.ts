@@ -6,6 +6,7 @@ import type { Catalog } from "../catalog/catalog";
 import { jsonResponse } from "../json-response";
 import type { RecentStats } from "../observe/recent";
 import { healthReport } from "../routing/health-report";
+import type { LimitUse } from "../limits/limiter";
 import type { RuntimeRegistry } from "../state/registry";
 import { VERSION } from "../version";
 import type { RouteContext } from "./context";
@@ -47,7 +48,15 @@ async function renderPage(): Promise<{ body: string; headers: Record<string, str
 let page: ReturnType<typeof renderPage> | null = null;
 
 /** What `/status.json` answers: every model's targets with their state and recent figures. */
-export function statusReport(catalog: Catalog, registry: RuntimeRegistry, recent: RecentStats, inFlight: number, usageEnabled: boolean, now = Date.now()) {
+export function statusReport(
+  catalog: Catalog,
+  registry: RuntimeRegistry,
+  recent: RecentStats,
+  inFlight: number,
+  usageEnabled: boolean,
+  limits: LimitUse[] | null,
+  now = Date.now(),
+) {
   recent.sweep();
   const health = healthReport(catalog, registry, now);
   const models = health.models.map((model) => {
@@ -82,6 +91,7 @@ export function statusReport(catalog: Catalog, registry: RuntimeRegistry, recent
     windowSeconds: recent.windowSeconds,
     inFlight,
     usage: { enabled: usageEnabled },
+    limits,
     models,
   };
 }
@@ -109,6 +119,9 @@ const StatusReport = t.Object({
   windowSeconds: t.Integer({ description: "The window of every *5m figure (300)" }),
   inFlight: t.Integer({ description: "Requests the proxy is answering now, this one aside" }),
   usage: t.Object({ enabled: t.Boolean({ description: "Whether the usage store (and so /usage) is on" }) }),
+  limits: t.Union([t.Array(t.Object({ scope: t.String(), subject: t.String(), limit: t.String(), max: t.Integer(), used: t.Integer(), remaining: t.Integer(), resetMs: t.Integer() })), t.Null()], {
+    description: "Current use against each limit per client key and per model (empty without limits; null while the limit store is unreachable)",
+  }),
   models: t.Array(
     t.Object({
       id: t.String(),
@@ -128,7 +141,7 @@ const StatusReport = t.Object({
  * `GET /`: the status page (open: it holds no data). `GET /status.json`: what it shows, guarded
  * like `/debug` (the admin key, or a loopback client when none is set). Never a key or a URL.
  */
-export const statusRoutes = ({ store, catalogs, registry, observe, recent, usage }: RouteContext) =>
+export const statusRoutes = ({ store, catalogs, registry, observe, recent, usage, router }: RouteContext) =>
   new Elysia({ name: "status" })
     .get(
       "/",
@@ -143,8 +156,10 @@ export const statusRoutes = ({ store, catalogs, registry, observe, recent, usage
     )
     .get(
       "/status.json",
-      () => {
-        const report = statusReport(catalogs.current, registry, recent, observe.inFlight - 1, usage !== null);
+      async () => {
+        const catalog = catalogs.current;
+        const limits = await router.limiter.current(catalog.config);
+        const report = statusReport(catalog, registry, recent, observe.inFlight - 1, usage !== null, limits);
         return jsonResponse(JSON.stringify(report), 200, {
           "cache-control": "no-store",
         });
