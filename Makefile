@@ -6,9 +6,10 @@ BUN         := $(or $(shell command -v bun 2>/dev/null),$(CURDIR)/$(TOOLS)/node_
 NAME        := cm-open-webui-proxy
 ENTRY       := src/cli.ts
 BUILD_FLAGS := --compile --minify --sourcemap --bytecode --format=esm
-TARGETS     := linux-x64 linux-arm64 darwin-x64 darwin-arm64 windows-x64
+# The -musl targets run on Alpine (musl libc); -baseline on x64 CPUs without AVX2.
+TARGETS     := linux-x64 linux-x64-baseline linux-x64-musl linux-arm64 linux-arm64-musl darwin-x64 darwin-arm64 windows-x64
 
-.PHONY: run test build release bench soak typecheck deps bun clean
+.PHONY: run test build release bench soak cluster typecheck deps bun clean
 
 run: deps
 	$(BUN) run $(ENTRY)
@@ -43,6 +44,12 @@ bench: build
 # checks RSS and file descriptors, writes soak/RESULTS.md; takes a few minutes.
 soak: build
 	$(BUN) run soak/run.ts
+
+# Redis, three instances of the compiled binary sharing it (state.redis) and HAProxy round-robin in
+# front, on this machine (Debian's redis-server and haproxy, installed when missing); Ctrl-C stops
+# them all. CLUSTER_CONFIG, CLUSTER_PORT, CLUSTER_HOST, CLUSTER_INSTANCES: see deploy/cluster.sh.
+cluster: build
+	BUN="$(BUN)" bash deploy/cluster.sh
 
 deps: bun node_modules/.installed
 

@@ -6,7 +6,7 @@ import { maskUrlCredentials } from "./config/mask";
 import type { ProxyConfig } from "./config/proxy-config";
 import { startServer, type RunningServer } from "./index";
 import { writeExampleConfig } from "./init-config";
-import { ensureInFlightLimit } from "./in-flight";
+import { ensureInFlightLimit, MAX_IN_FLIGHT_ENV } from "./in-flight";
 import { hostPort, ListenError } from "./listen-error";
 import { consoleLogger, type Logger } from "./log";
 import { defaultProbeUrl, probe, PROBE_TIMEOUT_MS } from "./probe";
@@ -151,7 +151,10 @@ async function checkConfig(path: string, log: Logger): Promise<never> {
 
 function announce(server: RunningServer, hostname: string, log: Logger): void {
   const config = server.store.current;
-  log.info(`cm-open-webui-proxy ${VERSION} listening on ${hostPort(hostname, server.port)} with ${server.catalogs.current.models.size} models from ${config.file}`);
+  const inFlight = process.env[MAX_IN_FLIGHT_ENV] || "256 (Bun's default)";
+  log.info(
+    `cm-open-webui-proxy ${VERSION} listening on ${hostPort(hostname, server.port)} with ${server.catalogs.current.models.size} models from ${config.file}, up to ${inFlight} backend requests in flight`,
+  );
   warnIfNoModels(config, log);
   if (config.clients.keys.length === 0) {
     log.warn("no clientKeys configured: any client that can reach this port may use every model");
