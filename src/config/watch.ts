@@ -12,7 +12,8 @@ export function watchConfigFile(store: ConfigStore, debounceMs = 200): () => voi
   const reload = () => void store.reload("file changed").catch(() => {});
   let timer: Timer | undefined;
   let watcher: FSWatcher | undefined = watch(dirname(store.path), (_event, changed) => {
-    if (changed !== null && changed !== name) return;
+    // A Kubernetes ConfigMap volume swaps its `..data` link to a new folder; the file's own name never changes.
+    if (changed !== null && changed !== name && changed !== "..data") return;
     if (timer) timer.refresh();
     else timer = setTimeout(() => ((timer = undefined), reload()), debounceMs);
   });
