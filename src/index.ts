@@ -17,8 +17,11 @@ import { usageObserver, type UsageStore } from "./observe/usage/store";
 import { Router } from "./routing/dispatch";
 import { Limiter } from "./limits/limiter";
 import { MemoryLimitStore } from "./limits/memory-store";
+import { RedisLimitStore } from "./limits/redis-store";
 import { HealthChecker } from "./routing/health-check";
+import { RedisLink } from "./state/redis-link";
 import { RuntimeRegistry } from "./state/registry";
+import { SharedCooldowns } from "./state/shared-cooldowns";
 import { VERSION } from "./version";
 
 export interface ServerOptions {
@@ -78,6 +81,21 @@ export async function startServer({
   const registry = new RuntimeRegistry();
   const catalogs = new CatalogStore(store, registry, new HealthChecker(registry), log);
   await catalogs.follow();
+  // state.redis (read at start; changing it takes a restart): limits and cool-downs shared by every
+  // instance. Nothing waits for it: commands connect at the first one, the subscription in the background.
+  const redisUrl = initial.state.redis;
+  const redis = redisUrl ? new RedisLink(redisUrl, log) : null;
+  const cooldowns = redis ? new SharedCooldowns(redis, registry, log) : null;
+  cooldowns?.start();
+  store.onChange(async (config) => {
+    if ((config.state.redis ?? null) !== (redisUrl ?? null)) log.warn("state.redis changed: it takes effect at the next start (limits and cool-downs keep their current store)");
+  });
+  /** Closes the Redis connections: at once, or (`graceMs`) once the last releases and charges are answered. */
+  const closeShared = async (graceMs = 0) => {
+    cooldowns?.stop();
+    if (graceMs > 0) await redis?.closeWhenIdle(graceMs);
+    else redis?.close();
+  };
   const observe = new Observability((error) => log.error(`an observer failed: ${(error as Error)?.stack ?? String(error)}`));
   const toStdout = !accessLogWrite;
   observe.observe(accessLog(() => store.current.log, accessLogWrite ?? ((line) => process.stdout.write(line)), toStdout && process.stdout.isTTY === true));
@@ -89,10 +107,10 @@ export async function startServer({
   observe.observe(recent.observe);
   if (usage) observe.observe(usageObserver(usage));
   metrics.counterFn("cm_proxy_usage_rows_dropped_total", "Usage rows dropped because the usage store's write queue was full", () => usage?.droppedRows ?? null);
-  const limiter = new Limiter(new MemoryLimitStore(), () => store.current.state.failMode ?? "open", log);
+  const limiter = new Limiter(redis ? new RedisLimitStore(redis) : new MemoryLimitStore(), () => store.current.state.failMode ?? "open", log);
   observe.observe(limiter.finish);
   let ready = false;
-  const app = createApp({ store, catalogs, registry, router: new Router(registry, limiter), log, observe, metrics, recent, usage, ready: () => ready });
+  const app = createApp({ store, catalogs, registry, router: new Router(registry, limiter), log, observe, metrics, recent, usage, redis, ready: () => ready });
   try {
     app.listen({
       port,
@@ -103,6 +121,8 @@ export async function startServer({
   } catch (error) {
     catalogs.stop();
     await usage?.close();
+    limiter.close();
+    await closeShared();
     throw await listenError(error, hostname, port);
   }
   const server = app.server!;
@@ -119,6 +139,8 @@ export async function startServer({
     const drained = await withDeadline(server.stop(false).then(() => true), store.current.drainTimeoutMs, () => false);
     if (!drained) await server.stop(true);
     await usage?.close();
+    limiter.close();
+    await closeShared(1000);
     return drained;
   };
   return {
@@ -135,6 +157,8 @@ export async function startServer({
       stopBackground();
       await server.stop(true);
       await usage?.close();
+      limiter.close();
+      await closeShared();
     },
   };
 }

@@ -138,6 +138,7 @@ function maskedView(file: ConfigFile, path: string, models: ReadonlyMap<string, 
     ...(file.clientKeys && { clientKeys: file.clientKeys.map((client) => ({ ...client, key: maskAccessKey(client.key) })) }),
     ...(file.adminKey && { adminKey: maskAccessKey(file.adminKey) }),
     ...(file.usage?.postgres && { usage: { ...file.usage, postgres: maskPostgresUrl(file.usage.postgres) } }),
+    ...(file.state?.redis && { state: { ...file.state, redis: maskUrlCredentials(file.state.redis) } }),
     configFile: path,
     config_file_location: path,
   };

@@ -108,8 +108,18 @@ const LimitsSchema = t.Object(
 
 const StateSchema = t.Object(
   {
-    redis: t.Optional(t.String({ pattern: "^rediss?://", error: "expected a redis:// or rediss:// URL" })),
-    failMode: t.Optional(t.Union([t.Literal("open"), t.Literal("closed")])),
+    redis: t.Optional(
+      t.String({
+        pattern: "^rediss?://",
+        error: "expected a redis:// or rediss:// URL",
+        description: "limits, budgets, concurrency counts and target cool-downs kept in this Redis, shared by every instance (read at start)",
+      }),
+    ),
+    failMode: t.Optional(
+      t.Union([t.Literal("open"), t.Literal("closed")], {
+        description: "while Redis is unreachable: open (default) lets requests through unlimited; closed answers model requests 503",
+      }),
+    ),
   },
   { additionalProperties: true },
 );

@@ -3,7 +3,7 @@ import { authorizeAdmin } from "../access/admin";
 import { ConfigError } from "../config/load";
 import { ProxyError } from "../errors";
 import { jsonResponse } from "../json-response";
-import { healthReport } from "../routing/health-report";
+import { healthReport, usageStoreUp, type StoreStates } from "../routing/health-report";
 import type { RouteContext } from "./context";
 
 const TargetHealth = t.Object({
@@ -32,17 +32,24 @@ const invalidConfig = (error: ConfigError) =>
 
 const notReady = () => new ProxyError(503, "The proxy is starting or shutting down", "api_error", "not_ready");
 
+/** The server-backed stores /health lists: the usage store when it is PostgreSQL; redis (limits and cool-downs) when `state.redis` is set. */
+function storeStates({ usage, redis }: RouteContext): StoreStates {
+  const up = usageStoreUp(usage);
+  return { ...(up !== undefined && { usage: up ? "up" : "down" }), ...(redis && { redis: redis.status }) };
+}
+
 /**
  * `/health` and `/ready` (open), `/debug` (keys masked) and `/reload` (re-reads the startup file,
  * never a client-chosen path). The last two need the admin key, or a loopback client when none is set.
  */
-export const adminRoutes = ({ store, catalogs, registry, router, ready }: RouteContext, prefix: string) =>
-  new Elysia({ name: "admin", seed: prefix, prefix })
+export const adminRoutes = (context: RouteContext, prefix: string) => {
+  const { store, catalogs, registry, router, ready } = context;
+  return new Elysia({ name: "admin", seed: prefix, prefix })
     .get(
       "/health",
       async () => {
         const catalog = catalogs.current;
-        const report = healthReport(catalog, registry);
+        const report = healthReport(catalog, registry, Date.now(), storeStates(context));
         // Current use against each limit, when limits are configured (null: the limit store is unreachable).
         if (!catalog.config.limits.any) return jsonResponse(JSON.stringify(report));
         return jsonResponse(JSON.stringify({ ...report, limits: await router.limiter.current(catalog.config) }));
@@ -53,9 +60,15 @@ export const adminRoutes = ({ store, catalogs, registry, router, ready }: RouteC
           endpoints: t.Integer(),
           models: t.Array(t.Object({ id: t.String(), displayName: t.String(), targets: t.Array(TargetHealth) })),
           limits: t.Optional(t.Union([t.Array(LimitUseSchema), t.Null()])),
+          stores: t.Optional(
+            t.Record(t.String(), t.Union([t.Literal("up"), t.Literal("down")]), {
+              description: "stores on a server (usage: PostgreSQL; redis: shared limits and cool-downs), listed when configured; one down makes the status degraded",
+            }),
+          ),
         }),
         detail: {
-          summary: "Liveness (always 200) with every model's targets (and limits' use); 'degraded' when some model has no usable target",
+          summary:
+            "Liveness (always 200) with every model's targets (and limits' use); 'degraded' when some model has no usable target or a store (usage: PostgreSQL, redis) is unreachable",
           tags: ["Admin"],
           hide: prefix !== "",
         },
@@ -105,3 +118,4 @@ export const adminRoutes = ({ store, catalogs, registry, router, ready }: RouteC
         },
       },
     );
+};

@@ -6,6 +6,7 @@ import type { Observability } from "../observe/observability";
 import type { RecentStats } from "../observe/recent";
 import type { UsageStore } from "../observe/usage/store";
 import type { Router } from "../routing/dispatch";
+import type { RedisLink } from "../state/redis-link";
 import type { RuntimeRegistry } from "../state/registry";
 
 /** What every route plugin factory receives: the shared state, passed in, never a module global. */
@@ -22,6 +23,8 @@ export interface RouteContext {
   readonly recent: RecentStats;
   /** Where usage rows go and `/usage` reads them; null when `usage.enabled` is false. */
   readonly usage: UsageStore | null;
+  /** The connection to `state.redis` (shared limits and cool-downs): /health says when it is down. Absent without Redis. */
+  readonly redis?: RedisLink | null;
   /** False until the server is serving, and again once it is shutting down. */
   readonly ready: () => boolean;
 }

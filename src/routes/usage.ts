@@ -3,11 +3,29 @@ import { authorizeAdmin } from "../access/admin";
 import { ProxyError } from "../errors";
 import { jsonResponse } from "../json-response";
 import { parseUsageQuery, usageCsv } from "../observe/usage/query";
-import { GROUP_BYS } from "../observe/usage/store";
+import { GROUP_BYS, UsageStoreUnavailableError, type GroupBy, type UsageRange, type UsageStore } from "../observe/usage/store";
 import { searchOf, type RouteContext } from "./context";
 
 const usageOff = () =>
   new ProxyError(404, "Usage accounting is off (usage.enabled is false in the configuration)", "invalid_request_error", "usage_disabled");
+
+/** The store's server (PostgreSQL) cannot be reached: a 503, and the rows wait in memory meanwhile. */
+const usageUnavailable = () =>
+  new ProxyError(
+    503,
+    "The usage store is unreachable right now (its PostgreSQL server does not answer); usage rows are kept and written when it is back. Try again shortly",
+    "api_error",
+    "usage_store_unavailable",
+  );
+
+async function groupsOf(usage: UsageStore, range: UsageRange, groupBy: GroupBy) {
+  try {
+    return await usage.query(range, groupBy);
+  } catch (error) {
+    if (error instanceof UsageStoreUnavailableError) throw usageUnavailable();
+    throw error;
+  }
+}
 
 const UsageGroup = t.Object({
   key: t.String(),
@@ -44,7 +62,7 @@ export const usageRoutes = ({ store, usage }: RouteContext, prefix: string) =>
       async ({ request }) => {
         if (!usage) throw usageOff();
         const { range, groupBy, format } = parseUsageQuery(new URLSearchParams(searchOf(request.url)));
-        const groups = await usage.query(range, groupBy);
+        const groups = await groupsOf(usage, range, groupBy);
         if (format === "csv") return new Response(usageCsv(groups), { headers: { "content-type": "text/csv; charset=utf-8" } });
         const from = new Date(range.from).toISOString();
         const to = new Date(range.to).toISOString();

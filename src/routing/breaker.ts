@@ -9,13 +9,16 @@ const MAX_COOLDOWN_FACTOR = 10;
  * trial request is let through (half-open); success brings it back, failure doubles the wait.
  */
 export function recordSuccess(state: TargetState): void {
+  const wasOut = state.cooldownUntil !== 0;
   state.consecutiveFailures = 0;
   state.cooldownUntil = 0;
   state.cooldownMs = 0;
   state.probing = false;
+  if (wasOut) state.listener?.back(state, Date.now());
 }
 
 export function recordFailure(state: TargetState, policy: CooldownPolicy | null, now: number): void {
+  const before = state.cooldownUntil;
   state.consecutiveFailures++;
   const trialFailed = state.probing || phaseOf(state, now) === "half-open";
   state.probing = false;
@@ -27,13 +30,16 @@ export function recordFailure(state: TargetState, policy: CooldownPolicy | null,
     state.cooldownMs = policy.ms;
     state.cooldownUntil = now + policy.ms;
   }
+  if (state.cooldownUntil > before) state.listener?.out(state, now);
 }
 
 /** A backend that said when to come back (429 with Retry-After) is out that long, without counting a failure. */
 export function holdFor(state: TargetState, ms: number, now: number): void {
+  const before = state.cooldownUntil;
   state.probing = false;
   state.cooldownUntil = Math.max(state.cooldownUntil, now + ms);
   state.cooldownMs = Math.max(state.cooldownMs, ms);
+  if (state.cooldownUntil > before) state.listener?.out(state, now);
 }
 
 /** The request that was the half-open trial ended without an outcome for the target (client left). */

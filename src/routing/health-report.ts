@@ -1,12 +1,23 @@
 import type { Catalog } from "../catalog/catalog";
+import type { UsageStore } from "../observe/usage/store";
 import type { RuntimeRegistry } from "../state/registry";
 import { isUsable, phaseOf } from "../state/target-state";
 
 /**
- * `/health`: liveness (always HTTP 200) with the state of every target. `degraded` when some model
- * has no usable target (half-open counts as usable: it takes its trial request).
+ * The stores on a server the proxy uses (`usage`: PostgreSQL), by name: `down` while unreachable.
+ * Embedded ones (the SQLite usage file, in-memory limits) are never down and are not listed.
  */
-export function healthReport(catalog: Catalog, registry: RuntimeRegistry, now = Date.now()) {
+export type StoreStates = Readonly<Record<string, "up" | "down">>;
+
+/** Whether the usage store is reachable: undefined when it is embedded (SQLite) or off, so not listed. */
+export const usageStoreUp = (usage: UsageStore | null): boolean | undefined => usage?.up;
+
+/**
+ * `/health`: liveness (always HTTP 200) with the state of every target. `degraded` when some model
+ * has no usable target (half-open counts as usable: it takes its trial request), or a store in
+ * `stores` is down (the proxy keeps serving; `stores` says which). `stores` appears only when given.
+ */
+export function healthReport(catalog: Catalog, registry: RuntimeRegistry, now = Date.now(), stores: StoreStates = {}) {
   let degraded = false;
   const models = [...catalog.models.values()].map((model) => {
     const targets = model.targets.map((target) => {
@@ -23,5 +34,11 @@ export function healthReport(catalog: Catalog, registry: RuntimeRegistry, now = 
     if (!model.targets.some((target) => isUsable(registry.target(target), now) || registry.target(target).probing)) degraded = true;
     return { id: model.id, displayName: model.displayName, targets };
   });
-  return { status: degraded ? ("degraded" as const) : ("ok" as const), endpoints: models.length, models };
+  if (Object.values(stores).includes("down")) degraded = true;
+  return {
+    status: degraded ? ("degraded" as const) : ("ok" as const),
+    endpoints: models.length,
+    models,
+    ...(Object.keys(stores).length > 0 && { stores }),
+  };
 }

@@ -1,5 +1,5 @@
 import { stateKeyOf, type Model, type Target } from "../catalog/model";
-import { TargetState } from "./target-state";
+import { TargetState, type CooldownListener } from "./target-state";
 
 /** Per-model state: the round-robin position. */
 export class ModelState {
@@ -14,10 +14,37 @@ export class ModelState {
 export class RuntimeRegistry {
   private readonly targets = new Map<string, TargetState>();
   private readonly models = new Map<string, ModelState>();
+  private listener: CooldownListener | null = null;
 
   target(target: Target): TargetState {
     let state = this.targets.get(target.stateKey);
-    if (!state) this.targets.set(target.stateKey, (state = new TargetState(target.url)));
+    // A state learnt from another instance for a URL this one does not serve is replaced.
+    if (!state || state.url !== target.url) this.targets.set(target.stateKey, (state = this.create(target.url, target.stateKey)));
+    return state;
+  }
+
+  /** From now on every target's cool-downs are told to `listener` (shared with other instances). */
+  share(listener: CooldownListener): void {
+    this.listener = listener;
+    for (const state of this.targets.values()) state.listener = listener;
+  }
+
+  /**
+   * The state of the target another instance reported on (by its state key): created when this
+   * instance has not used it yet, so a cool-down learnt early still applies; null when this
+   * instance serves a different URL under that name (the report is about another backend).
+   */
+  learnt(key: string, url: string): TargetState | null {
+    const state = this.targets.get(key);
+    if (state) return state.url === url ? state : null;
+    const created = this.create(url, key);
+    this.targets.set(key, created);
+    return created;
+  }
+
+  private create(url: string, key: string): TargetState {
+    const state = new TargetState(url, key);
+    state.listener = this.listener;
     return state;
   }
 

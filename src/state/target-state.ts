@@ -1,4 +1,15 @@
 /**
+ * Told when this instance takes a target out or brings it back (the breaker calls it): shared
+ * cool-downs publish it to the other instances. Never waits: the hot path calls it.
+ */
+export interface CooldownListener {
+  /** The target went out, or its cool-down was made longer. */
+  out(state: TargetState, now: number): void;
+  /** A target that was out (cooling or half-open) is up again. */
+  back(state: TargetState, now: number): void;
+}
+
+/**
  * The runtime state of one target: what the router knows from the requests it sent there. Kept
  * apart from the immutable config so a reload can carry it over to an unchanged target.
  */
@@ -15,8 +26,14 @@ export class TargetState {
   probing = false;
   /** Smooth weighted round-robin's running weight. */
   smoothWeight = 0;
+  /** Who hears of this target's cool-downs (set by the registry when they are shared); null alone. */
+  listener: CooldownListener | null = null;
 
-  constructor(readonly url: string) {}
+  /** `key` names the target (its model and name) across instances; see RuntimeRegistry. */
+  constructor(
+    readonly url: string,
+    readonly key = url,
+  ) {}
 }
 
 export type TargetPhase = "up" | "cooling" | "half-open";

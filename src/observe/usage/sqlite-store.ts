@@ -3,12 +3,11 @@ import type { ProxyConfig } from "../../config/proxy-config";
 import type { Logger } from "../../log";
 import type { RequestRecord } from "../record";
 import { withPercentiles, type GroupTotals } from "./query";
+import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS, usageRowOf, type UsageRow } from "./row";
 import { UsageStoreError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore } from "./store";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SCHEMA_VERSION = 1;
-/** Client-chosen text (model names, Open WebUI's user headers) is cut to this: rows stay small. */
-const MAX_TEXT = 256;
 /** Rows per transaction; a longer queue is written over several turns of the event loop. */
 const MAX_ROWS_PER_WRITE = 5000;
 /** Rows deleted per statement when pruning, the event loop free in between. */
@@ -36,65 +35,11 @@ CREATE TABLE IF NOT EXISTS usage (
 CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts);
 `;
 
-const INSERT = `INSERT INTO usage (ts, request_id, client, user_id, user_email, user_name, model, served_model, target,
-  status, outcome, prompt_tokens, completion_tokens, total_tokens, ttfb_ms, duration_ms)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** A row's values in USAGE_COLUMNS' order (the rows `usageRowOf` builds). */
+const INSERT = `INSERT INTO usage (${USAGE_COLUMNS.join(", ")}) VALUES (${USAGE_COLUMNS.map(() => "?").join(", ")})`;
 
-/** One row, in INSERT's column order. */
-type Row = [
-  ts: number,
-  requestId: string,
-  client: string | null,
-  userId: string | null,
-  userEmail: string | null,
-  userName: string | null,
-  model: string,
-  servedModel: string | null,
-  target: string | null,
-  status: number,
-  outcome: string,
-  promptTokens: number | null,
-  completionTokens: number | null,
-  totalTokens: number | null,
-  ttfbMs: number | null,
-  durationMs: number,
-];
-
-/** The SQL expression each grouping groups by. */
-const GROUP_KEYS: Record<GroupBy, string> = {
-  day: "strftime('%Y-%m-%d', ts / 1000, 'unixepoch')",
-  model: "model",
-  client: "coalesce(client, '-')",
-  user: "coalesce(user_id, user_email, '-')",
-  target: "coalesce(target, '-')",
-};
-
-const text = (value: string | null | undefined): string | null =>
-  value === null || value === undefined || value === "" ? null : value.length > MAX_TEXT ? value.slice(0, MAX_TEXT) : value;
-
-const whole = (value: number | null | undefined): number | null => (value === null || value === undefined ? null : Math.round(value));
-
-function rowOf(record: RequestRecord): Row {
-  const { user, usage } = record;
-  return [
-    record.startedAt,
-    record.id,
-    text(record.clientName),
-    text(user?.id),
-    text(user?.email),
-    text(user?.name),
-    text(record.modelRequested) ?? "-",
-    text(record.servedModel),
-    text(record.servedTarget),
-    record.status,
-    record.outcome,
-    whole(usage?.promptTokens),
-    whole(usage?.completionTokens),
-    whole(usage?.totalTokens),
-    whole(record.ttfbMs),
-    Math.round(record.durationMs),
-  ];
-}
+/** The SQL expression each grouping groups by (shared with the PostgreSQL store; only the day is SQLite's own). */
+const GROUP_KEYS = groupKeys("strftime('%Y-%m-%d', ts / 1000, 'unixepoch')");
 
 const messageOf = (error: unknown) => ((error as Error)?.message ?? String(error)).replace(/\s+/g, " ");
 
@@ -146,7 +91,7 @@ export interface SqliteUsageOptions {
  * once, and is retried at the next flush; a full queue drops new rows and counts them.
  */
 export class SqliteUsageStore implements UsageStore {
-  private queue: Row[] = [];
+  private queue: UsageRow[] = [];
   private dropped = 0;
   private closed = false;
   private failing = false;
@@ -211,7 +156,7 @@ export class SqliteUsageStore implements UsageStore {
       if (this.dropped++ === 0) this.options.log.warn(`usage store: queue full (${this.options.queueSize} rows): dropping new rows until it drains`);
       return;
     }
-    this.queue.push(rowOf(record));
+    this.queue.push(usageRowOf(record));
     if (this.queue.length >= this.batchSize && this.writeSoon === null && !this.failing) {
       this.writeSoon = setImmediate(() => {
         this.writeSoon = null;
@@ -231,7 +176,7 @@ export class SqliteUsageStore implements UsageStore {
     const where = "FROM usage WHERE ts >= ? AND ts < ?";
     const totals = this.db
       .query(
-        `SELECT ${key} AS key, count(*) AS requests, sum(status >= 400 OR outcome <> 'ok') AS errors,
+        `SELECT ${key} AS key, count(*) AS requests, sum(${ERROR_CONDITION}) AS errors,
           coalesce(sum(prompt_tokens), 0) AS promptTokens, coalesce(sum(completion_tokens), 0) AS completionTokens,
           coalesce(sum(total_tokens), 0) AS totalTokens ${where} GROUP BY 1 ORDER BY 1`,
       )

@@ -40,6 +40,11 @@ export interface UsageStore {
   readonly droppedRows: number;
   /** Writes what is queued, then closes; later `add`s are ignored. */
   close(): Promise<void>;
+  /**
+   * False while a store on a server (PostgreSQL) cannot be reached: `/health` then says degraded.
+   * Absent for an embedded store, which is always there.
+   */
+  readonly up?: boolean;
 }
 
 /** The usage file cannot be used (corrupt, locked, not writable): a start-up error naming `usage.path`. */
@@ -47,6 +52,14 @@ export class UsageStoreError extends ConfigError {
   constructor(configFile: string, usagePath: string, reason: string) {
     super(configFile, [`usage.path: cannot use ${usagePath}: ${reason}`]);
     this.name = "UsageStoreError";
+  }
+}
+
+/** `query` could not reach the store's server (or it did not answer in time): `/usage` answers 503. */
+export class UsageStoreUnavailableError extends Error {
+  constructor(readonly reason: string) {
+    super(`the usage store is unreachable (${reason})`);
+    this.name = "UsageStoreUnavailableError";
   }
 }
 

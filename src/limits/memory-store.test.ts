@@ -1,0 +1,6 @@
+import { MemoryLimitStore } from "./memory-store";
+import { limitStoreContract } from "./store-contract";
+
+// The embedded default; test/redis/store-contract.test.ts holds the Redis store to the same tests.
+const store = new MemoryLimitStore();
+limitStoreContract("memory", () => store);

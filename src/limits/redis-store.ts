@@ -1,0 +1,148 @@
+import { RedisUnavailableError, Script, type RedisLink } from "../state/redis-link";
+import source from "./limits.lua" with { type: "text" };
+import { spentOnUsage, type LimitRule } from "./rules";
+import type { LimitStore, RuleResult } from "./store";
+
+/** Every key this proxy writes starts with this. */
+export const KEY_PREFIX = "cm-proxy:";
+
+const LIMITS = new Script(source);
+
+/** How long the concurrency slots of an instance that stopped renewing them keep counting. */
+const DEFAULT_LEASE_MS = 30_000;
+
+export interface RedisLimitStoreOptions {
+  /** The lease of this instance's concurrency slots (renewed every third of it while it holds any). */
+  readonly leaseMs?: number;
+  /** Names this instance's slots in Redis (default: a random id per process). */
+  readonly instance?: string;
+}
+
+/**
+ * The counters of every limit in Redis, shared by all instances: each call is one atomic round trip
+ * (a Lua script, limits.lua, that implements the arithmetic of evaluate.ts and gcra.ts for all the
+ * request's rules at once). Limits are computed on the callers' clocks (`now` from each instance:
+ * instances agree within their clock skew); concurrency leases use Redis' clock.
+ *
+ * Concurrency slots are counted per instance under a lease that the instance renews while it holds
+ * any: when an instance dies without releasing its slots, they stop counting once its lease runs out
+ * (30 s), instead of blocking the limit until the key idles out. The renewal also writes the slots
+ * the instance knows it holds, which repairs its count after Redis lost it (a restart) or after an
+ * answer lost with a connection.
+ *
+ * Errors reaching Redis reject (RedisUnavailableError) at once while it is down: the Limiter's
+ * `failMode` then decides.
+ */
+export class RedisLimitStore implements LimitStore {
+  private readonly instance: string;
+  private readonly leaseMs: number;
+  /** Slots this instance holds, by Redis key; a key stays (at 0) until a renewal has written the 0. */
+  private readonly held = new Map<string, number>();
+  /** Admissions under way, by key: their outcome is unknown, so a renewal leaves that key's count alone. */
+  private readonly pending = new Map<string, number>();
+  private renewTimer: Timer | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly link: RedisLink,
+    options: RedisLimitStoreOptions = {},
+  ) {
+    this.instance = options.instance ?? crypto.randomUUID();
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  }
+
+  async admit(rules: readonly LimitRule[], now: number): Promise<RuleResult[]> {
+    if (rules.length === 0) return [];
+    const slots = rules.filter((rule) => rule.kind === "concurrent").map(keyOf);
+    for (const key of slots) this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+    let reply: string[];
+    try {
+      reply = (await this.link.run(LIMITS, rules.map(keyOf), ["admit", now, this.instance, this.leaseMs, ...ruleArgs(rules)])) as string[];
+    } finally {
+      for (const key of slots) {
+        const left = (this.pending.get(key) ?? 1) - 1;
+        if (left > 0) this.pending.set(key, left);
+        else this.pending.delete(key);
+      }
+    }
+    if (reply[0] === "1" && slots.length > 0) {
+      for (const key of slots) this.held.set(key, (this.held.get(key) ?? 0) + 1);
+      this.scheduleRenewal();
+    }
+    return results(rules, reply);
+  }
+
+  async release(rules: readonly LimitRule[]): Promise<void> {
+    const slots = rules.filter((rule) => rule.kind === "concurrent").map(keyOf);
+    if (slots.length === 0) return;
+    // Counted down before sending: a renewal sent after this sees the new count, and Redis runs them in order.
+    for (const key of slots) {
+      const held = this.held.get(key);
+      if (held !== undefined) this.held.set(key, Math.max(0, held - 1));
+    }
+    await this.link.run(LIMITS, slots, ["release", this.instance]);
+  }
+
+  async charge(rules: readonly LimitRule[], tokens: number, now: number): Promise<void> {
+    const tokenRules = rules.filter((rule) => spentOnUsage(rule.kind));
+    if (tokenRules.length === 0 || tokens <= 0) return;
+    await this.link.run(LIMITS, tokenRules.map(keyOf), ["charge", now, tokens, ...ruleArgs(tokenRules)]);
+  }
+
+  async peek(rules: readonly LimitRule[], now: number): Promise<RuleResult[]> {
+    if (rules.length === 0) return [];
+    const reply = (await this.link.run(LIMITS, rules.map(keyOf), ["peek", now, this.instance, this.leaseMs, ...ruleArgs(rules)])) as string[];
+    return results(rules, reply);
+  }
+
+  /** Stops renewing; the link is closed by whoever opened it. Slots still held expire with their lease. */
+  close(): void {
+    this.closed = true;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = null;
+  }
+
+  /** Renews this instance's lease (and rewrites its counts) every third of the lease while it holds any slot. */
+  private scheduleRenewal(): void {
+    if (this.renewTimer || this.closed) return;
+    this.renewTimer = setTimeout(() => {
+      this.renewTimer = null;
+      void this.renew()
+        .catch(() => {}) // an unexpected answer: the next renewal tries again
+        .finally(() => {
+          if (this.held.size > 0) this.scheduleRenewal();
+        });
+    }, this.leaseMs / 3);
+    this.renewTimer.unref?.();
+  }
+
+  /** One renewal now (exposed for tests). */
+  async renew(): Promise<void> {
+    if (this.held.size === 0) return;
+    const keys = [...this.held.keys()];
+    const counts = keys.map((key) => (this.pending.has(key) ? "-" : String(this.held.get(key) ?? 0)));
+    try {
+      await this.link.run(LIMITS, keys, ["renew", this.instance, this.leaseMs, ...counts]);
+    } catch (error) {
+      if (error instanceof RedisUnavailableError) return; // the next renewal repairs it
+      throw error;
+    }
+    // Written: the keys at 0 with nothing under way are done.
+    for (const key of keys) if (this.held.get(key) === 0 && !this.pending.has(key)) this.held.delete(key);
+  }
+}
+
+const keyOf = (rule: LimitRule) => KEY_PREFIX + rule.key;
+
+const ruleArgs = (rules: readonly LimitRule[]) => rules.flatMap((rule) => [rule.kind, String(rule.limit)]);
+
+function results(rules: readonly LimitRule[], reply: readonly string[]): RuleResult[] {
+  if (!Array.isArray(reply) || reply.length !== 1 + rules.length * 4) throw new Error(`unexpected answer from the limits script: ${JSON.stringify(reply)}`);
+  return rules.map((rule, i) => ({
+    rule,
+    allowed: reply[1 + i * 4] === "1",
+    remaining: Number(reply[2 + i * 4]),
+    resetMs: Number(reply[3 + i * 4]),
+    retryAfterMs: Number(reply[4 + i * 4]),
+  }));
+}

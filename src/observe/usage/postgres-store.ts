@@ -1,0 +1,406 @@
+import { SQL } from "bun";
+import { ConfigError } from "../../config/load";
+import { withDeadline } from "../../deadline";
+import type { Logger } from "../../log";
+import type { RequestRecord } from "../record";
+import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS, usageRowOf, type UsageColumn, type UsageRow } from "./row";
+import { UsageStoreUnavailableError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore } from "./store";
+
+/** The one table every proxy instance writes its usage rows to. */
+export const USAGE_TABLE = "cm_proxy_usage";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** 16 parameters a row, and PostgreSQL takes at most 65,535 a statement. */
+const MAX_ROWS_PER_INSERT = 2000;
+/** Rows deleted per statement when pruning. */
+const PRUNE_CHUNK = 10_000;
+
+/** The same columns as the SQLite file's rows (`USAGE_COLUMNS`), in PostgreSQL's types. */
+const COLUMN_TYPES: Record<UsageColumn, string> = {
+  ts: "BIGINT NOT NULL",
+  request_id: "TEXT NOT NULL",
+  client: "TEXT",
+  user_id: "TEXT",
+  user_email: "TEXT",
+  user_name: "TEXT",
+  model: "TEXT NOT NULL",
+  served_model: "TEXT",
+  target: "TEXT",
+  status: "INTEGER NOT NULL",
+  outcome: "TEXT NOT NULL",
+  prompt_tokens: "BIGINT",
+  completion_tokens: "BIGINT",
+  total_tokens: "BIGINT",
+  ttfb_ms: "BIGINT",
+  duration_ms: "BIGINT NOT NULL",
+};
+
+/**
+ * Created when missing, by whichever instance comes first: the advisory lock keeps two instances
+ * starting together from racing on CREATE TABLE IF NOT EXISTS (which can fail on pg_type).
+ * `ts` (ms since the epoch, UTC) is indexed for the time ranges every `/usage` query and every
+ * prune select by.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS ${USAGE_TABLE} (
+  ${USAGE_COLUMNS.map((column) => `${column} ${COLUMN_TYPES[column]}`).join(",\n  ")}
+);
+CREATE INDEX IF NOT EXISTS ${USAGE_TABLE}_ts ON ${USAGE_TABLE} (ts);
+COMMENT ON TABLE ${USAGE_TABLE} IS 'cm-open-webui-proxy: one row per model request, from every instance (ts in ms since the epoch, UTC)';
+`;
+
+/** The UTC day of `ts` as YYYY-MM-DD, as SQLite's strftime gives it (whole seconds, no session time zone involved). */
+const GROUP_KEYS = groupKeys("to_char(TIMESTAMP 'epoch' + (ts / 1000) * INTERVAL '1 second', 'YYYY-MM-DD')");
+
+/**
+ * One statement per grouping. `percentile_disc(p)` is the value at rank ceil(p × n) of the sorted
+ * durations: the nearest rank the SQLite store computes. Keys sort bytewise (COLLATE "C"), as SQLite's do.
+ */
+const queryText = (groupBy: GroupBy) => {
+  const key = GROUP_KEYS[groupBy];
+  return `SELECT ${key} AS key, count(*) AS requests, count(*) FILTER (WHERE ${ERROR_CONDITION}) AS errors,
+    coalesce(sum(prompt_tokens), 0) AS prompt_tokens, coalesce(sum(completion_tokens), 0) AS completion_tokens,
+    coalesce(sum(total_tokens), 0) AS total_tokens,
+    percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+    percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
+  FROM ${USAGE_TABLE} WHERE ts >= $1 AND ts < $2 GROUP BY 1 ORDER BY (${key}) COLLATE "C"`;
+};
+
+interface GroupRow {
+  key: string;
+  requests: number | string;
+  errors: number | string;
+  prompt_tokens: number | string;
+  completion_tokens: number | string;
+  total_tokens: number | string;
+  p50: number | string;
+  p95: number | string;
+}
+
+const rowObject = (row: UsageRow): Record<UsageColumn, unknown> => {
+  const object = {} as Record<UsageColumn, unknown>;
+  for (let i = 0; i < USAGE_COLUMNS.length; i++) object[USAGE_COLUMNS[i]!] = row[i];
+  return object;
+};
+
+const messageOf = (error: unknown) => ((error as Error)?.message ?? String(error)).replace(/\s+/g, " ");
+const codeOf = (error: unknown) => (error as { code?: unknown })?.code;
+/** The SQLSTATE a server error carries (none for errors Bun raises itself: refused, closed, timed out). */
+const sqlStateOf = (error: unknown): string | null => {
+  const state = (error as { errno?: unknown })?.errno;
+  return typeof state === "string" ? state : null;
+};
+
+/** Why, in one line: Bun's code, the server's SQLSTATE when there is one, and the message. */
+function reasonOf(error: unknown): string {
+  const code = codeOf(error);
+  const state = sqlStateOf(error);
+  return [typeof code === "string" ? code : null, state, messageOf(error)].filter(Boolean).join(": ");
+}
+
+/** A row the server refused for what it holds (class 22, data exception; 23, integrity): retrying cannot help. */
+const isBadData = (error: unknown) => /^2[23]/.test(sqlStateOf(error) ?? "");
+const isMissingTable = (error: unknown) => sqlStateOf(error) === "42P01";
+/** The server could not be reached or went away (not an error in the statement itself). */
+const isOutage = (error: unknown) => {
+  const state = sqlStateOf(error);
+  return state === null || /^(08|53|57|58)/.test(state);
+};
+
+export interface PostgresUsageOptions {
+  /** `usage.postgres`: a postgres:// URL (it may hold a password: never logged). */
+  readonly url: string;
+  /** The config file, named in a start-up error. */
+  readonly configFile: string;
+  /** Rows held in memory at most (while the server is away, too); more are dropped and counted. */
+  readonly queueSize: number;
+  /** Rows older than this many days are pruned (read at every prune, so a reload applies). */
+  readonly retentionDays: () => number;
+  readonly log: Logger;
+  /** How often queued rows are written, and an unreachable server retried (default 1 s). */
+  readonly flushIntervalMs?: number;
+  /** Write at once when this many rows wait (default 500). */
+  readonly batchSize?: number;
+  /** How often old rows are pruned, besides once at start (default 24 h). */
+  readonly pruneIntervalMs?: number;
+  /** How long `/usage` waits for the server before its 503 (default 10 s). */
+  readonly queryTimeoutMs?: number;
+  /** How long closing waits to write what is queued (default 5 s). */
+  readonly closeTimeoutMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Usage rows in one PostgreSQL table, `cm_proxy_usage`, shared by every proxy instance (Bun's
+ * built-in SQL client, a pool of two connections). `add` pushes to an in-memory queue; a timer
+ * (every `flushIntervalMs`, or soon after `batchSize` rows wait) writes them with multi-row INSERTs,
+ * one at a time, off the request path.
+ *
+ * The server may be away at start or at any time: the proxy keeps serving. Rows stay queued (up to
+ * `queueSize`, then new ones are dropped and counted), the outage is logged once, the server is
+ * retried at every flush, and what queued lands when it is back. Meanwhile `up` is false
+ * (`/health` says degraded) and `query` throws UsageStoreUnavailableError (`/usage` answers 503).
+ */
+export class PostgresUsageStore implements UsageStore {
+  private queue: UsageRow[] = [];
+  /** Rows taken off the queue's front since the store opened (written, or refused by the server): what `flush` waits for. */
+  private landed = 0;
+  private dropped = 0;
+  private dropping = false;
+  private closing = false;
+  private closed = false;
+  private reachable = true;
+  private schemaReady = false;
+  private announced = false;
+  /** A connection closed: check at the next turn whether the server is still there. */
+  private probe = false;
+  private writing: Promise<boolean> | null = null;
+  private writeSoon: ReturnType<typeof setImmediate> | null = null;
+  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly batchSize: number;
+  private readonly now: () => number;
+  /** Rows written since the store opened. */
+  written = 0;
+
+  private constructor(
+    private readonly sql: SQL,
+    /** Where the rows go, for log lines: host, port and database, never the URL (it may hold a password). */
+    readonly where: string,
+    private readonly options: PostgresUsageOptions,
+  ) {
+    this.batchSize = options.batchSize ?? 500;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Starts the store; never waits for the server (one that is away at start only delays the rows).
+   * Throws ConfigError when `url` is no PostgreSQL URL Bun can use.
+   */
+  static open(options: PostgresUsageOptions): PostgresUsageStore {
+    let store: PostgresUsageStore | undefined;
+    let sql: SQL;
+    try {
+      const url = new URL(options.url);
+      if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new Error("expected a postgres:// or postgresql:// URL");
+      const own = url.searchParams;
+      sql = new SQL(options.url, {
+        // One connection writes (one INSERT at a time), one answers /usage and prunes.
+        ...(!own.has("max") && { max: 2 }),
+        ...(!own.has("connect_timeout") && { connectionTimeout: 5 }),
+        onclose: (error) => store?.connectionClosed(error),
+      });
+    } catch (error) {
+      // Bun's words, minus the URL should they ever quote it.
+      const reason = messageOf(error).replaceAll(options.url, "the URL");
+      throw new ConfigError(options.configFile, [`usage.postgres: not a usable PostgreSQL URL (${reason})`]);
+    }
+    const { hostname, port, database, path } = sql.options as { hostname?: string; port?: number; database?: string; path?: string };
+    store = new PostgresUsageStore(sql, `PostgreSQL at ${path ?? `${hostname}:${port}`}/${database}`, options);
+    store.start();
+    return store;
+  }
+
+  get droppedRows(): number {
+    return this.dropped;
+  }
+
+  /** Rows waiting to be written. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** False from a failed write, query or lost connection until the server answers again. */
+  get up(): boolean {
+    return this.reachable;
+  }
+
+  add(record: RequestRecord): void {
+    if (this.closed) return;
+    if (this.queue.length >= this.options.queueSize) {
+      this.dropped++;
+      if (!this.dropping) {
+        this.dropping = true;
+        this.options.log.warn(`usage store: queue full (${this.options.queueSize} rows waiting for ${this.where}): dropping new rows until it drains`);
+      }
+      return;
+    }
+    this.queue.push(usageRowOf(record));
+    if (this.queue.length >= this.batchSize && this.reachable) this.soon();
+  }
+
+  async flush(): Promise<void> {
+    const goal = this.landed + this.queue.length;
+    while (this.landed < goal) {
+      if (!(await this.turn())) return;
+    }
+  }
+
+  async query(range: UsageRange, groupBy: GroupBy): Promise<UsageGroup[]> {
+    if (this.closed) throw new Error("the usage store is closed");
+    const timeoutMs = this.options.queryTimeoutMs ?? 10_000;
+    const work = async () => {
+      await this.flush();
+      let rows: GroupRow[];
+      try {
+        rows = await this.sql.unsafe(queryText(groupBy), [range.from, range.to]);
+      } catch (error) {
+        if (!isOutage(error)) throw error; // a fault in the statement, not the server's absence: a 500 like any other
+        this.failed(error);
+        throw new UsageStoreUnavailableError(reasonOf(error));
+      }
+      return rows.map((row) => ({
+        key: String(row.key),
+        requests: Number(row.requests),
+        errors: Number(row.errors),
+        promptTokens: Number(row.prompt_tokens),
+        completionTokens: Number(row.completion_tokens),
+        totalTokens: Number(row.total_tokens),
+        p50Ms: Number(row.p50),
+        p95Ms: Number(row.p95),
+      }));
+    };
+    return withDeadline(work(), timeoutMs, () => {
+      throw new UsageStoreUnavailableError(`${this.where} did not answer within ${timeoutMs / 1000} s`);
+    });
+  }
+
+  /** Deletes rows older than `retentionDays` (every instance's: the table is shared), a chunk at a time; resolves with how many went. */
+  async prune(): Promise<number> {
+    const cutoff = this.now() - this.options.retentionDays() * DAY_MS;
+    let deleted = 0;
+    while (!this.closing) {
+      let changes: number;
+      try {
+        const result = await this.sql.unsafe(
+          `DELETE FROM ${USAGE_TABLE} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${USAGE_TABLE} WHERE ts < $1 LIMIT ${PRUNE_CHUNK}))`,
+          [cutoff],
+        );
+        changes = result.count;
+      } catch (error) {
+        // An outage is logged by the writer; anything else is worth a line.
+        if (!isOutage(error)) this.options.log.warn(`usage store: pruning ${this.where} failed, retrying at the next prune: ${reasonOf(error)}`);
+        break;
+      }
+      deleted += changes;
+      if (changes < PRUNE_CHUNK) break;
+    }
+    if (deleted > 0) this.options.log.info(`usage store: pruned ${deleted} rows older than ${this.options.retentionDays()} days from ${this.where}`);
+    return deleted;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.writeSoon !== null) clearImmediate(this.writeSoon);
+    await withDeadline(this.flush(), this.options.closeTimeoutMs ?? 5000, () => undefined);
+    this.closed = true;
+    if (this.queue.length > 0) this.options.log.error(`usage store: ${this.queue.length} rows could not be written to ${this.where} and are lost`);
+    this.queue = [];
+    await this.sql.close({ timeout: 1 }).catch(() => {});
+  }
+
+  private start(): void {
+    const flushEvery = setInterval(() => {
+      if (this.queue.length > 0 || !this.reachable || !this.schemaReady || this.probe) void this.turn();
+    }, this.options.flushIntervalMs ?? 1000);
+    const pruneEvery = setInterval(() => void this.prune(), this.options.pruneIntervalMs ?? DAY_MS);
+    flushEvery.unref();
+    pruneEvery.unref();
+    this.timers.push(flushEvery, pruneEvery);
+    void this.turn(); // creates the table now, and says in the log whether the server is there
+  }
+
+  private soon(): void {
+    if (this.writeSoon !== null || this.writing !== null || this.closing) return;
+    this.writeSoon = setImmediate(() => {
+      this.writeSoon = null;
+      void this.turn();
+    });
+  }
+
+  /** One writer turn at a time; resolves true when what it tried went through. Never rejects. */
+  private turn(): Promise<boolean> {
+    if (this.writing) return this.writing;
+    this.writing = this.runTurn().finally(() => {
+      this.writing = null;
+      if (this.queue.length > 0 && this.reachable) this.soon();
+    });
+    return this.writing;
+  }
+
+  /** Creates the table if needed, then writes up to MAX_ROWS_PER_INSERT queued rows (or, with none, checks the server is back). */
+  private async runTurn(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      if (!this.schemaReady) {
+        await this.sql.begin(async (tx) => {
+          await tx`SELECT pg_advisory_xact_lock(hashtext(${USAGE_TABLE}))`;
+          await tx.unsafe(SCHEMA);
+        });
+        this.schemaReady = true;
+        if (!this.announced) {
+          this.announced = true;
+          this.options.log.info(`usage store: ${this.where}, table ${USAGE_TABLE}`);
+        }
+        void this.prune();
+      }
+      const count = Math.min(this.queue.length, MAX_ROWS_PER_INSERT);
+      if (count === 0) {
+        if (!this.reachable || this.probe) {
+          this.probe = false;
+          await this.sql`SELECT 1`;
+        }
+        this.recovered();
+        return true;
+      }
+      const batch = this.queue.slice(0, count).map(rowObject);
+      try {
+        await this.sql`INSERT INTO ${this.sql(USAGE_TABLE)} ${this.sql(batch, ...USAGE_COLUMNS)}`;
+        this.written += count;
+        this.recovered();
+      } catch (error) {
+        if (!isBadData(error)) throw error;
+        // Rows are built to fit (text cut, no NUL, whole numbers): should the server still refuse them, they must not block the rest.
+        this.dropped += count;
+        this.options.log.error(`usage store: ${this.where} refused ${count} rows, dropped: ${reasonOf(error)}`);
+      }
+      this.queue = count === this.queue.length ? [] : this.queue.slice(count);
+      this.landed += count;
+      if (this.queue.length < this.options.queueSize) this.dropping = false;
+      this.recovered();
+      return true;
+    } catch (error) {
+      if (isMissingTable(error)) this.schemaReady = false; // dropped under us: created again at the next turn
+      this.failed(error);
+      return false;
+    }
+  }
+
+  private failed(error: unknown): void {
+    if (this.closed || !this.reachable) return;
+    this.reachable = false;
+    this.options.log.warn(
+      `usage store: cannot use ${this.where} (${reasonOf(error)}); usage rows queue in memory (${this.queue.length} now, at most ${this.options.queueSize}) until the server answers again, retried every ${(this.options.flushIntervalMs ?? 1000) / 1000} s; /usage answers 503 meanwhile`,
+    );
+  }
+
+  private recovered(): void {
+    if (this.reachable) return;
+    this.reachable = true;
+    this.options.log.info(`usage store: ${this.where} is back; writing the ${this.queue.length} rows queued meanwhile`);
+  }
+
+  /**
+   * A pooled connection closed (or failed to open). Unless it idled out or we closed it, the server
+   * may have gone away: a turn checks now, so `up` turns false without waiting for the next row.
+   */
+  private connectionClosed(error: Error | null): void {
+    const code = codeOf(error);
+    if (this.closing || code === "ERR_POSTGRES_IDLE_TIMEOUT" || code === "ERR_POSTGRES_LIFETIME_TIMEOUT") return;
+    if (this.reachable) {
+      this.probe = true;
+      this.soon();
+    }
+  }
+}
