@@ -2,6 +2,7 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config/load";
+import { UsageStoreError } from "./observe/usage/store";
 import { maskUrlCredentials } from "./config/mask";
 import type { ProxyConfig } from "./config/proxy-config";
 import { startServer, type RunningServer } from "./index";
@@ -202,6 +203,7 @@ async function main(): Promise<void> {
     announce(server, options.hostname, log);
   } catch (error) {
     if (error instanceof ConfigError && !existsSync(error.file)) fail(`${error.file}: file not found (run with --init to write a starting config there)`);
+    if (error instanceof UsageStoreError) fail(error.message);
     if (error instanceof ConfigError) fail(`invalid configuration\n${error.message}`);
     if (error instanceof ListenError) fail(error.message);
     throw error;

@@ -3,8 +3,9 @@ import { authorizeAdmin } from "../access/admin";
 import { ConfigError } from "../config/load";
 import { ProxyError } from "../errors";
 import { jsonResponse } from "../json-response";
-import { healthReport, usageStoreUp, type StoreStates } from "../routing/health-report";
+import { healthReport } from "../routing/health-report";
 import type { RouteContext } from "./context";
+import { storeStates } from "./store-states";
 
 const TargetHealth = t.Object({
   name: t.String(),
@@ -31,12 +32,6 @@ const invalidConfig = (error: ConfigError) =>
   new ProxyError(400, `Reload rejected, the running configuration is unchanged: ${error.message}`, "invalid_request_error", "invalid_config");
 
 const notReady = () => new ProxyError(503, "The proxy is starting or shutting down", "api_error", "not_ready");
-
-/** The server-backed stores /health lists: the usage store when it is PostgreSQL; redis (limits and cool-downs) when `state.redis` is set. */
-function storeStates({ usage, redis }: RouteContext): StoreStates {
-  const up = usageStoreUp(usage);
-  return { ...(up !== undefined && { usage: up ? "up" : "down" }), ...(redis && { redis: redis.status }) };
-}
 
 /**
  * `/health` and `/ready` (open), `/debug` (keys masked) and `/reload` (re-reads the startup file,

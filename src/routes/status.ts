@@ -5,11 +5,12 @@ import { authorizeAdmin } from "../access/admin";
 import type { Catalog } from "../catalog/catalog";
 import { jsonResponse } from "../json-response";
 import type { RecentStats } from "../observe/recent";
-import { healthReport } from "../routing/health-report";
+import { healthReport, type StoreStates } from "../routing/health-report";
 import type { LimitUse } from "../limits/limiter";
 import type { RuntimeRegistry } from "../state/registry";
 import { VERSION } from "../version";
 import type { RouteContext } from "./context";
+import { storeStates } from "./store-states";
 
 /** bun-types calls every `.html` import an HTML bundle; imported `with { type: "file" }` it is a path. */
 const PAGE_PATH = pageFile as unknown as string;
@@ -55,10 +56,11 @@ export function statusReport(
   inFlight: number,
   usageEnabled: boolean,
   limits: LimitUse[] | null,
+  stores: StoreStates = {},
   now = Date.now(),
 ) {
   recent.sweep();
-  const health = healthReport(catalog, registry, now);
+  const health = healthReport(catalog, registry, now, stores);
   const models = health.models.map((model) => {
     const figures = recent.model(model.id);
     const targets = model.targets.map((target) => {
@@ -92,6 +94,7 @@ export function statusReport(
     inFlight,
     usage: { enabled: usageEnabled },
     limits,
+    ...("stores" in health && { stores: health.stores }),
     models,
   };
 }
@@ -119,6 +122,7 @@ const StatusReport = t.Object({
   windowSeconds: t.Integer({ description: "The window of every *5m figure (300)" }),
   inFlight: t.Integer({ description: "Requests the proxy is answering now, this one aside" }),
   usage: t.Object({ enabled: t.Boolean({ description: "Whether the usage store (and so /usage) is on" }) }),
+  stores: t.Optional(t.Record(t.String(), t.Union([t.Literal("up"), t.Literal("down")]), { description: "server-backed stores (usage: PostgreSQL; redis), when configured" })),
   limits: t.Union([t.Array(t.Object({ scope: t.String(), subject: t.String(), limit: t.String(), max: t.Integer(), used: t.Integer(), remaining: t.Integer(), resetMs: t.Integer() })), t.Null()], {
     description: "Current use against each limit per client key and per model (empty without limits; null while the limit store is unreachable)",
   }),
@@ -141,8 +145,9 @@ const StatusReport = t.Object({
  * `GET /`: the status page (open: it holds no data). `GET /status.json`: what it shows, guarded
  * like `/debug` (the admin key, or a loopback client when none is set). Never a key or a URL.
  */
-export const statusRoutes = ({ store, catalogs, registry, observe, recent, usage, router }: RouteContext) =>
-  new Elysia({ name: "status" })
+export const statusRoutes = (context: RouteContext) => {
+  const { store, catalogs, registry, observe, recent, usage, router } = context;
+  return new Elysia({ name: "status" })
     .get(
       "/",
       async () => {
@@ -159,7 +164,7 @@ export const statusRoutes = ({ store, catalogs, registry, observe, recent, usage
       async () => {
         const catalog = catalogs.current;
         const limits = await router.limiter.current(catalog.config);
-        const report = statusReport(catalog, registry, recent, observe.inFlight - 1, usage !== null, limits);
+        const report = statusReport(catalog, registry, recent, observe.inFlight - 1, usage !== null, limits, storeStates(context));
         return jsonResponse(JSON.stringify(report), 200, {
           "cache-control": "no-store",
         });
@@ -172,3 +177,4 @@ export const statusRoutes = ({ store, catalogs, registry, observe, recent, usage
         },
       },
     );
+};
