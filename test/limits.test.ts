@@ -92,10 +92,12 @@ describe("requests per minute", () => {
   test("the window refills: rpm 60 gives one more request a second after a full burst", async () => {
     const proxy = await proxyWith({ perClient: { rpm: 60 } });
     try {
-      const { statuses } = await sendMany(proxy, 61);
+      // All at once, so the burst is over long before a second has refilled anything.
+      const burstStart = performance.now();
+      const responses = await Promise.all(Array.from({ length: 61 }, () => send(proxy)));
+      const statuses = await Promise.all(responses.map(async (response) => (await response.arrayBuffer(), response.status)));
       expect(statuses.filter((status) => status === 200).length).toBe(60);
-      expect(statuses.at(-1)).toBe(429);
-      const refusedAt = performance.now();
+      expect(statuses.filter((status) => status === 429).length).toBe(1);
       let status = 429;
       for (let i = 0; i < 200 && status === 429; i++) {
         await Bun.sleep(25); // bounded poll of a one-second refill (no event exists for time passing)
@@ -104,7 +106,8 @@ describe("requests per minute", () => {
         await response.arrayBuffer();
       }
       expect(status).toBe(200);
-      expect(performance.now() - refusedAt).toBeGreaterThan(900);
+      // The first of the 60 was admitted after the burst started: one more is due a second after it.
+      expect(performance.now() - burstStart).toBeGreaterThanOrEqual(990);
     } finally {
       await proxy.stop();
     }
