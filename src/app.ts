@@ -51,8 +51,15 @@ export function createApp(context: RouteContext) {
   const { observe } = context;
   const app = new Elysia({ name: "cm-open-webui-proxy", normalize: false })
     // Every request gets its record (and id) first; it ends here unless a relayed body ends it.
-    .onRequest(({ request, set }) => {
-      set.headers["x-request-id"] = observe.begin(request).id;
+    .onRequest(({ request }) => void observe.begin(request))
+    // The id goes on every answer. Relayed ones carry it already (the router sets it with the
+    // backend's headers); setting `set.headers` instead would make Elysia copy every response.
+    .mapResponse({ as: "global" }, ({ request, responseValue, set }) => {
+      const id = observe.of(request)?.id;
+      if (id === undefined) return;
+      if (responseValue instanceof Response) {
+        if (!responseValue.headers.has("x-request-id")) responseValue.headers.set("x-request-id", id);
+      } else set.headers["x-request-id"] = id;
     })
     .onAfterResponse({ as: "global" }, ({ request, set, responseValue }) => {
       const record = observe.of(request);
@@ -61,7 +68,11 @@ export function createApp(context: RouteContext) {
       record.end(status, outcomeOfStatus(status));
     })
     .use(corsPlugin())
-    .onError({ as: "global" }, ({ code, error }) => errorResponse(toProxyError(code, error, context.log)))
+    .onError({ as: "global" }, ({ code, error, request }) => {
+      const proxyError = toProxyError(code, error, context.log);
+      const id = observe.of(request)?.id;
+      return errorResponse(id === undefined ? proxyError : proxyError.withHeaders({ "x-request-id": id }));
+    })
     .use(docsRoutes(VERSION));
   for (const prefix of ROUTE_PREFIXES) {
     app.use(modelRoutes(context, prefix)).use(chatRoutes(context, prefix)).use(adminRoutes(context, prefix)).use(metricsRoutes(context, prefix));

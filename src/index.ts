@@ -7,6 +7,7 @@ import { withDeadline } from "./deadline";
 import { listenError } from "./listen-error";
 import { consoleLogger, leveled, type Logger } from "./log";
 import { accessLog } from "./observe/access-log";
+import { batchedWriter } from "./observe/batched-writer";
 import { registerProcessMetrics } from "./observe/metrics/process";
 import { proxyMetrics } from "./observe/metrics/proxy-metrics";
 import { MetricsRegistry } from "./observe/metrics/registry";
@@ -97,8 +98,8 @@ export async function startServer({
     else redis?.close();
   };
   const observe = new Observability((error) => log.error(`an observer failed: ${(error as Error)?.stack ?? String(error)}`));
-  const toStdout = !accessLogWrite;
-  observe.observe(accessLog(() => store.current.log, accessLogWrite ?? ((line) => process.stdout.write(line)), toStdout && process.stdout.isTTY === true));
+  const stdout = batchedWriter((text) => process.stdout.write(text));
+  observe.observe(accessLog(() => store.current.log, accessLogWrite ?? stdout.write, !accessLogWrite && process.stdout.isTTY === true));
   const metrics = new MetricsRegistry((error, name) => log.error(`metric ${name} failed: ${(error as Error)?.stack ?? String(error)}`));
   const countRequest = proxyMetrics(metrics, { models: () => catalogs.current.models.values(), registry, reloads: () => store.reloads, version: VERSION });
   observe.observe((record) => store.current.metricsEnabled && countRequest(record));
@@ -141,6 +142,7 @@ export async function startServer({
     await usage?.close();
     limiter.close();
     await closeShared(1000);
+    stdout.flush(); // the process exits next: the last access lines must not wait for another turn
     return drained;
   };
   return {
@@ -159,6 +161,7 @@ export async function startServer({
       await usage?.close();
       limiter.close();
       await closeShared();
+      stdout.flush();
     },
   };
 }

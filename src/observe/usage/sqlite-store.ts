@@ -36,7 +36,13 @@ CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts);
 `;
 
 /** A row's values in USAGE_COLUMNS' order (the rows `usageRowOf` builds). */
-const INSERT = `INSERT INTO usage (${USAGE_COLUMNS.join(", ")}) VALUES (${USAGE_COLUMNS.map(() => "?").join(", ")})`;
+const insertOf = (rows: number) =>
+  `INSERT INTO usage (${USAGE_COLUMNS.join(", ")}) VALUES ${Array(rows).fill(`(${USAGE_COLUMNS.map(() => "?").join(", ")})`).join(", ")}`;
+/**
+ * Rows per INSERT statement: one statement call per row cost about 3 % of the proxy's CPU under
+ * load; one per ROWS_PER_INSERT rows a fraction of that (SQLite allows 32 766 parameters).
+ */
+const ROWS_PER_INSERT = 64;
 
 /** The SQL expression each grouping groups by (shared with the PostgreSQL store; only the day is SQLite's own). */
 const GROUP_KEYS = groupKeys("strftime('%Y-%m-%d', ts / 1000, 'unixepoch')");
@@ -98,6 +104,7 @@ export class SqliteUsageStore implements UsageStore {
   private writeSoon: ReturnType<typeof setImmediate> | null = null;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private readonly insert: Statement;
+  private readonly insertMany: Statement;
   private readonly deleteOld: Statement;
   private readonly batchSize: number;
   private readonly now: () => number;
@@ -108,7 +115,8 @@ export class SqliteUsageStore implements UsageStore {
     private readonly db: Database,
     private readonly options: SqliteUsageOptions,
   ) {
-    this.insert = db.prepare(INSERT);
+    this.insert = db.prepare(insertOf(1));
+    this.insertMany = db.prepare(insertOf(ROWS_PER_INSERT));
     this.deleteOld = db.prepare(`DELETE FROM usage WHERE rowid IN (SELECT rowid FROM usage WHERE ts < ? LIMIT ${PRUNE_CHUNK})`);
     this.batchSize = options.batchSize ?? 500;
     this.now = options.now ?? Date.now;
@@ -235,7 +243,9 @@ export class SqliteUsageStore implements UsageStore {
     try {
       this.db.exec("BEGIN");
       try {
-        for (let i = 0; i < count; i++) this.insert.run(...this.queue[i]!);
+        let i = 0;
+        for (; i + ROWS_PER_INSERT <= count; i += ROWS_PER_INSERT) this.insertMany.run(...this.queue.slice(i, i + ROWS_PER_INSERT).flat());
+        for (; i < count; i++) this.insert.run(...this.queue[i]!);
         this.db.exec("COMMIT");
       } catch (error) {
         if (this.db.inTransaction) this.db.exec("ROLLBACK");
