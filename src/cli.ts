@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from "./config/load";
 import { UsageStoreError } from "./observe/usage/store";
 import { maskUrlCredentials } from "./config/mask";
 import type { ProxyConfig } from "./config/proxy-config";
-import { startServer, type RunningServer } from "./index";
+import type { RunningServer } from "./index";
 import { writeExampleConfig } from "./init-config";
 import { ensureInFlightLimit, MAX_IN_FLIGHT_ENV } from "./in-flight";
 import { hostPort, ListenError } from "./listen-error";
@@ -198,6 +198,8 @@ async function main(): Promise<void> {
   if (fromExample) log.warn(`${DEFAULT_CONFIG} not found: starting from ${EXAMPLE_CONFIG}; copy it to ${DEFAULT_CONFIG} and edit it`);
   try {
     if (options.checkOnly) await checkConfig(options.configPath, log);
+    // Loaded only now: a process that re-executes itself above never pays for the whole app.
+    const { startServer } = await import("./index");
     const server = await startServer({ ...options, log });
     handleSignals(server, log); // before announcing: whoever waits for "listening" may signal at once
     announce(server, options.hostname, log);
