@@ -387,9 +387,11 @@ async function measureLoad(targets: Record<TargetName, Server>): Promise<void> {
  * with one, interleaved round by round in the same process, for throughput and added p50.
  */
 async function measureRouting(proxy: Server, direct: Server): Promise<void> {
-  const kinds = { single: CLIENT_MODEL, twoTargets: TWO_TARGET_MODEL } as const;
-  const tput: Record<string, WrkResult[]> = { single: [], twoTargets: [], direct: [] };
-  const rate: Record<string, WrkResult[]> = { single: [], twoTargets: [], direct: [] };
+  // `again` measures the one-target model a second time: how far two runs of the very same work
+  // land apart on this rig, the resolution any bar here can be read at.
+  const kinds = { single: CLIENT_MODEL, twoTargets: TWO_TARGET_MODEL, again: CLIENT_MODEL } as const;
+  const tput: Record<string, WrkResult[]> = { single: [], twoTargets: [], again: [], direct: [] };
+  const rate: Record<string, WrkResult[]> = { single: [], twoTargets: [], again: [], direct: [] };
   const rateEnv = { BENCH_DELAY_MS: String(RATE_DELAY_MS), BENCH_CONNECTIONS: String(RATE_CONNECTIONS) };
   log(`routing: ${S.rounds} rounds, one-target vs two-target model, throughput and fixed rate`);
   for (let round = 0; round < S.rounds; round++) {
@@ -421,9 +423,10 @@ async function measureRouting(proxy: Server, direct: Server): Promise<void> {
 async function measureObservability(proxyOn: Server, mock: Server): Promise<void> {
   const offConfig = writeProxyConfig(mock, "proxy-config-observers-off.json", { usage: { enabled: false }, metrics: { enabled: false } });
   const proxyOff = await startServer("proxy-observers-off", proxyCmd(offConfig));
-  const targets = { on: proxyOn, off: proxyOff } as const;
-  const tput: Record<string, WrkResult[]> = { on: [], off: [], direct: [] };
-  const rate: Record<string, WrkResult[]> = { on: [], off: [], direct: [] };
+  // `again` measures the "off" process a second time: the rig's own spread for the same work.
+  const targets = { on: proxyOn, off: proxyOff, again: proxyOff } as const;
+  const tput: Record<string, WrkResult[]> = { on: [], off: [], again: [], direct: [] };
+  const rate: Record<string, WrkResult[]> = { on: [], off: [], again: [], direct: [] };
   const rateEnv = { BENCH_DELAY_MS: String(RATE_DELAY_MS), BENCH_CONNECTIONS: String(RATE_CONNECTIONS) };
   log(`observability: ${S.rounds} rounds, metrics and usage on vs off (two processes), throughput and fixed rate`);
   try {
@@ -591,15 +594,23 @@ function report(context: { pinning: string; machine: string[]; versions: string[
       ]
     : [];
   const errorNote = TARGETS.map((t) => `${t}: ${fig[t].chatErrors ?? 0}/${fig[t].rateErrors ?? 0}/${fig[t].modelsErrors ?? 0}`).join(", ");
-  const { single, twoTargets } = routing;
-  const routingRows = single && twoTargets
+  const { single, twoTargets, again } = routing;
+  const routingRows = single && twoTargets && again
     ? (() => {
         const tputRatio = twoTargets.chatRps / single.chatRps;
         const addedDelta = twoTargets.addedP50Ms - single.addedP50Ms;
+        const noiseRatio = again.chatRps / single.chatRps;
+        const noiseDelta = again.addedP50Ms - single.addedP50Ms;
         const tputOk = tputRatio >= 0.97;
         const p50Ok = addedDelta <= 0.02;
-        verdicts.push(`${tputOk ? "PASS" : "FAIL"}: two-target model (round-robin) throughput within 3 % of one target — ${(tputRatio * 100).toFixed(1)} %`);
-        verdicts.push(`${p50Ok ? "PASS" : "FAIL"}: two-target model added p50 within 0.02 ms of one target — ${addedDelta >= 0 ? "+" : ""}${addedDelta.toFixed(3)} ms`);
+        const noise = (ok: boolean, bar: string, seen: string) =>
+          ok ? "" : `; the same one-target model measured again lands ${seen} from itself, so ${bar} is ${Math.abs(noiseDelta) > 0.02 || Math.abs(1 - noiseRatio) > 0.03 ? "below what this rig resolves" : "within what this rig resolves: the gap is the proxy's own"}`;
+        verdicts.push(
+          `${tputOk ? "PASS" : "FAIL"}: two-target model (round-robin) throughput within 3 % of one target — ${(tputRatio * 100).toFixed(1)} %${noise(tputOk, "a 3 % bar", `${(noiseRatio * 100).toFixed(1)} %`)}`,
+        );
+        verdicts.push(
+          `${p50Ok ? "PASS" : "FAIL"}: two-target model added p50 within 0.02 ms of one target — ${addedDelta >= 0 ? "+" : ""}${addedDelta.toFixed(3)} ms${noise(p50Ok, "a 0.02 ms bar", `${noiseDelta >= 0 ? "+" : ""}${noiseDelta.toFixed(3)} ms`)}`,
+        );
         return [
           "## Routing (issue 9)",
           "",
@@ -609,19 +620,23 @@ function report(context: { pinning: string; machine: string[]; versions: string[
           "|---|--:|--:|--:|---|---|",
           `| one target | ${fmt(single.chatRps, 0)} | ${fmt(single.addedP50Ms, 3)} | ${single.errors} | | |`,
           `| two targets, round-robin | ${fmt(twoTargets.chatRps, 0)} (${(tputRatio * 100).toFixed(1)} %) | ${fmt(twoTargets.addedP50Ms, 3)} (${addedDelta >= 0 ? "+" : ""}${addedDelta.toFixed(3)}) | ${twoTargets.errors} | ≥ 97 % and ≤ +0.02 ms | ${tputOk && p50Ok ? "**PASS**" : "**FAIL**"} |`,
+          `| one target again (the rig's own spread) | ${fmt(again.chatRps, 0)} (${(noiseRatio * 100).toFixed(1)} %) | ${fmt(again.addedP50Ms, 3)} (${noiseDelta >= 0 ? "+" : ""}${noiseDelta.toFixed(3)}) | ${again.errors} | | |`,
           "",
         ];
       })()
     : [];
-  const { on, off } = observers;
-  const observerRows = on && off
+  const { on, off, again: offAgain } = observers;
+  const observerRows = on && off && offAgain
     ? (() => {
         const tputRatio = on.chatRps / off.chatRps;
         const addedDelta = on.addedP50Ms - off.addedP50Ms;
+        const noiseRatio = offAgain.chatRps / off.chatRps;
+        const noiseDelta = offAgain.addedP50Ms - off.addedP50Ms;
         const tputOk = tputRatio >= 0.95;
         const p50Ok = addedDelta <= 0.03;
-        verdicts.push(`${tputOk ? "PASS" : "FAIL"}: metrics and usage on cost at most 5 % of throughput — ${(tputRatio * 100).toFixed(1)} % of off`);
-        verdicts.push(`${p50Ok ? "PASS" : "FAIL"}: metrics and usage on add at most 0.03 ms to p50 — ${addedDelta >= 0 ? "+" : ""}${addedDelta.toFixed(3)} ms`);
+        const spread = ` (the "off" process measured again: ${(noiseRatio * 100).toFixed(1)} %, ${noiseDelta >= 0 ? "+" : ""}${noiseDelta.toFixed(3)} ms)`;
+        verdicts.push(`${tputOk ? "PASS" : "FAIL"}: metrics and usage on cost at most 5 % of throughput — ${(tputRatio * 100).toFixed(1)} % of off${tputOk ? "" : spread}`);
+        verdicts.push(`${p50Ok ? "PASS" : "FAIL"}: metrics and usage on add at most 0.03 ms to p50 — ${addedDelta >= 0 ? "+" : ""}${addedDelta.toFixed(3)} ms${p50Ok ? "" : spread}`);
         return [
           "## Observability (issue 10)",
           "",
@@ -631,6 +646,7 @@ function report(context: { pinning: string; machine: string[]; versions: string[
           "|---|--:|--:|--:|---|---|",
           `| off | ${fmt(off.chatRps, 0)} | ${fmt(off.addedP50Ms, 3)} | ${off.errors} | | |`,
           `| on (default) | ${fmt(on.chatRps, 0)} (${(tputRatio * 100).toFixed(1)} %) | ${fmt(on.addedP50Ms, 3)} (${addedDelta >= 0 ? "+" : ""}${addedDelta.toFixed(3)}) | ${on.errors} | ≥ 95 % and ≤ +0.03 ms | ${tputOk && p50Ok ? "**PASS**" : "**FAIL**"} |`,
+          `| off, measured again (the rig's own spread) | ${fmt(offAgain.chatRps, 0)} (${(noiseRatio * 100).toFixed(1)} %) | ${fmt(offAgain.addedP50Ms, 3)} (${noiseDelta >= 0 ? "+" : ""}${noiseDelta.toFixed(3)}) | ${offAgain.errors} | | |`,
           "",
         ];
       })()
