@@ -23,6 +23,10 @@ function validationError(error: ValidationError): ProxyError {
   return invalidRequest(`Invalid type for '${field}': ${describeValueError(first)}`, field, "invalid_type");
 }
 
+/** The routes the proxy answers itself (the rest are relayed by the router). */
+const OWN_ROUTES = /^\/(?:v1\/)?(?:models(?:\/|$)|health$|ready$|debug$|reload$|metrics$|usage$)|^\/(?:status\.json)?$|^\/swagger(?:\/|$)/;
+const ownRoute = (path: string) => OWN_ROUTES.test(path);
+
 /** How a request the proxy answered itself ended. */
 function outcomeOfStatus(status: number): Outcome {
   if (status === 499) return "client_aborted";
@@ -51,15 +55,12 @@ export function createApp(context: RouteContext) {
   const { observe } = context;
   const app = new Elysia({ name: "cm-open-webui-proxy", normalize: false })
     // Every request gets its record (and id) first; it ends here unless a relayed body ends it.
-    .onRequest(({ request }) => void observe.begin(request))
-    // The id goes on every answer. Relayed ones carry it already (the router sets it with the
-    // backend's headers); setting `set.headers` instead would make Elysia copy every response.
-    .mapResponse({ as: "global" }, ({ request, responseValue, set }) => {
-      const id = observe.of(request)?.id;
-      if (id === undefined) return;
-      if (responseValue instanceof Response) {
-        if (!responseValue.headers.has("x-request-id")) responseValue.headers.set("x-request-id", id);
-      } else set.headers["x-request-id"] = id;
+    // The id goes on every answer: the router puts it on relayed ones with the backend's headers,
+    // onError on errors, and `set.headers` on the proxy's own routes only (on a relayed answer it
+    // would make Elysia copy every response).
+    .onRequest(({ request, set }) => {
+      const { id, path } = observe.begin(request);
+      if (ownRoute(path)) set.headers["x-request-id"] = id;
     })
     .onAfterResponse({ as: "global" }, ({ request, set, responseValue }) => {
       const record = observe.of(request);

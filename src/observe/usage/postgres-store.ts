@@ -1,10 +1,9 @@
 import { SQL } from "bun";
 import { ConfigError } from "../../config/load";
 import { withDeadline } from "../../deadline";
-import type { Logger } from "../../log";
 import type { RequestRecord } from "../record";
 import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS, usageRowOf, type UsageColumn, type UsageRow } from "./row";
-import { UsageStoreUnavailableError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore } from "./store";
+import { UsageStoreUnavailableError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore, type UsageStoreOptions } from "./store";
 
 /** The one table every proxy instance writes its usage rows to. */
 export const USAGE_TABLE = "cm_proxy_usage";
@@ -107,27 +106,13 @@ const isOutage = (error: unknown) => {
   return state === null || /^(08|53|57|58)/.test(state);
 };
 
-export interface PostgresUsageOptions {
+export interface PostgresUsageOptions extends UsageStoreOptions {
   /** `usage.postgres`: a postgres:// URL (it may hold a password: never logged). */
   readonly url: string;
-  /** The config file, named in a start-up error. */
-  readonly configFile: string;
-  /** Rows held in memory at most (while the server is away, too); more are dropped and counted. */
-  readonly queueSize: number;
-  /** Rows older than this many days are pruned (read at every prune, so a reload applies). */
-  readonly retentionDays: () => number;
-  readonly log: Logger;
-  /** How often queued rows are written, and an unreachable server retried (default 1 s). */
-  readonly flushIntervalMs?: number;
-  /** Write at once when this many rows wait (default 500). */
-  readonly batchSize?: number;
-  /** How often old rows are pruned, besides once at start (default 24 h). */
-  readonly pruneIntervalMs?: number;
   /** How long `/usage` waits for the server before its 503 (default 10 s). */
   readonly queryTimeoutMs?: number;
   /** How long closing waits to write what is queued (default 5 s). */
   readonly closeTimeoutMs?: number;
-  readonly now?: () => number;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Logger } from "../../log";
 import type { RequestRecord } from "../record";
 import { withPercentiles, type GroupTotals } from "./query";
 import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS, usageRowOf, type UsageRow } from "./row";
-import { UsageStoreError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore } from "./store";
+import { UsageStoreError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore, type UsageStoreOptions } from "./store";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SCHEMA_VERSION = 1;
@@ -69,25 +69,11 @@ function openFailure(error: unknown): string {
   }
 }
 
-export interface SqliteUsageOptions {
+export interface SqliteUsageOptions extends UsageStoreOptions {
   /** The SQLite file (absolute). */
   readonly path: string;
-  /** The config file, named in a start-up error. */
-  readonly configFile: string;
-  /** Rows held in memory at most; more are dropped and counted. */
-  readonly queueSize: number;
-  /** Rows older than this many days are pruned (read at every prune, so a reload applies). */
-  readonly retentionDays: () => number;
-  readonly log: Logger;
-  /** How often queued rows are written (default 1 s). */
-  readonly flushIntervalMs?: number;
-  /** Write at once when this many rows wait (default 500). */
-  readonly batchSize?: number;
-  /** How often old rows are pruned, besides once at start (default 24 h). */
-  readonly pruneIntervalMs?: number;
   /** How long opening waits for a lock another process holds (default 2 s). */
   readonly lockWaitMs?: number;
-  readonly now?: () => number;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ConfigError } from "../../config/load";
+import type { Logger } from "../../log";
 import type { RequestRecord } from "../record";
 
 /** What `/usage` groups rows by. */
@@ -45,6 +46,24 @@ export interface UsageStore {
    * Absent for an embedded store, which is always there.
    */
   readonly up?: boolean;
+}
+
+/** What every usage store is told: where rows go is each one's own (a file, a server). */
+export interface UsageStoreOptions {
+  /** The config file, named in a start-up error. */
+  readonly configFile: string;
+  /** Rows held in memory at most (while a write fails, too); more are dropped and counted. */
+  readonly queueSize: number;
+  /** Rows older than this many days are pruned (read at every prune, so a reload applies). */
+  readonly retentionDays: () => number;
+  readonly log: Logger;
+  /** How often queued rows are written (default 1 s). */
+  readonly flushIntervalMs?: number;
+  /** Write at once when this many rows wait (default 500). */
+  readonly batchSize?: number;
+  /** How often old rows are pruned, besides once at start (default 24 h). */
+  readonly pruneIntervalMs?: number;
+  readonly now?: () => number;
 }
 
 /** The usage file cannot be used (corrupt, locked, not writable): a start-up error naming `usage.path`. */
