@@ -20,7 +20,8 @@ import { join } from "node:path";
 import { ConfigError } from "../../src/config/load";
 import { startServer } from "../../src/index";
 import type { Logger } from "../../src/log";
-import { RequestRecord, type Outcome, type Usage, type UserInfo } from "../../src/observe/record";
+import type { RequestRecord } from "../../src/observe/record";
+import { record } from "../../src/observe/usage/test-records";
 import { PostgresUsageStore, USAGE_TABLE } from "../../src/observe/usage/postgres-store";
 import { nearestRank } from "../../src/observe/usage/query";
 import { USAGE_COLUMNS } from "../../src/observe/usage/row";
@@ -69,34 +70,6 @@ async function eventually(check: () => Promise<boolean>, label: string, ms = 15_
   }
 }
 
-interface RecordSpec {
-  model?: string | null;
-  target?: string | null;
-  client?: string | null;
-  user?: UserInfo | null;
-  status?: number;
-  outcome?: Outcome;
-  usage?: Usage | null;
-  durationMs?: number;
-  ttfbMs?: number | null;
-  startedAt?: number;
-}
-
-let recordCount = 0;
-function record(spec: RecordSpec = {}): RequestRecord {
-  const r = new RequestRecord(`req-${++recordCount}`, "POST", "/v1/chat/completions", () => {});
-  r.modelRequested = spec.model === undefined ? "gpt" : spec.model;
-  r.servedModel = r.modelRequested;
-  r.servedTarget = spec.target === undefined ? "gpt#0" : spec.target;
-  r.clientName = spec.client ?? null;
-  r.user = spec.user ?? null;
-  r.usage = spec.usage === undefined ? { promptTokens: 3, completionTokens: 4, totalTokens: 7 } : spec.usage;
-  r.ttfbMs = spec.ttfbMs === undefined ? 12.4 : spec.ttfbMs;
-  r.end(spec.status ?? 200, spec.outcome ?? "ok");
-  r.durationMs = spec.durationMs ?? 100;
-  if (spec.startedAt !== undefined) (r as { startedAt: number }).startedAt = spec.startedAt;
-  return r;
-}
 
 type Row = Record<string, string | number | null>;
 const NUMERIC = new Set(["ts", "status", "prompt_tokens", "completion_tokens", "total_tokens", "ttfb_ms", "duration_ms"]);

@@ -7,7 +7,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { expectOpenAIError } from "../support/http";
 import { startMock, type MockBackend } from "../support/mock-backend";
 import { removeTempDirs, type ProxyHandle } from "../support/proxy";
-import { answer, chat, eventually, health, pool, startFleet, type Answer, type Fleet } from "./fleet";
+import { answer, chat, eventually, health, startFleet, type Answer, type Fleet } from "./fleet";
+import { pool } from "../support/pool";
 import { startRedis, type RedisServer } from "./redis-server";
 
 const KEY = "ck-redis-failover-000000000000000";

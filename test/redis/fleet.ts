@@ -46,19 +46,6 @@ export async function answer(send: () => Promise<Response>): Promise<Answer> {
   return { status: response.status, ms: performance.now() - started, retryAfter: response.headers.get("retry-after"), body, headers: response.headers };
 }
 
-/** Runs `count` calls of `run(i)` with at most `concurrency` under way at once; results in order. */
-export async function pool<T>(count: number, concurrency: number, run: (index: number) => Promise<T>): Promise<T[]> {
-  const results = new Array<T>(count);
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const index = next++;
-      results[index] = await run(index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  return results;
-}
 
 /** /health of one instance, parsed (it always answers 200). */
 export async function health(proxy: ProxyHandle): Promise<any> {

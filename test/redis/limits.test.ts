@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { expectOpenAIError } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { removeTempDirs } from "../support/proxy";
-import { answer, chat, health, pool, startFleet, type Fleet } from "./fleet";
+import { answer, chat, health, startFleet, type Fleet } from "./fleet";
+import { pool } from "../support/pool";
 import { startRedis, type RedisServer } from "./redis-server";
 
 const KEY_A = "ck-redis-team-a-00000000000000000";

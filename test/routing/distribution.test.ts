@@ -8,7 +8,8 @@ import { within } from "../support/events";
 import { chatBody, postJson } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
-import { pool, routing } from "./lib-a";
+import { routing } from "./lib-a";
+import { pool } from "../support/pool";
 
 let proxy: ProxyHandle;
 let a: MockBackend, b: MockBackend, c: MockBackend;

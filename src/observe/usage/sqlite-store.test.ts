@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../../log";
-import { RequestRecord, type Outcome, type Usage, type UserInfo } from "../record";
+import { record, recordsMade } from "./test-records";
 import { SqliteUsageStore, type SqliteUsageOptions } from "./sqlite-store";
 import { UsageStoreError, usageObserver } from "./store";
 
@@ -42,34 +42,6 @@ function openStore(path = freshPath(), options: Partial<SqliteUsageOptions> = {}
   return { store, log, path };
 }
 
-interface RecordSpec {
-  model?: string | null;
-  target?: string | null;
-  client?: string | null;
-  user?: UserInfo | null;
-  status?: number;
-  outcome?: Outcome;
-  usage?: Usage | null;
-  durationMs?: number;
-  ttfbMs?: number | null;
-  startedAt?: number;
-}
-
-let recordCount = 0;
-function record(spec: RecordSpec = {}): RequestRecord {
-  const r = new RequestRecord(`req-${++recordCount}`, "POST", "/v1/chat/completions", () => {});
-  r.modelRequested = spec.model === undefined ? "gpt" : spec.model;
-  r.servedModel = r.modelRequested;
-  r.servedTarget = spec.target === undefined ? "gpt#0" : spec.target;
-  r.clientName = spec.client ?? null;
-  r.user = spec.user ?? null;
-  r.usage = spec.usage === undefined ? { promptTokens: 3, completionTokens: 4, totalTokens: 7 } : spec.usage;
-  r.ttfbMs = spec.ttfbMs === undefined ? 12.4 : spec.ttfbMs;
-  r.end(spec.status ?? 200, spec.outcome ?? "ok");
-  r.durationMs = spec.durationMs ?? 100;
-  if (spec.startedAt !== undefined) (r as { startedAt: number }).startedAt = spec.startedAt;
-  return r;
-}
 
 const rows = (path: string) => {
   const db = new Database(path, { readonly: true });
@@ -93,7 +65,7 @@ describe("SqliteUsageStore", () => {
     const written = rows(path);
     expect(written).toHaveLength(2);
     expect(written[0]).toMatchObject({
-      request_id: `req-${recordCount - 1}`,
+      request_id: `req-${recordsMade() - 1}`,
       client: "alice",
       user_id: "u1",
       user_email: "a@example.com",
