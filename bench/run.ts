@@ -244,11 +244,11 @@ type Figures = Record<string, number | string | undefined>;
 const fig: Record<TargetName, Figures> = { direct: {}, floor: {}, required: {}, requiredElysia: {}, proxy: {} };
 const raw: Record<string, unknown> = {};
 /** The observability row: metrics and usage on (default) and off. */
-const observers: Record<string, { chatRps: number; addedP50Ms: number; errors: number }> = {};
+const observers: PairFigures = {};
 /** The 2,000-streams row, per target. */
 const many: Record<string, StreamResult & { peakRssMb: number }> = {};
 /** The routing row: the proxy with a one-target and a two-target model. */
-const routing: Record<string, { chatRps: number; addedP50Ms: number; errors: number }> = {};
+const routing: PairFigures = {};
 
 async function startMock(): Promise<Server> {
   return startServer("mock", (port) => pin(LOAD_CPU, [BUN, "bench/mock-backend.ts", String(port)]));
@@ -382,77 +382,66 @@ async function measureLoad(targets: Record<TargetName, Server>): Promise<void> {
   raw.models = models;
 }
 
+/** One of the variants a pair row compares: where to send, and the wrk environment it needs. */
+interface Variant {
+  readonly url: string;
+  readonly env?: Record<string, string>;
+}
+
+type PairFigures = Record<string, { chatRps: number; addedP50Ms: number; errors: number }>;
+
 /**
- * Issue 9's row: the proxy serving a model with two targets (round-robin) against the same model
- * with one, interleaved round by round in the same process, for throughput and added p50.
+ * Measures variants of the same request against each other, interleaved round by round: max
+ * throughput and added p50 over direct at the fixed rate. Used by the routing and observability
+ * rows; each includes its baseline twice, so the report shows the rig's own spread.
  */
-async function measureRouting(proxy: Server, direct: Server): Promise<void> {
-  // `again` measures the one-target model a second time: how far two runs of the very same work
-  // land apart on this rig, the resolution any bar here can be read at.
-  const kinds = { single: CLIENT_MODEL, twoTargets: TWO_TARGET_MODEL, again: CLIENT_MODEL } as const;
-  const tput: Record<string, WrkResult[]> = { single: [], twoTargets: [], again: [], direct: [] };
-  const rate: Record<string, WrkResult[]> = { single: [], twoTargets: [], again: [], direct: [] };
+async function measureVariants(label: string, variants: Record<string, Variant>, direct: Server): Promise<PairFigures> {
+  const tput: Record<string, WrkResult[]> = { direct: [] };
+  const rate: Record<string, WrkResult[]> = { direct: [] };
+  for (const kind of Object.keys(variants)) [tput[kind], rate[kind]] = [[], []];
   const rateEnv = { BENCH_DELAY_MS: String(RATE_DELAY_MS), BENCH_CONNECTIONS: String(RATE_CONNECTIONS) };
-  log(`routing: ${S.rounds} rounds, one-target vs two-target model, throughput and fixed rate`);
+  log(`${label}: ${S.rounds} rounds of ${Object.keys(variants).join(", ")}, throughput and fixed rate`);
   for (let round = 0; round < S.rounds; round++) {
-    for (const [kind, model] of Object.entries(kinds)) {
-      await wrk(proxy.url, "bench/wrk/chat.lua", CONNECTIONS, S.tputWarm, { BENCH_MODEL: model });
-      tput[kind]!.push(await wrk(proxy.url, "bench/wrk/chat.lua", CONNECTIONS, S.tputSecs, { BENCH_MODEL: model }));
+    for (const [kind, { url, env }] of Object.entries(variants)) {
+      await wrk(url, "bench/wrk/chat.lua", CONNECTIONS, S.tputWarm, env);
+      tput[kind]!.push(await wrk(url, "bench/wrk/chat.lua", CONNECTIONS, S.tputSecs, env));
     }
-    for (const [kind, model] of Object.entries(kinds)) {
-      await wrk(proxy.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateWarm, { ...rateEnv, BENCH_MODEL: model });
-      rate[kind]!.push(await wrk(proxy.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateSecs, { ...rateEnv, BENCH_MODEL: model }));
+    for (const [kind, { url, env }] of Object.entries(variants)) {
+      await wrk(url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateWarm, { ...rateEnv, ...env });
+      rate[kind]!.push(await wrk(url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateSecs, { ...rateEnv, ...env }));
     }
     rate.direct!.push(await wrk(direct.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateSecs, rateEnv));
   }
   const directP50 = median(rate.direct!.map((r) => r.p50Ms));
-  for (const kind of Object.keys(kinds)) {
-    routing[kind] = {
+  const figures: PairFigures = {};
+  for (const kind of Object.keys(variants)) {
+    figures[kind] = {
       chatRps: median(tput[kind]!.map((r) => r.rps)),
       addedP50Ms: median(rate[kind]!.map((r) => r.p50Ms)) - directP50,
       errors: tput[kind]!.reduce((sum, r) => sum + r.errors, 0) + rate[kind]!.reduce((sum, r) => sum + r.errors, 0),
     };
   }
-  raw.routing = { tput, rate };
+  raw[label] = { tput, rate };
+  return figures;
 }
 
-/**
- * Issue 10's row: metrics and usage on (the default, the proxy measured everywhere else) against a
- * second proxy process with both off, interleaved round by round, for throughput and added p50.
- */
+/** Issue 9's row: one process, the same mock behind a one-target and a two-target (round-robin) model. */
+async function measureRouting(proxy: Server, direct: Server): Promise<void> {
+  const model = (name: string): Variant => ({ url: proxy.url, env: { BENCH_MODEL: name } });
+  // `again` measures the one-target model a second time: how far the very same work lands from itself.
+  Object.assign(routing, await measureVariants("routing", { single: model(CLIENT_MODEL), twoTargets: model(TWO_TARGET_MODEL), again: model(CLIENT_MODEL) }, direct));
+}
+
+/** Issue 10's row: metrics and usage on (the default proxy) against a second process with both off. */
 async function measureObservability(proxyOn: Server, mock: Server): Promise<void> {
   const offConfig = writeProxyConfig(mock, "proxy-config-observers-off.json", { usage: { enabled: false }, metrics: { enabled: false } });
   const proxyOff = await startServer("proxy-observers-off", proxyCmd(offConfig));
-  // `again` measures the "off" process a second time: the rig's own spread for the same work.
-  const targets = { on: proxyOn, off: proxyOff, again: proxyOff } as const;
-  const tput: Record<string, WrkResult[]> = { on: [], off: [], again: [], direct: [] };
-  const rate: Record<string, WrkResult[]> = { on: [], off: [], again: [], direct: [] };
-  const rateEnv = { BENCH_DELAY_MS: String(RATE_DELAY_MS), BENCH_CONNECTIONS: String(RATE_CONNECTIONS) };
-  log(`observability: ${S.rounds} rounds, metrics and usage on vs off (two processes), throughput and fixed rate`);
   try {
-    for (let round = 0; round < S.rounds; round++) {
-      for (const [kind, target] of Object.entries(targets)) {
-        await wrk(target.url, "bench/wrk/chat.lua", CONNECTIONS, S.tputWarm);
-        tput[kind]!.push(await wrk(target.url, "bench/wrk/chat.lua", CONNECTIONS, S.tputSecs));
-      }
-      for (const [kind, target] of Object.entries(targets)) {
-        await wrk(target.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateWarm, rateEnv);
-        rate[kind]!.push(await wrk(target.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateSecs, rateEnv));
-      }
-      rate.direct!.push(await wrk(mock.url, "bench/wrk/chat-rate.lua", RATE_CONNECTIONS, S.rateSecs, rateEnv));
-    }
+    // `again` measures the "off" process a second time: the rig's own spread for the same work.
+    Object.assign(observers, await measureVariants("observers", { on: { url: proxyOn.url }, off: { url: proxyOff.url }, again: { url: proxyOff.url } }, mock));
   } finally {
     await stop(proxyOff.child);
   }
-  const directP50 = median(rate.direct!.map((r) => r.p50Ms));
-  for (const kind of Object.keys(targets)) {
-    observers[kind] = {
-      chatRps: median(tput[kind]!.map((r) => r.rps)),
-      addedP50Ms: median(rate[kind]!.map((r) => r.p50Ms)) - directP50,
-      errors: tput[kind]!.reduce((sum, r) => sum + r.errors, 0) + rate[kind]!.reduce((sum, r) => sum + r.errors, 0),
-    };
-  }
-  raw.observers = { tput, rate };
 }
 
 /**
