@@ -21,7 +21,7 @@ import { ConfigError } from "../../src/config/load";
 import { startServer } from "../../src/index";
 import type { Logger } from "../../src/log";
 import type { RequestRecord } from "../../src/observe/record";
-import { record } from "../../src/observe/usage/test-records";
+import { BARE_ROW, BARE_SPEC, FULL_ROW, FULL_SPEC, record } from "../../src/observe/usage/test-records";
 import { PostgresUsageStore, USAGE_TABLE } from "../../src/observe/usage/postgres-store";
 import { nearestRank } from "../../src/observe/usage/query";
 import { USAGE_COLUMNS } from "../../src/observe/usage/row";
@@ -229,8 +229,8 @@ describe("the usage store contract, on both stores", () => {
     describe(kind, () => {
       test("a row per record with every field: whole numbers, text cut to 256 and without NUL, missing values NULL", async () => {
         const { store, rows } = open(kind);
-        store.add(record({ client: "alice", user: { id: "u1", email: "a@example.com", name: "Ann" }, durationMs: 123.6, ttfbMs: 45.5 }));
-        store.add(record({ model: `${"x".repeat(300)}`, target: null, usage: null, ttfbMs: null, status: 404 }));
+        store.add(record(FULL_SPEC));
+        store.add(record(BARE_SPEC));
         store.add(record({ model: "nul\u0000in\u0000name", usage: { promptTokens: Number.POSITIVE_INFINITY, completionTokens: 2.5, totalTokens: 1e300 } }));
         // A lone surrogate (JSON's "\ud800" escape), and a pair the cut at 256 splits: U+FFFD, never invalid UTF-8.
         store.add(record({ model: "lone-\ud800", client: `${"c".repeat(255)}😀` }));
@@ -238,23 +238,8 @@ describe("the usage store contract, on both stores", () => {
         const written = await rows();
         expect(written).toHaveLength(4);
         expect(Object.keys(written[0]!)).toEqual([...USAGE_COLUMNS]);
-        expect(written[0]).toMatchObject({
-          client: "alice",
-          user_id: "u1",
-          user_email: "a@example.com",
-          user_name: "Ann",
-          model: "gpt",
-          served_model: "gpt",
-          target: "gpt#0",
-          status: 200,
-          outcome: "ok",
-          prompt_tokens: 3,
-          completion_tokens: 4,
-          total_tokens: 7,
-          ttfb_ms: 46,
-          duration_ms: 124,
-        });
-        expect(written[1]).toMatchObject({ model: "x".repeat(256), target: null, client: null, user_id: null, prompt_tokens: null, ttfb_ms: null, status: 404 });
+        expect(written[0]).toMatchObject(FULL_ROW);
+        expect(written[1]).toMatchObject(BARE_ROW);
         expect(written[2]).toMatchObject({ model: "nulinname", prompt_tokens: null, completion_tokens: 3, total_tokens: Number.MAX_SAFE_INTEGER });
         expect(written[3]).toMatchObject({ model: "lone-\ufffd", client: `${"c".repeat(255)}\ufffd` });
       });

@@ -87,14 +87,7 @@ export function parseUsageQuery(params: URLSearchParams, now = Date.now()): Usag
 }
 
 /** A group's request count as counted by the store, before its percentiles are known. */
-export interface GroupTotals {
-  readonly key: string;
-  readonly requests: number;
-  readonly errors: number;
-  readonly promptTokens: number;
-  readonly completionTokens: number;
-  readonly totalTokens: number;
-}
+export type GroupTotals = Omit<UsageGroup, "p50Ms" | "p95Ms">;
 
 /** The 1-based nearest rank of percentile `p` among `n` sorted values. */
 export const nearestRank = (p: number, n: number) => Math.max(1, Math.ceil((p * n) / 100));

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../../log";
-import { record, recordsMade } from "./test-records";
+import { BARE_ROW, BARE_SPEC, FULL_ROW, FULL_SPEC, record, recordsMade } from "./test-records";
 import { SqliteUsageStore, type SqliteUsageOptions } from "./sqlite-store";
 import { UsageStoreError, usageObserver } from "./store";
 
@@ -58,31 +58,15 @@ describe("SqliteUsageStore", () => {
   test("a row per record, every field, small: integers for times, text cut to 256", async () => {
     const { store, path } = openStore();
     const before = Date.now();
-    store.add(record({ client: "alice", user: { id: "u1", email: "a@example.com", name: "Ann" }, durationMs: 123.6, ttfbMs: 45.5 }));
-    store.add(record({ model: "x".repeat(1000), target: null, usage: null, ttfbMs: null, status: 404 }));
+    store.add(record(FULL_SPEC));
+    store.add(record(BARE_SPEC));
     expect(rows(path)).toEqual([]); // queued, not yet written
     await store.flush();
     const written = rows(path);
     expect(written).toHaveLength(2);
-    expect(written[0]).toMatchObject({
-      request_id: `req-${recordsMade() - 1}`,
-      client: "alice",
-      user_id: "u1",
-      user_email: "a@example.com",
-      user_name: "Ann",
-      model: "gpt",
-      served_model: "gpt",
-      target: "gpt#0",
-      status: 200,
-      outcome: "ok",
-      prompt_tokens: 3,
-      completion_tokens: 4,
-      total_tokens: 7,
-      ttfb_ms: 46,
-      duration_ms: 124,
-    });
+    expect(written[0]).toMatchObject({ request_id: `req-${recordsMade() - 1}`, ...FULL_ROW });
     expect(written[0]!.ts as number).toBeGreaterThanOrEqual(before - 1000);
-    expect(written[1]).toMatchObject({ model: "x".repeat(256), target: null, client: null, user_id: null, prompt_tokens: null, ttfb_ms: null, status: 404 });
+    expect(written[1]).toMatchObject(BARE_ROW);
     expect(store.written).toBe(2);
   });
 

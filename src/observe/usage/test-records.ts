@@ -31,3 +31,25 @@ export function record(spec: RecordSpec = {}): RequestRecord {
   if (spec.startedAt !== undefined) (r as { startedAt: number }).startedAt = spec.startedAt;
   return r;
 }
+
+/** A full record (client, user, usage, timings) and the row both stores must write for it. */
+export const FULL_SPEC: RecordSpec = { client: "alice", user: { id: "u1", email: "a@example.com", name: "Ann" }, durationMs: 123.6, ttfbMs: 45.5 };
+export const FULL_ROW = {
+  client: "alice",
+  user_id: "u1",
+  user_email: "a@example.com",
+  user_name: "Ann",
+  model: "gpt",
+  served_model: "gpt",
+  target: "gpt#0",
+  status: 200,
+  outcome: "ok",
+  prompt_tokens: 3,
+  completion_tokens: 4,
+  total_tokens: 7,
+  ttfb_ms: 46,
+  duration_ms: 124,
+};
+/** A bare record (long model id, no target, client, user, usage or first byte) and its row. */
+export const BARE_SPEC: RecordSpec = { model: "x".repeat(1000), target: null, usage: null, ttfbMs: null, status: 404 };
+export const BARE_ROW = { model: "x".repeat(256), target: null, client: null, user_id: null, prompt_tokens: null, ttfb_ms: null, status: 404 };
