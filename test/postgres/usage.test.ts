@@ -96,19 +96,21 @@ interface SubjectOptions {
 const CONTRACT_DB = "usage_contract";
 let sqliteFiles = 0;
 
+/** What both stores are opened with in the contract tests. */
+const storeOptions = (log: Lines, options: SubjectOptions) => ({
+  configFile: join(scratch, "config.json"),
+  queueSize: options.queueSize ?? 100_000,
+  retentionDays: () => options.retentionDays ?? 36_500, // the records date from 2024: a prune at start must not take them
+  log,
+  flushIntervalMs: 60_000,
+  now: options.now,
+});
+
 const kinds: Record<"sqlite" | "postgres", (options?: SubjectOptions) => Subject> = {
   sqlite(options = {}) {
     const log = new Lines();
     const path = join(scratch, `contract-${++sqliteFiles}.db`);
-    const store = SqliteUsageStore.open({
-      path,
-      configFile: join(scratch, "config.json"),
-      queueSize: options.queueSize ?? 100_000,
-      retentionDays: () => options.retentionDays ?? 36_500, // the records date from 2024: a prune at start must not take them
-      log,
-      flushIntervalMs: 60_000,
-      now: options.now,
-    });
+    const store = SqliteUsageStore.open({ path, ...storeOptions(log, options) });
     return {
       store,
       log,
@@ -124,15 +126,7 @@ const kinds: Record<"sqlite" | "postgres", (options?: SubjectOptions) => Subject
   },
   postgres(options = {}) {
     const log = new Lines();
-    const store = PostgresUsageStore.open({
-      url: pg.url(PG_PASSWORD, CONTRACT_DB),
-      configFile: join(scratch, "config.json"),
-      queueSize: options.queueSize ?? 100_000,
-      retentionDays: () => options.retentionDays ?? 36_500, // the records date from 2024: a prune at start must not take them
-      log,
-      flushIntervalMs: 60_000,
-      now: options.now,
-    });
+    const store = PostgresUsageStore.open({ url: pg.url(PG_PASSWORD, CONTRACT_DB), ...storeOptions(log, options) });
     return {
       store,
       log,
