@@ -11,8 +11,6 @@ import { loadConfig } from "./config/load";
 
 export const MAX_IN_FLIGHT_ENV = "BUN_CONFIG_MAX_HTTP_REQUESTS";
 export const DEFAULT_MAX_IN_FLIGHT = 4096;
-/** Bun refuses larger values. */
-export const MAX_MAX_IN_FLIGHT = 65_535;
 
 type Env = Record<string, string | undefined>;
 

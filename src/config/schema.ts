@@ -173,6 +173,7 @@ export const ConfigFileSchema = t.Object(
     adminKey: t.Optional(t.String({ minLength: 1 })),
     drainTimeoutMs: t.Optional(t.Integer({ minimum: 0, description: "milliseconds" })),
     maxInFlight: t.Optional(
+      // Bun refuses a larger BUN_CONFIG_MAX_HTTP_REQUESTS.
       t.Integer({ minimum: 1, maximum: 65535, description: "backend requests in flight per process (Bun's BUN_CONFIG_MAX_HTTP_REQUESTS, set at start); default 4096" }),
     ),
     retry: t.Optional(RetrySchema),

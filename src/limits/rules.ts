@@ -31,6 +31,5 @@ export function rulesFor(scope: LimitScope, subject: string, set: LimitSet | und
   }
 }
 
-/** Request limits are spent when admitted; token limits when the usage is known. */
-export const spentOnAdmission = (kind: LimitKind) => kind === "rpm" || kind === "concurrent";
+/** Token limits are spent when the usage is known (request limits when admitted). */
 export const spentOnUsage = (kind: LimitKind) => kind === "tpm" || kind === "tokensPerDay";
