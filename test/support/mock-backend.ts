@@ -255,24 +255,26 @@ export class MockBackend {
     const releases = this.releases;
     return new ReadableStream<Uint8Array>({
       start(controller) {
+        // The stall is registered in the same step as the last chunk it follows: a `reset()` made
+        // once that chunk is seen (even before a timer could run) must end the stream.
+        const stall = () => {
+          recorded.log.push("stalled");
+          releases.add(() => {
+            try {
+              controller.close();
+            } catch {}
+          });
+        };
         const send = (index: number) => {
           if (cancelled) return;
           if (index >= limit) {
-            if (!stalls) {
-              finish();
-              controller.close();
-            } else {
-              recorded.log.push("stalled");
-              releases.add(() => {
-                try {
-                  controller.close();
-                } catch {}
-              });
-            }
-            return;
+            if (stalls) return stall();
+            finish();
+            return controller.close();
           }
           controller.enqueue(toBytes(chosen.chunks[index]!));
           recorded.log.push(`sent:${index}`);
+          if (stalls && index + 1 === limit) return stall();
           timer = setTimeout(send, index + 1 < limit ? (chosen.delayMs ?? 0) : 0, index + 1);
         };
         send(0);
