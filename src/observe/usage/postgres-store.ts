@@ -2,17 +2,25 @@ import { SQL } from "bun";
 import { ConfigError } from "../../config/load";
 import { withDeadline } from "../../deadline";
 import type { RequestRecord } from "../record";
-import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS, usageRowOf, type UsageColumn, type UsageRow } from "./row";
-import { UsageStoreUnavailableError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore, type UsageStoreOptions } from "./store";
+import { NextTurn, startStoreTimers, UsageQueue } from "./queue";
+import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS, type UsageColumn, type UsageRow } from "./row";
+import {
+  DAY_MS,
+  messageOf,
+  PRUNE_CHUNK,
+  UsageStoreUnavailableError,
+  type GroupBy,
+  type UsageGroup,
+  type UsageRange,
+  type UsageStore,
+  type UsageStoreOptions,
+} from "./store";
 
 /** The one table every proxy instance writes its usage rows to. */
 export const USAGE_TABLE = "cm_proxy_usage";
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 /** 16 parameters a row, and PostgreSQL takes at most 65,535 a statement. */
 const MAX_ROWS_PER_INSERT = 2000;
-/** Rows deleted per statement when pruning. */
-const PRUNE_CHUNK = 10_000;
 
 /** The same columns as the SQLite file's rows (`USAGE_COLUMNS`), in PostgreSQL's types. */
 const COLUMN_TYPES: Record<UsageColumn, string> = {
@@ -82,7 +90,6 @@ const rowObject = (row: UsageRow): Record<UsageColumn, unknown> => {
   return object;
 };
 
-const messageOf = (error: unknown) => ((error as Error)?.message ?? String(error)).replace(/\s+/g, " ");
 const codeOf = (error: unknown) => (error as { code?: unknown })?.code;
 /** The SQLSTATE a server error carries (none for errors Bun raises itself: refused, closed, timed out). */
 const sqlStateOf = (error: unknown): string | null => {
@@ -127,11 +134,9 @@ export interface PostgresUsageOptions extends UsageStoreOptions {
  * (`/health` says degraded) and `query` throws UsageStoreUnavailableError (`/usage` answers 503).
  */
 export class PostgresUsageStore implements UsageStore {
-  private queue: UsageRow[] = [];
+  private readonly queue: UsageQueue;
   /** Rows taken off the queue's front since the store opened (written, or refused by the server): what `flush` waits for. */
   private landed = 0;
-  private dropped = 0;
-  private dropping = false;
   private closing = false;
   private closed = false;
   private reachable = true;
@@ -140,8 +145,8 @@ export class PostgresUsageStore implements UsageStore {
   /** A connection closed: check at the next turn whether the server is still there. */
   private probe = false;
   private writing: Promise<boolean> | null = null;
-  private writeSoon: ReturnType<typeof setImmediate> | null = null;
-  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly writeSoon = new NextTurn(() => void this.turn());
+  private stopTimers = () => {};
   private readonly batchSize: number;
   private readonly now: () => number;
   /** Rows written since the store opened. */
@@ -155,6 +160,9 @@ export class PostgresUsageStore implements UsageStore {
   ) {
     this.batchSize = options.batchSize ?? 500;
     this.now = options.now ?? Date.now;
+    this.queue = new UsageQueue(options.queueSize, () =>
+      options.log.warn(`usage store: queue full (${options.queueSize} rows waiting for ${where}): dropping new rows until it drains`),
+    );
   }
 
   /**
@@ -186,7 +194,7 @@ export class PostgresUsageStore implements UsageStore {
   }
 
   get droppedRows(): number {
-    return this.dropped;
+    return this.queue.dropped;
   }
 
   /** Rows waiting to be written. */
@@ -200,16 +208,7 @@ export class PostgresUsageStore implements UsageStore {
   }
 
   add(record: RequestRecord): void {
-    if (this.closed) return;
-    if (this.queue.length >= this.options.queueSize) {
-      this.dropped++;
-      if (!this.dropping) {
-        this.dropping = true;
-        this.options.log.warn(`usage store: queue full (${this.options.queueSize} rows waiting for ${this.where}): dropping new rows until it drains`);
-      }
-      return;
-    }
-    this.queue.push(usageRowOf(record));
+    if (this.closed || !this.queue.add(record)) return;
     if (this.queue.length >= this.batchSize && this.reachable) this.soon();
   }
 
@@ -276,32 +275,25 @@ export class PostgresUsageStore implements UsageStore {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    for (const timer of this.timers) clearInterval(timer);
-    if (this.writeSoon !== null) clearImmediate(this.writeSoon);
+    this.stopTimers();
+    this.writeSoon.cancel();
     await withDeadline(this.flush(), this.options.closeTimeoutMs ?? 5000, () => undefined);
     this.closed = true;
-    if (this.queue.length > 0) this.options.log.error(`usage store: ${this.queue.length} rows could not be written to ${this.where} and are lost`);
-    this.queue = [];
+    const lost = this.queue.clear();
+    if (lost > 0) this.options.log.error(`usage store: ${lost} rows could not be written to ${this.where} and are lost`);
     await this.sql.close({ timeout: 1 }).catch(() => {});
   }
 
   private start(): void {
-    const flushEvery = setInterval(() => {
+    const write = () => {
       if (this.queue.length > 0 || !this.reachable || !this.schemaReady || this.probe) void this.turn();
-    }, this.options.flushIntervalMs ?? 1000);
-    const pruneEvery = setInterval(() => void this.prune(), this.options.pruneIntervalMs ?? DAY_MS);
-    flushEvery.unref();
-    pruneEvery.unref();
-    this.timers.push(flushEvery, pruneEvery);
+    };
+    this.stopTimers = startStoreTimers(this.options, write, () => void this.prune());
     void this.turn(); // creates the table now, and says in the log whether the server is there
   }
 
   private soon(): void {
-    if (this.writeSoon !== null || this.writing !== null || this.closing) return;
-    this.writeSoon = setImmediate(() => {
-      this.writeSoon = null;
-      void this.turn();
-    });
+    if (this.writing === null && !this.closing) this.writeSoon.request();
   }
 
   /** One writer turn at a time; resolves true when what it tried went through. Never rejects. */
@@ -330,7 +322,8 @@ export class PostgresUsageStore implements UsageStore {
         }
         void this.prune();
       }
-      const count = Math.min(this.queue.length, MAX_ROWS_PER_INSERT);
+      const rows = this.queue.head(MAX_ROWS_PER_INSERT);
+      const count = rows.length;
       if (count === 0) {
         if (!this.reachable || this.probe) {
           this.probe = false;
@@ -339,20 +332,18 @@ export class PostgresUsageStore implements UsageStore {
         this.recovered();
         return true;
       }
-      const batch = this.queue.slice(0, count).map(rowObject);
       try {
-        await this.sql`INSERT INTO ${this.sql(USAGE_TABLE)} ${this.sql(batch, ...USAGE_COLUMNS)}`;
+        await this.sql`INSERT INTO ${this.sql(USAGE_TABLE)} ${this.sql(rows.map(rowObject), ...USAGE_COLUMNS)}`;
         this.written += count;
-        this.recovered();
+        this.recovered(); // before the shift: its log line counts the rows that waited
+        this.queue.shift(count);
       } catch (error) {
         if (!isBadData(error)) throw error;
         // Rows are built to fit (text cut, no NUL, whole numbers): should the server still refuse them, they must not block the rest.
-        this.dropped += count;
+        this.queue.discard(count);
         this.options.log.error(`usage store: ${this.where} refused ${count} rows, dropped: ${reasonOf(error)}`);
       }
-      this.queue = count === this.queue.length ? [] : this.queue.slice(count);
       this.landed += count;
-      if (this.queue.length < this.options.queueSize) this.dropping = false;
       this.recovered();
       return true;
     } catch (error) {

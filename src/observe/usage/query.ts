@@ -1,7 +1,6 @@
 import { invalidRequest } from "../../errors";
-import { GROUP_BYS, type GroupBy, type UsageGroup, type UsageRange } from "./store";
+import { DAY_MS, GROUP_BYS, type GroupBy, type UsageGroup, type UsageRange } from "./store";
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 const MAX_QUOTED = 64;
 
 export interface UsageQuery {

@@ -1,17 +1,23 @@
 import { Database, type Statement } from "bun:sqlite";
-import type { ProxyConfig } from "../../config/proxy-config";
-import type { Logger } from "../../log";
 import type { RequestRecord } from "../record";
 import { withPercentiles, type GroupTotals } from "./query";
-import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS, usageRowOf, type UsageRow } from "./row";
-import { UsageStoreError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore, type UsageStoreOptions } from "./store";
+import { NextTurn, startStoreTimers, UsageQueue } from "./queue";
+import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS } from "./row";
+import {
+  DAY_MS,
+  messageOf,
+  PRUNE_CHUNK,
+  UsageStoreError,
+  type GroupBy,
+  type UsageGroup,
+  type UsageRange,
+  type UsageStore,
+  type UsageStoreOptions,
+} from "./store";
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 const SCHEMA_VERSION = 1;
 /** Rows per transaction; a longer queue is written over several turns of the event loop. */
 const MAX_ROWS_PER_WRITE = 5000;
-/** Rows deleted per statement when pruning, the event loop free in between. */
-const PRUNE_CHUNK = 10_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS usage (
@@ -47,8 +53,6 @@ const ROWS_PER_INSERT = 64;
 /** The SQL expression each grouping groups by (shared with the PostgreSQL store; only the day is SQLite's own). */
 const GROUP_KEYS = groupKeys("strftime('%Y-%m-%d', ts / 1000, 'unixepoch')");
 
-const messageOf = (error: unknown) => ((error as Error)?.message ?? String(error)).replace(/\s+/g, " ");
-
 /** Why the file cannot be used, in words an operator can act on. */
 function openFailure(error: unknown): string {
   const code = (error as { code?: string })?.code;
@@ -83,12 +87,11 @@ export interface SqliteUsageOptions extends UsageStoreOptions {
  * once, and is retried at the next flush; a full queue drops new rows and counts them.
  */
 export class SqliteUsageStore implements UsageStore {
-  private queue: UsageRow[] = [];
-  private dropped = 0;
+  private readonly queue: UsageQueue;
   private closed = false;
   private failing = false;
-  private writeSoon: ReturnType<typeof setImmediate> | null = null;
-  private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly writeSoon = new NextTurn(() => this.writeBatch());
+  private stopTimers = () => {};
   private readonly insert: Statement;
   private readonly insertMany: Statement;
   private readonly deleteOld: Statement;
@@ -106,6 +109,9 @@ export class SqliteUsageStore implements UsageStore {
     this.deleteOld = db.prepare(`DELETE FROM usage WHERE rowid IN (SELECT rowid FROM usage WHERE ts < ? LIMIT ${PRUNE_CHUNK})`);
     this.batchSize = options.batchSize ?? 500;
     this.now = options.now ?? Date.now;
+    this.queue = new UsageQueue(options.queueSize, () =>
+      options.log.warn(`usage store: queue full (${options.queueSize} rows): dropping new rows until it drains`),
+    );
   }
 
   /** Opens (creating if needed) the file; throws UsageStoreError when it is corrupt, locked or not writable. */
@@ -136,7 +142,7 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   get droppedRows(): number {
-    return this.dropped;
+    return this.queue.dropped;
   }
 
   /** Rows waiting to be written. */
@@ -145,18 +151,8 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   add(record: RequestRecord): void {
-    if (this.closed) return;
-    if (this.queue.length >= this.options.queueSize) {
-      if (this.dropped++ === 0) this.options.log.warn(`usage store: queue full (${this.options.queueSize} rows): dropping new rows until it drains`);
-      return;
-    }
-    this.queue.push(usageRowOf(record));
-    if (this.queue.length >= this.batchSize && this.writeSoon === null && !this.failing) {
-      this.writeSoon = setImmediate(() => {
-        this.writeSoon = null;
-        this.writeBatch();
-      });
-    }
+    if (this.closed || !this.queue.add(record)) return;
+    if (this.queue.length >= this.batchSize && !this.failing) this.writeSoon.request();
   }
 
   async flush(): Promise<void> {
@@ -206,32 +202,29 @@ export class SqliteUsageStore implements UsageStore {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
-    for (const timer of this.timers) clearInterval(timer);
-    if (this.writeSoon !== null) clearImmediate(this.writeSoon);
-    if (this.queue.length > 0) this.options.log.error(`usage store: ${this.queue.length} rows could not be written to ${this.options.path} and are lost`);
-    this.queue = [];
+    this.stopTimers();
+    this.writeSoon.cancel();
+    const lost = this.queue.clear();
+    if (lost > 0) this.options.log.error(`usage store: ${lost} rows could not be written to ${this.options.path} and are lost`);
     this.db.close(false);
   }
 
   private start(): void {
-    const flushEvery = setInterval(() => this.writeBatch(), this.options.flushIntervalMs ?? 1000);
-    const pruneEvery = setInterval(() => void this.prune(), this.options.pruneIntervalMs ?? DAY_MS);
-    flushEvery.unref();
-    pruneEvery.unref();
-    this.timers.push(flushEvery, pruneEvery);
+    this.stopTimers = startStoreTimers(this.options, () => this.writeBatch(), () => void this.prune());
     void this.prune();
   }
 
   /** Writes up to MAX_ROWS_PER_WRITE queued rows in one transaction; true when they were written. */
   private writeBatch(): boolean {
     if (this.closed || this.queue.length === 0) return true;
-    const count = Math.min(this.queue.length, MAX_ROWS_PER_WRITE);
+    const batch = this.queue.head(MAX_ROWS_PER_WRITE);
+    const count = batch.length;
     try {
       this.db.exec("BEGIN");
       try {
         let i = 0;
-        for (; i + ROWS_PER_INSERT <= count; i += ROWS_PER_INSERT) this.insertMany.run(...this.queue.slice(i, i + ROWS_PER_INSERT).flat());
-        for (; i < count; i++) this.insert.run(...this.queue[i]!);
+        for (; i + ROWS_PER_INSERT <= count; i += ROWS_PER_INSERT) this.insertMany.run(...batch.slice(i, i + ROWS_PER_INSERT).flat());
+        for (; i < count; i++) this.insert.run(...batch[i]!);
         this.db.exec("COMMIT");
       } catch (error) {
         if (this.db.inTransaction) this.db.exec("ROLLBACK");
@@ -246,28 +239,13 @@ export class SqliteUsageStore implements UsageStore {
       }
       return false;
     }
-    this.queue = count === this.queue.length ? [] : this.queue.slice(count);
+    this.queue.shift(count);
     this.written += count;
     if (this.failing) {
       this.failing = false;
       this.options.log.info(`usage store: writing to ${this.options.path} again`);
     }
-    if (this.queue.length > 0 && this.writeSoon === null) {
-      this.writeSoon = setImmediate(() => {
-        this.writeSoon = null;
-        this.writeBatch();
-      });
-    }
+    if (this.queue.length > 0) this.writeSoon.request();
     return true;
   }
-}
-
-/**
- * The usage store the config asks for: null when `usage.enabled` is false (no file is created),
- * else the SQLite file at `usage.path`. Throws UsageStoreError when that file cannot be used.
- */
-export function openUsageStore(config: ProxyConfig, current: () => ProxyConfig, log: Logger): SqliteUsageStore | null {
-  const { enabled, path, queueSize } = config.usage;
-  if (!enabled) return null;
-  return SqliteUsageStore.open({ path, configFile: config.file, queueSize, retentionDays: () => current().usage.retentionDays, log });
 }

@@ -2,6 +2,13 @@ import { ConfigError } from "../../config/load";
 import type { Logger } from "../../log";
 import type { RequestRecord } from "../record";
 
+export const DAY_MS = 24 * 60 * 60 * 1000;
+/** Rows deleted per statement when pruning: a large prune never holds the database long. */
+export const PRUNE_CHUNK = 10_000;
+
+/** An error's message on one line, for a log line. */
+export const messageOf = (error: unknown) => ((error as Error)?.message ?? String(error)).replace(/\s+/g, " ");
+
 /** What `/usage` groups rows by. */
 export const GROUP_BYS = ["day", "model", "client", "user", "target"] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
@@ -29,7 +36,7 @@ export interface UsageGroup {
 /**
  * Where usage rows go: one per ended model request. `add` only queues (it runs on the request
  * path: no disk, no network, never throws); writes happen in batches off the request path. The
- * SQLite store implements it; a Postgres one may later, with the same contract.
+ * SQLite file and the PostgreSQL table implement it, and one contract suite runs against both.
  */
 export interface UsageStore {
   add(record: RequestRecord): void;
@@ -37,7 +44,7 @@ export interface UsageStore {
   query(range: UsageRange, groupBy: GroupBy): Promise<UsageGroup[]>;
   /** Writes what is queued now; resolves when it is written or the write failed (the rows then stay queued). */
   flush(): Promise<void>;
-  /** Rows dropped because the queue was full (`cm_proxy_usage_rows_dropped_total`). */
+  /** Rows dropped because the queue was full, or refused for good (`cm_proxy_usage_rows_dropped_total`). */
   readonly droppedRows: number;
   /** Writes what is queued, then closes; later `add`s are ignored. */
   close(): Promise<void>;
