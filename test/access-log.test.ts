@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { chatBody, postJson, readBody } from "./support/http";
+import { rawRequest } from "./hardening/lib/raw-http";
 import { reply } from "./support/mock-backend";
 import { ALPHA_KEY, closedPort, startHarness, type Harness } from "./support/proxy";
 
@@ -116,6 +117,14 @@ describe("access log lines", () => {
     expect(response.headers.get("x-cm-proxy-served-by")).toBe("dead/dead#0");
     await response.arrayBuffer();
     expect(await entryFor("down-1")).toMatchObject({ status: 502, model: "dead", attempts: 1, outcome: "upstream_error" });
+  });
+
+  test("an HTTP/1.0 request without a Host header is logged with its own path", async () => {
+    const id = "req-http10-no-host";
+    const port = Number(new URL(h.url("/")).port);
+    const answer = await rawRequest(port, `GET /v1/models?x=1 HTTP/1.0\r\nAuthorization: ${CLIENT.authorization}\r\nX-Request-Id: ${id}\r\n\r\n`);
+    expect(answer.status).toBe(200);
+    expect(await entryFor(id)).toMatchObject({ method: "GET", path: "/v1/models", status: 200 });
   });
 
   test("no line holds a key", async () => {

@@ -3,9 +3,12 @@ import { requestIdFor } from "./request-id";
 
 export type Observer = (record: RequestRecord) => void;
 
-/** The path of a request URL without its query, without parsing the whole URL. */
+/**
+ * The path of a request URL without its query, without parsing the whole URL. A request with no
+ * Host header (HTTP/1.0) reaches us with the bare path as its URL.
+ */
 function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const start = url.startsWith("/") ? 0 : url.indexOf("/", url.indexOf("//") + 2);
   if (start === -1) return "/";
   const query = url.indexOf("?", start);
   return query === -1 ? url.slice(start) : url.slice(start, query);
