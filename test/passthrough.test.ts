@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { concat, expectOpenAIError, postJson } from "./support/http";
+import { rawRequest } from "./hardening/lib/raw-http";
 import { reply } from "./support/mock-backend";
 import { ALPHA_KEY, BRAVO_KEY, CLIENT_KEY, startHarness, STANDARD_MODEL_IDS, type Harness } from "./support/proxy";
 
@@ -129,6 +130,17 @@ describe("passthrough: choosing the model", () => {
     const response = await fetch(h.url("/v1/files%2F..%2F..%2Fadmin"), { headers: { "x-model-id": "gpt" } });
     await expectOpenAIError(response, 400);
     expect(h.alpha.requests.length).toBe(0);
+  });
+
+  test("an HTTP/1.0 request without a Host header is relayed like any other (its URL is the bare path)", async () => {
+    h.alpha.willReply(reply.json(EMBEDDING_REPLY));
+    const body = JSON.stringify({ model: "embed", input: "a" });
+    const request = `POST /v1/embeddings?dimensions=2 HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const answer = await rawRequest(Number(new URL(h.url("/")).port), request);
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.text())).toEqual(EMBEDDING_REPLY);
+    expect(h.alpha.last.path).toBe("/v1/embeddings?dimensions=2");
+    expect(h.alpha.last.json()).toEqual({ model: "text-embedding-3-small", input: "a" });
   });
 });
 

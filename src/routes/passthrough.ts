@@ -43,6 +43,12 @@ function checkStaysUnderPrefix(prefix: string, path: string): void {
   }
 }
 
+/**
+ * The request's URL, or null for a request line in authority form (`host:port`), which names no
+ * path. A request without a Host header (HTTP/1.0) comes with the bare path as its URL.
+ */
+const requestUrl = (url: string) => (url.startsWith("/") ? URL.parse(`http://localhost${url}`) : URL.parse(url));
+
 type Body = UpstreamRequest["body"];
 
 /** The methods the OpenAI-style APIs use; anything else (TRACE, PROPFIND, …) never reaches a backend. */
@@ -102,8 +108,7 @@ export const passthroughRoutes = ({ catalogs, router, observe }: RouteContext) =
     "/*",
     async ({ request, server, catalog, config, client, record, limitUser }) => {
       if (!FORWARDED_METHODS.has(request.method)) throw methodNotAllowed(request.method);
-      // Request lines in authority form (`CONNECT host:port`) carry no parseable URL.
-      const url = URL.parse(request.url);
+      const url = requestUrl(request.url);
       if (!url) throw invalidRequest("Invalid request target", null, "invalid_path");
       const { path, deployment } = clientPath(url);
       const queryModel = url.searchParams.get("model");
