@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { startBlackhole, connectHangs, type Blackhole } from "./support/blackhole";
 import { within } from "./support/events";
 import { chatBody, expectOpenAIError, postJson, readBody, readFirstChunk } from "./support/http";
 import { reply } from "./support/mock-backend";
+import { neverAcceptingListener, type NeverAccepting } from "./support/never-accepting";
 import { startRawBackend, truncatedChunkedSse, type RawBackend } from "./support/raw-backend";
 import { ALPHA_KEY, BRAVO_KEY, closedPort, startHarness, STANDARD_MODEL_IDS, type Harness } from "./support/proxy";
 
@@ -11,16 +11,14 @@ const BLACKHOLE_KEY = "sk-blackhole-key-0123456789-SECRET";
 const MAX_BODY = 64 * 1024;
 
 let h: Harness;
-let blackhole: Blackhole | null;
-let blackholeUsable = false;
+let blackhole: NeverAccepting | { skip: string };
 let deadPort: number;
 let broken: RawBackend;
 const BROKEN_FIRST_CHUNK = 'data: {"choices":[{"delta":{"content":"one"}}]}\n\n';
 
 beforeAll(async () => {
   deadPort = closedPort();
-  blackhole = await startBlackhole();
-  blackholeUsable = blackhole !== null && (await connectHangs(blackhole.port));
+  blackhole = await neverAcceptingListener();
   broken = startRawBackend(truncatedChunkedSse([BROKEN_FIRST_CHUNK]));
   h = await startHarness(
     { maxBodyBytes: MAX_BODY },
@@ -29,7 +27,7 @@ beforeAll(async () => {
       "dead-with-credentials": { url: `http://user:url-password-SECRET@127.0.0.1:${deadPort}/v1`, apiKey: DEAD_KEY },
       broken: { url: broken.url, apiKey: ALPHA_KEY },
       blackhole: {
-        url: `http://127.0.0.1:${blackhole?.port ?? deadPort}`,
+        url: "url" in blackhole ? blackhole.url : `http://127.0.0.1:${deadPort}`,
         apiKey: BLACKHOLE_KEY,
         timeouts: { connectMs: 300, firstByteMs: 60_000 },
       },
@@ -39,7 +37,7 @@ beforeAll(async () => {
 beforeEach(() => h.reset());
 afterAll(async () => {
   await h.stop();
-  await blackhole?.stop();
+  if (blackhole && "url" in blackhole) await blackhole.stop();
   broken.stop();
 });
 
@@ -233,10 +231,10 @@ describe("errors: unreachable and slow backends", () => {
   });
 
   test("a TCP connect that hangs (full backlog) is a 504 within a few seconds when connectMs is small", async () => {
-    if (!blackholeUsable) {
+    if (!("url" in blackhole)) {
       // Without python3, or on a kernel that answers or refuses SYNs to a full backlog, the hang
       // cannot be produced; say so rather than pass silently.
-      console.warn("SKIPPED: cannot produce a hanging TCP connect here (python3 missing or the kernel does not drop SYNs)");
+      console.warn(`SKIPPED: cannot produce a hanging TCP connect here: ${blackhole.skip}`);
       return;
     }
     const started = performance.now();

@@ -10,7 +10,9 @@ import { within } from "../support/events";
 import { expectOpenAIError, readBody, readFirstChunk } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { closedPort, removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
-import { droppingStreamBackend, neverAcceptingListener, resettingBackend, type NeverAccepting } from "./lib/raw-http";
+import { neverAcceptingListener, type NeverAccepting } from "../support/never-accepting";
+import { startRawBackend, truncatedChunkedSse } from "../support/raw-backend";
+import { resettingBackend } from "./lib/raw-http";
 import { expectNoSecretLeaks, registerSecret, rfetch } from "../support/transcript";
 
 const KEY = registerSecret("sk-tmo-backend-6a1f0c9e3b7d-TIMEOUT-key", "backend key (timeouts)");
@@ -30,7 +32,8 @@ let slowStarter: ReturnType<typeof Bun.serve>;
 let neverAccepting: NeverAccepting | { skip: string };
 const resetOnOpen = resettingBackend("on-open");
 const resetOnData = resettingBackend("on-data");
-const dropping = droppingStreamBackend([sse(0), sse(1)]);
+// Two chunks, then (100 ms later, its own timer) the connection ends without the final chunk.
+const dropping = startRawBackend(truncatedChunkedSse([sse(0), sse(1)]), { endAfterMs: 100 });
 let stallingJson: { readonly port: number; stop(closeActiveConnections?: boolean): void };
 
 beforeAll(async () => {
@@ -91,7 +94,7 @@ afterAll(async () => {
   resetOnOpen.stop();
   resetOnData.stop();
   dropping.stop();
-  if (neverAccepting && "url" in neverAccepting) neverAccepting.stop();
+  if (neverAccepting && "url" in neverAccepting) await neverAccepting.stop();
   removeTempDirs();
 });
 
@@ -218,7 +221,7 @@ describe("after the stream started", () => {
     const response = await chat("drop", true);
     expect(response.status).toBe(200);
     const { text } = await readBody(response, () => {}, 3000);
-    await dropping.dropped;
+    await dropping.ended();
     expect(text.startsWith(sse(0) + sse(1))).toBe(true);
     const events = parseEvents(text.slice((sse(0) + sse(1)).length));
     expect(events).toHaveLength(1);

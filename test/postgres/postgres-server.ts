@@ -13,6 +13,7 @@ import { SQL } from "bun";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { closedPort } from "../support/proxy";
 
 const PG_ROOT = "/usr/lib/postgresql";
 
@@ -54,14 +55,6 @@ function postgresIds(): { uid: number; gid: number } {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
-
 export interface PostgresServer {
   readonly port: number;
   /** The folder holding the cluster, its log and its socket. */
@@ -101,7 +94,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   }
   run(asPostgresUser([join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]), dir, "initdb");
 
-  let port = freePort();
+  let port = closedPort();
   let running = false;
   const pgCtl = (...args: string[]) => asPostgresUser([join(bin, "pg_ctl"), "-D", data, ...args]);
   const serverLog = () => (existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n").slice(-30).join("\n") : "(no log)");
@@ -172,7 +165,7 @@ export async function startPostgres(): Promise<PostgresServer> {
         rmSync(dir, { recursive: true, force: true });
         throw error;
       }
-      port = freePort();
+      port = closedPort();
     }
   }
   (server as { sql: SQL }).sql = new SQL(server.url(), { max: 1, connectionTimeout: 5 });

@@ -3,40 +3,18 @@
  * (which never sent it a request), comes back on all when one instance's trial succeeds, and an
  * instance that starts (or whose Redis restarted) catches up.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { reply, startMock, type MockBackend, type RecordedRequest } from "../support/mock-backend";
-import { removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
+import { describe, expect, test } from "bun:test";
+import { reply, type MockBackend, type RecordedRequest } from "../support/mock-backend";
+import { startProxy, type ProxyHandle } from "../support/proxy";
 import { answer, chat, eventually, health } from "./fleet";
-import { startRedis, type RedisServer } from "./redis-server";
+import { redisSuite } from "./suite";
 
 const KEY = "ck-redis-cooldown-00000000000000";
 const TEST_MS = 30_000;
 const SEEN_MS = 5_000;
 
-let redis: RedisServer;
-let a: MockBackend;
-let b: MockBackend;
-const proxies: ProxyHandle[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  a = startMock("cooldown-a");
-  b = startMock("cooldown-b");
-});
-afterAll(async () => {
-  await Promise.all([a.stop(), b.stop()]);
-  await redis.destroy();
-  removeTempDirs();
-});
-beforeEach(async () => {
-  a.reset();
-  b.reset();
-  await redis.start();
-  await (await redis.client()).send("FLUSHALL", []);
-});
-afterEach(async () => {
-  await Promise.all(proxies.splice(0).map((proxy) => proxy.stop()));
-});
+const suite = redisSuite({ mocks: ["cooldown-a", "cooldown-b"], testsTakeRedisAway: true });
+const [a, b] = suite.mocks;
 
 const modelRequests = (mock: MockBackend) => mock.requests.filter((request) => request.method !== "GET");
 const failing = () => reply.json({ error: { message: "a is broken", type: "server_error", param: null, code: null } }, { status: 500 });
@@ -57,14 +35,12 @@ function config(cooldownSeconds: number, extra: Record<string, unknown> = {}) {
       },
     },
     clientKeys: [{ key: KEY, name: "team" }],
-    state: { redis: redis.url },
+    state: { redis: suite.redis.url },
   };
 }
 
 async function instance(cooldownSeconds: number, label: string, extra: Record<string, unknown> = {}) {
-  const proxy = await startProxy(config(cooldownSeconds, extra), { label });
-  proxies.push(proxy);
-  return proxy;
+  return suite.stopAfterTest(await startProxy(config(cooldownSeconds, extra), { label }));
 }
 
 async function targetA(proxy: ProxyHandle) {
@@ -146,9 +122,9 @@ describe("cool-downs shared through Redis", () => {
   test("after Redis restarts, instances subscribe again: a cool-down taken then is still shared", async () => {
     const instanceA = await instance(30, "instance A");
     const instanceB = await instance(30, "instance B");
-    await redis.stop();
+    await suite.redis.stop();
     await eventually(async () => (await health(instanceB)).stores?.redis === "down", SEEN_MS, "B seeing redis down");
-    await redis.start();
+    await suite.redis.start();
     for (const proxy of [instanceA, instanceB]) await eventually(async () => (await health(proxy)).stores?.redis === "up", 8_000, "redis up again");
     a.willReply(failing);
     b.willReply(completion);

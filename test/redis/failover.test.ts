@@ -3,13 +3,12 @@
  * (SIGSTOP) and restarted on the same port: no crash, no hung request, `state.failMode` doing what
  * it says, /health saying which store is down, and limits holding again after recovery.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { expectOpenAIError } from "../support/http";
-import { startMock, type MockBackend } from "../support/mock-backend";
-import { removeTempDirs, type ProxyHandle } from "../support/proxy";
-import { answer, chat, eventually, health, startFleet, type Answer, type Fleet } from "./fleet";
+import type { ProxyHandle } from "../support/proxy";
+import { answer, chat, eventually, health, startFleet, type Answer } from "./fleet";
 import { pool } from "../support/pool";
-import { startRedis, type RedisServer } from "./redis-server";
+import { redisSuite } from "./suite";
 
 const KEY = "ck-redis-failover-000000000000000";
 /** No request may take longer than this, whatever Redis does (connect and command timeouts are 1 s). */
@@ -17,36 +16,15 @@ const ANSWER_BOUND_MS = 3_000;
 const RECOVERY_MS = 8_000;
 const TEST_MS = 30_000;
 
-let redis: RedisServer;
-let mock: MockBackend;
-let fleet: Fleet | null = null;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  mock = startMock("redis-failover");
-});
-afterAll(async () => {
-  await mock.stop();
-  await redis.destroy();
-  removeTempDirs();
-});
-beforeEach(async () => {
-  mock.reset();
-  redis.resume();
-  await redis.start();
-  await (await redis.client()).send("FLUSHALL", []);
-});
-afterEach(async () => {
-  await fleet?.stop();
-  fleet = null;
-});
+const suite = redisSuite({ mocks: ["redis-failover"], testsTakeRedisAway: true });
+const [mock] = suite.mocks;
 
 function config(failMode: "open" | "closed", rpm = 20) {
   return {
     endpoints: { gpt: { url: mock.url, apiKey: "sk-backend-redis-failover-00" } },
     clientKeys: [{ key: KEY, name: "team-a" }],
     limits: { perClient: { rpm } },
-    state: { redis: redis.url, failMode },
+    state: { redis: suite.redis.url, failMode },
   };
 }
 
@@ -68,7 +46,7 @@ async function untilRedisIs(proxy: ProxyHandle, state: "up" | "down") {
 
 describe("failMode open (the default)", () => {
   test("Redis killed mid-run and restarted: every request answered in time, passing unlimited while it is away (logged once), limits enforced again after", async () => {
-    fleet = await startFleet(2, config("open"));
+    const fleet = suite.stopAfterTest(await startFleet(2, config("open")));
     const [a, b] = fleet.instances as [ProxyHandle, ProxyHandle];
     // Before: the limit is shared and enforced.
     expectAnswered(await pool(10, 5, (i) => send(i % 2 ? a : b)), [200]);
@@ -82,7 +60,7 @@ describe("failMode open (the default)", () => {
       }),
     );
     await eventually(async () => during.length >= 4, 5_000, "the load running");
-    await redis.stop();
+    await suite.redis.stop();
     const killedAt = during.length;
     await eventually(async () => during.length >= killedAt + 40, 10_000, "40 requests answered with Redis away");
     stop = true;
@@ -100,11 +78,11 @@ describe("failMode open (the default)", () => {
       // Logged once per outage, however many requests passed.
       expect(warnings(instance, "limit store unreachable")).toHaveLength(1);
       expect(warnings(instance, "failMode open")).toHaveLength(1);
-      expect(warnings(instance, `redis at 127.0.0.1:${redis.port} is unreachable`)).toHaveLength(1);
+      expect(warnings(instance, `redis at 127.0.0.1:${suite.redis.port} is unreachable`)).toHaveLength(1);
     }
 
     // Back (same port, empty as a restarted Redis without persistence is): it recovers by itself.
-    await redis.start();
+    await suite.redis.start();
     for (const instance of [a, b]) {
       await untilRedisIs(instance, "up");
       expect((await health(instance)).status).toBe("ok");
@@ -120,10 +98,10 @@ describe("failMode open (the default)", () => {
   }, TEST_MS);
 
   test("Redis frozen (connections open, nothing answered): requests pass after at most the command timeout, then at once", async () => {
-    fleet = await startFleet(1, config("open", 1000));
+    const fleet = suite.stopAfterTest(await startFleet(1, config("open", 1000)));
     const [a] = fleet.instances as [ProxyHandle];
     expect((await send(a)).status).toBe(200);
-    redis.freeze();
+    suite.redis.freeze();
     try {
       const first = await send(a);
       expect(first.status).toBe(200);
@@ -135,21 +113,21 @@ describe("failMode open (the default)", () => {
       const report = await health(a);
       expect([report.status, report.stores]).toEqual(["degraded", { redis: "down" }]);
     } finally {
-      redis.resume();
+      suite.redis.resume();
     }
     await untilRedisIs(a, "up");
     expect((await send(a)).status).toBe(200);
   }, TEST_MS);
 
   test("Redis away at start: the proxy starts and serves at once, and uses Redis once it is there", async () => {
-    await redis.stop();
+    await suite.redis.stop();
     const started = performance.now();
-    fleet = await startFleet(1, config("open", 3));
+    const fleet = suite.stopAfterTest(await startFleet(1, config("open", 3)));
     const [a] = fleet.instances as [ProxyHandle];
     expect(performance.now() - started).toBeLessThan(ANSWER_BOUND_MS);
     expectAnswered(await pool(6, 2, () => send(a)), [200]); // unlimited while away
     await untilRedisIs(a, "down");
-    await redis.start();
+    await suite.redis.start();
     await untilRedisIs(a, "up");
     const after = await pool(5, 1, () => send(a));
     expect(after.map((one) => one.status)).toEqual([200, 200, 200, 429, 429]);
@@ -158,10 +136,10 @@ describe("failMode open (the default)", () => {
 
 describe("failMode closed", () => {
   test("Redis away: model requests get 503 in OpenAI's shape at once; /models, /health and admin routes work; back to limits after", async () => {
-    fleet = await startFleet(2, config("closed", 5));
+    const fleet = suite.stopAfterTest(await startFleet(2, config("closed", 5)));
     const [a, b] = fleet.instances as [ProxyHandle, ProxyHandle];
     expect((await send(a)).status).toBe(200);
-    await redis.stop();
+    await suite.redis.stop();
 
     for (const instance of [a, b]) {
       for (let i = 0; i < 3; i++) {
@@ -181,12 +159,12 @@ describe("failMode closed", () => {
       await ready.arrayBuffer();
       const debug = await fetch(instance.url("/debug"));
       expect(debug.status).toBe(200);
-      expect(JSON.stringify(await debug.json())).toContain(`redis://127.0.0.1:${redis.port}`);
+      expect(JSON.stringify(await debug.json())).toContain(`redis://127.0.0.1:${suite.redis.port}`);
       expect(warnings(instance, "failMode closed")).toHaveLength(1);
     }
     expect(mock.requests.length).toBe(1); // nothing reached the backend while limits could not be checked
 
-    await redis.start();
+    await suite.redis.start();
     for (const instance of [a, b]) await untilRedisIs(instance, "up");
     const after = await pool(7, 1, (i) => send(i % 2 ? a : b));
     expect(after.map((one) => one.status)).toEqual([200, 200, 200, 200, 200, 429, 429]);

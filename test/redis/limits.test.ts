@@ -1,38 +1,18 @@
 /**
  * Limits shared across instances through a real redis-server: N instances enforce one limit.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { expectOpenAIError } from "../support/http";
-import { reply, startMock, type MockBackend } from "../support/mock-backend";
-import { removeTempDirs } from "../support/proxy";
-import { answer, chat, health, startFleet, type Fleet } from "./fleet";
+import { reply } from "../support/mock-backend";
+import { answer, chat, health, startFleet } from "./fleet";
 import { pool } from "../support/pool";
-import { startRedis, type RedisServer } from "./redis-server";
+import { redisSuite } from "./suite";
 
 const KEY_A = "ck-redis-team-a-00000000000000000";
 const KEY_B = "ck-redis-team-b-00000000000000000";
 
-let redis: RedisServer;
-let mock: MockBackend;
-let fleet: Fleet | null = null;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  mock = startMock("redis-limits");
-});
-afterAll(async () => {
-  await mock.stop();
-  await redis.destroy();
-  removeTempDirs();
-});
-beforeEach(async () => {
-  mock.reset();
-  await (await redis.client()).send("FLUSHALL", []);
-});
-afterEach(async () => {
-  await fleet?.stop();
-  fleet = null;
-});
+const suite = redisSuite({ mocks: ["redis-limits"], testsTakeRedisAway: false });
+const [mock] = suite.mocks;
 
 function config(limits: Record<string, unknown>) {
   return {
@@ -42,13 +22,13 @@ function config(limits: Record<string, unknown>) {
       { key: KEY_B, name: "team-b" },
     ],
     limits,
-    state: { redis: redis.url },
+    state: { redis: suite.redis.url },
   };
 }
 
 describe("limits shared by instances on one Redis", () => {
   test("three instances, rpm 120, 3 × 100 requests from one key at once: 120 allowed across the three (±1), the rest 429 with Retry-After", async () => {
-    fleet = await startFleet(3, config({ perClient: { rpm: 120 } }));
+    const fleet = suite.stopAfterTest(await startFleet(3, config({ perClient: { rpm: 120 } })));
     // Connections to Redis are opened by the first request: warm each instance with another key.
     for (const instance of fleet.instances) expect((await answer(() => chat(instance, KEY_B))).status).toBe(200);
     mock.reset();
@@ -79,7 +59,7 @@ describe("limits shared by instances on one Redis", () => {
   });
 
   test("concurrent 2 is shared: one stream on each of two instances, the third request (on either) is refused; one ending frees a slot for the other", async () => {
-    fleet = await startFleet(2, config({ perClient: { concurrent: 2 } }));
+    const fleet = suite.stopAfterTest(await startFleet(2, config({ perClient: { concurrent: 2 } })));
     const [a, b] = fleet.instances as [any, any];
     mock.willReply(reply.sse(['data: {"choices":[{"delta":{"content":"x"}}]}\n\n'], { stallAfter: 1 }));
     const onA = await chat(a, KEY_A);
@@ -104,7 +84,7 @@ describe("limits shared by instances on one Redis", () => {
   });
 
   test("tokensPerDay and tpm are shared: tokens spent through one instance count on the other", async () => {
-    fleet = await startFleet(2, config({ perClient: { tokensPerDay: 30 }, perModel: { gpt: { tpm: 100 } } }));
+    const fleet = suite.stopAfterTest(await startFleet(2, config({ perClient: { tokensPerDay: 30 }, perModel: { gpt: { tpm: 100 } } })));
     const [a, b] = fleet.instances as [any, any];
     mock.willReply(reply.json({ id: "c", choices: [], usage: { prompt_tokens: 19, completion_tokens: 1, total_tokens: 20 } }));
     const firstAt = performance.now();
@@ -135,7 +115,7 @@ describe("limits shared by instances on one Redis", () => {
   });
 
   test("an instance that drains (shutdown) hands back the slots of the streams it finished before closing Redis", async () => {
-    fleet = await startFleet(2, config({ perClient: { concurrent: 1 } }));
+    const fleet = suite.stopAfterTest(await startFleet(2, config({ perClient: { concurrent: 1 } })));
     const [a, b] = fleet.instances as [any, any];
     mock.willReply(reply.sse(['data: {"choices":[{"delta":{"content":"x"}}]}\n\n', 'data: {"choices":[{"delta":{"content":"y"}}]}\n\n', "data: [DONE]\n\n"], { delayMs: 100 }));
     const stream = await chat(a, KEY_A, "gpt", {}, { stream: true });
@@ -150,7 +130,7 @@ describe("limits shared by instances on one Redis", () => {
   });
 
   test("/health lists redis as a store, up", async () => {
-    fleet = await startFleet(1, config({ perClient: { rpm: 10 } }));
+    const fleet = suite.stopAfterTest(await startFleet(1, config({ perClient: { rpm: 10 } })));
     const report = await health(fleet.instances[0]!);
     expect(report.status).toBe("ok");
     expect(report.stores).toEqual({ redis: "up" });

@@ -9,18 +9,11 @@ import { RedisClient, type Subprocess } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { closedPort } from "../support/proxy";
 
 /** The redis-server binary, or null when the package is not installed. */
 export function redisServerBinary(): string | null {
   return Bun.which("redis-server") ?? Bun.which("redis-server", { PATH: "/usr/bin:/usr/sbin:/usr/local/bin" });
-}
-
-/** A TCP port on 127.0.0.1 that nothing listens on (it was free a moment ago). */
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
 }
 
 export interface RedisServer {
@@ -80,9 +73,9 @@ export async function startRedis(): Promise<RedisServer> {
     throw new Error(`redis-server did not start on port ${port}: ${output}${await new Response(child.stderr).text()}`);
   };
 
-  // A port taken between freePort() and the server binding it is retried with another.
+  // A port taken between closedPort() and the server binding it is retried with another.
   for (let i = 0; ; i++) {
-    port = freePort();
+    port = closedPort();
     try {
       await spawn();
       break;

@@ -1,23 +1,36 @@
 /**
  * A backend speaking raw HTTP/1.1 over TCP, for what Bun.serve cannot script: it answers a
- * request with the given bytes, keeps the connection open, and cuts it when the test says so,
- * e.g. a chunked body dropped before its final chunk (a backend dying mid-stream).
+ * request with the given bytes, keeps the connection open, and drops it without finishing the
+ * body, e.g. a chunked body without its final chunk (a backend dying mid-stream): when the test
+ * says so (`cut`), or by its own timer (`endAfterMs`).
  */
 import type { Socket } from "bun";
 import { deferred, within, type Deferred } from "./events";
+
+export interface RawBackendOptions {
+  /**
+   * Ends each connection (a FIN, nothing more) this long after answering it, by the backend's own
+   * timer: for a test with no step of its own to cut at. The gap matters: Bun's fetch discards body
+   * bytes that arrive in the same read as the connection's end, before they are read.
+   */
+  endAfterMs?: number;
+}
 
 export interface RawBackend {
   readonly url: string;
   /** Resolves once a request was answered with the scripted bytes (they are on the wire). */
   answered(ms?: number): Promise<void>;
+  /** Resolves once a connection was ended by the `endAfterMs` timer. */
+  ended(ms?: number): Promise<void>;
   /** Closes every open connection abruptly, as a crashing backend would. */
   cut(): void;
   stop(): void;
 }
 
-export function startRawBackend(response: string): RawBackend {
+export function startRawBackend(response: string, options: RawBackendOptions = {}): RawBackend {
   const open = new Set<Socket<{ head: string }>>();
   let answered: Deferred<void> = deferred();
+  const ended = deferred();
   const listener = Bun.listen<{ head: string }>({
     hostname: "127.0.0.1",
     port: 0,
@@ -33,6 +46,11 @@ export function startRawBackend(response: string): RawBackend {
         socket.write(response);
         socket.flush();
         answered.resolve();
+        if (options.endAfterMs === undefined) return;
+        setTimeout(() => {
+          socket.end();
+          ended.resolve();
+        }, options.endAfterMs);
       },
       close(socket) {
         open.delete(socket);
@@ -42,6 +60,7 @@ export function startRawBackend(response: string): RawBackend {
   return {
     url: `http://127.0.0.1:${listener.port}`,
     answered: (ms = 5000) => within(answered.promise, ms, "the raw backend answering"),
+    ended: (ms = 5000) => within(ended.promise, ms, "the raw backend ending a connection by its timer"),
     cut() {
       for (const socket of open) socket.terminate();
       open.clear();

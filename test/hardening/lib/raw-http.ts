@@ -1,7 +1,8 @@
 /**
  * Raw TCP on 127.0.0.1, for what fetch cannot say or see: exact request targets (`..`, `%2e%2e`,
- * `//`), unusual method tokens, hand-made bodies; and backends that misbehave below HTTP (reset
- * the connection, drop it mid-stream, never accept it). Every wait is bounded.
+ * `//`), unusual method tokens, hand-made bodies; and backends that reset the connection before
+ * any answer. (A backend that drops a stream mid-body is support/raw-backend; one that never
+ * accepts, support/never-accepting.) Every wait is bounded.
  */
 import type { Socket, TCPSocketListener } from "bun";
 import { deferred, within } from "../../support/events";
@@ -205,87 +206,4 @@ export function resettingBackend(when: "on-open" | "on-data") {
     },
     stop: () => listener.stop(true),
   };
-}
-
-/**
- * A backend that answers a streamed (SSE, chunked) response, sends `chunks`, then, `dropAfterMs`
- * later (its own timer), drops the TCP connection without the terminating chunk: a backend that
- * dies mid-stream. (With no gap, Bun's fetch discards body bytes that arrive in the same read as
- * the connection's end before they are read: see the hardening report.)
- */
-export function droppingStreamBackend(chunks: readonly string[], dropAfterMs = 100) {
-  const dropped = deferred();
-  const listener = Bun.listen({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      data(socket) {
-        let out = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
-        for (const chunk of chunks) out += `${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`;
-        socket.write(out);
-        socket.flush();
-        setTimeout(() => {
-          socket.end(); // FIN without the chunked terminator
-          dropped.resolve();
-        }, dropAfterMs);
-      },
-    },
-  });
-  return {
-    url: `http://127.0.0.1:${listener.port}`,
-    dropped: dropped.promise,
-    stop: () => listener.stop(true),
-  };
-}
-
-export interface NeverAccepting {
-  readonly url: string;
-  stop(): void;
-}
-
-/**
- * A listener that never accepts, its accept queue already full (python3: listen(0), then
- * connections of its own until one stays pending), so a new connection attempt hangs in SYN
- * retries. Returns null, with the reason, when python3 is missing or the kernel does not leave a
- * connection pending.
- */
-export async function neverAcceptingListener(): Promise<NeverAccepting | { skip: string }> {
-  const script = `
-import socket, select, sys
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
-addr = s.getsockname(); held = []; pending = False
-for i in range(64):
-    c = socket.socket(); c.setblocking(False)
-    try: c.connect(addr)
-    except BlockingIOError: pass
-    held.append(c)
-    _, w, _ = select.select([], [c], [], 0.3)
-    if not w:
-        pending = True
-        break
-print(addr[1], "full" if pending else "notfull", flush=True)
-sys.stdin.read()
-`;
-  let child;
-  try {
-    child = Bun.spawn(["python3", "-c", script], { stdin: "pipe", stdout: "pipe", stderr: "ignore" });
-  } catch {
-    return { skip: "python3 is not available to hold a listener with a full accept queue" };
-  }
-  const reader = child.stdout.getReader();
-  const first = await within(reader.read(), 10_000, "the never-accepting listener reporting its port").catch(() => null);
-  reader.releaseLock();
-  const line = first && !first.done ? decoder.decode(first.value).trim() : "";
-  const [port, state] = line.split(" ");
-  const stop = () => {
-    try {
-      child.stdin.end();
-    } catch {}
-    child.kill();
-  };
-  if (!port || state !== "full") {
-    stop();
-    return { skip: `the kernel accepted every connection to a listen(0) socket (${line || "no output"}): cannot make connect() hang` };
-  }
-  return { url: `http://127.0.0.1:${port}`, stop };
 }
