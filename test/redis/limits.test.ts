@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { expectOpenAIError } from "../support/http";
 import { reply } from "../support/mock-backend";
-import { answer, chat, health, startFleet } from "./fleet";
+import { answer, chat, eventually, health, startFleet } from "./fleet";
 import { pool } from "../support/pool";
 import { redisSuite } from "./suite";
 
@@ -74,9 +74,12 @@ describe("limits shared by instances on one Redis", () => {
     // Another key has slots of its own.
     mock.willReply(reply.json({ id: "ok", choices: [] }));
     expect((await answer(() => chat(b, KEY_B))).status).toBe(200);
-    // The stream on A ends: its slot, released in Redis, lets B admit one more.
+    // The stream on A ends: its slot, released in Redis, lets B admit one more. The access line
+    // can be written before the release reached Redis, so B's own view of the slots is waited on.
     await onA.body!.cancel();
     await a.log.until(() => a.log.accessLines.some((line: string) => line.includes('"outcome":"client_aborted"')), 5000, "A's stream ending");
+    const inFlight = async () => (await health(b)).limits.find((use: any) => use.scope === "client" && use.limit === "concurrent")?.used;
+    await eventually(async () => (await inFlight()) === 1, 5000, "A's slot released in Redis, as B sees it");
     const next = await answer(() => chat(b, KEY_A));
     expect(next.status).toBe(200);
     await onB.body!.cancel();
