@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { expectOpenAIError } from "../support/http";
 import { reply } from "../support/mock-backend";
+import type { ProxyHandle } from "../support/proxy";
 import { answer, chat, eventually, health, startFleet } from "./fleet";
 import { pool } from "../support/pool";
 import { redisSuite } from "./suite";
@@ -25,6 +26,15 @@ function config(limits: Record<string, unknown>) {
     state: { redis: suite.redis.url },
   };
 }
+
+/**
+ * Charges and releases reach Redis after the request ended, possibly after its access line: a
+ * test that counts on them waits until an instance's /health shows them.
+ */
+const clientUse = async (instance: ProxyHandle, limit: string) =>
+  (await health(instance)).limits.find((use: any) => use.scope === "client" && use.limit === limit)?.used;
+const spentToday = (instance: ProxyHandle, tokens: number, label: string) =>
+  eventually(async () => (await clientUse(instance, "tokensPerDay")) === tokens, 5000, label);
 
 describe("limits shared by instances on one Redis", () => {
   test("three instances, rpm 120, 3 × 100 requests from one key at once: 120 allowed across the three (±1), the rest 429 with Retry-After", async () => {
@@ -78,8 +88,7 @@ describe("limits shared by instances on one Redis", () => {
     // can be written before the release reached Redis, so B's own view of the slots is waited on.
     await onA.body!.cancel();
     await a.log.until(() => a.log.accessLines.some((line: string) => line.includes('"outcome":"client_aborted"')), 5000, "A's stream ending");
-    const inFlight = async () => (await health(b)).limits.find((use: any) => use.scope === "client" && use.limit === "concurrent")?.used;
-    await eventually(async () => (await inFlight()) === 1, 5000, "A's slot released in Redis, as B sees it");
+    await eventually(async () => (await clientUse(b, "concurrent")) === 1, 5000, "A's slot released in Redis, as B sees it");
     const next = await answer(() => chat(b, KEY_A));
     expect(next.status).toBe(200);
     await onB.body!.cancel();
@@ -93,10 +102,12 @@ describe("limits shared by instances on one Redis", () => {
     const firstAt = performance.now();
     expect((await answer(() => chat(a, KEY_A))).status).toBe(200);
     await a.log.until(() => a.log.accessLines.length >= 1, 5000, "A's request ending");
+    await spentToday(b, 20, "A's 20 tokens charged in Redis");
     const second = await answer(() => chat(b, KEY_A));
     expect(second.status).toBe(200);
     expect(second.headers.get("x-ratelimit-remaining-tokens")).toBe("10"); // 30 − 20 spent through A
     await b.log.until(() => b.log.accessLines.length >= 1, 5000, "B's request ending");
+    await spentToday(a, 30, "B's tokens charged in Redis");
     for (const instance of [a, b]) {
       const refused = await chat(instance, KEY_A);
       const error = await expectOpenAIError(refused, 429, { code: "rate_limit_exceeded" });
