@@ -5,6 +5,8 @@ TOOLS       := .tools
 BUN         := $(or $(shell command -v bun 2>/dev/null),$(CURDIR)/$(TOOLS)/node_modules/.bin/bun)
 NAME        := cm-open-webui-proxy
 ENTRY       := src/cli.ts
+# Worker threads' code: a compiled binary holds only the entry points it is given (see src/workers.ts).
+WORKERS     := src/observe/usage/sqlite-query-worker.ts
 BUILD_FLAGS := --compile --minify --sourcemap --bytecode --format=esm
 # The -musl targets run on Alpine (musl libc); -baseline on x64 CPUs without AVX2.
 TARGETS     := linux-x64 linux-x64-baseline linux-x64-musl linux-arm64 linux-arm64-musl darwin-x64 darwin-arm64 windows-x64
@@ -25,12 +27,12 @@ typecheck: deps
 	$(BUN) x tsc --noEmit
 
 build: deps
-	$(BUN) build $(ENTRY) $(BUILD_FLAGS) --outfile dist/$(NAME)
+	$(BUN) build $(ENTRY) $(WORKERS) $(BUILD_FLAGS) --outfile dist/$(NAME)
 
 release: deps
 	rm -rf dist/release && mkdir -p dist/release
 	for target in $(TARGETS); do \
-	  $(BUN) build $(ENTRY) $(BUILD_FLAGS) --target=bun-$$target --outfile dist/release/$(NAME)-$$target || exit 1; \
+	  $(BUN) build $(ENTRY) $(WORKERS) $(BUILD_FLAGS) --target=bun-$$target --outfile dist/release/$(NAME)-$$target || exit 1; \
 	done
 	rm -f dist/release/*.map  # the source map is embedded in each binary
 	cd dist/release && sha256sum $(NAME)-* > SHA256SUMS && cat SHA256SUMS

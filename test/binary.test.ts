@@ -6,12 +6,17 @@ import { startMock, type MockBackend } from "./support/mock-backend";
 import { BUN, CLI_ENTRY, REPO_ROOT, cleanEnv, pathWithout, runToExit, spawnProcess, type RunningProcess } from "./support/process";
 import { ALPHA_KEY, makeTempDir, removeTempDirs, writeConfig } from "./support/proxy";
 
+const makefileValue = (name: string) =>
+  new RegExp(`^${name}\\s*:?=\\s*(.+)$`, "m").exec(readFileSync(join(REPO_ROOT, "Makefile"), "utf8"))?.[1]?.trim().split(/\s+/);
+
 /** The Makefile's `make build` flags, so the test compiles what is shipped (falls back to plain --compile). */
 function buildFlags(): string[] {
-  const makefile = readFileSync(join(REPO_ROOT, "Makefile"), "utf8");
-  const flags = /^BUILD_FLAGS\s*:?=\s*(.+)$/m.exec(makefile)?.[1]?.trim().split(/\s+/);
+  const flags = makefileValue("BUILD_FLAGS");
   return flags && flags.includes("--compile") ? flags : ["--compile"];
 }
+
+/** The worker threads' entry points `make build` compiles in beside the CLI. */
+const workerEntries = () => (makefileValue("WORKERS") ?? []).map((file) => join(REPO_ROOT, file));
 
 const BUN_NAMES = ["bun", "bunx"];
 
@@ -28,7 +33,7 @@ beforeAll(async () => {
   mock = startMock("binary");
   buildDir = makeTempDir("binary-build");
   binary = join(buildDir, "cm-open-webui-proxy");
-  build = await runToExit([BUN, "build", CLI_ENTRY, ...buildFlags(), "--outfile", binary], { cwd: REPO_ROOT, env: cleanEnv() }, 170_000);
+  build = await runToExit([BUN, "build", CLI_ENTRY, ...workerEntries(), ...buildFlags(), "--outfile", binary], { cwd: REPO_ROOT, env: cleanEnv() }, 170_000);
 }, 180_000);
 
 afterAll(async () => {
@@ -83,6 +88,11 @@ describe("the compiled binary", () => {
     expect((await chat.json()).choices[0].message.content).toBe("hello from binary");
     expect(mock.last.json().model).toBe("binary-actual");
     expect(mock.last.headers.get("authorization")).toBe(`Bearer ${ALPHA_KEY}`);
+
+    // /usage runs its query on a worker thread, whose code is inside the binary too
+    const usage = await fetch(`http://127.0.0.1:${port}/usage?groupBy=model`);
+    expect(usage.status).toBe(200);
+    expect((await usage.json()).groups).toEqual([expect.objectContaining({ key: "gpt", requests: 1, errors: 0 })]);
 
     // the Swagger UI assets are inside the binary too
     const asset = await fetch(`http://127.0.0.1:${port}/swagger/assets/swagger-ui-bundle.js`);

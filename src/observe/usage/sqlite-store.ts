@@ -1,8 +1,8 @@
 import { Database, type Statement } from "bun:sqlite";
 import type { RequestRecord } from "../record";
-import { withPercentiles, type GroupTotals } from "./query";
 import { NextTurn, startStoreTimers, UsageQueue } from "./queue";
-import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS } from "./row";
+import { USAGE_COLUMNS } from "./row";
+import { UsageQueryThread } from "./sqlite-query-thread";
 import {
   DAY_MS,
   messageOf,
@@ -50,9 +50,6 @@ const insertOf = (rows: number) =>
  */
 const ROWS_PER_INSERT = 64;
 
-/** The SQL expression each grouping groups by (shared with the PostgreSQL store; only the day is SQLite's own). */
-const GROUP_KEYS = groupKeys("strftime('%Y-%m-%d', ts / 1000, 'unixepoch')");
-
 /** Why the file cannot be used, in words an operator can act on. */
 function openFailure(error: unknown): string {
   const code = (error as { code?: string })?.code;
@@ -84,7 +81,8 @@ export interface SqliteUsageOptions extends UsageStoreOptions {
  * Usage rows in an embedded SQLite file (WAL). `add` pushes to an in-memory queue; a timer (every
  * `flushIntervalMs`, or soon after `batchSize` rows wait) writes them in one transaction with a
  * prepared statement. A failed write (disk full, lock, I/O error) keeps the rows queued, is logged
- * once, and is retried at the next flush; a full queue drops new rows and counts them.
+ * once, and is retried at the next flush; a full queue drops new rows and counts them. `/usage`
+ * queries run on a worker thread with a read-only connection of their own.
  */
 export class SqliteUsageStore implements UsageStore {
   private readonly queue: UsageQueue;
@@ -92,6 +90,7 @@ export class SqliteUsageStore implements UsageStore {
   private failing = false;
   private readonly writeSoon = new NextTurn(() => this.writeBatch());
   private stopTimers = () => {};
+  private readonly queries: UsageQueryThread;
   private readonly insert: Statement;
   private readonly insertMany: Statement;
   private readonly deleteOld: Statement;
@@ -109,6 +108,7 @@ export class SqliteUsageStore implements UsageStore {
     this.deleteOld = db.prepare(`DELETE FROM usage WHERE rowid IN (SELECT rowid FROM usage WHERE ts < ? LIMIT ${PRUNE_CHUNK})`);
     this.batchSize = options.batchSize ?? 500;
     this.now = options.now ?? Date.now;
+    this.queries = new UsageQueryThread(options.path);
     this.queue = new UsageQueue(options.queueSize, () =>
       options.log.warn(`usage store: queue full (${options.queueSize} rows): dropping new rows until it drains`),
     );
@@ -159,23 +159,11 @@ export class SqliteUsageStore implements UsageStore {
     while (this.queue.length > 0 && this.writeBatch()) {}
   }
 
+  /** Runs on the query thread, after what is queued was written (so it is counted). */
   async query(range: UsageRange, groupBy: GroupBy): Promise<UsageGroup[]> {
     if (this.closed) throw new Error("the usage store is closed");
     await this.flush();
-    const key = GROUP_KEYS[groupBy];
-    const where = "FROM usage WHERE ts >= ? AND ts < ?";
-    const totals = this.db
-      .query(
-        `SELECT ${key} AS key, count(*) AS requests, sum(${ERROR_CONDITION}) AS errors,
-          coalesce(sum(prompt_tokens), 0) AS promptTokens, coalesce(sum(completion_tokens), 0) AS completionTokens,
-          coalesce(sum(total_tokens), 0) AS totalTokens ${where} GROUP BY 1 ORDER BY 1`,
-      )
-      .all(range.from, range.to) as GroupTotals[];
-    const durations = this.db.query(`SELECT ${key} AS key, duration_ms AS ms ${where} ORDER BY 1, 2`);
-    function* pairs(): Generator<readonly [string, number]> {
-      for (const row of durations.iterate(range.from, range.to) as IterableIterator<{ key: string; ms: number }>) yield [row.key, row.ms];
-    }
-    return withPercentiles(totals, pairs());
+    return this.queries.query(range, groupBy);
   }
 
   /** Deletes rows older than `retentionDays`, a chunk at a time; resolves with how many went. */
@@ -204,6 +192,7 @@ export class SqliteUsageStore implements UsageStore {
     this.closed = true;
     this.stopTimers();
     this.writeSoon.cancel();
+    this.queries.close();
     const lost = this.queue.clear();
     if (lost > 0) this.options.log.error(`usage store: ${lost} rows could not be written to ${this.options.path} and are lost`);
     this.db.close(false);
