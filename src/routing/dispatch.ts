@@ -3,7 +3,7 @@ import type { Model, Target } from "../catalog/model";
 import { ProxyError } from "../errors";
 import type { RuntimeRegistry } from "../state/registry";
 import { phaseOf, type TargetState } from "../state/target-state";
-import { clientClosed, discard, relay, send, type Sent } from "../upstream/forward";
+import { clientClosed, discard, relay, send, type RelayEnd, type Sent } from "../upstream/forward";
 import type { HeaderRecord } from "../upstream/headers";
 import type { Outcome, RequestRecord } from "../observe/record";
 import { SseUsage } from "../observe/usage/sse-usage";
@@ -195,39 +195,17 @@ export class Router {
    */
   private async relayServed(sent: Sent, request: DispatchRequest, progress: Progress, headersAt: number, served: Served | null): Promise<Response> {
     const { record } = request;
-    const status = sent.response.status;
     [record.servedModel, record.servedTarget] = [sent.target.modelId, sent.target.name];
     record.ttfbMs = headersAt - record.startMono;
     const scanner = request.readsUsage ? new SseUsage(served?.stripUsage ?? false) : undefined;
-    // A body read whole before answering took the backend's time, not the proxy's.
-    let bodyReadAt = headersAt;
-    let returned = false;
-    const response = await relay(
-      sent,
-      servedHeaders(request, progress),
-      (end, bytes, whole) => {
-        if (served) finish(served.state, served.model, end);
-        if (end instanceof ProxyError) {
-          record.bodyFailures.push({ model: sent.target.modelId, target: sent.target.name, status: end.status, failure: bodyFailure(end) });
-        }
-        record.bytesOut = bytes;
-        const outcome = outcomeOf(end, status);
-        if (whole) bodyReadAt = performance.now();
-        const close = () => {
-          record.usage = whole ? (request.readsUsage ? usageOfBody(whole) : null) : (scanner?.usage() ?? null);
-          record.end(status, outcome);
-        };
-        // A body over before the answer is even returned (read whole, or none) ends the record once
-        // the response is on its way, with the proxy's own time measured and off the request path.
-        if (returned) close();
-        else setImmediate(close);
-      },
-      scanner,
-    );
-    returned = true;
+    // The body's end is watched by a closure built outside this async function: it holds only what
+    // it reads, not the request (its parsed body, its prepare closure) nor the backend's Response.
+    const ending = bodyEnding(record, sent.target, sent.response.status, served, scanner, request.readsUsage, headersAt);
+    const response = await relay(sent, servedHeaders(request, progress), ending.onEnd, scanner);
+    ending.returned = true;
     // From here the body's end ends the record (a body read whole has been read already).
     record.endsWithBody = true;
-    record.overheadMs = (record.fetchStartMs ?? 0) + (performance.now() - bodyReadAt);
+    record.overheadMs = (record.fetchStartMs ?? 0) + (performance.now() - ending.bodyReadAt);
     return response;
   }
 
@@ -252,6 +230,43 @@ interface Served {
   readonly state: TargetState;
   readonly model: Model;
   readonly stripUsage: boolean;
+}
+
+interface BodyEnding {
+  readonly onEnd: RelayEnd;
+  /** The response has been returned: a body ending now ends the record at once. */
+  returned: boolean;
+  /** When a body read whole was read (the headers' arrival until then). */
+  bodyReadAt: number;
+}
+
+/**
+ * The end of a relayed body: frees the target, and ends the record with the bytes sent, the usage
+ * it reported and how it ended. A body over before the answer is even returned (read whole, or
+ * none) ends the record once the response is on its way, off the request path.
+ */
+function bodyEnding(record: RequestRecord, target: Target, status: number, served: Served | null, scanner: SseUsage | undefined, readsUsage: boolean, headersAt: number): BodyEnding {
+  const ending: BodyEnding = {
+    returned: false,
+    bodyReadAt: headersAt,
+    onEnd: (end, bytes, whole) => {
+      if (served) finish(served.state, served.model, end);
+      if (end instanceof ProxyError) {
+        record.bodyFailures.push({ model: target.modelId, target: target.name, status: end.status, failure: bodyFailure(end) });
+      }
+      record.bytesOut = bytes;
+      const outcome = outcomeOf(end, status);
+      // A body read whole before answering took the backend's time, not the proxy's.
+      if (whole) ending.bodyReadAt = performance.now();
+      const close = () => {
+        record.usage = whole ? (readsUsage ? usageOfBody(whole) : null) : (scanner?.usage() ?? null);
+        record.end(status, outcome);
+      };
+      if (ending.returned) close();
+      else setImmediate(close);
+    },
+  };
+  return ending;
 }
 
 /** Why a body failed after its headers arrived, as metrics and logs name it. */
