@@ -40,6 +40,17 @@ describe("SseUsage", () => {
     });
   }
 
+  test("strip: a finish_reason split anywhere between two long chunks is still seen", () => {
+    const long = chunk("x".repeat(100));
+    const stream = encoder.encode(long + FINISH + USAGE_ONLY + DONE);
+    const marker = long.length + FINISH.indexOf('"finish_reason"');
+    for (let split = marker - 40; split <= marker + 40; split++) {
+      const scanner = new SseUsage(true);
+      const out = [scanner.pass(stream.subarray(0, split)), scanner.pass(stream.subarray(split)), scanner.flush() ?? new Uint8Array(0)];
+      expect({ split, text: decoder.decode(Buffer.concat(out)) }).toEqual({ split, text: long + FINISH + DONE });
+    }
+  });
+
   test("CRLF line ends, comments and `usage: null` chunks are left alone", () => {
     const crlf = (text: string) => text.replace(/\n/g, "\r\n");
     const stream = ": keep-alive\r\n\r\n" + crlf(chunk("a", true)) + crlf(FINISH) + crlf(USAGE_ONLY) + crlf(DONE);

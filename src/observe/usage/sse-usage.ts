@@ -118,10 +118,17 @@ export class SseUsage {
     return null;
   }
 
+  /**
+   * Whether a finish_reason marker is in this chunk, or across its seam with the one before. Runs
+   * for every chunk of a stream: it reads the chunk in place and copies only a few bytes at the seam.
+   */
   private finishes(chunk: Uint8Array): boolean {
-    const window = Buffer.concat([this.previousEnd, chunk]);
-    this.previousEnd = window.subarray(Math.max(0, window.length - MARKER_OVERLAP));
-    return FINISHED.some((marker) => window.includes(marker));
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const seam = Buffer.concat([this.previousEnd, bytes.subarray(0, MARKER_OVERLAP)]);
+    // A copy: a view would keep the whole chunk alive until the next one.
+    const last = bytes.length >= MARKER_OVERLAP ? bytes : seam;
+    this.previousEnd = Uint8Array.prototype.slice.call(last, last.length - Math.min(last.length, MARKER_OVERLAP));
+    return FINISHED.some((marker) => bytes.includes(marker) || seam.includes(marker));
   }
 
   private keepTail(chunk: Uint8Array): void {
