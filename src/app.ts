@@ -1,5 +1,6 @@
 import { Elysia, ParseError, ValidationError } from "elysia";
 import { errorResponse, invalidRequest, ProxyError } from "./errors";
+import { ownBodyBytes } from "./json-response";
 import type { Logger } from "./log";
 import type { Outcome } from "./observe/record";
 import { describeValueError, dottedPath } from "./schema-errors";
@@ -65,14 +66,20 @@ export function createApp(context: RouteContext) {
     .onAfterResponse({ as: "global" }, ({ request, set, responseValue }) => {
       const record = observe.of(request);
       if (!record || record.endsWithBody) return;
-      const status = responseValue instanceof Response ? responseValue.status : Number(set.status) || 200;
+      const answer = responseValue instanceof Response ? responseValue : null;
+      const status = answer ? answer.status : Number(set.status) || 200;
+      // An error's answer is sized where onError makes it (here the value is the error itself).
+      if (answer) record.bytesOut = ownBodyBytes(answer) ?? 0;
+      else if (typeof responseValue === "string") record.bytesOut = Buffer.byteLength(responseValue);
       record.end(status, outcomeOfStatus(status));
     })
     .use(corsPlugin())
     .onError({ as: "global" }, ({ code, error, request }) => {
       const proxyError = toProxyError(code, error, context.log);
-      const id = observe.of(request)?.id;
-      return errorResponse(id === undefined ? proxyError : proxyError.withHeaders({ "x-request-id": id }));
+      const record = observe.of(request);
+      const response = errorResponse(record ? proxyError.withHeaders({ "x-request-id": record.id }) : proxyError);
+      if (record) record.bytesOut = ownBodyBytes(response) ?? 0;
+      return response;
     })
     .use(docsRoutes(VERSION));
   for (const prefix of ROUTE_PREFIXES) {

@@ -119,6 +119,22 @@ describe("access log lines", () => {
     expect(await entryFor("down-1")).toMatchObject({ status: 502, model: "dead", attempts: 1, outcome: "upstream_error" });
   });
 
+  test("the proxy's own answers (a model list, an error, /health, /metrics) log the bytes the client got", async () => {
+    const asked: [string, RequestInit][] = [
+      ["/v1/models", { headers: CLIENT }],
+      ["/v1/chat/completions", { method: "POST", headers: { ...CLIENT, "content-type": "application/json" }, body: JSON.stringify(chatBody("no-such-model")) }],
+      ["/health", {}],
+      ["/metrics", {}],
+    ];
+    for (const [i, [path, init]] of asked.entries()) {
+      const id = `own-bytes-${i}`;
+      const response = await fetch(h.url(path), { ...init, headers: { ...(init.headers as Record<string, string>), "x-request-id": id } });
+      const bytes = (await response.arrayBuffer()).byteLength;
+      expect(bytes).toBeGreaterThan(0);
+      expect(await entryFor(id)).toMatchObject({ path, status: response.status, bytesOut: bytes });
+    }
+  });
+
   test("an HTTP/1.0 request without a Host header is logged with its own path", async () => {
     const id = "req-http10-no-host";
     const port = Number(new URL(h.url("/")).port);

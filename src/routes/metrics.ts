@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { authorizeAdmin } from "../access/admin";
+import { ownResponse } from "../json-response";
 import { CONTENT_TYPE } from "../observe/metrics/registry";
 import type { RouteContext } from "./context";
 
@@ -12,7 +13,7 @@ export const metricsRoutes = ({ store, metrics }: RouteContext, prefix: string) 
     .onBeforeHandle(({ request, server }) =>
       authorizeAdmin(store.current.adminDigest, request.headers, server?.requestIP(request)?.address),
     )
-    .get("/metrics", () => new Response(metrics.render(), { headers: { "content-type": CONTENT_TYPE } }), {
+    .get("/metrics", () => ownResponse(metrics.render(), { headers: { "content-type": CONTENT_TYPE } }), {
       detail: {
         summary: "Prometheus metrics (text exposition format): requests, latencies, errors, retries, fallbacks, tokens, targets",
         tags: ["Admin"],

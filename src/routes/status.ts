@@ -3,7 +3,7 @@ import { Elysia, t } from "elysia";
 import pageFile from "../ui/status.html" with { type: "file" };
 import { authorizeAdmin } from "../access/admin";
 import type { Catalog } from "../catalog/catalog";
-import { jsonResponse } from "../json-response";
+import { jsonResponse, ownResponse } from "../json-response";
 import type { RecentStats } from "../observe/recent";
 import { healthReport, type StoreStates } from "../routing/health-report";
 import type { LimitUse } from "../limits/limiter";
@@ -152,7 +152,7 @@ export const statusRoutes = (context: RouteContext) => {
       "/",
       async () => {
         const { body, headers } = await (page ??= renderPage());
-        return new Response(body, { headers });
+        return ownResponse(body, { headers });
       },
       { detail: { hide: true } },
     )

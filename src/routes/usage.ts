@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import { authorizeAdmin } from "../access/admin";
 import { ProxyError } from "../errors";
-import { jsonResponse } from "../json-response";
+import { jsonResponse, ownResponse } from "../json-response";
 import { parseUsageQuery, usageCsv } from "../observe/usage/query";
 import { GROUP_BYS, UsageStoreUnavailableError, type GroupBy, type UsageRange, type UsageStore } from "../observe/usage/store";
 import { searchOf, type RouteContext } from "./context";
@@ -63,7 +63,7 @@ export const usageRoutes = ({ store, usage }: RouteContext, prefix: string) =>
         if (!usage) throw usageOff();
         const { range, groupBy, format } = parseUsageQuery(new URLSearchParams(searchOf(request.url)));
         const groups = await groupsOf(usage, range, groupBy);
-        if (format === "csv") return new Response(usageCsv(groups), { headers: { "content-type": "text/csv; charset=utf-8" } });
+        if (format === "csv") return ownResponse(usageCsv(groups), { headers: { "content-type": "text/csv; charset=utf-8" } });
         const from = new Date(range.from).toISOString();
         const to = new Date(range.to).toISOString();
         return jsonResponse(JSON.stringify({ from, to, groupBy, groups }));
