@@ -2,10 +2,9 @@ import { SQL } from "bun";
 import { ConfigError } from "../../config/load";
 import { withDeadline } from "../../deadline";
 import type { RequestRecord } from "../record";
-import { NextTurn, startStoreTimers, UsageQueue } from "./queue";
+import { NextTurn, pruneOldRows, startStoreTimers, UsageQueue } from "./queue";
 import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS, type UsageColumn, type UsageRow } from "./row";
 import {
-  DAY_MS,
   messageOf,
   PRUNE_CHUNK,
   UsageStoreUnavailableError,
@@ -148,7 +147,6 @@ export class PostgresUsageStore implements UsageStore {
   private readonly writeSoon = new NextTurn(() => void this.turn());
   private stopTimers = () => {};
   private readonly batchSize: number;
-  private readonly now: () => number;
   /** Rows written since the store opened. */
   written = 0;
 
@@ -159,7 +157,6 @@ export class PostgresUsageStore implements UsageStore {
     private readonly options: PostgresUsageOptions,
   ) {
     this.batchSize = options.batchSize ?? 500;
-    this.now = options.now ?? Date.now;
     this.queue = new UsageQueue(options.queueSize, () =>
       options.log.warn(`usage store: queue full (${options.queueSize} rows waiting for ${where}): dropping new rows until it drains`),
     );
@@ -249,27 +246,22 @@ export class PostgresUsageStore implements UsageStore {
   }
 
   /** Deletes rows older than `retentionDays` (every instance's: the table is shared), a chunk at a time; resolves with how many went. */
-  async prune(): Promise<number> {
-    const cutoff = this.now() - this.options.retentionDays() * DAY_MS;
-    let deleted = 0;
-    while (!this.closing) {
-      let changes: number;
-      try {
-        const result = await this.sql.unsafe(
-          `DELETE FROM ${USAGE_TABLE} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${USAGE_TABLE} WHERE ts < $1 LIMIT ${PRUNE_CHUNK}))`,
-          [cutoff],
-        );
-        changes = result.count;
-      } catch (error) {
-        // An outage is logged by the writer; anything else is worth a line.
+  prune(): Promise<number> {
+    return pruneOldRows(this.options, {
+      deleteChunk: async (cutoff) =>
+        (
+          await this.sql.unsafe(
+            `DELETE FROM ${USAGE_TABLE} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${USAGE_TABLE} WHERE ts < $1 LIMIT ${PRUNE_CHUNK}))`,
+            [cutoff],
+          )
+        ).count,
+      stopped: () => this.closing,
+      // An outage is logged by the writer; anything else is worth a line.
+      failed: (error) => {
         if (!isOutage(error)) this.options.log.warn(`usage store: pruning ${this.where} failed, retrying at the next prune: ${reasonOf(error)}`);
-        break;
-      }
-      deleted += changes;
-      if (changes < PRUNE_CHUNK) break;
-    }
-    if (deleted > 0) this.options.log.info(`usage store: pruned ${deleted} rows older than ${this.options.retentionDays()} days from ${this.where}`);
-    return deleted;
+      },
+      from: this.where,
+    });
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { RequestRecord } from "../record";
 import { usageRowOf, type UsageRow } from "./row";
-import { DAY_MS, type UsageStoreOptions } from "./store";
+import { DAY_MS, PRUNE_CHUNK, type UsageStoreOptions } from "./store";
 
 /**
  * The rows a usage store has yet to write (the SQLite and PostgreSQL stores share it). Bounded, so
@@ -84,6 +84,42 @@ export class NextTurn {
     if (this.handle !== null) clearImmediate(this.handle);
     this.handle = null;
   }
+}
+
+/** How a store deletes its old rows; `pruneOldRows` runs the loop. */
+export interface Pruning {
+  /** Deletes at most PRUNE_CHUNK rows older than `cutoff` (ms since the epoch); resolves how many went. */
+  deleteChunk(cutoff: number): number | Promise<number>;
+  /** The store is closing: no further chunk. */
+  stopped(): boolean;
+  /** A chunk failed: the prune ends there, and is tried again at the next one. */
+  failed(error: unknown): void;
+  /** Named in the log line after the number pruned (" from …"), when the store has a place to name. */
+  from?: string;
+}
+
+/**
+ * Deletes rows older than `retentionDays`, a chunk at a time with the event loop free in between,
+ * so a large prune never holds the database or the requests long; resolves with how many went.
+ */
+export async function pruneOldRows(options: UsageStoreOptions, pruning: Pruning): Promise<number> {
+  const now = options.now ?? Date.now;
+  const cutoff = now() - options.retentionDays() * DAY_MS;
+  let deleted = 0;
+  while (!pruning.stopped()) {
+    let changes: number;
+    try {
+      changes = await pruning.deleteChunk(cutoff);
+    } catch (error) {
+      pruning.failed(error);
+      break;
+    }
+    deleted += changes;
+    if (changes < PRUNE_CHUNK) break;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  if (deleted > 0) options.log.info(`usage store: pruned ${deleted} rows older than ${options.retentionDays()} days${pruning.from ? ` from ${pruning.from}` : ""}`);
+  return deleted;
 }
 
 /**

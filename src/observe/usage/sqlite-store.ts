@@ -1,10 +1,9 @@
 import { Database, type Statement } from "bun:sqlite";
 import type { RequestRecord } from "../record";
-import { NextTurn, startStoreTimers, UsageQueue } from "./queue";
+import { NextTurn, pruneOldRows, startStoreTimers, UsageQueue } from "./queue";
 import { USAGE_COLUMNS } from "./row";
 import { UsageQueryThread } from "./sqlite-query-thread";
 import {
-  DAY_MS,
   messageOf,
   PRUNE_CHUNK,
   UsageStoreError,
@@ -95,7 +94,6 @@ export class SqliteUsageStore implements UsageStore {
   private readonly insertMany: Statement;
   private readonly deleteOld: Statement;
   private readonly batchSize: number;
-  private readonly now: () => number;
   /** Rows written since the store opened. */
   written = 0;
 
@@ -107,7 +105,6 @@ export class SqliteUsageStore implements UsageStore {
     this.insertMany = db.prepare(insertOf(ROWS_PER_INSERT));
     this.deleteOld = db.prepare(`DELETE FROM usage WHERE rowid IN (SELECT rowid FROM usage WHERE ts < ? LIMIT ${PRUNE_CHUNK})`);
     this.batchSize = options.batchSize ?? 500;
-    this.now = options.now ?? Date.now;
     this.queries = new UsageQueryThread(options.path);
     this.queue = new UsageQueue(options.queueSize, () =>
       options.log.warn(`usage store: queue full (${options.queueSize} rows): dropping new rows until it drains`),
@@ -167,23 +164,12 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   /** Deletes rows older than `retentionDays`, a chunk at a time; resolves with how many went. */
-  async prune(): Promise<number> {
-    const cutoff = this.now() - this.options.retentionDays() * DAY_MS;
-    let deleted = 0;
-    while (!this.closed) {
-      let changes: number;
-      try {
-        changes = this.deleteOld.run(cutoff).changes;
-      } catch (error) {
-        this.options.log.warn(`usage store: pruning ${this.options.path} failed, retrying at the next prune: ${messageOf(error)}`);
-        break;
-      }
-      deleted += changes;
-      if (changes < PRUNE_CHUNK) break;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    if (deleted > 0) this.options.log.info(`usage store: pruned ${deleted} rows older than ${this.options.retentionDays()} days`);
-    return deleted;
+  prune(): Promise<number> {
+    return pruneOldRows(this.options, {
+      deleteChunk: (cutoff) => this.deleteOld.run(cutoff).changes,
+      stopped: () => this.closed,
+      failed: (error) => this.options.log.warn(`usage store: pruning ${this.options.path} failed, retrying at the next prune: ${messageOf(error)}`),
+    });
   }
 
   async close(): Promise<void> {
