@@ -11,7 +11,7 @@ BUILD_FLAGS := --compile --minify --sourcemap --bytecode --format=esm
 # The -musl targets run on Alpine (musl libc); -baseline on x64 CPUs without AVX2.
 TARGETS     := linux-x64 linux-x64-baseline linux-x64-musl linux-arm64 linux-arm64-musl darwin-x64 darwin-arm64 windows-x64
 
-.PHONY: run test build release bench soak cluster typecheck deps bun clean
+.PHONY: run test test-deps build release bench soak cluster typecheck deps bun clean
 
 run: deps
 	$(BUN) run $(ENTRY)
@@ -20,8 +20,16 @@ run: deps
 # The per-test timeout is given here because Bun ignores a `[test] timeout` in bunfig.toml
 # (oven-sh/bun#7789): it is the outer bound; every wait inside a test has its own, shorter one
 # that names what it waited for.
-test: typecheck
+test: typecheck test-deps
 	$(BUN) test --timeout 30000
+
+# The real servers and tools the suite starts itself (Debian package names): Chromium drives the
+# status page, promtool (prometheus) checks /metrics, redis-server backs the shared-state suites,
+# PostgreSQL the usage-store suites. Each missing one is installed with apt-get (`update` once,
+# only when something is missing); without apt-get, one line per missing package and exit 1:
+# the tests never skip silently.
+test-deps:
+	@bash scripts/test-deps.sh
 
 typecheck: deps
 	$(BUN) x tsc --noEmit

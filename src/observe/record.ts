@@ -14,7 +14,7 @@ export interface Try {
   readonly target: string;
   /** The backend's status, or the proxy's own 502/504 when no answer came. */
   readonly status: number;
-  /** Why it failed (`status_500`, `connect`, `timeout`), or null when it was relayed. */
+  /** Why it failed (`status_500`, `connect`, `timeout`, `connection_dropped`), or null when it was relayed. */
   readonly failure: string | null;
 }
 

@@ -3,7 +3,7 @@ import type { Model, Target } from "../catalog/model";
 import { ProxyError } from "../errors";
 import type { RuntimeRegistry } from "../state/registry";
 import { phaseOf, type TargetState } from "../state/target-state";
-import { clientClosed, discard, relay, send, type RelayEnd, type Sent } from "../upstream/forward";
+import { clientClosed, ConnectionDropped, discard, relay, send, type RelayEnd, type Sent } from "../upstream/forward";
 import type { HeaderRecord } from "../upstream/headers";
 import type { Outcome, RequestRecord } from "../observe/record";
 import { SseUsage } from "../observe/usage/sse-usage";
@@ -129,22 +129,32 @@ export class Router {
     const state = this.registry.target(target);
     if (phaseOf(state, Date.now()) === "half-open") state.probing = true;
     state.inFlight++;
-    progress.attempts++;
-    progress.servedBy = `${model.id}/${target.name}`;
     if (progress.lastReply) discard(progress.lastReply);
     progress.lastReply = null;
     progress.lastError = null;
-    const attempt = request.prepare(target);
     const { record } = request;
-    const started = performance.now();
-    record.fetchStartMs ??= started - record.startMono;
-    let sent: Sent;
-    try {
-      sent = await send({ target, ...attempt, method: request.method, maxBodyBytes: request.maxBodyBytes, clientSignal: request.clientSignal });
-    } catch (error) {
-      const failure = this.failedTry(error, state, model, request, progress);
-      record.tries.push({ model: model.id, target: target.name, status: failure.status, failure: failure.status === 504 ? "timeout" : "connect" });
-      return { retryAfterMs: null };
+    let sent: Sent | null = null;
+    let attempt!: Attempt;
+    let started = 0;
+    // A connection dropped before any answer is not the backend's answer: one more try at once, on
+    // a fresh connection, outside the retry policy's attempts; only a second drop is a failure.
+    for (let fresh = false; sent === null; fresh = true) {
+      progress.attempts++;
+      progress.servedBy = `${model.id}/${target.name}`;
+      attempt = request.prepare(target);
+      started = performance.now();
+      record.fetchStartMs ??= started - record.startMono;
+      try {
+        sent = await send({ target, ...attempt, method: request.method, maxBodyBytes: request.maxBodyBytes, clientSignal: request.clientSignal, fresh });
+      } catch (error) {
+        if (error instanceof ConnectionDropped && !fresh && request.replayable) {
+          record.tries.push({ model: model.id, target: target.name, status: error.status, failure: "connection_dropped" });
+          continue;
+        }
+        const failure = this.failedTry(error, state, model, request, progress);
+        record.tries.push({ model: model.id, target: target.name, status: failure.status, failure: failure.status === 504 ? "timeout" : "connect" });
+        return { retryAfterMs: null };
+      }
     }
     const status = sent.response.status;
     const headersAt = performance.now();
@@ -163,7 +173,8 @@ export class Router {
       }
     }
     record.tries.push({ model: model.id, target: target.name, status, failure: `status_${status}` });
-    const askedMs = status === 429 ? retryAfterMs(sent.response.headers) : null;
+    // RFC 9110 defines Retry-After for 503 as much as for 429: any retryable answer may carry it.
+    const askedMs = retryAfterMs(sent.response.headers);
     if (askedMs !== null) holdFor(state, askedMs, Date.now());
     else recordFailure(state, model.cooldown, Date.now());
     state.inFlight--;

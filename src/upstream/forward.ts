@@ -16,6 +16,8 @@ export interface UpstreamRequest {
   readonly maxBodyBytes: number;
   /** Aborts when the client goes away; the backend request is aborted with it. */
   readonly clientSignal: AbortSignal;
+  /** Open a new connection instead of reusing a pooled one. */
+  readonly fresh?: boolean;
 }
 
 /** A backend answer whose headers are in and whose body is not read yet. */
@@ -36,6 +38,19 @@ function failureReason(error: unknown): string {
   const code = (error as { code?: unknown })?.code;
   return typeof code === "string" && code ? code : "connection failed";
 }
+
+/**
+ * The codes of a connection that was reset or closed before any byte of an answer. A refused
+ * connection is not among them: it was a new connection already, so a fresh one would fare no better.
+ */
+const DROPPED = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE"]);
+
+/**
+ * No answer came because the connection went away under the request, not because the backend
+ * answered: a pooled keep-alive connection the backend (or a load balancer) closed just as the
+ * request was written on it. Worth one immediate try on a fresh connection.
+ */
+export class ConnectionDropped extends ProxyError {}
 
 /**
  * One timer per request until the response headers arrive: at `connectMs` a TCP probe checks the
@@ -86,12 +101,16 @@ export async function send(request: UpstreamRequest): Promise<Sent> {
       redirect: "manual",
       decompress: false,
       timeout: false, // our own timers govern; Bun's default would cut a long first-byte wait
+      keepalive: !request.fresh,
     });
     return { target, response, abort, clientSignal, onClientGone };
   } catch (error) {
     clientSignal.removeEventListener("abort", onClientGone);
     if (abort.signal.reason instanceof ProxyError) throw abort.signal.reason;
-    throw badGateway(target.modelId, failureReason(error));
+    const reason = failureReason(error);
+    const failure = badGateway(target.modelId, reason);
+    if (DROPPED.has(reason)) throw new ConnectionDropped(failure.status, failure.message, failure.type, failure.code);
+    throw failure;
   } finally {
     stopWatching();
   }

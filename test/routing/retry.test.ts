@@ -9,12 +9,16 @@ import { within } from "../support/events";
 import { chatBody, expectOpenAIError, postJson, readBody, readFirstChunk } from "../support/http";
 import { defaultCompletion, reply, startMock, type MockBackend, type RecordedRequest, type Reply } from "../support/mock-backend";
 import { closedPort, CLIENT_KEY, removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
+import { startRawBackend, type RawBackend } from "../support/raw-backend";
 import { RestartableBackend, routing, sseChunk } from "./lib-a";
 
 let proxy: ProxyHandle;
 let a: MockBackend, b: MockBackend;
 /** A backend the test can crash (close with its open connections) and bring back on its port. */
 let breaking: RestartableBackend;
+/** Answers one request per connection, then resets the connection when the next arrives on it. */
+let oneShot: RawBackend;
+const ONE_SHOT_BODY = JSON.stringify(defaultCompletion("one-shot", "m"));
 
 const pair = (extra: Record<string, unknown> = {}) => ({
   targets: [
@@ -28,13 +32,18 @@ const lone = (extra: Record<string, unknown> = {}) => ({ url: a.url, ...extra })
 beforeAll(async () => {
   [a, b] = [startMock("a"), startMock("b")];
   breaking = new RestartableBackend("breaking", () => new Response("unscripted", { status: 599 })).start();
+  oneShot = startRawBackend(
+    `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(ONE_SHOT_BODY)}\r\nconnection: keep-alive\r\n\r\n${ONE_SHOT_BODY}`,
+    { resetReused: true },
+  );
   const fastRetry = { attempts: 2, backoffMs: 1 };
   proxy = await startProxy({
     endpoints: {
       "lone-after": lone({ retry: fastRetry }),
-      "lone-after-ms": lone({ retry: fastRetry }),
       "lone-capped": lone({ retry: fastRetry }),
-      "pair-limited": pair({ retry: { attempts: 2, backoffMs: 10 } }),
+      "one-shot": { url: oneShot.url, retry: { attempts: 1 } },
+      "pair-limited-429": pair({ retry: { attempts: 2, backoffMs: 10 } }),
+      "pair-limited-503": pair({ retry: { attempts: 2, backoffMs: 10 } }),
       "pair-500": pair({ retry: { attempts: 3, backoffMs: 1 }, cooldown: { failures: 10, seconds: 0.2 } }),
       "pair-400": pair({ retry: { attempts: 3, backoffMs: 1 } }),
       down: { targets: [{ name: "gone-1", url: `http://127.0.0.1:${closedPort()}` }, { name: "gone-2", url: `http://127.0.0.1:${closedPort()}` }], retry: fastRetry },
@@ -55,6 +64,7 @@ beforeEach(() => {
 afterAll(async () => {
   await proxy.stop();
   await Promise.all([a.stop(), b.stop(), breaking.stop()]);
+  oneShot.stop();
   removeTempDirs();
 });
 
@@ -71,30 +81,34 @@ function scripted(mock: MockBackend, ...replies: ((request: RecordedRequest) => 
 }
 
 const ok = (name: string) => (request: RecordedRequest) => reply.json(defaultCompletion(name, request.json().model));
-const rateLimited = (headers: Record<string, string>) => () =>
-  reply.raw(`{"error":{"message":"slow down","type":"rate_limit_error"}}`, { status: 429, headers: { "content-type": "application/json", ...headers } });
+const refused = (status: number, headers: Record<string, string>) => () =>
+  reply.raw(`{"error":{"message":"slow down","type":"rate_limit_error"}}`, { status, headers: { "content-type": "application/json", ...headers } });
+const rateLimited = (headers: Record<string, string>) => refused(429, headers);
+
+/** An HTTP date `seconds` ahead, rounded up to the next whole second (the format has no finer unit). */
+const httpDateIn = (seconds: number) => new Date(Math.ceil(Date.now() / 1000) * 1000 + seconds * 1000).toUTCString();
 
 describe("Retry-After on a lone target", () => {
-  test("Retry-After: 1 → the retry reaches the backend no sooner than 1 s after the 429", async () => {
-    const times = scripted(a, rateLimited({ "retry-after": "1" }), ok("a"));
-    const response = await within(chat("lone-after"), 5000, "the retried request");
-    expect(response.status).toBe(200);
-    expect((await response.json()).choices[0].message.content).toBe("hello from a");
-    expect(times.length).toBe(2);
-    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(995); // timer granularity
-    expect(routing(response)).toEqual({ model: "lone-after", servedBy: "lone-after/lone-after#0", attempts: "2" });
-  });
-
-  test("retry-after-ms: 300 → the retry comes after 300 ms (milliseconds, not seconds)", async () => {
-    const times = scripted(a, rateLimited({ "retry-after-ms": "300" }), ok("a"));
-    const response = await within(chat("lone-after-ms"), 5000, "the retried request");
-    expect(response.status).toBe(200);
-    await response.arrayBuffer();
-    expect(times.length).toBe(2);
-    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(295);
-    expect(times[1]! - times[0]!).toBeLessThan(1000);
-    expect(routing(response).attempts).toBe("2");
-  });
+  // RFC 9110 defines Retry-After for 503 as much as for 429: both are honoured, in all three forms.
+  const forms = [
+    { form: "Retry-After: 1", headers: () => ({ "retry-after": "1" }), atLeast: 995, below: 3000 },
+    { form: "Retry-After: <an HTTP date 2 s ahead>", headers: () => ({ "retry-after": httpDateIn(2) }), atLeast: 995, below: 3500 },
+    { form: "retry-after-ms: 300", headers: () => ({ "retry-after-ms": "300" }), atLeast: 295, below: 1000 },
+  ];
+  for (const status of [429, 503]) {
+    for (const { form, headers, atLeast, below } of forms) {
+      test(`${status} with ${form} → the retry waits that long, then is served`, async () => {
+        const times = scripted(a, refused(status, headers()), ok("a"));
+        const response = await within(chat("lone-after"), 5000, "the retried request");
+        expect(response.status).toBe(200);
+        expect((await response.json()).choices[0].message.content).toBe("hello from a");
+        expect(times.length).toBe(2);
+        expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(atLeast); // timer granularity
+        expect(times[1]! - times[0]!).toBeLessThan(below);
+        expect(routing(response)).toEqual({ model: "lone-after", servedBy: "lone-after/lone-after#0", attempts: "2" });
+      });
+    }
+  }
 
   test("Retry-After over 60 s → the 429 is relayed at once, unchanged, and not retried", async () => {
     const body = `{"error":{"message":"slow down","type":"rate_limit_error"}}`;
@@ -112,24 +126,27 @@ describe("Retry-After on a lone target", () => {
 });
 
 describe("retries across targets", () => {
-  test("a 429 with Retry-After: 30 on one target → the request moves on at once, and that target rests", async () => {
-    const timesA = scripted(a, rateLimited({ "retry-after": "30" }));
-    const timesB = scripted(b, ok("b"));
-    const response = await within(chat("pair-limited"), 3000, "the request moved to b");
-    expect(response.status).toBe(200);
-    expect((await response.json()).choices[0].message.content).toBe("hello from b");
-    expect(routing(response)).toEqual({ model: "pair-limited", servedBy: "pair-limited/b", attempts: "2" });
-    expect(timesA.length).toBe(1);
-    expect(timesB[0]! - timesA[0]!).toBeLessThan(500); // the backoff (≤ 10 ms), not the 30 s
-    for (let i = 0; i < 6; i++) {
-      const next = await chat("pair-limited");
-      expect(next.status).toBe(200);
-      await next.arrayBuffer();
-      expect(routing(next)).toEqual({ model: "pair-limited", servedBy: "pair-limited/b", attempts: "1" });
-    }
-    expect(a.requests.length).toBe(1);
-    expect(b.requests.length).toBe(7);
-  });
+  for (const status of [429, 503]) {
+    test(`a ${status} with Retry-After: 30 on one target → the request moves on at once, and that target rests`, async () => {
+      const model = `pair-limited-${status}`;
+      const timesA = scripted(a, refused(status, { "retry-after": "30" }));
+      const timesB = scripted(b, ok("b"));
+      const response = await within(chat(model), 3000, "the request moved to b");
+      expect(response.status).toBe(200);
+      expect((await response.json()).choices[0].message.content).toBe("hello from b");
+      expect(routing(response)).toEqual({ model, servedBy: `${model}/b`, attempts: "2" });
+      expect(timesA.length).toBe(1);
+      expect(timesB[0]! - timesA[0]!).toBeLessThan(500); // the backoff (≤ 10 ms), not the 30 s
+      for (let i = 0; i < 6; i++) {
+        const next = await chat(model);
+        expect(next.status).toBe(200);
+        await next.arrayBuffer();
+        expect(routing(next)).toEqual({ model, servedBy: `${model}/b`, attempts: "1" });
+      }
+      expect(a.requests.length).toBe(1);
+      expect(b.requests.length).toBe(7);
+    });
+  }
 
   test("attempts: 3 against targets that always answer 500 → exactly 3 backend requests, the last 500 relayed unchanged", async () => {
     let count = 0;
@@ -289,5 +306,20 @@ describe("multipart uploads (model in x-model-id, so the body streams)", () => {
     expect(a.last.headers.get("content-length")).toBeNull();
     expect([a.requests.length, b.requests.length]).toEqual([1, 0]);
     expect(same(a.last.body, body)).toBe(true);
+  });
+});
+
+describe("a connection dropped before the answer", () => {
+  test("a backend that resets every reused keep-alive connection → every request served, each after one fresh try", async () => {
+    const first = oneShot.resets;
+    for (let i = 0; i < 12; i++) {
+      const before = oneShot.resets;
+      const response = await within(chat("one-shot"), 5000, `request ${i}`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toBe(ONE_SHOT_BODY);
+      // A request that found its pooled connection reset went again at once, on a fresh one.
+      expect(routing(response).attempts).toBe(String(1 + oneShot.resets - before));
+    }
+    expect(oneShot.resets - first).toBeGreaterThan(0);
   });
 });

@@ -14,10 +14,18 @@ export interface RawBackendOptions {
    * bytes that arrive in the same read as the connection's end, before they are read.
    */
   endAfterMs?: number;
+  /**
+   * Answers only the first request of each connection and resets the connection when another
+   * request arrives on it: a backend (or load balancer) that closed an idle keep-alive connection
+   * just as the client wrote its next request on it.
+   */
+  resetReused?: boolean;
 }
 
 export interface RawBackend {
   readonly url: string;
+  /** Connections reset because a second request arrived on them (`resetReused`). */
+  readonly resets: number;
   /** Resolves once a request was answered with the scripted bytes (they are on the wire). */
   answered(ms?: number): Promise<void>;
   /** Resolves once a connection was ended by the `endAfterMs` timer. */
@@ -31,6 +39,7 @@ export function startRawBackend(response: string, options: RawBackendOptions = {
   const open = new Set<Socket<{ head: string }>>();
   let answered: Deferred<void> = deferred();
   const ended = deferred();
+  let resets = 0;
   const listener = Bun.listen<{ head: string }>({
     hostname: "127.0.0.1",
     port: 0,
@@ -40,9 +49,15 @@ export function startRawBackend(response: string, options: RawBackendOptions = {
         open.add(socket);
       },
       data(socket, bytes) {
-        if (socket.data.head.includes("\r\n\r\n")) return;
+        const answering = !socket.data.head.includes("\r\n\r\n");
+        if (!answering && !options.resetReused) return;
         socket.data.head += new TextDecoder().decode(bytes);
-        if (!socket.data.head.includes("\r\n\r\n")) return;
+        if (options.resetReused && (socket.data.head.match(/ HTTP\/1\.1\r\n/g)?.length ?? 0) > 1) {
+          resets++;
+          socket.terminate();
+          return;
+        }
+        if (!answering || !socket.data.head.includes("\r\n\r\n")) return;
         socket.write(response);
         socket.flush();
         answered.resolve();
@@ -59,6 +74,9 @@ export function startRawBackend(response: string, options: RawBackendOptions = {
   });
   return {
     url: `http://127.0.0.1:${listener.port}`,
+    get resets() {
+      return resets;
+    },
     answered: (ms = 5000) => within(answered.promise, ms, "the raw backend answering"),
     ended: (ms = 5000) => within(ended.promise, ms, "the raw backend ending a connection by its timer"),
     cut() {

@@ -69,7 +69,7 @@ export function proxyMetrics(metrics: MetricsRegistry, sources: ProxyMetricsSour
   const overheadAll = overhead.child([]);
   const upstreamErrors = metrics.counter(
     "cm_proxy_upstream_errors_total",
-    "Failed backend tries (connect, timeout, status_<code>) and bodies broken after their headers (body_broken, body_timeout), by model and target tried.",
+    "Failed backend tries (connect, timeout, connection_dropped, status_<code>) and bodies broken after their headers (body_broken, body_timeout), by model and target tried.",
     ["model", "target", "reason"],
   );
   const retries = metrics.counter("cm_proxy_retries_total", "Tries after the first on the same model of one request, by model and the target retried on.", [
