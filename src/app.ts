@@ -43,7 +43,8 @@ function toProxyError(code: string | number, error: unknown, log: Logger): Proxy
   if (error instanceof ValidationError) return validationError(error);
   if (code === "PARSE") return invalidRequest("We could not parse the JSON body of your request", null, "invalid_json");
   if (code === "NOT_FOUND") return new ProxyError(404, "Unknown route", "invalid_request_error", "unknown_route");
-  log.error(`unhandled ${String(code)}: ${(error as Error)?.stack ?? String(error)}`);
+  const stack = (error as Error)?.stack ?? String(error);
+  log.error(`unhandled ${String(code)}: ${stack}`, { code: String(code), error: stack });
   return new ProxyError(500, "The proxy failed to handle the request", "api_error", "internal_error");
 }
 

@@ -5,7 +5,7 @@ import { ConfigStore } from "./config/store";
 import { watchConfigFile } from "./config/watch";
 import { withDeadline } from "./deadline";
 import { listenError } from "./listen-error";
-import { consoleLogger, leveled, type Logger } from "./log";
+import { consoleLogger, leveled, LOG_FORMAT_ENV, parseLogFormat, type LogFormat, type Logger } from "./log";
 import { accessLog } from "./observe/access-log";
 import { batchedWriter } from "./observe/batched-writer";
 import { registerProcessMetrics } from "./observe/metrics/process";
@@ -29,7 +29,14 @@ export interface ServerOptions {
   readonly configPath: string;
   readonly port?: number;
   readonly hostname?: string;
+  /** Diagnostic lines (default: stderr, in the format the config's `log.format` names, else `logFormat`, else text). */
   readonly log?: Logger;
+  /**
+   * The log format while the config's `log.format` names none: of the access lines (which else
+   * are text on a terminal, JSON otherwise) and of the default `log`. Default: the
+   * CM_OPEN_WEBUI_PROXY_LOG_FORMAT environment variable.
+   */
+  readonly logFormat?: LogFormat;
   /** Reload when the config file changes (default true). */
   readonly watchConfig?: boolean;
   /** Where access-log lines go (default stdout). */
@@ -68,13 +75,15 @@ export async function startServer({
   configPath,
   port = 3333,
   hostname = "0.0.0.0",
-  log = consoleLogger(),
+  log: given,
+  logFormat = parseLogFormat(process.env[LOG_FORMAT_ENV]),
   watchConfig = true,
   accessLogWrite,
 }: ServerOptions): Promise<RunningServer> {
   const initial = await loadConfig(configPath);
   let store: ConfigStore;
-  log = leveled(log, () => (store?.current ?? initial).log.level);
+  const settings = () => (store?.current ?? initial).log;
+  const log = leveled(given ?? consoleLogger(undefined, () => settings().format ?? logFormat ?? "text"), () => settings().level);
   store = new ConfigStore(initial, log);
   // Before anything else starts: a corrupt or locked file, or a malformed usage.postgres URL, is a start-up error (ConfigError).
   // A PostgreSQL server that is away is not: rows queue until it is back.
@@ -89,7 +98,7 @@ export async function startServer({
   const cooldowns = redis ? new SharedCooldowns(redis, registry, log) : null;
   cooldowns?.start();
   store.onChange(async (config) => {
-    if ((config.state.redis ?? null) !== (redisUrl ?? null)) log.warn("state.redis changed: it takes effect at the next start (limits and cool-downs keep their current store)");
+    if ((config.state.redis ?? null) !== (redisUrl ?? null)) log.warn("state.redis changed: it takes effect at the next start (limits and cool-downs keep their current store)", { file: config.file });
   });
   /** Closes the Redis connections: at once, or (`graceMs`) once the last releases and charges are answered. */
   const closeShared = async (graceMs = 0) => {
@@ -97,10 +106,12 @@ export async function startServer({
     if (graceMs > 0) await redis?.closeWhenIdle(graceMs);
     else redis?.close();
   };
-  const observe = new Observability((error) => log.error(`an observer failed: ${(error as Error)?.stack ?? String(error)}`));
+  const stackOf = (error: unknown) => (error as Error)?.stack ?? String(error);
+  const observe = new Observability((error) => log.error(`an observer failed: ${stackOf(error)}`, { error: stackOf(error) }));
   const stdout = batchedWriter((text) => process.stdout.write(text));
-  observe.observe(accessLog(() => store.current.log, accessLogWrite ?? stdout.write, !accessLogWrite && process.stdout.isTTY === true));
-  const metrics = new MetricsRegistry((error, name) => log.error(`metric ${name} failed: ${(error as Error)?.stack ?? String(error)}`));
+  const terminal = !accessLogWrite && process.stdout.isTTY === true;
+  observe.observe(accessLog(() => store.current.log, accessLogWrite ?? stdout.write, logFormat ?? (terminal ? "text" : "json")));
+  const metrics = new MetricsRegistry((error, name) => log.error(`metric ${name} failed: ${stackOf(error)}`, { metric: name, error: stackOf(error) }));
   const countRequest = proxyMetrics(metrics, { models: () => catalogs.current.models.values(), registry, reloads: () => store.reloads, version: VERSION });
   observe.observe((record) => store.current.metricsEnabled && countRequest(record));
   registerProcessMetrics(metrics);

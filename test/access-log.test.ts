@@ -79,9 +79,12 @@ describe("access log lines", () => {
     await response.arrayBuffer();
     const entry = await entryFor("fields-1");
     expect(Object.keys(entry).sort()).toEqual(
-      ["time", "requestId", "method", "path", "model", "servedModel", "target", "attempts", "status", "bytesOut", "ttfbMs", "durationMs", "promptTokens", "completionTokens", "client", "user", "outcome"].sort(),
+      ["time", "level", "msg", "requestId", "method", "path", "model", "servedModel", "target", "attempts", "status", "bytesOut", "ttfbMs", "durationMs", "promptTokens", "completionTokens", "client", "user", "outcome"].sort(),
     );
+    expect(Object.keys(entry).slice(0, 3)).toEqual(["time", "level", "msg"]); // like every JSON line the process writes
     expect(entry).toMatchObject({
+      level: "info",
+      msg: "POST /v1/chat/completions 200",
       requestId: "fields-1",
       method: "POST",
       path: "/v1/chat/completions",

@@ -1,22 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { buildBinary } from "./support/binary";
 import { chatBody, postJson } from "./support/http";
 import { startMock, type MockBackend } from "./support/mock-backend";
-import { BUN, CLI_ENTRY, REPO_ROOT, cleanEnv, pathWithout, runToExit, spawnProcess, type RunningProcess } from "./support/process";
+import { REPO_ROOT, cleanEnv, pathWithout, runToExit, spawnProcess, type RunningProcess } from "./support/process";
 import { ALPHA_KEY, makeTempDir, removeTempDirs, writeConfig } from "./support/proxy";
-
-const makefileValue = (name: string) =>
-  new RegExp(`^${name}\\s*:?=\\s*(.+)$`, "m").exec(readFileSync(join(REPO_ROOT, "Makefile"), "utf8"))?.[1]?.trim().split(/\s+/);
-
-/** The Makefile's `make build` flags, so the test compiles what is shipped (falls back to plain --compile). */
-function buildFlags(): string[] {
-  const flags = makefileValue("BUILD_FLAGS");
-  return flags && flags.includes("--compile") ? flags : ["--compile"];
-}
-
-/** The worker threads' entry points `make build` compiles in beside the CLI. */
-const workerEntries = () => (makefileValue("WORKERS") ?? []).map((file) => join(REPO_ROOT, file));
 
 const BUN_NAMES = ["bun", "bunx"];
 
@@ -33,7 +22,7 @@ beforeAll(async () => {
   mock = startMock("binary");
   buildDir = makeTempDir("binary-build");
   binary = join(buildDir, "cm-open-webui-proxy");
-  build = await runToExit([BUN, "build", CLI_ENTRY, ...workerEntries(), ...buildFlags(), "--outfile", binary], { cwd: REPO_ROOT, env: cleanEnv() }, 170_000);
+  build = await buildBinary(binary);
 }, 180_000);
 
 afterAll(async () => {

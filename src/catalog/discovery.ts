@@ -69,11 +69,11 @@ export class Discovery {
     if (ids === null) {
       if (previous?.failing) return;
       const kept = previous ? `keeping the last ${previous.ids.length} models` : "no models from it yet";
-      this.log.warn(`discovery '${source.id}': listing models failed (${failure}); ${kept}`);
+      this.log.warn(`discovery '${source.id}': listing models failed (${failure}); ${kept}`, { source: source.id, error: failure });
       this.listings.set(source.id, { fingerprint: source.fingerprint, ids: previous?.ids ?? [], failing: true });
       return;
     }
-    if (previous?.failing) this.log.info(`discovery '${source.id}': listing models works again`);
+    if (previous?.failing) this.log.info(`discovery '${source.id}': listing models works again`, { source: source.id });
     this.listings.set(source.id, { fingerprint: source.fingerprint, ids, failing: false });
     const changed = !previous || previous.ids.length !== ids.length || previous.ids.some((id, i) => id !== ids[i]);
     if (changed) this.onChange();

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { substituteEnv } from "./env";
 import { buildProxyConfig, type ProxyConfig } from "./proxy-config";
@@ -36,4 +37,18 @@ export async function loadConfig(path: string, env: Record<string, string | unde
   const file = value as ConfigFile;
   const adminKey = file.adminKey ?? (env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY || undefined);
   return buildProxyConfig({ ...file, adminKey }, absolute);
+}
+
+/**
+ * Best effort, for lines written before the config is loaded (or when it cannot be): the file's
+ * `log.format` (after `${ENV}` substitution) when the file reads as JSON and names "text" or
+ * "json", else undefined. Never throws.
+ */
+export function logFormatInFile(path: string, env: Record<string, string | undefined> = process.env): "text" | "json" | undefined {
+  try {
+    const format = substituteEnv((JSON.parse(readFileSync(path, "utf8")) as { log?: { format?: unknown } } | null)?.log?.format, env);
+    return format === "text" || format === "json" ? format : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -114,7 +114,8 @@ export class Limiter {
     if (!this.outage) {
       this.outage = true;
       const mode = this.failMode();
-      this.log.warn(`limit store unreachable (${(error as Error)?.message ?? error}); failMode ${mode}: ${mode === "open" ? "requests pass unlimited" : "model requests get 503"} until it is back`);
+      const reason = String((error as Error)?.message ?? error);
+      this.log.warn(`limit store unreachable (${reason}); failMode ${mode}: ${mode === "open" ? "requests pass unlimited" : "model requests get 503"} until it is back`, { failMode: mode, error: reason });
     }
     if (admitting && this.failMode() === "closed") throw storeDown();
     return {};

@@ -1,4 +1,5 @@
 import type { LogSettings } from "../config/schema";
+import type { LogFormat } from "../log";
 import type { RequestRecord } from "./record";
 
 /** The fields of one access-log line; never a key (the client key's configured name only). */
@@ -36,15 +37,24 @@ function textLine(entry: ReturnType<typeof accessEntry>): string {
 }
 
 /**
- * One line per request when it ends, on stdout: JSON (one object per line) by default when stdout
- * is not a terminal, `key=value` text when it is, or as `log.format` says. `log.level` above
- * `info` silences it.
+ * One JSON object: `time`, `level` and `msg` first, as in every JSON line the process writes
+ * (`msg` is "<method> <path> <status>"), then the entry's fields.
  */
-export function accessLog(settings: () => LogSettings, write: (line: string) => void, isTerminal: boolean) {
+function jsonLine(entry: ReturnType<typeof accessEntry>): string {
+  const { time, ...fields } = entry;
+  return `${JSON.stringify({ time, level: "info", msg: `${entry.method} ${entry.path} ${entry.status}`, ...fields })}\n`;
+}
+
+/**
+ * One line per request when it ends, on stdout: JSON (one object per line) or `key=value` text, as
+ * `log.format` says, else as `defaultFormat` says (the caller's choice: the log-format environment
+ * variable, else text on a terminal and JSON otherwise). `log.level` above `info` silences it.
+ */
+export function accessLog(settings: () => LogSettings, write: (line: string) => void, defaultFormat: LogFormat) {
   return (record: RequestRecord): void => {
-    const { format = isTerminal ? "text" : "json", level = "info" } = settings();
+    const { format = defaultFormat, level = "info" } = settings();
     if (level === "warn" || level === "error") return;
     const entry = accessEntry(record);
-    write(format === "json" ? `${JSON.stringify(entry)}\n` : textLine(entry));
+    write(format === "json" ? jsonLine(entry) : textLine(entry));
   };
 }

@@ -274,9 +274,9 @@ export class RedisLink {
     this.outage = down;
     if (down) {
       const reason = this.commands.state === "down" ? this.commands.lastError : this.subscriber?.lastError;
-      this.log.warn(`redis at ${this.address} is unreachable (${reason}): shared limits follow state.failMode and target cool-downs stay local; reconnecting every ${this.options.retryMs} ms`);
+      this.log.warn(`redis at ${this.address} is unreachable (${reason}): shared limits follow state.failMode and target cool-downs stay local; reconnecting every ${this.options.retryMs} ms`, { address: this.address, error: reason });
     } else {
-      this.log.info(`redis at ${this.address} is reachable again: limits and cool-downs are shared`);
+      this.log.info(`redis at ${this.address} is reachable again: limits and cool-downs are shared`, { address: this.address });
     }
   }
 }

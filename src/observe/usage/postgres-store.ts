@@ -258,7 +258,7 @@ export class PostgresUsageStore implements UsageStore {
       stopped: () => this.closing,
       // An outage is logged by the writer; anything else is worth a line.
       failed: (error) => {
-        if (!isOutage(error)) this.options.log.warn(`usage store: pruning ${this.where} failed, retrying at the next prune: ${reasonOf(error)}`);
+        if (!isOutage(error)) this.options.log.warn(`usage store: pruning ${this.where} failed, retrying at the next prune: ${reasonOf(error)}`, { error: reasonOf(error) });
       },
       from: this.where,
     });
@@ -333,7 +333,7 @@ export class PostgresUsageStore implements UsageStore {
         if (!isBadData(error)) throw error;
         // Rows are built to fit (text cut, no NUL, whole numbers): should the server still refuse them, they must not block the rest.
         this.queue.discard(count);
-        this.options.log.error(`usage store: ${this.where} refused ${count} rows, dropped: ${reasonOf(error)}`);
+        this.options.log.error(`usage store: ${this.where} refused ${count} rows, dropped: ${reasonOf(error)}`, { rows: count, error: reasonOf(error) });
       }
       this.landed += count;
       this.recovered();
@@ -350,6 +350,7 @@ export class PostgresUsageStore implements UsageStore {
     this.reachable = false;
     this.options.log.warn(
       `usage store: cannot use ${this.where} (${reasonOf(error)}); usage rows queue in memory (${this.queue.length} now, at most ${this.options.queueSize}) until the server answers again, retried every ${(this.options.flushIntervalMs ?? 1000) / 1000} s; /usage answers 503 meanwhile`,
+      { error: reasonOf(error) },
     );
   }
 

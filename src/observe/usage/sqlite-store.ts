@@ -168,7 +168,7 @@ export class SqliteUsageStore implements UsageStore {
     return pruneOldRows(this.options, {
       deleteChunk: (cutoff) => this.deleteOld.run(cutoff).changes,
       stopped: () => this.closed,
-      failed: (error) => this.options.log.warn(`usage store: pruning ${this.options.path} failed, retrying at the next prune: ${messageOf(error)}`),
+      failed: (error) => this.options.log.warn(`usage store: pruning ${this.options.path} failed, retrying at the next prune: ${messageOf(error)}`, { file: this.options.path, error: messageOf(error) }),
     });
   }
 
@@ -180,7 +180,7 @@ export class SqliteUsageStore implements UsageStore {
     this.writeSoon.cancel();
     this.queries.close();
     const lost = this.queue.clear();
-    if (lost > 0) this.options.log.error(`usage store: ${lost} rows could not be written to ${this.options.path} and are lost`);
+    if (lost > 0) this.options.log.error(`usage store: ${lost} rows could not be written to ${this.options.path} and are lost`, { file: this.options.path, rows: lost });
     this.db.close(false);
   }
 
@@ -210,6 +210,7 @@ export class SqliteUsageStore implements UsageStore {
         this.failing = true;
         this.options.log.error(
           `usage store: cannot write to ${this.options.path} (${messageOf(error)}); ${this.queue.length} rows kept in memory (at most ${this.options.queueSize}), retrying at every flush`,
+          { file: this.options.path, error: messageOf(error) },
         );
       }
       return false;
