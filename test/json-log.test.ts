@@ -100,6 +100,8 @@ describe("log.format json, the compiled binary", () => {
     const missing = await postJson(`http://127.0.0.1:${port}/v1/chat/completions`, chatBody("nope"), { "x-request-id": "json-log-404" });
     expect(missing.status).toBe(404);
     await missing.arrayBuffer();
+    // A request's access line is written once the response is out (and batched for up to 100 ms).
+    for (const id of ["json-log-ok", "json-log-404"]) await proc.stdoutLine(jsonWhere((e) => e.requestId === id), 5000, `the access line of ${id}`);
 
     expect(await proc.stop(10_000)).toBe(0); // SIGTERM: drain, flush the access lines, exit
     const stderr = everyLineJson(proc.stderr, "stderr");

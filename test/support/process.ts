@@ -99,6 +99,8 @@ export interface RunningProcess {
   readonly stderr: string;
   /** The first stderr line (already printed or still to come) that matches; fails on exit or after `ms`. */
   line(match: (line: string) => boolean, ms: number, label: string): Promise<string>;
+  /** The same on stdout (the access log). */
+  stdoutLine(match: (line: string) => boolean, ms: number, label: string): Promise<string>;
   /** Waits for the "listening on host:port" log line and returns the port. */
   listening(ms?: number): Promise<number>;
   /**
@@ -124,15 +126,16 @@ export function spawnProcess(cmd: string[], options: { cwd: string; env: Record<
   };
   // Exited once its output is read too, so what it printed last is there to check.
   const exited = Promise.all([proc.exited, stdout.finished, stderr.finished]).then(([code]) => code);
-  const line = async (match: (line: string) => boolean, ms: number, label: string) => {
-    const exitedFirst = exited.then((code) => Promise.reject(new Error(`exited ${code} before: ${label}\nstderr: ${stderr.text}`)));
+  const lineOf = (collector: LineCollector, stream: string) => async (match: (line: string) => boolean, ms: number, label: string) => {
+    const exitedFirst = exited.then((code) => Promise.reject(new Error(`exited ${code} before: ${label}\n${stream}: ${collector.text}`)));
     try {
-      return await within(Promise.race([stderr.line(match), exitedFirst]), ms, label);
+      return await within(Promise.race([collector.line(match), exitedFirst]), ms, label);
     } catch (error) {
-      if (error instanceof TimeoutError) error.message += `\nstderr so far: ${stderr.text}`;
+      if (error instanceof TimeoutError) error.message += `\n${stream} so far: ${collector.text}`;
       throw error;
     }
   };
+  const line = lineOf(stderr, "stderr");
   const listening = async (ms = 15_000) => {
     const pattern = / listening on \S+:(\d+) /;
     return Number(pattern.exec(await line((text) => pattern.test(text), ms, "the 'listening on' log line"))![1]);
@@ -147,6 +150,7 @@ export function spawnProcess(cmd: string[], options: { cwd: string; env: Record<
       return stderr.text;
     },
     line,
+    stdoutLine: lineOf(stdout, "stdout"),
     listening,
     async ready(ms = 15_000) {
       const port = await listening(ms);
