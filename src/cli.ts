@@ -5,13 +5,13 @@ import { ConfigError, loadConfig, logFormatInFile } from "./config/load";
 import { UsageStoreError } from "./observe/usage/store";
 import { maskUrlCredentials } from "./config/mask";
 import type { ProxyConfig } from "./config/proxy-config";
-import type { RunningServer } from "./index";
-import { writeExampleConfig } from "./init-config";
-import { ensureInFlightLimit, MAX_IN_FLIGHT_ENV } from "./in-flight";
-import { hostPort, ListenError } from "./listen-error";
-import { consoleLogger, jsonLine, LOG_FORMAT_ENV, parseLogFormat, type LogFields, type LogFormat, type Logger } from "./log";
-import { defaultProbeUrl, probe, PROBE_TIMEOUT_MS } from "./probe";
-import { VERSION } from "./version";
+import type { RunningServer } from "./server/start";
+import { writeExampleConfig } from "./cli/init-config";
+import { ensureInFlightLimit, MAX_IN_FLIGHT_ENV } from "./cli/in-flight";
+import { hostPort, ListenError } from "./server/listen-error";
+import { consoleLogger, jsonLine, LOG_FORMAT_ENV, parseLogFormat, type LogFields, type LogFormat, type Logger } from "./lib/log";
+import { defaultProbeUrl, probe, PROBE_TIMEOUT_MS } from "./cli/probe";
+import { VERSION } from "./lib/version";
 
 const DEFAULT_CONFIG = "config.json";
 const EXAMPLE_CONFIG = "config.example.json";
@@ -258,7 +258,7 @@ async function main(env: Record<string, string | undefined> = process.env): Prom
     if (fromExample) log.warn(`${DEFAULT_CONFIG} not found: starting from ${EXAMPLE_CONFIG}; copy it to ${DEFAULT_CONFIG} and edit it`, { file: EXAMPLE_CONFIG });
     if (options.checkOnly) await checkConfig(options.configPath, log);
     // Loaded only now: a process that re-executes itself above never pays for the whole app.
-    const { startServer } = await import("./index");
+    const { startServer } = await import("./server/start");
     const server = await startServer({ ...options, log, logFormat: envFormat });
     configured = () => server.store.current.log.format;
     syncCrashReports();

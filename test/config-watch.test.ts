@@ -2,7 +2,7 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CapturingLogger } from "./support/logger";
-import { startServer } from "../src/index";
+import { startServer } from "../src/server/start";
 import { makeTempDir, removeTempDirs } from "./support/proxy";
 
 afterAll(removeTempDirs);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../src/config/load";
-import { startServer } from "../src/index";
+import { startServer } from "../src/server/start";
 import { chatBody, postJson } from "./support/http";
 import { startMock, type MockBackend } from "./support/mock-backend";
 import { CapturingLogger } from "./support/logger";

@@ -11,7 +11,7 @@ import { chatBody, expectOpenAIError, postJson, readBody } from "./support/http"
 import { reply, startMock, type MockBackend } from "./support/mock-backend";
 import { closedPort, CLIENT_KEY, removeTempDirs, startProxy, type ProxyHandle } from "./support/proxy";
 import { recordText, registerSecret } from "./support/transcript";
-import { VERSION } from "../src/version";
+import { VERSION } from "../src/lib/version";
 
 const KEYS = {
   solo: registerSecret("sk-solo-0123456789-metrics-secret", "metrics test: solo backend key"),

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../src/config/load";
-import { startServer } from "../src/index";
+import { startServer } from "../src/server/start";
 import { nearestRank } from "../src/observe/usage/query";
 import { UsageStoreError } from "../src/observe/usage/store";
 import { CapturingLogger } from "./support/logger";

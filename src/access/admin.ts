@@ -1,4 +1,4 @@
-import { ProxyError } from "../errors";
+import { ProxyError } from "../model/errors";
 import { bearerToken, digest, findDigest } from "./secret";
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;

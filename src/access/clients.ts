@@ -1,5 +1,5 @@
-import type { IdMatcher } from "../catalog/glob";
-import { ProxyError } from "../errors";
+import type { IdMatcher } from "../model/glob";
+import { ProxyError } from "../model/errors";
 import type { LimitSet } from "../limits/rules";
 import { digest, findDigest, presentedKeys } from "./secret";
 

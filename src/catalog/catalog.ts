@@ -1,8 +1,8 @@
 import type { ClientKey } from "../access/clients";
 import { forbiddenModel } from "../access/clients";
 import type { ProxyConfig } from "../config/proxy-config";
-import { invalidRequest, modelNotFound } from "../errors";
-import { discoveredModel, type Model } from "./model";
+import { invalidRequest, modelNotFound } from "../model/errors";
+import { discoveredModel, type Model } from "../model/model";
 
 /** Backend model ids each discovery source listed last, by source id. */
 export type DiscoveredLists = ReadonlyMap<string, readonly string[]>;

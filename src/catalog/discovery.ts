@@ -1,5 +1,5 @@
-import type { Logger } from "../log";
-import type { DiscoverySource } from "./model";
+import type { Logger } from "../lib/log";
+import type { DiscoverySource } from "../model/model";
 
 interface Listing {
   readonly fingerprint: string;

@@ -1,5 +1,5 @@
-import { IdMatcher } from "../catalog/glob";
-import { stateKeyOf, type CooldownPolicy, type DiscoverySource, type Model, type RetryPolicy, type Target } from "../catalog/model";
+import { IdMatcher } from "../model/glob";
+import { stateKeyOf, type CooldownPolicy, type DiscoverySource, type Model, type RetryPolicy, type Target } from "../model/model";
 import type { EndpointFile, PolicyDefaults, Timeouts } from "./schema";
 import { upstreamPrefix } from "./url";
 
@@ -31,6 +31,7 @@ function resolveTarget(modelId: string, source: TargetSource, index: number, end
     stateKey: stateKeyOf(modelId, name),
     url: source.url,
     prefix: upstreamPrefix(source.url),
+    provider: "openai",
     authorization: apiKey ? `Bearer ${apiKey}` : null,
     actualModelName: source.actualModelName ?? endpoint.actualModelName ?? modelId,
     timeouts: { ...timeouts, ...endpoint.timeouts, ...source.timeouts },

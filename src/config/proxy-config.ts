@@ -1,8 +1,8 @@
 import type { ClientKey, ClientKeys } from "../access/clients";
 import { digest } from "../access/secret";
 import { maskAccessKey, maskBackendKey, maskUrlCredentials } from "./mask";
-import { IdMatcher } from "../catalog/glob";
-import type { DiscoverySource, Model } from "../catalog/model";
+import { IdMatcher } from "../model/glob";
+import type { DiscoverySource, Model } from "../model/model";
 import { modelFromEndpoint, sourceFromEndpoint } from "./models";
 import { dirname, resolve } from "node:path";
 import {

@@ -1,6 +1,6 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { describeValueError, dottedPath } from "../schema-errors";
-import { isGlob } from "../catalog/glob";
+import { describeValueError, dottedPath } from "../lib/schema-errors";
+import { isGlob } from "../model/glob";
 import { ConfigFileSchema, type ConfigFile, type EndpointFile } from "./schema";
 
 const checker = TypeCompiler.Compile(ConfigFileSchema);

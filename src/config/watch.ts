@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
-import type { ConfigStore } from "./store";
+import type { ConfigStore } from "./live-config";
 
 /**
  * Reloads the config when its file changes. The folder is watched, not the file, because editors

@@ -1,5 +1,5 @@
-import { ProxyError } from "../errors";
-import type { LimitKind, LimitScope } from "./rules";
+import { ProxyError } from "../model/errors";
+import type { LimitKind, LimitRule, LimitScope } from "./rules";
 import type { RuleResult } from "./store";
 
 /** A duration as OpenAI writes its reset headers: `20ms`, `1s`, `6m0s`, `1h2m3s`. */
@@ -51,16 +51,24 @@ const SCOPE_WORDS: Record<LimitScope, (subject: string) => string> = {
   model: (subject) => `the model '${subject}'`,
 };
 
+/** A request a limit refused: the 429 the client gets, and which limit it was (for metrics). */
+export class LimitRefusal extends ProxyError {
+  constructor(
+    readonly rule: LimitRule,
+    message: string,
+    headers: Readonly<Record<string, string>>,
+  ) {
+    super(429, message, "rate_limit_error", "rate_limit_exceeded", null, headers);
+  }
+}
+
 /** The 429 for a refused request: names the limit (never a key), with Retry-After and the rate headers. */
-export function rateLimited(refused: RuleResult, results: readonly RuleResult[]): ProxyError {
+export function rateLimited(refused: RuleResult, results: readonly RuleResult[]): LimitRefusal {
   const { rule } = refused;
   const retryAfter = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
-  return new ProxyError(
-    429,
+  return new LimitRefusal(
+    rule,
     `Rate limit reached for ${SCOPE_WORDS[rule.scope](rule.subject)}: ${rule.limit} ${KIND_WORDS[rule.kind]}. Try again in ${retryAfter} s.`,
-    "rate_limit_error",
-    "rate_limit_exceeded",
-    null,
     { ...rateLimitHeaders(results), "retry-after": String(retryAfter) },
   );
 }

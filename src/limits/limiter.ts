@@ -1,8 +1,8 @@
 import type { ClientKey } from "../access/clients";
 import type { ProxyConfig } from "../config/proxy-config";
-import { ProxyError } from "../errors";
-import type { Logger } from "../log";
-import type { RequestRecord } from "../observe/record";
+import { ProxyError } from "../model/errors";
+import type { Logger } from "../lib/log";
+import type { Usage } from "../observe/record";
 import { rateLimited, rateLimitHeaders } from "./headers";
 import { rulesFor, spentOnUsage, type LimitRule } from "./rules";
 import type { LimitStore, RuleResult } from "./store";
@@ -23,6 +23,19 @@ export type FailMode = "open" | "closed";
 
 const NO_RULES: readonly LimitRule[] = [];
 
+/**
+ * A request the limits let through. `end` is called once, when the request is over (a stream at
+ * its end): its concurrency slot comes back and the tokens it used are charged.
+ */
+export interface Admission {
+  /** OpenAI's rate-limit headers for the limits that admitted it; null when none apply. */
+  readonly headers: Readonly<Record<string, string>> | null;
+  end(usage: Usage | null): void;
+}
+
+/** The admission of a request no limit applies to. */
+export const UNLIMITED: Admission = { headers: null, end() {} };
+
 const storeDown = () =>
   new ProxyError(503, "Limits cannot be checked right now (the shared state store is unreachable); try again shortly", "api_error", "limits_unavailable");
 
@@ -33,7 +46,6 @@ const storeDown = () =>
  * same headers so clients can pace themselves.
  */
 export class Limiter {
-  private readonly admitted = new WeakMap<RequestRecord, readonly LimitRule[]>();
   private outage = false;
 
   constructor(
@@ -53,36 +65,42 @@ export class Limiter {
     return rules;
   }
 
-  /** Admits the request or throws its 429 (or 503 when the store is down and `failMode` is closed). Returns the headers to send. */
-  async admit(rules: readonly LimitRule[], record: RequestRecord): Promise<Record<string, string>> {
+  /**
+   * Admits the request or throws its 429 (a LimitRefusal), or a 503 when the store is down and
+   * `failMode` is closed.
+   */
+  async admit(rules: readonly LimitRule[]): Promise<Admission> {
+    if (rules.length === 0) return UNLIMITED;
     let results: RuleResult[];
     try {
       results = await this.store.admit(rules, Date.now());
       this.recovered();
     } catch (error) {
-      return this.unreachable(error);
+      this.unreachable(error);
+      return UNLIMITED;
     }
     const refused = results.find((result) => !result.allowed);
-    if (refused) {
-      record.limitedBy = { scope: refused.rule.scope, kind: refused.rule.kind };
-      throw rateLimited(refused, results);
-    }
-    this.admitted.set(record, rules);
-    return rateLimitHeaders(results);
+    if (refused) throw rateLimited(refused, results);
+    let ended = false;
+    return {
+      headers: rateLimitHeaders(results),
+      end: (usage) => {
+        if (ended) return;
+        ended = true;
+        this.spend(rules, usage);
+      },
+    };
   }
 
-  /** The observer: an admitted request that ended frees its slot and pays for its tokens. */
-  readonly finish = (record: RequestRecord): void => {
-    const rules = this.admitted.get(record);
-    if (!rules) return;
-    this.admitted.delete(record);
+  /** An admitted request ended: its slot comes back and its tokens are charged. */
+  private spend(rules: readonly LimitRule[], usage: Usage | null): void {
     const now = Date.now();
     const work: Promise<void>[] = [];
     if (rules.some((rule) => rule.kind === "concurrent")) work.push(this.store.release(rules));
-    const tokens = record.usage?.totalTokens ?? 0;
+    const tokens = usage?.totalTokens ?? 0;
     if (tokens > 0 && rules.some((rule) => spentOnUsage(rule.kind))) work.push(this.store.charge(rules, tokens, now));
     for (const step of work) step.catch((error) => this.unreachable(error, false));
-  };
+  }
 
   /**
    * Current use against every limit with a bounded set of subjects (each client key, each model;
@@ -110,7 +128,7 @@ export class Limiter {
     }
   }
 
-  private unreachable(error: unknown, admitting = true): Record<string, string> {
+  private unreachable(error: unknown, admitting = true): void {
     if (!this.outage) {
       this.outage = true;
       const mode = this.failMode();
@@ -118,7 +136,6 @@ export class Limiter {
       this.log.warn(`limit store unreachable (${reason}); failMode ${mode}: ${mode === "open" ? "requests pass unlimited" : "model requests get 503"} until it is back`, { failMode: mode, error: reason });
     }
     if (admitting && this.failMode() === "closed") throw storeDown();
-    return {};
   }
 
   private recovered(): void {

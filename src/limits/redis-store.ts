@@ -1,4 +1,4 @@
-import { RedisUnavailableError, Script, type RedisLink } from "../state/redis-link";
+import { RedisUnavailableError, Script, type RedisLink } from "../cluster/redis-link";
 import source from "./limits.lua" with { type: "text" };
 import { spentOnUsage, type LimitRule } from "./rules";
 import type { LimitStore, RuleResult } from "./store";

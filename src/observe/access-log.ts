@@ -1,5 +1,5 @@
 import type { LogSettings } from "../config/schema";
-import type { LogFormat } from "../log";
+import type { LogFormat } from "../lib/log";
 import type { RequestRecord } from "./record";
 
 /** The fields of one access-log line; never a key (the client key's configured name only). */

@@ -1,4 +1,4 @@
-import { payloadTooLarge } from "../errors";
+import { payloadTooLarge } from "../model/errors";
 
 /** The `Content-Length` a message declares, or null when it declares none. */
 export function declaredLength(headers: Headers): number | null {

@@ -1,7 +1,7 @@
-import { badGateway, gatewayTimeout, payloadTooLarge, ProxyError } from "../errors";
-import type { Target } from "../catalog/model";
+import { badGateway, gatewayTimeout, payloadTooLarge, ProxyError } from "../model/errors";
+import type { Target } from "../model/model";
 import { declaredLength, limitStream } from "./body-limit";
-import { canConnect } from "./connect-probe";
+import { canConnect } from "./connect-check";
 import { downstreamResponseHeaders, isEventStream, type HeaderRecord } from "./headers";
 import { relayBody, type BodyEnd, type ChunkFilter } from "./relay";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ProxyError } from "../errors";
+import { ProxyError } from "../model/errors";
 import { readJson, readJsonObject } from "./json-body";
 
 const LIMIT = 1024;

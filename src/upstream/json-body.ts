@@ -1,4 +1,4 @@
-import { invalidRequest } from "../errors";
+import { invalidRequest } from "../model/errors";
 import { checkDeclaredLength, readBody } from "./body-limit";
 
 const decoder = new TextDecoder();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { badGateway, gatewayTimeout } from "../errors";
+import { badGateway, gatewayTimeout } from "../model/errors";
 import { relayBody, type RelayOptions } from "./relay";
 
 const encoder = new TextEncoder();

@@ -1,4 +1,4 @@
-import { sseErrorEvent, type ProxyError } from "../errors";
+import { sseErrorEvent, type ProxyError } from "../model/errors";
 
 const encoder = new TextEncoder();
 

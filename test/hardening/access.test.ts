@@ -11,7 +11,7 @@ import { authorizeAdmin } from "../../src/access/admin";
 import { digest } from "../../src/access/secret";
 import { ConfigError } from "../../src/config/load";
 import { maskAccessKey, maskBackendKey } from "../../src/config/mask";
-import { ProxyError } from "../../src/errors";
+import { ProxyError } from "../../src/model/errors";
 import { expectOpenAIError } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { spawnCli } from "../support/process";

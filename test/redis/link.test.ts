@@ -1,6 +1,6 @@
 /** The connection to Redis on its own: bounded waits, fail-fast while down, recovery, quiet logs. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { RedisLink, RedisUnavailableError } from "../../src/state/redis-link";
+import { RedisLink, RedisUnavailableError } from "../../src/cluster/redis-link";
 import { CapturingLogger } from "../support/logger";
 import { closedPort } from "../support/proxy";
 import { eventually } from "./fleet";

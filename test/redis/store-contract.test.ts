@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisLimitStore } from "../../src/limits/redis-store";
 import type { LimitRule } from "../../src/limits/rules";
-import { limitStoreContract } from "../../src/limits/store-contract";
-import { RedisLink } from "../../src/state/redis-link";
+import { limitStoreContract } from "../support/limit-store-contract";
+import { RedisLink } from "../../src/cluster/redis-link";
 import { CapturingLogger } from "../support/logger";
 import { startRedis, type RedisServer } from "./redis-server";
 

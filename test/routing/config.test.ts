@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import type { Model } from "../../src/catalog/model";
+import type { Model } from "../../src/model/model";
 import { ConfigError, loadConfig } from "../../src/config/load";
 import { makeTempDir, removeTempDirs, writeConfig } from "../support/proxy";
 

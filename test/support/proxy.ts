@@ -5,7 +5,7 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, type RunningServer } from "../../src/index";
+import { startServer, type RunningServer } from "../../src/server/start";
 import { CapturingLogger } from "./logger";
 import { startMock, type MockBackend } from "./mock-backend";
 

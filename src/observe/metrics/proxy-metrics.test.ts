@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
-import { testModel } from "../../routing/test-models";
-import { RuntimeRegistry } from "../../state/registry";
+import { testModel } from "../../../test/support/test-models";
+import { RuntimeRegistry } from "../../targets/target-states";
 import { RequestRecord } from "../record";
 import { proxyMetrics } from "./proxy-metrics";
 import { MetricsRegistry } from "./registry";
@@ -89,10 +89,10 @@ test("requests naming no model are not counted; an unknown model, and a body bro
 test("gauges are read at scrape time: in flight per model, target up unless cooling, reloads, build info", () => {
   const { registry, models, samples } = setup();
   const [a, b] = models;
-  registry.target(a!.targets[0]!).inFlight = 2;
-  registry.target(a!.targets[1]!).inFlight = 1;
-  registry.target(a!.targets[1]!).cooldownUntil = Date.now() + 60_000; // cooling
-  registry.target(b!.targets[0]!).cooldownUntil = Date.now() - 1; // half-open
+  registry.state(a!.targets[0]!).inFlight = 2;
+  registry.state(a!.targets[1]!).inFlight = 1;
+  registry.state(a!.targets[1]!).cooldownUntil = Date.now() + 60_000; // cooling
+  registry.state(b!.targets[0]!).cooldownUntil = Date.now() - 1; // half-open
   const lines = samples();
   expect(lines).toContain('cm_proxy_in_flight_requests{model="a"} 3');
   expect(lines).toContain('cm_proxy_in_flight_requests{model="b"} 0');

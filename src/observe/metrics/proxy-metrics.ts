@@ -1,6 +1,6 @@
-import type { Model } from "../../catalog/model";
-import type { RuntimeRegistry } from "../../state/registry";
-import { phaseOf } from "../../state/target-state";
+import type { Model } from "../../model/model";
+import type { RuntimeRegistry } from "../../targets/target-states";
+import { phaseOf } from "../../targets/target-state";
 import type { Observer } from "../observability";
 import type { RequestRecord } from "../record";
 import type { CounterChild, HistogramChild, MetricsRegistry } from "./registry";

@@ -1,5 +1,5 @@
 import type { ProxyConfig } from "../../config/proxy-config";
-import type { Logger } from "../../log";
+import type { Logger } from "../../lib/log";
 import { PostgresUsageStore } from "./postgres-store";
 import { SqliteUsageStore } from "./sqlite-store";
 import type { UsageStore, UsageStoreOptions } from "./store";

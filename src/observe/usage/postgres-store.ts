@@ -1,6 +1,6 @@
 import { SQL } from "bun";
 import { ConfigError } from "../../config/load";
-import { withDeadline } from "../../deadline";
+import { withDeadline } from "../../lib/deadline";
 import type { RequestRecord } from "../record";
 import { NextTurn, pruneOldRows, startStoreTimers, UsageQueue } from "./queue";
 import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS, type UsageColumn, type UsageRow } from "./row";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ProxyError } from "../../errors";
+import { ProxyError } from "../../model/errors";
 import { nearestRank, parseInstant, parseUsageQuery, usageCsv, withPercentiles } from "./query";
 
 const DAY = 24 * 60 * 60 * 1000;

@@ -1,4 +1,4 @@
-import { invalidRequest } from "../../errors";
+import { invalidRequest } from "../../model/errors";
 import { DAY_MS, GROUP_BYS, type GroupBy, type UsageGroup, type UsageRange } from "./store";
 
 const MAX_QUOTED = 64;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { NextTurn, UsageQueue } from "./queue";
-import { record } from "./test-records";
+import { record } from "../../../test/support/usage-records";
 
 const ids = (queue: UsageQueue, count = 100) => queue.head(count).map((row) => row[1]);
 

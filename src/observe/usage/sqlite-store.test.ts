@@ -3,8 +3,8 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Logger } from "../../log";
-import { BARE_ROW, BARE_SPEC, FULL_ROW, FULL_SPEC, record, recordsMade } from "./test-records";
+import type { Logger } from "../../lib/log";
+import { BARE_ROW, BARE_SPEC, FULL_ROW, FULL_SPEC, record, recordsMade } from "../../../test/support/usage-records";
 import { SqliteUsageStore, type SqliteUsageOptions } from "./sqlite-store";
 import { UsageStoreError, usageObserver } from "./store";
 

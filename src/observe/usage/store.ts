@@ -1,5 +1,5 @@
 import { ConfigError } from "../../config/load";
-import type { Logger } from "../../log";
+import type { Logger } from "../../lib/log";
 import type { RequestRecord } from "../record";
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

@@ -1,0 +1,116 @@
+import { Elysia, t } from "elysia";
+import { authorizeAdmin } from "../access/admin";
+import { ConfigError } from "../config/load";
+import { ProxyError } from "../model/errors";
+import { jsonResponse } from "../lib/json-response";
+import { healthReport } from "../observe/health-report";
+import type { RouteContext } from "./context";
+import { storeStates } from "./store-states";
+
+const TargetHealth = t.Object({
+  name: t.String(),
+  state: t.Union([t.Literal("up"), t.Literal("cooling"), t.Literal("half-open")]),
+  inFlight: t.Integer(),
+  ewmaTtfbMs: t.Union([t.Number(), t.Null()]),
+  consecutiveFailures: t.Integer(),
+  cooldownUntil: t.Union([t.String({ format: "date-time" }), t.Null()]),
+});
+
+const LimitUseSchema = t.Object({
+  scope: t.String({ description: "client | model" }),
+  subject: t.String({ description: "the client key's name or the model id" }),
+  limit: t.String({ description: "rpm | tpm | concurrent | tokensPerDay" }),
+  max: t.Integer(),
+  used: t.Integer(),
+  remaining: t.Integer(),
+  resetMs: t.Integer(),
+});
+
+const ModelSummary = t.Object({ id: t.String(), displayName: t.String() });
+
+const invalidConfig = (error: ConfigError) =>
+  new ProxyError(400, `Reload rejected, the running configuration is unchanged: ${error.message}`, "invalid_request_error", "invalid_config");
+
+const notReady = () => new ProxyError(503, "The proxy is starting or shutting down", "api_error", "not_ready");
+
+/**
+ * `/health` and `/ready` (open), `/debug` (keys masked) and `/reload` (re-reads the startup file,
+ * never a client-chosen path). The last two need the admin key, or a loopback client when none is set.
+ */
+export const adminRoutes = (context: RouteContext, prefix: string) => {
+  const { store, catalogs, registry, limiter, ready } = context;
+  return new Elysia({ name: "admin", seed: prefix, prefix })
+    .get(
+      "/health",
+      async () => {
+        const catalog = catalogs.current;
+        const report = healthReport(catalog, registry, Date.now(), storeStates(context));
+        // Current use against each limit, when limits are configured (null: the limit store is unreachable).
+        if (!catalog.config.limits.any) return jsonResponse(JSON.stringify(report));
+        return jsonResponse(JSON.stringify({ ...report, limits: await limiter.current(catalog.config) }));
+      },
+      {
+        response: t.Object({
+          status: t.Union([t.Literal("ok"), t.Literal("degraded")]),
+          endpoints: t.Integer(),
+          models: t.Array(t.Object({ id: t.String(), displayName: t.String(), targets: t.Array(TargetHealth) })),
+          limits: t.Optional(t.Union([t.Array(LimitUseSchema), t.Null()])),
+          stores: t.Optional(
+            t.Record(t.String(), t.Union([t.Literal("up"), t.Literal("down")]), {
+              description: "stores on a server (usage: PostgreSQL; redis: shared limits and cool-downs), listed when configured; one down makes the status degraded",
+            }),
+          ),
+        }),
+        detail: {
+          summary:
+            "Liveness (always 200) with every model's targets (and limits' use); 'degraded' when some model has no usable target or a store (usage: PostgreSQL, redis) is unreachable",
+          tags: ["Admin"],
+          hide: prefix !== "",
+        },
+      },
+    )
+    .get(
+      "/ready",
+      () => {
+        if (!ready()) throw notReady();
+        return { status: "ready" as const };
+      },
+      {
+        response: t.Object({ status: t.Literal("ready") }),
+        detail: { summary: "Readiness: 503 until the config is loaded and while shutting down", tags: ["Admin"], hide: prefix !== "" },
+      },
+    )
+    .onBeforeHandle(({ request, server }) =>
+      authorizeAdmin(store.current.adminDigest, request.headers, server?.requestIP(request)?.address),
+    )
+    .get("/debug", () => store.current.debugView, {
+      detail: {
+        summary: "The running configuration with every API key masked, and the config file's path",
+        tags: ["Admin"],
+        hide: prefix !== "",
+      },
+    })
+    .post(
+      "/reload",
+      async () => {
+        try {
+          const { file } = await store.reload("POST /reload");
+          const models = [...catalogs.current.models.values()].map(({ id, displayName }) => ({ id, displayName }));
+          // The original proxy's fields: scripts written for it keep working.
+          return { status: "ok" as const, message: `Configuration reloaded from ${file}`, endpoints: models.length, models };
+        } catch (error) {
+          if (!(error instanceof ConfigError)) throw error;
+          throw invalidConfig(error);
+        }
+      },
+      {
+        parse: "none",
+        response: t.Object({ status: t.Literal("ok"), message: t.String(), endpoints: t.Integer(), models: t.Array(ModelSummary) }),
+        detail: {
+          summary: "Re-read the startup config file; an invalid file is rejected and the running config kept",
+          tags: ["Admin"],
+          hide: prefix !== "",
+        },
+      },
+    );
+};

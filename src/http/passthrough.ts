@@ -1,0 +1,149 @@
+import { Elysia } from "elysia";
+import type { ProxyConfig } from "../config/proxy-config";
+import { invalidRequest, ProxyError } from "../model/errors";
+import { checkDeclaredLength, declaredLength, readBody } from "../upstream/body-limit";
+import type { UpstreamRequest } from "../upstream/forward";
+import { asJsonObject, readJson } from "../upstream/json-body";
+import { boundaryOf, findMultipartField } from "../upstream/multipart";
+import { withQueryModel } from "../upstream/query";
+import { bufferForReplay } from "../upstream/replay";
+import { clientAccess } from "./client-access";
+import type { RouteContext } from "./context";
+import { reportsUsage, resolveModel } from "./model-request";
+
+interface ClientPath {
+  /** The path below `/v1/` on the backend. */
+  readonly path: string;
+  /** The deployment an Azure OpenAI client named in its path: the model when nothing else names one. */
+  readonly deployment: string | null;
+}
+
+const AZURE_DEPLOYMENT = /^(?:openai\/)?deployments\/([^/]+)\/(.+)$/;
+
+/**
+ * The path below `/v1/` a client asked for: `/v1/embeddings` and `/embeddings` both give
+ * `embeddings`. Azure OpenAI clients put the model in the path
+ * (`/openai/deployments/<model>/chat/completions?api-version=…`): that becomes `chat/completions`.
+ */
+function clientPath(url: URL): ClientPath {
+  let path = url.pathname.slice(1);
+  if (path.startsWith("v1/")) path = path.slice(3);
+  const azure = AZURE_DEPLOYMENT.exec(path);
+  if (!azure) return { path, deployment: null };
+  url.searchParams.delete("api-version");
+  return { path: azure[2]!, deployment: decodeURIComponent(azure[1]!) };
+}
+
+/** Refuses any path that would leave `<url>/v1/` on the backend, however it is spelled. */
+function checkStaysUnderPrefix(prefix: string, path: string): void {
+  const upstream = new URL(prefix + path);
+  if (!upstream.pathname.startsWith(new URL(prefix).pathname) || /%2f|%5c/i.test(path)) {
+    throw invalidRequest(`Invalid request path '/${path}'`, null, "invalid_path");
+  }
+}
+
+/**
+ * The request's URL, or null for a request line in authority form (`host:port`), which names no
+ * path. A request without a Host header (HTTP/1.0) comes with the bare path as its URL.
+ */
+const requestUrl = (url: string) => (url.startsWith("/") ? URL.parse(`http://localhost${url}`) : URL.parse(url));
+
+type Body = UpstreamRequest["body"];
+
+/** The methods the OpenAI-style APIs use; anything else (TRACE, PROPFIND, …) never reaches a backend. */
+const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]);
+
+const methodNotAllowed = (method: string) =>
+  new ProxyError(405, `Method ${method} is not supported`, "invalid_request_error", "method_not_allowed");
+
+interface Selection {
+  model: unknown;
+  /** Re-creates the body with the backend's model name, once the target is known. */
+  rewrite(actualModelName: string): Body;
+  /** The body is the client's stream, passed on as it arrives. */
+  streamed?: boolean;
+}
+
+const isJson = (contentType: string) => contentType.includes("json");
+
+/**
+ * Finds the model in the request body and prepares its rewrite: JSON is parsed; other bodies are
+ * streamed untouched, except a multipart form that is the only place naming the model (its
+ * `model` field is rewritten in place, every other byte kept).
+ */
+async function selectFromBody(request: Request, config: ProxyConfig, named: string | null): Promise<Selection> {
+  const contentType = request.headers.get("content-type") ?? "";
+  const limit = config.maxBodyBytes;
+  if (!request.body) return { model: named, rewrite: () => null };
+  if (isJson(contentType)) {
+    const json = await readJson(request, limit);
+    const record = asJsonObject(json);
+    return {
+      model: named ?? record?.model,
+      rewrite: (actual) => {
+        if (record && "model" in record) record.model = actual;
+        return JSON.stringify(json);
+      },
+    };
+  }
+  const boundary = named === null && contentType.startsWith("multipart/form-data") ? boundaryOf(contentType) : null;
+  if (boundary) {
+    const bytes = await readBody(request, limit);
+    const field = findMultipartField(bytes, boundary, "model");
+    return { model: field?.value, rewrite: (actual) => (field ? field.replace(actual) : bytes) };
+  }
+  checkDeclaredLength(request.headers, limit);
+  return { model: named, rewrite: () => request.body, streamed: true };
+}
+
+/**
+ * Every other OpenAI-style path (embeddings, audio, images, completions, responses, rerank, …):
+ * forwarded to `<url>/v1/<path>` with method, query and body. The model comes from the
+ * `x-model-id` header, then a `model` query parameter, then the body, and is rewritten wherever
+ * it was found.
+ */
+export const passthroughRoutes = ({ catalogs, dispatcher, observe }: RouteContext) =>
+  new Elysia({ name: "passthrough" }).use(clientAccess(catalogs, observe)).all(
+    "/*",
+    async ({ request, server, catalog, config, client, record, limitUser }) => {
+      if (!FORWARDED_METHODS.has(request.method)) throw methodNotAllowed(request.method);
+      const url = requestUrl(request.url);
+      if (!url) throw invalidRequest("Invalid request target", null, "invalid_path");
+      const { path, deployment } = clientPath(url);
+      const queryModel = url.searchParams.get("model");
+      const selection = await selectFromBody(request, config, request.headers.get("x-model-id") ?? queryModel);
+      const model = resolveModel(catalog, selection.model ?? deployment, client, record);
+      for (const target of model.targets) checkStaysUnderPrefix(target.prefix, path);
+      server?.timeout(request, 0);
+      // A streamed body can be sent again only if it was kept: worth it when a retry may follow.
+      const retries = model.retry.attempts > 1 || model.fallbacks.length > 0;
+      let body: Body = null;
+      if (selection.streamed && retries && request.body) body = await bufferForReplay(request.body, declaredLength(request.headers));
+      const search = url.search;
+      return dispatcher.dispatch({
+        model,
+        catalog,
+        method: request.method,
+        call: {
+          kind: "relay",
+          path: (actualModelName) => path + (queryModel === null ? search : withQueryModel(search, actualModelName)),
+          body: (actualModelName) => body ?? selection.rewrite(actualModelName),
+          headers: request.headers,
+          forwardUserInfo: config.forwardUserInfoHeaders,
+          requestId: record.id,
+        },
+        replayable: !selection.streamed || body instanceof Uint8Array,
+        maxBodyBytes: config.maxBodyBytes,
+        clientSignal: request.signal,
+        record,
+        readsUsage: reportsUsage(path),
+        client,
+        user: limitUser,
+      });
+    },
+    {
+      parse: "none",
+      // Documented path by path in passthrough-docs.ts.
+      detail: { hide: true },
+    },
+  );

@@ -1,0 +1,11 @@
+import { usageStoreUp, type StoreStates } from "../observe/health-report";
+import type { RouteContext } from "./context";
+
+/**
+ * The server-backed stores /health and /status.json list: the usage store when it is PostgreSQL;
+ * redis (limits and cool-downs) when `state.redis` is set.
+ */
+export function storeStates({ usage, redis }: RouteContext): StoreStates {
+  const up = usageStoreUp(usage);
+  return { ...(up !== undefined && { usage: up ? "up" : "down" }), ...(redis && { redis: redis.status }) };
+}

@@ -1,0 +1,81 @@
+import type { Timeouts } from "../config/schema";
+import type { IdMatcher } from "./glob";
+
+/**
+ * What the request path sees of a configured (or discovered) model: a client-facing id with the
+ * backends that can serve it. A model is not a backend: it has one or more `Target`s and the
+ * policy for choosing among them.
+ */
+export type Strategy = "round-robin" | "weighted" | "least-busy" | "latency";
+
+/** The wire format a target speaks; its adapter (src/providers/) translates to and from it. */
+export type ProviderKind = "openai";
+
+export interface RetryPolicy {
+  /** Tries in total, the first included. */
+  readonly attempts: number;
+  readonly backoffMs: number;
+  readonly maxBackoffMs: number;
+  readonly retryOn: ReadonlySet<number>;
+}
+
+export interface CooldownPolicy {
+  /** Consecutive failures that take a target out. */
+  readonly failures: number;
+  readonly ms: number;
+}
+
+/** One backend of a model. */
+export interface Target {
+  /** What logs, headers and `/health` show; never the URL (it may carry credentials). */
+  readonly name: string;
+  readonly modelId: string;
+  /** Identifies the target's runtime state across reloads: model id and name. */
+  readonly stateKey: string;
+  /** The configured URL, compared on reload to decide whether runtime state carries over. */
+  readonly url: string;
+  readonly provider: ProviderKind;
+  /** `<url>/v1/`: every upstream path is appended to it. */
+  readonly prefix: string;
+  /** `Bearer <apiKey>`, or null when the backend takes no key. */
+  readonly authorization: string | null;
+  readonly actualModelName: string;
+  readonly timeouts: Timeouts;
+  readonly weight: number;
+  /** Whether the proxy may add `stream_options.include_usage` to a streamed chat request. */
+  readonly streamUsage: boolean;
+}
+
+export interface Model {
+  readonly id: string;
+  readonly displayName: string;
+  readonly strategy: Strategy;
+  readonly retry: RetryPolicy;
+  /** null: never cooled down (a lone target whose model sets no `cooldown`). */
+  readonly cooldown: CooldownPolicy | null;
+  readonly fallbacks: readonly string[];
+  readonly targets: readonly Target[];
+  readonly healthCheckMs: number | null;
+}
+
+/** An endpoint with `discover`: a source of models, not a model itself. */
+export interface DiscoverySource {
+  readonly id: string;
+  /** The source as a one-target model: each discovered model copies it with its own id. */
+  readonly template: Model;
+  readonly prefix: string;
+  readonly include: IdMatcher;
+  readonly exclude: IdMatcher;
+  readonly refreshMs: number;
+  /** Changes when anything that decides the list changes (URL, key, filters): a new list is needed. */
+  readonly fingerprint: string;
+}
+
+export const stateKeyOf = (modelId: string, name: string) => `${modelId}\u0000${name}`;
+
+/** A model a discovery source found: the source's URL and key, the backend's own id as model name. */
+export function discoveredModel(source: Model, id: string, backendId: string): Model {
+  const template = source.targets[0]!;
+  const target: Target = { ...template, name: source.id, modelId: id, stateKey: stateKeyOf(id, source.id), actualModelName: backendId };
+  return { ...source, id, displayName: id, fallbacks: [], targets: [target] };
+}

@@ -1,0 +1,44 @@
+import type { Catalog } from "../catalog/catalog";
+import type { UsageStore } from "./usage/store";
+import type { RuntimeRegistry } from "../targets/target-states";
+import { isUsable, phaseOf } from "../targets/target-state";
+
+/**
+ * The stores on a server the proxy uses (`usage`: PostgreSQL), by name: `down` while unreachable.
+ * Embedded ones (the SQLite usage file, in-memory limits) are never down and are not listed.
+ */
+export type StoreStates = Readonly<Record<string, "up" | "down">>;
+
+/** Whether the usage store is reachable: undefined when it is embedded (SQLite) or off, so not listed. */
+export const usageStoreUp = (usage: UsageStore | null): boolean | undefined => usage?.up;
+
+/**
+ * `/health`: liveness (always HTTP 200) with the state of every target. `degraded` when some model
+ * has no usable target (half-open counts as usable: it takes its trial request), or a store in
+ * `stores` is down (the proxy keeps serving; `stores` says which). `stores` appears only when given.
+ */
+export function healthReport(catalog: Catalog, registry: RuntimeRegistry, now = Date.now(), stores: StoreStates = {}) {
+  let degraded = false;
+  const models = [...catalog.models.values()].map((model) => {
+    const targets = model.targets.map((target) => {
+      const state = registry.target(target);
+      return {
+        name: target.name,
+        state: phaseOf(state, now),
+        inFlight: state.inFlight,
+        ewmaTtfbMs: state.ewmaTtfbMs === null ? null : Math.round(state.ewmaTtfbMs * 10) / 10,
+        consecutiveFailures: state.consecutiveFailures,
+        cooldownUntil: state.cooldownUntil === 0 ? null : new Date(state.cooldownUntil).toISOString(),
+      };
+    });
+    if (!model.targets.some((target) => isUsable(registry.target(target), now) || registry.target(target).trialInFlight)) degraded = true;
+    return { id: model.id, displayName: model.displayName, targets };
+  });
+  if (Object.values(stores).includes("down")) degraded = true;
+  return {
+    status: degraded ? ("degraded" as const) : ("ok" as const),
+    endpoints: models.length,
+    models,
+    ...(Object.keys(stores).length > 0 && { stores }),
+  };
+}

@@ -1,0 +1,287 @@
+// One model request from admission to its answer: admit → the chain of models → tries → relay.
+import type { ClientKey } from "../access/clients";
+import type { Catalog } from "../catalog/catalog";
+import type { Model, ProviderKind, Target } from "../model/model";
+import { ProxyError } from "../model/errors";
+import { LimitRefusal } from "../limits/headers";
+import { UNLIMITED, type Admission, type Limiter } from "../limits/limiter";
+import { sleep } from "../lib/sleep";
+import type { RequestRecord } from "../observe/record";
+import type { ClientCall, Outgoing, ProviderAdapter } from "../providers/provider";
+import type { TargetLease } from "../targets/lease";
+import type { RuntimeRegistry } from "../targets/target-states";
+import { clientClosed, ConnectionDropped, discard, relay, send, type Sent } from "../upstream/forward";
+import type { HeaderRecord } from "../upstream/headers";
+import { backoffMs, MAX_RETRY_WAIT_MS, retryAfterMs } from "./retry";
+import { canServe, pickTarget, soonestBack } from "./select";
+import { bodyEnding, bodyFailure } from "./served-body";
+
+/** A model request as its route hands it over: who asks for which model, and what to send. */
+export interface ModelRequest {
+  /** The model the client asked for, already authorized. */
+  readonly model: Model;
+  /** The catalog the request runs on: where its fallbacks are looked up, and its config. */
+  readonly catalog: Catalog;
+  readonly method: string;
+  readonly call: ClientCall;
+  /** False when the body is a stream that can be sent only once: one try, no fallback. */
+  readonly replayable: boolean;
+  readonly maxBodyBytes: number;
+  readonly clientSignal: AbortSignal;
+  /** Where the request's observers learn what happened; it is ended here when a body is relayed. */
+  readonly record: RequestRecord;
+  /** Whether the answer reports token usage worth reading (chat, completions, embeddings, responses). */
+  readonly readsUsage: boolean;
+  /** The client key presented (null when the proxy is open) and Open WebUI's user: whom limits apply to. */
+  readonly client: ClientKey | null;
+  readonly user: string | null;
+}
+
+/** What every dispatch shares: target state, limits, the wire-format adapters, the random source. */
+export interface DispatchDeps {
+  readonly targets: RuntimeRegistry;
+  readonly limiter: Limiter;
+  readonly providers: Readonly<Record<ProviderKind, ProviderAdapter>>;
+  readonly random: () => number;
+}
+
+/** Response headers naming what served a model request. */
+export const MODEL_HEADER = "x-cm-proxy-model";
+export const SERVED_BY_HEADER = "x-cm-proxy-served-by";
+export const ATTEMPTS_HEADER = "x-cm-proxy-attempts";
+
+/** A try either answered the client or failed in a way another try may mend (after `retryAfterMs`, when the backend asked). */
+type TryOutcome = { readonly response: Response } | { readonly retryAfterMs: number | null };
+const TRY_ELSEWHERE: TryOutcome = { retryAfterMs: null };
+
+/**
+ * One request and its progress. Retries happen only before the client has received a byte; once a
+ * response is returned, it is relayed, and the body's end (served-body.ts) finishes the request.
+ */
+export class Dispatch {
+  /** Backend requests sent so far, across all models. */
+  private tries = 0;
+  /** The last backend answer that was not relayed, kept to relay if nothing better comes. */
+  private lastReply: Sent | null = null;
+  private lastError: ProxyError | null = null;
+  private servedBy: string | null = null;
+  private admission: Admission = UNLIMITED;
+
+  constructor(
+    private readonly deps: DispatchDeps,
+    private readonly request: ModelRequest,
+  ) {}
+
+  async run(): Promise<Response> {
+    const { request, deps } = this;
+    try {
+      this.admission = await deps.limiter.admit(deps.limiter.rulesFor(request.catalog.config, request.client, request.user, request.model.id));
+    } catch (error) {
+      if (error instanceof LimitRefusal) request.record.limitedBy = { scope: error.rule.scope, kind: error.rule.kind };
+      throw this.answered(error);
+    }
+    try {
+      return await this.serve();
+    } catch (error) {
+      // Nothing is relayed: the request is over now.
+      this.admission.end(null);
+      throw this.answered(error);
+    }
+  }
+
+  /**
+   * Walks the chain of the model and its fallbacks. Only a failure another try may mend moves on,
+   * so every model after the first is reached through a retryable outcome (a fallback's own
+   * fallbacks are never followed: no cycles).
+   */
+  private async serve(): Promise<Response> {
+    const { model, catalog, replayable, record } = this.request;
+    const fallbacks = replayable && model.fallbacks.length > 0 ? catalog.fallbacksOf(model) : [];
+    const chain = fallbacks.length > 0 ? [model, ...fallbacks] : [model];
+    for (let i = 0; i < chain.length; i++) {
+      if (this.betterServedLater(chain, i)) continue;
+      if (i > 0) record.fallbacks.push(chain[i]!.id);
+      const response = await this.tryModel(chain[i]!);
+      if (response) return response;
+    }
+    return this.giveUp();
+  }
+
+  /** A model whose every target is out is skipped when a later one in the chain can serve now. */
+  private betterServedLater(chain: readonly Model[], index: number): boolean {
+    const now = Date.now();
+    const { targets } = this.deps;
+    if (index + 1 >= chain.length || canServe(chain[index]!, targets, now)) return false;
+    return chain.slice(index + 1).some((next) => canServe(next, targets, now));
+  }
+
+  /** Tries one model's targets within its retry policy; null when the request must move on. */
+  private async tryModel(model: Model): Promise<Response | null> {
+    const { request, deps } = this;
+    const attempts = request.replayable ? model.retry.attempts : 1;
+    const tried = new Set<Target>();
+    /** Targets that asked (Retry-After) to be left alone until a time: only a retry there waits for it. */
+    let askedUntil: Map<Target, number> | null = null;
+    for (let n = 1; n <= attempts; n++) {
+      const now = Date.now();
+      const target = pickTarget(model, deps.targets, tried, now, deps.random) ?? soonestBack(model, deps.targets);
+      if (n > 1) {
+        const asked = (askedUntil?.get(target) ?? 0) - now;
+        if (asked > MAX_RETRY_WAIT_MS) return null; // nowhere else to go: relay what we have
+        await sleep(Math.max(backoffMs(model.retry, n - 1, deps.random), asked), request.clientSignal, clientClosed);
+      }
+      tried.add(target);
+      const outcome = await this.tryTarget(model, target);
+      if ("response" in outcome) return outcome.response;
+      if (outcome.retryAfterMs !== null) (askedUntil ??= new Map()).set(target, Date.now() + outcome.retryAfterMs);
+    }
+    return null;
+  }
+
+  private async tryTarget(model: Model, target: Target): Promise<TryOutcome> {
+    const { request, deps } = this;
+    const { record } = request;
+    const lease = deps.targets.lease(target, model, Date.now());
+    this.dropLastReply();
+    const provider = deps.providers[target.provider];
+    let sent: Sent | null = null;
+    let outgoing!: Outgoing;
+    let started = 0;
+    // A connection dropped before any answer is not the backend's answer: one more try at once, on
+    // a fresh connection, outside the retry policy's attempts; only a second drop is a failure.
+    for (let fresh = false; sent === null; fresh = true) {
+      this.tries++;
+      this.servedBy = `${model.id}/${target.name}`;
+      outgoing = provider.outgoing(request.call, target);
+      started = performance.now();
+      record.fetchStartMs ??= started - record.startMono;
+      try {
+        sent = await send({
+          target,
+          path: outgoing.path,
+          headers: outgoing.headers,
+          body: outgoing.body,
+          method: request.method,
+          maxBodyBytes: request.maxBodyBytes,
+          clientSignal: request.clientSignal,
+          fresh,
+        });
+      } catch (error) {
+        if (error instanceof ConnectionDropped && !fresh && request.replayable) {
+          record.tries.push({ model: model.id, target: target.name, status: error.status, failure: "connection_dropped" });
+          continue;
+        }
+        const failure = this.failedTry(error, lease);
+        record.tries.push({ model: model.id, target: target.name, status: failure.status, failure: failure.status === 504 ? "timeout" : "connect" });
+        return TRY_ELSEWHERE;
+      }
+    }
+    const status = sent.response.status;
+    const headersAt = performance.now();
+    if (!model.retry.retryOn.has(status)) {
+      lease.answered(headersAt - started);
+      record.tries.push({ model: model.id, target: target.name, status, failure: null });
+      try {
+        return { response: await this.relayServed(sent, headersAt, lease, provider, outgoing.stripUsage) };
+      } catch (error) {
+        // A small body is read whole before answering: when it breaks or stalls, no byte has reached
+        // the client, so another try may still serve it.
+        const failure = this.failedTry(error, lease);
+        record.tries[record.tries.length - 1] = { model: model.id, target: target.name, status: failure.status, failure: bodyFailure(failure) };
+        return TRY_ELSEWHERE;
+      }
+    }
+    record.tries.push({ model: model.id, target: target.name, status, failure: `status_${status}` });
+    // RFC 9110 defines Retry-After for 503 as much as for 429: any retryable answer may carry it.
+    const askedMs = retryAfterMs(sent.response.headers);
+    lease.release(askedMs === null ? "failed" : { restMs: askedMs });
+    this.lastReply = sent;
+    return { retryAfterMs: askedMs };
+  }
+
+  /**
+   * A try that got no answer to relay: the target is free again. A 502/504 counts against it and
+   * another try may follow; anything else (the client left, its body was refused) is not the
+   * target's fault and ends the request.
+   */
+  private failedTry(error: unknown, lease: TargetLease): ProxyError {
+    const failure = error instanceof ProxyError ? error : new ProxyError(502, String(error), "upstream_error", "backend_unreachable");
+    if (failure.status !== 502 && failure.status !== 504) {
+      lease.release("unjudged");
+      throw failure;
+    }
+    lease.release("failed");
+    this.lastError = failure;
+    return failure;
+  }
+
+  /**
+   * Relays the answer that ends the request; its body's end finishes it (served-body.ts). A body
+   * read whole is parsed for usage only after the response is on its way.
+   */
+  private async relayServed(sent: Sent, headersAt: number, lease: TargetLease | null, provider: ProviderAdapter, stripUsage: boolean): Promise<Response> {
+    const { record, readsUsage } = this.request;
+    record.servedModel = sent.target.modelId;
+    record.servedTarget = sent.target.name;
+    record.ttfbMs = headersAt - record.startMono;
+    const watch = readsUsage ? provider.streamWatch(stripUsage) : undefined;
+    const ending = bodyEnding({
+      record,
+      target: sent.target,
+      status: sent.response.status,
+      lease,
+      admission: this.admission,
+      provider: readsUsage ? provider : null,
+      watch,
+      headersAt,
+    });
+    const response = await relay(sent, this.servedHeaders(), ending.onEnd, watch);
+    ending.returned = true;
+    // From here the body's end ends the record (a body read whole has been read already).
+    record.endsWithBody = true;
+    record.overheadMs = (record.fetchStartMs ?? 0) + (performance.now() - ending.bodyReadAt);
+    return response;
+  }
+
+  /** Every try failed: the last backend answer goes to the client unchanged, or the proxy's own error. */
+  private async giveUp(): Promise<Response> {
+    const reply = this.lastReply;
+    if (reply) {
+      this.lastReply = null;
+      return this.relayServed(reply, performance.now(), null, this.deps.providers[reply.target.provider], false);
+    }
+    throw this.lastError ?? new ProxyError(503, `No backend of model '${this.request.model.id}' is available`, "api_error", "no_backend_available");
+  }
+
+  private dropLastReply(): void {
+    if (this.lastReply) discard(this.lastReply);
+    this.lastReply = null;
+    this.lastError = null;
+  }
+
+  /** The proxy's own error, with the headers naming what was tried; anything else passes unchanged. */
+  private answered(error: unknown): unknown {
+    return error instanceof ProxyError ? error.withHeaders(this.servedHeaders()) : error;
+  }
+
+  /** Our request id replaces a backend's own: the client sees the id its log lines carry. */
+  private servedHeaders(): HeaderRecord {
+    const headers: HeaderRecord = {
+      "x-request-id": this.request.record.id,
+      [MODEL_HEADER]: this.request.model.id,
+      [ATTEMPTS_HEADER]: String(this.tries),
+    };
+    if (this.servedBy) headers[SERVED_BY_HEADER] = this.servedBy;
+    if (this.admission.headers) Object.assign(headers, this.admission.headers);
+    return headers;
+  }
+}
+
+/** Sends model requests on their way: one Dispatch per request, over the state they share. */
+export class Dispatcher {
+  constructor(private readonly deps: DispatchDeps) {}
+
+  dispatch(request: ModelRequest): Promise<Response> {
+    return new Dispatch(this.deps, request).run();
+  }
+}

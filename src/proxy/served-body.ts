@@ -1,0 +1,74 @@
+// The end of the answer a request is served: what the target, the limits and the record learn from it.
+import { ProxyError } from "../model/errors";
+import type { Admission } from "../limits/limiter";
+import type { Outcome, RequestRecord } from "../observe/record";
+import type { ProviderAdapter, StreamWatch } from "../providers/provider";
+import type { TargetLease } from "../targets/lease";
+import type { RelayEnd } from "../upstream/forward";
+import type { BodyEnd } from "../upstream/relay";
+import type { Target } from "../model/model";
+
+/** What a served body's end needs to know; nothing else (not the request, its parsed body, the backend's Response) stays alive with the stream. */
+export interface ServedBody {
+  readonly record: RequestRecord;
+  readonly target: Target;
+  readonly status: number;
+  /** The try's hold on its target; null for a last answer relayed after its try was already judged. */
+  readonly lease: TargetLease | null;
+  readonly admission: Admission;
+  /** Reads the usage of a body read whole; null when the path reports none. */
+  readonly provider: ProviderAdapter | null;
+  /** Watches a relayed stream for its usage; undefined when the path reports none. */
+  readonly watch: StreamWatch | undefined;
+  readonly headersAt: number;
+}
+
+export interface BodyEnding {
+  readonly onEnd: RelayEnd;
+  /** The response has been returned: a body ending now ends the record at once. */
+  returned: boolean;
+  /** When a body read whole was read (the headers' arrival until then). */
+  bodyReadAt: number;
+}
+
+/**
+ * The end of a relayed body: frees the target (a break mid-body counts against it), spends the
+ * limits, and ends the record with the bytes sent, the usage reported and how it ended. A body over
+ * before the answer is even returned (read whole, or none) ends the record once the response is on
+ * its way, off the request path.
+ */
+export function bodyEnding(served: ServedBody): BodyEnding {
+  const { record, target, status, lease, admission, provider, watch } = served;
+  const ending: BodyEnding = {
+    returned: false,
+    bodyReadAt: served.headersAt,
+    onEnd: (end, bytes, whole) => {
+      lease?.release(end instanceof ProxyError ? "failed" : "served");
+      if (end instanceof ProxyError) {
+        record.bodyFailures.push({ model: target.modelId, target: target.name, status: end.status, failure: bodyFailure(end) });
+      }
+      record.bytesOut = bytes;
+      const outcome = outcomeOf(end, status);
+      // A body read whole before answering took the backend's time, not the proxy's.
+      if (whole) ending.bodyReadAt = performance.now();
+      const close = () => {
+        record.usage = whole ? (provider?.usageOfBody(whole) ?? null) : (watch?.usage() ?? null);
+        admission.end(record.usage);
+        record.end(status, outcome);
+      };
+      if (ending.returned) close();
+      else setImmediate(close);
+    },
+  };
+  return ending;
+}
+
+/** Why a body failed after its headers arrived, as metrics and logs name it. */
+export const bodyFailure = (error: ProxyError) => (error.status === 504 ? "body_timeout" : "body_broken");
+
+/** How a relayed request ended, for its record. */
+function outcomeOf(end: BodyEnd, status: number): Outcome {
+  if (end === "client_aborted") return "client_aborted";
+  if (end !== "complete") return end.status === 504 ? "timeout" : "upstream_error";
+  return status >= 500 || status === 429 ? "upstream_error" : "ok";
+}

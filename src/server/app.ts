@@ -1,0 +1,91 @@
+import { Elysia, ParseError, ValidationError } from "elysia";
+import { errorResponse, invalidRequest, ProxyError } from "../model/errors";
+import { ownBodyBytes } from "../lib/json-response";
+import type { Logger } from "../lib/log";
+import type { Outcome } from "../observe/record";
+import { describeValueError, dottedPath } from "../lib/schema-errors";
+import { adminRoutes } from "../http/admin";
+import { chatRoutes } from "../http/chat";
+import { corsPlugin } from "../http/cors";
+import { ROUTE_PREFIXES, type RouteContext } from "../http/context";
+import { docsRoutes } from "../http/docs";
+import { metricsRoutes } from "../http/metrics";
+import { modelRoutes } from "../http/models";
+import { passthroughRoutes } from "../http/passthrough";
+import { statusRoutes } from "../http/status";
+import { usageRoutes } from "../http/usage";
+import { VERSION } from "../lib/version";
+
+function validationError(error: ValidationError): ProxyError {
+  const first = error.valueError;
+  if (!first) return invalidRequest("The request body is not valid", null, "invalid_body");
+  const field = dottedPath(first.path);
+  if (first.value === undefined) return invalidRequest(`Missing required parameter: '${field}'`, field, "missing_required_parameter");
+  return invalidRequest(`Invalid type for '${field}': ${describeValueError(first)}`, field, "invalid_type");
+}
+
+/** The routes the proxy answers itself (the rest are relayed by the router). */
+const OWN_ROUTES = /^\/(?:v1\/)?(?:models(?:\/|$)|health$|ready$|debug$|reload$|metrics$|usage$)|^\/(?:status\.json)?$|^\/swagger(?:\/|$)/;
+const ownRoute = (path: string) => OWN_ROUTES.test(path);
+
+/** How a request the proxy answered itself ended. */
+function outcomeOfStatus(status: number): Outcome {
+  if (status === 499) return "client_aborted";
+  if (status === 504) return "timeout";
+  return status === 502 || status === 503 ? "upstream_error" : "ok";
+}
+
+/** Maps every failure to OpenAI's error shape, in one place. */
+function toProxyError(code: string | number, error: unknown, log: Logger): ProxyError {
+  if (error instanceof ProxyError) return error;
+  // Elysia wraps whatever a body parser throws (our 400s and 413s included) in a ParseError.
+  if (error instanceof ParseError && error.cause instanceof ProxyError) return error.cause;
+  if (error instanceof ValidationError) return validationError(error);
+  if (code === "PARSE") return invalidRequest("We could not parse the JSON body of your request", null, "invalid_json");
+  if (code === "NOT_FOUND") return new ProxyError(404, "Unknown route", "invalid_request_error", "unknown_route");
+  const stack = (error as Error)?.stack ?? String(error);
+  log.error(`unhandled ${String(code)}: ${stack}`, { code: String(code), error: stack });
+  return new ProxyError(500, "The proxy failed to handle the request", "api_error", "internal_error");
+}
+
+/**
+ * The whole HTTP surface, wired from plugins that receive the shared state explicitly.
+ * `normalize: false`: a proxy relays bodies as sent; Elysia's normalizer would rebuild each body
+ * (and turns a wrongly typed field into a misleading one before validation reports it).
+ */
+export function createApp(context: RouteContext) {
+  const { observe } = context;
+  const app = new Elysia({ name: "cm-open-webui-proxy", normalize: false })
+    // Every request gets its record (and id) first; it ends here unless a relayed body ends it.
+    // The id goes on every answer: the router puts it on relayed ones with the backend's headers,
+    // onError on errors, and `set.headers` on the proxy's own routes only (on a relayed answer it
+    // would make Elysia copy every response).
+    .onRequest(({ request, set }) => {
+      const { id, path } = observe.begin(request);
+      if (ownRoute(path)) set.headers["x-request-id"] = id;
+    })
+    .onAfterResponse({ as: "global" }, ({ request, set, responseValue }) => {
+      const record = observe.of(request);
+      if (!record || record.endsWithBody) return;
+      const answer = responseValue instanceof Response ? responseValue : null;
+      const status = answer ? answer.status : Number(set.status) || 200;
+      // An error's answer is sized where onError makes it (here the value is the error itself).
+      if (answer) record.bytesOut = ownBodyBytes(answer) ?? 0;
+      else if (typeof responseValue === "string") record.bytesOut = Buffer.byteLength(responseValue);
+      record.end(status, outcomeOfStatus(status));
+    })
+    .use(corsPlugin())
+    .onError({ as: "global" }, ({ code, error, request }) => {
+      const proxyError = toProxyError(code, error, context.log);
+      const record = observe.of(request);
+      const response = errorResponse(record ? proxyError.withHeaders({ "x-request-id": record.id }) : proxyError);
+      if (record) record.bytesOut = ownBodyBytes(response) ?? 0;
+      return response;
+    })
+    .use(docsRoutes(VERSION));
+  for (const prefix of ROUTE_PREFIXES) {
+    app.use(modelRoutes(context, prefix)).use(chatRoutes(context, prefix)).use(adminRoutes(context, prefix)).use(metricsRoutes(context, prefix));
+    app.use(usageRoutes(context, prefix));
+  }
+  return app.use(statusRoutes(context)).use(passthroughRoutes(context));
+}

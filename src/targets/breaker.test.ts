@@ -1,0 +1,55 @@
+import { describe, expect, test } from "bun:test";
+import { TargetState, isUsable, phaseOf } from "./target-state";
+import { holdFor, recordFailure, recordSuccess } from "./breaker";
+
+const POLICY = { failures: 3, ms: 1_000 };
+
+describe("the circuit breaker", () => {
+  test("three consecutive failures take the target out; a success in between resets the count", () => {
+    const state = new TargetState("u");
+    recordFailure(state, POLICY, 0);
+    recordFailure(state, POLICY, 0);
+    recordSuccess(state);
+    recordFailure(state, POLICY, 0);
+    recordFailure(state, POLICY, 0);
+    expect(phaseOf(state, 0)).toBe("up");
+    recordFailure(state, POLICY, 0);
+    expect(phaseOf(state, 0)).toBe("cooling");
+    expect(state.cooldownUntil).toBe(1_000);
+  });
+
+  test("half-open lets one trial through; its failure doubles the wait up to 10 times, its success restores", () => {
+    const state = new TargetState("u");
+    for (let i = 0; i < 3; i++) recordFailure(state, POLICY, 0);
+    expect(phaseOf(state, 1_000)).toBe("half-open");
+    expect(isUsable(state, 1_000)).toBe(true);
+    state.trialInFlight = true;
+    expect(isUsable(state, 1_000)).toBe(false);
+    recordFailure(state, POLICY, 1_000);
+    expect(state.cooldownUntil).toBe(3_000);
+    let now = 3_000;
+    for (let i = 0; i < 6; i++) {
+      recordFailure(state, POLICY, now);
+      now = state.cooldownUntil;
+    }
+    expect(state.cooldownMs).toBe(10_000);
+    recordSuccess(state);
+    expect(phaseOf(state, now)).toBe("up");
+    expect(state.consecutiveFailures).toBe(0);
+  });
+
+  test("without a policy failures are counted but never cool the target", () => {
+    const state = new TargetState("u");
+    for (let i = 0; i < 10; i++) recordFailure(state, null, 0);
+    expect(state.consecutiveFailures).toBe(10);
+    expect(phaseOf(state, 0)).toBe("up");
+  });
+
+  test("Retry-After holds the target without counting a failure", () => {
+    const state = new TargetState("u");
+    holdFor(state, 2_500, 100);
+    expect(phaseOf(state, 2_599)).toBe("cooling");
+    expect(phaseOf(state, 2_600)).toBe("half-open");
+    expect(state.consecutiveFailures).toBe(0);
+  });
+});

@@ -1,0 +1,72 @@
+import type { CooldownPolicy } from "../model/model";
+import { phaseOf, type TargetState } from "./target-state";
+
+/** A failed half-open trial doubles the wait, up to this many times the configured one. */
+const MAX_COOLDOWN_FACTOR = 10;
+
+/**
+ * The circuit breaker of one target: consecutive failures take it out for a while; past that, one
+ * trial request is let through (half-open); success brings it back, failure doubles the wait.
+ */
+export function recordSuccess(state: TargetState): void {
+  const wasOut = state.cooldownUntil !== 0;
+  state.consecutiveFailures = 0;
+  state.cooldownUntil = 0;
+  state.cooldownMs = 0;
+  state.trialInFlight = false;
+  if (wasOut) state.listener?.back(state, Date.now());
+}
+
+export function recordFailure(state: TargetState, policy: CooldownPolicy | null, now: number): void {
+  const before = state.cooldownUntil;
+  state.consecutiveFailures++;
+  const trialFailed = state.trialInFlight || phaseOf(state, now) === "half-open";
+  state.trialInFlight = false;
+  if (!policy) return;
+  if (trialFailed) {
+    state.cooldownMs = Math.min(Math.max(state.cooldownMs, policy.ms) * 2, policy.ms * MAX_COOLDOWN_FACTOR);
+    state.cooldownUntil = now + state.cooldownMs;
+  } else if (state.consecutiveFailures >= policy.failures && phaseOf(state, now) === "up") {
+    state.cooldownMs = policy.ms;
+    state.cooldownUntil = now + policy.ms;
+  }
+  if (state.cooldownUntil > before) state.listener?.out(state, now);
+}
+
+/** A backend that said when to come back (429 with Retry-After) is out that long, without counting a failure. */
+export function holdFor(state: TargetState, ms: number, now: number): void {
+  const before = state.cooldownUntil;
+  state.trialInFlight = false;
+  state.cooldownUntil = Math.max(state.cooldownUntil, now + ms);
+  state.cooldownMs = Math.max(state.cooldownMs, ms);
+  if (state.cooldownUntil > before) state.listener?.out(state, now);
+}
+
+/** The request that was the half-open trial ended without an outcome for the target (client left). */
+export function releaseTrial(state: TargetState): void {
+  state.trialInFlight = false;
+}
+
+/** An active health check failed: the target is out for `ms`, and the failure counts. */
+export function markDown(state: TargetState, ms: number, now: number): void {
+  state.consecutiveFailures++;
+  holdFor(state, ms, now);
+}
+
+/** Another instance took the target out until `until` (a cool-down of `ms`): it is out here too. */
+export function learnOut(state: TargetState, until: number, ms: number): void {
+  if (until > state.cooldownUntil) state.cooldownUntil = until;
+  state.cooldownMs = Math.max(state.cooldownMs, ms);
+}
+
+/**
+ * Another instance saw the target come back at `at`: that ends a cool-down that began before then,
+ * not one this instance took since. Told no listener: the news came from the others.
+ */
+export function learnBack(state: TargetState, at: number, now: number): void {
+  if (phaseOf(state, now) === "up") return;
+  if (at < state.cooldownUntil - state.cooldownMs) return;
+  state.cooldownUntil = 0;
+  state.cooldownMs = 0;
+  state.consecutiveFailures = 0;
+}

@@ -1,3 +1,0 @@
-import packageJson from "../package.json";
-
-export const VERSION: string = packageJson.version;

@@ -1,0 +1,220 @@
+/**
+ * The contract of a LimitStore, as tests: registered once per implementation (memory-store.test.ts,
+ * test/redis/store-contract.test.ts), so the memory and Redis stores are held to the same behaviour.
+ * Times are simulated (`now` is passed in), so nothing here waits. Each test uses rules of its own
+ * (a fresh subject), so a store shared by the tests needs no cleaning between them.
+ */
+import { describe, expect, test } from "bun:test";
+import { WINDOW_MS } from "../../src/limits/gcra";
+import { MemoryLimitStore } from "../../src/limits/memory-store";
+import type { LimitKind, LimitRule, LimitScope } from "../../src/limits/rules";
+import type { LimitStore, RuleResult } from "../../src/limits/store";
+
+/** Noon UTC on a fixed day: 12 hours to the next 00:00 UTC. */
+const NOON = Date.UTC(2025, 0, 15, 12, 0, 0);
+const HALF_DAY = 43_200_000;
+
+let serial = 0;
+
+/** A rule on a subject no other test uses. */
+function rule(kind: LimitKind, limit: number, scope: LimitScope = "client", subject = `contract-${process.pid}-${Date.now()}-${++serial}`): LimitRule {
+  return { scope, kind, subject, limit, key: `${scope}:${kind}:${subject}` };
+}
+
+/** A result as the contract defines it (a store may carry more, e.g. the memory store's TAT). */
+const plain = (results: readonly RuleResult[]) =>
+  results.map(({ rule, allowed, remaining, resetMs, retryAfterMs }) => ({ rule, allowed, remaining, resetMs, retryAfterMs }));
+
+const summary = (results: readonly RuleResult[]) => results.map(({ allowed, remaining, retryAfterMs }) => ({ allowed, remaining, retryAfterMs }));
+
+/** Admits `n` requests at `now`; how many were allowed. */
+async function admitMany(store: LimitStore, rules: readonly LimitRule[], n: number, now: number): Promise<number> {
+  let allowed = 0;
+  for (let i = 0; i < n; i++) if ((await store.admit(rules, now)).every((result) => result.allowed)) allowed++;
+  return allowed;
+}
+
+/** A small deterministic generator (mulberry32), so a failing sequence can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function limitStoreContract(name: string, store: () => LimitStore) {
+  describe(`LimitStore contract: ${name}`, () => {
+    test("no rules: nothing to check", async () => {
+      expect(await store().admit([], NOON)).toEqual([]);
+      expect(await store().peek([], NOON)).toEqual([]);
+      await store().release([]);
+      await store().charge([], 100, NOON);
+    });
+
+    test("rpm 5: five at once pass counting down, the sixth is refused for one interval (12 s); the window refills", async () => {
+      const rpm = rule("rpm", 5);
+      const remaining: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const [result] = await store().admit([rpm], NOON);
+        expect(result!.allowed).toBe(true);
+        expect(result!.rule).toEqual(rpm);
+        remaining.push(result!.remaining);
+      }
+      expect(remaining).toEqual([4, 3, 2, 1, 0]);
+      const [refused] = await store().admit([rpm], NOON);
+      expect(refused).toMatchObject({ allowed: false, remaining: 0, resetMs: WINDOW_MS, retryAfterMs: 12_000 });
+      // 12 s later exactly one more is back.
+      expect(await admitMany(store(), [rpm], 3, NOON + 12_000)).toBe(1);
+      // A whole window later, the whole limit.
+      expect(await admitMany(store(), [rpm], 6, NOON + 12_000 + WINDOW_MS)).toBe(5);
+    });
+
+    test("rpm 120: exactly 120 of 200 at once; no boundary doubling (half a minute later, half the limit)", async () => {
+      const rpm = rule("rpm", 120);
+      expect(await admitMany(store(), [rpm], 200, NOON)).toBe(120);
+      expect(await admitMany(store(), [rpm], 200, NOON + WINDOW_MS / 2)).toBe(60);
+    });
+
+    test("all or nothing: a refused request spends nothing on the rules that would have admitted it", async () => {
+      const rpm = rule("rpm", 10);
+      const slots = rule("concurrent", 1);
+      const tpd = rule("tokensPerDay", 1000);
+      const rules = [rpm, slots, tpd];
+      const first = await store().admit(rules, NOON);
+      expect(first.map((result) => result.allowed)).toEqual([true, true, true]);
+      const second = await store().admit(rules, NOON);
+      expect(second.map((result) => result.allowed)).toEqual([true, false, true]);
+      expect(second[1]!.retryAfterMs).toBe(1000);
+      // The second request took no rpm unit: 9 left, as after the first.
+      expect(summary(await store().peek([rpm, slots], NOON))).toEqual([
+        { allowed: true, remaining: 9, retryAfterMs: 0 },
+        { allowed: false, remaining: 0, retryAfterMs: 1000 },
+      ]);
+    });
+
+    test("results come in the rules' order, each naming its rule", async () => {
+      const rules = [rule("tokensPerDay", 50, "model"), rule("rpm", 3, "user"), rule("concurrent", 2), rule("tpm", 600)];
+      const results = await store().admit(rules, NOON);
+      expect(results.map((result) => result.rule)).toEqual(rules);
+      expect(results.map((result) => result.remaining)).toEqual([50, 2, 1, 600]);
+    });
+
+    test("concurrent 2: two in flight, the third refused (retry in 1 s); a release frees a slot; releases never go below zero", async () => {
+      const slots = rule("concurrent", 2);
+      expect(summary(await store().admit([slots], NOON))).toEqual([{ allowed: true, remaining: 1, retryAfterMs: 0 }]);
+      expect(summary(await store().admit([slots], NOON))).toEqual([{ allowed: true, remaining: 0, retryAfterMs: 0 }]);
+      expect(summary(await store().admit([slots], NOON))).toEqual([{ allowed: false, remaining: 0, retryAfterMs: 1000 }]);
+      expect((await store().peek([slots], NOON))[0]!.resetMs).toBe(0);
+      await store().release([slots]);
+      expect((await store().admit([slots], NOON))[0]!.allowed).toBe(true);
+      for (let i = 0; i < 5; i++) await store().release([slots]);
+      expect((await store().peek([slots], NOON))[0]!.remaining).toBe(2);
+      expect(await admitMany(store(), [slots], 3, NOON)).toBe(2);
+    });
+
+    test("release frees only concurrent slots; other kinds are untouched", async () => {
+      const rpm = rule("rpm", 2);
+      const slots = rule("concurrent", 1);
+      await store().admit([rpm, slots], NOON);
+      await store().release([rpm, slots]);
+      expect(summary(await store().peek([rpm, slots], NOON))).toEqual([
+        { allowed: true, remaining: 1, retryAfterMs: 0 },
+        { allowed: true, remaining: 1, retryAfterMs: 0 },
+      ]);
+    });
+
+    test("tpm 1000: admission only checks; tokens are charged after, whatever they come to; the next request waits", async () => {
+      const tpm = rule("tpm", 1000);
+      const [checked] = await store().admit([tpm], NOON);
+      expect(checked).toMatchObject({ allowed: true, remaining: 1000, retryAfterMs: 0 });
+      expect((await store().peek([tpm], NOON))[0]!.remaining).toBe(1000); // admission spent nothing
+      await store().charge([tpm], 999, NOON);
+      // One token left: still admitted (reaching the limit exactly is allowed).
+      expect(summary(await store().admit([tpm], NOON))).toEqual([{ allowed: true, remaining: 1, retryAfterMs: 0 }]);
+      await store().charge([tpm], 1, NOON);
+      const [refused] = await store().admit([tpm], NOON);
+      expect(refused).toMatchObject({ allowed: false, remaining: 0, retryAfterMs: 60, resetMs: WINDOW_MS });
+      expect((await store().admit([tpm], NOON + 60))[0]!.allowed).toBe(true);
+      // A long answer is charged in full even past the limit: the debt is paid over time.
+      await store().charge([tpm], 5000, NOON + 60);
+      const [inDebt] = await store().admit([tpm], NOON + 60);
+      expect(inDebt!.allowed).toBe(false);
+      expect(inDebt!.retryAfterMs).toBeCloseTo(5 * WINDOW_MS, 6);
+    });
+
+    test("tokensPerDay 100: spent as charged, refused once reached (retry at 00:00 UTC), whole again the next day", async () => {
+      const tpd = rule("tokensPerDay", 100);
+      await store().charge([tpd], 60, NOON);
+      expect(plain(await store().peek([tpd], NOON))).toEqual([{ rule: tpd, allowed: true, remaining: 40, resetMs: HALF_DAY, retryAfterMs: 0 }]);
+      await store().charge([tpd], 40, NOON + 1000);
+      expect(plain(await store().admit([tpd], NOON + 2000))).toEqual([{ rule: tpd, allowed: false, remaining: 0, resetMs: HALF_DAY - 2000, retryAfterMs: HALF_DAY - 2000 }]);
+      const tomorrow = NOON + HALF_DAY;
+      expect(plain(await store().admit([tpd], tomorrow))).toEqual([{ rule: tpd, allowed: true, remaining: 100, resetMs: 86_400_000, retryAfterMs: 0 }]);
+      await store().charge([tpd], 30, tomorrow);
+      expect((await store().peek([tpd], tomorrow + 1))[0]!.remaining).toBe(70);
+    });
+
+    test("charge spends only token rules; rates and slots are untouched", async () => {
+      const rpm = rule("rpm", 3);
+      const slots = rule("concurrent", 1);
+      const tpm = rule("tpm", 100);
+      await store().charge([rpm, slots, tpm], 50, NOON);
+      expect((await store().peek([rpm, slots, tpm], NOON)).map((result) => result.remaining)).toEqual([3, 1, 50]);
+    });
+
+    test("peek spends nothing", async () => {
+      const rules = [rule("rpm", 1), rule("concurrent", 1), rule("tpm", 10), rule("tokensPerDay", 10)];
+      for (let i = 0; i < 5; i++) await store().peek(rules, NOON);
+      expect((await store().admit(rules, NOON)).every((result) => result.allowed)).toBe(true);
+    });
+
+    test("counters are per key: another subject, scope or kind has its own", async () => {
+      const subject = `shared-${Date.now()}-${++serial}`;
+      const a = rule("rpm", 1, "client", subject);
+      const b = rule("rpm", 1, "user", subject);
+      const c = rule("rpm", 1, "client");
+      for (const one of [a, b, c]) expect((await store().admit([one], NOON))[0]!.allowed).toBe(true);
+      for (const one of [a, b, c]) expect((await store().admit([one], NOON))[0]!.allowed).toBe(false);
+    });
+
+    test("an odd limit (rpm 7) keeps its fractional time exactly: the results equal the reference store's", async () => {
+      const reference = new MemoryLimitStore();
+      const rpm = rule("rpm", 7);
+      for (let i = 0; i < 12; i++) {
+        const now = NOON + i * 3_333;
+        expect(plain(await store().admit([rpm], now))).toEqual(plain(await reference.admit([rpm], now)));
+      }
+    });
+
+    test("a random sequence of admissions, releases, charges and looks gives exactly the reference (memory) store's results", async () => {
+      const reference = new MemoryLimitStore();
+      const next = random(20250115);
+      const rules = [rule("rpm", 13), rule("tpm", 777), rule("concurrent", 3), rule("tokensPerDay", 5000), rule("rpm", 4, "model"), rule("concurrent", 2, "user")];
+      const held: LimitRule[][] = [];
+      let now = NOON - 30_000;
+      for (let step = 0; step < 300; step++) {
+        now += Math.floor(next() * 2_500);
+        const subset = rules.filter(() => next() < 0.5);
+        const action = next();
+        if (action < 0.5) {
+          const [got, want] = [await store().admit(subset, now), await reference.admit(subset, now)];
+          expect(plain(got)).toEqual(plain(want));
+          if (want.every((result) => result.allowed)) held.push(subset);
+        } else if (action < 0.7 && held.length > 0) {
+          const done = held.splice(Math.floor(next() * held.length), 1)[0]!;
+          await Promise.all([store().release(done), reference.release(done)]);
+        } else if (action < 0.85) {
+          const tokens = 1 + Math.floor(next() * 400);
+          await Promise.all([store().charge(subset, tokens, now), reference.charge(subset, tokens, now)]);
+        } else {
+          expect(plain(await store().peek(rules, now))).toEqual(plain(await reference.peek(rules, now)));
+        }
+      }
+      expect(plain(await store().peek(rules, now))).toEqual(plain(await reference.peek(rules, now)));
+    });
+  });
+}
