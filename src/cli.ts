@@ -159,7 +159,7 @@ async function checkConfig(path: string, log: Logger): Promise<never> {
 }
 
 function announce(server: RunningServer, hostname: string, log: Logger): void {
-  const config = server.store.current;
+  const config = server.configs.current;
   const limit = process.env[MAX_IN_FLIGHT_ENV];
   const address = hostPort(hostname, server.port);
   const models = server.catalogs.current.models.size;
@@ -175,7 +175,7 @@ function announce(server: RunningServer, hostname: string, log: Logger): void {
 
 /** SIGHUP reloads the config; SIGTERM/SIGINT drain in-flight requests, then exit (a second one forces). */
 function handleSignals(server: RunningServer, log: Logger): void {
-  process.on("SIGHUP", () => void server.store.reload("SIGHUP").catch(() => {}));
+  process.on("SIGHUP", () => void server.configs.reload("SIGHUP").catch(() => {}));
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) {
@@ -184,7 +184,7 @@ function handleSignals(server: RunningServer, log: Logger): void {
       process.exit(0);
     }
     stopping = true;
-    const drainTimeoutMs = server.store.current.drainTimeoutMs;
+    const drainTimeoutMs = server.configs.current.drainTimeoutMs;
     log.info(`${signal}: no new connections; finishing in-flight requests (up to ${drainTimeoutMs} ms)`, { signal, drainTimeoutMs });
     const drained = await server.shutdown();
     log.info(drained ? "all requests finished, exiting" : "drain timeout reached, open connections closed, exiting", { signal, drained });
@@ -260,9 +260,9 @@ async function main(env: Record<string, string | undefined> = process.env): Prom
     // Loaded only now: a process that re-executes itself above never pays for the whole app.
     const { startServer } = await import("./server/start");
     const server = await startServer({ ...options, log, logFormat: envFormat });
-    configured = () => server.store.current.log.format;
+    configured = () => server.configs.current.log.format;
     syncCrashReports();
-    server.store.onChange(async () => syncCrashReports());
+    server.configs.onChange(async () => syncCrashReports());
     handleSignals(server, log); // before announcing: whoever waits for "listening" may signal at once
     announce(server, options.hostname, log);
   } catch (error) {

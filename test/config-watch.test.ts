@@ -24,12 +24,12 @@ test("a ConfigMap-style update (the ..data link swapped to a new folder) is pick
   const log = new CapturingLogger("configmap proxy log");
   const server = await startServer({ configPath: join(dir, "config.json"), port: 0, hostname: "127.0.0.1", log, watchConfig: true, accessLogWrite: log.access });
   try {
-    expect([...server.store.current.models.keys()]).toEqual(["model-v1"]);
+    expect([...server.configs.current.models.keys()]).toEqual(["model-v1"]);
     const next = version(2);
     symlinkSync(next, join(dir, "..data_tmp"));
     renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
-    await log.until(() => server.store.current.models.has("model-v2"), 5000, "the swapped ConfigMap reloaded");
-    expect([...server.store.current.models.keys()]).toEqual(["model-v2"]);
+    await log.until(() => server.configs.current.models.has("model-v2"), 5000, "the swapped ConfigMap reloaded");
+    expect([...server.configs.current.models.keys()]).toEqual(["model-v2"]);
   } finally {
     await server.stop();
   }

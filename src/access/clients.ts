@@ -1,6 +1,6 @@
 import type { IdMatcher } from "../model/glob";
 import { ProxyError } from "../model/errors";
-import type { LimitSet } from "../limits/rules";
+import type { LimitSet } from "../model/limits";
 import { digest, findDigest, presentedKeys } from "./secret";
 
 /** One configured client key, resolved: its digest and the models it may use (null: all). */

@@ -1,23 +1,19 @@
-import type { ConfigStore } from "../config/live-config";
+import type { LiveConfig } from "../config/live-config";
 import type { Logger } from "../lib/log";
-import type { HealthChecker } from "../targets/health-check";
-import type { RuntimeRegistry } from "../targets/target-states";
 import { Catalog } from "./catalog";
 import { Discovery } from "./discovery";
 
 /**
  * Holds the running catalog: the config's models plus what discovery found, rebuilt and swapped
- * whole whenever either changes. Each rebuild also tells the runtime registry which targets are
- * still served (their state carries over) and re-arms the active health checks.
+ * whole whenever either changes, and told to whoever follows it (target state, health checks).
  */
-export class CatalogStore {
+export class LiveCatalog {
   private snapshot: Catalog;
   private readonly discovery: Discovery;
+  private readonly listeners: ((catalog: Catalog) => void)[] = [];
 
   constructor(
-    private readonly configs: ConfigStore,
-    private readonly registry: RuntimeRegistry,
-    private readonly health: HealthChecker,
+    private readonly configs: LiveConfig,
     log: Logger,
   ) {
     this.discovery = new Discovery(log, () => this.rebuild());
@@ -39,15 +35,18 @@ export class CatalogStore {
     await listed;
   }
 
+  /** Called with every new catalog, from the next rebuild on. */
+  onChange(listener: (catalog: Catalog) => void): void {
+    this.listeners.push(listener);
+  }
+
   stop(): void {
     this.discovery.stop();
-    this.health.stop();
   }
 
   private rebuild(): Catalog {
     this.snapshot = new Catalog(this.configs.current, this.discovery.lists);
-    this.registry.retain(this.snapshot.models.values());
-    this.health.sync(this.snapshot.models.values());
+    for (const listener of this.listeners) listener(this.snapshot);
     return this.snapshot;
   }
 }

@@ -7,7 +7,7 @@ import type { ProxyConfig } from "./proxy-config";
  * in, so a failed reload leaves the running config untouched and no request sees half of one.
  * Reloads run one at a time, in the order asked, so an older read never overwrites a newer one.
  */
-export class ConfigStore {
+export class LiveConfig {
   private snapshot: ProxyConfig;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly listeners: ((config: ProxyConfig) => Promise<void>)[] = [];

@@ -1,6 +1,7 @@
 import { IdMatcher } from "../model/glob";
 import { stateKeyOf, type CooldownPolicy, type DiscoverySource, type Model, type RetryPolicy, type Target } from "../model/model";
-import type { EndpointFile, PolicyDefaults, Timeouts } from "./schema";
+import type { Timeouts } from "../model/model";
+import type { EndpointFile, PolicyDefaults } from "./schema";
 import { upstreamPrefix } from "./url";
 
 export const DEFAULT_RETRY_ON = [408, 429, 500, 502, 503, 504] as const;

@@ -14,7 +14,7 @@ import {
   type LogSettings,
   type StateSettings,
 } from "./schema";
-import type { LimitSet } from "../limits/rules";
+import type { LimitSet } from "../model/limits";
 
 /**
  * An immutable snapshot of a loaded config file. A reload builds a new one and swaps it in whole,

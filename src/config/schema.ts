@@ -1,6 +1,7 @@
 // TypeBox itself, not Elysia's `t`: Elysia's numbers and integers also accept numeric strings (it
 // coerces query parameters), and a config file's `"idleMs": "300"` must be an error, not a string.
 import { Type as t, type Static } from "@sinclair/typebox";
+import type { Timeouts } from "../model/model";
 
 /**
  * The config file's shape. Unknown fields are allowed everywhere so files written for newer
@@ -193,8 +194,6 @@ export type EndpointFile = Static<typeof EndpointSchema>;
 export type PolicyDefaults = Pick<ConfigFile, "retry" | "cooldown">;
 export type LogSettings = Static<typeof LogSchema>;
 export type StateSettings = Static<typeof StateSchema>;
-export type Timeouts = Required<Pick<Static<typeof TimeoutsSchema>, "connectMs" | "firstByteMs" | "idleMs">>;
-
 export const DEFAULT_TIMEOUTS: Timeouts = { connectMs: 10_000, firstByteMs: 600_000, idleMs: 300_000 };
 export const DEFAULT_MAX_BODY_BYTES = 25 * 1024 * 1024;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;

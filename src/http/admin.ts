@@ -38,13 +38,13 @@ const notReady = () => new ProxyError(503, "The proxy is starting or shutting do
  * never a client-chosen path). The last two need the admin key, or a loopback client when none is set.
  */
 export const adminRoutes = (context: RouteContext, prefix: string) => {
-  const { store, catalogs, registry, limiter, ready } = context;
+  const { configs, catalogs, states, limiter, ready } = context;
   return new Elysia({ name: "admin", seed: prefix, prefix })
     .get(
       "/health",
       async () => {
         const catalog = catalogs.current;
-        const report = healthReport(catalog, registry, Date.now(), storeStates(context));
+        const report = healthReport(catalog, states, Date.now(), storeStates(context));
         // Current use against each limit, when limits are configured (null: the limit store is unreachable).
         if (!catalog.config.limits.any) return jsonResponse(JSON.stringify(report));
         return jsonResponse(JSON.stringify({ ...report, limits: await limiter.current(catalog.config) }));
@@ -81,9 +81,9 @@ export const adminRoutes = (context: RouteContext, prefix: string) => {
       },
     )
     .onBeforeHandle(({ request, server }) =>
-      authorizeAdmin(store.current.adminDigest, request.headers, server?.requestIP(request)?.address),
+      authorizeAdmin(configs.current.adminDigest, request.headers, server?.requestIP(request)?.address),
     )
-    .get("/debug", () => store.current.debugView, {
+    .get("/debug", () => configs.current.debugView, {
       detail: {
         summary: "The running configuration with every API key masked, and the config file's path",
         tags: ["Admin"],
@@ -94,7 +94,7 @@ export const adminRoutes = (context: RouteContext, prefix: string) => {
       "/reload",
       async () => {
         try {
-          const { file } = await store.reload("POST /reload");
+          const { file } = await configs.reload("POST /reload");
           const models = [...catalogs.current.models.values()].map(({ id, displayName }) => ({ id, displayName }));
           // The original proxy's fields: scripts written for it keep working.
           return { status: "ok" as const, message: `Configuration reloaded from ${file}`, endpoints: models.length, models };

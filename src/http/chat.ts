@@ -43,7 +43,7 @@ export const ChatCompletionRequest = t.Object(
  * `POST /chat/completions`: the model id becomes the backend's model name, the key becomes the
  * backend's, and the backend's answer (JSON or an SSE stream) is relayed as it arrives.
  */
-export const chatRoutes = ({ store, catalogs, dispatcher, observe }: RouteContext, prefix: string) =>
+export const chatRoutes = ({ configs, catalogs, dispatcher, observe }: RouteContext, prefix: string) =>
   new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(catalogs, observe)).post(
     "/chat/completions",
     ({ body, request, server, catalog, config, client, record, limitUser }) => {
@@ -78,7 +78,7 @@ export const chatRoutes = ({ store, catalogs, dispatcher, observe }: RouteContex
     {
       // The bounded reader always answers; "json" follows it only so the OpenAPI document
       // declares the application/json body (the generator skips function parsers).
-      parse: [({ request }) => readJsonObject(request, store.current.maxBodyBytes), "json"],
+      parse: [({ request }) => readJsonObject(request, configs.current.maxBodyBytes), "json"],
       body: ChatCompletionRequest,
       detail: {
         summary: "Create a chat completion (streamed as SSE when stream is true)",

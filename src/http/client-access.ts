@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import { authenticateClient } from "../access/clients";
-import type { CatalogStore } from "../catalog/live-catalog";
+import type { LiveCatalog } from "../catalog/live-catalog";
 import type { Observability } from "../observe/observability";
 import type { RequestRecord, UserInfo } from "../observe/record";
 
@@ -24,7 +24,7 @@ function userOf(headers: Headers): UserInfo | null {
  * the proxy is open) and its record, which learns the key's name and Open WebUI's user.
  * Unnamed on purpose: Elysia deduplicates named plugins, and every route family needs its own.
  */
-export const clientAccess = (catalogs: CatalogStore, observe: Observability) =>
+export const clientAccess = (catalogs: LiveCatalog, observe: Observability) =>
   new Elysia().derive({ as: "scoped" }, ({ request }) => {
     const catalog = catalogs.current;
     const config = catalog.config;

@@ -1,5 +1,5 @@
-import type { CatalogStore } from "../catalog/live-catalog";
-import type { ConfigStore } from "../config/live-config";
+import type { LiveCatalog } from "../catalog/live-catalog";
+import type { LiveConfig } from "../config/live-config";
 import type { Logger } from "../lib/log";
 import type { MetricsRegistry } from "../observe/metrics/registry";
 import type { Observability } from "../observe/observability";
@@ -8,13 +8,13 @@ import type { UsageStore } from "../observe/usage/store";
 import type { Limiter } from "../limits/limiter";
 import type { Dispatcher } from "../proxy/dispatch";
 import type { RedisLink } from "../cluster/redis-link";
-import type { RuntimeRegistry } from "../targets/target-states";
+import type { TargetStates } from "../targets/target-states";
 
 /** What every route plugin factory receives: the shared state, passed in, never a module global. */
 export interface RouteContext {
-  readonly store: ConfigStore;
-  readonly catalogs: CatalogStore;
-  readonly registry: RuntimeRegistry;
+  readonly configs: LiveConfig;
+  readonly catalogs: LiveCatalog;
+  readonly states: TargetStates;
   readonly dispatcher: Dispatcher;
   /** The limits: /health and the status page show their use. */
   readonly limiter: Limiter;

@@ -8,10 +8,10 @@ import type { RouteContext } from "./context";
  * `/metrics`: every metric in Prometheus's text exposition format. Guarded like `/debug`: the
  * admin key, or a loopback client when none is set.
  */
-export const metricsRoutes = ({ store, metrics }: RouteContext, prefix: string) =>
+export const metricsRoutes = ({ configs, metrics }: RouteContext, prefix: string) =>
   new Elysia({ name: "metrics", seed: prefix, prefix })
     .onBeforeHandle(({ request, server }) =>
-      authorizeAdmin(store.current.adminDigest, request.headers, server?.requestIP(request)?.address),
+      authorizeAdmin(configs.current.adminDigest, request.headers, server?.requestIP(request)?.address),
     )
     .get("/metrics", () => ownResponse(metrics.render(), { headers: { "content-type": CONTENT_TYPE } }), {
       detail: {

@@ -7,7 +7,7 @@ import { jsonResponse, ownResponse } from "../lib/json-response";
 import type { RecentStats } from "../observe/recent";
 import { healthReport, type StoreStates } from "../observe/health-report";
 import type { LimitUse } from "../limits/limiter";
-import type { RuntimeRegistry } from "../targets/target-states";
+import type { TargetStates } from "../targets/target-states";
 import { VERSION } from "../lib/version";
 import type { RouteContext } from "./context";
 import { storeStates } from "./store-states";
@@ -51,7 +51,7 @@ let page: ReturnType<typeof renderPage> | null = null;
 /** What `/status.json` answers: every model's targets with their state and recent figures. */
 export function statusReport(
   catalog: Catalog,
-  registry: RuntimeRegistry,
+  states: TargetStates,
   recent: RecentStats,
   inFlight: number,
   usageEnabled: boolean,
@@ -60,7 +60,7 @@ export function statusReport(
   now = Date.now(),
 ) {
   recent.sweep();
-  const health = healthReport(catalog, registry, now, stores);
+  const health = healthReport(catalog, states, now, stores);
   const models = health.models.map((model) => {
     const figures = recent.model(model.id);
     const targets = model.targets.map((target) => {
@@ -146,7 +146,7 @@ const StatusReport = t.Object({
  * like `/debug` (the admin key, or a loopback client when none is set). Never a key or a URL.
  */
 export const statusRoutes = (context: RouteContext) => {
-  const { store, catalogs, registry, observe, recent, usage, limiter } = context;
+  const { configs, catalogs, states, observe, recent, usage, limiter } = context;
   return new Elysia({ name: "status" })
     .get(
       "/",
@@ -157,14 +157,14 @@ export const statusRoutes = (context: RouteContext) => {
       { detail: { hide: true } },
     )
     .onBeforeHandle(({ request, server }) =>
-      authorizeAdmin(store.current.adminDigest, request.headers, server?.requestIP(request)?.address),
+      authorizeAdmin(configs.current.adminDigest, request.headers, server?.requestIP(request)?.address),
     )
     .get(
       "/status.json",
       async () => {
         const catalog = catalogs.current;
         const limits = await limiter.current(catalog.config);
-        const report = statusReport(catalog, registry, recent, observe.inFlight - 1, usage !== null, limits, storeStates(context));
+        const report = statusReport(catalog, states, recent, observe.inFlight - 1, usage !== null, limits, storeStates(context));
         return jsonResponse(JSON.stringify(report), 200, {
           "cache-control": "no-store",
         });

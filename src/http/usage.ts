@@ -52,10 +52,10 @@ const UsageQuery = t.Object(
  * `GET /usage`: token usage, request and error counts and duration percentiles from the usage
  * store, grouped by day, model, client, user or target; JSON or CSV. Guarded like `/debug`.
  */
-export const usageRoutes = ({ store, usage }: RouteContext, prefix: string) =>
+export const usageRoutes = ({ configs, usage }: RouteContext, prefix: string) =>
   new Elysia({ name: "usage", seed: prefix, prefix })
     .onBeforeHandle(({ request, server }) =>
-      authorizeAdmin(store.current.adminDigest, request.headers, server?.requestIP(request)?.address),
+      authorizeAdmin(configs.current.adminDigest, request.headers, server?.requestIP(request)?.address),
     )
     .get(
       "/usage",

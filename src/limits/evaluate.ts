@@ -1,6 +1,6 @@
 import { gcra, msToUtcMidnight, utcDay } from "./gcra";
 import type { LimitRule } from "./rules";
-import type { RuleResult } from "./store";
+import type { RuleResult } from "./counters";
 
 /** A rule's counter as a store keeps it: a TAT (rates), a count (concurrent), or tokens spent today. */
 export interface Counter {

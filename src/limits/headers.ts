@@ -1,6 +1,7 @@
 import { ProxyError } from "../model/errors";
-import type { LimitKind, LimitRule, LimitScope } from "./rules";
-import type { RuleResult } from "./store";
+import type { LimitKind, LimitScope } from "../model/limits";
+import type { LimitRule } from "./rules";
+import type { RuleResult } from "./counters";
 
 /** A duration as OpenAI writes its reset headers: `20ms`, `1s`, `6m0s`, `1h2m3s`. */
 export function openAIDuration(ms: number): string {

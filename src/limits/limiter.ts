@@ -2,10 +2,10 @@ import type { ClientKey } from "../access/clients";
 import type { ProxyConfig } from "../config/proxy-config";
 import { ProxyError } from "../model/errors";
 import type { Logger } from "../lib/log";
-import type { Usage } from "../observe/record";
+import type { Usage } from "../model/usage";
 import { rateLimited, rateLimitHeaders } from "./headers";
 import { rulesFor, spentOnUsage, type LimitRule } from "./rules";
-import type { LimitStore, RuleResult } from "./store";
+import type { LimitCounters, RuleResult } from "./counters";
 
 /** One limit's current use, as /health and the status page show it. */
 export interface LimitUse {
@@ -49,7 +49,7 @@ export class Limiter {
   private outage = false;
 
   constructor(
-    private readonly store: LimitStore,
+    private readonly counters: LimitCounters,
     private readonly failMode: () => FailMode,
     private readonly log: Logger,
   ) {}
@@ -66,14 +66,14 @@ export class Limiter {
   }
 
   /**
-   * Admits the request or throws its 429 (a LimitRefusal), or a 503 when the store is down and
+   * Admits the request or throws its 429 (a LimitRefusal), or a 503 when the counters are unreachable and
    * `failMode` is closed.
    */
   async admit(rules: readonly LimitRule[]): Promise<Admission> {
     if (rules.length === 0) return UNLIMITED;
     let results: RuleResult[];
     try {
-      results = await this.store.admit(rules, Date.now());
+      results = await this.counters.admit(rules, Date.now());
       this.recovered();
     } catch (error) {
       this.unreachable(error);
@@ -96,15 +96,15 @@ export class Limiter {
   private spend(rules: readonly LimitRule[], usage: Usage | null): void {
     const now = Date.now();
     const work: Promise<void>[] = [];
-    if (rules.some((rule) => rule.kind === "concurrent")) work.push(this.store.release(rules));
+    if (rules.some((rule) => rule.kind === "concurrent")) work.push(this.counters.release(rules));
     const tokens = usage?.totalTokens ?? 0;
-    if (tokens > 0 && rules.some((rule) => spentOnUsage(rule.kind))) work.push(this.store.charge(rules, tokens, now));
+    if (tokens > 0 && rules.some((rule) => spentOnUsage(rule.kind))) work.push(this.counters.charge(rules, tokens, now));
     for (const step of work) step.catch((error) => this.unreachable(error, false));
   }
 
   /**
    * Current use against every limit with a bounded set of subjects (each client key, each model;
-   * users are too many to list), for /health and the status page. null when the store is unreachable.
+   * users are too many to list), for /health and the status page. null when the counters are unreachable.
    */
   async current(config: ProxyConfig): Promise<LimitUse[] | null> {
     const { limits } = config;
@@ -113,7 +113,7 @@ export class Limiter {
     for (const client of config.clients.keys) rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, rules);
     for (const [model, set] of Object.entries(limits.perModel)) rulesFor("model", model, set, rules);
     try {
-      const results = await this.store.peek(rules, Date.now());
+      const results = await this.counters.peek(rules, Date.now());
       return results.map(({ rule, remaining, resetMs }) => ({
         scope: rule.scope,
         subject: rule.subject,
@@ -145,6 +145,6 @@ export class Limiter {
   }
 
   close(): void {
-    this.store.close();
+    this.counters.close();
   }
 }

@@ -1,15 +1,4 @@
-/** What a limit counts. */
-export type LimitKind = "rpm" | "tpm" | "concurrent" | "tokensPerDay";
-/** Whom a limit applies to. */
-export type LimitScope = "client" | "user" | "model";
-
-/** One limit as a config sets it: any of the four, each optional. */
-export interface LimitSet {
-  readonly rpm?: number;
-  readonly tpm?: number;
-  readonly concurrent?: number;
-  readonly tokensPerDay?: number;
-}
+import type { LimitKind, LimitScope, LimitSet } from "../model/limits";
 
 /** One limit that applies to one request: a kind, for one subject (a key name, a user, a model). */
 export interface LimitRule {

@@ -1,4 +1,3 @@
-import type { Timeouts } from "../config/schema";
 import type { IdMatcher } from "./glob";
 
 /**
@@ -23,6 +22,13 @@ export interface CooldownPolicy {
   /** Consecutive failures that take a target out. */
   readonly failures: number;
   readonly ms: number;
+}
+
+/** How long a backend may take: to accept a connection, to send its headers, between two chunks. */
+export interface Timeouts {
+  readonly connectMs: number;
+  readonly firstByteMs: number;
+  readonly idleMs: number;
 }
 
 /** One backend of a model. */

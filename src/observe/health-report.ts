@@ -1,6 +1,6 @@
 import type { Catalog } from "../catalog/catalog";
 import type { UsageStore } from "./usage/store";
-import type { RuntimeRegistry } from "../targets/target-states";
+import type { TargetStates } from "../targets/target-states";
 import { isUsable, phaseOf } from "../targets/target-state";
 
 /**
@@ -17,11 +17,11 @@ export const usageStoreUp = (usage: UsageStore | null): boolean | undefined => u
  * has no usable target (half-open counts as usable: it takes its trial request), or a store in
  * `stores` is down (the proxy keeps serving; `stores` says which). `stores` appears only when given.
  */
-export function healthReport(catalog: Catalog, registry: RuntimeRegistry, now = Date.now(), stores: StoreStates = {}) {
+export function healthReport(catalog: Catalog, states: TargetStates, now = Date.now(), stores: StoreStates = {}) {
   let degraded = false;
   const models = [...catalog.models.values()].map((model) => {
     const targets = model.targets.map((target) => {
-      const state = registry.target(target);
+      const state = states.target(target);
       return {
         name: target.name,
         state: phaseOf(state, now),
@@ -31,7 +31,7 @@ export function healthReport(catalog: Catalog, registry: RuntimeRegistry, now = 
         cooldownUntil: state.cooldownUntil === 0 ? null : new Date(state.cooldownUntil).toISOString(),
       };
     });
-    if (!model.targets.some((target) => isUsable(registry.target(target), now) || registry.target(target).trialInFlight)) degraded = true;
+    if (!model.targets.some((target) => isUsable(states.target(target), now) || states.target(target).trialInFlight)) degraded = true;
     return { id: model.id, displayName: model.displayName, targets };
   });
   if (Object.values(stores).includes("down")) degraded = true;

@@ -1,9 +1,4 @@
-/** Token counts a backend reported for one request. */
-export interface Usage {
-  readonly promptTokens: number;
-  readonly completionTokens: number;
-  readonly totalTokens: number;
-}
+import type { Usage } from "../model/usage";
 
 /** How a request ended, as the access log and the usage rows name it. */
 export type Outcome = "ok" | "client_aborted" | "upstream_error" | "timeout";

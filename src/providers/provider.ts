@@ -1,6 +1,6 @@
 // The seam between the proxy and a backend's wire format: one adapter per format.
 import type { Target } from "../model/model";
-import type { Usage } from "../observe/record";
+import type { Usage } from "../model/usage";
 import type { HeaderRecord } from "../upstream/headers";
 import type { ChunkFilter } from "../upstream/relay";
 

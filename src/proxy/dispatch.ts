@@ -9,7 +9,7 @@ import { sleep } from "../lib/sleep";
 import type { RequestRecord } from "../observe/record";
 import type { ClientCall, Outgoing, ProviderAdapter } from "../providers/provider";
 import type { TargetLease } from "../targets/lease";
-import type { RuntimeRegistry } from "../targets/target-states";
+import type { TargetStates } from "../targets/target-states";
 import { clientClosed, ConnectionDropped, discard, relay, send, type Sent } from "../upstream/forward";
 import type { HeaderRecord } from "../upstream/headers";
 import { backoffMs, MAX_RETRY_WAIT_MS, retryAfterMs } from "./retry";
@@ -39,7 +39,7 @@ export interface ModelRequest {
 
 /** What every dispatch shares: target state, limits, the wire-format adapters, the random source. */
 export interface DispatchDeps {
-  readonly targets: RuntimeRegistry;
+  readonly states: TargetStates;
   readonly limiter: Limiter;
   readonly providers: Readonly<Record<ProviderKind, ProviderAdapter>>;
   readonly random: () => number;
@@ -110,9 +110,9 @@ export class Dispatch {
   /** A model whose every target is out is skipped when a later one in the chain can serve now. */
   private betterServedLater(chain: readonly Model[], index: number): boolean {
     const now = Date.now();
-    const { targets } = this.deps;
-    if (index + 1 >= chain.length || canServe(chain[index]!, targets, now)) return false;
-    return chain.slice(index + 1).some((next) => canServe(next, targets, now));
+    const { states } = this.deps;
+    if (index + 1 >= chain.length || canServe(chain[index]!, states, now)) return false;
+    return chain.slice(index + 1).some((next) => canServe(next, states, now));
   }
 
   /** Tries one model's targets within its retry policy; null when the request must move on. */
@@ -124,7 +124,7 @@ export class Dispatch {
     let askedUntil: Map<Target, number> | null = null;
     for (let n = 1; n <= attempts; n++) {
       const now = Date.now();
-      const target = pickTarget(model, deps.targets, tried, now, deps.random) ?? soonestBack(model, deps.targets);
+      const target = pickTarget(model, deps.states, tried, now, deps.random) ?? soonestBack(model, deps.states);
       if (n > 1) {
         const asked = (askedUntil?.get(target) ?? 0) - now;
         if (asked > MAX_RETRY_WAIT_MS) return null; // nowhere else to go: relay what we have
@@ -141,7 +141,7 @@ export class Dispatch {
   private async tryTarget(model: Model, target: Target): Promise<TryOutcome> {
     const { request, deps } = this;
     const { record } = request;
-    const lease = deps.targets.lease(target, model, Date.now());
+    const lease = deps.states.lease(target, model, Date.now());
     this.dropLastReply();
     const provider = deps.providers[target.provider];
     let sent: Sent | null = null;

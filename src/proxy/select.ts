@@ -1,5 +1,5 @@
 import type { Model, Target } from "../model/model";
-import type { RuntimeRegistry } from "../targets/target-states";
+import type { TargetStates } from "../targets/target-states";
 import { isUsable } from "../targets/target-state";
 import { STRATEGIES } from "./strategies";
 
@@ -10,21 +10,21 @@ import { STRATEGIES } from "./strategies";
  */
 export function pickTarget(
   model: Model,
-  registry: RuntimeRegistry,
+  states: TargetStates,
   tried: ReadonlySet<Target>,
   now: number,
   random: () => number,
 ): Target | null {
   const pick = STRATEGIES[model.strategy];
-  const choice = { model: registry.model(model.id), registry, random };
+  const choice = { model: states.model(model.id), states, random };
   // The common case (every target up, nothing tried yet) needs no list of its own.
-  if (tried.size === 0 && model.targets.every((target) => isUsable(registry.target(target), now))) {
+  if (tried.size === 0 && model.targets.every((target) => isUsable(states.target(target), now))) {
     return pick({ ...choice, candidates: model.targets });
   }
   let fresh: Target[] | null = null;
   let usable: Target[] | null = null;
   for (const target of model.targets) {
-    if (!isUsable(registry.target(target), now)) continue;
+    if (!isUsable(states.target(target), now)) continue;
     (usable ??= []).push(target);
     if (!tried.has(target)) (fresh ??= []).push(target);
   }
@@ -34,15 +34,15 @@ export function pickTarget(
 }
 
 /** When every target is out, the one that comes back soonest is tried rather than failing outright. */
-export function soonestBack(model: Model, registry: RuntimeRegistry): Target {
+export function soonestBack(model: Model, states: TargetStates): Target {
   let best = model.targets[0]!;
   for (const target of model.targets) {
-    if (registry.target(target).cooldownUntil < registry.target(best).cooldownUntil) best = target;
+    if (states.target(target).cooldownUntil < states.target(best).cooldownUntil) best = target;
   }
   return best;
 }
 
 /** Whether some target of the model can take a request now. */
-export function canServe(model: Model, registry: RuntimeRegistry, now: number): boolean {
-  return model.targets.some((target) => isUsable(registry.target(target), now));
+export function canServe(model: Model, states: TargetStates, now: number): boolean {
+  return model.targets.some((target) => isUsable(states.target(target), now));
 }

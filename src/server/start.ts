@@ -1,7 +1,7 @@
 import { createApp } from "./app";
-import { CatalogStore } from "../catalog/live-catalog";
+import { LiveCatalog } from "../catalog/live-catalog";
 import { loadConfig } from "../config/load";
-import { ConfigStore } from "../config/live-config";
+import { LiveConfig } from "../config/live-config";
 import { watchConfigFile } from "../config/watch";
 import { withDeadline } from "../lib/deadline";
 import { listenError } from "./listen-error";
@@ -18,11 +18,11 @@ import { usageObserver, type UsageStore } from "../observe/usage/store";
 import { Dispatcher } from "../proxy/dispatch";
 import { openAI } from "../providers/openai";
 import { Limiter } from "../limits/limiter";
-import { MemoryLimitStore } from "../limits/memory-store";
-import { RedisLimitStore } from "../limits/redis-store";
+import { MemoryCounters } from "../limits/memory-counters";
+import { RedisCounters } from "../limits/redis-counters";
 import { HealthChecker } from "../targets/health-check";
 import { RedisLink } from "../cluster/redis-link";
-import { RuntimeRegistry } from "../targets/target-states";
+import { TargetStates } from "../targets/target-states";
 import { SharedCooldowns } from "../targets/shared-cooldowns";
 import { VERSION } from "../lib/version";
 
@@ -47,9 +47,9 @@ export interface ServerOptions {
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
-  readonly store: ConfigStore;
-  readonly catalogs: CatalogStore;
-  readonly registry: RuntimeRegistry;
+  readonly configs: LiveConfig;
+  readonly catalogs: LiveCatalog;
+  readonly states: TargetStates;
   readonly observe: Observability;
   readonly metrics: MetricsRegistry;
   /** The usage store (null when `usage.enabled` is false); closed by `shutdown` and `stop`. */
@@ -82,23 +82,29 @@ export async function startServer({
   accessLogWrite,
 }: ServerOptions): Promise<RunningServer> {
   const initial = await loadConfig(configPath);
-  let store: ConfigStore;
-  const settings = () => (store?.current ?? initial).log;
+  let configs: LiveConfig;
+  const settings = () => (configs?.current ?? initial).log;
   const log = leveled(given ?? consoleLogger(undefined, () => settings().format ?? logFormat ?? "text"), () => settings().level);
-  store = new ConfigStore(initial, log);
+  configs = new LiveConfig(initial, log);
   // Before anything else starts: a corrupt or locked file, or a malformed usage.postgres URL, is a start-up error (ConfigError).
   // A PostgreSQL server that is away is not: rows queue until it is back.
-  const usage = openUsageStore(initial, () => store.current, log);
-  const registry = new RuntimeRegistry();
-  const catalogs = new CatalogStore(store, registry, new HealthChecker(registry), log);
+  const usage = openUsageStore(initial, () => configs.current, log);
+  const states = new TargetStates();
+  const catalogs = new LiveCatalog(configs, log);
+  const health = new HealthChecker(states);
+  catalogs.onChange((catalog) => {
+    // Targets still served keep their state; the health checks follow the models now served.
+    states.retain(catalog.models.values());
+    health.sync(catalog.models.values());
+  });
   await catalogs.follow();
   // state.redis (read at start; changing it takes a restart): limits and cool-downs shared by every
   // instance. Nothing waits for it: commands connect at the first one, the subscription in the background.
   const redisUrl = initial.state.redis;
   const redis = redisUrl ? new RedisLink(redisUrl, log) : null;
-  const cooldowns = redis ? new SharedCooldowns(redis, registry, log) : null;
+  const cooldowns = redis ? new SharedCooldowns(redis, states, log) : null;
   cooldowns?.start();
-  store.onChange(async (config) => {
+  configs.onChange(async (config) => {
     if ((config.state.redis ?? null) !== (redisUrl ?? null)) log.warn("state.redis changed: it takes effect at the next start (limits and cool-downs keep their current store)", { file: config.file });
   });
   /** Closes the Redis connections: at once, or (`graceMs`) once the last releases and charges are answered. */
@@ -111,18 +117,18 @@ export async function startServer({
   const observe = new Observability((error) => log.error(`an observer failed: ${stackOf(error)}`, { error: stackOf(error) }));
   const stdout = batchedWriter((text) => process.stdout.write(text));
   const terminal = !accessLogWrite && process.stdout.isTTY === true;
-  observe.observe(accessLog(() => store.current.log, accessLogWrite ?? stdout.write, logFormat ?? (terminal ? "text" : "json")));
+  observe.observe(accessLog(() => configs.current.log, accessLogWrite ?? stdout.write, logFormat ?? (terminal ? "text" : "json")));
   const metrics = new MetricsRegistry((error, name) => log.error(`metric ${name} failed: ${stackOf(error)}`, { metric: name, error: stackOf(error) }));
-  const countRequest = proxyMetrics(metrics, { models: () => catalogs.current.models.values(), registry, reloads: () => store.reloads, version: VERSION });
-  observe.observe((record) => store.current.metricsEnabled && countRequest(record));
+  const countRequest = proxyMetrics(metrics, { models: () => catalogs.current.models.values(), states, reloads: () => configs.reloads, version: VERSION });
+  observe.observe((record) => configs.current.metricsEnabled && countRequest(record));
   registerProcessMetrics(metrics);
   const recent = new RecentStats();
   observe.observe(recent.observe);
   if (usage) observe.observe(usageObserver(usage));
   metrics.counterFn("cm_proxy_usage_rows_dropped_total", "Usage rows dropped because the usage store's write queue was full", () => usage?.droppedRows ?? null);
-  const limiter = new Limiter(redis ? new RedisLimitStore(redis) : new MemoryLimitStore(), () => store.current.state.failMode ?? "open", log);
+  const limiter = new Limiter(redis ? new RedisCounters(redis) : new MemoryCounters(), () => configs.current.state.failMode ?? "open", log);
   let ready = false;
-  const app = createApp({ store, catalogs, registry, dispatcher: new Dispatcher({ targets: registry, limiter, providers: { openai: openAI }, random: Math.random }), limiter, log, observe, metrics, recent, usage, redis, ready: () => ready });
+  const app = createApp({ configs, catalogs, states, dispatcher: new Dispatcher({ states, limiter, providers: { openai: openAI }, random: Math.random }), limiter, log, observe, metrics, recent, usage, redis, ready: () => ready });
   try {
     app.listen({
       port,
@@ -138,7 +144,7 @@ export async function startServer({
     throw await listenError(error, hostname, port);
   }
   const server = app.server!;
-  const stopWatching = watchConfig ? watchConfigFile(store) : () => {};
+  const stopWatching = watchConfig ? watchConfigFile(configs) : () => {};
   ready = true;
   const stopBackground = () => {
     ready = false;
@@ -148,7 +154,7 @@ export async function startServer({
 
   const drain = async (): Promise<boolean> => {
     stopBackground();
-    const drained = await withDeadline(server.stop(false).then(() => true), store.current.drainTimeoutMs, () => false);
+    const drained = await withDeadline(server.stop(false).then(() => true), configs.current.drainTimeoutMs, () => false);
     if (!drained) await server.stop(true);
     await usage?.close();
     limiter.close();
@@ -159,9 +165,9 @@ export async function startServer({
   return {
     url: `http://${displayHost(hostname)}:${server.port}`,
     port: server.port!,
-    store,
+    configs,
     catalogs,
-    registry,
+    states,
     observe,
     metrics,
     usage,

@@ -1,5 +1,5 @@
 import type { Model, Target } from "../model/model";
-import type { RuntimeRegistry } from "./target-states";
+import type { TargetStates } from "./target-states";
 import { phaseOf } from "./target-state";
 import { markDown, recordSuccess } from "./breaker";
 
@@ -14,7 +14,7 @@ const CHECK_TIMEOUT_MS = 10_000;
 export class HealthChecker {
   private timers: Timer[] = [];
 
-  constructor(private readonly registry: RuntimeRegistry) {}
+  constructor(private readonly states: TargetStates) {}
 
   /** Re-arms the checks for the models now served. */
   sync(models: Iterable<Model>): void {
@@ -40,7 +40,7 @@ export class HealthChecker {
   private async checkTarget(model: Model, target: Target, intervalMs: number): Promise<void> {
     // The state of the backend checked: a reload meanwhile may have given the name a new URL,
     // whose fresh state this answer says nothing about.
-    const state = this.registry.state(target);
+    const state = this.states.state(target);
     const healthy = await answers(target, Math.min(CHECK_TIMEOUT_MS, intervalMs));
     const now = Date.now();
     if (healthy) {

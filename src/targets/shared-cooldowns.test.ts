@@ -3,7 +3,7 @@ import { stateKeyOf } from "../model/model";
 import { holdFor, markDown, recordFailure, recordSuccess } from "./breaker";
 import type { Logger } from "../lib/log";
 import type { RedisLink } from "../cluster/redis-link";
-import { RuntimeRegistry } from "./target-states";
+import { TargetStates } from "./target-states";
 import { cooldownKey, SharedCooldowns, type CooldownMessage } from "./shared-cooldowns";
 import { phaseOf, TargetState, type CooldownListener } from "./target-state";
 
@@ -78,18 +78,18 @@ function fakeLink() {
 const silent: Logger = { info() {}, warn() {}, error() {} };
 
 function setup() {
-  const registry = new RuntimeRegistry();
+  const states = new TargetStates();
   const { link, runs } = fakeLink();
-  const shared = new SharedCooldowns(link, registry, silent);
+  const shared = new SharedCooldowns(link, states, silent);
   shared.start();
   const message = (fields: Partial<CooldownMessage>): CooldownMessage => ({ op: "out", key: KEY, url: URL_A, leftMs: 5_000, ms: 5_000, at: 0, from: "other", ...fields });
-  return { registry, shared, runs, message };
+  return { states, shared, runs, message };
 }
 
 describe("shared cool-downs", () => {
   test("a take-out here is published (SET with expiry + PUBLISH) with its time left and length; its echo is skipped", () => {
-    const { registry, shared, runs } = setup();
-    const state = registry.learnt(KEY, URL_A)!;
+    const { states, shared, runs } = setup();
+    const state = states.learnt(KEY, URL_A)!;
     recordFailure(state, POLICY, 1_000);
     recordFailure(state, POLICY, 1_000);
     expect(runs).toHaveLength(1);
@@ -104,9 +104,9 @@ describe("shared cool-downs", () => {
   });
 
   test("another instance's take-out applies here, keeping the later end and the longer length", () => {
-    const { registry, shared, message } = setup();
+    const { states, shared, message } = setup();
     shared.apply(message({ leftMs: 5_000, ms: 5_000 }), 100);
-    const state = registry.learnt(KEY, URL_A)!;
+    const state = states.learnt(KEY, URL_A)!;
     expect(phaseOf(state, 100)).toBe("cooling");
     expect(state.cooldownUntil).toBe(5_100);
     shared.apply(message({ leftMs: 1_000, ms: 1_000 }), 200); // shorter: kept as it was
@@ -117,16 +117,16 @@ describe("shared cool-downs", () => {
   });
 
   test("a report on another URL under the same name (another backend) is ignored", () => {
-    const { registry, shared, message } = setup();
-    const state = registry.learnt(KEY, URL_A)!;
+    const { states, shared, message } = setup();
+    const state = states.learnt(KEY, URL_A)!;
     shared.apply(message({ url: "http://elsewhere/v1/" }), 0);
     expect(phaseOf(state, 0)).toBe("up");
   });
 
   test("'back' ends a cool-down that began before it, not one taken here since", () => {
-    const { registry, shared, message } = setup();
+    const { states, shared, message } = setup();
     shared.apply(message({ leftMs: 5_000, ms: 5_000 }), 1_000); // out from 1 000 to 6 000
-    const state = registry.learnt(KEY, URL_A)!;
+    const state = states.learnt(KEY, URL_A)!;
     shared.apply(message({ op: "back", at: 500 }), 1_100); // sent before this cool-down began
     expect(phaseOf(state, 1_100)).toBe("cooling");
     shared.apply(message({ op: "back", at: 1_050 }), 1_100);
@@ -135,9 +135,9 @@ describe("shared cool-downs", () => {
   });
 
   test("a target this instance has not used yet gets its state on the first report, and keeps the listener", () => {
-    const { registry, shared, message, runs } = setup();
+    const { states, shared, message, runs } = setup();
     shared.apply(message({ key: stateKeyOf("solo", "x") }), 0);
-    const state = registry.learnt(stateKeyOf("solo", "x"), URL_A)!;
+    const state = states.learnt(stateKeyOf("solo", "x"), URL_A)!;
     expect(phaseOf(state, 0)).toBe("cooling");
     state.trialInFlight = true;
     recordSuccess(state);

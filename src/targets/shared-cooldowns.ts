@@ -1,6 +1,6 @@
 import type { Logger } from "../lib/log";
 import { RedisUnavailableError, Script, type RedisLink } from "../cluster/redis-link";
-import type { RuntimeRegistry } from "./target-states";
+import type { TargetStates } from "./target-states";
 import { learnBack, learnOut } from "./breaker";
 import type { CooldownListener, TargetState } from "./target-state";
 
@@ -82,13 +82,13 @@ export class SharedCooldowns implements CooldownListener {
 
   constructor(
     private readonly link: RedisLink,
-    private readonly registry: RuntimeRegistry,
+    private readonly states: TargetStates,
     private readonly log: Logger,
   ) {}
 
-  /** Subscribes (in the background: start-up never waits for Redis) and tells the registry to report here. */
+  /** Subscribes (in the background: start-up never waits for Redis) and tells the states to report here. */
   start(): void {
-    this.registry.share(this);
+    this.states.share(this);
     this.link.subscribe(
       COOLDOWN_CHANNEL,
       (text) => this.receive(text),
@@ -114,7 +114,7 @@ export class SharedCooldowns implements CooldownListener {
   /** Applies a message from another instance to the local state (never re-published). */
   apply(message: CooldownMessage, now = Date.now()): void {
     if (message.from === this.instance) return;
-    const state = this.registry.learnt(message.key, message.url);
+    const state = this.states.learnt(message.key, message.url);
     if (!state) return;
     if (message.op === "out") learnOut(state, now + (message.leftMs ?? 0), message.ms ?? 0);
     else learnBack(state, message.at, now);

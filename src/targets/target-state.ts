@@ -24,10 +24,10 @@ export class TargetState {
   cooldownMs = 0;
   /** A half-open trial request is under way: no other request may go there until it ends. */
   trialInFlight = false;
-  /** Who hears of this target's cool-downs (set by the registry when they are shared); null alone. */
+  /** Who hears of this target's cool-downs (set by the states when they are shared); null alone. */
   listener: CooldownListener | null = null;
 
-  /** `key` names the target (its model and name) across instances; see RuntimeRegistry. */
+  /** `key` names the target (its model and name) across instances; see TargetStates. */
   constructor(
     readonly url: string,
     readonly key = url,

@@ -13,7 +13,7 @@ export class ModelState {
  * global): per target (in flight, latency, cool-down) and per model (round-robin position).
  * Keyed by model id and target name, so state follows a target across reloads while its URL stays.
  */
-export class RuntimeRegistry {
+export class TargetStates {
   private readonly targets = new Map<string, TargetState>();
   private readonly models = new Map<string, ModelState>();
   private listener: CooldownListener | null = null;

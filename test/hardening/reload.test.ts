@@ -161,7 +161,7 @@ test(
     }
     const workers = Array.from({ length: WORKERS }, (_, id) => worker(id));
     const until = (test: () => boolean, label: string) => proxy.log.until(test, 5000, label);
-    const servingStable = () => proxy.server.store.current.models.get("stable")?.targets[0]?.actualModelName;
+    const servingStable = () => proxy.server.configs.current.models.get("stable")?.targets[0]?.actualModelName;
 
     const modes: string[] = [];
     for (let v = 1; v <= VERSIONS; v++) {
@@ -265,7 +265,7 @@ test("a stream that started on one version finishes on it, byte-exact, while new
       body: JSON.stringify({ model: "stable", stream, messages: [{ role: "user", content }] }),
     });
   const before = VERSIONS; // the running version after the test above (or its own start-up)
-  if (proxy.server.store.current.models.get("stable")?.targets[0]?.actualModelName !== `stable-v${before}`) {
+  if (proxy.server.configs.current.models.get("stable")?.targets[0]?.actualModelName !== `stable-v${before}`) {
     writeConfig(proxy.configPath, configVersion(before).text, "atomic");
     expect((await rfetch(proxy.url("/reload"), { method: "POST", headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(200);
   }

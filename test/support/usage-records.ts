@@ -1,4 +1,5 @@
-import { RequestRecord, type Outcome, type Usage, type UserInfo } from "../../src/observe/record";
+import type { Usage } from "../../src/model/usage";
+import { RequestRecord, type Outcome, type UserInfo } from "../../src/observe/record";
 
 /** Ended request records for the usage-store tests: only the fields a usage row reads matter. */
 export interface RecordSpec {

@@ -1,18 +1,18 @@
 import { expect, test } from "bun:test";
 import { testModel } from "../../../test/support/test-models";
-import { RuntimeRegistry } from "../../targets/target-states";
+import { TargetStates } from "../../targets/target-states";
 import { RequestRecord } from "../record";
 import { proxyMetrics } from "./proxy-metrics";
 import { MetricsRegistry } from "./registry";
 
 function setup() {
   const metrics = new MetricsRegistry();
-  const registry = new RuntimeRegistry();
+  const states = new TargetStates();
   const models = [testModel("a", [1, 1]), testModel("b", [1])];
   const reloads = { ok: 2, rejected: 1 };
-  const observe = proxyMetrics(metrics, { models: () => models, registry, reloads: () => reloads, version: "9.9.9" });
+  const observe = proxyMetrics(metrics, { models: () => models, states, reloads: () => reloads, version: "9.9.9" });
   const samples = () => metrics.render().split("\n").filter((line) => line !== "" && !line.startsWith("#"));
-  return { metrics, registry, models, observe, samples };
+  return { metrics, states, models, observe, samples };
 }
 
 const record = (fill: (record: RequestRecord) => void, status: number) => {
@@ -87,12 +87,12 @@ test("requests naming no model are not counted; an unknown model, and a body bro
 });
 
 test("gauges are read at scrape time: in flight per model, target up unless cooling, reloads, build info", () => {
-  const { registry, models, samples } = setup();
+  const { states, models, samples } = setup();
   const [a, b] = models;
-  registry.state(a!.targets[0]!).inFlight = 2;
-  registry.state(a!.targets[1]!).inFlight = 1;
-  registry.state(a!.targets[1]!).cooldownUntil = Date.now() + 60_000; // cooling
-  registry.state(b!.targets[0]!).cooldownUntil = Date.now() - 1; // half-open
+  states.state(a!.targets[0]!).inFlight = 2;
+  states.state(a!.targets[1]!).inFlight = 1;
+  states.state(a!.targets[1]!).cooldownUntil = Date.now() + 60_000; // cooling
+  states.state(b!.targets[0]!).cooldownUntil = Date.now() - 1; // half-open
   const lines = samples();
   expect(lines).toContain('cm_proxy_in_flight_requests{model="a"} 3');
   expect(lines).toContain('cm_proxy_in_flight_requests{model="b"} 0');

@@ -1,5 +1,5 @@
 import type { Model } from "../../model/model";
-import type { RuntimeRegistry } from "../../targets/target-states";
+import type { TargetStates } from "../../targets/target-states";
 import { phaseOf } from "../../targets/target-state";
 import type { Observer } from "../observability";
 import type { RequestRecord } from "../record";
@@ -18,7 +18,7 @@ export const NO_TARGET = "none";
 export interface ProxyMetricsSources {
   /** The models served now (configured and discovered): the gauges read at scrape time cover these. */
   readonly models: () => Iterable<Model>;
-  readonly registry: RuntimeRegistry;
+  readonly states: TargetStates;
   /** Config reloads so far: successful and rejected. */
   readonly reloads: () => { readonly ok: number; readonly rejected: number };
   readonly version: string;
@@ -86,18 +86,18 @@ export function proxyMetrics(metrics: MetricsRegistry, sources: ProxyMetricsSour
     "limit",
   ]);
 
-  const { registry } = sources;
+  const { states } = sources;
   metrics.collect("cm_proxy_in_flight_requests", "Requests under way at a backend, by model.", "gauge", ["model"], (emit) => {
     for (const model of sources.models()) {
       let inFlight = 0;
-      for (const target of model.targets) inFlight += registry.target(target).inFlight;
+      for (const target of model.targets) inFlight += states.target(target).inFlight;
       emit([model.id], inFlight);
     }
   });
   metrics.collect("cm_proxy_target_up", "Whether a target takes requests: 1 up or half-open, 0 cooling down.", "gauge", ["model", "target"], (emit) => {
     const now = Date.now();
     for (const model of sources.models()) {
-      for (const target of model.targets) emit([model.id, target.name], phaseOf(registry.target(target), now) === "cooling" ? 0 : 1);
+      for (const target of model.targets) emit([model.id, target.name], phaseOf(states.target(target), now) === "cooling" ? 0 : 1);
     }
   });
   metrics.collect("cm_proxy_config_reloads_total", "Config reloads, by result (ok, rejected).", "counter", ["result"], (emit) => {

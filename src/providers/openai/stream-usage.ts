@@ -1,4 +1,4 @@
-import type { Usage } from "../../observe/record";
+import type { Usage } from "../../model/usage";
 import { usageOf } from "./usage";
 
 const LF = 10, CR = 13;

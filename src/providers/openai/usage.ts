@@ -1,4 +1,4 @@
-import type { Usage } from "../../observe/record";
+import type { Usage } from "../../model/usage";
 
 const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : null);
 

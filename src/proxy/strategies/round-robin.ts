@@ -1,4 +1,4 @@
-import type { Choice } from "./index";
+import type { Choice } from "./choice";
 
 /** Each target in turn. */
 export function roundRobin({ candidates, model }: Choice) {

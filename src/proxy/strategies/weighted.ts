@@ -1,5 +1,5 @@
 import type { Target } from "../../model/model";
-import type { Choice } from "./index";
+import type { Choice } from "./choice";
 
 /**
  * Smooth weighted round-robin (as nginx does it): deterministic and evenly interleaved, so any

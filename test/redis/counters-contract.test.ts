@@ -1,30 +1,30 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { RedisLimitStore } from "../../src/limits/redis-store";
+import { RedisCounters } from "../../src/limits/redis-counters";
 import type { LimitRule } from "../../src/limits/rules";
-import { limitStoreContract } from "../support/limit-store-contract";
+import { countersContract } from "../support/counters-contract";
 import { RedisLink } from "../../src/cluster/redis-link";
 import { CapturingLogger } from "../support/logger";
 import { startRedis, type RedisServer } from "./redis-server";
 
-/** The Redis store, held to the memory store's contract, on a real redis-server; then what only it has. */
+/** The Redis counters, held to the memory counters's contract, on a real redis-server; then what only it has. */
 let redis: RedisServer;
 let link: RedisLink;
-let store: RedisLimitStore;
+let counters: RedisCounters;
 const links: RedisLink[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
   link = new RedisLink(redis.url, new CapturingLogger());
   links.push(link);
-  store = new RedisLimitStore(link);
+  counters = new RedisCounters(link);
 });
 afterAll(async () => {
-  store.close();
+  counters.close();
   for (const one of links) one.close();
   await redis.destroy();
 });
 
-limitStoreContract("redis", () => store);
+countersContract("redis", () => counters);
 
 let serial = 0;
 const slotRule = (limit: number): LimitRule => {
@@ -35,16 +35,16 @@ const slotRule = (limit: number): LimitRule => {
 function instance(leaseMs: number, name: string) {
   const own = new RedisLink(redis.url, new CapturingLogger());
   links.push(own);
-  return new RedisLimitStore(own, { leaseMs, instance: name });
+  return new RedisCounters(own, { leaseMs, instance: name });
 }
 
-describe("Redis store: what the memory store has no need for", () => {
+describe("Redis counters: what the memory counters has no need for", () => {
   test("keys are the rule's under cm-proxy:, and idle ones expire (rates after their window, days after the day, slots after their lease)", async () => {
     const subject = `ttl-${Date.now()}`;
     const rules: LimitRule[] = (["rpm", "tpm", "concurrent", "tokensPerDay"] as const).map((kind) => ({ scope: "client", kind, subject, limit: 10, key: `client:${kind}:${subject}` }));
     const now = Date.now();
-    await store.admit(rules, now);
-    await store.charge(rules, 5, now);
+    await counters.admit(rules, now);
+    await counters.charge(rules, 5, now);
     const client = await redis.client();
     const ttl = async (kind: string) => Number(await client.send("PTTL", [`cm-proxy:client:${kind}:${subject}`]));
     expect(await ttl("rpm")).toBeGreaterThan(0);
@@ -108,7 +108,7 @@ describe("Redis store: what the memory store has no need for", () => {
     const client = await redis.client();
     await client.send("SCRIPT", ["FLUSH"]);
     const slots = slotRule(5);
-    expect((await store.admit([slots], Date.now()))[0]!.allowed).toBe(true);
-    await store.release([slots]);
+    expect((await counters.admit([slots], Date.now()))[0]!.allowed).toBe(true);
+    await counters.release([slots]);
   });
 });

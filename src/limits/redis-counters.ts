@@ -1,7 +1,7 @@
 import { RedisUnavailableError, Script, type RedisLink } from "../cluster/redis-link";
 import source from "./limits.lua" with { type: "text" };
 import { spentOnUsage, type LimitRule } from "./rules";
-import type { LimitStore, RuleResult } from "./store";
+import type { LimitCounters, RuleResult } from "./counters";
 
 /** Every key this proxy writes starts with this. */
 export const KEY_PREFIX = "cm-proxy:";
@@ -33,7 +33,7 @@ export interface RedisLimitStoreOptions {
  * Errors reaching Redis reject (RedisUnavailableError) at once while it is down: the Limiter's
  * `failMode` then decides.
  */
-export class RedisLimitStore implements LimitStore {
+export class RedisCounters implements LimitCounters {
   private readonly instance: string;
   private readonly leaseMs: number;
   /** Slots this instance holds, by Redis key; a key stays (at 0) until a renewal has written the 0. */

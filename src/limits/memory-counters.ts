@@ -1,10 +1,10 @@
 import { charged, utcDay } from "./gcra";
 import { evaluate, type Counter } from "./evaluate";
 import { spentOnUsage, type LimitRule } from "./rules";
-import type { LimitStore, RuleResult } from "./store";
+import type { LimitCounters, RuleResult } from "./counters";
 
 /** The embedded default: every counter in this process. Behaves as the Redis store does for one instance. */
-export class MemoryLimitStore implements LimitStore {
+export class MemoryCounters implements LimitCounters {
   private readonly counters = new Map<string, Counter>();
 
   async admit(rules: readonly LimitRule[], now: number): Promise<RuleResult[]> {

@@ -1,14 +1,15 @@
 /**
- * The contract of a LimitStore, as tests: registered once per implementation (memory-store.test.ts,
- * test/redis/store-contract.test.ts), so the memory and Redis stores are held to the same behaviour.
+ * The contract of the limit counters, as tests: registered once per implementation (memory-counters.test.ts,
+ * test/redis/counters-contract.test.ts), so the memory and Redis counters are held to the same behaviour.
  * Times are simulated (`now` is passed in), so nothing here waits. Each test uses rules of its own
  * (a fresh subject), so a store shared by the tests needs no cleaning between them.
  */
 import { describe, expect, test } from "bun:test";
 import { WINDOW_MS } from "../../src/limits/gcra";
-import { MemoryLimitStore } from "../../src/limits/memory-store";
-import type { LimitKind, LimitRule, LimitScope } from "../../src/limits/rules";
-import type { LimitStore, RuleResult } from "../../src/limits/store";
+import { MemoryCounters } from "../../src/limits/memory-counters";
+import type { LimitKind, LimitScope } from "../../src/model/limits";
+import type { LimitRule } from "../../src/limits/rules";
+import type { LimitCounters, RuleResult } from "../../src/limits/counters";
 
 /** Noon UTC on a fixed day: 12 hours to the next 00:00 UTC. */
 const NOON = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -28,7 +29,7 @@ const plain = (results: readonly RuleResult[]) =>
 const summary = (results: readonly RuleResult[]) => results.map(({ allowed, remaining, retryAfterMs }) => ({ allowed, remaining, retryAfterMs }));
 
 /** Admits `n` requests at `now`; how many were allowed. */
-async function admitMany(store: LimitStore, rules: readonly LimitRule[], n: number, now: number): Promise<number> {
+async function admitMany(store: LimitCounters, rules: readonly LimitRule[], n: number, now: number): Promise<number> {
   let allowed = 0;
   for (let i = 0; i < n; i++) if ((await store.admit(rules, now)).every((result) => result.allowed)) allowed++;
   return allowed;
@@ -46,8 +47,8 @@ function random(seed: number): () => number {
   };
 }
 
-export function limitStoreContract(name: string, store: () => LimitStore) {
-  describe(`LimitStore contract: ${name}`, () => {
+export function countersContract(name: string, store: () => LimitCounters) {
+  describe(`LimitCounters contract: ${name}`, () => {
     test("no rules: nothing to check", async () => {
       expect(await store().admit([], NOON)).toEqual([]);
       expect(await store().peek([], NOON)).toEqual([]);
@@ -182,7 +183,7 @@ export function limitStoreContract(name: string, store: () => LimitStore) {
     });
 
     test("an odd limit (rpm 7) keeps its fractional time exactly: the results equal the reference store's", async () => {
-      const reference = new MemoryLimitStore();
+      const reference = new MemoryCounters();
       const rpm = rule("rpm", 7);
       for (let i = 0; i < 12; i++) {
         const now = NOON + i * 3_333;
@@ -191,7 +192,7 @@ export function limitStoreContract(name: string, store: () => LimitStore) {
     });
 
     test("a random sequence of admissions, releases, charges and looks gives exactly the reference (memory) store's results", async () => {
-      const reference = new MemoryLimitStore();
+      const reference = new MemoryCounters();
       const next = random(20250115);
       const rules = [rule("rpm", 13), rule("tpm", 777), rule("concurrent", 3), rule("tokensPerDay", 5000), rule("rpm", 4, "model"), rule("concurrent", 2, "user")];
       const held: LimitRule[][] = [];

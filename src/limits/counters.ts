@@ -17,7 +17,7 @@ export interface RuleResult {
  * view) implement the same contract, tested with the same tests; each call is one atomic step
  * (one round trip to Redis).
  */
-export interface LimitStore {
+export interface LimitCounters {
   /**
    * Checks every rule at once. Only when all admit is anything spent: a request unit of each rpm
    * rule and a slot of each concurrent rule. Token rules are only checked (the window must not be full).
