@@ -1,10 +1,8 @@
-/**
- * The soak's load generator, run as its own process by soak/run.ts so that when it exits every
- * client connection it held closes with it. Sends `count` mixed requests with `concurrency`
- * closed-loop workers, checks each answer, and prints one JSON summary line on stdout.
- *
- *   bun soak/load.ts <port> <clientKey> <count> <concurrency> <seed>
- */
+// The soak's load generator, run as its own process by soak/run.ts so that when it exits every
+// client connection it held closes with it. Sends `count` mixed requests with `concurrency`
+// closed-loop workers, checks each answer, and prints one JSON summary line on stdout.
+//
+//   bun soak/load.ts <port> <clientKey> <count> <concurrency> <seed>
 import { MIX, type MixKind } from "./mix";
 
 const [portText, clientKey, countText, concurrencyText, seedText] = process.argv.slice(2);

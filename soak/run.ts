@@ -1,18 +1,16 @@
-/**
- * The soak (issue 4, `make soak`, not part of `make test`): the compiled binary
- * (dist/cm-open-webui-proxy, built by `make build`) in front of a mock backend, under a bounded
- * load of mixed requests (soak/mix.ts: streamed, non-streamed, aborted mid-stream, backend 500 and
- * 429, unknown models, /models, passthrough). RSS (VmRSS from /proc/<pid>/status) and open file
- * descriptors (/proc/<pid>/fd) are read at start, after a warm-up and at the end, each time after
- * the load process has exited and idle keep-alive connections have closed.
- *
- * Passes when end RSS ≤ 1.2 × warm-up RSS, the fds are back to the start-up baseline (+ a small
- * slack), no answer was unexpected, and the proxy exits 0 on SIGTERM. Prints a summary table and
- * writes it to soak/RESULTS.md.
- *
- * Env knobs: SOAK_REQUESTS (default 200000), SOAK_WARMUP (20000), SOAK_CONCURRENCY (32),
- * SOAK_BINARY (dist/cm-open-webui-proxy), SOAK_OUT (soak/RESULTS.md).
- */
+// The soak (issue 4, `make soak`, not part of `make test`): the compiled binary
+// (dist/cm-open-webui-proxy, built by `make build`) in front of a mock backend, under a bounded
+// load of mixed requests (soak/mix.ts: streamed, non-streamed, aborted mid-stream, backend 500 and
+// 429, unknown models, /models, passthrough). RSS (VmRSS from /proc/<pid>/status) and open file
+// descriptors (/proc/<pid>/fd) are read at start, after a warm-up and at the end, each time after
+// the load process has exited and idle keep-alive connections have closed.
+//
+// Passes when end RSS ≤ 1.2 × warm-up RSS, the fds are back to the start-up baseline (+ a small
+// slack), no answer was unexpected, and the proxy exits 0 on SIGTERM. Prints a summary table and
+// writes it to soak/RESULTS.md.
+//
+// Env knobs: SOAK_REQUESTS (default 200000), SOAK_WARMUP (20000), SOAK_CONCURRENCY (32),
+// SOAK_BINARY (dist/cm-open-webui-proxy), SOAK_OUT (soak/RESULTS.md).
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";

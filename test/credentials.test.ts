@@ -1,10 +1,8 @@
-/**
- * Client credentials stay with the proxy, whatever header carries them (`authorization`,
- * `proxy-authorization`, `api-key`, `x-api-key`, `x-goog-api-key`, `cookie`): a backend sees only
- * its own configured key. Client keys are accepted from `Authorization: Bearer`, `api-key` and
- * `x-api-key`, so Azure OpenAI and Anthropic-style SDKs work against a keyed proxy. A client's
- * `Connection` header cannot strip the headers the proxy sets.
- */
+// Client credentials stay with the proxy, whatever header carries them (`authorization`,
+// `proxy-authorization`, `api-key`, `x-api-key`, `x-goog-api-key`, `cookie`): a backend sees only
+// its own configured key. Client keys are accepted from `Authorization: Bearer`, `api-key` and
+// `x-api-key`, so Azure OpenAI and Anthropic-style SDKs work against a keyed proxy. A client's
+// `Connection` header cannot strip the headers the proxy sets.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { AzureOpenAI } from "openai";
 import { rawHttp, rawRequest, type RawResponse } from "./hardening/lib/raw-http";

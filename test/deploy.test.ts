@@ -1,10 +1,8 @@
-/**
- * deploy/: the Dockerfile, docker-compose.yml and the Kubernetes manifests must agree with the
- * binary they run: its port, its probe routes, the environment variables it reads, its drain
- * timeout, a config file it accepts. Each file is parsed (YAML with Bun.YAML, the Dockerfile by
- * lines) and every such value is checked against the source or against a running proxy; nothing
- * here needs Docker or a cluster. Also `--probe`, the image's HEALTHCHECK, against real servers.
- */
+// deploy/: the Dockerfile, docker-compose.yml and the Kubernetes manifests must agree with the
+// binary they run: its port, its probe routes, the environment variables it reads, its drain
+// timeout, a config file it accepts. Each file is parsed (YAML with Bun.YAML, the Dockerfile by
+// lines) and every such value is checked against the source or against a running proxy; nothing
+// here needs Docker or a cluster. Also `--probe`, the image's HEALTHCHECK, against real servers.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, posix } from "node:path";

@@ -1,13 +1,11 @@
-/**
- * Bun's fetch relays at most 256 backend requests at once unless BUN_CONFIG_MAX_HTTP_REQUESTS is
- * set when the process starts. The CLI re-executes itself with it set to the config's
- * `maxInFlight` (default 4096), so a proxy started with no environment at all holds 300 streams
- * open at the backend at once; `maxInFlight: 64` caps it at 64; an operator's own variable wins.
- *
- * The backend here holds every stream open after its first chunk until the test releases it, and
- * counts what it holds. The client side is raw TCP: this test process's own fetch has the same
- * 256 cap and would otherwise be what limits the run.
- */
+// Bun's fetch relays at most 256 backend requests at once unless BUN_CONFIG_MAX_HTTP_REQUESTS is
+// set when the process starts. The CLI re-executes itself with it set to the config's
+// `maxInFlight` (default 4096), so a proxy started with no environment at all holds 300 streams
+// open at the backend at once; `maxInFlight: 64` caps it at 64; an operator's own variable wins.
+//
+// The backend here holds every stream open after its first chunk until the test releases it, and
+// counts what it holds. The client side is raw TCP: this test process's own fetch has the same
+// 256 cap and would otherwise be what limits the run.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,8 +1,6 @@
-/**
- * `log.format: "json"` from the outside: the compiled binary, its stdout and stderr read line by
- * line. With JSON asked for (by the config, or by CM_OPEN_WEBUI_PROXY_LOG_FORMAT before a config
- * is read), every line the process writes is one JSON object with `time`, `level` and `msg`.
- */
+// `log.format: "json"` from the outside: the compiled binary, its stdout and stderr read line by
+// line. With JSON asked for (by the config, or by CM_OPEN_WEBUI_PROXY_LOG_FORMAT before a config
+// is read), every line the process writes is one JSON object with `time`, `level` and `msg`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { buildBinary } from "./support/binary";

@@ -1,8 +1,6 @@
-/**
- * Long generations must not be cut: not by an idle timeout on the client's connection (Bun.serve's
- * idleTimeout defaults to 10 s; the Bun pinned today does not apply it to a pending request, but
- * the requirement stands whatever the runtime does) nor by any limit but the model's own timeouts.
- */
+// Long generations must not be cut: not by an idle timeout on the client's connection (Bun.serve's
+// idleTimeout defaults to 10 s; the Bun pinned today does not apply it to a pending request, but
+// the requirement stands whatever the runtime does) nor by any limit but the model's own timeouts.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { within } from "./support/events";
 import { chatBody, expectOpenAIError, postJson, readBody } from "./support/http";

@@ -1,10 +1,8 @@
-/**
- * `/metrics` (issue 10), black box: the exposition passes `promtool check metrics` (Debian's
- * `prometheus` package; CI installs it, and its absence fails this file rather than skipping it),
- * the route is guarded like `/debug`, and after a known sequence of requests (successes, a 502, a
- * retry, a fallback, a stream, an unknown model) every counter and histogram has moved by exactly
- * what that sequence implies. No key, URL, user or unknown model id ever appears in it.
- */
+// `/metrics` (issue 10), black box: the exposition passes `promtool check metrics` (Debian's
+// `prometheus` package; CI installs it, and its absence fails this file rather than skipping it),
+// the route is guarded like `/debug`, and after a known sequence of requests (successes, a 502, a
+// retry, a fallback, a stream, an unknown model) every counter and histogram has moved by exactly
+// what that sequence implies. No key, URL, user or unknown model id ever appears in it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { networkInterfaces } from "node:os";
 import { chatBody, expectOpenAIError, postJson, readBody } from "./support/http";

@@ -1,4 +1,4 @@
-/** The mock's own contract: abort tests are only as good as its `closed` signal. */
+//  The mock's own contract: abort tests are only as good as its `closed` signal.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { within } from "./support/events";
 import { readBody, readFirstChunk } from "./support/http";

@@ -1,12 +1,10 @@
-/**
- * The status page (`GET /`) and its data (`GET /status.json`): the JSON's shape and that its
- * counters follow the traffic; the guard (admin key, or loopback when none is set) while the page
- * itself stays open; and the page in a real headless Chromium driven by puppeteer-core: key form,
- * every model and target, live counters, the usage table, a phone-sized layout, screenshots.
- *
- * Chromium is Debian's `chromium` (.ci/run installs it); without it the browser tests fail, they
- * never skip.
- */
+// The status page (`GET /`) and its data (`GET /status.json`): the JSON's shape and that its
+// counters follow the traffic; the guard (admin key, or loopback when none is set) while the page
+// itself stays open; and the page in a real headless Chromium driven by puppeteer-core: key form,
+// every model and target, live counters, the usage table, a phone-sized layout, screenshots.
+//
+// Chromium is Debian's `chromium` (.ci/run installs it); without it the browser tests fail, they
+// never skip.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,8 +1,6 @@
-/**
- * Token usage accounting end to end: rows in a real SQLite file (temp dirs) for every model
- * request, `/usage` and its groupings and CSV, retention, usage off, a corrupt file at start-up,
- * and the stream-usage injection leaving the client's stream byte-identical.
- */
+// Token usage accounting end to end: rows in a real SQLite file (temp dirs) for every model
+// request, `/usage` and its groupings and CSV, retention, usage off, a corrupt file at start-up,
+// and the stream-usage injection leaving the client's stream byte-identical.
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";

@@ -1,10 +1,8 @@
-/**
- * Bun's fetch keeps at most BUN_CONFIG_MAX_HTTP_REQUESTS requests in flight per process (256 when
- * unset); further requests wait in a queue inside the process. Bun reads the variable once, when
- * the process starts, so setting it later changes nothing. To serve thousands of streams without
- * the operator knowing any of this, the CLI re-executes itself with the variable set to the
- * config's `maxInFlight` (default 4096) before it starts serving.
- */
+// Bun's fetch keeps at most BUN_CONFIG_MAX_HTTP_REQUESTS requests in flight per process (256 when
+// unset); further requests wait in a queue inside the process. Bun reads the variable once, when
+// the process starts, so setting it later changes nothing. To serve thousands of streams without
+// the operator knowing any of this, the CLI re-executes itself with the variable set to the
+// config's `maxInFlight` (default 4096) before it starts serving.
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { loadConfig } from "../config/load";

@@ -1,7 +1,6 @@
-/**
- * `--probe [url]`: a health check for images with no curl (distroless, scratch). GETs the URL and
- * says whether it answered 2xx within the timeout: exit 0, or exit 1 with one line on why.
- */
+// `--probe [url]`: a health check for images with no curl (distroless, scratch). GETs the URL and
+// says whether it answered 2xx within the timeout: exit 0, or exit 1 with one line on why.
+
 export const PROBE_TIMEOUT_MS = 3000;
 
 export interface ProbeResult {

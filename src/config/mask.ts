@@ -1,11 +1,10 @@
-/**
- * How `/debug` shows a secret: enough to tell two apart, never the whole.
- *
- * Backend keys keep the original proxy's rule (first 5 + `...` + last 5 above 10 characters), so
- * a migrating operator recognises them. Client keys and the admin key are chosen by the operator and
- * may be short, where that rule would reveal most of the key: they show at most a quarter of it
- * (first and last ⌊length/8⌋ characters), and nothing below 16 characters.
- */
+// How `/debug` shows a secret: enough to tell two apart, never the whole.
+//
+// Backend keys keep the original proxy's rule (first 5 + `...` + last 5 above 10 characters), so
+// a migrating operator recognises them. Client keys and the admin key are chosen by the operator and
+// may be short, where that rule would reveal most of the key: they show at most a quarter of it
+// (first and last ⌊length/8⌋ characters), and nothing below 16 characters.
+
 const HIDDEN = "***";
 
 const ends = (secret: string, shown: number) => `${secret.slice(0, shown)}...${secret.slice(-shown)}`;

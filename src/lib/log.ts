@@ -1,9 +1,7 @@
-/**
- * The diagnostic log (start-up, warnings, reloads, errors, drain) on stderr. Each line is text
- * (`<time> <LEVEL> <message>`) or, with `log.format: "json"`, one JSON object: `time`, `level`,
- * `msg` (the text line's message) and the line's structured fields. The format is asked for at
- * every line, so it follows config reloads.
- */
+// The diagnostic log (start-up, warnings, reloads, errors, drain) on stderr. Each line is text
+// (`<time> <LEVEL> <message>`) or, with `log.format: "json"`, one JSON object: `time`, `level`,
+// `msg` (the text line's message) and the line's structured fields. The format is asked for at
+// every line, so it follows config reloads.
 
 /** Structured fields of one line (never a secret). In text lines they are not printed: the message carries them. */
 export type LogFields = Readonly<Record<string, unknown>>;

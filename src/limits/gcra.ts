@@ -1,8 +1,7 @@
-/**
- * The generic cell rate algorithm over a one-minute window: a limit of L per minute is one unit
- * every 60 000 / L ms, with a burst of the whole limit (L requests may arrive at once; the next
- * one within the minute is refused). Its only state is the theoretical arrival time (TAT).
- */
+// The generic cell rate algorithm over a one-minute window: a limit of L per minute is one unit
+// every 60 000 / L ms, with a burst of the whole limit (L requests may arrive at once; the next
+// one within the minute is refused). Its only state is the theoretical arrival time (TAT).
+
 export const WINDOW_MS = 60_000;
 
 export interface GcraResult {

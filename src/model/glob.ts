@@ -1,7 +1,6 @@
-/**
- * Model-id patterns as operators write them in `include`/`exclude` and `clientKeys[].models`:
- * `*` matches any run of characters (`/` included), `?` one character; anything else is literal.
- */
+// Model-id patterns as operators write them in `include`/`exclude` and `clientKeys[].models`:
+// `*` matches any run of characters (`/` included), `?` one character; anything else is literal.
+
 export const isGlob = (pattern: string) => /[*?]/.test(pattern);
 
 export function globToRegExp(pattern: string): RegExp {

@@ -1,8 +1,7 @@
-/**
- * Header hygiene in both directions. Hop-by-hop headers never cross the proxy; the client's
- * credentials never reach a backend; Open WebUI's personal-data headers stay behind unless the
- * operator opts in.
- */
+// Header hygiene in both directions. Hop-by-hop headers never cross the proxy; the client's
+// credentials never reach a backend; Open WebUI's personal-data headers stay behind unless the
+// operator opts in.
+
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",

@@ -1,8 +1,7 @@
-/**
- * Rewrites one field of a multipart/form-data body in place, leaving every other byte (other
- * parts, their headers, the boundary) exactly as the client sent it. Re-encoding through FormData
- * would change part headers and the boundary.
- */
+// Rewrites one field of a multipart/form-data body in place, leaving every other byte (other
+// parts, their headers, the boundary) exactly as the client sent it. Re-encoding through FormData
+// would change part headers and the boundary.
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const HEADER_END = encoder.encode("\r\n\r\n");

@@ -1,9 +1,7 @@
-/**
- * Access control (issue 4): client keys (401 / 403 / filtered /models, `${ENV}` values), admin
- * routes (admin key, CM_OPEN_WEBUI_PROXY_ADMIN_KEY, loopback-only without one), /health always
- * open, and the secret check: no configured key appears in any response or log line, whichever
- * header (`Authorization`, `api-key`, `x-api-key`) a client sent it in.
- */
+// Access control (issue 4): client keys (401 / 403 / filtered /models, `${ENV}` values), admin
+// routes (admin key, CM_OPEN_WEBUI_PROXY_ADMIN_KEY, loopback-only without one), /health always
+// open, and the secret check: no configured key appears in any response or log line, whichever
+// header (`Authorization`, `api-key`, `x-api-key`) a client sent it in.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { networkInterfaces } from "node:os";
 import { writeFileSync } from "node:fs";

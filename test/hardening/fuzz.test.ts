@@ -1,17 +1,15 @@
-/**
- * Hostile input (issue 4): several hundred generated bad requests (seeded, so every run sends the
- * same bytes) thrown at a running proxy over raw TCP, so the exact bytes reach it: invalid and
- * truncated JSON, wrong types for every known chat field, deeply nested JSON, huge strings, bodies
- * over maxBodyBytes (with and without Content-Length), invalid UTF-8, unusual methods, passthrough
- * paths with `..`, `%2e%2e`, `//`, encoded slashes, and model ids with CR/LF, `/`, `?`, `#`.
- *
- * Every answer must be a 4xx in OpenAI's error shape; a request that is well-formed enough to be
- * relayed (a passthrough path the proxy accepts) may instead reach the backend, but only below
- * `/v1/`. Requests Bun's HTTP parser refuses before the proxy sees them (an invalid method token,
- * an oversized header) may get the parser's bare 4xx or a closed connection, never a 5xx. The
- * backend records every request line exactly as received; `/health` must answer 200 after every
- * single request.
- */
+// Hostile input (issue 4): several hundred generated bad requests (seeded, so every run sends the
+// same bytes) thrown at a running proxy over raw TCP, so the exact bytes reach it: invalid and
+// truncated JSON, wrong types for every known chat field, deeply nested JSON, huge strings, bodies
+// over maxBodyBytes (with and without Content-Length), invalid UTF-8, unusual methods, passthrough
+// paths with `..`, `%2e%2e`, `//`, encoded slashes, and model ids with CR/LF, `/`, `?`, `#`.
+//
+// Every answer must be a 4xx in OpenAI's error shape; a request that is well-formed enough to be
+// relayed (a passthrough path the proxy accepts) may instead reach the backend, but only below
+// `/v1/`. Requests Bun's HTTP parser refuses before the proxy sees them (an invalid method token,
+// an oversized header) may get the parser's bare 4xx or a closed connection, never a 5xx. The
+// backend records every request line exactly as received; `/health` must answer 200 after every
+// single request.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
 import { chunked, rawHttp, rawRequest, RawRecordingBackend, type RawResponse } from "./lib/raw-http";

@@ -1,14 +1,12 @@
-/**
- * Zero-loss configuration changes (issue 4). While workers send a steady mix of streamed and
- * non-streamed chat requests, the config file is rewritten 100 times: valid and invalid versions
- * alternate, models come and go, some writes are atomic (temp file + rename) and some in place,
- * some are applied through POST /reload and others left to the file watcher.
- *
- * Every valid version v maps the model "stable" to a (backend, actualModelName, apiKey) triple
- * that changes together (`stable-v<v>`, alpha or bravo, a key of its own), so each upstream
- * request proves which single version it ran on. Invalid versions carry the would-be triple of
- * an odd version: a request that ever reaches a backend with it saw a config that was rejected.
- */
+// Zero-loss configuration changes (issue 4). While workers send a steady mix of streamed and
+// non-streamed chat requests, the config file is rewritten 100 times: valid and invalid versions
+// alternate, models come and go, some writes are atomic (temp file + rename) and some in place,
+// some are applied through POST /reload and others left to the file watcher.
+//
+// Every valid version v maps the model "stable" to a (backend, actualModelName, apiKey) triple
+// that changes together (`stable-v<v>`, alpha or bravo, a key of its own), so each upstream
+// request proves which single version it ran on. Invalid versions carry the would-be triple of
+// an odd version: a request that ever reaches a backend with it saw a config that was rejected.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { within } from "../support/events";
 import { reply, startMock, type MockBackend, type RecordedRequest } from "../support/mock-backend";

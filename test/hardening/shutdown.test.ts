@@ -1,9 +1,7 @@
-/**
- * Zero-loss shutdown and signals (issue 4), against the real CLI in a child process:
- * SIGTERM with 50 slow streams in flight (all complete byte-exact, new connections are refused,
- * exit 0), the drain timeout bounding a never-ending stream, SIGINT, a second signal, SIGHUP
- * reloads, and a SIGTERM that arrives the moment the proxy says it is listening.
- */
+// Zero-loss shutdown and signals (issue 4), against the real CLI in a child process:
+// SIGTERM with 50 slow streams in flight (all complete byte-exact, new connections are refused,
+// exit 0), the drain timeout bounding a never-ending stream, SIGINT, a second signal, SIGHUP
+// reloads, and a SIGTERM that arrives the moment the proxy says it is listening.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";

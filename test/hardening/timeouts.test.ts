@@ -1,10 +1,8 @@
-/**
- * Timeouts and backend failures (issue 4): 504 on first-byte and connect timeouts, 502 on a
- * refused port and on a backend that resets the connection, both naming the model and never the
- * key; after a stream started, a stall beyond idleMs or a dropped connection ends it with a final
- * SSE error event (no hang); per-endpoint timeouts beat the global ones. And a client that goes
- * away aborts the backend request at once.
- */
+// Timeouts and backend failures (issue 4): 504 on first-byte and connect timeouts, 502 on a
+// refused port and on a backend that resets the connection, both naming the model and never the
+// key; after a stream started, a stall beyond idleMs or a dropped connection ends it with a final
+// SSE error event (no hang); per-endpoint timeouts beat the global ones. And a client that goes
+// away aborts the backend request at once.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { within } from "../support/events";
 import { expectOpenAIError, readBody, readFirstChunk } from "../support/http";

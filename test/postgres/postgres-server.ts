@@ -1,14 +1,12 @@
-/**
- * A real PostgreSQL server for tests: Debian's `postgresql` package (initdb, pg_ctl, postgres from
- * /usr/lib/postgresql/<version>/bin), a fresh cluster in a temp folder, listening on 127.0.0.1 on an
- * ephemeral port (its unix socket in that folder, not /var/run), trust authentication, durability
- * off (fsync, synchronous_commit) since nothing outlives the test. `stop()` and `start()` take it
- * away and bring it back on the same port, with its data: an outage the proxy must live through.
- *
- * PostgreSQL refuses to run as root, and CI runs as root: then every server command runs as the
- * `postgres` system user the package creates (through `setpriv`, else `runuser`), in a folder
- * chowned to it. `.ci/run` installs the package when initdb is missing.
- */
+// A real PostgreSQL server for tests: Debian's `postgresql` package (initdb, pg_ctl, postgres from
+// /usr/lib/postgresql/<version>/bin), a fresh cluster in a temp folder, listening on 127.0.0.1 on an
+// ephemeral port (its unix socket in that folder, not /var/run), trust authentication, durability
+// off (fsync, synchronous_commit) since nothing outlives the test. `stop()` and `start()` take it
+// away and bring it back on the same port, with its data: an outage the proxy must live through.
+//
+// PostgreSQL refuses to run as root, and CI runs as root: then every server command runs as the
+// `postgres` system user the package creates (through `setpriv`, else `runuser`), in a folder
+// chowned to it. `.ci/run` installs the package when initdb is missing.
 import { SQL } from "bun";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

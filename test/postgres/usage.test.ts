@@ -1,17 +1,15 @@
-/**
- * Usage rows in PostgreSQL (`usage.postgres`), against a real server this file starts (Debian's
- * postgresql, a temp cluster on an ephemeral port; see postgres-server.ts) and stops:
- *
- * - one contract suite run against both stores (SQLite and PostgreSQL): the same records give the
- *   same rows and the same `/usage` groups, percentiles included (PostgreSQL's percentile_disc and
- *   the SQLite store's nearest rank, for every group size from 1 to 60 and a few larger);
- * - the PostgreSQL store itself: its table and index, instances creating it at once, a table dropped
- *   under it, the server away and back, a malformed URL;
- * - two in-process proxies writing to one table: every request exactly one row, `/usage` on either
- *   shows the fleet; PostgreSQL stopped mid-run and started again: no crash, no failed request, a 503
- *   from `/usage` and `degraded` from `/health` meanwhile, the queued rows landing after; a proxy
- *   started while it is away; a tiny `queueSize` dropping and counting.
- */
+// Usage rows in PostgreSQL (`usage.postgres`), against a real server this file starts (Debian's
+// postgresql, a temp cluster on an ephemeral port; see postgres-server.ts) and stops:
+//
+// - one contract suite run against both stores (SQLite and PostgreSQL): the same records give the
+//   same rows and the same `/usage` groups, percentiles included (PostgreSQL's percentile_disc and
+//   the SQLite store's nearest rank, for every group size from 1 to 60 and a few larger);
+// - the PostgreSQL store itself: its table and index, instances creating it at once, a table dropped
+//   under it, the server away and back, a malformed URL;
+// - two in-process proxies writing to one table: every request exactly one row, `/usage` on either
+//   shows the fleet; PostgreSQL stopped mid-run and started again: no crash, no failed request, a 503
+//   from `/usage` and `degraded` from `/health` meanwhile, the queued rows landing after; a proxy
+//   started while it is away; a tiny `queueSize` dropping and counting.
 import { Database } from "bun:sqlite";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -1,8 +1,6 @@
-/**
- * Target cool-downs shared through Redis: a target taken out on one instance is out on the others
- * (which never sent it a request), comes back on all when one instance's trial succeeds, and an
- * instance that starts (or whose Redis restarted) catches up.
- */
+// Target cool-downs shared through Redis: a target taken out on one instance is out on the others
+// (which never sent it a request), comes back on all when one instance's trial succeeds, and an
+// instance that starts (or whose Redis restarted) catches up.
 import { describe, expect, test } from "bun:test";
 import { reply, type MockBackend, type RecordedRequest } from "../support/mock-backend";
 import { startProxy, type ProxyHandle } from "../support/proxy";

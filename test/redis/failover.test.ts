@@ -1,8 +1,6 @@
-/**
- * Redis going away and coming back under load, with a real redis-server killed (SIGKILL), frozen
- * (SIGSTOP) and restarted on the same port: no crash, no hung request, `state.failMode` doing what
- * it says, /health saying which store is down, and limits holding again after recovery.
- */
+// Redis going away and coming back under load, with a real redis-server killed (SIGKILL), frozen
+// (SIGSTOP) and restarted on the same port: no crash, no hung request, `state.failMode` doing what
+// it says, /health saying which store is down, and limits holding again after recovery.
 import { describe, expect, test } from "bun:test";
 import { expectOpenAIError } from "../support/http";
 import type { ProxyHandle } from "../support/proxy";

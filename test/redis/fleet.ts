@@ -1,7 +1,5 @@
-/**
- * Several in-process proxy instances on one config (each with its own file and port) sharing one
- * Redis through `state.redis`: a fleet as a load balancer would see it.
- */
+// Several in-process proxy instances on one config (each with its own file and port) sharing one
+// Redis through `state.redis`: a fleet as a load balancer would see it.
 import { chatBody, postJson } from "../support/http";
 import { startProxy, type ProxyHandle } from "../support/proxy";
 

@@ -1,6 +1,4 @@
-/**
- * Limits shared across instances through a real redis-server: N instances enforce one limit.
- */
+// Limits shared across instances through a real redis-server: N instances enforce one limit.
 import { describe, expect, test } from "bun:test";
 import { expectOpenAIError } from "../support/http";
 import { reply } from "../support/mock-backend";

@@ -1,4 +1,4 @@
-/** The connection to Redis on its own: bounded waits, fail-fast while down, recovery, quiet logs. */
+//  The connection to Redis on its own: bounded waits, fail-fast while down, recovery, quiet logs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisLink, RedisUnavailableError } from "../../src/cluster/redis-link";
 import { CapturingLogger } from "../support/logger";

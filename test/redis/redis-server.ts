@@ -1,10 +1,8 @@
-/**
- * A real Redis server for tests: Debian's `redis-server`, on 127.0.0.1 on an ephemeral port, in a
- * temp folder, with no persistence (`--save ""`, `--appendonly no`): nothing outlives the test.
- * `stop()` and `start()` take it away and bring it back on the same port (empty, as a restarted
- * Redis without persistence is): an outage the proxy must live through. `.ci/run` installs the
- * package when `redis-server` is missing.
- */
+// A real Redis server for tests: Debian's `redis-server`, on 127.0.0.1 on an ephemeral port, in a
+// temp folder, with no persistence (`--save ""`, `--appendonly no`): nothing outlives the test.
+// `stop()` and `start()` take it away and bring it back on the same port (empty, as a restarted
+// Redis without persistence is): an outage the proxy must live through. `.ci/run` installs the
+// package when `redis-server` is missing.
 import { RedisClient, type Subprocess } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,9 +1,7 @@
-/**
- * What every suite of proxies sharing a real redis-server sets up the same way: one Redis and the
- * suite's mock backends for the whole file; before each test the mocks reset and Redis emptied
- * (FLUSHALL), so no test sees another's counters or cool-downs; after each, the proxies it started
- * stopped; at the end, all of it gone.
- */
+// What every suite of proxies sharing a real redis-server sets up the same way: one Redis and the
+// suite's mock backends for the whole file; before each test the mocks reset and Redis emptied
+// (FLUSHALL), so no test sees another's counters or cool-downs; after each, the proxies it started
+// stopped; at the end, all of it gone.
 import { afterAll, afterEach, beforeAll, beforeEach } from "bun:test";
 import { startMock, type MockBackend } from "../support/mock-backend";
 import { removeTempDirs } from "../support/proxy";

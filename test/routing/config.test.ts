@@ -1,8 +1,6 @@
-/**
- * The routing fields of the config file (issue 9), through `loadConfig`: validation errors name
- * the file, the model id, the target index and the field; a model's targets inherit from their
- * endpoint; top-level `retry`/`cooldown` are defaults; names, strategy and attempts have defaults.
- */
+// The routing fields of the config file (issue 9), through `loadConfig`: validation errors name
+// the file, the model id, the target index and the field; a model's targets inherit from their
+// endpoint; top-level `retry`/`cooldown` are defaults; names, strategy and attempts have defaults.
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Model } from "../../src/model/model";

@@ -1,9 +1,7 @@
-/**
- * Cool-down (circuit breaker), black box: consecutive failures take a target out, `/health` shows
- * it cooling, a half-open trial follows the cool-down, a failed trial doubles the wait, a
- * successful one brings the target back. A lone target is not cooled down unless its model asks,
- * and a model whose every target is cooling still serves from the one that returns soonest.
- */
+// Cool-down (circuit breaker), black box: consecutive failures take a target out, `/health` shows
+// it cooling, a half-open trial follows the cool-down, a failed trial doubles the wait, a
+// successful one brings the target back. A lone target is not cooled down unless its model asks,
+// and a model whose every target is cooling still serves from the one that returns soonest.
 import { describe, expect, test } from "bun:test";
 import { deferred } from "../support/events";
 import type { ProxyHandle } from "../support/proxy";

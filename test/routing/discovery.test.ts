@@ -1,10 +1,8 @@
-/**
- * Model discovery, black box: an endpoint with `discover` lists its backend's `GET /v1/models` at
- * start, on reload and every `refreshMs`, and offers each listed id (filtered by include/exclude)
- * as `<prefix><id>`. Requests to a discovered model reach that backend with its own id and the
- * source's key. A failed listing keeps the last good list and is logged once; a configured model
- * id wins over a discovered one; client keys may name discovered models by glob or by id.
- */
+// Model discovery, black box: an endpoint with `discover` lists its backend's `GET /v1/models` at
+// start, on reload and every `refreshMs`, and offers each listed id (filtered by include/exclude)
+// as `<prefix><id>`. Requests to a discovered model reach that backend with its own id and the
+// source's key. A failed listing keeps the last good list and is logged once; a configured model
+// id wins over a discovered one; client keys may name discovered models by glob or by id.
 import { afterEach, describe, expect, test } from "bun:test";
 import { expectOpenAIError } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";

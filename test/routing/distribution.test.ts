@@ -1,8 +1,6 @@
-/**
- * How each strategy spreads requests over a model's targets, seen from the backends (issue 9,
- * "Distribution"): weighted and round-robin exactly, least-busy away from a busy target, latency
- * towards the faster target while still sampling the slower one.
- */
+// How each strategy spreads requests over a model's targets, seen from the backends (issue 9,
+// "Distribution"): weighted and round-robin exactly, least-busy away from a busy target, latency
+// towards the faster target while still sampling the slower one.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { within } from "../support/events";
 import { chatBody, postJson } from "../support/http";

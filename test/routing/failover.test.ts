@@ -1,9 +1,7 @@
-/**
- * Failover under load (issue 9): a backend that dies mid-run and comes back on its port costs
- * clients nothing: every non-streamed request is answered 200 by the other target, streams that
- * were under way on the dead one end with the in-stream error event, none hangs; and the official
- * openai SDK works against a model one of whose targets is down.
- */
+// Failover under load (issue 9): a backend that dies mid-run and comes back on its port costs
+// clients nothing: every non-streamed request is answered 200 by the other target, streams that
+// were under way on the dead one end with the in-stream error event, none hangs; and the official
+// openai SDK works against a model one of whose targets is down.
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { within } from "../support/events";

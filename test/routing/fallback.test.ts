@@ -1,9 +1,7 @@
-/**
- * Fallbacks, black box: when every try on the requested model failed with a retryable outcome,
- * the request goes to each model in its `fallbacks` in order (each with its own targets, backend
- * model name and retry policy), never following a fallback's own fallbacks. The client sees the
- * model it asked for, what served it and how many tries it took.
- */
+// Fallbacks, black box: when every try on the requested model failed with a retryable outcome,
+// the request goes to each model in its `fallbacks` in order (each with its own targets, backend
+// model name and retry policy), never following a fallback's own fallbacks. The client sees the
+// model it asked for, what served it and how many tries it took.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { startMock, type MockBackend } from "../support/mock-backend";
 import { removeTempDirs, type ProxyHandle } from "../support/proxy";

@@ -1,10 +1,8 @@
-/**
- * `/health`, `/ready`, active health checks and runtime state across reloads, black box. `/health`
- * shows every target's state (up, cooling, half-open), requests in flight, latency estimate,
- * consecutive failures and cool-down end; it is "degraded" (still 200) when some model has no
- * usable target. Active checks cool a failing target down with no client request and bring a
- * recovered one back. A reload keeps the state of targets whose name and URL did not change.
- */
+// `/health`, `/ready`, active health checks and runtime state across reloads, black box. `/health`
+// shows every target's state (up, cooling, half-open), requests in flight, latency estimate,
+// consecutive failures and cool-down end; it is "degraded" (still 200) when some model has no
+// usable target. Active checks cool a failing target down with no client request and bring a
+// recovered one back. A reload keeps the state of targets whose name and URL did not change.
 import { describe, expect, test } from "bun:test";
 import { readFirstChunk } from "../support/http";
 import { reply } from "../support/mock-backend";

@@ -1,8 +1,6 @@
-/**
- * Helpers for the routing tests (distribution, retry, failover): a backend that can be stopped and
- * restarted on the same port (the shared mock always takes a fresh one), the routing response
- * headers, and a bounded way to run many requests with limited concurrency.
- */
+// Helpers for the routing tests (distribution, retry, failover): a backend that can be stopped and
+// restarted on the same port (the shared mock always takes a fresh one), the routing response
+// headers, and a bounded way to run many requests with limited concurrency.
 import { deferred, within, type Deferred } from "../support/events";
 
 /** The routing headers of a response: which model was asked for, what served it, how many tries. */

@@ -1,7 +1,5 @@
-/**
- * Helpers for the routing black-box tests (cool-down, fallbacks, discovery, health, config):
- * reading `/health`, waiting on what it shows, scripting mocks that record a cross-backend order.
- */
+// Helpers for the routing black-box tests (cool-down, fallbacks, discovery, health, config):
+// reading `/health`, waiting on what it shows, scripting mocks that record a cross-backend order.
 import { afterEach, expect } from "bun:test";
 import { chatBody, postJson } from "../support/http";
 import { reply, startMock, type MockBackend, type RecordedRequest, type Reply } from "../support/mock-backend";

@@ -1,9 +1,7 @@
-/**
- * Retries (issue 9, "Behaviour"): Retry-After and retry-after-ms honoured on a lone target, the
- * 60 s cap, a rate-limited target left for another at once, the attempts bound, no retry of a
- * non-retryable status nor after the first byte, multipart bodies replayed only when small, and
- * the x-cm-proxy-* headers on every kind of answer. Receive times are taken by the mocks.
- */
+// Retries (issue 9, "Behaviour"): Retry-After and retry-after-ms honoured on a lone target, the
+// 60 s cap, a rate-limited target left for another at once, the attempts bound, no retry of a
+// non-retryable status nor after the first byte, multipart bodies replayed only when small, and
+// the x-cm-proxy-* headers on every kind of answer. Receive times are taken by the mocks.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { within } from "../support/events";
 import { chatBody, expectOpenAIError, postJson, readBody, readFirstChunk } from "../support/http";

@@ -1,7 +1,5 @@
-/**
- * Compiling the proxy into one binary the way `make build` does (the Makefile's BUILD_FLAGS and
- * WORKERS), for the tests that run what is shipped.
- */
+// Compiling the proxy into one binary the way `make build` does (the Makefile's BUILD_FLAGS and
+// WORKERS), for the tests that run what is shipped.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, CLI_ENTRY, REPO_ROOT, cleanEnv, runToExit, type Finished } from "./process";

@@ -1,9 +1,7 @@
-/**
- * The contract of the limit counters, as tests: registered once per implementation (memory-counters.test.ts,
- * test/redis/counters-contract.test.ts), so the memory and Redis counters are held to the same behaviour.
- * Times are simulated (`now` is passed in), so nothing here waits. Each test uses rules of its own
- * (a fresh subject), so a store shared by the tests needs no cleaning between them.
- */
+// The contract of the limit counters, as tests: registered once per implementation (memory-counters.test.ts,
+// test/redis/counters-contract.test.ts), so the memory and Redis counters are held to the same behaviour.
+// Times are simulated (`now` is passed in), so nothing here waits. Each test uses rules of its own
+// (a fresh subject), so a store shared by the tests needs no cleaning between them.
 import { describe, expect, test } from "bun:test";
 import { WINDOW_MS } from "../../src/limits/gcra";
 import { MemoryCounters } from "../../src/limits/memory-counters";

@@ -1,7 +1,5 @@
-/**
- * Event helpers: tests wait on promises that something resolves, never on sleeps. Every wait is
- * bounded so a broken proxy fails the test with a clear label instead of hanging the suite.
- */
+// Event helpers: tests wait on promises that something resolves, never on sleeps. Every wait is
+// bounded so a broken proxy fails the test with a clear label instead of hanging the suite.
 import { withDeadline } from "../../src/lib/deadline";
 
 export interface Deferred<T> {

@@ -1,4 +1,4 @@
-/** Client-side helpers: requests to the proxy and exact assertions on what came back. */
+//  Client-side helpers: requests to the proxy and exact assertions on what came back.
 import { expect } from "bun:test";
 import { within } from "./events";
 import { CLIENT_KEY } from "./proxy";

@@ -1,7 +1,5 @@
-/**
- * The Logger in-process proxies get in tests: it keeps every line for the test to read or wait for
- * (an event, never a sleep) and records it in the transcript the secret-leak check scans.
- */
+// The Logger in-process proxies get in tests: it keeps every line for the test to read or wait for
+// (an event, never a sleep) and records it in the transcript the secret-leak check scans.
 import type { Logger } from "../../src/lib/log";
 import { deferred, within, type Deferred } from "./events";
 import { recordText } from "./transcript";

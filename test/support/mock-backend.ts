@@ -1,10 +1,8 @@
-/**
- * A scriptable OpenAI-style backend on 127.0.0.1 (port 0). It records every request it receives
- * (method, path + query, headers, raw body bytes) and answers with whatever the current test
- * scripted: JSON, raw bytes (optionally gzip), an SSE stream paced by the mock's own timers, an
- * error with headers, or nothing at all (hang). Each recorded request exposes `closed`, resolved
- * when the proxy side aborted or closed the connection before the reply was complete.
- */
+// A scriptable OpenAI-style backend on 127.0.0.1 (port 0). It records every request it receives
+// (method, path + query, headers, raw body bytes) and answers with whatever the current test
+// scripted: JSON, raw bytes (optionally gzip), an SSE stream paced by the mock's own timers, an
+// error with headers, or nothing at all (hang). Each recorded request exposes `closed`, resolved
+// when the proxy side aborted or closed the connection before the reply was complete.
 import { deferred, EventLog, within, type Deferred } from "./events";
 
 export type Headerish = Record<string, string>;

@@ -1,8 +1,6 @@
-/**
- * A backend whose TCP connect hangs: a listener that never accepts, its accept queue already full,
- * so a new connection attempt waits in SYN retries instead of failing. Served by a python3 helper
- * (backlog-full.py): Bun's listeners accept every connection, so they cannot hold a queue full.
- */
+// A backend whose TCP connect hangs: a listener that never accepts, its accept queue already full,
+// so a new connection attempt waits in SYN retries instead of failing. Served by a python3 helper
+// (backlog-full.py): Bun's listeners accept every connection, so they cannot hold a queue full.
 import { join } from "node:path";
 import { within } from "./events";
 

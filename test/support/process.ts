@@ -1,8 +1,6 @@
-/**
- * Running the proxy as a separate process (the CLI under Bun, or the compiled binary): a clean
- * environment, output collected line by line as it arrives (and recorded in the transcript), and
- * waits on log lines instead of sleeps.
- */
+// Running the proxy as a separate process (the CLI under Bun, or the compiled binary): a clean
+// environment, output collected line by line as it arrives (and recorded in the transcript), and
+// waits on log lines instead of sleeps.
 import { mkdtempSync, readdirSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";

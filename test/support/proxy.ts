@@ -1,7 +1,5 @@
-/**
- * Starting the proxy under test in-process, on 127.0.0.1 port 0, from a config file written to a
- * fresh temp directory, with a logger whose lines the test can read and wait for.
- */
+// Starting the proxy under test in-process, on 127.0.0.1 port 0, from a config file written to a
+// fresh temp directory, with a logger whose lines the test can read and wait for.
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

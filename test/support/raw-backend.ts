@@ -1,9 +1,7 @@
-/**
- * A backend speaking raw HTTP/1.1 over TCP, for what Bun.serve cannot script: it answers a
- * request with the given bytes, keeps the connection open, and drops it without finishing the
- * body, e.g. a chunked body without its final chunk (a backend dying mid-stream): when the test
- * says so (`cut`), or by its own timer (`endAfterMs`).
- */
+// A backend speaking raw HTTP/1.1 over TCP, for what Bun.serve cannot script: it answers a
+// request with the given bytes, keeps the connection open, and drops it without finishing the
+// body, e.g. a chunked body without its final chunk (a backend dying mid-stream): when the test
+// says so (`cut`), or by its own timer (`endAfterMs`).
 import type { Socket } from "bun";
 import { deferred, within, type Deferred } from "./events";
 

@@ -1,11 +1,9 @@
-/**
- * The secret check of the hardening suite. Recorded here: every response a hardening test receives
- * (status, headers, body; raw TCP answers too), and every log line of every in-process proxy and
- * all output of every spawned proxy in the suite (test/support's logger and process helpers record
- * them). Every secret a test configures is registered. Bun runs all test files in one process, so
- * each file's final test scans everything recorded so far for every secret registered so far: the
- * file that runs last has checked the whole suite.
- */
+// The secret check of the hardening suite. Recorded here: every response a hardening test receives
+// (status, headers, body; raw TCP answers too), and every log line of every in-process proxy and
+// all output of every spawned proxy in the suite (test/support's logger and process helpers record
+// them). Every secret a test configures is registered. Bun runs all test files in one process, so
+// each file's final test scans everything recorded so far for every secret registered so far: the
+// file that runs last has checked the whole suite.
 import { expect } from "bun:test";
 
 interface Entry {

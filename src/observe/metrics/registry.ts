@@ -1,9 +1,7 @@
-/**
- * A small Prometheus registry: counters, gauges and histograms with labels, and families read at
- * scrape time, rendered in the text exposition format (version 0.0.4). Hand-written: the request
- * path pays one Map lookup by a joined key and a few additions per update; every string of the
- * output (escaped label sets, bucket bounds) is built once, when a label set is first seen.
- */
+// A small Prometheus registry: counters, gauges and histograms with labels, and families read at
+// scrape time, rendered in the text exposition format (version 0.0.4). Hand-written: the request
+// path pays one Map lookup by a joined key and a few additions per update; every string of the
+// output (escaped label sets, bucket bounds) is built once, when a label set is first seen.
 
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 

@@ -1,8 +1,6 @@
-/**
- * The thread that answers `/usage` from the SQLite file (see UsageQueryThread): a query over
- * months of rows takes seconds of CPU, which on the main thread would hold up every request.
- * It reads through its own read-only connection; WAL lets it read while the proxy writes.
- */
+// The thread that answers `/usage` from the SQLite file (see UsageQueryThread): a query over
+// months of rows takes seconds of CPU, which on the main thread would hold up every request.
+// It reads through its own read-only connection; WAL lets it read while the proxy writes.
 import { Database } from "bun:sqlite";
 import { queryUsageFile } from "./sqlite-query";
 import type { UsageQueryAnswer, UsageQueryRequest } from "./sqlite-query-thread";

@@ -1,9 +1,7 @@
-/**
- * Raw TCP on 127.0.0.1, for what fetch cannot say or see: exact request targets (`..`, `%2e%2e`,
- * `//`), unusual method tokens, hand-made bodies; and backends that reset the connection before
- * any answer. (A backend that drops a stream mid-body is support/raw-backend; one that never
- * accepts, support/never-accepting.) Every wait is bounded.
- */
+// Raw TCP on 127.0.0.1, for what fetch cannot say or see: exact request targets (`..`, `%2e%2e`,
+// `//`), unusual method tokens, hand-made bodies; and backends that reset the connection before
+// any answer. (A backend that drops a stream mid-body is support/raw-backend; one that never
+// accepts, support/never-accepting.) Every wait is bounded.
 import type { Socket, TCPSocketListener } from "bun";
 import { deferred, within } from "../../support/events";
 import { recordText } from "../../support/transcript";
