@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { authorizeAdmin } from "../access/admin";
+import { adminGuard } from "./admin-guard";
 import { ConfigError } from "../config/load";
 import { ProxyError } from "../model/errors";
 import { jsonResponse } from "../lib/json-response";
@@ -40,6 +40,7 @@ const notReady = () => new ProxyError(503, "The proxy is starting or shutting do
 export const adminRoutes = (context: RouteContext, prefix: string) => {
   const { configs, catalogs, states, limiter, ready } = context;
   return new Elysia({ name: "admin", seed: prefix, prefix })
+    .use(adminGuard(configs))
     .get(
       "/health",
       async () => {
@@ -80,10 +81,8 @@ export const adminRoutes = (context: RouteContext, prefix: string) => {
         detail: { summary: "Readiness: 503 until the config is loaded and while shutting down", tags: ["Admin"], hide: prefix !== "" },
       },
     )
-    .onBeforeHandle(({ request, server }) =>
-      authorizeAdmin(configs.current.adminDigest, request.headers, server?.requestIP(request)?.address),
-    )
     .get("/debug", () => configs.current.debugView, {
+      admin: true,
       detail: {
         summary: "The running configuration with every API key masked, and the config file's path",
         tags: ["Admin"],
@@ -104,6 +103,7 @@ export const adminRoutes = (context: RouteContext, prefix: string) => {
         }
       },
       {
+        admin: true,
         parse: "none",
         response: t.Object({ status: t.Literal("ok"), message: t.String(), endpoints: t.Integer(), models: t.Array(ModelSummary) }),
         detail: {

@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import { authorizeAdmin } from "../access/admin";
+import { adminGuard } from "./admin-guard";
 import { ownResponse } from "../lib/json-response";
 import { CONTENT_TYPE } from "../observe/metrics/registry";
 import type { RouteContext } from "./context";
@@ -10,10 +10,9 @@ import type { RouteContext } from "./context";
  */
 export const metricsRoutes = ({ configs, metrics }: RouteContext, prefix: string) =>
   new Elysia({ name: "metrics", seed: prefix, prefix })
-    .onBeforeHandle(({ request, server }) =>
-      authorizeAdmin(configs.current.adminDigest, request.headers, server?.requestIP(request)?.address),
-    )
+    .use(adminGuard(configs))
     .get("/metrics", () => ownResponse(metrics.render(), { headers: { "content-type": CONTENT_TYPE } }), {
+      admin: true,
       detail: {
         summary: "Prometheus metrics (text exposition format): requests, latencies, errors, retries, fallbacks, tokens, targets",
         tags: ["Admin"],

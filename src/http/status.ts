@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 // Embedded in the compiled binary: the page works offline, with nothing fetched from elsewhere.
 import pageFile from "../ui/status.html" with { type: "file" };
-import { authorizeAdmin } from "../access/admin";
+import { adminGuard } from "./admin-guard";
 import type { Catalog } from "../catalog/catalog";
 import { jsonResponse, ownResponse } from "../lib/json-response";
 import type { RecentStats } from "../observe/recent";
@@ -148,6 +148,7 @@ const StatusReport = t.Object({
 export const statusRoutes = (context: RouteContext) => {
   const { configs, catalogs, states, observe, recent, usage, limiter } = context;
   return new Elysia({ name: "status" })
+    .use(adminGuard(configs))
     .get(
       "/",
       async () => {
@@ -155,9 +156,6 @@ export const statusRoutes = (context: RouteContext) => {
         return ownResponse(body, { headers });
       },
       { detail: { hide: true } },
-    )
-    .onBeforeHandle(({ request, server }) =>
-      authorizeAdmin(configs.current.adminDigest, request.headers, server?.requestIP(request)?.address),
     )
     .get(
       "/status.json",
@@ -170,6 +168,7 @@ export const statusRoutes = (context: RouteContext) => {
         });
       },
       {
+        admin: true,
         response: StatusReport,
         detail: {
           summary: "What the status page at / shows: every model and target, their state and the last 5 minutes' figures",

@@ -1,5 +1,5 @@
 import { Elysia, t } from "elysia";
-import { authorizeAdmin } from "../access/admin";
+import { adminGuard } from "./admin-guard";
 import { ProxyError } from "../model/errors";
 import { jsonResponse, ownResponse } from "../lib/json-response";
 import { parseUsageQuery, usageCsv } from "../observe/usage/query";
@@ -54,9 +54,7 @@ const UsageQuery = t.Object(
  */
 export const usageRoutes = ({ configs, usage }: RouteContext, prefix: string) =>
   new Elysia({ name: "usage", seed: prefix, prefix })
-    .onBeforeHandle(({ request, server }) =>
-      authorizeAdmin(configs.current.adminDigest, request.headers, server?.requestIP(request)?.address),
-    )
+    .use(adminGuard(configs))
     .get(
       "/usage",
       async ({ request }) => {
@@ -69,6 +67,7 @@ export const usageRoutes = ({ configs, usage }: RouteContext, prefix: string) =>
         return jsonResponse(JSON.stringify({ from, to, groupBy, groups }));
       },
       {
+        admin: true,
         query: UsageQuery,
         response: t.Object({ from: t.String({ format: "date-time" }), to: t.String({ format: "date-time" }), groupBy: t.String(), groups: t.Array(UsageGroup) }),
         detail: {

@@ -1,5 +1,6 @@
 import { RequestRecord } from "./record";
 import { requestIdFor } from "./request-id";
+import { withDeadline } from "../lib/deadline";
 
 export type Observer = (record: RequestRecord) => void;
 
@@ -14,17 +15,18 @@ function pathOf(url: string): string {
   return query === -1 ? url.slice(start) : url.slice(start, query);
 }
 
+/** Where a request keeps its record: a property of its own (a WeakMap lookup costs more per request). */
+const RECORD = Symbol("cm-proxy.record");
+type WithRecord = Request & { [RECORD]?: RequestRecord };
+
 /**
  * Gives every request its record (and so its id) when it arrives, and hands each record to every
  * observer when it ends. Observers (access log, metrics, usage store) hang off this one point, so
  * the request path knows none of them.
  */
-/** Where a request keeps its record: a property of its own (a WeakMap lookup costs more per request). */
-const RECORD = Symbol("cm-proxy.record");
-type WithRecord = Request & { [RECORD]?: RequestRecord };
-
 export class Observability {
   private readonly observers: Observer[] = [];
+  private readonly settledWaiters: (() => void)[] = [];
   /** Requests begun and not yet ended. */
   inFlight = 0;
 
@@ -45,6 +47,17 @@ export class Observability {
     return (request as WithRecord)[RECORD];
   }
 
+  /**
+   * Resolves once every request begun has ended and its observers have heard of it, or after `ms`:
+   * a shutdown waits for it, so the last access lines and usage rows are not lost.
+   */
+  settled(ms: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.settledWaiters.push(resolve);
+    return withDeadline(promise, ms, () => {});
+  }
+
   private end(record: RequestRecord): void {
     this.inFlight--;
     for (const observer of this.observers) {
@@ -54,5 +67,6 @@ export class Observability {
         this.onObserverError(error);
       }
     }
+    if (this.inFlight === 0 && this.settledWaiters.length > 0) for (const wake of this.settledWaiters.splice(0)) wake();
   }
 }

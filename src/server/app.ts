@@ -24,10 +24,6 @@ function validationError(error: ValidationError): ProxyError {
   return invalidRequest(`Invalid type for '${field}': ${describeValueError(first)}`, field, "invalid_type");
 }
 
-/** The routes the proxy answers itself (the rest are relayed by the router). */
-const OWN_ROUTES = /^\/(?:v1\/)?(?:models(?:\/|$)|health$|ready$|debug$|reload$|metrics$|usage$)|^\/(?:status\.json)?$|^\/swagger(?:\/|$)/;
-const ownRoute = (path: string) => OWN_ROUTES.test(path);
-
 /** How a request the proxy answered itself ended. */
 function outcomeOfStatus(status: number): Outcome {
   if (status === 499) return "client_aborted";
@@ -57,12 +53,15 @@ export function createApp(context: RouteContext) {
   const { observe } = context;
   const app = new Elysia({ name: "cm-open-webui-proxy", normalize: false })
     // Every request gets its record (and id) first; it ends here unless a relayed body ends it.
-    // The id goes on every answer: the router puts it on relayed ones with the backend's headers,
-    // onError on errors, and `set.headers` on the proxy's own routes only (on a relayed answer it
-    // would make Elysia copy every response).
-    .onRequest(({ request, set }) => {
-      const { id, path } = observe.begin(request);
-      if (ownRoute(path)) set.headers["x-request-id"] = id;
+    .onRequest(({ request }) => {
+      observe.begin(request);
+    })
+    // The id goes on every answer: a relayed one carries it among the backend's headers (the
+    // dispatch puts it there), errors get it in onError, and the proxy's own answers here. Never
+    // through `set.headers` on a relayed answer: Elysia would copy the whole response to add it.
+    .onAfterHandle({ as: "global" }, ({ request, set }) => {
+      const record = observe.of(request);
+      if (record && !record.endsWithBody) set.headers["x-request-id"] = record.id;
     })
     .onAfterResponse({ as: "global" }, ({ request, set, responseValue }) => {
       const record = observe.of(request);

@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { Closers } from "./closers";
 import { LiveCatalog } from "../catalog/live-catalog";
 import { loadConfig } from "../config/load";
 import { LiveConfig } from "../config/live-config";
@@ -63,6 +64,9 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** How long a shutdown waits, once connections are closed, for the last requests' observers. */
+const SETTLE_MS = 1000;
+
 const displayHost = (hostname: string) => {
   const host = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
   return host.includes(":") ? `[${host}]` : host;
@@ -86,10 +90,29 @@ export async function startServer({
   const settings = () => (configs?.current ?? initial).log;
   const log = leveled(given ?? consoleLogger(undefined, () => settings().format ?? logFormat ?? "text"), () => settings().level);
   configs = new LiveConfig(initial, log);
+  const closers = new Closers(log);
+  const stdout = batchedWriter((text) => process.stdout.write(text));
+  // Closed last: the process exits next, and the last access lines must not wait for another turn.
+  closers.add("stdout", () => stdout.flush());
   // Before anything else starts: a corrupt or locked file, or a malformed usage.postgres URL, is a start-up error (ConfigError).
   // A PostgreSQL server that is away is not: rows queue until it is back.
   const usage = openUsageStore(initial, () => configs.current, log);
+  if (usage) closers.add("usage store", () => usage.close());
+  // state.redis (read at start; changing it takes a restart): limits and cool-downs shared by every
+  // instance. Nothing waits for it: commands connect at the first one, the subscription in the background.
+  const redisUrl = initial.state.redis;
+  const redis = redisUrl ? new RedisLink(redisUrl, log) : null;
+  // Gracefully, once the last releases and charges are answered.
+  if (redis) closers.add("redis", (graceful) => (graceful ? redis.closeWhenIdle(1000) : redis.close()));
+  configs.onChange(async (config) => {
+    if ((config.state.redis ?? null) !== (redisUrl ?? null)) log.warn("state.redis changed: it takes effect at the next start (limits and cool-downs keep their current store)", { file: config.file });
+  });
   const states = new TargetStates();
+  const cooldowns = redis ? new SharedCooldowns(redis, states, log) : null;
+  if (cooldowns) {
+    cooldowns.start();
+    closers.add("shared cool-downs", () => cooldowns.stop());
+  }
   const catalogs = new LiveCatalog(configs, log);
   const health = new HealthChecker(states);
   catalogs.onChange((catalog) => {
@@ -97,25 +120,16 @@ export async function startServer({
     states.retain(catalog.models.values());
     health.sync(catalog.models.values());
   });
-  await catalogs.follow();
-  // state.redis (read at start; changing it takes a restart): limits and cool-downs shared by every
-  // instance. Nothing waits for it: commands connect at the first one, the subscription in the background.
-  const redisUrl = initial.state.redis;
-  const redis = redisUrl ? new RedisLink(redisUrl, log) : null;
-  const cooldowns = redis ? new SharedCooldowns(redis, states, log) : null;
-  cooldowns?.start();
-  configs.onChange(async (config) => {
-    if ((config.state.redis ?? null) !== (redisUrl ?? null)) log.warn("state.redis changed: it takes effect at the next start (limits and cool-downs keep their current store)", { file: config.file });
+  closers.add("discovery and health checks", () => {
+    catalogs.stop();
+    health.stop();
   });
-  /** Closes the Redis connections: at once, or (`graceMs`) once the last releases and charges are answered. */
-  const closeShared = async (graceMs = 0) => {
-    cooldowns?.stop();
-    if (graceMs > 0) await redis?.closeWhenIdle(graceMs);
-    else redis?.close();
-  };
+  await catalogs.follow();
+  const limiter = new Limiter(redis ? new RedisCounters(redis) : new MemoryCounters(), () => configs.current.state.failMode ?? "open", log);
+  closers.add("limiter", () => limiter.close());
+
   const stackOf = (error: unknown) => (error as Error)?.stack ?? String(error);
   const observe = new Observability((error) => log.error(`an observer failed: ${stackOf(error)}`, { error: stackOf(error) }));
-  const stdout = batchedWriter((text) => process.stdout.write(text));
   const terminal = !accessLogWrite && process.stdout.isTTY === true;
   observe.observe(accessLog(() => configs.current.log, accessLogWrite ?? stdout.write, logFormat ?? (terminal ? "text" : "json")));
   const metrics = new MetricsRegistry((error, name) => log.error(`metric ${name} failed: ${stackOf(error)}`, { metric: name, error: stackOf(error) }));
@@ -126,9 +140,10 @@ export async function startServer({
   observe.observe(recent.observe);
   if (usage) observe.observe(usageObserver(usage));
   metrics.counterFn("cm_proxy_usage_rows_dropped_total", "Usage rows dropped because the usage store's write queue was full", () => usage?.droppedRows ?? null);
-  const limiter = new Limiter(redis ? new RedisCounters(redis) : new MemoryCounters(), () => configs.current.state.failMode ?? "open", log);
+
   let ready = false;
-  const app = createApp({ configs, catalogs, states, dispatcher: new Dispatcher({ states, limiter, providers: { openai: openAI }, random: Math.random }), limiter, log, observe, metrics, recent, usage, redis, ready: () => ready });
+  const dispatcher = new Dispatcher({ states, limiter, providers: { openai: openAI }, random: Math.random });
+  const app = createApp({ configs, catalogs, states, dispatcher, limiter, log, observe, metrics, recent, usage, redis, ready: () => ready });
   try {
     app.listen({
       port,
@@ -137,31 +152,26 @@ export async function startServer({
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     });
   } catch (error) {
-    catalogs.stop();
-    await usage?.close();
-    limiter.close();
-    await closeShared();
+    await closers.close(false);
     throw await listenError(error, hostname, port);
   }
   const server = app.server!;
-  const stopWatching = watchConfig ? watchConfigFile(configs) : () => {};
+  let drained = true;
+  // A stop during a graceful shutdown (a second signal) ends the drain at once.
+  const forced = Promise.withResolvers<boolean>();
+  closers.add("server", async (graceful) => {
+    if (graceful) {
+      const finished = withDeadline(server.stop(false).then(() => true), configs.current.drainTimeoutMs, () => false);
+      drained = await Promise.race([finished, forced.promise]);
+    }
+    if (!graceful || !drained) await server.stop(true);
+    // A body that ended with its connection may still be telling its observers (the access log, usage).
+    if (graceful) await observe.settled(SETTLE_MS);
+  });
+  if (watchConfig) closers.add("config watch", watchConfigFile(configs));
   ready = true;
-  const stopBackground = () => {
-    ready = false;
-    stopWatching();
-    catalogs.stop();
-  };
+  closers.add("readiness", () => (ready = false));
 
-  const drain = async (): Promise<boolean> => {
-    stopBackground();
-    const drained = await withDeadline(server.stop(false).then(() => true), configs.current.drainTimeoutMs, () => false);
-    if (!drained) await server.stop(true);
-    await usage?.close();
-    limiter.close();
-    await closeShared(1000);
-    stdout.flush(); // the process exits next: the last access lines must not wait for another turn
-    return drained;
-  };
   return {
     url: `http://${displayHost(hostname)}:${server.port}`,
     port: server.port!,
@@ -171,14 +181,13 @@ export async function startServer({
     observe,
     metrics,
     usage,
-    shutdown: drain,
-    stop: async () => {
-      stopBackground();
-      await server.stop(true);
-      await usage?.close();
-      limiter.close();
-      await closeShared();
-      stdout.flush();
+    shutdown: async () => {
+      await closers.close(true);
+      return drained;
+    },
+    stop: () => {
+      forced.resolve(false);
+      return closers.close(false);
     },
   };
 }
