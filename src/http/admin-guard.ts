@@ -6,12 +6,14 @@ import type { LiveConfig } from "../config/live-config";
 /**
  * `admin: true` on a route: the admin key is needed (`Authorization: Bearer <adminKey>`), or, when
  * none is configured, a loopback client. Unnamed: each app (each test's proxy) has its own config.
+ * The client's address comes from the caller: Elysia infers what a macro's hook reads from its
+ * source, which a minified binary renames, and its `server` then never arrives.
  */
-export const adminGuard = (configs: LiveConfig) =>
+export const adminGuard = (configs: LiveConfig, clientAddress: (request: Request) => string | undefined) =>
   new Elysia().macro({
     admin: {
-      beforeHandle({ request, server }) {
-        authorizeAdmin(configs.current.adminDigest, request.headers, server?.requestIP(request)?.address);
+      beforeHandle({ request }) {
+        authorizeAdmin(configs.current.adminDigest, request.headers, clientAddress(request));
       },
     },
   });

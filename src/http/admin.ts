@@ -38,9 +38,9 @@ const notReady = () => new ProxyError(503, "The proxy is starting or shutting do
  * never a client-chosen path). The last two need the admin key, or a loopback client when none is set.
  */
 export const adminRoutes = (context: RouteContext, prefix: string) => {
-  const { configs, catalogs, states, limiter, ready } = context;
+  const { configs, catalogs, states, limiter, ready, clientAddress } = context;
   return new Elysia({ name: "admin", seed: prefix, prefix })
-    .use(adminGuard(configs))
+    .use(adminGuard(configs, clientAddress))
     .get(
       "/health",
       async () => {

@@ -28,6 +28,8 @@ export interface RouteContext {
   readonly usage: UsageStore | null;
   /** The connection to `state.redis` (shared limits and cool-downs): /health says when it is down. Absent without Redis. */
   readonly redis?: RedisLink | null;
+  /** The address a request came from (undefined when unknown): admin routes without a key answer loopback only. */
+  readonly clientAddress: (request: Request) => string | undefined;
   /** False until the server is serving, and again once it is shutting down. */
   readonly ready: () => boolean;
 }

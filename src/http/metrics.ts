@@ -8,9 +8,9 @@ import type { RouteContext } from "./context";
  * `/metrics`: every metric in Prometheus's text exposition format. Guarded like `/debug`: the
  * admin key, or a loopback client when none is set.
  */
-export const metricsRoutes = ({ configs, metrics }: RouteContext, prefix: string) =>
+export const metricsRoutes = ({ configs, metrics, clientAddress }: RouteContext, prefix: string) =>
   new Elysia({ name: "metrics", seed: prefix, prefix })
-    .use(adminGuard(configs))
+    .use(adminGuard(configs, clientAddress))
     .get("/metrics", () => ownResponse(metrics.render(), { headers: { "content-type": CONTENT_TYPE } }), {
       admin: true,
       detail: {

@@ -146,9 +146,9 @@ const StatusReport = t.Object({
  * like `/debug` (the admin key, or a loopback client when none is set). Never a key or a URL.
  */
 export const statusRoutes = (context: RouteContext) => {
-  const { configs, catalogs, states, observe, recent, usage, limiter } = context;
+  const { configs, catalogs, states, observe, recent, usage, limiter, clientAddress } = context;
   return new Elysia({ name: "status" })
-    .use(adminGuard(configs))
+    .use(adminGuard(configs, clientAddress))
     .get(
       "/",
       async () => {

@@ -52,9 +52,9 @@ const UsageQuery = t.Object(
  * `GET /usage`: token usage, request and error counts and duration percentiles from the usage
  * store, grouped by day, model, client, user or target; JSON or CSV. Guarded like `/debug`.
  */
-export const usageRoutes = ({ configs, usage }: RouteContext, prefix: string) =>
+export const usageRoutes = ({ configs, usage, clientAddress }: RouteContext, prefix: string) =>
   new Elysia({ name: "usage", seed: prefix, prefix })
-    .use(adminGuard(configs))
+    .use(adminGuard(configs, clientAddress))
     .get(
       "/usage",
       async ({ request }) => {

@@ -143,7 +143,8 @@ export async function startServer({
 
   let ready = false;
   const dispatcher = new Dispatcher({ states, limiter, providers: { openai: openAI }, random: Math.random });
-  const app = createApp({ configs, catalogs, states, dispatcher, limiter, log, observe, metrics, recent, usage, redis, ready: () => ready });
+  const clientAddress = (request: Request) => app.server?.requestIP(request)?.address;
+  const app = createApp({ configs, catalogs, states, dispatcher, limiter, log, observe, metrics, recent, usage, redis, clientAddress, ready: () => ready });
   try {
     app.listen({
       port,
