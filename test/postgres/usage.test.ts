@@ -80,7 +80,7 @@ const normalized = (rows: Record<string, unknown>[]): Row[] =>
 
 /** A store under test, and a way to read what it wrote, as the contract suite sees both. */
 interface Subject {
-  readonly store: UsageStore & { prune(): Promise<number>; readonly queued: number };
+  readonly store: UsageStore & { prune(): Promise<number>; readonly queued: number; readonly written: number };
   readonly log: Lines;
   rows(): Promise<Row[]>;
 }
@@ -221,16 +221,20 @@ describe("the usage store contract, on both stores", () => {
     describe(kind, () => {
       test("a row per record with every field: whole numbers, text cut to 256 and without NUL, missing values NULL", async () => {
         const { store, rows } = open(kind);
-        store.add(record(FULL_SPEC));
+        const full = record(FULL_SPEC);
+        store.add(full);
         store.add(record(BARE_SPEC));
         store.add(record({ model: "nul\u0000in\u0000name", usage: { promptTokens: Number.POSITIVE_INFINITY, completionTokens: 2.5, totalTokens: 1e300 } }));
         // A lone surrogate (JSON's "\ud800" escape), and a pair the cut at 256 splits: U+FFFD, never invalid UTF-8.
         store.add(record({ model: "lone-\ud800", client: `${"c".repeat(255)}😀` }));
+        expect(store.queued).toBe(4); // add only queues; the flush writes
+        expect(store.written).toBe(0);
         await store.flush();
+        expect(store.written).toBe(4);
         const written = await rows();
         expect(written).toHaveLength(4);
         expect(Object.keys(written[0]!)).toEqual([...USAGE_COLUMNS]);
-        expect(written[0]).toMatchObject(FULL_ROW);
+        expect(written[0]).toMatchObject({ ts: full.startedAt, request_id: full.id, ...FULL_ROW });
         expect(written[1]).toMatchObject(BARE_ROW);
         expect(written[2]).toMatchObject({ model: "nulinname", prompt_tokens: null, completion_tokens: 3, total_tokens: Number.MAX_SAFE_INTEGER });
         expect(written[3]).toMatchObject({ model: "lone-\ufffd", client: `${"c".repeat(255)}\ufffd` });
@@ -273,10 +277,11 @@ describe("the usage store contract, on both stores", () => {
         expect(await store.query({ from: 0, to: Date.now() + DAY }, "model")).toEqual(expected);
       });
 
-      test("a full queue drops new rows and counts them; add never throws", async () => {
-        const { store, rows } = open(kind, { queueSize: 3 });
+      test("a full queue drops new rows, counts them and says so once; add never throws", async () => {
+        const { store, rows, log } = open(kind, { queueSize: 3 });
         for (let i = 0; i < 5; i++) store.add(record());
         expect(store.droppedRows).toBe(2);
+        expect(log.lines.filter((line) => line.includes("queue full"))).toEqual([expect.stringMatching(/^WARN usage store: queue full \(3 rows/)]);
         await store.flush();
         expect(await rows()).toHaveLength(3);
         store.add(record());
@@ -299,6 +304,7 @@ describe("the usage store contract, on both stores", () => {
         await subject.store.close();
         subject.store.add(record());
         expect(await subject.rows()).toHaveLength(2);
+        await subject.store.close(); // twice is fine
       });
     });
   }

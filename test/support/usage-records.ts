@@ -16,8 +16,6 @@ export interface RecordSpec {
 }
 
 let recordCount = 0;
-/** How many records `record` has made: the last one's id is `req-<that number>`. */
-export const recordsMade = () => recordCount;
 export function record(spec: RecordSpec = {}): RequestRecord {
   const r = new RequestRecord(`req-${++recordCount}`, "POST", "/v1/chat/completions", () => {});
   r.modelRequested = spec.model === undefined ? "gpt" : spec.model;

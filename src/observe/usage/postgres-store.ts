@@ -3,7 +3,7 @@ import { ConfigError } from "../../config/load";
 import { withDeadline } from "../../lib/deadline";
 import type { RequestRecord } from "../record";
 import { NextTurn, pruneOldRows, startStoreTimers, UsageQueue } from "./queue";
-import { ERROR_CONDITION, groupKeys, USAGE_COLUMNS, type UsageColumn, type UsageRow } from "./row";
+import { ERROR_CONDITION, groupKeys, USAGE_COLUMN_SPECS, USAGE_COLUMNS, type UsageColumn, type UsageRow } from "./row";
 import {
   messageOf,
   PRUNE_CHUNK,
@@ -18,30 +18,11 @@ import {
 /** The one table every proxy instance writes its usage rows to. */
 export const USAGE_TABLE = "cm_proxy_usage";
 
-/** 16 parameters a row, and PostgreSQL takes at most 65,535 a statement. */
-const MAX_ROWS_PER_INSERT = 2000;
-
-/** The same columns as the SQLite file's rows (`USAGE_COLUMNS`), in PostgreSQL's types. */
-const COLUMN_TYPES: Record<UsageColumn, string> = {
-  ts: "BIGINT NOT NULL",
-  request_id: "TEXT NOT NULL",
-  client: "TEXT",
-  user_id: "TEXT",
-  user_email: "TEXT",
-  user_name: "TEXT",
-  model: "TEXT NOT NULL",
-  served_model: "TEXT",
-  target: "TEXT",
-  status: "INTEGER NOT NULL",
-  outcome: "TEXT NOT NULL",
-  prompt_tokens: "BIGINT",
-  completion_tokens: "BIGINT",
-  total_tokens: "BIGINT",
-  ttfb_ms: "BIGINT",
-  duration_ms: "BIGINT NOT NULL",
-};
+/** A parameter per column a row, and PostgreSQL takes at most 65,535 a statement (2000 rows of today's 16 columns). */
+const MAX_ROWS_PER_INSERT = Math.min(2000, Math.floor(65_535 / USAGE_COLUMNS.length));
 
 /**
+ * The same columns as the SQLite file's rows, in PostgreSQL's types (both from USAGE_COLUMN_SPECS).
  * Created when missing, by whichever instance comes first: the advisory lock keeps two instances
  * starting together from racing on CREATE TABLE IF NOT EXISTS (which can fail on pg_type).
  * `ts` (ms since the epoch, UTC) is indexed for the time ranges every `/usage` query and every
@@ -49,7 +30,7 @@ const COLUMN_TYPES: Record<UsageColumn, string> = {
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ${USAGE_TABLE} (
-  ${USAGE_COLUMNS.map((column) => `${column} ${COLUMN_TYPES[column]}`).join(",\n  ")}
+  ${USAGE_COLUMN_SPECS.map(({ name, postgres }) => `${name} ${postgres}`).join(",\n  ")}
 );
 CREATE INDEX IF NOT EXISTS ${USAGE_TABLE}_ts ON ${USAGE_TABLE} (ts);
 COMMENT ON TABLE ${USAGE_TABLE} IS 'cm-open-webui-proxy: one row per model request, from every instance (ts in ms since the epoch, UTC)';

@@ -1,52 +1,6 @@
 import type { RequestRecord } from "../record";
 import type { GroupBy } from "./store";
 
-/**
- * A usage row as every usage store keeps it (the SQLite file's `usage` table and PostgreSQL's
- * `cm_proxy_usage` have these columns, in this order), and how `/usage` groups rows: one
- * definition, so the stores cannot drift apart.
- */
-export const USAGE_COLUMNS = [
-  "ts", // arrival, ms since the epoch (UTC)
-  "request_id",
-  "client", // the client key's name; NULL when the proxy is open
-  "user_id",
-  "user_email",
-  "user_name",
-  "model", // as the client named it
-  "served_model",
-  "target",
-  "status",
-  "outcome", // ok | client_aborted | upstream_error | timeout
-  "prompt_tokens",
-  "completion_tokens",
-  "total_tokens",
-  "ttfb_ms",
-  "duration_ms",
-] as const;
-
-export type UsageColumn = (typeof USAGE_COLUMNS)[number];
-
-/** One row, in USAGE_COLUMNS' order. */
-export type UsageRow = [
-  ts: number,
-  requestId: string,
-  client: string | null,
-  userId: string | null,
-  userEmail: string | null,
-  userName: string | null,
-  model: string,
-  servedModel: string | null,
-  target: string | null,
-  status: number,
-  outcome: string,
-  promptTokens: number | null,
-  completionTokens: number | null,
-  totalTokens: number | null,
-  ttfbMs: number | null,
-  durationMs: number,
-];
-
 /** Client-chosen text (model names, Open WebUI's user headers) is cut to this: rows stay small. */
 export const MAX_TEXT = 256;
 
@@ -70,28 +24,68 @@ function whole(value: number | null | undefined): number | null {
   return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.round(value)));
 }
 
-/** The row an ended model request becomes. */
-export function usageRowOf(record: RequestRecord): UsageRow {
-  const { user, usage } = record;
-  return [
-    record.startedAt,
-    record.id,
-    text(record.clientName),
-    text(user?.id),
-    text(user?.email),
-    text(user?.name),
-    text(record.modelRequested) ?? "-",
-    text(record.servedModel),
-    text(record.servedTarget),
-    record.status,
-    record.outcome,
-    whole(usage?.promptTokens),
-    whole(usage?.completionTokens),
-    whole(usage?.totalTokens),
-    whole(record.ttfbMs),
-    whole(record.durationMs) ?? 0,
-  ];
+/** What a usage row's column holds. */
+export type UsageValue = string | number | null;
+
+/** One column of a usage row: its name, its type in each store, and what of an ended request it holds. */
+export interface UsageColumnSpec<Name extends string = string> {
+  readonly name: Name;
+  /** The column's type in the SQLite file's `usage` table. */
+  readonly sqlite: string;
+  /** The column's type in PostgreSQL's `cm_proxy_usage`. */
+  readonly postgres: string;
+  /** A word on what it holds, kept as a comment in the SQLite schema. */
+  readonly note?: string;
+  readonly of: (record: RequestRecord) => UsageValue;
 }
+
+const column = <const Name extends string>(
+  name: Name,
+  sqlite: string,
+  postgres: string,
+  of: (record: RequestRecord) => UsageValue,
+  note?: string,
+): UsageColumnSpec<Name> => ({ name, sqlite, postgres, of, ...(note !== undefined && { note }) });
+
+/**
+ * A usage row as every usage store keeps it: the SQLite file's `usage` table and PostgreSQL's
+ * `cm_proxy_usage` are created from this list (columns in this order, with these types), both
+ * stores insert in this order, and a row is built from it. One definition, so the stores cannot
+ * drift apart, and a new column is one entry here. Files and tables already out there keep the
+ * columns they were created with (CREATE TABLE IF NOT EXISTS leaves them be): a change to this
+ * list also needs a schema version and a migration for them.
+ */
+export const USAGE_COLUMN_SPECS = [
+  column("ts", "INTEGER NOT NULL", "BIGINT NOT NULL", (r) => r.startedAt, "arrival, ms since the epoch (UTC)"),
+  column("request_id", "TEXT NOT NULL", "TEXT NOT NULL", (r) => r.id),
+  column("client", "TEXT", "TEXT", (r) => text(r.clientName), "the client key's name; NULL when the proxy is open"),
+  column("user_id", "TEXT", "TEXT", (r) => text(r.user?.id)),
+  column("user_email", "TEXT", "TEXT", (r) => text(r.user?.email)),
+  column("user_name", "TEXT", "TEXT", (r) => text(r.user?.name)),
+  column("model", "TEXT NOT NULL", "TEXT NOT NULL", (r) => text(r.modelRequested) ?? "-", "as the client named it"),
+  column("served_model", "TEXT", "TEXT", (r) => text(r.servedModel)),
+  column("target", "TEXT", "TEXT", (r) => text(r.servedTarget)),
+  column("status", "INTEGER NOT NULL", "INTEGER NOT NULL", (r) => r.status),
+  column("outcome", "TEXT NOT NULL", "TEXT NOT NULL", (r) => r.outcome, "ok | client_aborted | upstream_error | timeout"),
+  column("prompt_tokens", "INTEGER", "BIGINT", (r) => whole(r.usage?.promptTokens)),
+  column("completion_tokens", "INTEGER", "BIGINT", (r) => whole(r.usage?.completionTokens)),
+  column("total_tokens", "INTEGER", "BIGINT", (r) => whole(r.usage?.totalTokens)),
+  column("ttfb_ms", "INTEGER", "BIGINT", (r) => whole(r.ttfbMs)),
+  column("duration_ms", "INTEGER NOT NULL", "BIGINT NOT NULL", (r) => whole(r.durationMs) ?? 0),
+] as const;
+
+export type UsageColumn = (typeof USAGE_COLUMN_SPECS)[number]["name"];
+
+/** The column names, in the table's order. */
+export const USAGE_COLUMNS: readonly UsageColumn[] = USAGE_COLUMN_SPECS.map((spec) => spec.name);
+
+/** One row: a value per column, in USAGE_COLUMNS' order. */
+export type UsageRow = UsageValue[];
+
+const columnValues = USAGE_COLUMN_SPECS.map((spec) => spec.of);
+
+/** The row an ended model request becomes. */
+export const usageRowOf = (record: RequestRecord): UsageRow => columnValues.map((of) => of(record));
 
 /** The condition that makes a row an error in `/usage`'s `errors` count (same SQL in SQLite and PostgreSQL). */
 export const ERROR_CONDITION = "status >= 400 OR outcome <> 'ok'";

@@ -1,7 +1,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import type { RequestRecord } from "../record";
 import { NextTurn, pruneOldRows, startStoreTimers, UsageQueue } from "./queue";
-import { USAGE_COLUMNS } from "./row";
+import { USAGE_COLUMN_SPECS, USAGE_COLUMNS, type UsageColumnSpec } from "./row";
 import { UsageQueryThread } from "./sqlite-query-thread";
 import {
   messageOf,
@@ -18,24 +18,16 @@ const SCHEMA_VERSION = 1;
 /** Rows per transaction; a longer queue is written over several turns of the event loop. */
 const MAX_ROWS_PER_WRITE = 5000;
 
+/** A column's line in CREATE TABLE: its definition, then its note as a comment (the file keeps the text). */
+const columnLine = ({ name, sqlite, note }: UsageColumnSpec, last: boolean) => {
+  const definition = `  ${name} ${sqlite}${last ? "" : ","}`;
+  return note === undefined ? definition : `${definition.padEnd(35)}-- ${note}`;
+};
+
+/** The `usage` table, from USAGE_COLUMN_SPECS; the text is the one schema 1 was first written with. */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS usage (
-  ts INTEGER NOT NULL,             -- arrival, ms since the epoch (UTC)
-  request_id TEXT NOT NULL,
-  client TEXT,                     -- the client key's name; NULL when the proxy is open
-  user_id TEXT,
-  user_email TEXT,
-  user_name TEXT,
-  model TEXT NOT NULL,             -- as the client named it
-  served_model TEXT,
-  target TEXT,
-  status INTEGER NOT NULL,
-  outcome TEXT NOT NULL,           -- ok | client_aborted | upstream_error | timeout
-  prompt_tokens INTEGER,
-  completion_tokens INTEGER,
-  total_tokens INTEGER,
-  ttfb_ms INTEGER,
-  duration_ms INTEGER NOT NULL
+${USAGE_COLUMN_SPECS.map((spec, i) => columnLine(spec, i === USAGE_COLUMN_SPECS.length - 1)).join("\n")}
 );
 CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts);
 `;
