@@ -1,0 +1,62 @@
+// Serving: raise Bun's fetch limit (which may start the program again), start the server, take
+// over the signals, then say so. Runs until a signal ends the process.
+import type { LogFormat, Logger } from "../lib/log";
+import { VERSION } from "../lib/version";
+import { hostPort } from "../server/listen-error";
+import type { RunningServer } from "../server/start";
+import type { CommandOf } from "./args";
+import { warnIfFromExample, warnIfNoModels } from "./commands";
+import { ensureInFlightLimit, MAX_IN_FLIGHT_ENV } from "./in-flight";
+
+function announce(server: RunningServer, hostname: string, log: Logger): void {
+  const config = server.configs.current;
+  const limit = process.env[MAX_IN_FLIGHT_ENV];
+  const address = hostPort(hostname, server.port);
+  const models = server.catalogs.current.models.size;
+  log.info(
+    `cm-open-webui-proxy ${VERSION} listening on ${address} with ${models} models from ${config.file}, up to ${limit || "256 (Bun's default)"} backend requests in flight`,
+    { version: VERSION, address, models, file: config.file, maxInFlight: Number(limit) || 256 },
+  );
+  warnIfNoModels(config, log);
+  if (config.clients.keys.length === 0) {
+    log.warn("no clientKeys configured: any client that can reach this port may use every model", { address });
+  }
+}
+
+/** SIGHUP reloads the config; SIGTERM/SIGINT drain in-flight requests, then exit (a second one forces). */
+function handleSignals(server: RunningServer, log: Logger): void {
+  process.on("SIGHUP", () => void server.configs.reload("SIGHUP").catch(() => {}));
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      log.warn(`${signal} again: closing open connections now`, { signal });
+      await server.stop();
+      process.exit(0);
+    }
+    stopping = true;
+    const drainTimeoutMs = server.configs.current.drainTimeoutMs;
+    log.info(`${signal}: no new connections; finishing in-flight requests (up to ${drainTimeoutMs} ms)`, { signal, drainTimeoutMs });
+    const drained = await server.shutdown();
+    log.info(drained ? "all requests finished, exiting" : "drain timeout reached, open connections closed, exiting", { signal, drained });
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+/**
+ * `logFormat`: the environment's, for the server's lines while its config names none.
+ * `started` runs once the server is up and before it logs a line here, so whoever makes the log
+ * format follow the running config does so in time for the "listening" line.
+ */
+export async function serve(command: CommandOf<"serve">, log: Logger, logFormat: LogFormat | undefined, started: (server: RunningServer) => void): Promise<void> {
+  // Before anything is printed: this may start the program again (same PID) with a higher fetch limit.
+  await ensureInFlightLimit(command.configPath);
+  warnIfFromExample(command, log);
+  // Loaded only now: a process that re-executes itself above never pays for the whole app.
+  const { startServer } = await import("../server/start");
+  const server = await startServer({ configPath: command.configPath, port: command.port, hostname: command.hostname, log, logFormat });
+  started(server);
+  handleSignals(server, log); // before announcing: whoever waits for "listening" may signal at once
+  announce(server, command.hostname, log);
+}
