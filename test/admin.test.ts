@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { chatBody, expectOpenAIError, postJson } from "./support/http";
 import { startMock, type MockBackend } from "./support/mock-backend";
@@ -194,25 +193,8 @@ describe("POST /reload", () => {
     expect(alpha.last.path).toBe("/v1/chat/completions");
   });
 
-  test("a file that is not JSON is rejected and the running config kept", async () => {
-    writeFileSync(proxy.configPath, '{"endpoints": {"gpt": ');
-    const error = await expectOpenAIError(await reload(), 400);
-    expect(error.message).toContain(proxy.configPath);
-    expect(await modelIds()).toEqual(["gpt", "llama", "ten", "eleven", "short"]);
-  });
-
-  test("the rejection message never contains a key from the new file", async () => {
-    const broken = baseConfig();
-    (broken.endpoints.llama as Record<string, unknown>).displayName = 7;
-    (broken.endpoints.llama as Record<string, unknown>).apiKey = "sk-new-secret-key-in-broken-file";
-    writeConfig(proxy.configPath, broken);
-    const response = await reload();
-    const text = await response.text();
-    expect(response.status).toBe(400);
-    expect(text).toContain("endpoints.llama.displayName: expected a string");
-    expect(text).not.toContain("sk-new-secret-key-in-broken-file");
-    expect(proxy.log.text).not.toContain("sk-new-secret-key-in-broken-file");
-  });
+  // A file that is not JSON, and a rejected file's keys never quoted (in the answer or the log):
+  // hardening/access.test.ts, "a rejected reload reports the validation message without the file's secrets".
 
   test("?config= in the request is ignored: only the startup file is read", async () => {
     const other = writeConfig(join(proxy.dir, "other.json"), { endpoints: { evil: { url: alpha.url, apiKey: "x" } } });

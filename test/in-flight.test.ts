@@ -7,7 +7,7 @@
 // counts what it holds. The client side is raw TCP: this test process's own fetch has the same
 // 256 cap and would otherwise be what limits the run.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { deferred, within, type Deferred } from "./support/events";
 import { rawHttp, rawRequest, type RawResponse } from "./hardening/lib/raw-http";
@@ -143,14 +143,14 @@ async function expectByteExact(streams: Promise<RawResponse>[], nonces: string[]
   expect(wrong).toEqual([]);
 }
 
-/** The variable the serving process runs with (Linux: its environment after the re-exec). */
+/** Whether processes' environments can be read here (Linux's /proc): where they can, a failed read fails the test. */
+const HAS_PROC_ENVIRON = existsSync("/proc/self/environ");
+
+/** The variable the serving process runs with (Linux: its environment after the re-exec); undefined without /proc. */
 function environOf(pid: number): string | undefined {
-  try {
-    const entries = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
-    return entries.find((entry) => entry.startsWith("BUN_CONFIG_MAX_HTTP_REQUESTS="))?.split("=")[1] ?? "";
-  } catch {
-    return undefined; // no /proc here
-  }
+  if (!HAS_PROC_ENVIRON) return undefined;
+  const entries = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  return entries.find((entry) => entry.startsWith("BUN_CONFIG_MAX_HTTP_REQUESTS="))?.split("=")[1] ?? "";
 }
 
 /** Opens `total` streams, checks that exactly `cap` reach the backend, then the rest once one finishes. */

@@ -219,12 +219,16 @@ describe("SIGTERM", () => {
     expect(cli.stderr).toContain("all requests finished, exiting");
   });
 
-  // The CLI logs "listening on host:port" and only then installs its SIGTERM/SIGINT handlers
-  // (src/cli.ts main(): announce() before handleSignals()). A supervisor that signals the moment
-  // it sees the line can catch the process with no handler: Bun's default action kills it (exit
-  // 143 / signal 15) instead of a drain and exit 0. python3 reacts within microseconds of the line.
-  test("SIGTERM sent the instant the proxy logs that it is listening still drains and exits 0", async () => {
-    const script = `
+  // A supervisor may stop the proxy the moment it reports readiness: once "listening on host:port"
+  // is logged, the SIGTERM/SIGINT handlers must already be installed, or Bun's default action kills
+  // the process (exit 143 / signal 15) instead of a drain and exit 0. The window is short, so the
+  // rounds are driven by python3, which reacts within microseconds of the line (installed here and
+  // in CI; without it this test shows as skipped, never as passed).
+  const python3 = Bun.which("python3");
+  test.skipIf(python3 === null)(
+    `SIGTERM sent the instant the proxy logs that it is listening still drains and exits 0, 20 times out of 20${python3 === null ? " (needs python3)" : ""}`,
+    async () => {
+      const script = `
 import subprocess, os, signal, sys
 codes = []
 for i in range(20):
@@ -237,20 +241,21 @@ for i in range(20):
     codes.append(p.returncode)
 print(" ".join(str(c) for c in codes))
 `;
-    const configPath = writeConfig();
-    const child = Bun.spawn(["python3", "-c", script, process.execPath, join(REPO_ROOT, "src/cli.ts"), "--config", configPath, "--port", "0", "--host", "127.0.0.1"], {
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    const exited = await within(child.exited, 40_000, "twenty start-and-SIGTERM rounds");
-    const out = (await new Response(child.stdout).text()).trim();
-    if (exited !== 0 && out === "") {
-      console.warn(`skipped: python3 could not run the rounds: ${await new Response(child.stderr).text()}`);
-      return;
-    }
-    // Exit codes of the twenty rounds: 0 is a drain; -15 means killed by SIGTERM with no handler installed.
-    expect(out.split(" ")).toEqual(Array(20).fill("0"));
-  }, 60_000);
+      const configPath = writeConfig();
+      const child = Bun.spawn([python3!, "-c", script, process.execPath, join(REPO_ROOT, "src/cli.ts"), "--config", configPath, "--port", "0", "--host", "127.0.0.1"], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const exited = await within(child.exited, 40_000, "twenty start-and-SIGTERM rounds");
+      const out = (await new Response(child.stdout).text()).trim();
+      const err = await new Response(child.stderr).text();
+      // The driver itself must have run to its end: a failure of python3 is a failure of this test.
+      expect({ exited, err: exited === 0 ? "" : err }).toEqual({ exited: 0, err: "" });
+      // Exit codes of the twenty rounds: 0 is a drain; -15 means killed by SIGTERM with no handler installed.
+      expect(out.split(" ")).toEqual(Array(20).fill("0"));
+    },
+    60_000,
+  );
 });
 
 describe("SIGHUP", () => {

@@ -12,8 +12,9 @@ export interface NeverAccepting {
 /**
  * Starts the helper. Resolves `{ skip }`, with the reason, when python3 is missing or the kernel
  * does not leave a connection pending (it answers or refuses SYNs to a full queue): the hang cannot
- * be produced here, and the caller says it skipped rather than pass silently. A helper that fails
- * in any other way throws.
+ * be produced here. Call it before the tests are collected (a top-level `await`) so the test can be
+ * `test.skipIf("skip" in result)`: a skip shows as a skip, never as a pass. A helper that fails in
+ * any other way throws.
  */
 export async function neverAcceptingListener(): Promise<NeverAccepting | { skip: string }> {
   const python = Bun.which("python3");
