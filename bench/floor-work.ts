@@ -1,8 +1,6 @@
-/**
- * The floor's whole per-request work (bench/floor.ts), the `/v1/models` body every bench server
- * answers, and the bare Bun.serve both Bun floors run in; bench/required-work.ts is the same work
- * plus the behaviour the core issue requires.
- */
+// The floor's whole per-request work (bench/floor.ts), the `/v1/models` body every bench server
+// answers, and the bare Bun.serve both Bun floors run in; bench/required-work.ts is the same work
+// plus the behaviour the core issue requires.
 import { BACKEND_KEY, BACKEND_MODEL, CLIENT_MODEL } from "./shared";
 
 const backend = `${process.env.FLOOR_BACKEND ?? "http://127.0.0.1:8000"}/v1/chat/completions`;

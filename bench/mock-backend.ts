@@ -1,12 +1,10 @@
-/**
- * A fast mock OpenAI backend for the benchmark. Usage: bun bench/mock-backend.ts [port]
- * Prints `LISTENING <port>` once ready. Records nothing on the hot path.
- *
- *   GET  /v1/models             static list
- *   POST /v1/chat/completions   ~600-byte chat.completion, or with "stream": true an SSE stream of
- *                               `bench_chunks` events (default 20) `bench_delay_ms` apart (default 10),
- *                               the first sent at once, then `data: [DONE]`.
- */
+// A fast mock OpenAI backend for the benchmark. Usage: bun bench/mock-backend.ts [port]
+// Prints `LISTENING <port>` once ready. Records nothing on the hot path.
+//
+//   GET  /v1/models             static list
+//   POST /v1/chat/completions   ~600-byte chat.completion, or with "stream": true an SSE stream of
+//                               `bench_chunks` events (default 20) `bench_delay_ms` apart (default 10),
+//                               the first sent at once, then `data: [DONE]`.
 import { CHAT_REPLY, MODELS_REPLY, SSE_DONE, sseChunk } from "./shared";
 
 const JSON_HEADERS = { "content-type": "application/json" };

@@ -1,10 +1,8 @@
-/**
- * A reference, not one of the three targets the bars judge: the required floor's work
- * (bench/required-work.ts) as one route of a bare Elysia app — no schema, no hooks, no body
- * parsing by Elysia. What it costs over bench/required-floor.ts is Elysia's own share; when it
- * misses a bar, no Elysia proxy that keeps the required behaviour can meet it.
- * Usage: FLOOR_BACKEND=http://127.0.0.1:PORT bun bench/required-elysia.ts [port]
- */
+// A reference, not one of the three targets the bars judge: the required floor's work
+// (bench/required-work.ts) as one route of a bare Elysia app — no schema, no hooks, no body
+// parsing by Elysia. What it costs over bench/required-floor.ts is Elysia's own share; when it
+// misses a bar, no Elysia proxy that keeps the required behaviour can meet it.
+// Usage: FLOOR_BACKEND=http://127.0.0.1:PORT bun bench/required-elysia.ts [port]
 import { Elysia } from "elysia";
 import { FLOOR_MODELS } from "./floor-work";
 import { forwardChatRequired } from "./required-work";

@@ -1,16 +1,14 @@
-/**
- * The floor's work (bench/floor-work.ts) plus only what the core issue requires of every forwarded
- * request, each done the cheapest way measured in Bun (bench/FINDINGS.md):
- *   - the client's headers are forwarded, minus hop-by-hop, Authorization, Host, Cookie and
- *     X-OpenWebUI-User-* (one native `toJSON()` copy, filtered);
- *   - a client that disconnects aborts the backend request (listener on `request.signal`);
- *   - the backend request is abortable by a first-byte timer (AbortController + one setTimeout);
- *   - redirects are not followed and bodies are not decoded;
- *   - a small declared-length body is read whole under an idle timer, an SSE stream is relayed
- *     through a direct stream that re-arms an idle timer per chunk.
- * No config, no validation, no error shapes. Shared by bench/required-floor.ts (bare Bun.serve) and
- * bench/required-elysia.ts (one Elysia route), the two references the proof of a missed bar rests on.
- */
+// The floor's work (bench/floor-work.ts) plus only what the core issue requires of every forwarded
+// request, each done the cheapest way measured in Bun (bench/FINDINGS.md):
+//   - the client's headers are forwarded, minus hop-by-hop, Authorization, Host, Cookie and
+//     X-OpenWebUI-User-* (one native `toJSON()` copy, filtered);
+//   - a client that disconnects aborts the backend request (listener on `request.signal`);
+//   - the backend request is abortable by a first-byte timer (AbortController + one setTimeout);
+//   - redirects are not followed and bodies are not decoded;
+//   - a small declared-length body is read whole under an idle timer, an SSE stream is relayed
+//     through a direct stream that re-arms an idle timer per chunk.
+// No config, no validation, no error shapes. Shared by bench/required-floor.ts (bare Bun.serve) and
+// bench/required-elysia.ts (one Elysia route), the two references the proof of a missed bar rests on.
 import { BACKEND_KEY, BACKEND_MODEL } from "./shared";
 
 const backend = `${process.env.FLOOR_BACKEND ?? "http://127.0.0.1:8000"}/v1/chat/completions`;

@@ -1,7 +1,5 @@
-/**
- * What the mock sends and what every client must receive, shared by the mock backend, the stream
- * client and the runner, so "byte-exact" is checked against the very bytes the mock wrote.
- */
+// What the mock sends and what every client must receive, shared by the mock backend, the stream
+// client and the runner, so "byte-exact" is checked against the very bytes the mock wrote.
 
 /** The model id clients ask for, and the name the proxy/floor must rewrite it to. */
 export const CLIENT_MODEL = "bench-model";

@@ -1,11 +1,9 @@
-/**
- * Opens N concurrent streamed chat completions and checks each one byte for byte.
- * Usage: BUN_CONFIG_MAX_HTTP_REQUESTS=2048 bun bench/streams.ts <baseUrl> [streams=500] [chunks=20] [delayMs=10]
- * Prints `BENCH_JSON {...}`: time to first body byte and per-stream duration (p50/p99, ms), the
- * wall time for all of them, and how many received exactly the bytes the mock sent.
- * Bun's fetch allows 256 requests in flight unless BUN_CONFIG_MAX_HTTP_REQUESTS says more; the
- * runner raises it for this client so the client itself never queues.
- */
+// Opens N concurrent streamed chat completions and checks each one byte for byte.
+// Usage: BUN_CONFIG_MAX_HTTP_REQUESTS=2048 bun bench/streams.ts <baseUrl> [streams=500] [chunks=20] [delayMs=10]
+// Prints `BENCH_JSON {...}`: time to first body byte and per-stream duration (p50/p99, ms), the
+// wall time for all of them, and how many received exactly the bytes the mock sent.
+// Bun's fetch allows 256 requests in flight unless BUN_CONFIG_MAX_HTTP_REQUESTS says more; the
+// runner raises it for this client so the client itself never queues.
 import { expectedStream, streamRequestBody } from "./shared";
 
 const [base, streamsArg, chunksArg, delayArg, timeoutArg] = process.argv.slice(2);
