@@ -1,0 +1,117 @@
+// An OpenAI chat completions body → an Anthropic Messages request. Pure: no I/O, no clock. Only
+// fields the Messages API knows are written (it refuses unknown ones), and the conversation is
+// reshaped into what it accepts: alternating user/assistant turns starting with a user turn, no
+// empty text, every tool_use answered in the very next user turn. What cannot be expressed is a
+// ProxyError (400) naming the field, thrown before any backend call.
+import { invalidRequest } from "../../model/errors";
+import { readConversation, restoreThinking, trimPrefill, type ThinkingLookup } from "./conversation";
+import { toolsOf } from "./tools";
+import type { MessageParam, MessagesRequest } from "./types";
+import { isCount, isRecord, lookup, type ChatBody } from "./values";
+
+export type { ChatBody } from "./values";
+
+export interface RequestOptions {
+  /** The backend's model name. */
+  readonly model: string;
+  /** `max_tokens` when the client gave none (the API requires one). */
+  readonly maxTokens: number;
+  /**
+   * The signed thinking blocks an earlier answer gave before the tool calls with these ids (the
+   * client's ids), if the caller kept them. With thinking on, the API refuses a tool loop whose
+   * last assistant turn lacks them, and OpenAI clients never send them back.
+   */
+  readonly thinkingFor?: ThinkingLookup;
+}
+
+/** `reasoning_effort` → thinking budget; "none" turns thinking off. The API's minimum is 1024. */
+const THINKING_BUDGET: Readonly<Record<string, number | null>> = {
+  none: null,
+  minimal: 1024,
+  low: 1024,
+  medium: 4096,
+  high: 16384,
+  xhigh: 32768,
+};
+const MIN_THINKING_BUDGET = 1024;
+/** With thinking on, the API accepts top_p only in [0.95, 1]. */
+const MIN_THINKING_TOP_P = 0.95;
+
+/** Looks like an e-mail address: never sent as `metadata.user_id` (personal data to a third party). */
+const EMAIL = /[^\s@]+@[^\s@]+\.[^\s@]+/;
+
+export function toMessagesRequest(chat: ChatBody, opts: RequestOptions): MessagesRequest {
+  if (typeof chat.n === "number" && chat.n > 1) throw invalidRequest("n > 1 is not supported by an Anthropic backend", "n");
+  const { system, turns } = readConversation(chat.messages);
+
+  let thinking = thinkingOf(chat);
+  let maxTokens = maxTokensOf(chat, opts.maxTokens);
+  if (thinking && !restoreThinking(turns, opts.thinkingFor)) thinking = null;
+  if (thinking && maxTokens <= thinking.budget_tokens) maxTokens += thinking.budget_tokens;
+  trimPrefill(turns);
+
+  const request: MessagesRequest = {
+    model: opts.model,
+    max_tokens: maxTokens,
+    messages: turns.map((turn) => ({ role: turn.role, content: turn.blocks }) as MessageParam),
+  };
+  if (system.length > 0) request.system = system;
+  const userId = userIdOf(chat);
+  if (userId) request.metadata = { user_id: userId };
+  const stops = stopSequences(chat.stop);
+  if (stops.length > 0) request.stop_sequences = stops;
+  if (chat.stream === true) request.stream = true;
+  Object.assign(request, sampling(chat, thinking !== null));
+  Object.assign(request, toolsOf(chat, turns, thinking !== null));
+  if (thinking) request.thinking = thinking;
+  return request;
+}
+
+// ---- parameters ---------------------------------------------------------------------------
+
+function maxTokensOf(chat: ChatBody, fallback: number): number {
+  const asked = chat.max_completion_tokens ?? chat.max_tokens;
+  if (asked === undefined || asked === null) return fallback;
+  if (!isCount(asked) || asked < 1) throw invalidRequest("max_tokens must be a positive integer", "max_tokens");
+  return asked;
+}
+
+function thinkingOf(chat: ChatBody): { type: "enabled"; budget_tokens: number } | null {
+  // Anthropic's own spelling, which some OpenAI clients send as an extra field, wins.
+  if (isRecord(chat.thinking)) {
+    if (chat.thinking.type !== "enabled") return null;
+    const budget = chat.thinking.budget_tokens;
+    if (!isCount(budget) || budget < MIN_THINKING_BUDGET) throw invalidRequest(`thinking.budget_tokens must be an integer of at least ${MIN_THINKING_BUDGET}`, "thinking");
+    return { type: "enabled", budget_tokens: budget };
+  }
+  const effort = chat.reasoning_effort;
+  if (effort === undefined || effort === null) return null;
+  const budget = lookup(THINKING_BUDGET, effort);
+  if (budget === undefined) throw invalidRequest(`reasoning_effort must be one of ${Object.keys(THINKING_BUDGET).join(", ")}`, "reasoning_effort");
+  return budget === null ? null : { type: "enabled", budget_tokens: budget };
+}
+
+/**
+ * temperature clamped to the API's [0, 1]; with thinking on, temperature and top_k are left out
+ * and top_p raised to its floor, as the API requires. Newer models refuse temperature and top_p
+ * together: temperature wins.
+ */
+function sampling(chat: ChatBody, thinking: boolean): Pick<MessagesRequest, "temperature" | "top_p" | "top_k"> {
+  const out: Pick<MessagesRequest, "temperature" | "top_p" | "top_k"> = {};
+  const { temperature, top_p: topP, top_k: topK } = chat;
+  if (!thinking && typeof temperature === "number") out.temperature = Math.min(1, Math.max(0, temperature));
+  if (typeof topP === "number" && out.temperature === undefined) out.top_p = Math.min(1, Math.max(thinking ? MIN_THINKING_TOP_P : 0, topP));
+  if (!thinking && isCount(topK) && topK > 0) out.top_k = topK;
+  return out;
+}
+
+/** `stop` as stop_sequences; whitespace-only ones are left out (the API refuses them). */
+function stopSequences(stop: unknown): string[] {
+  const all = typeof stop === "string" ? [stop] : Array.isArray(stop) ? stop : [];
+  return all.filter((sequence): sequence is string => typeof sequence === "string" && sequence.trim() !== "");
+}
+
+function userIdOf(chat: ChatBody): string | null {
+  const user = chat.user ?? chat.safety_identifier;
+  return typeof user === "string" && user !== "" && !EMAIL.test(user) ? user : null;
+}
