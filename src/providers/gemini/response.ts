@@ -63,16 +63,18 @@ export const usageRecord = (usage: OpenAIUsage): Usage => ({
   totalTokens: usage.total_tokens,
 });
 
+/** A part that holds a function call. */
+export type CallPart = Part & { functionCall: NonNullable<Part["functionCall"]> };
+export const isCall = (part: Part): part is CallPart => !!part.functionCall;
+
 /** One functionCall part → an OpenAI tool call whose id carries the part's signature. */
-export function toolCallOf(part: Part & { functionCall: NonNullable<Part["functionCall"]> }, nonce: () => string): OpenAIToolCall {
+export function toolCallOf(part: CallPart, nonce: () => string): OpenAIToolCall {
   return {
     id: toolCallId(part.thoughtSignature, nonce()),
     type: "function",
     function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) },
   };
 }
-
-const isCall = (part: Part): part is Part & { functionCall: NonNullable<Part["functionCall"]> } => !!part.functionCall;
 
 /** What a candidate's parts say, split by kind. */
 export function readParts(parts: readonly Part[], nonce: () => string) {

@@ -5,7 +5,7 @@
 import { sseErrorEvent } from "../../model/errors";
 import type { Usage } from "../../model/usage";
 import type { StreamWatch } from "../provider";
-import { completionId, finishReason, openAIUsage, toolCallOf, toProxyError, usageRecord, type CompletionOptions } from "./response";
+import { completionId, finishReason, isCall, openAIUsage, toolCallOf, toProxyError, usageRecord, type CompletionOptions } from "./response";
 import { SseReader } from "./sse";
 import { randomNonce } from "./tool-call-id";
 import type { FinishReason, GeminiErrorBody, GenerateContentResponse, OpenAIToolCall, UsageMetadata } from "./types";
@@ -114,8 +114,8 @@ export class GeminiStreamTranslator implements StreamWatch {
       const state = this.state(index);
       if (state.finished) return;
       for (const part of candidate.content?.parts ?? []) {
-        if (part.functionCall) {
-          const call = toolCallOf(part as Parameters<typeof toolCallOf>[0], this.nonce);
+        if (isCall(part)) {
+          const call = toolCallOf(part, this.nonce);
           out.push(this.delta(index, state, { tool_calls: [{ index: state.calls++, ...call }] }));
         } else if (typeof part.text === "string" && part.text !== "") {
           out.push(this.delta(index, state, part.thought ? { reasoning_content: part.text } : { content: part.text }));
