@@ -36,13 +36,20 @@ function textLine(entry: ReturnType<typeof accessEntry>): string {
   return `${pairs.join(" ")}\n`;
 }
 
+const str = (value: string | null) => (value === null ? "null" : JSON.stringify(value));
+
 /**
  * One JSON object: `time`, `level` and `msg` first, as in every JSON line the process writes
- * (`msg` is "<method> <path> <status>"), then the entry's fields.
+ * (`msg` is "<method> <path> <status>"), then the entry's fields. Written out by hand: a line per
+ * request is on every request's bill, and building an object to stringify it cost twice as much.
  */
-function jsonLine(entry: ReturnType<typeof accessEntry>): string {
-  const { time, ...fields } = entry;
-  return `${JSON.stringify({ time, level: "info", msg: `${entry.method} ${entry.path} ${entry.status}`, ...fields })}\n`;
+function jsonLine(e: ReturnType<typeof accessEntry>): string {
+  return (
+    `{"time":"${e.time}","level":"info","msg":${JSON.stringify(`${e.method} ${e.path} ${e.status}`)},"requestId":${str(e.requestId)},` +
+    `"method":${str(e.method)},"path":${str(e.path)},"model":${str(e.model)},"servedModel":${str(e.servedModel)},"target":${str(e.target)},` +
+    `"attempts":${e.attempts},"status":${e.status},"bytesOut":${e.bytesOut},"ttfbMs":${e.ttfbMs},"durationMs":${e.durationMs},` +
+    `"promptTokens":${e.promptTokens},"completionTokens":${e.completionTokens},"client":${str(e.client)},"user":${str(e.user)},"outcome":"${e.outcome}"}\n`
+  );
 }
 
 /**

@@ -57,6 +57,8 @@ export class RequestRecord {
   durationMs = 0;
   /** The response body is relayed: the record ends with the body, not when the handler returns. */
   endsWithBody = false;
+  /** A relayed body that was over before its response was sent: run once it is (it ends the record). */
+  afterResponse: (() => void) | null = null;
   private ended = false;
 
   constructor(

@@ -74,11 +74,14 @@ export class Dispatch {
 
   async run(): Promise<Response> {
     const { request, deps } = this;
-    try {
-      this.admission = await deps.limiter.admit(deps.limiter.rulesFor(request.catalog.config, request.client, request.user, request.model.id));
-    } catch (error) {
-      if (error instanceof LimitRefusal) request.record.limitedBy = { scope: error.rule.scope, kind: error.rule.kind };
-      throw this.answered(error);
+    const rules = deps.limiter.rulesFor(request.catalog.config, request.client, request.user, request.model.id);
+    if (rules.length > 0) {
+      try {
+        this.admission = await deps.limiter.admit(rules);
+      } catch (error) {
+        if (error instanceof LimitRefusal) request.record.limitedBy = { scope: error.rule.scope, kind: error.rule.kind };
+        throw this.answered(error);
+      }
     }
     try {
       return await this.serve();
@@ -237,8 +240,9 @@ export class Dispatch {
     });
     const response = await relay(sent, this.servedHeaders(), ending.onEnd, watch);
     ending.returned = true;
-    // From here the body's end ends the record (a body read whole has been read already).
+    // From here the body's end ends the record; a body read whole already has, once the response is sent.
     record.endsWithBody = true;
+    record.afterResponse = ending.pending;
     record.overheadMs = (record.fetchStartMs ?? 0) + (performance.now() - ending.bodyReadAt);
     return response;
   }

@@ -27,6 +27,8 @@ export interface BodyEnding {
   readonly onEnd: RelayEnd;
   /** The response has been returned: a body ending now ends the record at once. */
   returned: boolean;
+  /** A body over before the response was returned (read whole, or none): what ends the record once the response is sent. */
+  pending: (() => void) | null;
   /** When a body read whole was read (the headers' arrival until then). */
   bodyReadAt: number;
 }
@@ -34,13 +36,14 @@ export interface BodyEnding {
 /**
  * The end of a relayed body: frees the target (a break mid-body counts against it), spends the
  * limits, and ends the record with the bytes sent, the usage reported and how it ended. A body over
- * before the answer is even returned (read whole, or none) ends the record once the response is on
- * its way, off the request path.
+ * before the answer is even returned (read whole, or none) leaves that to `pending`, run once the
+ * response is on its way, off the request path.
  */
 export function bodyEnding(served: ServedBody): BodyEnding {
   const { record, target, status, lease, admission, provider, watch } = served;
   const ending: BodyEnding = {
     returned: false,
+    pending: null,
     bodyReadAt: served.headersAt,
     onEnd: (end, bytes, whole) => {
       lease?.release(end instanceof ProxyError ? "failed" : "served");
@@ -57,7 +60,7 @@ export function bodyEnding(served: ServedBody): BodyEnding {
         record.end(status, outcome);
       };
       if (ending.returned) close();
-      else setImmediate(close);
+      else ending.pending = close;
     },
   };
   return ending;

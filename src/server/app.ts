@@ -65,7 +65,11 @@ export function createApp(context: RouteContext) {
     })
     .onAfterResponse({ as: "global" }, ({ request, set, responseValue }) => {
       const record = observe.of(request);
-      if (!record || record.endsWithBody) return;
+      if (!record) return;
+      if (record.endsWithBody) {
+        record.afterResponse?.();
+        return;
+      }
       const answer = responseValue instanceof Response ? responseValue : null;
       const status = answer ? answer.status : Number(set.status) || 200;
       // An error's answer is sized where onError makes it (here the value is the error itself).

@@ -19,11 +19,52 @@ export function usageOf(value: unknown): Usage | null {
 }
 
 const decoder = new TextDecoder();
+const USAGE_KEY = Buffer.from('"usage"');
+const [QUOTE, BACKSLASH, OPEN, CLOSE, COLON] = [0x22, 0x5c, 0x7b, 0x7d, 0x3a];
+const isSpace = (byte: number) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 
-/** The usage in a whole JSON body, or null when it is not JSON or reports none. */
+/**
+ * Where the object value of the last `"usage"` key starts and ends (end exclusive), or null when
+ * the key is followed by something else. Inside a JSON string a quote is escaped, so the bytes
+ * `"usage"` are always a key (or a string value, which is not followed by an object).
+ */
+function usageObject(bytes: Uint8Array, keyAt: number): [number, number] | null {
+  let i = keyAt + USAGE_KEY.length;
+  while (i < bytes.length && isSpace(bytes[i]!)) i++;
+  if (bytes[i] !== COLON) return null;
+  i++;
+  while (i < bytes.length && isSpace(bytes[i]!)) i++;
+  if (bytes[i] !== OPEN) return null;
+  const start = i;
+  let depth = 0;
+  for (let inString = false; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) inString = true;
+    else if (byte === OPEN) depth++;
+    else if (byte === CLOSE && --depth === 0) return [start, i + 1];
+  }
+  return null;
+}
+
+/**
+ * The usage in a whole JSON body, or null when it is not JSON or reports none. Answers put their
+ * usage last, so only that small object is parsed; a body where it is not found that way is parsed
+ * whole, and one that names no usage at all is not parsed.
+ */
 export function usageOfBody(body: ArrayBuffer | Uint8Array): Usage | null {
+  const bytes = body instanceof Uint8Array ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : Buffer.from(body);
+  const keyAt = bytes.lastIndexOf(USAGE_KEY);
+  if (keyAt === -1) return null;
   try {
-    return usageOf(JSON.parse(decoder.decode(body)));
+    const span = usageObject(bytes, keyAt);
+    if (span) {
+      const usage = usageOf({ usage: JSON.parse(decoder.decode(bytes.subarray(span[0], span[1]))) });
+      if (usage) return usage;
+    }
+    return usageOf(JSON.parse(decoder.decode(bytes)));
   } catch {
     return null;
   }

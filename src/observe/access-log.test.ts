@@ -1,0 +1,41 @@
+import { describe, expect, test } from "bun:test";
+import { accessEntry, accessLog } from "./access-log";
+import { RequestRecord } from "./record";
+
+function finished(path: string, change: (record: RequestRecord) => void = () => {}): RequestRecord {
+  const record = new RequestRecord("req-1", "POST", path, () => {});
+  change(record);
+  record.end(200);
+  return record;
+}
+
+const lineOf = (record: RequestRecord) => {
+  let line = "";
+  accessLog(() => ({ format: "json" }), (text) => (line = text), "json")(record);
+  return line;
+};
+
+describe("the JSON access line", () => {
+  test("is exactly what JSON.stringify makes of the entry, with time, level and msg first", () => {
+    const records = [
+      finished("/v1/models"),
+      finished('/v1/chat/"quoted"\\path\u2028', (record) => {
+        record.modelRequested = 'model "with" quotes';
+        record.servedModel = "served";
+        record.servedTarget = "t#0";
+        record.tries.push({ model: "m", target: "t#0", status: 200, failure: null });
+        record.ttfbMs = 12.345;
+        record.usage = { promptTokens: 3, completionTokens: 4, totalTokens: 7 };
+        record.clientName = "alice\nbob";
+        record.user = { id: null, email: "a@example.com", name: null };
+        record.bytesOut = 600;
+      }),
+    ];
+    for (const record of records) {
+      const { time, ...fields } = accessEntry(record);
+      const expected = `${JSON.stringify({ time, level: "info", msg: `${record.method} ${record.path} ${record.status}`, ...fields })}\n`;
+      expect(lineOf(record)).toBe(expected);
+      expect(JSON.parse(lineOf(record)).path).toBe(record.path);
+    }
+  });
+});

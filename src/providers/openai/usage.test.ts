@@ -1,0 +1,33 @@
+import { describe, expect, test } from "bun:test";
+import { usageOfBody } from "./usage";
+
+const bytes = (value: unknown) => new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
+
+describe("usage of a whole body", () => {
+  test("a chat completion's usage, read from its usage object", () => {
+    const body = { id: "x", choices: [{ message: { role: "assistant", content: 'say "usage": {"prompt_tokens": 99}' } }], usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 } };
+    expect(usageOfBody(bytes(body))).toEqual({ promptTokens: 12, completionTokens: 5, totalTokens: 17 });
+    expect(usageOfBody(bytes(body).buffer as ArrayBuffer)).toEqual({ promptTokens: 12, completionTokens: 5, totalTokens: 17 });
+  });
+
+  test("spaces, nested details and strings with braces inside the usage object", () => {
+    const text = '{"usage" :  {"prompt_tokens": 7, "prompt_tokens_details": {"cached_tokens": 2, "note": "}{\\"}"}, "completion_tokens": 1}}';
+    expect(usageOfBody(bytes(text))).toEqual({ promptTokens: 7, completionTokens: 1, totalTokens: 8 });
+  });
+
+  test("the Responses API's input and output tokens", () => {
+    expect(usageOfBody(bytes({ object: "response", usage: { input_tokens: 4, output_tokens: 6, total_tokens: 10 } }))).toEqual({ promptTokens: 4, completionTokens: 6, totalTokens: 10 });
+  });
+
+  test("a last `usage` key that holds no counts: the body is read whole", () => {
+    const body = { usage: { prompt_tokens: 3, completion_tokens: 2 }, metadata: { usage: { kind: "note" } } };
+    expect(usageOfBody(bytes(body))).toEqual({ promptTokens: 3, completionTokens: 2, totalTokens: 5 });
+  });
+
+  test("no usage, or no JSON: null", () => {
+    expect(usageOfBody(bytes({ data: [{ embedding: [0.1] }] }))).toBeNull();
+    expect(usageOfBody(bytes("not json"))).toBeNull();
+    expect(usageOfBody(bytes('{"usage": 5}'))).toBeNull();
+    expect(usageOfBody(bytes('{"usage": {"prompt_tokens": 1'))).toBeNull();
+  });
+});
