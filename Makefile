@@ -11,7 +11,7 @@ BUILD_FLAGS := --compile --minify --sourcemap --bytecode --format=esm
 # The -musl targets run on Alpine (musl libc); -baseline on x64 CPUs without AVX2.
 TARGETS     := linux-x64 linux-x64-baseline linux-x64-musl linux-arm64 linux-arm64-musl darwin-x64 darwin-arm64 windows-x64
 
-.PHONY: run test test-deps build release bench soak cluster typecheck deps bun clean
+.PHONY: run test test-deps build release bench soak cluster typecheck format format-check deps bun clean
 
 run: deps
 	$(BUN) run $(ENTRY)
@@ -20,7 +20,7 @@ run: deps
 # The per-test timeout is given here because Bun ignores a `[test] timeout` in bunfig.toml
 # (oven-sh/bun#7789): it is the outer bound; every wait inside a test has its own, shorter one
 # that names what it waited for.
-test: typecheck test-deps
+test: typecheck format-check test-deps
 	$(BUN) test --timeout 30000
 
 # The real servers and tools the suite starts itself (Debian package names): Chromium drives the
@@ -33,6 +33,13 @@ test-deps:
 
 typecheck: deps
 	$(BUN) x tsc --noEmit
+
+# Biome formats the TypeScript and JSON (biome.json); `make test` fails on a file it would change.
+format: deps
+	$(BUN) x biome format --write .
+
+format-check: deps
+	$(BUN) x biome format .
 
 build: deps
 	$(BUN) build $(ENTRY) $(WORKERS) $(BUILD_FLAGS) --outfile dist/$(NAME)

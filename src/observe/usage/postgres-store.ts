@@ -191,6 +191,8 @@ export class PostgresUsageStore implements UsageStore {
   }
 
   async flush(): Promise<void> {
+    // A turn under way (the first one creates the table) finishes first, rows or not.
+    if (this.writing) await this.writing;
     const goal = this.landed + this.queue.length;
     while (this.landed < goal) {
       if (!(await this.turn())) return;
@@ -231,15 +233,15 @@ export class PostgresUsageStore implements UsageStore {
     return pruneOldRows(this.options, {
       deleteChunk: async (cutoff) =>
         (
-          await this.sql.unsafe(
-            `DELETE FROM ${USAGE_TABLE} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${USAGE_TABLE} WHERE ts < $1 LIMIT ${PRUNE_CHUNK}))`,
-            [cutoff],
-          )
+          await this.sql.unsafe(`DELETE FROM ${USAGE_TABLE} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${USAGE_TABLE} WHERE ts < $1 LIMIT ${PRUNE_CHUNK}))`, [
+            cutoff,
+          ])
         ).count,
       stopped: () => this.closing,
       // An outage is logged by the writer; anything else is worth a line.
       failed: (error) => {
-        if (!isOutage(error)) this.options.log.warn(`usage store: pruning ${this.where} failed, retrying at the next prune: ${reasonOf(error)}`, { error: reasonOf(error) });
+        if (!isOutage(error))
+          this.options.log.warn(`usage store: pruning ${this.where} failed, retrying at the next prune: ${reasonOf(error)}`, { error: reasonOf(error) });
       },
       from: this.where,
     });
