@@ -16,8 +16,19 @@ const authorization = `Bearer ${BACKEND_KEY}`;
 const FIRST_BYTE_MS = 600_000;
 const IDLE_MS = 300_000;
 const NOT_FORWARDED = new Set([
-  "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
-  "transfer-encoding", "upgrade", "authorization", "cookie", "host", "content-length",
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "authorization",
+  "cookie",
+  "host",
+  "content-length",
 ]);
 
 function forwardedHeaders(incoming: Headers): Record<string, string> {

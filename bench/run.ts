@@ -33,8 +33,34 @@ mkdirSync(SCRATCH, { recursive: true });
 // rows (eight variants of the proxy, interleaved): more, shorter rounds, because each feature's cost
 // is a difference of a few per cent and the median of the per-round differences needs several.
 const S = QUICK
-  ? { rounds: 1, tputWarm: 1, tputSecs: 2, rateWarm: 1, rateSecs: 3, modelsWarm: 1, modelsSecs: 2, streamRounds: 1, startups: 5, featureRounds: 2, featureTputSecs: 1, featureRateSecs: 2 }
-  : { rounds: 3, tputWarm: 1, tputSecs: 4, rateWarm: 1, rateSecs: 6, modelsWarm: 1, modelsSecs: 3, streamRounds: 3, startups: 10, featureRounds: 5, featureTputSecs: 3, featureRateSecs: 4 };
+  ? {
+      rounds: 1,
+      tputWarm: 1,
+      tputSecs: 2,
+      rateWarm: 1,
+      rateSecs: 3,
+      modelsWarm: 1,
+      modelsSecs: 2,
+      streamRounds: 1,
+      startups: 5,
+      featureRounds: 2,
+      featureTputSecs: 1,
+      featureRateSecs: 2,
+    }
+  : {
+      rounds: 3,
+      tputWarm: 1,
+      tputSecs: 4,
+      rateWarm: 1,
+      rateSecs: 6,
+      modelsWarm: 1,
+      modelsSecs: 3,
+      streamRounds: 3,
+      startups: 10,
+      featureRounds: 5,
+      featureTputSecs: 3,
+      featureRateSecs: 4,
+    };
 const CONNECTIONS = 64; // closed-loop connections for the max-throughput runs
 const RATE_RPS = 200; // the fixed-rate run: 200 requests per second on a fixed schedule (bench/wrk/chat-rate.lua)
 const RATE_CONNECTIONS = 2; // over 2 connections: each sends every 10 ms, the two 5 ms apart
@@ -176,7 +202,9 @@ function cpuSeconds(pid: number): number {
 
 /** CPU seconds the target core has spent busy (any process, kernel included) and stolen by the hypervisor so far. */
 function coreSeconds(): { busy: number; steal: number } {
-  const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${TARGET_CPU} `));
+  const line = readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`cpu${TARGET_CPU} `));
   if (!PINNED || !line) return { busy: NaN, steal: NaN };
   // user nice system idle iowait irq softirq steal (guest time is already in user)
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
@@ -326,7 +354,10 @@ function writeProxyConfig(mock: Server, name = "proxy-config.json", extra: Recor
         displayName: "Bench model, two targets",
         apiKey: BACKEND_KEY,
         actualModelName: BACKEND_MODEL,
-        targets: [{ name: "a", url: mock.url }, { name: "b", url: mock.url }],
+        targets: [
+          { name: "a", url: mock.url },
+          { name: "b", url: mock.url },
+        ],
       },
     },
   };
@@ -350,15 +381,17 @@ const requiredElysiaCmd = (port: number) => pin(TARGET_CPU, [REFERENCE_BINARIES.
  */
 function buildReferences(): void {
   const flags = (process.env.BENCH_BUILD_FLAGS ?? "--compile --minify --sourcemap --bytecode --format=esm").split(/\s+/).filter(Boolean);
-  const sources = [["bench/required-floor.ts", REFERENCE_BINARIES.required], ["bench/required-elysia.ts", REFERENCE_BINARIES.requiredElysia]] as const;
+  const sources = [
+    ["bench/required-floor.ts", REFERENCE_BINARIES.required],
+    ["bench/required-elysia.ts", REFERENCE_BINARIES.requiredElysia],
+  ] as const;
   for (const [source, out] of sources) {
     log(`compiling ${source} → ${out} (${flags.join(" ")})`);
     const result = Bun.spawnSync([BUN, "build", source, ...flags, "--outfile", out], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
     if (result.exitCode !== 0) throw new Error(`bun build ${source} failed: ${result.stderr.toString()}`);
   }
 }
-const proxyCmd = (config: string) => (port: number) =>
-  pin(TARGET_CPU, [BINARY, "--config", config, "--port", String(port), "--host", "127.0.0.1"]);
+const proxyCmd = (config: string) => (port: number) => pin(TARGET_CPU, [BINARY, "--config", config, "--port", String(port), "--host", "127.0.0.1"]);
 
 async function startTargets(mock: Server, config: string, env: Record<string, string>, tag: string) {
   const floor = await startServer(`floor${tag}`, floorCmd, { FLOOR_BACKEND: mock.url, ...env });
@@ -370,7 +403,12 @@ async function startTargets(mock: Server, config: string, env: Record<string, st
 
 async function measureStartup(config: string): Promise<void> {
   log(`start-up: spawning the binary ${S.startups} times, polling /health every 1 ms`);
-  for (const [name, cmd] of [["proxy", proxyCmd(config)], ["floor", floorCmd], ["required", requiredCmd], ["requiredElysia", requiredElysiaCmd]] as const) {
+  for (const [name, cmd] of [
+    ["proxy", proxyCmd(config)],
+    ["floor", floorCmd],
+    ["required", requiredCmd],
+    ["requiredElysia", requiredElysiaCmd],
+  ] as const) {
     const times: number[] = [];
     for (let i = 0; i < S.startups; i++) {
       const port = await freePort();
@@ -406,7 +444,9 @@ async function measureLoad(targets: Record<TargetName, Server>): Promise<void> {
   raw.chatThroughput = tput;
 
   const rate = empty<WrkResult>();
-  log(`fixed rate: ${S.rounds} rounds × ${TARGETS.length} targets, ${RATE_RPS} req/s over ${RATE_CONNECTIONS} connections, ${S.rateWarm} s warm-up + ${S.rateSecs} s`);
+  log(
+    `fixed rate: ${S.rounds} rounds × ${TARGETS.length} targets, ${RATE_RPS} req/s over ${RATE_CONNECTIONS} connections, ${S.rateWarm} s warm-up + ${S.rateSecs} s`,
+  );
   for (let round = 0; round < S.rounds; round++) {
     for (const name of TARGETS) rate[name].push(await rateRun(targets[name].url, S.rateSecs));
   }
@@ -527,7 +567,9 @@ async function measureVariants(label: string, variants: Record<string, VariantTa
   const names = Object.keys(variants);
   const perRound: Record<string, VariantRound[]> = Object.fromEntries(names.map((name) => [name, []]));
   const directP50Ms: number[] = [];
-  log(`${label}: ${rounds} rounds of ${names.length} variants (${names.join(", ")}), ${S.tputWarm} s + ${S.featureTputSecs} s max throughput, ${S.rateWarm} s + ${S.featureRateSecs} s at ${RATE_RPS} req/s`);
+  log(
+    `${label}: ${rounds} rounds of ${names.length} variants (${names.join(", ")}), ${S.tputWarm} s + ${S.featureTputSecs} s max throughput, ${S.rateWarm} s + ${S.featureRateSecs} s at ${RATE_RPS} req/s`,
+  );
   for (let round = 0; round < rounds; round++) {
     const order = names.map((_, i) => names[(i + round) % names.length]!);
     const tput: Record<string, ChatRun> = {};
@@ -537,7 +579,14 @@ async function measureVariants(label: string, variants: Record<string, VariantTa
     directP50Ms.push((await rateRun(direct.url, S.featureRateSecs, {}, 0)).p50Ms);
     for (const name of names) {
       const [t, r] = [tput[name]!, rate[name]!];
-      perRound[name]!.push({ rps: t.rps, cpuUsPerReq: t.cpuUsPerReq, cpuShare: t.cpuShare, otherShare: t.otherShare, p50Ms: r.p50Ms, errors: t.errors + r.errors });
+      perRound[name]!.push({
+        rps: t.rps,
+        cpuUsPerReq: t.cpuUsPerReq,
+        cpuShare: t.cpuShare,
+        otherShare: t.otherShare,
+        p50Ms: r.p50Ms,
+        errors: t.errors + r.errors,
+      });
     }
     log(`${label}: round ${round + 1}/${rounds} done`);
   }
@@ -608,7 +657,9 @@ async function measureFeatures(mock: Server): Promise<void> {
     const baseline = await start("default", {});
     const variants: Record<string, VariantTarget> = { default: baseline };
     for (const feature of FEATURES) {
-      variants[feature.key] = feature.model ? { url: baseline.url, pid: baseline.pid, env: { BENCH_MODEL: feature.model } } : await start(feature.key, feature.config ?? {});
+      variants[feature.key] = feature.model
+        ? { url: baseline.url, pid: baseline.pid, env: { BENCH_MODEL: feature.model } }
+        : await start(feature.key, feature.config ?? {});
       if (feature.key === AGAIN_AFTER) variants.again = await start("default-again", {});
     }
     await sleep(1000);
@@ -642,7 +693,10 @@ async function measureManyStreams(mock: Server, config: string): Promise<void> {
   const floor = await startServer("floor-many", floorCmd, { FLOOR_BACKEND: mock.url, BUN_CONFIG_MAX_HTTP_REQUESTS: "4096" });
   const proxy = await startServer("proxy-many", proxyCmd(config));
   try {
-    for (const [name, target] of [["floor", floor], ["proxy", proxy]] as const) {
+    for (const [name, target] of [
+      ["floor", floor],
+      ["proxy", proxy],
+    ] as const) {
       await streams(target.url, MANY_STREAMS); // warm-up round, dropped
       resetPeak(target.pid);
       const result = await streams(target.url, MANY_STREAMS);
@@ -753,13 +807,43 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     },
     { label: `Added p99 latency over direct at ${RATE_RPS} req/s (ms)`, key: "addedP99Ms", digits: 3 },
     { label: "`GET /v1/models` throughput (req/s)", key: "modelsRps", digits: 0, bar: "proxy ≥ 20,000", pass: (x) => n(x.modelsRps) >= 20_000 },
-    { label: `${STREAMS} slow streams: byte-exact (streams, all rounds)`, key: "streamExact", digits: 0, bar: "all exact", pass: (x) => x.streamExact === x.streamCount && n(x.streamCount) > 0 },
-    { label: `${STREAMS} slow streams: first byte p50 (ms)`, key: "ttfbP50Ms", digits: 1, bar: "proxy ≤ floor + 1 ms", pass: (x) => n(x.ttfbP50Ms) <= n(f.ttfbP50Ms) + 1 },
-    { label: `${STREAMS} slow streams: first byte p99 (ms)`, key: "ttfbP99Ms", digits: 1, bar: "(same bar, read on p99)", pass: (x) => n(x.ttfbP99Ms) <= n(f.ttfbP99Ms) + 1 },
+    {
+      label: `${STREAMS} slow streams: byte-exact (streams, all rounds)`,
+      key: "streamExact",
+      digits: 0,
+      bar: "all exact",
+      pass: (x) => x.streamExact === x.streamCount && n(x.streamCount) > 0,
+    },
+    {
+      label: `${STREAMS} slow streams: first byte p50 (ms)`,
+      key: "ttfbP50Ms",
+      digits: 1,
+      bar: "proxy ≤ floor + 1 ms",
+      pass: (x) => n(x.ttfbP50Ms) <= n(f.ttfbP50Ms) + 1,
+    },
+    {
+      label: `${STREAMS} slow streams: first byte p99 (ms)`,
+      key: "ttfbP99Ms",
+      digits: 1,
+      bar: "(same bar, read on p99)",
+      pass: (x) => n(x.ttfbP99Ms) <= n(f.ttfbP99Ms) + 1,
+    },
     { label: `${STREAMS} slow streams: stream duration p99 (ms)`, key: "streamTotalP99Ms", digits: 1 },
     { label: `${STREAMS} slow streams: total time for all (ms)`, key: "streamWallMs", digits: 1 },
-    { label: `↳ with BUN_CONFIG_MAX_HTTP_REQUESTS=${RAISED_FETCH_CAP}: first byte p50 (ms)`, key: "ttfbP50MsRaised", digits: 1, bar: "(informative)", pass: (x) => n(x.ttfbP50MsRaised) <= n(f.ttfbP50MsRaised) + 1 },
-    { label: `↳ with BUN_CONFIG_MAX_HTTP_REQUESTS=${RAISED_FETCH_CAP}: first byte p99 (ms)`, key: "ttfbP99MsRaised", digits: 1, bar: "(informative)", pass: (x) => n(x.ttfbP99MsRaised) <= n(f.ttfbP99MsRaised) + 1 },
+    {
+      label: `↳ with BUN_CONFIG_MAX_HTTP_REQUESTS=${RAISED_FETCH_CAP}: first byte p50 (ms)`,
+      key: "ttfbP50MsRaised",
+      digits: 1,
+      bar: "(informative)",
+      pass: (x) => n(x.ttfbP50MsRaised) <= n(f.ttfbP50MsRaised) + 1,
+    },
+    {
+      label: `↳ with BUN_CONFIG_MAX_HTTP_REQUESTS=${RAISED_FETCH_CAP}: first byte p99 (ms)`,
+      key: "ttfbP99MsRaised",
+      digits: 1,
+      bar: "(informative)",
+      pass: (x) => n(x.ttfbP99MsRaised) <= n(f.ttfbP99MsRaised) + 1,
+    },
     { label: `↳ with BUN_CONFIG_MAX_HTTP_REQUESTS=${RAISED_FETCH_CAP}: total time (ms)`, key: "streamWallMsRaised", digits: 1 },
     { label: "Idle RSS after start-up (MB)", key: "idleRssMb", digits: 1, bar: "proxy ≤ 40 MB", pass: (x) => n(x.idleRssMb) <= 40 },
     { label: "Idle RSS after the load runs (MB)", key: "idleAfterLoadRssMb", digits: 1 },
@@ -777,7 +861,9 @@ function report(context: { pinning: string; machine: string[]; versions: string[
   const signed = (value: number, digits: number) => (Number.isFinite(value) ? `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(digits)}` : "—");
   const budgetRows = rows.filter((row) => row.budget);
   const versus = (row: Row, target: TargetName) =>
-    row.budget!.compare === "ratio" ? ratio(fig[target][row.key], f[row.key]) : `${signed(n(fig[target][row.key]) - n(f[row.key]), row.digits ?? 1)} ${row.budget!.unit}`;
+    row.budget!.compare === "ratio"
+      ? ratio(fig[target][row.key], f[row.key])
+      : `${signed(n(fig[target][row.key]) - n(f[row.key]), row.digits ?? 1)} ${row.budget!.unit}`;
   const lines = [
     "| Metric | direct | floor | proxy | proxy/floor | proxy/direct | bar | result | required floor (reference) | required floor in Elysia (reference) |",
     "|---|--:|--:|--:|--:|--:|---|---|--:|--:|",
@@ -791,14 +877,17 @@ function report(context: { pinning: string; machine: string[]; versions: string[
       const ok = row.pass(fig.proxy);
       result = informative(row) ? (ok ? "(pass)" : "(fail)") : ok ? "**PASS**" : "**FAIL**";
       const measured = row.budget ? ` (${versus(row, "proxy")})` : "";
-      if (!informative(row)) verdicts.push(`${ok ? "PASS" : "FAIL"}: ${(row.budget?.label ?? row.label).replace(/`/g, "")} — ${row.bar}${measured}${ok ? "" : `; ${cause(row)}`}`);
+      if (!informative(row))
+        verdicts.push(`${ok ? "PASS" : "FAIL"}: ${(row.budget?.label ?? row.label).replace(/`/g, "")} — ${row.bar}${measured}${ok ? "" : `; ${cause(row)}`}`);
     }
     const references = REFERENCES.map(({ name }) => {
       const value = fig[name][row.key];
       const mark = row.pass && !informative(row) && !row.pass(fig[name]) ? " ✗" : "";
       return noRatio(row) ? `${fmt(value, row.digits)}${mark}` : `${fmt(value, row.digits)} (${ratio(value, fl)} floor)${mark}`;
     });
-    lines.push(`| ${row.label} | ${fmt(d, row.digits)} | ${fmt(fl, row.digits)} | ${fmt(pr, row.digits)} | ${ratios[0]} | ${ratios[1]} | ${row.bar ?? ""} | ${result} | ${references.join(" | ")} |`);
+    lines.push(
+      `| ${row.label} | ${fmt(d, row.digits)} | ${fmt(fl, row.digits)} | ${fmt(pr, row.digits)} | ${ratios[0]} | ${ratios[1]} | ${row.bar ?? ""} | ${result} | ${references.join(" | ")} |`,
+    );
   }
   const starved = SERVED.filter((t) => (fig[t].targetCpuPct as number) < 90).map((t) => `${t} ${fmt(fig[t].targetCpuPct, 0)} %`);
   const starvedVariants = Object.entries(features.core).filter(([, c]) => c.cpuShare < 0.9);
@@ -866,11 +955,22 @@ function report(context: { pinning: string; machine: string[]; versions: string[
         result = tputOk && p50Ok ? "**PASS**" : "**FAIL**";
         // A bar finer than the baseline's difference from itself cannot be read either way in this run.
         const resolves = (ok: boolean, what: string, seen: string, resolved: boolean) =>
-          ok ? "" : `; the baseline against itself lands ${seen}, so ${what} is ${resolved ? "within what this rig resolves: the gap is the proxy's own" : "below what this rig resolves"}`;
-        const tputNote = resolves(tputOk, `a ${((1 - bar.tput) * 100).toFixed(0)} % bar`, pct(spread.tputRatio.median), noise(spread.tputRatio, 1) <= 1 - bar.tput);
+          ok
+            ? ""
+            : `; the baseline against itself lands ${seen}, so ${what} is ${resolved ? "within what this rig resolves: the gap is the proxy's own" : "below what this rig resolves"}`;
+        const tputNote = resolves(
+          tputOk,
+          `a ${((1 - bar.tput) * 100).toFixed(0)} % bar`,
+          pct(spread.tputRatio.median),
+          noise(spread.tputRatio, 1) <= 1 - bar.tput,
+        );
         const p50Note = resolves(p50Ok, `a ${bar.p50Ms} ms bar`, `${signed(spread.p50AddedMs.median, 3)} ms`, noise(spread.p50AddedMs, 0) <= bar.p50Ms);
-        verdicts.push(`${tputOk ? "PASS" : "FAIL"}: ${feature.label} (${bar.issue}) keeps ≥ ${(bar.tput * 100).toFixed(0)} % of the throughput without it — ${pct(c.tputRatio.median)}${tputNote}`);
-        verdicts.push(`${p50Ok ? "PASS" : "FAIL"}: ${feature.label} (${bar.issue}) adds ≤ ${bar.p50Ms} ms to p50 at ${RATE_RPS} req/s — ${signed(c.p50AddedMs.median, 3)} ms${p50Note}`);
+        verdicts.push(
+          `${tputOk ? "PASS" : "FAIL"}: ${feature.label} (${bar.issue}) keeps ≥ ${(bar.tput * 100).toFixed(0)} % of the throughput without it — ${pct(c.tputRatio.median)}${tputNote}`,
+        );
+        verdicts.push(
+          `${p50Ok ? "PASS" : "FAIL"}: ${feature.label} (${bar.issue}) adds ≤ ${bar.p50Ms} ms to p50 at ${RATE_RPS} req/s — ${signed(c.p50AddedMs.median, 3)} ms${p50Note}`,
+        );
       }
       rowsOut.push(`| ${feature.label} | ${feature.how} | ${cells(c)} | ${aboveSpread(c)} | ${c.errors} | ${barCell} | ${result} |`);
     }
@@ -898,31 +998,34 @@ function report(context: { pinning: string; machine: string[]; versions: string[
       `| *same work, measured twice* (the rig's own spread) | a second baseline process, same config | ${cells(spread)} | | ${spread.errors} | | |`,
       ...rowsOut,
       "",
-      "\"Above the same-work spread\" names the figures whose cost is larger than the first row's: the",
+      '"Above the same-work spread" names the figures whose cost is larger than the first row\'s: the',
       "baseline's difference from itself, or half the range of its per-round differences where that is",
       "larger. A figure not named there cannot be told from noise in this run.",
       "",
     );
   }
-  const manyRows = many.proxy && many.floor
-    ? (() => {
-        const exactOk = many.proxy.exact === many.proxy.streams && many.proxy.streams === MANY_STREAMS;
-        verdicts.push(`${exactOk ? "PASS" : "FAIL"}: ${MANY_STREAMS} concurrent streams through one instance with nothing set, all byte-exact — ${many.proxy.exact}/${many.proxy.streams}`);
-        const row = (name: string, x: StreamResult & { peakRssMb: number }) =>
-          `| ${name} | ${x.exact}/${x.streams} | ${fmt(x.firstByteP50, 1)} | ${fmt(x.firstByteP99, 1)} | ${fmt(x.wallMs, 0)} | ${fmt(x.peakRssMb, 1)} |`;
-        return [
-          `## ${MANY_STREAMS} concurrent streams (issue 11)`,
-          "",
-          `Fresh processes; the proxy started with no environment variable (it raises Bun's fetch cap itself from \`maxInFlight\`, default 4096), the floor with \`BUN_CONFIG_MAX_HTTP_REQUESTS=4096\`. One warm-up round dropped, then one measured round: ${STREAM_CHUNKS} SSE events ${STREAM_DELAY_MS} ms apart per stream.`,
-          "",
-          "| target | byte-exact | first byte p50 (ms) | first byte p99 (ms) | all done (ms) | peak RSS (MB) |",
-          "|---|--:|--:|--:|--:|--:|",
-          row("floor", many.floor),
-          row("proxy", many.proxy),
-          "",
-        ];
-      })()
-    : [];
+  const manyRows =
+    many.proxy && many.floor
+      ? (() => {
+          const exactOk = many.proxy.exact === many.proxy.streams && many.proxy.streams === MANY_STREAMS;
+          verdicts.push(
+            `${exactOk ? "PASS" : "FAIL"}: ${MANY_STREAMS} concurrent streams through one instance with nothing set, all byte-exact — ${many.proxy.exact}/${many.proxy.streams}`,
+          );
+          const row = (name: string, x: StreamResult & { peakRssMb: number }) =>
+            `| ${name} | ${x.exact}/${x.streams} | ${fmt(x.firstByteP50, 1)} | ${fmt(x.firstByteP99, 1)} | ${fmt(x.wallMs, 0)} | ${fmt(x.peakRssMb, 1)} |`;
+          return [
+            `## ${MANY_STREAMS} concurrent streams (issue 11)`,
+            "",
+            `Fresh processes; the proxy started with no environment variable (it raises Bun's fetch cap itself from \`maxInFlight\`, default 4096), the floor with \`BUN_CONFIG_MAX_HTTP_REQUESTS=4096\`. One warm-up round dropped, then one measured round: ${STREAM_CHUNKS} SSE events ${STREAM_DELAY_MS} ms apart per stream.`,
+            "",
+            "| target | byte-exact | first byte p50 (ms) | first byte p99 (ms) | all done (ms) | peak RSS (MB) |",
+            "|---|--:|--:|--:|--:|--:|",
+            row("floor", many.floor),
+            row("proxy", many.proxy),
+            "",
+          ];
+        })()
+      : [];
   return [
     "# Benchmark results",
     "",
@@ -969,7 +1072,7 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     `- Max throughput: \`wrk -t1 -c${CONNECTIONS} -s bench/wrk/chat.lua\` (POST of a 2-message chat request with`,
     `  the OpenAI Python SDK's headers; mock answers ~600 bytes of JSON), ${S.tputWarm} s warm-up then ${S.tputSecs} s measured.`,
     "  \"Target CPU use\" is the target process's CPU time over the run's wall time: ~100 % means the",
-    "  target's core, not the rig, limited the rate. \"CPU per request\" is that CPU time (utime + stime",
+    '  target\'s core, not the rig, limited the rate. "CPU per request" is that CPU time (utime + stime',
     "  of all the target's threads, from `/proc/<pid>/stat`, 10 ms ticks) over the measured run divided by",
     "  the requests wrk completed in it: it depends less than req/s on how much of the core the target got.",
     `  "CPU ${TARGET_CPU} busy with anything else" is the target core's busy and stolen time (\`/proc/stat\`) minus the`,
@@ -1018,15 +1121,15 @@ async function main(): Promise<void> {
 
   const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "unknown";
   const dirty = sh(["git", "status", "--porcelain", "--", "src"]);
-  const machine = [
-    `CPUs: ${cpus} (nproc), model: ${cpuModel}`,
-    `Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    `Kernel: ${sh(["uname", "-sr"])}`,
-  ];
+  const machine = [`CPUs: ${cpus} (nproc), model: ${cpuModel}`, `Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`, `Kernel: ${sh(["uname", "-sr"])}`];
   const versions = [
     `Bun: ${Bun.version}`,
-    `wrk: ${sh(["wrk", "-v"]).split("\n")[0]!.replace(/ Copyright.*/, "")}`,
-    process.env.BENCH_PROXY_DESC ? `Proxy: ${process.env.BENCH_PROXY_DESC}` : `Proxy: HEAD ${sh(["git", "rev-parse", "--short=12", "HEAD"])}, last src/ commit ${sh(["git", "log", "-1", "--format=%h %s", "--", "src"])}${dirty ? " + uncommitted changes in src/" : ""}, binary ${BINARY.replace(`${ROOT}/`, "")}`,
+    `wrk: ${sh(["wrk", "-v"])
+      .split("\n")[0]!
+      .replace(/ Copyright.*/, "")}`,
+    process.env.BENCH_PROXY_DESC
+      ? `Proxy: ${process.env.BENCH_PROXY_DESC}`
+      : `Proxy: HEAD ${sh(["git", "rev-parse", "--short=12", "HEAD"])}, last src/ commit ${sh(["git", "log", "-1", "--format=%h %s", "--", "src"])}${dirty ? " + uncommitted changes in src/" : ""}, binary ${BINARY.replace(`${ROOT}/`, "")}`,
   ];
 
   removeUsageFiles();

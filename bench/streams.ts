@@ -16,7 +16,13 @@ const url = `${base}/v1/chat/completions`;
 const decoder = new TextDecoder();
 const run = Math.random().toString(36).slice(2, 8);
 
-interface Outcome { status: number; firstByteMs: number; totalMs: number; exact: boolean; error?: string }
+interface Outcome {
+  status: number;
+  firstByteMs: number;
+  totalMs: number;
+  exact: boolean;
+  error?: string;
+}
 
 async function one(i: number, signal: AbortSignal): Promise<Outcome> {
   const nonce = `${run}-${i}`;
@@ -58,17 +64,19 @@ const totals = outcomes.map((o) => o.totalMs);
 const errors = [...new Set(outcomes.filter((o) => o.error).map((o) => o.error))].slice(0, 3);
 const statuses: Record<string, number> = {};
 for (const o of outcomes) statuses[o.status] = (statuses[o.status] ?? 0) + 1;
-console.log(`BENCH_JSON ${JSON.stringify({
-  streams,
-  chunks,
-  delayMs,
-  exact: outcomes.filter((o) => o.exact).length,
-  statuses,
-  errors,
-  firstByteP50: percentile(firstBytes, 50),
-  firstByteP99: percentile(firstBytes, 99),
-  firstByteMax: percentile(firstBytes, 100),
-  totalP50: percentile(totals, 50),
-  totalP99: percentile(totals, 99),
-  wallMs,
-})}`);
+console.log(
+  `BENCH_JSON ${JSON.stringify({
+    streams,
+    chunks,
+    delayMs,
+    exact: outcomes.filter((o) => o.exact).length,
+    statuses,
+    errors,
+    firstByteP50: percentile(firstBytes, 50),
+    firstByteP99: percentile(firstBytes, 99),
+    firstByteMax: percentile(firstBytes, 100),
+    totalP50: percentile(totals, 50),
+    totalP99: percentile(totals, 99),
+    wallMs,
+  })}`,
+);

@@ -57,7 +57,12 @@ async function once(kind: MixKind): Promise<string | null> {
     }
     case "aborted-stream": {
       const abort = new AbortController();
-      const response = await fetch(`${base}/v1/chat/completions`, { method: "POST", headers, body: chat("soak-slow-stream", true), signal: AbortSignal.any([abort.signal, signal]) });
+      const response = await fetch(`${base}/v1/chat/completions`, {
+        method: "POST",
+        headers,
+        body: chat("soak-slow-stream", true),
+        signal: AbortSignal.any([abort.signal, signal]),
+      });
       if (response.status !== 200) return `status ${response.status}`;
       const reader = response.body!.getReader();
       const first = await reader.read();
@@ -73,7 +78,12 @@ async function once(kind: MixKind): Promise<string | null> {
       return response.status === status && body.includes("soak backend error") ? null : `status ${response.status}`;
     }
     case "unknown-model": {
-      const response = await fetch(`${base}/v1/chat/completions`, { method: "POST", headers, body: chat(`no-such-model-${Math.floor(random() * 1000)}`, false), signal });
+      const response = await fetch(`${base}/v1/chat/completions`, {
+        method: "POST",
+        headers,
+        body: chat(`no-such-model-${Math.floor(random() * 1000)}`, false),
+        signal,
+      });
       const body = await response.text();
       return response.status === 404 && body.includes("model_not_found") ? null : `status ${response.status}`;
     }

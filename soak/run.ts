@@ -86,7 +86,8 @@ const mock = Bun.serve({
     backendStats.requests++;
     const url = new URL(request.url);
     const body = (await request.json().catch(() => ({}))) as { model?: string };
-    if (url.pathname === "/v1/embeddings") return Response.json({ object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2] }], model: body.model });
+    if (url.pathname === "/v1/embeddings")
+      return Response.json({ object: "list", data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2] }], model: body.model });
     switch (body.model) {
       case "soak-json-actual":
         return Response.json({
@@ -188,7 +189,9 @@ function fdKinds(): string {
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     let target = "?";
     try {
-      target = readlinkSync(`/proc/${pid}/fd/${fd}`).replace(/:\[\d+\]$/, "").replace(/^\/.*/, "file");
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`)
+        .replace(/:\[\d+\]$/, "")
+        .replace(/^\/.*/, "file");
     } catch {}
     kinds[target] = (kinds[target] ?? 0) + 1;
   }
@@ -273,7 +276,9 @@ console.log(`start: RSS ${mb(start.rss)}, ${start.fds} fds (${start.kinds})`);
 const warm = await load(WARMUP, SEED);
 const warmSettle = await settle(start.fds);
 const afterWarm = { rss: rssKb(), fds: warmSettle.fds, kinds: fdKinds() };
-console.log(`after warm-up (${warm.total} requests, ${(warm.total / warm.seconds).toFixed(0)} req/s): RSS ${mb(afterWarm.rss)}, ${afterWarm.fds} fds (${afterWarm.kinds}; settled in ${warmSettle.waitedMs} ms)`);
+console.log(
+  `after warm-up (${warm.total} requests, ${(warm.total / warm.seconds).toFixed(0)} req/s): RSS ${mb(afterWarm.rss)}, ${afterWarm.fds} fds (${afterWarm.kinds}; settled in ${warmSettle.waitedMs} ms)`,
+);
 
 let peakRss = afterWarm.rss;
 let peakFds = afterWarm.fds;
@@ -283,7 +288,9 @@ const main = await load(REQUESTS, SEED + 1, () => {
 });
 const endSettle = await settle(start.fds);
 const end = { rss: rssKb(), fds: endSettle.fds, kinds: fdKinds() };
-console.log(`end (${main.total} requests, ${(main.total / main.seconds).toFixed(0)} req/s): RSS ${mb(end.rss)}, ${end.fds} fds (${end.kinds}; settled in ${endSettle.waitedMs} ms)`);
+console.log(
+  `end (${main.total} requests, ${(main.total / main.seconds).toFixed(0)} req/s): RSS ${mb(end.rss)}, ${end.fds} fds (${end.kinds}; settled in ${endSettle.waitedMs} ms)`,
+);
 
 proxy.kill("SIGTERM");
 const exitCode = await bounded(proxy.exited, 15_000, "the proxy exiting on SIGTERM");
@@ -297,7 +304,11 @@ for (const [key, n] of Object.entries(main.unexpected)) unexpected[key] = (unexp
 const unexpectedTotal = Object.values(unexpected).reduce((a, b) => a + b, 0);
 const rssLimit = afterWarm.rss * RSS_FACTOR;
 const checks = [
-  { what: `end RSS ≤ ${RSS_FACTOR} × warm-up RSS (${mb(rssLimit)})`, ok: end.rss <= rssLimit, value: `${mb(end.rss)} (${(end.rss / afterWarm.rss).toFixed(3)} ×)` },
+  {
+    what: `end RSS ≤ ${RSS_FACTOR} × warm-up RSS (${mb(rssLimit)})`,
+    ok: end.rss <= rssLimit,
+    value: `${mb(end.rss)} (${(end.rss / afterWarm.rss).toFixed(3)} ×)`,
+  },
   { what: `end fds ≤ start fds + ${FD_SLACK}`, ok: end.fds <= start.fds + FD_SLACK, value: `${end.fds} vs ${start.fds} at start` },
   { what: "every answer as expected", ok: unexpectedTotal === 0, value: `${unexpectedTotal} unexpected` },
   { what: "exit code on SIGTERM is 0", ok: exitCode === 0, value: String(exitCode) },
@@ -338,7 +349,13 @@ ${checks.map((check) => `| ${check.what} | ${check.value} | ${check.ok ? "ok" : 
 | kind | share | sent | what |
 |---|---|---|---|
 ${MIX.map((kind) => `| ${kind.name} | ${kind.weight} % | ${(counts[kind.name] ?? 0).toLocaleString("en-US")} | ${kind.what} |`).join("\n")}
-${unexpectedTotal ? `\nUnexpected answers:\n\n${Object.entries(unexpected).map(([key, n]) => `- ${n} × ${key}`).join("\n")}\n` : ""}`;
+${
+  unexpectedTotal
+    ? `\nUnexpected answers:\n\n${Object.entries(unexpected)
+        .map(([key, n]) => `- ${n} × ${key}`)
+        .join("\n")}\n`
+    : ""
+}`;
 
 writeFileSync(OUT, report);
 console.log("\n" + report);

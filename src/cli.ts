@@ -59,7 +59,8 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
     }
   } catch (error) {
     if (error instanceof CliError) fail(error.message, error.fields, error.withHelp);
-    if (error instanceof ConfigError && !existsSync(error.file)) fail(`${error.file}: file not found (run with --init to write a starting config there)`, { file: error.file });
+    if (error instanceof ConfigError && !existsSync(error.file))
+      fail(`${error.file}: file not found (run with --init to write a starting config there)`, { file: error.file });
     if (error instanceof UsageStoreError) fail(error.message, { file: error.file });
     if (error instanceof ConfigError) fail(`invalid configuration\n${error.message}`, { file: error.file, problems: error.problems });
     if (error instanceof ListenError) fail(error.message);

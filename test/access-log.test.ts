@@ -6,10 +6,13 @@ import { ALPHA_KEY, closedPort, startHarness, type Harness } from "./support/pro
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({
-    log: { format: "json" },
-    clientKeys: [{ key: "ck-access-log-test-key-000000000000", name: "team-a" }],
-  }, { dead: { url: `http://127.0.0.1:${closedPort()}` } });
+  h = await startHarness(
+    {
+      log: { format: "json" },
+      clientKeys: [{ key: "ck-access-log-test-key-000000000000", name: "team-a" }],
+    },
+    { dead: { url: `http://127.0.0.1:${closedPort()}` } },
+  );
 });
 afterAll(() => h.stop());
 beforeEach(() => {
@@ -46,7 +49,7 @@ describe("X-Request-Id", () => {
     expect((await entryFor(id)).status).toBe(200);
   });
 
-  for (const hostile of ["has space", "x".repeat(129), "line\\nbreak", "quote\"", "é-accent", "<script>"]) {
+  for (const hostile of ["has space", "x".repeat(129), "line\\nbreak", 'quote"', "é-accent", "<script>"]) {
     test(`a hostile id is replaced: ${JSON.stringify(hostile.slice(0, 20))}`, async () => {
       const response = await postJson(h.url("/v1/chat/completions"), chatBody("gpt"), { ...CLIENT, "x-request-id": hostile });
       await response.arrayBuffer();
@@ -79,7 +82,27 @@ describe("access log lines", () => {
     await response.arrayBuffer();
     const entry = await entryFor("fields-1");
     expect(Object.keys(entry).sort()).toEqual(
-      ["time", "level", "msg", "requestId", "method", "path", "model", "servedModel", "target", "attempts", "status", "bytesOut", "ttfbMs", "durationMs", "promptTokens", "completionTokens", "client", "user", "outcome"].sort(),
+      [
+        "time",
+        "level",
+        "msg",
+        "requestId",
+        "method",
+        "path",
+        "model",
+        "servedModel",
+        "target",
+        "attempts",
+        "status",
+        "bytesOut",
+        "ttfbMs",
+        "durationMs",
+        "promptTokens",
+        "completionTokens",
+        "client",
+        "user",
+        "outcome",
+      ].sort(),
     );
     expect(Object.keys(entry).slice(0, 3)).toEqual(["time", "level", "msg"]); // like every JSON line the process writes
     expect(entry).toMatchObject({

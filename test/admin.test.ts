@@ -91,7 +91,8 @@ describe("GET /debug", () => {
   test("no full key appears anywhere in the body, on /debug or /v1/debug", async () => {
     for (const path of ["/debug", "/v1/debug"]) {
       const { text } = await debug(path);
-      for (const key of [ALPHA_KEY, BRAVO_KEY, ELEVEN_CHAR_KEY, TEN_CHAR_KEY, SHORT_KEY]) expect({ path, key, leaked: text.includes(key) }).toEqual({ path, key, leaked: false });
+      for (const key of [ALPHA_KEY, BRAVO_KEY, ELEVEN_CHAR_KEY, TEN_CHAR_KEY, SHORT_KEY])
+        expect({ path, key, leaked: text.includes(key) }).toEqual({ path, key, leaked: false });
     }
   });
 

@@ -15,7 +15,13 @@ const richBody = {
   model: "gpt",
   messages: [
     { role: "system", content: "Be brief." },
-    { role: "user", content: [{ type: "text", text: "Hi" }, { type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } }] },
+    {
+      role: "user",
+      content: [
+        { type: "text", text: "Hi" },
+        { type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } },
+      ],
+    },
   ],
   temperature: 0.25,
   top_p: 1,

@@ -48,7 +48,17 @@ describe("CLI: informational flags", () => {
   test("--help prints usage with every flag and exits 0", async () => {
     const { code, stdout } = await runToExit(cli("--help"), { cwd: dir, env: cleanEnv() });
     expect(code).toBe(0);
-    for (const flag of ["--config", "--port", "--host", "--check-config", "--init", "--version", "--help", "CM_OPEN_WEBUI_PROXY_PORT", "CM_OPEN_WEBUI_PROXY_CONFIG_FILE"]) {
+    for (const flag of [
+      "--config",
+      "--port",
+      "--host",
+      "--check-config",
+      "--init",
+      "--version",
+      "--help",
+      "CM_OPEN_WEBUI_PROXY_PORT",
+      "CM_OPEN_WEBUI_PROXY_CONFIG_FILE",
+    ]) {
       expect(stdout).toContain(flag);
     }
   });
@@ -110,7 +120,6 @@ describe("CLI: --init", () => {
     expect(again.stderr).toContain("config.json already exists");
     expect(readFileSync(join(cwd, "config.json"), "utf8")).toBe(edited);
   });
-
 });
 
 /** Asserts a start-up failure: exit 1 and a single line on stderr, no stack trace. */

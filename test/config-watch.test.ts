@@ -22,7 +22,14 @@ test("a ConfigMap-style update (the ..data link swapped to a new folder) is pick
   symlinkSync(version(1), join(dir, "..data"));
   symlinkSync("..data/config.json", join(dir, "config.json"));
   const log = new CapturingLogger("configmap proxy log");
-  const server = await startServer({ configPath: join(dir, "config.json"), port: 0, hostname: "127.0.0.1", log, watchConfig: true, accessLogWrite: log.access });
+  const server = await startServer({
+    configPath: join(dir, "config.json"),
+    port: 0,
+    hostname: "127.0.0.1",
+    log,
+    watchConfig: true,
+    accessLogWrite: log.access,
+  });
   try {
     expect([...server.configs.current.models.keys()]).toEqual(["model-v1"]);
     const next = version(2);

@@ -177,7 +177,9 @@ describe("config: ${ENV} substitution", () => {
   });
 
   test("a variable set to the empty string is substituted, not an error", async () => {
-    const config = await loadConfig(writeConfig(join(dir, "empty.json"), { endpoints: { gpt: { url: "http://127.0.0.1:1", apiKey: "${EMPTY}" } } }), { EMPTY: "" });
+    const config = await loadConfig(writeConfig(join(dir, "empty.json"), { endpoints: { gpt: { url: "http://127.0.0.1:1", apiKey: "${EMPTY}" } } }), {
+      EMPTY: "",
+    });
     expect([...config.models.keys()]).toEqual(["gpt"]);
   });
 
@@ -215,7 +217,7 @@ describe("config: keys that name Object.prototype's members are plain keys", () 
     expect(message).not.toContain("models.3");
   });
 
-  test("a \"__proto__\" key in the file sets no prototype: under endpoints it is a model like any other", async () => {
+  test('a "__proto__" key in the file sets no prototype: under endpoints it is a model like any other', async () => {
     const file = writeConfig(
       join(dir, "proto.json"),
       `{"__proto__": {"polluted": true}, "endpoints": {"__proto__": ${JSON.stringify({ ...backend(), actualModelName: "proto-actual" })}, "gpt": ${JSON.stringify(backend())}}}`,

@@ -169,7 +169,10 @@ describe("docs: the OpenAPI document", () => {
   });
 
   test("/v1/models and /health document their response schemas", () => {
-    for (const [path, field] of [["/v1/models", "data"], ["/health", "status"]] as const) {
+    for (const [path, field] of [
+      ["/v1/models", "data"],
+      ["/health", "status"],
+    ] as const) {
       const responses = doc.paths[path]!.get.responses ?? {};
       const schema = responses["200"]?.content?.["application/json"]?.schema;
       expect({ path, hasSchema: schema !== undefined }).toEqual({ path, hasSchema: true });
@@ -229,7 +232,8 @@ describe("docs: the passthrough in the OpenAPI document", () => {
 
   test("no operation anywhere uses a method the proxy refuses (OPTIONS, TRACE, …)", () => {
     for (const [path, operations] of Object.entries(paths)) {
-      for (const method of Object.keys(operations)) expect({ path, method, forwarded: FORWARDED_METHODS.includes(method) }).toEqual({ path, method, forwarded: true });
+      for (const method of Object.keys(operations))
+        expect({ path, method, forwarded: FORWARDED_METHODS.includes(method) }).toEqual({ path, method, forwarded: true });
     }
   });
 

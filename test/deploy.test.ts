@@ -65,7 +65,8 @@ test("the env names in deploy/ are ones the proxy reads", () => {
   for (const name of ["CM_OPEN_WEBUI_PROXY_CONFIG_FILE", "CM_OPEN_WEBUI_PROXY_PORT", "CM_OPEN_WEBUI_PROXY_ADMIN_KEY"]) expect(known).toContain(name);
   const files = [...new Glob("**/*").scanSync(DEPLOY)];
   for (const file of files) {
-    for (const [name] of read(join(DEPLOY, file)).matchAll(/CM_OPEN_WEBUI_PROXY_[A-Z_]+/g)) expect({ file, name, known: known.has(name) }).toEqual({ file, name, known: true });
+    for (const [name] of read(join(DEPLOY, file)).matchAll(/CM_OPEN_WEBUI_PROXY_[A-Z_]+/g))
+      expect({ file, name, known: known.has(name) }).toEqual({ file, name, known: true });
   }
 });
 
@@ -132,7 +133,9 @@ describe("deploy/Dockerfile", () => {
   });
 
   test("the build context leaves out dependencies, local configs and secrets", () => {
-    const ignored = read(join(DEPLOY, "Dockerfile.dockerignore")).split("\n").map((line) => line.trim());
+    const ignored = read(join(DEPLOY, "Dockerfile.dockerignore"))
+      .split("\n")
+      .map((line) => line.trim());
     for (const entry of [".git", ".tools", "node_modules", "dist", "config.json", ".env"]) expect(ignored).toContain(entry);
   });
 });
@@ -143,7 +146,8 @@ const composeDefault = (value: string) => value.replace(/\$\{(\w+)(?::?-([^}]*))
 describe("deploy/docker-compose.yml", () => {
   const compose = yaml(join(DEPLOY, "docker-compose.yml"));
   const { proxy: proxyService, "open-webui": webui, redis } = compose.services;
-  const proxyEnv = (): Record<string, string> => Object.fromEntries(Object.entries(proxyService.environment as Record<string, string>).map(([k, v]) => [k, composeDefault(String(v))]));
+  const proxyEnv = (): Record<string, string> =>
+    Object.fromEntries(Object.entries(proxyService.environment as Record<string, string>).map(([k, v]) => [k, composeDefault(String(v))]));
   const configMount = () => {
     const mount = (proxyService.volumes as string[]).find((volume) => volume.split(":")[1] === proxyEnv().CM_OPEN_WEBUI_PROXY_CONFIG_FILE);
     return mount?.split(":")[0];
@@ -171,7 +175,9 @@ describe("deploy/docker-compose.yml", () => {
     expect(config.clients.keys.map((key) => key.name)).toContain("open-webui");
     const raw = JSON.parse(read(join(DEPLOY, configMount()!)));
     const webuiKey = composeDefault(webui.environment.OPENAI_API_KEY);
-    const clientKeys = (raw.clientKeys as { key: string }[]).map((entry) => composeDefault(entry.key.replace(/\$\{(\w+)\}/g, (_, name) => proxyEnv()[name] ?? "")));
+    const clientKeys = (raw.clientKeys as { key: string }[]).map((entry) =>
+      composeDefault(entry.key.replace(/\$\{(\w+)\}/g, (_, name) => proxyEnv()[name] ?? "")),
+    );
     expect(clientKeys).toContain(webuiKey);
   });
 
@@ -180,7 +186,11 @@ describe("deploy/docker-compose.yml", () => {
     await loadWith(text, proxyEnv()); // throws ConfigError with every problem otherwise
     const raw = JSON.parse(text);
     const redisUrl = new URL(raw.state.redis);
-    expect({ protocol: redisUrl.protocol, host: redisUrl.hostname, port: redisUrl.port || "6379" }).toEqual({ protocol: "redis:", host: "redis", port: "6379" });
+    expect({ protocol: redisUrl.protocol, host: redisUrl.hostname, port: redisUrl.port || "6379" }).toEqual({
+      protocol: "redis:",
+      host: "redis",
+      port: "6379",
+    });
     // usage.path lies in a volume the proxy can write (the image's root is not its to write).
     const dataMount = (proxyService.volumes as string[]).map((volume) => volume.split(":")[1]).find((target) => raw.usage.path.startsWith(`${target}/`));
     expect(dataMount).toBe("/data");
@@ -194,7 +204,12 @@ describe("deploy/docker-compose.yml", () => {
 });
 
 describe("deploy/k8s", () => {
-  const docs = () => Object.fromEntries(readdirSync(K8S).filter((file) => file.endsWith(".yaml")).map((file) => [file, yaml(join(K8S, file))]));
+  const docs = () =>
+    Object.fromEntries(
+      readdirSync(K8S)
+        .filter((file) => file.endsWith(".yaml"))
+        .map((file) => [file, yaml(join(K8S, file))]),
+    );
   const byKind = (kind: string) => {
     const found = Object.values(docs()).filter((doc: any) => doc.kind === kind);
     expect({ kind, count: found.length }).toEqual({ kind, count: 1 });
@@ -213,7 +228,12 @@ describe("deploy/k8s", () => {
   test("has a Deployment, Service, ConfigMap, Secret, HorizontalPodAutoscaler and PodDisruptionBudget, all in the kustomization", () => {
     for (const kind of ["Deployment", "Service", "ConfigMap", "Secret", "HorizontalPodAutoscaler", "PodDisruptionBudget"]) byKind(kind);
     const resources = (yaml(join(K8S, "kustomization.yaml")).resources as string[]).sort();
-    expect(resources).toEqual(Object.entries(docs()).filter(([, doc]: [string, any]) => doc.kind !== "Kustomization").map(([file]) => file).sort());
+    expect(resources).toEqual(
+      Object.entries(docs())
+        .filter(([, doc]: [string, any]) => doc.kind !== "Kustomization")
+        .map(([file]) => file)
+        .sort(),
+    );
   });
 
   test("the container listens on 3333, with liveness on /health and readiness on /ready at that port", () => {
@@ -232,7 +252,8 @@ describe("deploy/k8s", () => {
     expect(selects(service.spec.selector)).toBe(true);
     const port = service.spec.ports[0];
     expect(port.port).toBe(PORT);
-    const target = typeof port.targetPort === "string" ? container().ports.find((entry: any) => entry.name === port.targetPort)?.containerPort : port.targetPort;
+    const target =
+      typeof port.targetPort === "string" ? container().ports.find((entry: any) => entry.name === port.targetPort)?.containerPort : port.targetPort;
     expect(target).toBe(PORT);
   });
 

@@ -208,9 +208,7 @@ describe("errors: unreachable backends (502), leaking nothing", () => {
 describe("errors from the backend pass through unchanged", () => {
   test("429 with Retry-After and rate-limit headers: status, headers and body unchanged", async () => {
     const body = { error: { message: "Rate limit reached", type: "rate_limit_error", param: null, code: "rate_limit_exceeded" } };
-    h.bravo.willReply(
-      reply.json(body, { status: 429, headers: { "retry-after": "17", "retry-after-ms": "17000", "x-ratelimit-remaining-requests": "0" } }),
-    );
+    h.bravo.willReply(reply.json(body, { status: 429, headers: { "retry-after": "17", "retry-after-ms": "17000", "x-ratelimit-remaining-requests": "0" } }));
     const response = await postJson(h.url("/v1/chat/completions"), chatBody("llama"));
     expect(response.status).toBe(429);
     expect(response.headers.get("retry-after")).toBe("17");

@@ -18,7 +18,8 @@ const encoder = new TextEncoder();
 
 /** The SSE bytes the backend sends for one stream, marked with its nonce so streams cannot mix. */
 function streamChunks(nonce: string): string[] {
-  const event = (i: number) => `data: ${JSON.stringify({ id: `chatcmpl-${nonce}`, object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: `${nonce}:${i}` }, finish_reason: null }] })}\n\n`;
+  const event = (i: number) =>
+    `data: ${JSON.stringify({ id: `chatcmpl-${nonce}`, object: "chat.completion.chunk", choices: [{ index: 0, delta: { content: `${nonce}:${i}` }, finish_reason: null }] })}\n\n`;
   return [event(0), event(1), event(2), "data: [DONE]\n\n"];
 }
 

@@ -82,15 +82,31 @@ describe("log.format json, the compiled binary", () => {
     writeConfig(file, { log: { format: "json" }, endpoints: endpoints() }); // no clientKeys: a warning
     proc = spawnProcess([binary, "--config", file, "--port", "0", "--host", "127.0.0.1"], { cwd: dir, env: cleanEnv() });
     const port = await proc.ready(20_000);
-    await proc.line(jsonWhere((e) => e.level === "warn" && msgOf(e).includes("no clientKeys configured")), 5000, "the no-clientKeys warning");
+    await proc.line(
+      jsonWhere((e) => e.level === "warn" && msgOf(e).includes("no clientKeys configured")),
+      5000,
+      "the no-clientKeys warning",
+    );
 
     // An accepted reload (the file watcher), then a rejected one (the watcher, then SIGHUP).
     writeConfig(file, { log: { format: "json" }, endpoints: endpoints({ second: { url: mock.url } }) }, "atomic");
-    await proc.line(jsonWhere((e) => msgOf(e).startsWith("config reloaded") && e.models === 2), 5000, "the reload with two models");
+    await proc.line(
+      jsonWhere((e) => msgOf(e).startsWith("config reloaded") && e.models === 2),
+      5000,
+      "the reload with two models",
+    );
     writeConfig(file, { log: { format: "json" }, endpoints: { gpt: { url: 42 } } }, "atomic");
-    await proc.line(jsonWhere((e) => msgOf(e).includes("rejected") && e.reason !== "SIGHUP"), 5000, "the watcher's rejected reload");
+    await proc.line(
+      jsonWhere((e) => msgOf(e).includes("rejected") && e.reason !== "SIGHUP"),
+      5000,
+      "the watcher's rejected reload",
+    );
     proc.kill("SIGHUP");
-    await proc.line(jsonWhere((e) => msgOf(e).includes("rejected") && e.reason === "SIGHUP"), 5000, "the SIGHUP's rejected reload");
+    await proc.line(
+      jsonWhere((e) => msgOf(e).includes("rejected") && e.reason === "SIGHUP"),
+      5000,
+      "the SIGHUP's rejected reload",
+    );
 
     // Traffic: access lines on stdout.
     const ok = await postJson(`http://127.0.0.1:${port}/v1/chat/completions`, chatBody("gpt"), { "x-request-id": "json-log-ok" });
@@ -99,7 +115,12 @@ describe("log.format json, the compiled binary", () => {
     expect(missing.status).toBe(404);
     await missing.arrayBuffer();
     // A request's access line is written once the response is out (and batched for up to 100 ms).
-    for (const id of ["json-log-ok", "json-log-404"]) await proc.stdoutLine(jsonWhere((e) => e.requestId === id), 5000, `the access line of ${id}`);
+    for (const id of ["json-log-ok", "json-log-404"])
+      await proc.stdoutLine(
+        jsonWhere((e) => e.requestId === id),
+        5000,
+        `the access line of ${id}`,
+      );
 
     expect(await proc.stop(10_000)).toBe(0); // SIGTERM: drain, flush the access lines, exit
     const stderr = everyLineJson(proc.stderr, "stderr");
@@ -121,10 +142,20 @@ describe("log.format json, the compiled binary", () => {
     const rejected = stderr.filter((e) => msgOf(e).includes("rejected"));
     expect(rejected.length).toBeGreaterThanOrEqual(2);
     for (const entry of rejected) expect(entry).toMatchObject({ level: "warn", file, error: expect.stringContaining("endpoints.gpt.url") });
-    expect(stderr.find((e) => msgOf(e).startsWith("SIGTERM: no new connections"))).toMatchObject({ level: "info", signal: "SIGTERM", drainTimeoutMs: expect.any(Number) });
+    expect(stderr.find((e) => msgOf(e).startsWith("SIGTERM: no new connections"))).toMatchObject({
+      level: "info",
+      signal: "SIGTERM",
+      drainTimeoutMs: expect.any(Number),
+    });
     expect(stderr.at(-1)).toMatchObject({ level: "info", msg: "all requests finished, exiting", signal: "SIGTERM", drained: true });
 
-    expect(stdout.find((e) => e.requestId === "json-log-ok")).toMatchObject({ level: "info", msg: "POST /v1/chat/completions 200", status: 200, model: "gpt", outcome: "ok" });
+    expect(stdout.find((e) => e.requestId === "json-log-ok")).toMatchObject({
+      level: "info",
+      msg: "POST /v1/chat/completions 200",
+      status: 200,
+      model: "gpt",
+      outcome: "ok",
+    });
     expect(stdout.find((e) => e.requestId === "json-log-404")).toMatchObject({ level: "info", msg: "POST /v1/chat/completions 404", status: 404 });
     expect(output).not.toContain(ALPHA_KEY);
   }, 60_000);
@@ -163,7 +194,10 @@ describe("errors before a config is loaded", () => {
   test("a missing config file with CM_OPEN_WEBUI_PROXY_LOG_FORMAT=json: one JSON line on stderr, exit 1", async () => {
     const dir = makeTempDir("json-log-missing");
     const missing = join(dir, "absent.json");
-    const result = await runToExit([binary, "--config", missing, "--port", "0", "--host", "127.0.0.1"], { cwd: dir, env: cleanEnv({ [LOG_FORMAT_ENV]: "json" }) });
+    const result = await runToExit([binary, "--config", missing, "--port", "0", "--host", "127.0.0.1"], {
+      cwd: dir,
+      env: cleanEnv({ [LOG_FORMAT_ENV]: "json" }),
+    });
     const entry = oneJsonError(result);
     expect(entry.msg).toContain("file not found (run with --init");
     expect(entry.file).toBe(missing);
@@ -187,20 +221,30 @@ describe("errors before a config is loaded", () => {
   test("without JSON asked for, a start-up failure stays the text line", async () => {
     const dir = makeTempDir("json-log-text");
     const result = await runToExit([binary, "--config", join(dir, "absent.json"), "--port", "0"], { cwd: dir, env: cleanEnv() });
-    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 1, stderr: expect.stringMatching(/^cm-open-webui-proxy: .*absent\.json: file not found.*\n$/) });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({
+      code: 1,
+      stderr: expect.stringMatching(/^cm-open-webui-proxy: .*absent\.json: file not found.*\n$/),
+    });
   });
 
   test("a log format the environment cannot mean is refused by name, in text", async () => {
     const dir = makeTempDir("json-log-bad-env");
     const result = await runToExit([binary, "--port", "0"], { cwd: dir, env: cleanEnv({ [LOG_FORMAT_ENV]: "yaml" }) });
-    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 1, stderr: `cm-open-webui-proxy: ${LOG_FORMAT_ENV}: expected text or json, got 'yaml'\n` });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({
+      code: 1,
+      stderr: `cm-open-webui-proxy: ${LOG_FORMAT_ENV}: expected text or json, got 'yaml'\n`,
+    });
   });
 
   test("commands keep their human output on stdout in JSON mode (--version, --check-config)", async () => {
     const dir = makeTempDir("json-log-commands");
     const env = cleanEnv({ [LOG_FORMAT_ENV]: "json" });
     const version = await runToExit([binary, "--version"], { cwd: dir, env });
-    expect({ code: version.code, stdout: version.stdout.trim(), stderr: version.stderr }).toEqual({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+/), stderr: "" });
+    expect({ code: version.code, stdout: version.stdout.trim(), stderr: version.stderr }).toEqual({
+      code: 0,
+      stdout: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      stderr: "",
+    });
     const file = writeConfig(join(dir, "config.json"), { endpoints: endpoints() });
     const check = await runToExit([binary, "--check-config", "--config", file], { cwd: dir, env });
     expect({ code: check.code, stderr: check.stderr }).toEqual({ code: 0, stderr: "" });

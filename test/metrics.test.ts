@@ -38,7 +38,14 @@ const chunk = (data: unknown) => `data: ${JSON.stringify(data)}\n\n`;
 const STREAM = [
   chunk({ id: "s", object: "chat.completion.chunk", created: 1, model: "backend", choices: [{ index: 0, delta: { content: "Hel" }, finish_reason: null }] }),
   chunk({ id: "s", object: "chat.completion.chunk", created: 1, model: "backend", choices: [{ index: 0, delta: { content: "lo" }, finish_reason: "stop" }] }),
-  chunk({ id: "s", object: "chat.completion.chunk", created: 1, model: "backend", choices: [], usage: { prompt_tokens: 100, completion_tokens: 50, total_tokens: 150 } }),
+  chunk({
+    id: "s",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: "backend",
+    choices: [],
+    usage: { prompt_tokens: 100, completion_tokens: 50, total_tokens: 150 },
+  }),
   "data: [DONE]\n\n",
 ];
 
@@ -305,7 +312,8 @@ describe("the route", () => {
       await Bun.write(proxy.configPath, good);
     }
     const after = parse(await scrape());
-    const moved = (result: string) => after.get(`cm_proxy_config_reloads_total{result="${result}"}`)! - before.get(`cm_proxy_config_reloads_total{result="${result}"}`)!;
+    const moved = (result: string) =>
+      after.get(`cm_proxy_config_reloads_total{result="${result}"}`)! - before.get(`cm_proxy_config_reloads_total{result="${result}"}`)!;
     expect({ ok: moved("ok"), rejected: moved("rejected") }).toEqual({ ok: 1, rejected: 1 });
   });
 

@@ -41,7 +41,12 @@ describe("mock backend self-test", () => {
   });
 
   test("a stream is closed once its client aborts mid-stream", async () => {
-    mock.willReply(reply.sse(Array.from({ length: 50 }, (_, i) => `data: ${i}\n\n`), { delayMs: 100 }));
+    mock.willReply(
+      reply.sse(
+        Array.from({ length: 50 }, (_, i) => `data: ${i}\n\n`),
+        { delayMs: 100 },
+      ),
+    );
     const controller = new AbortController();
     const response = await fetch(mock.url, { signal: controller.signal });
     await readFirstChunk(response);

@@ -38,9 +38,27 @@ const without = (record: Record<string, string>, name: string) => Object.fromEnt
 
 describe("mock gemini refuses what the API refuses", () => {
   const cases: { name: string; body?: unknown; path?: string; headers?: Record<string, string>; status: number; statusText: string; message: RegExp }[] = [
-    { name: "an unknown top-level field", body: { ...BASE, messages: [] }, status: 400, statusText: "INVALID_ARGUMENT", message: /Unknown name "messages": Cannot find field/ },
-    { name: "an unknown generationConfig field", body: { ...BASE, generationConfig: { max_tokens: 5 } }, status: 400, statusText: "INVALID_ARGUMENT", message: /Unknown name "max_tokens" at 'generation_config'/ },
-    { name: "an unknown part field", body: { contents: [{ role: "user", parts: [{ text: "x", type: "text" }] }] }, status: 400, statusText: "INVALID_ARGUMENT", message: /Unknown name "type" at 'contents\[0\]\.parts\[0\]'/ },
+    {
+      name: "an unknown top-level field",
+      body: { ...BASE, messages: [] },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /Unknown name "messages": Cannot find field/,
+    },
+    {
+      name: "an unknown generationConfig field",
+      body: { ...BASE, generationConfig: { max_tokens: 5 } },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /Unknown name "max_tokens" at 'generation_config'/,
+    },
+    {
+      name: "an unknown part field",
+      body: { contents: [{ role: "user", parts: [{ text: "x", type: "text" }] }] },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /Unknown name "type" at 'contents\[0\]\.parts\[0\]'/,
+    },
     {
       name: "additionalProperties in a function schema",
       body: withTool({ type: "object", properties: { a: { type: "string" } }, additionalProperties: false }),
@@ -48,7 +66,13 @@ describe("mock gemini refuses what the API refuses", () => {
       statusText: "INVALID_ARGUMENT",
       message: /Unknown name "additionalProperties" at 'tools\[0\]\.function_declarations\[0\]\.parameters'/,
     },
-    { name: "$schema in a function schema", body: withTool({ $schema: "x", type: "object", properties: { a: { type: "string" } } }), status: 400, statusText: "INVALID_ARGUMENT", message: /Unknown name "\$schema"/ },
+    {
+      name: "$schema in a function schema",
+      body: withTool({ $schema: "x", type: "object", properties: { a: { type: "string" } } }),
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /Unknown name "\$schema"/,
+    },
     {
       name: "a $ref deep in a function schema",
       body: withTool({ type: "object", properties: { a: { type: "array", items: { $ref: "#/$defs/A" } } } }),
@@ -56,17 +80,83 @@ describe("mock gemini refuses what the API refuses", () => {
       statusText: "INVALID_ARGUMENT",
       message: /Unknown name "\$ref" at 'tools\[0\]\.function_declarations\[0\]\.parameters\.properties\[0\]\.value\.items'/,
     },
-    { name: "a number in a schema enum", body: withTool({ type: "object", properties: { a: { type: "integer", enum: [1, 2] } } }), status: 400, statusText: "INVALID_ARGUMENT", message: /TYPE_STRING/ },
-    { name: "an OBJECT with empty properties", body: withTool({ type: "object", properties: {} }), status: 400, statusText: "INVALID_ARGUMENT", message: /should be non-empty for OBJECT type/ },
-    { name: "a required name that is not a property", body: withTool({ type: "object", properties: { a: { type: "string" } }, required: ["b"] }), status: 400, statusText: "INVALID_ARGUMENT", message: /property is not defined/ },
-    { name: "a value of the wrong type", body: { ...BASE, generationConfig: { temperature: "hot" } }, status: 400, statusText: "INVALID_ARGUMENT", message: /generation_config\.temperature' \(TYPE_FLOAT\)/ },
-    { name: "toolConfig without tools", body: { ...BASE, toolConfig: { functionCallingConfig: { mode: "ANY" } } }, status: 400, statusText: "INVALID_ARGUMENT", message: /without function_declarations/ },
-    { name: "a system role in contents", body: { contents: [{ role: "system", parts: [{ text: "Be brief" }] }, ...BASE.contents] }, status: 400, statusText: "INVALID_ARGUMENT", message: /valid role: user, model/ },
-    { name: "no contents", body: { systemInstruction: { parts: [{ text: "x" }] } }, status: 400, statusText: "INVALID_ARGUMENT", message: /contents is not specified/ },
-    { name: "a turn without parts", body: { contents: [{ role: "user", parts: [] }] }, status: 400, statusText: "INVALID_ARGUMENT", message: /parts must not be empty/ },
-    { name: "an empty text part", body: { contents: [{ role: "user", parts: [{ text: "" }] }] }, status: 400, statusText: "INVALID_ARGUMENT", message: /required oneof field 'data'/ },
-    { name: "a part with two kinds of data", body: { contents: [{ role: "user", parts: [{ text: "a", inlineData: { mimeType: "image/png", data: "AA==" } }] }] }, status: 400, statusText: "INVALID_ARGUMENT", message: /oneof field 'data' is already set/ },
-    { name: "inline data that is not base64", body: { contents: [{ role: "user", parts: [{ inlineData: { mimeType: "image/png", data: "not base64!" } }] }] }, status: 400, statusText: "INVALID_ARGUMENT", message: /Base64 decoding failed/ },
+    {
+      name: "a number in a schema enum",
+      body: withTool({ type: "object", properties: { a: { type: "integer", enum: [1, 2] } } }),
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /TYPE_STRING/,
+    },
+    {
+      name: "an OBJECT with empty properties",
+      body: withTool({ type: "object", properties: {} }),
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /should be non-empty for OBJECT type/,
+    },
+    {
+      name: "a required name that is not a property",
+      body: withTool({ type: "object", properties: { a: { type: "string" } }, required: ["b"] }),
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /property is not defined/,
+    },
+    {
+      name: "a value of the wrong type",
+      body: { ...BASE, generationConfig: { temperature: "hot" } },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /generation_config\.temperature' \(TYPE_FLOAT\)/,
+    },
+    {
+      name: "toolConfig without tools",
+      body: { ...BASE, toolConfig: { functionCallingConfig: { mode: "ANY" } } },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /without function_declarations/,
+    },
+    {
+      name: "a system role in contents",
+      body: { contents: [{ role: "system", parts: [{ text: "Be brief" }] }, ...BASE.contents] },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /valid role: user, model/,
+    },
+    {
+      name: "no contents",
+      body: { systemInstruction: { parts: [{ text: "x" }] } },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /contents is not specified/,
+    },
+    {
+      name: "a turn without parts",
+      body: { contents: [{ role: "user", parts: [] }] },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /parts must not be empty/,
+    },
+    {
+      name: "an empty text part",
+      body: { contents: [{ role: "user", parts: [{ text: "" }] }] },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /required oneof field 'data'/,
+    },
+    {
+      name: "a part with two kinds of data",
+      body: { contents: [{ role: "user", parts: [{ text: "a", inlineData: { mimeType: "image/png", data: "AA==" } }] }] },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /oneof field 'data' is already set/,
+    },
+    {
+      name: "inline data that is not base64",
+      body: { contents: [{ role: "user", parts: [{ inlineData: { mimeType: "image/png", data: "not base64!" } }] }] },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /Base64 decoding failed/,
+    },
     {
       name: "fewer functionResponses than the calls before them",
       body: {
@@ -82,7 +172,9 @@ describe("mock gemini refuses what the API refuses", () => {
     },
     {
       name: "a functionResponse with no call before it",
-      body: { contents: [...BASE.contents, { role: "model", parts: [{ text: "hi" }] }, { role: "user", parts: [{ functionResponse: { name: "f", response: {} } }] }] },
+      body: {
+        contents: [...BASE.contents, { role: "model", parts: [{ text: "hi" }] }, { role: "user", parts: [{ functionResponse: { name: "f", response: {} } }] }],
+      },
       status: 400,
       statusText: "INVALID_ARGUMENT",
       message: /number of function response parts/,
@@ -97,12 +189,32 @@ describe("mock gemini refuses what the API refuses", () => {
     { name: "a key in the URL", path: `${GENERATE}?key=${KEY}`, status: 400, statusText: "INVALID_ARGUMENT", message: /x-goog-api-key/ },
     { name: "no x-goog-api-key", headers: without(HEADERS, "x-goog-api-key"), status: 403, statusText: "PERMISSION_DENIED", message: /unregistered callers/ },
     { name: "a wrong key", headers: { ...HEADERS, "x-goog-api-key": "nope" }, status: 400, statusText: "INVALID_ARGUMENT", message: /API key not valid/ },
-    { name: "an Authorization header", headers: { ...HEADERS, authorization: "Bearer sk-client" }, status: 401, statusText: "UNAUTHENTICATED", message: /OAuth 2 access token/ },
+    {
+      name: "an Authorization header",
+      headers: { ...HEADERS, authorization: "Bearer sk-client" },
+      status: 401,
+      statusText: "UNAUTHENTICATED",
+      message: /OAuth 2 access token/,
+    },
     { name: "an unknown method", path: "/v1beta/models/gemini-3-flash:chat", status: 404, statusText: "NOT_FOUND", message: /not found/ },
     { name: "the OpenAI path", path: "/v1/chat/completions", status: 404, statusText: "NOT_FOUND", message: /not found/ },
     { name: "a body that is not JSON", body: "{nope", status: 400, statusText: "INVALID_ARGUMENT", message: /Invalid JSON payload/ },
-    { name: "embeddings: an unknown field", path: EMBED, body: { requests: [{ model: "models/gemini-embedding-001", content: { parts: [{ text: "a" }] }, dimensions: 3 }] }, status: 400, statusText: "INVALID_ARGUMENT", message: /Unknown name "dimensions"/ },
-    { name: "embeddings: another model in a request", path: EMBED, body: { requests: [{ model: "models/other", content: { parts: [{ text: "a" }] } }] }, status: 400, statusText: "INVALID_ARGUMENT", message: /must equal the model of the batch/ },
+    {
+      name: "embeddings: an unknown field",
+      path: EMBED,
+      body: { requests: [{ model: "models/gemini-embedding-001", content: { parts: [{ text: "a" }] }, dimensions: 3 }] },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /Unknown name "dimensions"/,
+    },
+    {
+      name: "embeddings: another model in a request",
+      path: EMBED,
+      body: { requests: [{ model: "models/other", content: { parts: [{ text: "a" }] } }] },
+      status: 400,
+      statusText: "INVALID_ARGUMENT",
+      message: /must equal the model of the batch/,
+    },
     {
       name: "embeddings: more than 100",
       path: EMBED,
@@ -142,7 +254,10 @@ describe("thought signatures", () => {
       },
       {
         role: "user",
-        parts: [{ functionResponse: { name: "get_weather", response: { output: "sunny" } } }, ...(extraCall ? [{ functionResponse: { name: "get_time", response: { output: "noon" } } }] : [])],
+        parts: [
+          { functionResponse: { name: "get_weather", response: { output: "sunny" } } },
+          ...(extraCall ? [{ functionResponse: { name: "get_time", response: { output: "noon" } } }] : []),
+        ],
       },
     ],
   });
@@ -212,7 +327,10 @@ describe("mock gemini answers in the API's shapes", () => {
 
   test("STOP after the call, in its own event with an empty text part", async () => {
     mock.willReply(geminiReply.calls([{ name: "f", args: { a: 1 } }], { lateStop: true }));
-    const events = (await post(BASE, { path: STREAM })).text.split("\r\n\r\n").filter(Boolean).map((e) => JSON.parse(e.slice(6)));
+    const events = (await post(BASE, { path: STREAM })).text
+      .split("\r\n\r\n")
+      .filter(Boolean)
+      .map((e) => JSON.parse(e.slice(6)));
     expect(events.map((e) => [Object.keys(e.candidates[0].content.parts[0])[0], e.candidates[0].finishReason])).toEqual([
       ["functionCall", undefined],
       ["text", "STOP"],
@@ -232,7 +350,14 @@ describe("mock gemini answers in the API's shapes", () => {
     mock.willReply(geminiReply.error(429, "RESOURCE_EXHAUSTED", "Quota exceeded", [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "7s" }]));
     const { status, json } = await post(BASE);
     expect(status).toBe(429);
-    expect(json).toEqual({ error: { code: 429, message: "Quota exceeded", status: "RESOURCE_EXHAUSTED", details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "7s" }] } });
+    expect(json).toEqual({
+      error: {
+        code: 429,
+        message: "Quota exceeded",
+        status: "RESOURCE_EXHAUSTED",
+        details: [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "7s" }],
+      },
+    });
   });
 
   test("batchEmbedContents: one vector per request, in order, sized by outputDimensionality", async () => {
@@ -259,14 +384,24 @@ describe("the translation modules against the mock", () => {
       type: "function",
       function: {
         name: "get_weather",
-        parameters: { $schema: "http://json-schema.org/draft-07/schema#", type: "object", properties: { city: { $ref: "#/definitions/City" } }, required: ["city"], additionalProperties: false, definitions: { City: { type: "string" } } },
+        parameters: {
+          $schema: "http://json-schema.org/draft-07/schema#",
+          type: "object",
+          properties: { city: { $ref: "#/definitions/City" } },
+          required: ["city"],
+          additionalProperties: false,
+          definitions: { City: { type: "string" } },
+        },
       },
     },
     { type: "function", function: { name: "get_time", parameters: { type: "object", properties: {}, additionalProperties: false } } },
   ];
 
   test("a three-turn tool conversation, streamed: calls with late STOP, signatures replayed through the ids, results accepted", async () => {
-    const messages: any[] = [{ role: "system", content: "Be brief." }, { role: "user", content: "Weather and time in Oslo?" }];
+    const messages: any[] = [
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "Weather and time in Oslo?" },
+    ];
 
     mock.willReply(geminiReply.calls([{ name: "get_weather", args: { city: "Oslo" } }, { name: "get_time" }], { lateStop: true }));
     const response = await send({ messages, tools, tool_choice: "auto", stream: true, stream_options: { include_usage: true } });
@@ -275,7 +410,10 @@ describe("the translation modules against the mock", () => {
     let out = "";
     for await (const chunk of response.body!) out += new TextDecoder().decode(translator.push(chunk));
     out += new TextDecoder().decode(translator.end());
-    const chunks = out.split("\n\n").filter(Boolean).map((e) => e.slice(6));
+    const chunks = out
+      .split("\n\n")
+      .filter(Boolean)
+      .map((e) => e.slice(6));
     expect(chunks.at(-1)).toBe("[DONE]");
     const parsed = chunks.slice(0, -1).map((c) => JSON.parse(c));
     const calls = parsed.flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []);
@@ -297,7 +435,13 @@ describe("the translation modules against the mock", () => {
     expect(second.status).toBe(200);
     const completion = toChatCompletion(await second.json(), { model: "gemini-3-flash" });
     expect(completion.choices[0]).toMatchObject({ message: { role: "assistant", content: "Sunny, noon." }, finish_reason: "stop" });
-    expect(completion.usage).toEqual({ prompt_tokens: 40, completion_tokens: 10, total_tokens: 50, prompt_tokens_details: { cached_tokens: 32 }, completion_tokens_details: { reasoning_tokens: 6 } });
+    expect(completion.usage).toEqual({
+      prompt_tokens: 40,
+      completion_tokens: 10,
+      total_tokens: 50,
+      prompt_tokens_details: { cached_tokens: 32 },
+      completion_tokens_details: { reasoning_tokens: 6 },
+    });
     expect(mock.last.body.contents.map((c: any) => [c.role, c.parts.length])).toEqual([
       ["user", 1],
       ["model", 2],
@@ -329,7 +473,17 @@ describe("the translation modules against the mock", () => {
 
   test("a blocked prompt becomes content_filter; JSON mode and thinking pass the mock's parser", async () => {
     mock.willReply(geminiReply.blocked());
-    const blocked = await send({ messages: [{ role: "user", content: "x" }], response_format: { type: "json_schema", json_schema: { name: "r", schema: { type: "object", properties: { a: { type: "string", format: "uri" } }, additionalProperties: false } } }, reasoning_effort: "low", max_completion_tokens: 50, stop: "END", seed: 1 });
+    const blocked = await send({
+      messages: [{ role: "user", content: "x" }],
+      response_format: {
+        type: "json_schema",
+        json_schema: { name: "r", schema: { type: "object", properties: { a: { type: "string", format: "uri" } }, additionalProperties: false } },
+      },
+      reasoning_effort: "low",
+      max_completion_tokens: 50,
+      stop: "END",
+      seed: 1,
+    });
     expect(mock.last.refusal).toBeNull();
     expect(toChatCompletion(await blocked.json(), { model: "m" }).choices[0]!.finish_reason).toBe("content_filter");
   });

@@ -154,7 +154,9 @@ function multipart(fields: Record<string, string>, file: { name: string; filenam
   for (const [name, value] of Object.entries(fields)) {
     parts.push(encoder.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
   }
-  parts.push(encoder.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${file.name}"; filename="${file.filename}"\r\nContent-Type: ${file.type}\r\n\r\n`));
+  parts.push(
+    encoder.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${file.name}"; filename="${file.filename}"\r\nContent-Type: ${file.type}\r\n\r\n`),
+  );
   parts.push(file.bytes);
   parts.push(encoder.encode(`\r\n--${BOUNDARY}--\r\n`));
   return concat(parts);
@@ -219,7 +221,7 @@ describe("passthrough: non-JSON bodies", () => {
   });
 
   test("a passthrough SSE stream (responses API) is relayed byte for byte with SSE headers", async () => {
-    const chunks = ["event: response.created\ndata: {\"type\":\"response.created\"}\n\n", "event: response.output_text.delta\ndata: {\"delta\":\"Hi\"}\n\n"];
+    const chunks = ['event: response.created\ndata: {"type":"response.created"}\n\n', 'event: response.output_text.delta\ndata: {"delta":"Hi"}\n\n'];
     h.alpha.willReply(reply.sse(chunks));
     const response = await postJson(h.url("/v1/responses"), { model: "gpt", input: "hi", stream: true });
     expect(response.headers.get("content-type")).toContain("text/event-stream");

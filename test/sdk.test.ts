@@ -56,7 +56,14 @@ describe("the official openai SDK as a client", () => {
   });
 
   test("embeddings.create", async () => {
-    h.alpha.willReply(reply.json({ object: "list", data: [{ object: "embedding", index: 0, embedding: [0.5, -0.25] }], model: "text-embedding-3-small", usage: { prompt_tokens: 1, total_tokens: 1 } }));
+    h.alpha.willReply(
+      reply.json({
+        object: "list",
+        data: [{ object: "embedding", index: 0, embedding: [0.5, -0.25] }],
+        model: "text-embedding-3-small",
+        usage: { prompt_tokens: 1, total_tokens: 1 },
+      }),
+    );
     const result = await client.embeddings.create({ model: "embed", input: "hello", encoding_format: "float" });
     expect(result.data[0]!.embedding).toEqual([0.5, -0.25]);
     expect(h.alpha.last.path).toBe("/v1/embeddings");
@@ -91,7 +98,12 @@ describe("the SDK maps the proxy's errors to its error classes", () => {
   });
 
   test("a backend 429 is OpenAI.RateLimitError with its headers", async () => {
-    h.alpha.willReply(reply.json({ error: { message: "slow down", type: "rate_limit_error", param: null, code: "rate_limit_exceeded" } }, { status: 429, headers: { "retry-after": "30" } }));
+    h.alpha.willReply(
+      reply.json(
+        { error: { message: "slow down", type: "rate_limit_error", param: null, code: "rate_limit_exceeded" } },
+        { status: 429, headers: { "retry-after": "30" } },
+      ),
+    );
     const error = await client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "Hi" }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     const rateLimited = error as InstanceType<typeof OpenAI.RateLimitError>;

@@ -203,7 +203,8 @@ describe("GET /status.json", () => {
     const response = await fetch(proxy.url("/status.json"), { headers: AUTH });
     const text = await response.text();
     expect(JSON.parse(text).usage).toEqual({ enabled: true });
-    for (const secret of [ADMIN_KEY, ALPHA_KEY, BRAVO_KEY, alpha.url, bravo.url, `:${alpha.port}`, `:${bravo.port}`, "http"]) expect(text).not.toContain(secret);
+    for (const secret of [ADMIN_KEY, ALPHA_KEY, BRAVO_KEY, alpha.url, bravo.url, `:${alpha.port}`, `:${bravo.port}`, "http"])
+      expect(text).not.toContain(secret);
   });
 
   test("its counters follow the traffic: requests, errors, time to first byte, tokens, target state", async () => {
@@ -263,7 +264,12 @@ async function newPage(width = 1280, height = 900): Promise<Page> {
 /** Waits (bounded) until the element's text is `want`; the failure names what it saw instead. */
 async function waitText(page: Page, selector: string, want: string, label: string, timeout = 10_000): Promise<void> {
   try {
-    await page.waitForFunction((sel: string, text: string) => document.querySelector(sel)?.textContent === text, { timeout, polling: "mutation" }, selector, want);
+    await page.waitForFunction(
+      (sel: string, text: string) => document.querySelector(sel)?.textContent === text,
+      { timeout, polling: "mutation" },
+      selector,
+      want,
+    );
   } catch (error) {
     const seen = await page.$eval(selector, (node) => node.textContent).catch(() => "(no such element)");
     throw new Error(`${label}: waited ${timeout} ms for ${JSON.stringify(want)} in ${selector}, saw ${JSON.stringify(seen)} (${String(error)})`);
@@ -275,7 +281,9 @@ const text = (page: Page, selector: string) => page.$eval(selector, (node) => no
 /** { model id: [target names] } as the page shows them. */
 const shownTargets = (page: Page) =>
   page.$$eval("[data-model]", (cards) =>
-    Object.fromEntries(cards.map((card) => [card.getAttribute("data-model"), [...card.querySelectorAll("tr[data-target]")].map((row) => row.getAttribute("data-target"))])),
+    Object.fromEntries(
+      cards.map((card) => [card.getAttribute("data-model"), [...card.querySelectorAll("tr[data-target]")].map((row) => row.getAttribute("data-target"))]),
+    ),
   );
 
 async function expectPng(path: string): Promise<void> {
@@ -285,89 +293,92 @@ async function expectPng(path: string): Promise<void> {
 }
 
 describe("the page in headless Chromium", () => {
-  test(
-    "asks for the admin key once, shows every model and target, and its counters move with the traffic",
-    async () => {
-      const page = await newPage();
-      const usageUrls: string[] = [];
-      page.on("request", (request) => {
-        if (new URL(request.url()).pathname === "/usage") usageUrls.push(request.url());
-      });
-      await page.goto(proxy.url("/"));
+  test("asks for the admin key once, shows every model and target, and its counters move with the traffic", async () => {
+    const page = await newPage();
+    const usageUrls: string[] = [];
+    page.on("request", (request) => {
+      if (new URL(request.url()).pathname === "/usage") usageUrls.push(request.url());
+    });
+    await page.goto(proxy.url("/"));
 
-      // a wrong key is refused and the form asks again
-      await page.waitForSelector("#key", { visible: true, timeout: 10_000 });
-      await page.type("#key", "not-the-admin-key");
-      await page.click("#login-form button[type=submit]");
-      await waitText(page, "#login-error", "That key was refused. Try again.", "the refusal of a wrong key");
-      expect(await page.$eval("#login-error", (node) => node.hasAttribute("hidden"))).toBe(false);
+    // a wrong key is refused and the form asks again
+    await page.waitForSelector("#key", { visible: true, timeout: 10_000 });
+    await page.type("#key", "not-the-admin-key");
+    await page.click("#login-form button[type=submit]");
+    await waitText(page, "#login-error", "That key was refused. Try again.", "the refusal of a wrong key");
+    expect(await page.$eval("#login-error", (node) => node.hasAttribute("hidden"))).toBe(false);
 
-      await page.type("#key", ADMIN_KEY);
-      await page.click("#login-form button[type=submit]");
-      await page.waitForSelector("[data-model=solo]", { visible: true, timeout: 10_000 });
-      expect(await page.$eval("#login", (node) => node.hasAttribute("hidden"))).toBe(true);
+    await page.type("#key", ADMIN_KEY);
+    await page.click("#login-form button[type=submit]");
+    await page.waitForSelector("[data-model=solo]", { visible: true, timeout: 10_000 });
+    expect(await page.$eval("#login", (node) => node.hasAttribute("hidden"))).toBe(true);
 
-      // every configured model with every target, as /status.json lists them
-      const report = await status();
-      const expected = Object.fromEntries(report.models.map((model: any) => [model.id, model.targets.map((target: any) => target.name)]));
-      expect(expected).toEqual({ duo: ["a", "b"], solo: ["solo#0"] });
-      expect(await shownTargets(page)).toEqual(expected);
-      expect(await text(page, '[data-model="duo"] [data-target="a"] [data-field="state"]')).toBe(targetOf(report, "duo", "a").state);
+    // every configured model with every target, as /status.json lists them
+    const report = await status();
+    const expected = Object.fromEntries(report.models.map((model: any) => [model.id, model.targets.map((target: any) => target.name)]));
+    expect(expected).toEqual({ duo: ["a", "b"], solo: ["solo#0"] });
+    expect(await shownTargets(page)).toEqual(expected);
+    expect(await text(page, '[data-model="duo"] [data-target="a"] [data-field="state"]')).toBe(targetOf(report, "duo", "a").state);
 
-      // data is text, never markup; no key and no URL on the page
-      expect(await text(page, '[data-model="duo"] h3')).toBe(HOSTILE_NAME);
-      expect(await page.$('[data-model="duo"] img')).toBeNull();
-      expect(await page.evaluate(() => (window as any).__xss)).toBeUndefined();
-      const shown = await page.evaluate(() => document.body.innerText);
-      for (const secret of [ADMIN_KEY, ALPHA_KEY, BRAVO_KEY, alpha.url, bravo.url]) expect(shown).not.toContain(secret);
+    // data is text, never markup; no key and no URL on the page
+    expect(await text(page, '[data-model="duo"] h3')).toBe(HOSTILE_NAME);
+    expect(await page.$('[data-model="duo"] img')).toBeNull();
+    expect(await page.evaluate(() => (window as any).__xss)).toBeUndefined();
+    const shown = await page.evaluate(() => document.body.innerText);
+    for (const secret of [ADMIN_KEY, ALPHA_KEY, BRAVO_KEY, alpha.url, bravo.url]) expect(shown).not.toContain(secret);
 
-      // traffic: the page's next refresh shows the new counts
-      const requestsBefore = await text(page, '[data-model="solo"] dd[data-field="requests5m"]');
-      const soloBefore = modelOf(report, "solo").requests5m;
-      expect(requestsBefore).toBe(String(soloBefore));
-      await send(proxy, "solo", 2);
-      await waitText(page, '[data-model="solo"] dd[data-field="requests5m"]', String(soloBefore + 2), "solo's requests after 2 more");
-      await waitText(page, '[data-model="solo"] [data-target="solo#0"] [data-field="requests5m"]', String(targetOf(report, "solo", "solo#0").requests5m + 2), "solo#0's tries");
-      const tokens = modelOf(await status(), "solo").tokensToday;
-      expect(await text(page, '[data-model="solo"] dd[data-field="tokensToday"]')).toBe(`${tokens.prompt} in · ${tokens.completion} out`);
+    // traffic: the page's next refresh shows the new counts
+    const requestsBefore = await text(page, '[data-model="solo"] dd[data-field="requests5m"]');
+    const soloBefore = modelOf(report, "solo").requests5m;
+    expect(requestsBefore).toBe(String(soloBefore));
+    await send(proxy, "solo", 2);
+    await waitText(page, '[data-model="solo"] dd[data-field="requests5m"]', String(soloBefore + 2), "solo's requests after 2 more");
+    await waitText(
+      page,
+      '[data-model="solo"] [data-target="solo#0"] [data-field="requests5m"]',
+      String(targetOf(report, "solo", "solo#0").requests5m + 2),
+      "solo#0's tries",
+    );
+    const tokens = modelOf(await status(), "solo").tokensToday;
+    expect(await text(page, '[data-model="solo"] dd[data-field="tokensToday"]')).toBe(`${tokens.prompt} in · ${tokens.completion} out`);
 
-      // the key is kept for the tab: a reload does not ask again
-      await page.reload();
-      await page.waitForSelector("[data-model=solo]", { visible: true, timeout: 10_000 });
-      expect(await page.$eval("#login", (node) => node.hasAttribute("hidden"))).toBe(true);
-      expect(await page.evaluate(() => sessionStorage.getItem("cm-proxy-admin-key"))).toBe(ADMIN_KEY);
+    // the key is kept for the tab: a reload does not ask again
+    await page.reload();
+    await page.waitForSelector("[data-model=solo]", { visible: true, timeout: 10_000 });
+    expect(await page.$eval("#login", (node) => node.hasAttribute("hidden"))).toBe(true);
+    expect(await page.evaluate(() => sessionStorage.getItem("cm-proxy-admin-key"))).toBe(ADMIN_KEY);
 
-      // the usage table, by model, once the rows are on disk
-      await proxy.server.usage!.flush();
-      await page.click('#groups button[data-group="model"]');
-      await page.waitForSelector('#usage-rows tr[data-key="solo"]', { visible: true, timeout: 10_000 });
-      const usage = await (await fetch(proxy.url("/usage?groupBy=model"), { headers: AUTH })).json();
-      const soloUsage = usage.groups.find((group: any) => group.key === "solo");
-      expect(await page.$$eval('#usage-rows tr[data-key="solo"] td', (cells) => cells.map((cell) => cell.textContent))).toEqual([
-        "solo",
-        String(soloUsage.requests),
-        String(soloUsage.errors),
-        String(soloUsage.promptTokens),
-        String(soloUsage.completionTokens),
-        String(soloUsage.totalTokens),
-        expect.stringMatching(/ms$|s$/),
-        expect.stringMatching(/ms$|s$/),
-      ]);
-      // the period buttons ask /usage for that period
-      await page.click('#ranges button[data-range="7d"]');
-      await page.waitForFunction(() => document.querySelector('#ranges button[data-range="7d"]')?.getAttribute("aria-pressed") === "true", { timeout: 5_000 });
-      const sevenDays = usageUrls.map((url) => new URL(url)).find((url) => url.searchParams.get("groupBy") === "model" && Date.now() - Date.parse(url.searchParams.get("from")!) > 6.9 * 86_400_000);
-      expect(sevenDays).toBeDefined();
+    // the usage table, by model, once the rows are on disk
+    await proxy.server.usage!.flush();
+    await page.click('#groups button[data-group="model"]');
+    await page.waitForSelector('#usage-rows tr[data-key="solo"]', { visible: true, timeout: 10_000 });
+    const usage = await (await fetch(proxy.url("/usage?groupBy=model"), { headers: AUTH })).json();
+    const soloUsage = usage.groups.find((group: any) => group.key === "solo");
+    expect(await page.$$eval('#usage-rows tr[data-key="solo"] td', (cells) => cells.map((cell) => cell.textContent))).toEqual([
+      "solo",
+      String(soloUsage.requests),
+      String(soloUsage.errors),
+      String(soloUsage.promptTokens),
+      String(soloUsage.completionTokens),
+      String(soloUsage.totalTokens),
+      expect.stringMatching(/ms$|s$/),
+      expect.stringMatching(/ms$|s$/),
+    ]);
+    // the period buttons ask /usage for that period
+    await page.click('#ranges button[data-range="7d"]');
+    await page.waitForFunction(() => document.querySelector('#ranges button[data-range="7d"]')?.getAttribute("aria-pressed") === "true", { timeout: 5_000 });
+    const sevenDays = usageUrls
+      .map((url) => new URL(url))
+      .find((url) => url.searchParams.get("groupBy") === "model" && Date.now() - Date.parse(url.searchParams.get("from")!) > 6.9 * 86_400_000);
+    expect(sevenDays).toBeDefined();
 
-      // a screenshot of what a person sees
-      const shot = join(makeTempDir("status-shot"), "status-page.png");
-      await page.screenshot({ path: shot, fullPage: true });
-      await expectPng(shot);
-      await page.close();
-      expect(pageErrors).toEqual([]);
-    },
-    60_000,
-  );
+    // a screenshot of what a person sees
+    const shot = join(makeTempDir("status-shot"), "status-page.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    await expectPng(shot);
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 
   test("fits a phone's width: no sideways scrolling, every figure still there", async () => {
     const page = await newPage(390, 844);
@@ -378,7 +389,9 @@ describe("the page in headless Chromium", () => {
     expect(widths.page).toBeLessThanOrEqual(widths.window);
     // the target rows turn into labelled cards: the header row is hidden, the labels are not
     expect(await page.$eval('[data-model="duo"] thead', (node) => getComputedStyle(node).display)).toBe("none");
-    expect(await page.$eval('[data-model="duo"] [data-target="b"] [data-field="requests5m"]', (node) => getComputedStyle(node, "::before").content)).toBe('"Requests 5 min"');
+    expect(await page.$eval('[data-model="duo"] [data-target="b"] [data-field="requests5m"]', (node) => getComputedStyle(node, "::before").content)).toBe(
+      '"Requests 5 min"',
+    );
     const shot = join(makeTempDir("status-phone"), "phone.png");
     await page.screenshot({ path: shot, fullPage: true });
     await expectPng(shot);

@@ -74,7 +74,12 @@ function chatStream(usage: { prompt: number; completion: number } | null): strin
     'op"}]}\n\n',
   ];
   if (usage) {
-    const json = JSON.stringify({ id: "c1", object: "chat.completion.chunk", choices: [], usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion } });
+    const json = JSON.stringify({
+      id: "c1",
+      object: "chat.completion.chunk",
+      choices: [],
+      usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion },
+    });
     // Split inside the event: the proxy must find it whole anyway.
     chunks.push(`data: ${json.slice(0, 30)}`, `${json.slice(30)}\n\n`);
   }
@@ -161,7 +166,11 @@ describe("usage rows", () => {
 
   test("a stream: the usage chunk the proxy asked for is counted, and the client never sees it", async () => {
     bravo.willReply(streamsUsageWhenAsked({ prompt: 5, completion: 9 }));
-    const response = await postJson(proxy.url("/chat/completions"), chatBody("llama", { stream: true }), as(BOB_KEY, { "x-openwebui-user-email": "bo@example.com" }));
+    const response = await postJson(
+      proxy.url("/chat/completions"),
+      chatBody("llama", { stream: true }),
+      as(BOB_KEY, { "x-openwebui-user-email": "bo@example.com" }),
+    );
     expect(response.status).toBe(200);
     const { text } = await readBody(response);
     expect(text).toBe(chatStream(null).join(""));
@@ -186,7 +195,14 @@ describe("usage rows", () => {
     alpha.willReply(reply.json({ object: "list", data: [{ embedding: [0.1] }], usage: { prompt_tokens: 4, total_tokens: 4 } }));
     const embedding = await postJson(proxy.url("/v1/embeddings"), { model: "embed", input: "x" }, as(ALICE_KEY));
     await embedding.text();
-    expect(await rowOf(proxy, embedding)).toMatchObject({ model: "embed", target: "embed#0", status: 200, prompt_tokens: 4, completion_tokens: 0, total_tokens: 4 });
+    expect(await rowOf(proxy, embedding)).toMatchObject({
+      model: "embed",
+      target: "embed#0",
+      status: 200,
+      prompt_tokens: 4,
+      completion_tokens: 0,
+      total_tokens: 4,
+    });
 
     alpha.willReply(reply.json({ id: "resp_1", object: "response", usage: { input_tokens: 8, output_tokens: 2, total_tokens: 10 } }));
     const responses = await postJson(proxy.url("/v1/responses"), { model: "gpt", input: "x" }, as(ALICE_KEY));
@@ -377,7 +393,14 @@ describe("usage store lifecycle", () => {
     writeFileSync(usagePath, "garbage, not a database ".repeat(100));
     let caught: unknown;
     try {
-      const server = await startServer({ configPath, port: 0, hostname: "127.0.0.1", log: new CapturingLogger("corrupt"), watchConfig: false, accessLogWrite: () => {} });
+      const server = await startServer({
+        configPath,
+        port: 0,
+        hostname: "127.0.0.1",
+        log: new CapturingLogger("corrupt"),
+        watchConfig: false,
+        accessLogWrite: () => {},
+      });
       await server.stop();
     } catch (error) {
       caught = error;
@@ -496,7 +519,10 @@ describe("stream usage injection is invisible to the client", () => {
   });
 
   test("usage.streamUsage false (or the endpoint's): the proxy does not ask, and the row has no tokens", async () => {
-    for (const config of [usageConfig({ usage: { streamUsage: false } }), { ...usageConfig(), endpoints: { gpt: endpointFor(alpha, { streamUsage: false }) } }]) {
+    for (const config of [
+      usageConfig({ usage: { streamUsage: false } }),
+      { ...usageConfig(), endpoints: { gpt: endpointFor(alpha, { streamUsage: false }) } },
+    ]) {
       const proxy = await startProxy(config);
       try {
         alpha.willReply(streamsUsageWhenAsked(usage));

@@ -51,13 +51,15 @@ export class Catalog {
     }
     this.models = models;
     this.ids = [...models.keys()];
-    const entries = [...models.values()].map((model): ModelEntry => ({
-      id: model.id,
-      object: "model",
-      created: config.createdAt,
-      owned_by: OWNER,
-      name: model.displayName,
-    }));
+    const entries = [...models.values()].map(
+      (model): ModelEntry => ({
+        id: model.id,
+        object: "model",
+        created: config.createdAt,
+        owned_by: OWNER,
+        name: model.displayName,
+      }),
+    );
     this.entries = new Map(entries.map((entry) => [entry.id, JSON.stringify(entry)]));
     this.everyone = { modelsJson: modelList(entries), ids: this.ids };
     for (const client of config.clients.keys) {

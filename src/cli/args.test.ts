@@ -66,7 +66,12 @@ describe("parseCli: serving", () => {
   });
 
   test("--config, --port and --host, in either spelling", () => {
-    expect(parse(["--config", "my.json", "--port", "8080", "--host", "127.0.0.1"])).toEqual({ ...serveDefaults, configPath: "my.json", port: 8080, hostname: "127.0.0.1" });
+    expect(parse(["--config", "my.json", "--port", "8080", "--host", "127.0.0.1"])).toEqual({
+      ...serveDefaults,
+      configPath: "my.json",
+      port: 8080,
+      hostname: "127.0.0.1",
+    });
     expect(parse(["--config=my.json", "--port=8080", "--host=::1"])).toEqual({ ...serveDefaults, configPath: "my.json", port: 8080, hostname: "::1" });
   });
 
@@ -87,7 +92,11 @@ describe("parseCli: serving", () => {
   });
 
   test("a bad CM_OPEN_WEBUI_PROXY_PORT is refused by name, unless --port overrides it; an empty one means unset", () => {
-    expect(parse([], { CM_OPEN_WEBUI_PROXY_PORT: "nope" })).toEqual({ kind: "usage-error", message: "CM_OPEN_WEBUI_PROXY_PORT: expected a port number, got 'nope'", withHelp: false });
+    expect(parse([], { CM_OPEN_WEBUI_PROXY_PORT: "nope" })).toEqual({
+      kind: "usage-error",
+      message: "CM_OPEN_WEBUI_PROXY_PORT: expected a port number, got 'nope'",
+      withHelp: false,
+    });
     expect(parse(["--port", "5000"], { CM_OPEN_WEBUI_PROXY_PORT: "nope" })).toMatchObject({ kind: "serve", port: 5000 });
     expect(parse([], { CM_OPEN_WEBUI_PROXY_PORT: "" })).toMatchObject({ kind: "serve", port: 3333 });
   });
@@ -178,7 +187,11 @@ describe("parseCli: --probe", () => {
   });
 
   test("a bad port is refused, even with a URL given", () => {
-    expect(parse(["--probe", "http://127.0.0.1:1/ready", "--port", "eighty"])).toEqual({ kind: "usage-error", message: "--port: expected a port number, got 'eighty'", withHelp: false });
+    expect(parse(["--probe", "http://127.0.0.1:1/ready", "--port", "eighty"])).toEqual({
+      kind: "usage-error",
+      message: "--port: expected a port number, got 'eighty'",
+      withHelp: false,
+    });
   });
 
   test("wins over --check-config", () => {

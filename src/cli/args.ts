@@ -104,7 +104,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   const fromFlag = values.port !== undefined;
   const portText = fromFlag ? values.port : env[PORT_ENV] || undefined;
   const port = portText === undefined ? DEFAULT_PORT : Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return usageError(`${fromFlag ? "--port" : PORT_ENV}: expected a port number, got '${portText}'`, false);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    return usageError(`${fromFlag ? "--port" : PORT_ENV}: expected a port number, got '${portText}'`, false);
   const config = chooseConfig(named, fileExists);
   if (values.probe) return { kind: "probe", url: file ?? defaultProbeUrl(port), configPath: config.configPath };
   if (values["check-config"]) return { kind: "check", ...config };

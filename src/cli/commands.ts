@@ -13,7 +13,11 @@ import { probe } from "./probe";
  * exit 1. A usage error (`withHelp`) is followed by the help in text; a JSON line carries the message alone.
  */
 export class CliError extends Error {
-  constructor(message: string, readonly fields?: LogFields, readonly withHelp = false) {
+  constructor(
+    message: string,
+    readonly fields?: LogFields,
+    readonly withHelp = false,
+  ) {
     super(message);
     this.name = "CliError";
   }
@@ -39,11 +43,15 @@ export async function runProbe({ url }: CommandOf<"probe">): Promise<never> {
 
 /** Valid, yet serves nothing: most likely a file not yet edited, or emptied by mistake. */
 export function warnIfNoModels(config: ProxyConfig, log: Logger): void {
-  if (config.models.size === 0 && config.sources.length === 0) log.warn(`${config.file} has no models (endpoints is empty): clients will see an empty model list`);
+  if (config.models.size === 0 && config.sources.length === 0)
+    log.warn(`${config.file} has no models (endpoints is empty): clients will see an empty model list`);
 }
 
 export function warnIfFromExample({ fromExample }: CommandOf<"check" | "serve">, log: Logger): void {
-  if (fromExample) log.warn(`${DEFAULT_CONFIG_FILE} not found: starting from ${EXAMPLE_CONFIG_FILE}; copy it to ${DEFAULT_CONFIG_FILE} and edit it`, { file: EXAMPLE_CONFIG_FILE });
+  if (fromExample)
+    log.warn(`${DEFAULT_CONFIG_FILE} not found: starting from ${EXAMPLE_CONFIG_FILE}; copy it to ${DEFAULT_CONFIG_FILE} and edit it`, {
+      file: EXAMPLE_CONFIG_FILE,
+    });
 }
 
 export async function checkConfig(command: CommandOf<"check">, log: Logger): Promise<never> {

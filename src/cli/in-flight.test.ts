@@ -22,7 +22,12 @@ describe("relaunchCommand", () => {
 
   test("a compiled binary gets only the user's arguments (Bun adds its embedded entry itself)", () => {
     expect(
-      relaunchCommand({ execPath: "/usr/local/bin/proxy", argv: ["bun", "/$bunfs/root/proxy", "--config", "c.json"], execArgv: [], main: "/$bunfs/root/proxy" }),
+      relaunchCommand({
+        execPath: "/usr/local/bin/proxy",
+        argv: ["bun", "/$bunfs/root/proxy", "--config", "c.json"],
+        execArgv: [],
+        main: "/$bunfs/root/proxy",
+      }),
     ).toEqual(["/usr/local/bin/proxy", "--config", "c.json"]);
     expect(isCompiledEntry("B:/~BUN/root/proxy.exe")).toBe(true);
     expect(isCompiledEntry("B:\\~BUN\\root\\proxy.exe")).toBe(true);

@@ -31,9 +31,7 @@ export async function probe(url: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<
     const response = await fetch(parsed, { redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
     await response.arrayBuffer().catch(() => {});
     const status = `${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
-    return response.status >= 200 && response.status < 300
-      ? { ok: true, message: `${url}: ${status}` }
-      : { ok: false, message: `${url}: answered ${status}` };
+    return response.status >= 200 && response.status < 300 ? { ok: true, message: `${url}: ${status}` } : { ok: false, message: `${url}: answered ${status}` };
   } catch (error) {
     return { ok: false, message: `${url}: ${reason(error, timeoutMs)}` };
   }

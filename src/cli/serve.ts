@@ -49,7 +49,12 @@ function handleSignals(server: RunningServer, log: Logger): void {
  * `started` runs once the server is up and before it logs a line here, so whoever makes the log
  * format follow the running config does so in time for the "listening" line.
  */
-export async function serve(command: CommandOf<"serve">, log: Logger, logFormat: LogFormat | undefined, started: (server: RunningServer) => void): Promise<void> {
+export async function serve(
+  command: CommandOf<"serve">,
+  log: Logger,
+  logFormat: LogFormat | undefined,
+  started: (server: RunningServer) => void,
+): Promise<void> {
   // Before anything is printed: this may start the program again (same PID) with a higher fetch limit.
   await ensureInFlightLimit(command.configPath);
   warnIfFromExample(command, log);

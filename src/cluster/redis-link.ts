@@ -189,7 +189,12 @@ export class RedisLink {
   ) {
     this.options = { ...DEFAULTS, ...options };
     this.address = redisAddress(url);
-    this.commands = new Connection(url, this.options, () => {}, () => this.changed());
+    this.commands = new Connection(
+      url,
+      this.options,
+      () => {},
+      () => this.changed(),
+    );
   }
 
   /** "down" while a connection is known lost (until a new one is up); "up" otherwise (also before the first). */
@@ -236,7 +241,11 @@ export class RedisLink {
       this.options,
       async (client) => {
         // A fresh client per connection: Bun keeps listeners across its own reconnects, so reusing one would add them twice.
-        await withTimeout(client.subscribe(channel, (message) => onMessage(message)), this.options.commandTimeoutMs, "no answer to SUBSCRIBE");
+        await withTimeout(
+          client.subscribe(channel, (message) => onMessage(message)),
+          this.options.commandTimeoutMs,
+          "no answer to SUBSCRIBE",
+        );
         // Redis is back: so, most likely, is the command connection (catching up needs it).
         this.commands.retryNow();
         onSubscribed();
@@ -274,7 +283,10 @@ export class RedisLink {
     this.outage = down;
     if (down) {
       const reason = this.commands.state === "down" ? this.commands.lastError : this.subscriber?.lastError;
-      this.log.warn(`redis at ${this.address} is unreachable (${reason}): shared limits follow state.failMode and target cool-downs stay local; reconnecting every ${this.options.retryMs} ms`, { address: this.address, error: reason });
+      this.log.warn(
+        `redis at ${this.address} is unreachable (${reason}): shared limits follow state.failMode and target cool-downs stay local; reconnecting every ${this.options.retryMs} ms`,
+        { address: this.address, error: reason },
+      );
     } else {
       this.log.info(`redis at ${this.address} is reachable again: limits and cool-downs are shared`, { address: this.address });
     }

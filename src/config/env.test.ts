@@ -22,10 +22,7 @@ describe("substituteEnv", () => {
 
   test("an unset variable without fallback is reported with the dotted path where it is used", () => {
     const { missing } = expand({ endpoints: { gpt: { apiKey: "${NOPE}" } }, list: ["${ALSO_NOPE}"] }, {});
-    expect(missing).toEqual([
-      "endpoints.gpt.apiKey: environment variable NOPE is not set",
-      "list.0: environment variable ALSO_NOPE is not set",
-    ]);
+    expect(missing).toEqual(["endpoints.gpt.apiKey: environment variable NOPE is not set", "list.0: environment variable ALSO_NOPE is not set"]);
   });
 
   test("a variable set to the empty string is substituted, not reported", () => {

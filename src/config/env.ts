@@ -19,9 +19,7 @@ export function substituteEnv(value: unknown, env: Record<string, string | undef
   if (Array.isArray(value)) return value.map((item, i) => substituteEnv(item, env, `${path}.${i}`, missing));
   if (value !== null && typeof value === "object") {
     // fromEntries defines each key as data: assigning a `__proto__` key would set the prototype instead
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, path ? `${path}.${key}` : key, missing)]),
-    );
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substituteEnv(item, env, path ? `${path}.${key}` : key, missing)]));
   }
   return value;
 }

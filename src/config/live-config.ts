@@ -46,10 +46,18 @@ export class LiveConfig {
     try {
       this.snapshot = await loadConfig(this.path);
       this.reloads.ok++;
-      this.log.info(`config reloaded (${reason}): ${this.snapshot.models.size} models from ${this.path}`, { reason, file: this.path, models: this.snapshot.models.size });
+      this.log.info(`config reloaded (${reason}): ${this.snapshot.models.size} models from ${this.path}`, {
+        reason,
+        file: this.path,
+        models: this.snapshot.models.size,
+      });
     } catch (error) {
       this.reloads.rejected++;
-      this.log.warn(`config reload (${reason}) rejected, running config kept:\n${(error as Error).message}`, { reason, file: this.path, error: (error as Error).message });
+      this.log.warn(`config reload (${reason}) rejected, running config kept:\n${(error as Error).message}`, {
+        reason,
+        file: this.path,
+        error: (error as Error).message,
+      });
       throw error;
     }
     for (const listener of this.listeners) await listener(this.snapshot);

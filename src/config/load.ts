@@ -7,7 +7,10 @@ import type { ConfigFile } from "./schema";
 
 /** A config file that cannot be used; the message names the file and every bad field. */
 export class ConfigError extends Error {
-  constructor(readonly file: string, readonly problems: readonly string[]) {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
     super(problems.map((problem) => `${file}: ${problem}`).join("\n"));
     this.name = "ConfigError";
   }

@@ -129,9 +129,7 @@ const ClientKeySchema = t.Object(
   {
     key: t.String({ minLength: 1, description: "the bearer key a client sends" }),
     name: t.Optional(t.String({ description: "shown in logs instead of the key" })),
-    models: t.Optional(
-      t.Array(t.String({ minLength: 1 }), { description: "model ids or globs (ollama/*) this key may use; all when absent" }),
-    ),
+    models: t.Optional(t.Array(t.String({ minLength: 1 }), { description: "model ids or globs (ollama/*) this key may use; all when absent" })),
     limits: t.Optional(LimitSetSchema),
   },
   { additionalProperties: true },
@@ -175,7 +173,11 @@ export const ConfigFileSchema = t.Object(
     drainTimeoutMs: t.Optional(t.Integer({ minimum: 0, description: "milliseconds" })),
     maxInFlight: t.Optional(
       // Bun refuses a larger BUN_CONFIG_MAX_HTTP_REQUESTS.
-      t.Integer({ minimum: 1, maximum: 65535, description: "backend requests in flight per process (Bun's BUN_CONFIG_MAX_HTTP_REQUESTS, set at start); default 4096" }),
+      t.Integer({
+        minimum: 1,
+        maximum: 65535,
+        description: "backend requests in flight per process (Bun's BUN_CONFIG_MAX_HTTP_REQUESTS, set at start); default 4096",
+      }),
     ),
     retry: t.Optional(RetrySchema),
     cooldown: t.Optional(CooldownSchema),

@@ -58,7 +58,8 @@ export const adminRoutes = (context: RouteContext, prefix: string) => {
           limits: t.Optional(t.Union([t.Array(LimitUseSchema), t.Null()])),
           stores: t.Optional(
             t.Record(t.String(), t.Union([t.Literal("up"), t.Literal("down")]), {
-              description: "stores on a server (usage: PostgreSQL; redis: shared limits and cool-downs), listed when configured; one down makes the status degraded",
+              description:
+                "stores on a server (usage: PostgreSQL; redis: shared limits and cool-downs), listed when configured; one down makes the status degraded",
             }),
           ),
         }),

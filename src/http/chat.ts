@@ -7,10 +7,7 @@ import { resolveModel } from "./model-request";
 /** Elysia converts numeric strings for t.Integer ("0x10" → 16); a whole-number t.Number rejects them. */
 const WholeNumber = () => t.Number({ multipleOf: 1 });
 
-const Message = t.Object(
-  { role: t.String(), content: t.Optional(t.Union([t.String(), t.Array(t.Any()), t.Null()])) },
-  { additionalProperties: true },
-);
+const Message = t.Object({ role: t.String(), content: t.Optional(t.Union([t.String(), t.Array(t.Any()), t.Null()])) }, { additionalProperties: true });
 
 /**
  * The common OpenAI fields, typed so a wrong type is a clear 400; every other field is allowed and

@@ -33,8 +33,7 @@ export const docsRoutes = (version: string) =>
             title: "cm-open-webui-proxy",
             version,
             description:
-              "OpenAI-compatible proxy: one model list and one endpoint in front of many LLM backends. " +
-              "Every route is served both at /x and at /v1/x.",
+              "OpenAI-compatible proxy: one model list and one endpoint in front of many LLM backends. " + "Every route is served both at /x and at /v1/x.",
           },
           tags: [
             { name: "Models", description: "The configured models, under their friendly names" },

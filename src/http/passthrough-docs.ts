@@ -63,7 +63,9 @@ const catchAll = (summary: string, withBody: boolean) => ({
   description: SELECTION,
   tags: ["Passthrough"],
   parameters: [RestPath, ModelHeader, ModelQuery],
-  ...(withBody && { requestBody: { required: false, content: { "application/json": { schema: t.Object({ model: t.Optional(Model) }, { additionalProperties: true }) } } } }),
+  ...(withBody && {
+    requestBody: { required: false, content: { "application/json": { schema: t.Object({ model: t.Optional(Model) }, { additionalProperties: true }) } } },
+  }),
   responses: RELAYED,
 });
 
@@ -105,10 +107,7 @@ export const passthroughPaths = {
     "Create images from a prompt",
     jsonBody({ prompt: t.Optional(t.String()), n: t.Optional(t.Integer()), size: t.Optional(t.String()) }),
   ),
-  "/v1/moderations": operation(
-    "Classify text for policy violations",
-    jsonBody({ input: t.Optional(t.Union([t.String(), t.Array(t.Any())])) }),
-  ),
+  "/v1/moderations": operation("Classify text for policy violations", jsonBody({ input: t.Optional(t.Union([t.String(), t.Array(t.Any())])) })),
   "/v1/rerank": operation(
     "Rerank documents by relevance to a query",
     jsonBody({

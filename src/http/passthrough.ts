@@ -53,8 +53,7 @@ type Body = UpstreamRequest["body"];
 /** The methods the OpenAI-style APIs use; anything else (TRACE, PROPFIND, …) never reaches a backend. */
 const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]);
 
-const methodNotAllowed = (method: string) =>
-  new ProxyError(405, `Method ${method} is not supported`, "invalid_request_error", "method_not_allowed");
+const methodNotAllowed = (method: string) => new ProxyError(405, `Method ${method} is not supported`, "invalid_request_error", "method_not_allowed");
 
 interface Selection {
   model: unknown;

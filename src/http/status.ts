@@ -122,10 +122,28 @@ const StatusReport = t.Object({
   windowSeconds: t.Integer({ description: "The window of every *5m figure (300)" }),
   inFlight: t.Integer({ description: "Requests the proxy is answering now, this one aside" }),
   usage: t.Object({ enabled: t.Boolean({ description: "Whether the usage store (and so /usage) is on" }) }),
-  stores: t.Optional(t.Record(t.String(), t.Union([t.Literal("up"), t.Literal("down")]), { description: "server-backed stores (usage: PostgreSQL; redis), when configured" })),
-  limits: t.Union([t.Array(t.Object({ scope: t.String(), subject: t.String(), limit: t.String(), max: t.Integer(), used: t.Integer(), remaining: t.Integer(), resetMs: t.Integer() })), t.Null()], {
-    description: "Current use against each limit per client key and per model (empty without limits; null while the limit store is unreachable)",
-  }),
+  stores: t.Optional(
+    t.Record(t.String(), t.Union([t.Literal("up"), t.Literal("down")]), { description: "server-backed stores (usage: PostgreSQL; redis), when configured" }),
+  ),
+  limits: t.Union(
+    [
+      t.Array(
+        t.Object({
+          scope: t.String(),
+          subject: t.String(),
+          limit: t.String(),
+          max: t.Integer(),
+          used: t.Integer(),
+          remaining: t.Integer(),
+          resetMs: t.Integer(),
+        }),
+      ),
+      t.Null(),
+    ],
+    {
+      description: "Current use against each limit per client key and per model (empty without limits; null while the limit store is unreachable)",
+    },
+  ),
   models: t.Array(
     t.Object({
       id: t.String(),

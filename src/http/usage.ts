@@ -6,8 +6,7 @@ import { parseUsageQuery, usageCsv } from "../observe/usage/query";
 import { GROUP_BYS, UsageStoreUnavailableError, type GroupBy, type UsageRange, type UsageStore } from "../observe/usage/store";
 import { searchOf, type RouteContext } from "./context";
 
-const usageOff = () =>
-  new ProxyError(404, "Usage accounting is off (usage.enabled is false in the configuration)", "invalid_request_error", "usage_disabled");
+const usageOff = () => new ProxyError(404, "Usage accounting is off (usage.enabled is false in the configuration)", "invalid_request_error", "usage_disabled");
 
 /** The store's server (PostgreSQL) cannot be reached: a 503, and the rows wait in memory meanwhile. */
 const usageUnavailable = () =>
@@ -53,27 +52,25 @@ const UsageQuery = t.Object(
  * store, grouped by day, model, client, user or target; JSON or CSV. Guarded like `/debug`.
  */
 export const usageRoutes = ({ configs, usage, clientAddress }: RouteContext, prefix: string) =>
-  new Elysia({ name: "usage", seed: prefix, prefix })
-    .use(adminGuard(configs, clientAddress))
-    .get(
-      "/usage",
-      async ({ request }) => {
-        if (!usage) throw usageOff();
-        const { range, groupBy, format } = parseUsageQuery(new URLSearchParams(searchOf(request.url)));
-        const groups = await groupsOf(usage, range, groupBy);
-        if (format === "csv") return ownResponse(usageCsv(groups), { headers: { "content-type": "text/csv; charset=utf-8" } });
-        const from = new Date(range.from).toISOString();
-        const to = new Date(range.to).toISOString();
-        return jsonResponse(JSON.stringify({ from, to, groupBy, groups }));
+  new Elysia({ name: "usage", seed: prefix, prefix }).use(adminGuard(configs, clientAddress)).get(
+    "/usage",
+    async ({ request }) => {
+      if (!usage) throw usageOff();
+      const { range, groupBy, format } = parseUsageQuery(new URLSearchParams(searchOf(request.url)));
+      const groups = await groupsOf(usage, range, groupBy);
+      if (format === "csv") return ownResponse(usageCsv(groups), { headers: { "content-type": "text/csv; charset=utf-8" } });
+      const from = new Date(range.from).toISOString();
+      const to = new Date(range.to).toISOString();
+      return jsonResponse(JSON.stringify({ from, to, groupBy, groups }));
+    },
+    {
+      admin: true,
+      query: UsageQuery,
+      response: t.Object({ from: t.String({ format: "date-time" }), to: t.String({ format: "date-time" }), groupBy: t.String(), groups: t.Array(UsageGroup) }),
+      detail: {
+        summary: "Token usage, requests, errors and p50/p95 duration per day, model, client key, user or target (JSON or CSV)",
+        tags: ["Admin"],
+        hide: prefix !== "",
       },
-      {
-        admin: true,
-        query: UsageQuery,
-        response: t.Object({ from: t.String({ format: "date-time" }), to: t.String({ format: "date-time" }), groupBy: t.String(), groups: t.Array(UsageGroup) }),
-        detail: {
-          summary: "Token usage, requests, errors and p50/p95 duration per day, model, client key, user or target (JSON or CSV)",
-          tags: ["Admin"],
-          hide: prefix !== "",
-        },
-      },
-    );
+    },
+  );

@@ -14,6 +14,10 @@ describe("withDeadline", () => {
   });
 
   test("after ms, onTimeout's throw rejects", async () => {
-    await expect(withDeadline(never, 5, () => { throw new Error("too slow"); })).rejects.toThrow("too slow");
+    await expect(
+      withDeadline(never, 5, () => {
+        throw new Error("too slow");
+      }),
+    ).rejects.toThrow("too slow");
   });
 });

@@ -7,7 +7,10 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 function capture(initial: LogFormat) {
   const lines: string[] = [];
   const format = { now: initial };
-  const log = consoleLogger((line) => lines.push(line), () => format.now);
+  const log = consoleLogger(
+    (line) => lines.push(line),
+    () => format.now,
+  );
   return { lines, format, log };
 }
 

@@ -59,10 +59,7 @@ export function textLine(level: LogLevel, message: string, time: Date = new Date
  * A logger writing each line (default: to stderr) in the format `format()` names at that moment
  * (default text).
  */
-export function consoleLogger(
-  write: (line: string) => void = (line) => process.stderr.write(line),
-  format: () => LogFormat = () => "text",
-): Logger {
+export function consoleLogger(write: (line: string) => void = (line) => process.stderr.write(line), format: () => LogFormat = () => "text"): Logger {
   const emit = (level: LogLevel) => (message: string, fields?: LogFields) =>
     write(format() === "json" ? jsonLine(level, message, fields) : textLine(level, message));
   return { info: emit("info"), warn: emit("warn"), error: emit("error") };

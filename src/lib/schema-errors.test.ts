@@ -23,9 +23,7 @@ describe("describeValueError", () => {
 
   test("a pattern failure quotes the pattern, unless the schema has its own words", () => {
     expect(describe1(t.String({ pattern: "^[a-z]+$" }), "ABC")).toBe("expected a string matching ^[a-z]+$");
-    expect(describe1(t.String({ pattern: "^https?://", error: "expected an http:// or https:// URL" }), "ftp://x")).toBe(
-      "expected an http:// or https:// URL",
-    );
+    expect(describe1(t.String({ pattern: "^https?://", error: "expected an http:// or https:// URL" }), "ftp://x")).toBe("expected an http:// or https:// URL");
   });
 
   test("minLength 1 is 'must not be empty'; a longer minimum names its length", () => {

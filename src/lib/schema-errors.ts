@@ -44,7 +44,13 @@ function hasType({ type, multipleOf }: SchemaLike, value: unknown): boolean {
 
 /** `/endpoints/gpt/url` → `endpoints.gpt.url` (the root is `(root)`). */
 export function dottedPath(pointer: string): string {
-  return pointer.split("/").slice(1).map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~")).join(".") || "(root)";
+  return (
+    pointer
+      .split("/")
+      .slice(1)
+      .map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~"))
+      .join(".") || "(root)"
+  );
 }
 
 export function describeValueError(error: ValueError): string {

@@ -133,7 +133,10 @@ export class Limiter {
       this.outage = true;
       const mode = this.failMode();
       const reason = String((error as Error)?.message ?? error);
-      this.log.warn(`limit store unreachable (${reason}); failMode ${mode}: ${mode === "open" ? "requests pass unlimited" : "model requests get 503"} until it is back`, { failMode: mode, error: reason });
+      this.log.warn(
+        `limit store unreachable (${reason}); failMode ${mode}: ${mode === "open" ? "requests pass unlimited" : "model requests get 503"} until it is back`,
+        { failMode: mode, error: reason },
+      );
     }
     if (admitting && this.failMode() === "closed") throw storeDown();
   }

@@ -11,7 +11,11 @@ function finished(path: string, change: (record: RequestRecord) => void = () => 
 
 const lineOf = (record: RequestRecord) => {
   let line = "";
-  accessLog(() => ({ format: "json" }), (text) => (line = text), "json")(record);
+  accessLog(
+    () => ({ format: "json" }),
+    (text) => (line = text),
+    "json",
+  )(record);
   return line;
 };
 

@@ -48,7 +48,17 @@ describe("weightedPercentile", () => {
   });
 
   test("a heavy sample outweighs many light ones", () => {
-    expect(weightedPercentile([[1, 1], [2, 1], [3, 1], [50, 10]], 0.5)).toBe(50);
+    expect(
+      weightedPercentile(
+        [
+          [1, 1],
+          [2, 1],
+          [3, 1],
+          [50, 10],
+        ],
+        0.5,
+      ),
+    ).toBe(50);
   });
 });
 

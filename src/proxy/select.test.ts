@@ -47,7 +47,7 @@ describe("strategies", () => {
     states.state(model.targets[1]!).ewmaTtfbMs = 20;
     // A seeded generator: deterministic, yet spread like Math.random.
     let seed = 42;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const counts = countPicks(model, states, 10_000, random);
     expect(counts.t1! + counts.t0!).toBe(10_000);
     const slowShare = counts.t0! / 10_000;

@@ -8,13 +8,7 @@ import { STRATEGIES } from "./strategies";
  * usable one already tried (a lone target is retried), else null (every target is cooling down or
  * has its half-open trial under way).
  */
-export function pickTarget(
-  model: Model,
-  states: TargetStates,
-  tried: ReadonlySet<Target>,
-  now: number,
-  random: () => number,
-): Target | null {
+export function pickTarget(model: Model, states: TargetStates, tried: ReadonlySet<Target>, now: number, random: () => number): Target | null {
   const pick = STRATEGIES[model.strategy];
   const choice = { model: states.model(model.id), states, random };
   // The common case (every target up, nothing tried yet) needs no list of its own.

@@ -15,9 +15,7 @@ describe("listenFailureReason", () => {
   });
 
   test("an unknown failure keeps its message, on one line", () => {
-    expect(listenFailureReason({ code: "ENOTTY", message: "ENOTTY: inappropriate\nioctl" }, "example.com", 1, true)).toBe(
-      "ENOTTY: inappropriate ioctl",
-    );
+    expect(listenFailureReason({ code: "ENOTTY", message: "ENOTTY: inappropriate\nioctl" }, "example.com", 1, true)).toBe("ENOTTY: inappropriate ioctl");
   });
 });
 

@@ -7,7 +7,11 @@ export class ListenError extends Error {
 
 export const hostPort = (hostname: string, port: number) => `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
 
-const hostResolves = (hostname: string) => lookup(hostname).then(() => true, () => false);
+const hostResolves = (hostname: string) =>
+  lookup(hostname).then(
+    () => true,
+    () => false,
+  );
 
 interface BindFailure {
   readonly code?: string;

@@ -105,7 +105,8 @@ export async function startServer({
   // Gracefully, once the last releases and charges are answered.
   if (redis) closers.add("redis", (graceful) => (graceful ? redis.closeWhenIdle(1000) : redis.close()));
   configs.onChange(async (config) => {
-    if ((config.state.redis ?? null) !== (redisUrl ?? null)) log.warn("state.redis changed: it takes effect at the next start (limits and cool-downs keep their current store)", { file: config.file });
+    if ((config.state.redis ?? null) !== (redisUrl ?? null))
+      log.warn("state.redis changed: it takes effect at the next start (limits and cool-downs keep their current store)", { file: config.file });
   });
   const states = new TargetStates();
   const cooldowns = redis ? new SharedCooldowns(redis, states, log) : null;
@@ -162,7 +163,11 @@ export async function startServer({
   const forced = Promise.withResolvers<boolean>();
   closers.add("server", async (graceful) => {
     if (graceful) {
-      const finished = withDeadline(server.stop(false).then(() => true), configs.current.drainTimeoutMs, () => false);
+      const finished = withDeadline(
+        server.stop(false).then(() => true),
+        configs.current.drainTimeoutMs,
+        () => false,
+      );
       drained = await Promise.race([finished, forced.promise]);
     }
     if (!graceful || !drained) await server.stop(true);

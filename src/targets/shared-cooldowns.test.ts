@@ -82,7 +82,16 @@ function setup() {
   const { link, runs } = fakeLink();
   const shared = new SharedCooldowns(link, states, silent);
   shared.start();
-  const message = (fields: Partial<CooldownMessage>): CooldownMessage => ({ op: "out", key: KEY, url: URL_A, leftMs: 5_000, ms: 5_000, at: 0, from: "other", ...fields });
+  const message = (fields: Partial<CooldownMessage>): CooldownMessage => ({
+    op: "out",
+    key: KEY,
+    url: URL_A,
+    leftMs: 5_000,
+    ms: 5_000,
+    at: 0,
+    from: "other",
+    ...fields,
+  });
   return { states, shared, runs, message };
 }
 

@@ -11,7 +11,15 @@ export function canConnect(url: string, withinMs: number): Promise<boolean> {
   const attempt = Bun.connect({
     hostname: hostname.replace(/^\[|\]$/g, ""),
     port: tcpPort,
-    socket: { data() {}, open(socket) { socket.end(); } },
-  }).then(() => true, () => false);
+    socket: {
+      data() {},
+      open(socket) {
+        socket.end();
+      },
+    },
+  }).then(
+    () => true,
+    () => false,
+  );
   return withDeadline(attempt, withinMs, () => false);
 }

@@ -88,9 +88,10 @@ export async function send(request: UpstreamRequest): Promise<Sent> {
 
   const stopWatching = watchForHeaders(url, target, abort);
 
-  const body = request.body instanceof ReadableStream
-    ? limitStream(request.body, request.maxBodyBytes, () => abort.abort(payloadTooLarge(request.maxBodyBytes)))
-    : request.body;
+  const body =
+    request.body instanceof ReadableStream
+      ? limitStream(request.body, request.maxBodyBytes, () => abort.abort(payloadTooLarge(request.maxBodyBytes)))
+      : request.body;
 
   try {
     const response = await fetch(url, {

@@ -5,15 +5,16 @@ import { readJson, readJsonObject } from "./json-body";
 const LIMIT = 1024;
 
 /** A body with its Content-Length declared, as HTTP clients send it (a Request built in-process has none). */
-const post = (body: string) =>
-  new Request("http://proxy/v1/x", { method: "POST", headers: { "content-length": String(Buffer.byteLength(body)) }, body });
+const post = (body: string) => new Request("http://proxy/v1/x", { method: "POST", headers: { "content-length": String(Buffer.byteLength(body)) }, body });
 
 /** A body with no Content-Length (chunked), read through the bounded reader. */
-const streamed = (body: string) =>
-  new Request("http://proxy/v1/x", { method: "POST", body: new Blob([body]).stream(), duplex: "half" } as RequestInit);
+const streamed = (body: string) => new Request("http://proxy/v1/x", { method: "POST", body: new Blob([body]).stream(), duplex: "half" } as RequestInit);
 
 async function failure(promise: Promise<unknown>) {
-  const error = await promise.then(() => null, (caught: unknown) => caught);
+  const error = await promise.then(
+    () => null,
+    (caught: unknown) => caught,
+  );
   expect(error).toBeInstanceOf(ProxyError);
   const { status, code } = error as ProxyError;
   return { status, code };

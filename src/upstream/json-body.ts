@@ -10,7 +10,12 @@ const decoder = new TextDecoder();
  */
 const MAX_JSON_DEPTH = 128;
 
-const OPEN_OBJECT = 123, OPEN_ARRAY = 91, CLOSE_OBJECT = 125, CLOSE_ARRAY = 93, QUOTE = 34, BACKSLASH = 92;
+const OPEN_OBJECT = 123,
+  OPEN_ARRAY = 91,
+  CLOSE_OBJECT = 125,
+  CLOSE_ARRAY = 93,
+  QUOTE = 34,
+  BACKSLASH = 92;
 
 /** Whether brackets outside strings nest deeper than `max`; one pass, no allocation. */
 function nestsDeeperThan(text: string, max: number): boolean {

@@ -4,10 +4,13 @@
  */
 export function withQueryModel(search: string, model: string): string {
   if (search === "") return search;
-  const pairs = search.slice(1).split("&").map((pair) => {
-    const name = pair.split("=", 1)[0]!;
-    return decodeQueryComponent(name) === "model" ? `${name}=${encodeURIComponent(model)}` : pair;
-  });
+  const pairs = search
+    .slice(1)
+    .split("&")
+    .map((pair) => {
+      const name = pair.split("=", 1)[0]!;
+      return decodeQueryComponent(name) === "model" ? `${name}=${encodeURIComponent(model)}` : pair;
+    });
   return `?${pairs.join("&")}`;
 }
 

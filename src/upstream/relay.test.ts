@@ -37,7 +37,12 @@ const rest = async (reader: Reader) => (await remaining(reader)).map((chunk) => 
 
 describe("relayBody", () => {
   test("relays every byte exactly, chunk boundaries and non-UTF-8 bytes included, then ends", async () => {
-    const chunks = [encoder.encode("data: {\"a\":"), encoder.encode("1}\r\n\r\n: comment\n\n"), new Uint8Array([0xff, 0x00, 0xc3]), encoder.encode("data: [DONE]\n\n")];
+    const chunks = [
+      encoder.encode('data: {"a":'),
+      encoder.encode("1}\r\n\r\n: comment\n\n"),
+      new Uint8Array([0xff, 0x00, 0xc3]),
+      encoder.encode("data: [DONE]\n\n"),
+    ];
     const { body, controller } = backendBody();
     for (const chunk of chunks) controller.enqueue(chunk);
     controller.close();
@@ -63,9 +68,9 @@ describe("relayBody", () => {
 
   test("a body that is not an event stream is cut with the error instead (no bytes can be added)", async () => {
     const { body, controller } = backendBody();
-    controller.enqueue(encoder.encode("{\"partial\":"));
+    controller.enqueue(encoder.encode('{"partial":'));
     const reader = relayBody(body, options({ eventStream: false, idleMs: 60_000 })).getReader();
-    expect(decoder.decode((await reader.read()).value)).toBe("{\"partial\":");
+    expect(decoder.decode((await reader.read()).value)).toBe('{"partial":');
     controller.error(new Error("ECONNRESET"));
     await expect(reader.read()).rejects.toMatchObject({ status: 502, code: "backend_unreachable" });
   });

@@ -119,7 +119,13 @@ const CLIENT_ROUTES: { name: string; path: string; method: string; body?: () => 
   { name: "POST /v1/chat/completions (stream)", path: "/v1/chat/completions", method: "POST", body: () => chat("gpt", { stream: true }) },
   { name: "POST /v1/embeddings (passthrough, JSON model)", path: "/v1/embeddings", method: "POST", body: () => ({ model: "embed", input: "x" }) },
   { name: "GET /v1/files?model=gpt (passthrough, query model)", path: "/v1/files?model=gpt", method: "GET" },
-  { name: "POST /audio/speech (passthrough, x-model-id)", path: "/audio/speech", method: "POST", body: () => "raw", headers: { "x-model-id": "gpt", "content-type": "application/octet-stream" } },
+  {
+    name: "POST /audio/speech (passthrough, x-model-id)",
+    path: "/audio/speech",
+    method: "POST",
+    body: () => "raw",
+    headers: { "x-model-id": "gpt", "content-type": "application/octet-stream" },
+  },
 ];
 
 describe("an open proxy (no clientKeys)", () => {
@@ -281,7 +287,13 @@ describe("client keys", () => {
     { name: "streamed chat", path: "/chat/completions", method: "POST", body: () => chat("org/model-x", { stream: true }) },
     { name: "passthrough, JSON body model", path: "/v1/embeddings", method: "POST", body: () => ({ model: "llama", input: "x" }) },
     { name: "passthrough, query model", path: "/v1/files?model=llama", method: "GET" },
-    { name: "passthrough, x-model-id", path: "/v1/audio/speech", method: "POST", body: () => "x", headers: { "x-model-id": "llama", "content-type": "application/octet-stream" } },
+    {
+      name: "passthrough, x-model-id",
+      path: "/v1/audio/speech",
+      method: "POST",
+      body: () => "x",
+      headers: { "x-model-id": "llama", "content-type": "application/octet-stream" },
+    },
     {
       name: "passthrough, multipart form model",
       path: "/v1/audio/transcriptions",
@@ -296,7 +308,12 @@ describe("client keys", () => {
   ];
   for (const route of FORBIDDEN) {
     test(`403 for a model the key may not use: ${route.name}`, async () => {
-      const response = await call(keyed, route.path, { method: route.method, body: route.body?.(), headers: route.headers, authorization: bearer(LIMITED_KEY) });
+      const response = await call(keyed, route.path, {
+        method: route.method,
+        body: route.body?.(),
+        headers: route.headers,
+        authorization: bearer(LIMITED_KEY),
+      });
       await expectOpenAIError(response, 403, { type: "permission_error", code: "model_not_allowed" });
       expect(backendRequests()).toBe(0);
     });
@@ -352,7 +369,15 @@ describe("admin routes", () => {
 
   for (const [method, path] of ADMIN_ROUTES) {
     test(`${method} ${path} with an admin key configured: 401 without it (even from loopback), 200 with it`, async () => {
-      for (const authorization of [null, bearer(FULL_KEY), bearer(LIMITED_KEY), bearer("ak-wrong-0000000000000000"), "Bearer ", ADMIN_KEY, bearer(ADMIN_KEY.slice(0, -1))]) {
+      for (const authorization of [
+        null,
+        bearer(FULL_KEY),
+        bearer(LIMITED_KEY),
+        bearer("ak-wrong-0000000000000000"),
+        "Bearer ",
+        ADMIN_KEY,
+        bearer(ADMIN_KEY.slice(0, -1)),
+      ]) {
         const response = await call(keyed, path, { method, authorization });
         await expectOpenAIError(response, 401, { type: "authentication_error", code: "invalid_admin_key" });
       }
@@ -447,8 +472,22 @@ describe("admin routes", () => {
     };
 
     test("no admin key: only loopback addresses pass", () => {
-      for (const address of ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"]) expect({ address, status: denied(null, {}, address) }).toEqual({ address, status: null });
-      for (const address of [undefined, "", "192.0.2.2", "10.0.0.1", "0.0.0.0", "::", "::ffff:10.1.2.3", "fe80::1", "fd00::2", "::2", "128.0.0.1", "1.127.0.0"]) {
+      for (const address of ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
+        expect({ address, status: denied(null, {}, address) }).toEqual({ address, status: null });
+      for (const address of [
+        undefined,
+        "",
+        "192.0.2.2",
+        "10.0.0.1",
+        "0.0.0.0",
+        "::",
+        "::ffff:10.1.2.3",
+        "fe80::1",
+        "fd00::2",
+        "::2",
+        "128.0.0.1",
+        "1.127.0.0",
+      ]) {
         expect({ address, status: denied(null, {}, address) }).toEqual({ address, status: 403 });
       }
     });
@@ -483,7 +522,11 @@ describe("secrets never leak", () => {
         text: JSON.stringify({ ...keyedConfig(), endpoints: { ...endpoints(), llama: { ...endpoints().llama, displayName: 7, apiKey: NEW_FILE_KEY } } }),
         expect: "endpoints.llama.displayName: expected a string",
       },
-      { name: "a secret as a model id in clientKeys", text: JSON.stringify({ ...keyedConfig(), clientKeys: [{ key: FULL_KEY }, { key: FULL_KEY }] }), expect: "listed twice" },
+      {
+        name: "a secret as a model id in clientKeys",
+        text: JSON.stringify({ ...keyedConfig(), clientKeys: [{ key: FULL_KEY }, { key: FULL_KEY }] }),
+        expect: "listed twice",
+      },
       { name: "a missing variable", text: JSON.stringify({ ...keyedConfig(), adminKey: "${HARDENING_ACCESS_NOT_SET}" }), expect: "HARDENING_ACCESS_NOT_SET" },
     ];
     try {
@@ -493,7 +536,11 @@ describe("secrets never leak", () => {
         const error = await expectOpenAIError(response, 400, { code: "invalid_config", messageIncludes: [bad.expect] });
         expect(error.message).toContain(keyed.configPath);
         for (const secret of [ALPHA_KEY, FULL_KEY, ADMIN_KEY, NEW_FILE_KEY]) {
-          expect({ case: bad.name, secret, leaked: JSON.stringify(error).includes(secret) || keyed.log.text.includes(secret) }).toEqual({ case: bad.name, secret, leaked: false });
+          expect({ case: bad.name, secret, leaked: JSON.stringify(error).includes(secret) || keyed.log.text.includes(secret) }).toEqual({
+            case: bad.name,
+            secret,
+            leaked: false,
+          });
         }
         // the running config is untouched: the same key still works and the same models are listed
         const models = await (await call(keyed, "/v1/models", { authorization: bearer(FULL_KEY) })).json();
@@ -531,7 +578,9 @@ describe("secrets never leak", () => {
       }
     }
     for (const headers of sent.slice(1, 4)) {
-      await (await call(keyed, "/v1/chat/completions", { method: "POST", body: "{not json", headers: { ...headers, "content-type": "application/json" } })).text();
+      await (
+        await call(keyed, "/v1/chat/completions", { method: "POST", body: "{not json", headers: { ...headers, "content-type": "application/json" } })
+      ).text();
       await (await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("gpt", { stream: "yes" }), headers })).text();
       await expectOpenAIError(await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("dead"), headers }), 502, { code: "backend_unreachable" });
       await expectOpenAIError(await call(keyed, "/v1/chat/completions", { method: "POST", body: chat("hang"), headers }), 504, { code: "backend_timeout" });

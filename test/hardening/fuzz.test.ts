@@ -122,7 +122,8 @@ async function run(cases: readonly Case[]): Promise<string[]> {
     const answer = await rawRequest(proxy.server.port, c.bytes, 12_000, c.name);
     const took = performance.now() - startedAt;
     const forwarded = backend.seen.slice(seenBefore);
-    const problem = (what: string) => problems.push(`${c.name}: ${what} (status ${answer.status}${answer.answered ? `, body ${answer.text().slice(0, 160)}` : ", no answer"})`);
+    const problem = (what: string) =>
+      problems.push(`${c.name}: ${what} (status ${answer.status}${answer.answered ? `, body ${answer.text().slice(0, 160)}` : ", no answer"})`);
     for (const seen of forwarded) {
       forwardedTargets.push(seen.target);
       if (leavesV1(seen.target)) problem(`reached the backend outside /v1/: ${seen.method} ${seen.target}`);
@@ -132,7 +133,8 @@ async function run(cases: readonly Case[]): Promise<string[]> {
       // Bun's HTTP parser answers these before the proxy sees them: a bare 4xx, a 505 for a
       // malformed request line, or a closed connection. None may reach the backend.
       if (forwarded.length > 0) problem("a request the parser should refuse reached the backend");
-      if (answer.answered && !((answer.status >= 400 && answer.status < 500) || answer.status === 505)) problem("expected the parser's 4xx/505 or a closed connection");
+      if (answer.answered && !((answer.status >= 400 && answer.status < 500) || answer.status === 505))
+        problem("expected the parser's 4xx/505 or a closed connection");
     } else if (answer.status >= 500) {
       problem("a 5xx for a bad request");
     } else if (forwarded.length > 0) {
@@ -150,7 +152,8 @@ async function run(cases: readonly Case[]): Promise<string[]> {
         else {
           const error = JSON.parse(answer.text()).error;
           if (c.status !== undefined && answer.status !== c.status) problem(`expected ${c.status}`);
-          if (c.param !== undefined && !(error.param === c.param || String(error.param).startsWith(`${c.param}.`))) problem(`param ${error.param}, expected ${c.param}`);
+          if (c.param !== undefined && !(error.param === c.param || String(error.param).startsWith(`${c.param}.`)))
+            problem(`param ${error.param}, expected ${c.param}`);
         }
       }
       for (const name of answer.headers.keys()) if (name.startsWith("x-injected")) problem("a header was injected");
@@ -206,7 +209,12 @@ function invalidJsonCases(): Case[] {
   ];
   const cases: Case[] = [];
   fixed.forEach((text, i) => {
-    cases.push({ name: `invalid JSON #${i} to chat: ${JSON.stringify(text).slice(0, 40)}`, bytes: post(i % 2 ? "/v1/chat/completions" : "/chat/completions", text), expect: "reject", status: 400 });
+    cases.push({
+      name: `invalid JSON #${i} to chat: ${JSON.stringify(text).slice(0, 40)}`,
+      bytes: post(i % 2 ? "/v1/chat/completions" : "/chat/completions", text),
+      expect: "reject",
+      status: 400,
+    });
     if (i % 3 === 0) cases.push({ name: `invalid JSON #${i} to embeddings`, bytes: post("/v1/embeddings", text), expect: "reject", status: 400 });
   });
   for (let i = 0; i < 40; i++) {
@@ -224,14 +232,35 @@ function invalidJsonCases(): Case[] {
       valid = false;
     }
     if (valid) continue;
-    cases.push({ name: `random junk ${JSON.stringify(text).slice(0, 40)}`, bytes: post(rng.pick(["/v1/chat/completions", "/v1/embeddings"]), text), expect: "reject", status: 400 });
+    cases.push({
+      name: `random junk ${JSON.stringify(text).slice(0, 40)}`,
+      bytes: post(rng.pick(["/v1/chat/completions", "/v1/embeddings"]), text),
+      expect: "reject",
+      status: 400,
+    });
   }
   return cases;
 }
 
 const WRONG_TYPES: Record<string, unknown[]> = {
   model: [5, 0, true, false, null, [], {}, "", ["gpt"], { id: "gpt" }],
-  messages: ["hi", 5, true, null, {}, [1], ["hi"], [null], [[]], [{}], [{ role: 5 }], [{ role: "user", content: 5 }], [{ role: "user", content: {} }], [{ role: "user", content: true }], [{ content: "no role" }]],
+  messages: [
+    "hi",
+    5,
+    true,
+    null,
+    {},
+    [1],
+    ["hi"],
+    [null],
+    [[]],
+    [{}],
+    [{ role: 5 }],
+    [{ role: "user", content: 5 }],
+    [{ role: "user", content: {} }],
+    [{ role: "user", content: true }],
+    [{ content: "no role" }],
+  ],
   stream: ["true", 1, 0, "yes", [], {}],
   stream_options: ["x", 5, [], true],
   temperature: ["hot", "0.5", [], {}, true],
@@ -254,13 +283,36 @@ function wrongTypeCases(): Case[] {
   for (const [field, values] of Object.entries(WRONG_TYPES)) {
     for (const value of values) {
       const body = JSON.stringify(chatBody({ [field]: value }));
-      cases.push({ name: `chat ${field} = ${JSON.stringify(value)}`, bytes: post(rng.pick(["/v1/chat/completions", "/chat/completions"]), body), expect: "reject", status: 400, param: field });
+      cases.push({
+        name: `chat ${field} = ${JSON.stringify(value)}`,
+        bytes: post(rng.pick(["/v1/chat/completions", "/chat/completions"]), body),
+        expect: "reject",
+        status: 400,
+        param: field,
+      });
     }
   }
-  cases.push({ name: "chat without model", bytes: post("/v1/chat/completions", JSON.stringify({ messages: [] })), expect: "reject", status: 400, param: "model" });
-  cases.push({ name: "chat without messages", bytes: post("/v1/chat/completions", JSON.stringify({ model: "gpt" })), expect: "reject", status: 400, param: "messages" });
+  cases.push({
+    name: "chat without model",
+    bytes: post("/v1/chat/completions", JSON.stringify({ messages: [] })),
+    expect: "reject",
+    status: 400,
+    param: "model",
+  });
+  cases.push({
+    name: "chat without messages",
+    bytes: post("/v1/chat/completions", JSON.stringify({ model: "gpt" })),
+    expect: "reject",
+    status: 400,
+    param: "messages",
+  });
   for (const value of [5, true, [], {}, ["embed"], ""]) {
-    cases.push({ name: `embeddings model = ${JSON.stringify(value)}`, bytes: post("/v1/embeddings", JSON.stringify({ model: value, input: "x" })), expect: "reject", status: 400 });
+    cases.push({
+      name: `embeddings model = ${JSON.stringify(value)}`,
+      bytes: post("/v1/embeddings", JSON.stringify({ model: value, input: "x" })),
+      expect: "reject",
+      status: 400,
+    });
   }
   return cases;
 }
@@ -276,13 +328,37 @@ function nestingCases(): Case[] {
     { name: "model: 100k nested arrays", bytes: post("/v1/chat/completions", `{"model":${arrays(deep)},"messages":[]}`), expect: "reject" },
     { name: "model: 100k nested objects", bytes: post("/v1/chat/completions", `{"model":${objects(deep)},"messages":[]}`), expect: "reject" },
     { name: "messages: 100k nested arrays", bytes: post("/v1/chat/completions", `{"model":"gpt","messages":${arrays(deep)}}`), expect: "reject" },
-    { name: "temperature: 100k nested objects", bytes: post("/v1/chat/completions", JSON.stringify(chatBody()).replace(/}$/, `,"temperature":${objects(deep)}}`)), expect: "reject" },
-    { name: "a free-form field (message content): 100k nested arrays", bytes: post("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":[${arrays(deep)}]}]}`), expect: "reject-or-forward" },
-    { name: "an unknown extra field: 100k nested objects", bytes: post("/v1/chat/completions", JSON.stringify(chatBody()).replace(/}$/, `,"extra":${objects(deep)}}`)), expect: "reject-or-forward" },
-    { name: "passthrough embeddings input: 100k nested arrays", bytes: post("/v1/embeddings", `{"model":"embed","input":${arrays(deep)}}`), expect: "reject-or-forward" },
-    { name: "passthrough with an unknown model: 100k nested arrays", bytes: post("/v1/embeddings", `{"model":"nope","input":${arrays(deep)}}`), expect: "reject" },
+    {
+      name: "temperature: 100k nested objects",
+      bytes: post("/v1/chat/completions", JSON.stringify(chatBody()).replace(/}$/, `,"temperature":${objects(deep)}}`)),
+      expect: "reject",
+    },
+    {
+      name: "a free-form field (message content): 100k nested arrays",
+      bytes: post("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":[${arrays(deep)}]}]}`),
+      expect: "reject-or-forward",
+    },
+    {
+      name: "an unknown extra field: 100k nested objects",
+      bytes: post("/v1/chat/completions", JSON.stringify(chatBody()).replace(/}$/, `,"extra":${objects(deep)}}`)),
+      expect: "reject-or-forward",
+    },
+    {
+      name: "passthrough embeddings input: 100k nested arrays",
+      bytes: post("/v1/embeddings", `{"model":"embed","input":${arrays(deep)}}`),
+      expect: "reject-or-forward",
+    },
+    {
+      name: "passthrough with an unknown model: 100k nested arrays",
+      bytes: post("/v1/embeddings", `{"model":"nope","input":${arrays(deep)}}`),
+      expect: "reject",
+    },
     { name: "model: 5k nested arrays", bytes: post("/v1/chat/completions", `{"model":${arrays(5000)},"messages":[]}`), expect: "reject" },
-    { name: "a free-form field: 10k nested arrays", bytes: post("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":[${arrays(10_000)}]}]}`), expect: "reject-or-forward" },
+    {
+      name: "a free-form field: 10k nested arrays",
+      bytes: post("/v1/chat/completions", `{"model":"gpt","messages":[{"role":"user","content":[${arrays(10_000)}]}]}`),
+      expect: "reject-or-forward",
+    },
     { name: "unterminated: 100k open arrays", bytes: post("/v1/chat/completions", "[".repeat(deep)), expect: "reject" },
   ];
 }
@@ -290,16 +366,44 @@ function nestingCases(): Case[] {
 function hugeStringCases(): Case[] {
   const huge = (n: number) => rng.string(n);
   return [
-    { name: "model: a 400 KB string", bytes: post("/v1/chat/completions", JSON.stringify(chatBody({ model: huge(400_000) }))), expect: "reject", status: 404, param: "model" },
-    { name: "passthrough model: a 400 KB string", bytes: post("/v1/embeddings", JSON.stringify({ model: huge(400_000), input: "x" })), expect: "reject", status: 404 },
+    {
+      name: "model: a 400 KB string",
+      bytes: post("/v1/chat/completions", JSON.stringify(chatBody({ model: huge(400_000) }))),
+      expect: "reject",
+      status: 404,
+      param: "model",
+    },
+    {
+      name: "passthrough model: a 400 KB string",
+      bytes: post("/v1/embeddings", JSON.stringify({ model: huge(400_000), input: "x" })),
+      expect: "reject",
+      status: 404,
+    },
     { name: "/models/{400 KB id}", bytes: rawHttp("GET", `/v1/models/${huge(8000)}`, AUTH), expect: "reject", status: 404 },
-    { name: "role: a 400 KB string, content wrongly typed", bytes: post("/v1/chat/completions", JSON.stringify(chatBody({ messages: [{ role: huge(400_000), content: 5 }] }))), expect: "reject", status: 400 },
-    { name: "message content: a 400 KB string", bytes: post("/v1/chat/completions", JSON.stringify(chatBody({ messages: [{ role: "user", content: huge(400_000) }] }))), expect: "reject-or-forward" },
+    {
+      name: "role: a 400 KB string, content wrongly typed",
+      bytes: post("/v1/chat/completions", JSON.stringify(chatBody({ messages: [{ role: huge(400_000), content: 5 }] }))),
+      expect: "reject",
+      status: 400,
+    },
+    {
+      name: "message content: a 400 KB string",
+      bytes: post("/v1/chat/completions", JSON.stringify(chatBody({ messages: [{ role: "user", content: huge(400_000) }] }))),
+      expect: "reject-or-forward",
+    },
     { name: "a 100 KB field name", bytes: post("/v1/chat/completions", JSON.stringify(chatBody({ [huge(100_000)]: 1 }))), expect: "reject-or-forward" },
     { name: "a 70 KB header", bytes: rawHttp("GET", "/v1/models", { ...AUTH, "x-big": huge(70_000) }), expect: "protocol" },
     { name: "a 70 KB query string", bytes: rawHttp("GET", `/v1/models?${huge(70_000)}`, AUTH), expect: "protocol" },
     { name: "a 70 KB x-model-id", bytes: rawHttp("GET", "/v1/files", { ...AUTH, "x-model-id": huge(70_000) }), expect: "protocol" },
-    { name: "10 000 headers", bytes: rawHttp("GET", "/v1/models", Object.fromEntries([["authorization", AUTH.authorization], ...Array.from({ length: 10_000 }, (_, i) => [`x-h${i}`, "v"])])), expect: "protocol" },
+    {
+      name: "10 000 headers",
+      bytes: rawHttp(
+        "GET",
+        "/v1/models",
+        Object.fromEntries([["authorization", AUTH.authorization], ...Array.from({ length: 10_000 }, (_, i) => [`x-h${i}`, "v"])]),
+      ),
+      expect: "protocol",
+    },
   ];
 }
 
@@ -310,19 +414,61 @@ function overLimitCases(): Case[] {
   const octet = { ...AUTH, "x-model-id": "gpt", "content-type": "application/octet-stream" };
   return [
     { name: "chat over the limit, Content-Length", bytes: post("/v1/chat/completions", jsonOver()), expect: "reject", status: 413 },
-    { name: "chat over the limit, chunked", bytes: post("/v1/chat/completions", chunked(jsonOver()), { ...JSON_HEADERS, ...te }), expect: "reject", status: 413 },
-    { name: "chat: whitespace over the limit, chunked in 1 KB chunks", bytes: post("/chat/completions", chunked(over(), 1024), { ...JSON_HEADERS, ...te }), expect: "reject", status: 413 },
+    {
+      name: "chat over the limit, chunked",
+      bytes: post("/v1/chat/completions", chunked(jsonOver()), { ...JSON_HEADERS, ...te }),
+      expect: "reject",
+      status: 413,
+    },
+    {
+      name: "chat: whitespace over the limit, chunked in 1 KB chunks",
+      bytes: post("/chat/completions", chunked(over(), 1024), { ...JSON_HEADERS, ...te }),
+      expect: "reject",
+      status: 413,
+    },
     { name: "embeddings (JSON) over the limit, Content-Length", bytes: post("/v1/embeddings", over()), expect: "reject", status: 413 },
-    { name: "embeddings (JSON) over the limit, chunked", bytes: post("/v1/embeddings", chunked(over()), { ...JSON_HEADERS, ...te }), expect: "reject", status: 413 },
+    {
+      name: "embeddings (JSON) over the limit, chunked",
+      bytes: post("/v1/embeddings", chunked(over()), { ...JSON_HEADERS, ...te }),
+      expect: "reject",
+      status: 413,
+    },
     { name: "audio (octet-stream) over the limit, Content-Length", bytes: post("/v1/audio/speech", over(), octet), expect: "reject", status: 413 },
-    { name: "audio (octet-stream) over the limit, chunked", bytes: post("/v1/audio/speech", chunked(over()), { ...octet, ...te }), expect: "reject", status: 413 },
-    { name: "multipart over the limit, chunked", bytes: post("/v1/audio/transcriptions", chunked(over()), { ...AUTH, "content-type": "multipart/form-data; boundary=x", ...te }), expect: "reject", status: 413 },
-    { name: "a declared Content-Length over the limit with a short body", bytes: post("/v1/chat/completions", "{}", { ...JSON_HEADERS, "content-length": String(MAX_BODY + 1) }), expect: "reject", status: 413 },
-    { name: "Content-Length: 99999999999999999999", bytes: post("/v1/chat/completions", "{}", { ...JSON_HEADERS, "content-length": "99999999999999999999" }), expect: "protocol" },
+    {
+      name: "audio (octet-stream) over the limit, chunked",
+      bytes: post("/v1/audio/speech", chunked(over()), { ...octet, ...te }),
+      expect: "reject",
+      status: 413,
+    },
+    {
+      name: "multipart over the limit, chunked",
+      bytes: post("/v1/audio/transcriptions", chunked(over()), { ...AUTH, "content-type": "multipart/form-data; boundary=x", ...te }),
+      expect: "reject",
+      status: 413,
+    },
+    {
+      name: "a declared Content-Length over the limit with a short body",
+      bytes: post("/v1/chat/completions", "{}", { ...JSON_HEADERS, "content-length": String(MAX_BODY + 1) }),
+      expect: "reject",
+      status: 413,
+    },
+    {
+      name: "Content-Length: 99999999999999999999",
+      bytes: post("/v1/chat/completions", "{}", { ...JSON_HEADERS, "content-length": "99999999999999999999" }),
+      expect: "protocol",
+    },
     { name: "Content-Length: -1", bytes: post("/v1/chat/completions", "{}", { ...JSON_HEADERS, "content-length": "-1" }), expect: "protocol" },
     { name: "Content-Length: abc", bytes: post("/v1/chat/completions", "{}", { ...JSON_HEADERS, "content-length": "abc" }), expect: "protocol" },
-    { name: "both Content-Length and chunked", bytes: post("/v1/chat/completions", "0\r\n\r\n", { ...JSON_HEADERS, "content-length": "5", ...te }), expect: "protocol" },
-    { name: "two different Content-Lengths", bytes: bytes(rawHttp("POST", "/v1/chat/completions", { ...JSON_HEADERS, "content-length": "2", "Content-Length": "3" }), "{}"), expect: "protocol" },
+    {
+      name: "both Content-Length and chunked",
+      bytes: post("/v1/chat/completions", "0\r\n\r\n", { ...JSON_HEADERS, "content-length": "5", ...te }),
+      expect: "protocol",
+    },
+    {
+      name: "two different Content-Lengths",
+      bytes: bytes(rawHttp("POST", "/v1/chat/completions", { ...JSON_HEADERS, "content-length": "2", "Content-Length": "3" }), "{}"),
+      expect: "protocol",
+    },
   ];
 }
 
@@ -337,33 +483,119 @@ function invalidUtf8Cases(): Case[] {
   ];
   const cases: Case[] = [];
   for (const [what, bad] of BAD) {
-    cases.push({ name: `invalid UTF-8 ${what} in model`, bytes: post("/v1/chat/completions", bytes('{"model":"gpt', bad, '","messages":[]}')), expect: "reject" });
-    cases.push({ name: `invalid UTF-8 ${what} in content`, bytes: post("/v1/chat/completions", bytes('{"model":"gpt","messages":[{"role":"user","content":"a', bad, 'b"}]}')), expect: "reject-or-forward" });
-    cases.push({ name: `invalid UTF-8 ${what} in a field name`, bytes: post("/v1/embeddings", bytes('{"model":"embed","in', bad, 'put":"x"}')), expect: "reject-or-forward" });
-    cases.push({ name: `invalid UTF-8 ${what} outside any string`, bytes: post("/v1/chat/completions", bytes('{"model":"gpt","messages":[]', bad, "}")), expect: "reject", status: 400 });
+    cases.push({
+      name: `invalid UTF-8 ${what} in model`,
+      bytes: post("/v1/chat/completions", bytes('{"model":"gpt', bad, '","messages":[]}')),
+      expect: "reject",
+    });
+    cases.push({
+      name: `invalid UTF-8 ${what} in content`,
+      bytes: post("/v1/chat/completions", bytes('{"model":"gpt","messages":[{"role":"user","content":"a', bad, 'b"}]}')),
+      expect: "reject-or-forward",
+    });
+    cases.push({
+      name: `invalid UTF-8 ${what} in a field name`,
+      bytes: post("/v1/embeddings", bytes('{"model":"embed","in', bad, 'put":"x"}')),
+      expect: "reject-or-forward",
+    });
+    cases.push({
+      name: `invalid UTF-8 ${what} outside any string`,
+      bytes: post("/v1/chat/completions", bytes('{"model":"gpt","messages":[]', bad, "}")),
+      expect: "reject",
+      status: 400,
+    });
   }
-  cases.push({ name: "invalid UTF-8 in x-model-id", bytes: bytes("GET /v1/files HTTP/1.1\r\nHost: a\r\nConnection: close\r\nAuthorization: ", AUTH.authorization, "\r\nx-model-id: gp", [0xff], "\r\n\r\n"), expect: "reject" });
-  cases.push({ name: "invalid UTF-8 in the path", bytes: bytes("GET /v1/fi", [0xff, 0xfe], "les HTTP/1.1\r\nHost: a\r\nConnection: close\r\nAuthorization: ", AUTH.authorization, "\r\n\r\n"), expect: "reject" });
-  cases.push({ name: "UTF-16 body", bytes: post("/v1/chat/completions", new Uint8Array(Buffer.from("\ufeff" + JSON.stringify(chatBody()), "utf16le"))), expect: "reject", status: 400 });
+  cases.push({
+    name: "invalid UTF-8 in x-model-id",
+    bytes: bytes("GET /v1/files HTTP/1.1\r\nHost: a\r\nConnection: close\r\nAuthorization: ", AUTH.authorization, "\r\nx-model-id: gp", [0xff], "\r\n\r\n"),
+    expect: "reject",
+  });
+  cases.push({
+    name: "invalid UTF-8 in the path",
+    bytes: bytes("GET /v1/fi", [0xff, 0xfe], "les HTTP/1.1\r\nHost: a\r\nConnection: close\r\nAuthorization: ", AUTH.authorization, "\r\n\r\n"),
+    expect: "reject",
+  });
+  cases.push({
+    name: "UTF-16 body",
+    bytes: post("/v1/chat/completions", new Uint8Array(Buffer.from("\ufeff" + JSON.stringify(chatBody()), "utf16le"))),
+    expect: "reject",
+    status: 400,
+  });
   return cases;
 }
 
 function methodCases(): Case[] {
   const cases: Case[] = [];
-  const known = ["PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "TRACE", "SEARCH", "REPORT", "MKACTIVITY", "CHECKOUT", "MERGE", "M-SEARCH", "NOTIFY", "SUBSCRIBE", "UNSUBSCRIBE", "PURGE", "LINK", "UNLINK", "SOURCE", "QUERY", "PATCH", "PUT", "DELETE", "OPTIONS"];
+  const known = [
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+    "TRACE",
+    "SEARCH",
+    "REPORT",
+    "MKACTIVITY",
+    "CHECKOUT",
+    "MERGE",
+    "M-SEARCH",
+    "NOTIFY",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "PURGE",
+    "LINK",
+    "UNLINK",
+    "SOURCE",
+    "QUERY",
+    "PATCH",
+    "PUT",
+    "DELETE",
+    "OPTIONS",
+  ];
   const paths = ["/v1/chat/completions", "/v1/models", "/health", "/debug", "/v1/embeddings", "/models/gpt"];
   for (const method of known) {
     cases.push({ name: `${method} ${rng.pick(paths)} (no model)`, bytes: rawHttp(method, rng.pick(paths), AUTH), expect: "reject" });
   }
   for (const method of ["PROPFIND", "TRACE", "PATCH", "DELETE", "SEARCH", "PURGE"]) {
-    cases.push({ name: `${method} /v1/files with x-model-id`, bytes: rawHttp(method, "/v1/files", { ...AUTH, "x-model-id": "gpt" }), expect: "reject-or-forward" });
+    cases.push({
+      name: `${method} /v1/files with x-model-id`,
+      bytes: rawHttp(method, "/v1/files", { ...AUTH, "x-model-id": "gpt" }),
+      expect: "reject-or-forward",
+    });
   }
-  cases.push({ name: "CONNECT host:port", bytes: encoder.encode(`CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\nAuthorization: ${AUTH.authorization}\r\nConnection: close\r\n\r\n`), expect: "reject" });
+  cases.push({
+    name: "CONNECT host:port",
+    bytes: encoder.encode(`CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\nAuthorization: ${AUTH.authorization}\r\nConnection: close\r\n\r\n`),
+    expect: "reject",
+  });
   cases.push({ name: "CONNECT to a path", bytes: rawHttp("CONNECT", "/v1/chat/completions", AUTH), expect: "reject" });
-  for (const token of ["FOO", "get", "GeT", "X-Y", "BREW", "G(ET", "GE\tT", "GET\u0000", "GETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGET", "POST /x", "", "1234"]) {
+  for (const token of [
+    "FOO",
+    "get",
+    "GeT",
+    "X-Y",
+    "BREW",
+    "G(ET",
+    "GE\tT",
+    "GET\u0000",
+    "GETGETGETGETGETGETGETGETGETGETGETGETGETGETGETGET",
+    "POST /x",
+    "",
+    "1234",
+  ]) {
     cases.push({ name: `method token ${JSON.stringify(token)}`, bytes: rawHttp(token, "/v1/chat/completions", AUTH), expect: "protocol" });
   }
-  for (const line of ["GET *", "GET v1/models", "GET /v1/models HTTP/9.9", "GET /v1/models", "PRI * HTTP/2.0\r\n\r\nSM", "GET /v1/models HTTP/1.1 extra", "\r\n\r\n"]) {
+  for (const line of [
+    "GET *",
+    "GET v1/models",
+    "GET /v1/models HTTP/9.9",
+    "GET /v1/models",
+    "PRI * HTTP/2.0\r\n\r\nSM",
+    "GET /v1/models HTTP/1.1 extra",
+    "\r\n\r\n",
+  ]) {
     cases.push({ name: `request line ${JSON.stringify(line)}`, bytes: encoder.encode(`${line}\r\nHost: a\r\nConnection: close\r\n\r\n`), expect: "protocol" });
   }
   return cases;
@@ -409,7 +641,11 @@ function pathCases(): Case[] {
     "/v1/%3F/x",
     "/v1/%23/x",
   ];
-  const cases: Case[] = fixed.map((target) => ({ name: `passthrough path ${target}`, bytes: rawHttp(rng.pick(["GET", "POST"]), target, withModel), expect: "reject-or-forward" as Expect }));
+  const cases: Case[] = fixed.map((target) => ({
+    name: `passthrough path ${target}`,
+    bytes: rawHttp(rng.pick(["GET", "POST"]), target, withModel),
+    expect: "reject-or-forward" as Expect,
+  }));
   const SEGMENTS = ["..", "%2e%2e", "%2E%2e", ".", "%2e", "", "%2f", "%2F", "%5c", "\\", "a", "v1", "%252e%252e", ".%2e", "%2e.", "..%2f", "embeddings", "%00"];
   for (let i = 0; i < 40; i++) {
     const segments = Array.from({ length: rng.int(1, 6) }, () => rng.pick(SEGMENTS));
@@ -420,20 +656,77 @@ function pathCases(): Case[] {
 }
 
 function modelIdCases(): Case[] {
-  const IDS = ["gpt\r\nX-Injected: yes", "gpt\n", "\r\n", "gpt\r", "gpt/../embed", "../gpt", "gpt/", "/gpt", "gpt?x=1", "gpt#x", "gpt%0d%0a", "org/model-x/../gpt", "org%2Fmodel-x", "gpt\u0000", "gpt\u2028", " gpt", "GPT", "gpt ", "embed?", "#", "?", "/", "//", "org//model-x"];
+  const IDS = [
+    "gpt\r\nX-Injected: yes",
+    "gpt\n",
+    "\r\n",
+    "gpt\r",
+    "gpt/../embed",
+    "../gpt",
+    "gpt/",
+    "/gpt",
+    "gpt?x=1",
+    "gpt#x",
+    "gpt%0d%0a",
+    "org/model-x/../gpt",
+    "org%2Fmodel-x",
+    "gpt\u0000",
+    "gpt\u2028",
+    " gpt",
+    "GPT",
+    "gpt ",
+    "embed?",
+    "#",
+    "?",
+    "/",
+    "//",
+    "org//model-x",
+  ];
   const cases: Case[] = [];
   for (const id of IDS) {
-    cases.push({ name: `chat model ${JSON.stringify(id)}`, bytes: post("/v1/chat/completions", JSON.stringify(chatBody({ model: id }))), expect: "reject", status: 404, param: "model" });
-    cases.push({ name: `embeddings model ${JSON.stringify(id)}`, bytes: post("/v1/embeddings", JSON.stringify({ model: id, input: "x" })), expect: "reject", status: 404 });
-    cases.push({ name: `query model ${JSON.stringify(id)}`, bytes: rawHttp("GET", `/v1/files?model=${encodeURIComponent(id)}`, AUTH), expect: "reject", status: 404 });
+    cases.push({
+      name: `chat model ${JSON.stringify(id)}`,
+      bytes: post("/v1/chat/completions", JSON.stringify(chatBody({ model: id }))),
+      expect: "reject",
+      status: 404,
+      param: "model",
+    });
+    cases.push({
+      name: `embeddings model ${JSON.stringify(id)}`,
+      bytes: post("/v1/embeddings", JSON.stringify({ model: id, input: "x" })),
+      expect: "reject",
+      status: 404,
+    });
+    cases.push({
+      name: `query model ${JSON.stringify(id)}`,
+      bytes: rawHttp("GET", `/v1/files?model=${encodeURIComponent(id)}`, AUTH),
+      expect: "reject",
+      status: 404,
+    });
     cases.push({ name: `/v1/models/${encodeURIComponent(id)}`, bytes: rawHttp("GET", `/v1/models/${encodeURIComponent(id)}`, AUTH), expect: "reject" });
     if (!/[\r\n\u0000\u2028]/.test(id)) {
-      cases.push({ name: `x-model-id ${JSON.stringify(id)}`, bytes: rawHttp("GET", "/v1/files", { ...AUTH, "x-model-id": id }), expect: id.trim() === "gpt" ? "reject-or-forward" : "reject" });
+      cases.push({
+        name: `x-model-id ${JSON.stringify(id)}`,
+        bytes: rawHttp("GET", "/v1/files", { ...AUTH, "x-model-id": id }),
+        expect: id.trim() === "gpt" ? "reject-or-forward" : "reject",
+      });
     }
   }
   // CR/LF where a header cannot carry them: raw in the header line (the parser refuses).
-  cases.push({ name: "x-model-id with a raw CR", bytes: encoder.encode(`GET /v1/files HTTP/1.1\r\nHost: a\r\nAuthorization: ${AUTH.authorization}\r\nx-model-id: gpt\rX-Injected: yes\r\nConnection: close\r\n\r\n`), expect: "protocol" });
-  cases.push({ name: "x-model-id with a raw LF", bytes: encoder.encode(`GET /v1/files HTTP/1.1\r\nHost: a\r\nAuthorization: ${AUTH.authorization}\r\nx-model-id: gpt\nX-Injected: yes\r\nConnection: close\r\n\r\n`), expect: "protocol" });
+  cases.push({
+    name: "x-model-id with a raw CR",
+    bytes: encoder.encode(
+      `GET /v1/files HTTP/1.1\r\nHost: a\r\nAuthorization: ${AUTH.authorization}\r\nx-model-id: gpt\rX-Injected: yes\r\nConnection: close\r\n\r\n`,
+    ),
+    expect: "protocol",
+  });
+  cases.push({
+    name: "x-model-id with a raw LF",
+    bytes: encoder.encode(
+      `GET /v1/files HTTP/1.1\r\nHost: a\r\nAuthorization: ${AUTH.authorization}\r\nx-model-id: gpt\nX-Injected: yes\r\nConnection: close\r\n\r\n`,
+    ),
+    expect: "protocol",
+  });
   // The one configured id with a "/" still works however it is spelled in a query.
   cases.push({ name: "query model org%2Fmodel-x (configured)", bytes: rawHttp("GET", "/v1/files?model=org%2Fmodel-x", AUTH), expect: "reject-or-forward" });
   return cases;

@@ -45,7 +45,10 @@ function configVersion(v: number): { text: string; marker: string | null } {
       pinned: { url: alpha.url, apiKey: PINNED_KEY, actualModelName: "pinned-actual" },
       [`extra-v${v}`]: { url: mockNamed(extraBackend(v)).url, apiKey: versionKey(v), actualModelName: `extra-v${v}` },
     },
-    clientKeys: [{ key: CLIENT, name: "stable" }, { key: versionClient(v), name: `v${v}`, models: ["pinned"] }],
+    clientKeys: [
+      { key: CLIENT, name: "stable" },
+      { key: versionClient(v), name: `v${v}`, models: ["pinned"] },
+    ],
     adminKey: ADMIN,
     timeouts: { connectMs: 2000, firstByteMs: 10_000, idleMs: 10_000 },
     note: `version ${v}`,
@@ -72,7 +75,8 @@ function configVersion(v: number): { text: string; marker: string | null } {
 const streamChunks = (model: string, backend: string) => [
   ...Array.from(
     { length: 5 },
-    (_, j) => `data: {"id":"chatcmpl-${backend}","object":"chat.completion.chunk","model":"${model}","backend":"${backend}","choices":[{"index":0,"delta":{"content":"t${j}"}}]}\n\n`,
+    (_, j) =>
+      `data: {"id":"chatcmpl-${backend}","object":"chat.completion.chunk","model":"${model}","backend":"${backend}","choices":[{"index":0,"delta":{"content":"t${j}"}}]}\n\n`,
   ),
   "data: [DONE]\n\n",
 ];
@@ -134,126 +138,125 @@ function judge(model: string, stream: boolean, status: number, text: string): Ou
   return outcome;
 }
 
-test(
-  `${VERSIONS} config rewrites under load: zero failed requests, no half-applied config, invalid versions logged and skipped`,
-  async () => {
-    const rng = new Rng(SEED);
-    const outcomes: Outcome[] = [];
-    let stopped = false;
-    let latestValid = 0;
+test(`${VERSIONS} config rewrites under load: zero failed requests, no half-applied config, invalid versions logged and skipped`, async () => {
+  const rng = new Rng(SEED);
+  const outcomes: Outcome[] = [];
+  let stopped = false;
+  let latestValid = 0;
 
-    async function worker(id: number) {
-      const own = new Rng(SEED + id);
-      for (let n = 0; n < 50_000 && !stopped; n++) {
-        const roll = own.next();
-        const model = roll < 0.7 ? "stable" : roll < 0.85 ? "pinned" : `extra-v${Math.max(0, latestValid - own.int(0, 2) * 2)}`;
-        const stream = own.chance(0.5);
-        const response = await rfetch(proxy.url(own.chance(0.5) ? "/v1/chat/completions" : "/chat/completions"), {
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${CLIENT}` },
-          body: JSON.stringify({ model, stream, messages: [{ role: "user", content: `w${id} n${n}` }] }),
-          signal: AbortSignal.timeout(10_000),
-        });
-        outcomes.push(judge(model, stream, response.status, await response.text()));
-      }
+  async function worker(id: number) {
+    const own = new Rng(SEED + id);
+    for (let n = 0; n < 50_000 && !stopped; n++) {
+      const roll = own.next();
+      const model = roll < 0.7 ? "stable" : roll < 0.85 ? "pinned" : `extra-v${Math.max(0, latestValid - own.int(0, 2) * 2)}`;
+      const stream = own.chance(0.5);
+      const response = await rfetch(proxy.url(own.chance(0.5) ? "/v1/chat/completions" : "/chat/completions"), {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${CLIENT}` },
+        body: JSON.stringify({ model, stream, messages: [{ role: "user", content: `w${id} n${n}` }] }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      outcomes.push(judge(model, stream, response.status, await response.text()));
     }
-    const workers = Array.from({ length: WORKERS }, (_, id) => worker(id));
-    const until = (test: () => boolean, label: string) => proxy.log.until(test, 5000, label);
-    const servingStable = () => proxy.server.configs.current.models.get("stable")?.targets[0]?.actualModelName;
+  }
+  const workers = Array.from({ length: WORKERS }, (_, id) => worker(id));
+  const until = (test: () => boolean, label: string) => proxy.log.until(test, 5000, label);
+  const servingStable = () => proxy.server.configs.current.models.get("stable")?.targets[0]?.actualModelName;
 
-    const modes: string[] = [];
-    for (let v = 1; v <= VERSIONS; v++) {
-      const { text, marker } = configVersion(v);
-      const atomic = rng.chance(0.5);
-      // Truncated JSON gives no per-version marker in the log, so it is always sent through POST /reload.
-      const via = marker === "not valid JSON" || rng.chance(0.6) ? "POST /reload" : "file changed";
-      modes.push(`${v}:${atomic ? "atomic" : "in-place"}:${via}`);
-      const logFrom = proxy.log.lines.length;
-      writeConfig(proxy.configPath, text, atomic ? "atomic" : "in-place");
+  const modes: string[] = [];
+  for (let v = 1; v <= VERSIONS; v++) {
+    const { text, marker } = configVersion(v);
+    const atomic = rng.chance(0.5);
+    // Truncated JSON gives no per-version marker in the log, so it is always sent through POST /reload.
+    const via = marker === "not valid JSON" || rng.chance(0.6) ? "POST /reload" : "file changed";
+    modes.push(`${v}:${atomic ? "atomic" : "in-place"}:${via}`);
+    const logFrom = proxy.log.lines.length;
+    writeConfig(proxy.configPath, text, atomic ? "atomic" : "in-place");
 
-      if (via === "POST /reload") {
-        const response = await rfetch(proxy.url(rng.chance(0.5) ? "/reload" : "/v1/reload"), {
-          method: "POST",
-          headers: { authorization: `Bearer ${ADMIN}` },
-        });
-        const body = await response.json();
-        if (isValid(v)) {
-          expect({ v, status: response.status }).toEqual({ v, status: 200 });
-          expect(body.models.map((m: { id: string }) => m.id)).toEqual(["stable", "pinned", `extra-v${v}`]);
-        } else {
-          expect({ v, status: response.status, code: body.error?.code }).toEqual({ v, status: 400, code: "invalid_config" });
-          expect(body.error.message).toContain(marker!);
-        }
-      }
+    if (via === "POST /reload") {
+      const response = await rfetch(proxy.url(rng.chance(0.5) ? "/reload" : "/v1/reload"), {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      const body = await response.json();
       if (isValid(v)) {
-        await until(() => servingStable() === `stable-v${v}`, `version ${v} applied (${via})`);
-        latestValid = v;
+        expect({ v, status: response.status }).toEqual({ v, status: 200 });
+        expect(body.models.map((m: { id: string }) => m.id)).toEqual(["stable", "pinned", `extra-v${v}`]);
       } else {
-        await proxy.log.line(
-          (line) => line.includes(`(${via}) rejected`) && line.includes(marker!),
-          5000,
-          `version ${v} rejected and logged with '${marker}' (${via})`,
-          logFrom,
-        );
-        expect({ v, serving: servingStable() }).toEqual({ v, serving: `stable-v${v - 1}` });
+        expect({ v, status: response.status, code: body.error?.code }).toEqual({ v, status: 400, code: "invalid_config" });
+        expect(body.error.message).toContain(marker!);
       }
     }
+    if (isValid(v)) {
+      await until(() => servingStable() === `stable-v${v}`, `version ${v} applied (${via})`);
+      latestValid = v;
+    } else {
+      await proxy.log.line(
+        (line) => line.includes(`(${via}) rejected`) && line.includes(marker!),
+        5000,
+        `version ${v} rejected and logged with '${marker}' (${via})`,
+        logFrom,
+      );
+      expect({ v, serving: servingStable() }).toEqual({ v, serving: `stable-v${v - 1}` });
+    }
+  }
 
-    // The final version is valid: /health shows it once the last reload is through.
-    type Health = { models: { id: string; displayName: string; targets: { inFlight: number }[] }[] };
-    const health = async () => (await (await rfetch(proxy.url("/health"))).json()) as Health;
-    await until(() => servingStable() === `stable-v${VERSIONS}`, "the final version applied");
-    expect((await health()).models.map(({ id, displayName }) => ({ id, displayName }))).toEqual([
-      { id: "stable", displayName: `Stable v${VERSIONS}` },
-      { id: "pinned", displayName: "pinned" },
-      { id: `extra-v${VERSIONS}`, displayName: `extra-v${VERSIONS}` },
-    ]);
+  // The final version is valid: /health shows it once the last reload is through.
+  type Health = { models: { id: string; displayName: string; targets: { inFlight: number }[] }[] };
+  const health = async () => (await (await rfetch(proxy.url("/health"))).json()) as Health;
+  await until(() => servingStable() === `stable-v${VERSIONS}`, "the final version applied");
+  expect((await health()).models.map(({ id, displayName }) => ({ id, displayName }))).toEqual([
+    { id: "stable", displayName: `Stable v${VERSIONS}` },
+    { id: "pinned", displayName: "pinned" },
+    { id: `extra-v${VERSIONS}`, displayName: `extra-v${VERSIONS}` },
+  ]);
 
-    stopped = true;
-    await within(Promise.all(workers), 15_000, "the load workers finishing");
-    // Every request has ended, across all the reloads: no target counts one still in flight.
-    expect((await health()).models.flatMap((model) => model.targets.map((target) => target.inFlight))).toEqual([0, 0, 0]);
+  stopped = true;
+  await within(Promise.all(workers), 15_000, "the load workers finishing");
+  // Every request has ended, across all the reloads: no target counts one still in flight.
+  expect((await health()).models.flatMap((model) => model.targets.map((target) => target.inFlight))).toEqual([0, 0, 0]);
 
-    // 1. Zero failed requests for the models present in every version; transient ones are 200 or 404.
-    const problems = outcomes.filter((o) => o.problem !== null).map((o) => o.problem);
-    expect(problems).toEqual([]);
-    const stable = outcomes.filter((o) => o.model === "stable");
-    expect(stable.length).toBeGreaterThan(200);
-    expect(stable.filter((o) => o.stream).length).toBeGreaterThan(50);
-    // The load really ran across the reloads: answers came from many versions.
-    const versionsSeen = new Set(stable.map((o) => o.version));
-    expect(versionsSeen.size).toBeGreaterThanOrEqual(10);
+  // 1. Zero failed requests for the models present in every version; transient ones are 200 or 404.
+  const problems = outcomes.filter((o) => o.problem !== null).map((o) => o.problem);
+  expect(problems).toEqual([]);
+  const stable = outcomes.filter((o) => o.model === "stable");
+  expect(stable.length).toBeGreaterThan(200);
+  expect(stable.filter((o) => o.stream).length).toBeGreaterThan(50);
+  // The load really ran across the reloads: answers came from many versions.
+  const versionsSeen = new Set(stable.map((o) => o.version));
+  expect(versionsSeen.size).toBeGreaterThanOrEqual(10);
 
-    // 2. Every upstream request carries a (backend, model name, key) triple of one valid version.
-    const halfApplied: string[] = [];
-    for (const [name, mock] of [["alpha", alpha], ["bravo", bravo]] as const) {
-      for (const request of mock.requests) {
-        const model = request.json().model as string;
-        const key = request.headers.get("authorization");
-        if (!request.pathname.endsWith("/v1/chat/completions")) halfApplied.push(`${name} got path ${request.path}`);
-        if (model === "pinned-actual") {
-          if (name !== "alpha" || key !== `Bearer ${PINNED_KEY}`) halfApplied.push(`pinned via ${name} with ${key?.slice(0, 20)}`);
-          continue;
-        }
-        const match = /^(stable|extra)-v(\d+)$/.exec(model);
-        const v = Number(match?.[2]);
-        const backend = match?.[1] === "stable" ? stableBackend(v) : extraBackend(v);
-        if (!match || !isValid(v) || backend !== name || key !== `Bearer ${versionKey(v)}`) {
-          halfApplied.push(`${name} got model ${model} with key ${key === `Bearer ${versionKey(v)}` ? "of its version" : "of another version"}`);
-        }
+  // 2. Every upstream request carries a (backend, model name, key) triple of one valid version.
+  const halfApplied: string[] = [];
+  for (const [name, mock] of [
+    ["alpha", alpha],
+    ["bravo", bravo],
+  ] as const) {
+    for (const request of mock.requests) {
+      const model = request.json().model as string;
+      const key = request.headers.get("authorization");
+      if (!request.pathname.endsWith("/v1/chat/completions")) halfApplied.push(`${name} got path ${request.path}`);
+      if (model === "pinned-actual") {
+        if (name !== "alpha" || key !== `Bearer ${PINNED_KEY}`) halfApplied.push(`pinned via ${name} with ${key?.slice(0, 20)}`);
+        continue;
+      }
+      const match = /^(stable|extra)-v(\d+)$/.exec(model);
+      const v = Number(match?.[2]);
+      const backend = match?.[1] === "stable" ? stableBackend(v) : extraBackend(v);
+      if (!match || !isValid(v) || backend !== name || key !== `Bearer ${versionKey(v)}`) {
+        halfApplied.push(`${name} got model ${model} with key ${key === `Bearer ${versionKey(v)}` ? "of its version" : "of another version"}`);
       }
     }
-    expect(halfApplied).toEqual([]);
-    expect(alpha.requests.length + bravo.requests.length).toBe(outcomes.filter((o) => o.status === 200).length);
+  }
+  expect(halfApplied).toEqual([]);
+  expect(alpha.requests.length + bravo.requests.length).toBe(outcomes.filter((o) => o.status === 200).length);
 
-    // 3. Both trigger paths and both write styles were exercised.
-    for (const part of ["atomic", "in-place", "POST /reload", "file changed"]) expect(modes.some((m) => m.includes(part))).toBe(true);
-    console.log(
-      `reload soak: ${outcomes.length} requests (${stable.length} stable, ${stable.filter((o) => o.stream).length} streamed) across ${VERSIONS} rewrites; answers from ${versionsSeen.size} versions`,
-    );
-  },
-  90_000,
-);
+  // 3. Both trigger paths and both write styles were exercised.
+  for (const part of ["atomic", "in-place", "POST /reload", "file changed"]) expect(modes.some((m) => m.includes(part))).toBe(true);
+  console.log(
+    `reload soak: ${outcomes.length} requests (${stable.length} stable, ${stable.filter((o) => o.stream).length} streamed) across ${VERSIONS} rewrites; answers from ${versionsSeen.size} versions`,
+  );
+}, 90_000);
 
 test("a stream that started on one version finishes on it, byte-exact, while new requests get the next", async () => {
   const chat = (stream: boolean, content: string) =>

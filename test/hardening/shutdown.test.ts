@@ -124,7 +124,6 @@ function readStream(response: Promise<Response>, idleLimitMs = 5000): StreamRun 
   return { firstChunk: first.promise, done };
 }
 
-
 /** A stream whose backend sends one event and then nothing, read until its first chunk arrived. */
 async function startEndlessStream(port: number) {
   endless.reset();
@@ -135,50 +134,46 @@ async function startEndlessStream(port: number) {
 }
 
 describe("SIGTERM", () => {
-  test(
-    `${STREAMS} slow streams (${CHUNKS} chunks, ${CHUNK_GAP_MS} ms apart) and 5 slow non-streamed requests in flight all complete byte-exact; new connections are refused; exit 0`,
-    async () => {
-      const cli = spawn(writeConfig());
-      const port = await cli.ready();
-      slow.reset();
-      slow.willReply((request: RecordedRequest) => reply.sse(slowChunks(request.json().messages[0].content), { delayMs: CHUNK_GAP_MS }));
+  test(`${STREAMS} slow streams (${CHUNKS} chunks, ${CHUNK_GAP_MS} ms apart) and 5 slow non-streamed requests in flight all complete byte-exact; new connections are refused; exit 0`, async () => {
+    const cli = spawn(writeConfig());
+    const port = await cli.ready();
+    slow.reset();
+    slow.willReply((request: RecordedRequest) => reply.sse(slowChunks(request.json().messages[0].content), { delayMs: CHUNK_GAP_MS }));
 
-      const streams = Array.from({ length: STREAMS }, (_, i) => readStream(chat(port, "slow", `stream-${i}`, true)));
-      const lateArrivals = Array.from({ length: 5 }, () => {
-        const arrived = deferred();
-        lateArrived.push(() => arrived.resolve());
-        return arrived.promise;
-      });
-      const lates = Array.from({ length: 5 }, (_, i) =>
-        chat(port, "late", `late-${i}`, false).then(
-          async (r) => ({ status: r.status, body: await r.text() }),
-          (error: Error) => ({ status: 0, body: String(error) }),
-        ),
-      );
-      await within(Promise.all(streams.map((s) => s.firstChunk)), 15_000, `all ${STREAMS} streams receiving their first chunk`);
-      await within(Promise.all(lateArrivals), 5000, "the 5 non-streamed requests reaching their backend");
+    const streams = Array.from({ length: STREAMS }, (_, i) => readStream(chat(port, "slow", `stream-${i}`, true)));
+    const lateArrivals = Array.from({ length: 5 }, () => {
+      const arrived = deferred();
+      lateArrived.push(() => arrived.resolve());
+      return arrived.promise;
+    });
+    const lates = Array.from({ length: 5 }, (_, i) =>
+      chat(port, "late", `late-${i}`, false).then(
+        async (r) => ({ status: r.status, body: await r.text() }),
+        (error: Error) => ({ status: 0, body: String(error) }),
+      ),
+    );
+    await within(Promise.all(streams.map((s) => s.firstChunk)), 15_000, `all ${STREAMS} streams receiving their first chunk`);
+    await within(Promise.all(lateArrivals), 5000, "the 5 non-streamed requests reaching their backend");
 
-      const signalledAt = performance.now();
-      cli.kill("SIGTERM");
-      await cli.line((line) => line.includes("SIGTERM: no new connections"), 5000, "the SIGTERM log line");
-      expect(["refused", "dropped"]).toContain(await newConnection(port));
+    const signalledAt = performance.now();
+    cli.kill("SIGTERM");
+    await cli.line((line) => line.includes("SIGTERM: no new connections"), 5000, "the SIGTERM log line");
+    expect(["refused", "dropped"]).toContain(await newConnection(port));
 
-      const results = await within(Promise.all(streams.map((s) => s.done)), 20_000, "every stream finishing");
-      results.forEach((result, i) => {
-        expect({ i, error: result.error }).toEqual({ i, error: null });
-        expect(result.text).toBe(slowChunks(`stream-${i}`).join(""));
-      });
-      for (const result of await within(Promise.all(lates), 10_000, "the non-streamed requests finishing")) {
-        expect(result.status).toBe(200);
-        expect(JSON.parse(result.body).id).toBe("late");
-      }
-      expect(await cli.exitCode(10_000)).toBe(0);
-      expect(cli.stderr).toContain("all requests finished, exiting");
-      // It drained rather than waiting out the (default 30 s) drain timeout.
-      expect(performance.now() - signalledAt).toBeLessThan(15_000);
-    },
-    60_000,
-  );
+    const results = await within(Promise.all(streams.map((s) => s.done)), 20_000, "every stream finishing");
+    results.forEach((result, i) => {
+      expect({ i, error: result.error }).toEqual({ i, error: null });
+      expect(result.text).toBe(slowChunks(`stream-${i}`).join(""));
+    });
+    for (const result of await within(Promise.all(lates), 10_000, "the non-streamed requests finishing")) {
+      expect(result.status).toBe(200);
+      expect(JSON.parse(result.body).id).toBe("late");
+    }
+    expect(await cli.exitCode(10_000)).toBe(0);
+    expect(cli.stderr).toContain("all requests finished, exiting");
+    // It drained rather than waiting out the (default 30 s) drain timeout.
+    expect(performance.now() - signalledAt).toBeLessThan(15_000);
+  }, 60_000);
 
   test("the drain timeout bounds a stream that never ends: exit 0 soon after drainTimeoutMs, and the client is not left hanging", async () => {
     const cli = spawn(writeConfig({ drainTimeoutMs: 500, timeouts: { idleMs: 600_000 } }));
@@ -242,10 +237,13 @@ for i in range(20):
 print(" ".join(str(c) for c in codes))
 `;
       const configPath = writeConfig();
-      const child = Bun.spawn([python3!, "-c", script, process.execPath, join(REPO_ROOT, "src/cli.ts"), "--config", configPath, "--port", "0", "--host", "127.0.0.1"], {
-        stdout: "pipe",
-        stderr: "pipe",
-      });
+      const child = Bun.spawn(
+        [python3!, "-c", script, process.execPath, join(REPO_ROOT, "src/cli.ts"), "--config", configPath, "--port", "0", "--host", "127.0.0.1"],
+        {
+          stdout: "pipe",
+          stderr: "pipe",
+        },
+      );
       const exited = await within(child.exited, 40_000, "twenty start-and-SIGTERM rounds");
       const out = (await new Response(child.stdout).text()).trim();
       const err = await new Response(child.stderr).text();

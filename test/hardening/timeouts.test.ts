@@ -48,7 +48,12 @@ beforeAll(async () => {
   hanger = startMock("hanger").willReply(reply.hang());
   staller = startMock("staller").willReply(reply.sse([sse(0), sse(1), sse(2)], { stallAfter: 2 }));
   stallerOverride = startMock("staller-override").willReply(reply.sse([sse(0), sse(1)], { stallAfter: 1 }));
-  streamer = startMock("streamer").willReply(reply.sse(Array.from({ length: 100 }, (_, i) => sse(i)), { delayMs: 20 }));
+  streamer = startMock("streamer").willReply(
+    reply.sse(
+      Array.from({ length: 100 }, (_, i) => sse(i)),
+      { delayMs: 20 },
+    ),
+  );
   // Answers after 700 ms: later than the global firstByteMs, sooner than an endpoint's override.
   late = startMock("late").willReply(reply.json(LATE_BODY, { delayMs: 700 }));
   // A JSON body sent chunked (no declared length): its first piece, then nothing.
@@ -296,7 +301,12 @@ describe("after the stream started", () => {
 describe("a client that goes away", () => {
   test("mid-stream (abort): the backend sees its request closed at once", async () => {
     streamer.reset();
-    streamer.willReply(reply.sse(Array.from({ length: 100 }, (_, i) => sse(i)), { delayMs: 20 }));
+    streamer.willReply(
+      reply.sse(
+        Array.from({ length: 100 }, (_, i) => sse(i)),
+        { delayMs: 20 },
+      ),
+    );
     const abort = new AbortController();
     const response = await chat("stream", true, abort.signal);
     const { first } = await readFirstChunk(response);
@@ -310,7 +320,12 @@ describe("a client that goes away", () => {
 
   test("mid-stream (reader cancelled): the backend sees its request closed at once", async () => {
     streamer.reset();
-    streamer.willReply(reply.sse(Array.from({ length: 100 }, (_, i) => sse(i)), { delayMs: 20 }));
+    streamer.willReply(
+      reply.sse(
+        Array.from({ length: 100 }, (_, i) => sse(i)),
+        { delayMs: 20 },
+      ),
+    );
     const response = await chat("stream", true);
     const { reader } = await readFirstChunk(response);
     await reader.cancel();
@@ -343,7 +358,12 @@ describe("a client that goes away", () => {
 
   test("after an abort the proxy keeps serving: the next request to the same backend succeeds", async () => {
     streamer.reset();
-    streamer.willReply(reply.sse(Array.from({ length: 100 }, (_, i) => sse(i)), { delayMs: 20 }));
+    streamer.willReply(
+      reply.sse(
+        Array.from({ length: 100 }, (_, i) => sse(i)),
+        { delayMs: 20 },
+      ),
+    );
     const abort = new AbortController();
     await readFirstChunk(await chat("stream", true, abort.signal));
     abort.abort();

@@ -68,14 +68,17 @@ async function eventually(check: () => Promise<boolean>, label: string, ms = 15_
   }
 }
 
-
 type Row = Record<string, string | number | null>;
 const NUMERIC = new Set(["ts", "status", "prompt_tokens", "completion_tokens", "total_tokens", "ttfb_ms", "duration_ms"]);
 
 /** Rows as plain values (PostgreSQL's BIGINTs arrive as strings), sorted by request id. */
 const normalized = (rows: Record<string, unknown>[]): Row[] =>
   rows
-    .map((row) => Object.fromEntries(Object.entries(row).map(([column, value]) => [column, value !== null && NUMERIC.has(column) ? Number(value) : (value as string | null)])))
+    .map((row) =>
+      Object.fromEntries(
+        Object.entries(row).map(([column, value]) => [column, value !== null && NUMERIC.has(column) ? Number(value) : (value as string | null)]),
+      ),
+    )
     .sort((a, b) => String(a.request_id).localeCompare(String(b.request_id), "en", { numeric: true }));
 
 /** A store under test, and a way to read what it wrote, as the contract suite sees both. */
@@ -153,8 +156,24 @@ function mixedRecords(): RequestRecord[] {
   const day2 = Date.UTC(2024, 4, 2, 0, 0, 0, 0);
   return [
     record({ startedAt: day1, model: "gpt", client: "alice", user: { id: "u1", email: "a@x", name: "Ann" }, durationMs: 100 }),
-    record({ startedAt: day1 - 1000, model: "gpt", client: "alice", user: { id: null, email: "b@x", name: null }, durationMs: 300, status: 502, outcome: "upstream_error", usage: null }),
-    record({ startedAt: day2, model: "llama", client: "bob", target: "bravo-main", durationMs: 50, usage: { promptTokens: 10, completionTokens: 20, totalTokens: 30 } }),
+    record({
+      startedAt: day1 - 1000,
+      model: "gpt",
+      client: "alice",
+      user: { id: null, email: "b@x", name: null },
+      durationMs: 300,
+      status: 502,
+      outcome: "upstream_error",
+      usage: null,
+    }),
+    record({
+      startedAt: day2,
+      model: "llama",
+      client: "bob",
+      target: "bravo-main",
+      durationMs: 50,
+      usage: { promptTokens: 10, completionTokens: 20, totalTokens: 30 },
+    }),
     record({ startedAt: day2 + 5, model: "llama", client: null, target: null, durationMs: 70, outcome: "client_aborted", ttfbMs: null }),
     record({ startedAt: day2 + 6, model: "Zeta", client: "bob", user: { id: "u1", email: null, name: null }, durationMs: 10, status: 404 }),
     record({ startedAt: day2 + 7, model: "é-model", durationMs: 20 }),
@@ -243,7 +262,8 @@ describe("the usage store contract, on both stores", () => {
       test("groups by day, model, client, user and target: counts, errors, tokens, nearest-rank p50/p95, keys in bytewise order", async () => {
         const { store } = open(kind);
         for (const r of mixedRecords()) store.add(r);
-        for (const groupBy of GROUP_BYS) expect({ groupBy, groups: await store.query(MIXED_RANGE, groupBy) }).toEqual({ groupBy, groups: MIXED_EXPECTED[groupBy] });
+        for (const groupBy of GROUP_BYS)
+          expect({ groupBy, groups: await store.query(MIXED_RANGE, groupBy) }).toEqual({ groupBy, groups: MIXED_EXPECTED[groupBy] });
       });
 
       test("the range includes `from` and excludes `to`; rows still queued are counted", async () => {
@@ -265,14 +285,16 @@ describe("the usage store contract, on both stores", () => {
           const durations = Array.from({ length: size }, random);
           for (const durationMs of durations) store.add(record({ model: `m${String(size).padStart(3, "0")}`, durationMs }));
           const sorted = [...durations].sort((a, b) => a - b);
-          expected.push(group(`m${String(size).padStart(3, "0")}`, {
-            requests: size,
-            promptTokens: 3 * size,
-            completionTokens: 4 * size,
-            totalTokens: 7 * size,
-            p50Ms: sorted[nearestRank(50, size) - 1]!,
-            p95Ms: sorted[nearestRank(95, size) - 1]!,
-          }));
+          expected.push(
+            group(`m${String(size).padStart(3, "0")}`, {
+              requests: size,
+              promptTokens: 3 * size,
+              completionTokens: 4 * size,
+              totalTokens: 7 * size,
+              p50Ms: sorted[nearestRank(50, size) - 1]!,
+              p95Ms: sorted[nearestRank(95, size) - 1]!,
+            }),
+          );
         }
         expect(await store.query({ from: 0, to: Date.now() + DAY }, "model")).toEqual(expected);
       });
@@ -312,7 +334,10 @@ describe("the usage store contract, on both stores", () => {
   test("the same records give the same rows and the same groups in both stores", async () => {
     const sqlite = open("sqlite");
     const postgres = open("postgres");
-    const records = [...mixedRecords(), ...Array.from({ length: 50 }, (_, i) => record({ model: i % 3 ? "gpt" : "llama", durationMs: (i * 37) % 101, client: i % 4 ? "alice" : null }))];
+    const records = [
+      ...mixedRecords(),
+      ...Array.from({ length: 50 }, (_, i) => record({ model: i % 3 ? "gpt" : "llama", durationMs: (i * 37) % 101, client: i % 4 ? "alice" : null })),
+    ];
     for (const r of records) {
       sqlite.store.add(r);
       postgres.store.add(r);
@@ -531,7 +556,16 @@ describe("two proxies, one PostgreSQL table", () => {
     expect(new Set(ids).size).toBe(20);
     for (const handle of [a, b]) {
       expect(await usage(handle, "client")).toEqual([
-        { key: "alice", requests: 14, errors: 0, promptTokens: 14 * 11, completionTokens: 14 * 7, totalTokens: 14 * 18, p50Ms: expect.any(Number), p95Ms: expect.any(Number) },
+        {
+          key: "alice",
+          requests: 14,
+          errors: 0,
+          promptTokens: 14 * 11,
+          completionTokens: 14 * 7,
+          totalTokens: 14 * 18,
+          p50Ms: expect.any(Number),
+          p95Ms: expect.any(Number),
+        },
         { key: "bob", requests: 6, errors: 0, promptTokens: 66, completionTokens: 42, totalTokens: 108, p50Ms: expect.any(Number), p95Ms: expect.any(Number) },
       ]);
       expect((await usage(handle, "model")).map((g) => [g.key, g.requests])).toEqual([
@@ -558,7 +592,11 @@ describe("two proxies, one PostgreSQL table", () => {
     ];
     await a.log.until(() => a.log.lines.some((line) => line.includes("usage store: cannot use")), 10_000, "instance a notices the outage");
     expect(a.server.usage!.up).toBe(false);
-    await expectOpenAIError(await fetch(a.url("/usage?groupBy=model"), { headers: asAdmin }), 503, { type: "api_error", code: "usage_store_unavailable", messageIncludes: ["unreachable"] });
+    await expectOpenAIError(await fetch(a.url("/usage?groupBy=model"), { headers: asAdmin }), 503, {
+      type: "api_error",
+      code: "usage_store_unavailable",
+      messageIncludes: ["unreachable"],
+    });
     const degraded = await health(a);
     expect(degraded.status).toBe("degraded");
     expect(JSON.stringify(degraded.stores)).toContain("usage");
@@ -614,7 +652,13 @@ describe("two proxies, one PostgreSQL table", () => {
   test("a malformed usage.postgres is a start-up error; so is a URL that is not postgres://", async () => {
     const dir = makeTempDir("pg-config");
     const bad = writeConfig(join(dir, "bad.json"), { ...fleetConfig(), usage: { postgres: `postgres://u:${PG_PASSWORD}@db.example:99999/x` } });
-    const error = await startServer({ configPath: bad, port: 0, hostname: "127.0.0.1", log: new CapturingLogger("bad usage.postgres"), watchConfig: false }).then(
+    const error = await startServer({
+      configPath: bad,
+      port: 0,
+      hostname: "127.0.0.1",
+      log: new CapturingLogger("bad usage.postgres"),
+      watchConfig: false,
+    }).then(
       () => null,
       (caught: unknown) => caught,
     );
@@ -622,9 +666,9 @@ describe("two proxies, one PostgreSQL table", () => {
     expect((error as Error).message).toContain("usage.postgres: not a usable PostgreSQL URL");
     expect((error as Error).message).not.toContain(PG_PASSWORD);
     const mysql = writeConfig(join(dir, "mysql.json"), { ...fleetConfig(), usage: { postgres: "mysql://db.example/x" } });
-    await expect(startServer({ configPath: mysql, port: 0, hostname: "127.0.0.1", log: new CapturingLogger("mysql usage.postgres"), watchConfig: false })).rejects.toThrow(
-      "usage.postgres: expected a postgres:// or postgresql:// URL",
-    );
+    await expect(
+      startServer({ configPath: mysql, port: 0, hostname: "127.0.0.1", log: new CapturingLogger("mysql usage.postgres"), watchConfig: false }),
+    ).rejects.toThrow("usage.postgres: expected a postgres:// or postgresql:// URL");
   });
 });
 

@@ -41,7 +41,13 @@ function instance(leaseMs: number, name: string) {
 describe("Redis counters: what the memory counters has no need for", () => {
   test("keys are the rule's under cm-proxy:, and idle ones expire (rates after their window, days after the day, slots after their lease)", async () => {
     const subject = `ttl-${Date.now()}`;
-    const rules: LimitRule[] = (["rpm", "tpm", "concurrent", "tokensPerDay"] as const).map((kind) => ({ scope: "client", kind, subject, limit: 10, key: `client:${kind}:${subject}` }));
+    const rules: LimitRule[] = (["rpm", "tpm", "concurrent", "tokensPerDay"] as const).map((kind) => ({
+      scope: "client",
+      kind,
+      subject,
+      limit: 10,
+      key: `client:${kind}:${subject}`,
+    }));
     const now = Date.now();
     await counters.admit(rules, now);
     await counters.charge(rules, 5, now);

@@ -44,7 +44,6 @@ export async function answer(send: () => Promise<Response>): Promise<Answer> {
   return { status: response.status, ms: performance.now() - started, retryAfter: response.headers.get("retry-after"), body, headers: response.headers };
 }
 
-
 /** /health of one instance, parsed (it always answers 200). */
 export async function health(proxy: ProxyHandle): Promise<any> {
   const response = await fetch(proxy.url("/health"));

@@ -41,9 +41,7 @@ describe("limits shared by instances on one Redis", () => {
     for (const instance of fleet.instances) expect((await answer(() => chat(instance, KEY_B))).status).toBe(200);
     mock.reset();
     const started = performance.now();
-    const answers = (
-      await Promise.all(fleet.instances.map((instance) => pool(100, 20, () => answer(() => chat(instance, KEY_A)))))
-    ).flat();
+    const answers = (await Promise.all(fleet.instances.map((instance) => pool(100, 20, () => answer(() => chat(instance, KEY_A)))))).flat();
     const elapsedMs = performance.now() - started;
     const allowed = answers.filter((one) => one.status === 200).length;
     const refused = answers.filter((one) => one.status === 429);
@@ -129,7 +127,11 @@ describe("limits shared by instances on one Redis", () => {
   test("an instance that drains (shutdown) hands back the slots of the streams it finished before closing Redis", async () => {
     const fleet = suite.stopAfterTest(await startFleet(2, config({ perClient: { concurrent: 1 } })));
     const [a, b] = fleet.instances as [any, any];
-    mock.willReply(reply.sse(['data: {"choices":[{"delta":{"content":"x"}}]}\n\n', 'data: {"choices":[{"delta":{"content":"y"}}]}\n\n', "data: [DONE]\n\n"], { delayMs: 100 }));
+    mock.willReply(
+      reply.sse(['data: {"choices":[{"delta":{"content":"x"}}]}\n\n', 'data: {"choices":[{"delta":{"content":"y"}}]}\n\n', "data: [DONE]\n\n"], {
+        delayMs: 100,
+      }),
+    );
     const stream = await chat(a, KEY_A, "gpt", {}, { stream: true });
     expect(stream.status).toBe(200);
     expect((await answer(() => chat(b, KEY_A))).status).toBe(429);

@@ -50,7 +50,25 @@ export async function startRedis(): Promise<RedisServer> {
 
   const spawn = async (): Promise<void> => {
     const child = Bun.spawn(
-      [binary, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no", "--loglevel", "warning", "--protected-mode", "no"],
+      [
+        binary,
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
+        "--protected-mode",
+        "no",
+      ],
       { cwd: dir, stdout: "pipe", stderr: "pipe" },
     );
     current = child;

@@ -106,11 +106,21 @@ describe("validation errors name the file, the model, the target index and the f
     const found = await problems({
       endpoints: {
         m: { url: A, targets: [{ url: B }] },
-        n: { targets: [{ name: "x", url: A }, { name: "x", url: B }], fallbacks: ["ghost"] },
+        n: {
+          targets: [
+            { name: "x", url: A },
+            { name: "x", url: B },
+          ],
+          fallbacks: ["ghost"],
+        },
       },
     });
     expect(found.sort()).toEqual(
-      ["endpoints.m: has both url and targets; use one", "endpoints.n.targets.1.name: 'x' is used twice in this model", "endpoints.n.fallbacks.0: unknown model 'ghost'"].sort(),
+      [
+        "endpoints.m: has both url and targets; use one",
+        "endpoints.n.targets.1.name: 'x' is used twice in this model",
+        "endpoints.n.fallbacks.0: unknown model 'ghost'",
+      ].sort(),
     );
   });
 
@@ -141,11 +151,7 @@ describe("targets inherit from their endpoint", () => {
         actualModelName: "endpoint-model",
         apiKey: "sk-endpoint",
         timeouts: { firstByteMs: 1234 },
-        targets: [
-          { url: A },
-          { url: B, actualModelName: "own-model", apiKey: "sk-own", timeouts: { idleMs: 99 } },
-          { url: C, apiKey: "" },
-        ],
+        targets: [{ url: A }, { url: B, actualModelName: "own-model", apiKey: "sk-own", timeouts: { idleMs: 99 } }, { url: C, apiKey: "" }],
       },
       { timeouts: { connectMs: 77 } },
     );
@@ -172,9 +178,12 @@ describe("targets inherit from their endpoint", () => {
   });
 
   test("${ENV} references in a target resolve", async () => {
-    const config = await load({ endpoints: { m: { targets: [{ url: A, apiKey: "${ROUTING_KEY}" }, { url: "${ROUTING_URL:-http://127.0.0.1:9/d}" }] } } }, {
-      ROUTING_KEY: "sk-from-env",
-    });
+    const config = await load(
+      { endpoints: { m: { targets: [{ url: A, apiKey: "${ROUTING_KEY}" }, { url: "${ROUTING_URL:-http://127.0.0.1:9/d}" }] } } },
+      {
+        ROUTING_KEY: "sk-from-env",
+      },
+    );
     expect(config.models.get("m")!.targets.map((t) => [t.url, t.authorization])).toEqual([
       [A, "Bearer sk-from-env"],
       ["http://127.0.0.1:9/d", null],
@@ -184,11 +193,7 @@ describe("targets inherit from their endpoint", () => {
 
 describe("defaults", () => {
   test("target names default to <model>#<index>; the single-url form is one target <model>#0", async () => {
-    expect((await model({ targets: [{ url: A }, { name: "named", url: B }, { url: C }] })).targets.map((t) => t.name)).toEqual([
-      "m#0",
-      "named",
-      "m#2",
-    ]);
+    expect((await model({ targets: [{ url: A }, { name: "named", url: B }, { url: C }] })).targets.map((t) => t.name)).toEqual(["m#0", "named", "m#2"]);
     const single = await model({ url: A, apiKey: "sk-single", actualModelName: "single-model" });
     expect(single.targets).toHaveLength(1);
     expect(single.targets[0]).toMatchObject({ name: "m#0", url: A, authorization: "Bearer sk-single", actualModelName: "single-model" });

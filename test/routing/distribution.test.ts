@@ -23,9 +23,28 @@ beforeAll(async () => {
           { name: "three", url: c.url, weight: 3 },
         ],
       },
-      rr: { strategy: "round-robin", targets: [{ name: "a", url: a.url }, { name: "b", url: b.url }, { name: "c", url: c.url }] },
-      busy: { strategy: "least-busy", targets: [{ name: "a", url: a.url }, { name: "b", url: b.url }] },
-      latency: { strategy: "latency", targets: [{ name: "fast", url: a.url }, { name: "slow", url: b.url }] },
+      rr: {
+        strategy: "round-robin",
+        targets: [
+          { name: "a", url: a.url },
+          { name: "b", url: b.url },
+          { name: "c", url: c.url },
+        ],
+      },
+      busy: {
+        strategy: "least-busy",
+        targets: [
+          { name: "a", url: a.url },
+          { name: "b", url: b.url },
+        ],
+      },
+      latency: {
+        strategy: "latency",
+        targets: [
+          { name: "fast", url: a.url },
+          { name: "slow", url: b.url },
+        ],
+      },
     },
   });
 });
@@ -73,11 +92,7 @@ describe("distribution over targets", () => {
     b.willReply(reply.hang());
     const held = new AbortController();
     const holding = postJson(proxy.url("/v1/chat/completions"), chatBody("busy"), {}, { signal: held.signal }).catch(() => null);
-    await within(
-      Promise.race([a.waitForRequests(1), b.waitForRequests(1)]),
-      3000,
-      "the held request reaching a backend",
-    );
+    await within(Promise.race([a.waitForRequests(1), b.waitForRequests(1)]), 3000, "the held request reaching a backend");
     const [busy, idle] = a.requests.length === 1 ? [a, b] : [b, a];
     idle.reset(); // the idle target now answers at once; the busy one keeps hanging
     try {

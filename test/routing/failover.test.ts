@@ -42,7 +42,14 @@ describe("a target dies under load and comes back", () => {
     const a = backend("a", spread);
     const b = backend("b", spread);
     const proxy = await proxyFor({
-      duo: { targets: [{ name: "a", url: a.url }, { name: "b", url: b.url }], retry: { attempts: 2, backoffMs: 5 }, cooldown: { failures: 2, seconds: 0.3 } },
+      duo: {
+        targets: [
+          { name: "a", url: a.url },
+          { name: "b", url: b.url },
+        ],
+        retry: { attempts: 2, backoffMs: 5 },
+        cooldown: { failures: 2, seconds: 0.3 },
+      },
     });
     let completed = 0;
     const milestones = new Map<number, () => void>();
@@ -88,7 +95,14 @@ describe("a target dies under load and comes back", () => {
     const dying = startRawBackend(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{"id":"cut sh`);
     running.push({ stop: async () => dying.stop() });
     const b = backend("b");
-    const proxy = await proxyFor({ duo: { targets: [{ name: "dying", url: dying.url }, { name: "b", url: b.url }] } });
+    const proxy = await proxyFor({
+      duo: {
+        targets: [
+          { name: "dying", url: dying.url },
+          { name: "b", url: b.url },
+        ],
+      },
+    });
     const pending = postJson(proxy.url("/v1/chat/completions"), chatBody("duo"));
     await dying.answered();
     dying.cut();
@@ -121,7 +135,15 @@ describe("a target dies under load and comes back", () => {
     };
     const a = streaming("a");
     const b = streaming("b");
-    const proxy = await proxyFor({ duo: { targets: [{ name: "a", url: a.url }, { name: "b", url: b.url }], retry: { attempts: 3, backoffMs: 5 } } });
+    const proxy = await proxyFor({
+      duo: {
+        targets: [
+          { name: "a", url: a.url },
+          { name: "b", url: b.url },
+        ],
+        retry: { attempts: 3, backoffMs: 5 },
+      },
+    });
 
     const streams = await Promise.all(
       Array.from({ length: 10 }, async () => {
@@ -169,7 +191,12 @@ describe("the official openai SDK", () => {
       return Response.json(completionFrom("up"));
     });
     const proxy = await proxyFor({
-      duo: { targets: [{ name: "down", url: `http://127.0.0.1:${closedPort()}` }, { name: "up", url: up.url }] },
+      duo: {
+        targets: [
+          { name: "down", url: `http://127.0.0.1:${closedPort()}` },
+          { name: "up", url: up.url },
+        ],
+      },
     });
     const client = new OpenAI({ baseURL: proxy.url("/v1"), apiKey: CLIENT_KEY, maxRetries: 0 });
     for (let i = 0; i < 6; i++) {

@@ -29,7 +29,7 @@ const { mock, startProxy } = perTestServers();
 const fresh = (name: string): TargetHealth => ({ name, state: "up", inFlight: 0, ewmaTtfbMs: null, consecutiveFailures: 0, cooldownUntil: null });
 
 /** A stream that sends one event and then stays open until its mock is reset. */
-const stalledStream = () => reply.sse(["data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n", "data: [DONE]\n\n"], { stallAfter: 1 });
+const stalledStream = () => reply.sse(['data: {"choices":[{"delta":{"content":"x"}}]}\n\n', "data: [DONE]\n\n"], { stallAfter: 1 });
 
 describe("/health per target", () => {
   test("name, state, inFlight, ewmaTtfbMs, consecutiveFailures and cooldownUntil follow the requests", async () => {
@@ -226,10 +226,7 @@ describe("reload and runtime state", () => {
     const version = (options: { k1Url?: string; withK2?: boolean; otherName: string }) => ({
       endpoints: {
         keep: {
-          targets: [
-            { name: "k1", url: options.k1Url ?? a.url },
-            ...(options.withK2 === false ? [] : [{ name: "k2", url: b.url }]),
-          ],
+          targets: [{ name: "k1", url: options.k1Url ?? a.url }, ...(options.withK2 === false ? [] : [{ name: "k2", url: b.url }])],
           cooldown: { failures: 1, seconds: 30 },
           retry: { attempts: 1 },
         },

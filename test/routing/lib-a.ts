@@ -12,7 +12,6 @@ export function routing(response: Response) {
   };
 }
 
-
 /** What a `RestartableBackend` received: when (performance.now()) and through which incarnation. */
 export interface Arrival {
   readonly at: number;

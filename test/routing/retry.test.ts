@@ -44,10 +44,22 @@ beforeAll(async () => {
       "pair-limited-503": pair({ retry: { attempts: 2, backoffMs: 10 } }),
       "pair-500": pair({ retry: { attempts: 3, backoffMs: 1 }, cooldown: { failures: 10, seconds: 0.2 } }),
       "pair-400": pair({ retry: { attempts: 3, backoffMs: 1 } }),
-      down: { targets: [{ name: "gone-1", url: `http://127.0.0.1:${closedPort()}` }, { name: "gone-2", url: `http://127.0.0.1:${closedPort()}` }], retry: fastRetry },
+      down: {
+        targets: [
+          { name: "gone-1", url: `http://127.0.0.1:${closedPort()}` },
+          { name: "gone-2", url: `http://127.0.0.1:${closedPort()}` },
+        ],
+        retry: fastRetry,
+      },
       silent: pair({ retry: fastRetry, timeouts: { firstByteMs: 150 } }),
       "stream-stall": pair({ retry: { attempts: 3, backoffMs: 1 }, timeouts: { idleMs: 200 } }),
-      "stream-break": { targets: [{ name: "breaking", url: breaking.url }, { name: "b", url: b.url }], retry: { attempts: 3, backoffMs: 1 } },
+      "stream-break": {
+        targets: [
+          { name: "breaking", url: breaking.url },
+          { name: "b", url: b.url },
+        ],
+        retry: { attempts: 3, backoffMs: 1 },
+      },
       "upload-small": pair({ retry: fastRetry }),
       "upload-large": pair({ retry: fastRetry }),
       "upload-chunked": pair({ retry: fastRetry }),
@@ -221,7 +233,12 @@ describe("no retry once the client has received a byte", () => {
   });
 
   test("a stream whose backend dies after its first chunk ends with the error event; not retried", async () => {
-    breaking.willAnswer(() => new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode(sseChunk("partial"))) }), { headers: { "content-type": "text/event-stream" } }));
+    breaking.willAnswer(
+      () =>
+        new Response(new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode(sseChunk("partial"))) }), {
+          headers: { "content-type": "text/event-stream" },
+        }),
+    );
     const before = breaking.arrivals.length;
     const response = await chat("stream-break");
     expect(response.status).toBe(200);
@@ -243,9 +260,7 @@ describe("multipart uploads (model in x-model-id, so the body streams)", () => {
   const BOUNDARY = "----routing-test-boundary";
   /** A multipart form of exactly `size` bytes holding a random file. */
   function form(size: number): Uint8Array {
-    const head = new TextEncoder().encode(
-      `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n`,
-    );
+    const head = new TextEncoder().encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n`);
     const tail = new TextEncoder().encode(`\r\n--${BOUNDARY}--\r\n`);
     const bytes = new Uint8Array(size);
     bytes.set(head);

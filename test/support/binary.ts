@@ -5,7 +5,10 @@ import { join } from "node:path";
 import { BUN, CLI_ENTRY, REPO_ROOT, cleanEnv, runToExit, type Finished } from "./process";
 
 const makefileValue = (name: string) =>
-  new RegExp(`^${name}\\s*:?=\\s*(.+)$`, "m").exec(readFileSync(join(REPO_ROOT, "Makefile"), "utf8"))?.[1]?.trim().split(/\s+/);
+  new RegExp(`^${name}\\s*:?=\\s*(.+)$`, "m")
+    .exec(readFileSync(join(REPO_ROOT, "Makefile"), "utf8"))?.[1]
+    ?.trim()
+    .split(/\s+/);
 
 /** The Makefile's `make build` flags, so the test compiles what is shipped (falls back to plain --compile). */
 export function buildFlags(): string[] {

@@ -150,7 +150,9 @@ export function countersContract(name: string, store: () => LimitCounters) {
       await store().charge([tpd], 60, NOON);
       expect(plain(await store().peek([tpd], NOON))).toEqual([{ rule: tpd, allowed: true, remaining: 40, resetMs: HALF_DAY, retryAfterMs: 0 }]);
       await store().charge([tpd], 40, NOON + 1000);
-      expect(plain(await store().admit([tpd], NOON + 2000))).toEqual([{ rule: tpd, allowed: false, remaining: 0, resetMs: HALF_DAY - 2000, retryAfterMs: HALF_DAY - 2000 }]);
+      expect(plain(await store().admit([tpd], NOON + 2000))).toEqual([
+        { rule: tpd, allowed: false, remaining: 0, resetMs: HALF_DAY - 2000, retryAfterMs: HALF_DAY - 2000 },
+      ]);
       const tomorrow = NOON + HALF_DAY;
       expect(plain(await store().admit([tpd], tomorrow))).toEqual([{ rule: tpd, allowed: true, remaining: 100, resetMs: 86_400_000, retryAfterMs: 0 }]);
       await store().charge([tpd], 30, tomorrow);
@@ -192,7 +194,14 @@ export function countersContract(name: string, store: () => LimitCounters) {
     test("a random sequence of admissions, releases, charges and looks gives exactly the reference (memory) store's results", async () => {
       const reference = new MemoryCounters();
       const next = random(20250115);
-      const rules = [rule("rpm", 13), rule("tpm", 777), rule("concurrent", 3), rule("tokensPerDay", 5000), rule("rpm", 4, "model"), rule("concurrent", 2, "user")];
+      const rules = [
+        rule("rpm", 13),
+        rule("tpm", 777),
+        rule("concurrent", 3),
+        rule("tokensPerDay", 5000),
+        rule("rpm", 4, "model"),
+        rule("concurrent", 2, "user"),
+      ];
       const held: LimitRule[][] = [];
       let now = NOON - 30_000;
       for (let step = 0; step < 300; step++) {

@@ -50,8 +50,17 @@ export type AnthropicReply =
 
 export const anthropicReply = {
   answer: (answer: MockAnswer): AnthropicReply => ({ kind: "answer", answer }),
-  text: (text: string, options: Omit<MockAnswer, "content"> = {}): AnthropicReply => ({ kind: "answer", answer: { content: [{ type: "text", text }], ...options } }),
-  error: (status: number, type: string, message: string, headers?: Record<string, string>): AnthropicReply => ({ kind: "error", status, type, message, headers }),
+  text: (text: string, options: Omit<MockAnswer, "content"> = {}): AnthropicReply => ({
+    kind: "answer",
+    answer: { content: [{ type: "text", text }], ...options },
+  }),
+  error: (status: number, type: string, message: string, headers?: Record<string, string>): AnthropicReply => ({
+    kind: "error",
+    status,
+    type,
+    message,
+    headers,
+  }),
   sse: (chunks: string[]): AnthropicReply => ({ kind: "sse", chunks }),
 };
 
@@ -75,8 +84,23 @@ interface Refusal {
 }
 
 const MESSAGES_FIELDS = new Set([
-  "model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream", "temperature", "top_p", "top_k",
-  "tools", "tool_choice", "thinking", "service_tier", "container", "mcp_servers", "context_management",
+  "model",
+  "messages",
+  "max_tokens",
+  "system",
+  "metadata",
+  "stop_sequences",
+  "stream",
+  "temperature",
+  "top_p",
+  "top_k",
+  "tools",
+  "tool_choice",
+  "thinking",
+  "service_tier",
+  "container",
+  "mcp_servers",
+  "context_management",
 ]);
 const COUNT_FIELDS = new Set(["model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers", "context_management"]);
 const BLOCK_FIELDS: Record<string, Set<string>> = {
@@ -104,7 +128,8 @@ function headerRefusal(url: URL, headers: Headers, apiKey: string | null): Refus
   for (const [name, value] of url.searchParams) {
     if (/key|token|secret|auth/i.test(name) || (apiKey !== null && value === apiKey)) return invalid("an API key must not be sent in the URL");
   }
-  if (headers.has("authorization")) return { status: 401, type: "authentication_error", message: "the Authorization header is not accepted: send the key in x-api-key" };
+  if (headers.has("authorization"))
+    return { status: 401, type: "authentication_error", message: "the Authorization header is not accepted: send the key in x-api-key" };
   const key = headers.get("x-api-key");
   if (!key) return { status: 401, type: "authentication_error", message: "x-api-key header is required" };
   if (apiKey !== null && key !== apiKey) return { status: 401, type: "authentication_error", message: "invalid x-api-key" };
@@ -119,14 +144,7 @@ export function bodyRefusal(body: unknown, endpoint: "messages" | "count_tokens"
   for (const key of Object.keys(body)) if (!fields.has(key)) return invalid(`${key}: Extra inputs are not permitted`);
   if (typeof body.model !== "string" || body.model === "") return invalid("model: Field required");
   if (endpoint === "messages" && !(Number.isInteger(body.max_tokens) && body.max_tokens >= 1)) return invalid("max_tokens: Field required");
-  return (
-    systemRefusal(body.system) ??
-    messagesRefusal(body.messages) ??
-    samplingRefusal(body) ??
-    toolsRefusal(body) ??
-    thinkingRefusal(body) ??
-    null
-  );
+  return systemRefusal(body.system) ?? messagesRefusal(body.messages) ?? samplingRefusal(body) ?? toolsRefusal(body) ?? thinkingRefusal(body) ?? null;
 }
 
 function systemRefusal(system: unknown): Refusal | null {
@@ -163,7 +181,8 @@ function messagesRefusal(messages: unknown): Refusal | null {
 
 function contentRefusal(content: unknown, at: string, role: "user" | "assistant", final: boolean, usedIds: Set<string>): Refusal | null {
   if (typeof content === "string") {
-    if (blank(content) && !(final && content === "")) return invalid(`${at}: all messages must have non-empty content except for the optional final assistant message`);
+    if (blank(content) && !(final && content === ""))
+      return invalid(`${at}: all messages must have non-empty content except for the optional final assistant message`);
     if (final && content !== content.trimEnd()) return invalid("messages: final assistant content cannot end with trailing whitespace");
     return null;
   }
@@ -200,7 +219,8 @@ function blockRefusal(block: unknown, at: string, role: string, finalBlock: bool
   if (!isRecord(block) || typeof block.type !== "string" || !BLOCK_FIELDS[block.type]) {
     return invalid(`${at}.type: Input tag '${isRecord(block) ? block.type : block}' found using 'type' does not match any of the expected tags`);
   }
-  if (!ROLE_BLOCKS[role]!.has(block.type)) return invalid(`${at}.type: a '${block.type}' block is not allowed in ${role === "tool_result" ? "a tool_result" : `a ${role} message`}`);
+  if (!ROLE_BLOCKS[role]!.has(block.type))
+    return invalid(`${at}.type: a '${block.type}' block is not allowed in ${role === "tool_result" ? "a tool_result" : `a ${role} message`}`);
   for (const key of Object.keys(block)) if (!BLOCK_FIELDS[block.type]!.has(key)) return invalid(`${at}.${block.type}.${key}: Extra inputs are not permitted`);
   switch (block.type) {
     case "text":
@@ -221,11 +241,13 @@ function blockRefusal(block: unknown, at: string, role: string, finalBlock: bool
     }
     case "tool_use":
       if (typeof block.id !== "string" || !TOOL_ID.test(block.id)) return invalid(`${at}.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'`);
-      if (typeof block.name !== "string" || !TOOL_NAME.test(block.name)) return invalid(`${at}.tool_use.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`);
+      if (typeof block.name !== "string" || !TOOL_NAME.test(block.name))
+        return invalid(`${at}.tool_use.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`);
       if (!isRecord(block.input)) return invalid(`${at}.tool_use.input: Input should be a valid dictionary`);
       return null;
     case "tool_result": {
-      if (typeof block.tool_use_id !== "string" || !TOOL_ID.test(block.tool_use_id)) return invalid(`${at}.tool_result.tool_use_id: String should match pattern '^[a-zA-Z0-9_-]+$'`);
+      if (typeof block.tool_use_id !== "string" || !TOOL_ID.test(block.tool_use_id))
+        return invalid(`${at}.tool_result.tool_use_id: String should match pattern '^[a-zA-Z0-9_-]+$'`);
       if (block.content === undefined || typeof block.content === "string") return null;
       if (!Array.isArray(block.content)) return invalid(`${at}.tool_result.content: Input should be a valid string or list`);
       for (const [k, inner] of block.content.entries()) {
@@ -282,7 +304,8 @@ function samplingRefusal(body: Record<string, any>): Refusal | null {
   }
   if (topP !== undefined && !(typeof topP === "number" && topP >= 0 && topP <= 1)) return invalid("top_p: Input should be less than or equal to 1");
   if (topK !== undefined && !(Number.isInteger(topK) && topK >= 0)) return invalid("top_k: Input should be a valid integer");
-  if (temperature !== undefined && topP !== undefined) return invalid("`temperature` and `top_p` cannot both be specified for this model. Please use only one.");
+  if (temperature !== undefined && topP !== undefined)
+    return invalid("`temperature` and `top_p` cannot both be specified for this model. Please use only one.");
   if (stops !== undefined) {
     if (!Array.isArray(stops)) return invalid("stop_sequences: Input should be a valid list");
     if (stops.some(blank)) return invalid("stop_sequences: each stop sequence must contain non-whitespace");
@@ -304,23 +327,31 @@ function toolsRefusal(body: Record<string, any>): Refusal | null {
     for (const [i, tool] of tools.entries()) {
       if (!isRecord(tool)) return invalid(`tools.${i}: Input should be a valid dictionary`);
       for (const key of Object.keys(tool)) {
-        if (!["name", "description", "input_schema", "cache_control", "type"].includes(key)) return invalid(`tools.${i}.custom.${key}: Extra inputs are not permitted`);
+        if (!["name", "description", "input_schema", "cache_control", "type"].includes(key))
+          return invalid(`tools.${i}.custom.${key}: Extra inputs are not permitted`);
       }
       if (tool.type !== undefined && tool.type !== "custom") return invalid(`tools.${i}.type: unknown tool type '${tool.type}'`);
-      if (typeof tool.name !== "string" || !TOOL_NAME.test(tool.name)) return invalid(`tools.${i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`);
+      if (typeof tool.name !== "string" || !TOOL_NAME.test(tool.name))
+        return invalid(`tools.${i}.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`);
       if (!isRecord(tool.input_schema) || tool.input_schema.type !== "object") return invalid(`tools.${i}.custom.input_schema.type: Input should be 'object'`);
-      if (tool.description !== undefined && typeof tool.description !== "string") return invalid(`tools.${i}.custom.description: Input should be a valid string`);
+      if (tool.description !== undefined && typeof tool.description !== "string")
+        return invalid(`tools.${i}.custom.description: Input should be a valid string`);
     }
   }
   if (choice !== undefined) {
     if (!hasTools) return invalid("tool_choice may only be specified while providing tools");
-    if (!isRecord(choice) || !["auto", "any", "tool", "none"].includes(choice.type)) return invalid("tool_choice: Input tag does not match any of the expected tags: 'auto', 'any', 'tool', 'none'");
-    const allowed = choice.type === "tool" ? ["type", "name", "disable_parallel_tool_use"] : choice.type === "none" ? ["type"] : ["type", "disable_parallel_tool_use"];
+    if (!isRecord(choice) || !["auto", "any", "tool", "none"].includes(choice.type))
+      return invalid("tool_choice: Input tag does not match any of the expected tags: 'auto', 'any', 'tool', 'none'");
+    const allowed =
+      choice.type === "tool" ? ["type", "name", "disable_parallel_tool_use"] : choice.type === "none" ? ["type"] : ["type", "disable_parallel_tool_use"];
     for (const key of Object.keys(choice)) if (!allowed.includes(key)) return invalid(`tool_choice.${choice.type}.${key}: Extra inputs are not permitted`);
-    if (choice.type === "tool" && !tools.some((tool: any) => tool.name === choice.name)) return invalid(`tool_choice.tool.name: tool '${choice.name}' is not in tools`);
+    if (choice.type === "tool" && !tools.some((tool: any) => tool.name === choice.name))
+      return invalid(`tool_choice.tool.name: tool '${choice.name}' is not in tools`);
   }
   const messages: any[] = body.messages;
-  const usesToolBlocks = messages.some((message) => Array.isArray(message.content) && message.content.some((b: any) => b.type === "tool_use" || b.type === "tool_result"));
+  const usesToolBlocks = messages.some(
+    (message) => Array.isArray(message.content) && message.content.some((b: any) => b.type === "tool_use" || b.type === "tool_result"),
+  );
   if (usesToolBlocks && !hasTools) return invalid("Requests which include `tool_use` or `tool_result` blocks must define tools.");
   return null;
 }
@@ -331,8 +362,10 @@ function thinkingRefusal(body: Record<string, any>): Refusal | null {
   if (!isRecord(thinking)) return invalid("thinking: Input should be a valid dictionary");
   if (thinking.type === "disabled" && Object.keys(thinking).length === 1) return null;
   if (thinking.type !== "enabled") return invalid("thinking.type: Input tag does not match any of the expected tags: 'enabled', 'disabled'");
-  for (const key of Object.keys(thinking)) if (key !== "type" && key !== "budget_tokens") return invalid(`thinking.enabled.${key}: Extra inputs are not permitted`);
-  if (!(Number.isInteger(thinking.budget_tokens) && thinking.budget_tokens >= 1024)) return invalid("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024");
+  for (const key of Object.keys(thinking))
+    if (key !== "type" && key !== "budget_tokens") return invalid(`thinking.enabled.${key}: Extra inputs are not permitted`);
+  if (!(Number.isInteger(thinking.budget_tokens) && thinking.budget_tokens >= 1024))
+    return invalid("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024");
   if (body.max_tokens !== undefined && thinking.budget_tokens >= body.max_tokens) return invalid("`max_tokens` must be greater than `thinking.budget_tokens`");
   if (body.tool_choice?.type === "any" || body.tool_choice?.type === "tool") return invalid("Thinking may not be enabled when tool_choice forces tool use.");
   if (body.temperature !== undefined && body.temperature !== 1) return invalid("`temperature` may only be set to 1 when thinking is enabled.");
@@ -389,7 +422,13 @@ export function messageBody(answer: MockAnswer, model: string) {
     content: blocks,
     stop_reason: stopReason,
     stop_sequence: null,
-    usage: { input_tokens: usage.input_tokens, cache_creation_input_tokens: usage.cache_creation_input_tokens, cache_read_input_tokens: usage.cache_read_input_tokens, output_tokens: usage.output_tokens, service_tier: "standard" },
+    usage: {
+      input_tokens: usage.input_tokens,
+      cache_creation_input_tokens: usage.cache_creation_input_tokens,
+      cache_read_input_tokens: usage.cache_read_input_tokens,
+      output_tokens: usage.output_tokens,
+      service_tier: "standard",
+    },
   };
 }
 
@@ -409,8 +448,20 @@ export function streamEvents(answer: MockAnswer, model: string): string[] {
     sse("message_start", {
       type: "message_start",
       message: {
-        id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null,
-        usage: { input_tokens: usage.input_tokens, cache_creation_input_tokens: usage.cache_creation_input_tokens, cache_read_input_tokens: usage.cache_read_input_tokens, output_tokens: 1, service_tier: "standard" },
+        id,
+        type: "message",
+        role: "assistant",
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: {
+          input_tokens: usage.input_tokens,
+          cache_creation_input_tokens: usage.cache_creation_input_tokens,
+          cache_read_input_tokens: usage.cache_read_input_tokens,
+          output_tokens: 1,
+          service_tier: "standard",
+        },
       },
     }),
   ];
@@ -422,10 +473,13 @@ export function streamEvents(answer: MockAnswer, model: string): string[] {
         for (const piece of pieces(block.text as string, size)) events.push(delta({ type: "text_delta", text: piece }));
         break;
       case "tool_use":
-        events.push(sse("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: block.id, name: block.name, input: {} } }));
+        events.push(
+          sse("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: block.id, name: block.name, input: {} } }),
+        );
         // The API opens every tool input with an empty piece; a tool without input gets only that.
         events.push(delta({ type: "input_json_delta", partial_json: "" }));
-        if (Object.keys(block.input as object).length > 0) for (const piece of pieces(JSON.stringify(block.input), size)) events.push(delta({ type: "input_json_delta", partial_json: piece }));
+        if (Object.keys(block.input as object).length > 0)
+          for (const piece of pieces(JSON.stringify(block.input), size)) events.push(delta({ type: "input_json_delta", partial_json: piece }));
         break;
       case "thinking":
         events.push(sse("content_block_start", { type: "content_block_start", index, content_block: { type: "thinking", thinking: "", signature: "" } }));
@@ -442,7 +496,12 @@ export function streamEvents(answer: MockAnswer, model: string): string[] {
     sse("message_delta", {
       type: "message_delta",
       delta: { stop_reason: stopReason, stop_sequence: null },
-      usage: { input_tokens: usage.input_tokens, cache_creation_input_tokens: usage.cache_creation_input_tokens, cache_read_input_tokens: usage.cache_read_input_tokens, output_tokens: usage.output_tokens },
+      usage: {
+        input_tokens: usage.input_tokens,
+        cache_creation_input_tokens: usage.cache_creation_input_tokens,
+        cache_read_input_tokens: usage.cache_read_input_tokens,
+        output_tokens: usage.output_tokens,
+      },
     }),
     sse("message_stop", { type: "message_stop" }),
   );
@@ -509,7 +568,13 @@ export class MockAnthropic {
       request.method !== "POST" || endpoint === null
         ? { status: 404, type: "not_found_error", message: `${request.method} ${url.pathname} not found` }
         : (headerRefusal(url, request.headers, this.apiKey) ?? bodyRefusal(body, endpoint));
-    const recorded: AnthropicRequest = { method: request.method, path: url.pathname + url.search, headers: new Headers(request.headers), body, refusal: refusal?.message ?? null };
+    const recorded: AnthropicRequest = {
+      method: request.method,
+      path: url.pathname + url.search,
+      headers: new Headers(request.headers),
+      body,
+      refusal: refusal?.message ?? null,
+    };
     this.requests.push(recorded);
     if (refusal) return Response.json(errorBody(refusal.type, refusal.message), { status: refusal.status });
     if (endpoint === "count_tokens") return Response.json({ input_tokens: Math.max(1, Math.ceil(JSON.stringify((body as any).messages).length / 4)) });
@@ -523,7 +588,8 @@ export class MockAnthropic {
       case "sse":
         return sseResponse(reply.chunks);
       case "answer": {
-        if ((body as { stream?: boolean }).stream !== true) return Response.json(messageBody(reply.answer, model), { headers: { "request-id": `req_mock${serial}` } });
+        if ((body as { stream?: boolean }).stream !== true)
+          return Response.json(messageBody(reply.answer, model), { headers: { "request-id": `req_mock${serial}` } });
         const events = streamEvents(reply.answer, model);
         const size = reply.answer.chunkBytes;
         return sseResponse(size ? cut(events.join(""), size) : events);

@@ -209,7 +209,10 @@ function parse(value: unknown, spec: Spec, at: string): GeminiRefusal | null {
     const ok = (typeof value === "number" && Number.isInteger(value)) || (typeof value === "string" && /^-?\d+$/.test(value));
     return ok ? null : badValue(at, "TYPE_INT32", value);
   }
-  if (spec === "bytes") return typeof value === "string" && BASE64.test(value) ? null : invalid(`Invalid value at '${at}' (TYPE_BYTES), Base64 decoding failed for ${JSON.stringify(value)}`);
+  if (spec === "bytes")
+    return typeof value === "string" && BASE64.test(value)
+      ? null
+      : invalid(`Invalid value at '${at}' (TYPE_BYTES), Base64 decoding failed for ${JSON.stringify(value)}`);
   if ("enum" in spec) {
     const ok = typeof value === "string" && spec.enum.includes(value.toUpperCase());
     return ok ? null : invalid(`Invalid value at '${at}' (type.googleapis.com/google.ai.generativelanguage.v1beta.Type), ${JSON.stringify(value)}`);
@@ -253,7 +256,8 @@ function schemaRefusal(schema: unknown, at: string): GeminiRefusal | null {
   }
   const required: unknown[] = field(schema, "required") ?? [];
   for (let i = 0; i < required.length; i++) {
-    if (!isObject(properties) || !(String(required[i]) in properties)) return invalid(`* GenerateContentRequest.${at}.required[${i}]: property is not defined\n`);
+    if (!isObject(properties) || !(String(required[i]) in properties))
+      return invalid(`* GenerateContentRequest.${at}.required[${i}]: property is not defined\n`);
   }
   const children: [unknown, string][] = [
     ...Object.entries(isObject(properties) ? properties : {}).map(([name, sub]) => [sub, `${at}.properties[${name}]`] as [unknown, string]),
@@ -272,7 +276,11 @@ const DATA_FIELDS = ["text", "inlineData", "fileData", "functionCall", "function
 const callKey = (name: unknown, args: unknown) => `${String(name)}\u0000${canonical(args ?? {})}`;
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (isObject(value)) return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`).join(",")}}`;
+  if (isObject(value))
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`)
+      .join(",")}}`;
   return JSON.stringify(value);
 }
 const normalBase64 = (value: string) => value.replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
@@ -293,7 +301,9 @@ function contentsRefusal(body: Json, signatures: ReadonlyMap<string, string>): G
         return value !== undefined && value !== null && value !== "";
       });
       if (set.length !== 1) {
-        return invalid(`* GenerateContentRequest.contents[${i}].parts[${j}].data: ${set.length === 0 ? "required oneof field 'data' must have one initialized field" : "oneof field 'data' is already set"}\n`);
+        return invalid(
+          `* GenerateContentRequest.contents[${i}].parts[${j}].data: ${set.length === 0 ? "required oneof field 'data' must have one initialized field" : "oneof field 'data' is already set"}\n`,
+        );
       }
     }
     const calls = parts.filter((part) => field(part, "functionCall"));
@@ -417,7 +427,9 @@ export const geminiReply = {
     const usage = options.usage ?? mockUsage(5, text.length > 0 ? 3 : 0);
     const thought = options.thoughts ? [chunkOf([{ text: options.thoughts, thought: true }], {}, usage)] : [];
     const texts = pieces(text, options.chunks ?? 1);
-    const chunks = texts.map((piece, i) => chunkOf(piece === "" ? [] : [{ text: piece }], i === texts.length - 1 ? { finishReason: options.finishReason ?? "STOP" } : {}, usage));
+    const chunks = texts.map((piece, i) =>
+      chunkOf(piece === "" ? [] : [{ text: piece }], i === texts.length - 1 ? { finishReason: options.finishReason ?? "STOP" } : {}, usage),
+    );
     return { kind: "answer", chunks: [...thought, ...chunks] };
   },
 
@@ -440,7 +452,9 @@ export const geminiReply = {
   /** A prompt Gemini refused to answer: a 200 with promptFeedback.blockReason and no candidates. */
   blocked: (blockReason = "SAFETY"): GeminiReply => ({
     kind: "answer",
-    chunks: [{ promptFeedback: { blockReason }, usageMetadata: { promptTokenCount: 6, totalTokenCount: 6 }, modelVersion: MODEL_VERSION, responseId: "mock-blocked" }],
+    chunks: [
+      { promptFeedback: { blockReason }, usageMetadata: { promptTokenCount: 6, totalTokenCount: 6 }, modelVersion: MODEL_VERSION, responseId: "mock-blocked" },
+    ],
   }),
 
   error: (status: number, statusText: string, message: string, details?: Json[], headers?: Record<string, string>): GeminiReply => ({
@@ -467,7 +481,8 @@ export function mergeChunks(chunks: readonly GenerateContentResponse[]): Generat
       for (const part of candidate.content?.parts ?? []) {
         const last = into.parts.at(-1);
         // Text of one kind runs together in a whole answer; a signature ends a run.
-        const joins = last !== undefined && typeof last.text === "string" && typeof part.text === "string" && !!last.thought === !!part.thought && !last.thoughtSignature;
+        const joins =
+          last !== undefined && typeof last.text === "string" && typeof part.text === "string" && !!last.thought === !!part.thought && !last.thoughtSignature;
         if (joins) Object.assign(last, { text: `${last.text}${part.text}` }, part.thoughtSignature ? { thoughtSignature: part.thoughtSignature } : {});
         else if (!(part.text === "" && !part.thoughtSignature)) into.parts.push({ ...part });
       }
@@ -479,7 +494,11 @@ export function mergeChunks(chunks: readonly GenerateContentResponse[]): Generat
     if (chunk.responseId) merged.responseId = chunk.responseId;
   }
   if (candidates.size > 0) {
-    merged.candidates = [...candidates].map(([index, { parts, finishReason }]) => ({ content: { parts, role: "model" }, ...(finishReason ? { finishReason } : {}), index }));
+    merged.candidates = [...candidates].map(([index, { parts, finishReason }]) => ({
+      content: { parts, role: "model" },
+      ...(finishReason ? { finishReason } : {}),
+      index,
+    }));
   }
   return merged;
 }
@@ -488,7 +507,9 @@ const PATH = /^\/v1beta\/(?:models|tunedModels)\/([^/:]+):(generateContent|strea
 const encoder = new TextEncoder();
 
 const errorBody = (refusal: Pick<GeminiRefusal, "status" | "statusText" | "message" | "details">) =>
-  JSON.stringify({ error: { code: refusal.status, message: refusal.message, status: refusal.statusText, ...(refusal.details ? { details: refusal.details } : {}) } });
+  JSON.stringify({
+    error: { code: refusal.status, message: refusal.message, status: refusal.statusText, ...(refusal.details ? { details: refusal.details } : {}) },
+  });
 
 export class MockGemini {
   readonly requests: GeminiRequest[] = [];
@@ -546,7 +567,16 @@ export class MockGemini {
     const model = match?.[1] ?? null;
     const rpc = match?.[2] ?? null;
     const refusal = this.refusal(request, url, match, text, body);
-    const recorded: GeminiRequest = { method: request.method, path: url.pathname + url.search, search: url.searchParams, headers: new Headers(request.headers), model, rpc, body, refusal };
+    const recorded: GeminiRequest = {
+      method: request.method,
+      path: url.pathname + url.search,
+      search: url.searchParams,
+      headers: new Headers(request.headers),
+      model,
+      rpc,
+      body,
+      refusal,
+    };
     this.requests.push(recorded);
     if (refusal) return new Response(errorBody(refusal), { status: refusal.status, headers: { "content-type": "application/json; charset=UTF-8" } });
 
@@ -562,7 +592,8 @@ export class MockGemini {
   }
 
   private refusal(request: Request, url: URL, match: RegExpExecArray | null, text: string, body: unknown): GeminiRefusal | null {
-    if (request.method !== "POST" || !match) return { status: 404, statusText: "NOT_FOUND", message: `The requested URL ${url.pathname} was not found on this server.` };
+    if (request.method !== "POST" || !match)
+      return { status: 404, statusText: "NOT_FOUND", message: `The requested URL ${url.pathname} was not found on this server.` };
     if (url.searchParams.has("key")) {
       return invalid("This mock refuses an API key in the URL (?key=): it ends up in access logs. Send it in the x-goog-api-key header.");
     }
@@ -578,11 +609,14 @@ export class MockGemini {
       return {
         status: 403,
         statusText: "PERMISSION_DENIED",
-        message: "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+        message:
+          "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
       };
     }
     if (this.apiKey !== null && key !== this.apiKey) {
-      return invalid("API key not valid. Please pass a valid API key.", [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "API_KEY_INVALID", domain: "googleapis.com" }]);
+      return invalid("API key not valid. Please pass a valid API key.", [
+        { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "API_KEY_INVALID", domain: "googleapis.com" },
+      ]);
     }
     if (body === undefined) return invalid(`Invalid JSON payload received. Unexpected token.\n${text.slice(0, 40)}`);
     return match[2] === "batchEmbedContents" ? embedRefusal(body, match[1]!) : generateRefusal(body, this.signatures);
@@ -603,7 +637,11 @@ export class MockGemini {
     }
     if (!stream) return Response.json(mergeChunks(reply.chunks));
     if (!sse) return Response.json(reply.chunks);
-    return this.send(reply.chunks.map((chunk) => `data: ${JSON.stringify(chunk)}\r\n\r\n`), "text/event-stream", reply.delayMs ?? 0);
+    return this.send(
+      reply.chunks.map((chunk) => `data: ${JSON.stringify(chunk)}\r\n\r\n`),
+      "text/event-stream",
+      reply.delayMs ?? 0,
+    );
   }
 
   /** A body written chunk by chunk, each its own write (timers between them). */

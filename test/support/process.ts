@@ -47,7 +47,10 @@ class LineCollector {
   private waiters: { match: (line: string) => boolean; done: Deferred<string> }[] = [];
   readonly finished: Promise<void>;
 
-  constructor(stream: ReadableStream<Uint8Array>, private readonly label: string) {
+  constructor(
+    stream: ReadableStream<Uint8Array>,
+    private readonly label: string,
+  ) {
     this.finished = this.collect(stream);
   }
 

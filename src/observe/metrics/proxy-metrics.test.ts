@@ -11,7 +11,11 @@ function setup() {
   const models = [testModel("a", [1, 1]), testModel("b", [1])];
   const reloads = { ok: 2, rejected: 1 };
   const observe = proxyMetrics(metrics, { models: () => models, states, reloads: () => reloads, version: "9.9.9" });
-  const samples = () => metrics.render().split("\n").filter((line) => line !== "" && !line.startsWith("#"));
+  const samples = () =>
+    metrics
+      .render()
+      .split("\n")
+      .filter((line) => line !== "" && !line.startsWith("#"));
   return { metrics, states, models, observe, samples };
 }
 

@@ -81,10 +81,11 @@ export function proxyMetrics(metrics: MetricsRegistry, sources: ProxyMetricsSour
     "fallback",
   ]);
   const tokens = metrics.counter("cm_proxy_tokens_total", "Tokens the backends reported, by requested model and type (prompt, completion).", ["model", "type"]);
-  const rateLimited = metrics.counter("cm_proxy_rate_limited_total", "Requests refused by a limit, by scope (client, user, model) and limit (rpm, tpm, concurrent, tokensPerDay).", [
-    "scope",
-    "limit",
-  ]);
+  const rateLimited = metrics.counter(
+    "cm_proxy_rate_limited_total",
+    "Requests refused by a limit, by scope (client, user, model) and limit (rpm, tpm, concurrent, tokensPerDay).",
+    ["scope", "limit"],
+  );
 
   const { states } = sources;
   metrics.collect("cm_proxy_in_flight_requests", "Requests under way at a backend, by model.", "gauge", ["model"], (emit) => {

@@ -24,7 +24,19 @@ describe("parseInstant", () => {
   });
 
   test("anything else is null", () => {
-    for (const bad of ["", "yesterday", "2024-13-01", "2024-02-30", "2023-02-29", "2024-05-01T24:00", "2024-05-01T12:60", "1714560000", "May 1 2024", "2024-05-01T12:00+25:00", "2024-5-1"]) {
+    for (const bad of [
+      "",
+      "yesterday",
+      "2024-13-01",
+      "2024-02-30",
+      "2023-02-29",
+      "2024-05-01T24:00",
+      "2024-05-01T12:60",
+      "1714560000",
+      "May 1 2024",
+      "2024-05-01T12:00+25:00",
+      "2024-5-1",
+    ]) {
       expect({ bad, at: parseInstant(bad) }).toEqual({ bad, at: null });
     }
     expect(parseInstant("2024-02-29")).toBe(Date.UTC(2024, 1, 29));
@@ -72,7 +84,9 @@ describe("parseUsageQuery", () => {
 
 describe("percentiles", () => {
   test("nearest rank", () => {
-    expect([nearestRank(50, 1), nearestRank(95, 1), nearestRank(50, 2), nearestRank(50, 20), nearestRank(95, 20), nearestRank(95, 21)]).toEqual([1, 1, 1, 10, 19, 20]);
+    expect([nearestRank(50, 1), nearestRank(95, 1), nearestRank(50, 2), nearestRank(50, 20), nearestRank(95, 20), nearestRank(95, 21)]).toEqual([
+      1, 1, 1, 10, 19, 20,
+    ]);
   });
 
   test("picked per group from durations sorted by key then value", () => {
@@ -81,12 +95,7 @@ describe("percentiles", () => {
       { key: "b", requests: 1, errors: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 },
       { key: "c", requests: 2, errors: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 },
     ];
-    const durations: [string, number][] = [
-      ...Array.from({ length: 20 }, (_, i) => ["a", (i + 1) * 10] as [string, number]),
-      ["b", 7],
-      ["c", 3],
-      ["c", 900],
-    ];
+    const durations: [string, number][] = [...Array.from({ length: 20 }, (_, i) => ["a", (i + 1) * 10] as [string, number]), ["b", 7], ["c", 3], ["c", 900]];
     expect(withPercentiles(totals, durations)).toEqual([
       { ...totals[0]!, p50Ms: 100, p95Ms: 190 },
       { ...totals[1]!, p50Ms: 7, p95Ms: 7 },

@@ -100,7 +100,8 @@ export function withPercentiles(totals: readonly GroupTotals[], durations: Itera
   let current: (GroupTotals & { p50Ms: number; p95Ms: number }) | undefined;
   let currentKey: string | null = null;
   let position = 0;
-  let p50Rank = 0, p95Rank = 0;
+  let p50Rank = 0,
+    p95Rank = 0;
   for (const [key, duration] of durations) {
     if (key !== currentKey) {
       currentKey = key;

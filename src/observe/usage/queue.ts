@@ -118,7 +118,8 @@ export async function pruneOldRows(options: UsageStoreOptions, pruning: Pruning)
     if (changes < PRUNE_CHUNK) break;
     await new Promise((resolve) => setImmediate(resolve));
   }
-  if (deleted > 0) options.log.info(`usage store: pruned ${deleted} rows older than ${options.retentionDays()} days${pruning.from ? ` from ${pruning.from}` : ""}`);
+  if (deleted > 0)
+    options.log.info(`usage store: pruned ${deleted} rows older than ${options.retentionDays()} days${pruning.from ? ` from ${pruning.from}` : ""}`);
   return deleted;
 }
 

@@ -24,7 +24,13 @@ const EVERYTHING = { from: 0, to: Date.now() + 86_400_000 };
 /** A usage file (made by the store, so the schema is the real one) holding `count` rows of model "m". */
 async function usageFile(name: string, count: number): Promise<string> {
   const path = join(dir, name);
-  const store = SqliteUsageStore.open({ path, configFile: join(dir, "config.json"), queueSize: 1, retentionDays: () => 90, log: { info() {}, warn() {}, error() {} } });
+  const store = SqliteUsageStore.open({
+    path,
+    configFile: join(dir, "config.json"),
+    queueSize: 1,
+    retentionDays: () => 90,
+    log: { info() {}, warn() {}, error() {} },
+  });
   await store.close();
   const db = new Database(path);
   db.exec("BEGIN");
@@ -48,7 +54,9 @@ describe("UsageQueryThread", () => {
       if (!answered) setImmediate(turn);
     };
     setImmediate(turn);
-    expect(await answer).toEqual([{ key: "m", requests: 200_000, errors: 0, promptTokens: 200_000, completionTokens: 0, totalTokens: 0, p50Ms: 499, p95Ms: 949 }]);
+    expect(await answer).toEqual([
+      { key: "m", requests: 200_000, errors: 0, promptTokens: 200_000, completionTokens: 0, totalTokens: 0, p50Ms: 499, p95Ms: 949 },
+    ]);
     // On the main thread the query would be one synchronous stretch: not a single turn in between.
     expect(turns).toBeGreaterThan(10);
   });
@@ -77,7 +85,9 @@ describe("UsageQueryThread", () => {
   test("a thread that dies fails its queries with a clear error and does not take the process with it", async () => {
     const broken = join(dir, "broken-worker.ts");
     writeFileSync(broken, 'throw new Error("the worker broke at start");\n');
-    await expect(thread(join(dir, "x.db"), pathToFileURL(broken)).query(EVERYTHING, "model")).rejects.toThrow(/usage query thread failed.*the worker broke at start/);
+    await expect(thread(join(dir, "x.db"), pathToFileURL(broken)).query(EVERYTHING, "model")).rejects.toThrow(
+      /usage query thread failed.*the worker broke at start/,
+    );
   });
 
   test("close rejects what waits", async () => {

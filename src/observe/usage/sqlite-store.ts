@@ -3,16 +3,7 @@ import type { RequestRecord } from "../record";
 import { NextTurn, pruneOldRows, startStoreTimers, UsageQueue } from "./queue";
 import { USAGE_COLUMN_SPECS, USAGE_COLUMNS, type UsageColumnSpec } from "./row";
 import { UsageQueryThread } from "./sqlite-query-thread";
-import {
-  messageOf,
-  PRUNE_CHUNK,
-  UsageStoreError,
-  type GroupBy,
-  type UsageGroup,
-  type UsageRange,
-  type UsageStore,
-  type UsageStoreOptions,
-} from "./store";
+import { messageOf, PRUNE_CHUNK, UsageStoreError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore, type UsageStoreOptions } from "./store";
 
 const SCHEMA_VERSION = 1;
 /** Rows per transaction; a longer queue is written over several turns of the event loop. */
@@ -34,7 +25,9 @@ CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts);
 
 /** A row's values in USAGE_COLUMNS' order (the rows `usageRowOf` builds). */
 const insertOf = (rows: number) =>
-  `INSERT INTO usage (${USAGE_COLUMNS.join(", ")}) VALUES ${Array(rows).fill(`(${USAGE_COLUMNS.map(() => "?").join(", ")})`).join(", ")}`;
+  `INSERT INTO usage (${USAGE_COLUMNS.join(", ")}) VALUES ${Array(rows)
+    .fill(`(${USAGE_COLUMNS.map(() => "?").join(", ")})`)
+    .join(", ")}`;
 /**
  * Rows per INSERT statement: one statement call per row cost about 3 % of the proxy's CPU under
  * load; one per ROWS_PER_INSERT rows a fraction of that (SQLite allows 32 766 parameters).
@@ -160,7 +153,11 @@ export class SqliteUsageStore implements UsageStore {
     return pruneOldRows(this.options, {
       deleteChunk: (cutoff) => this.deleteOld.run(cutoff).changes,
       stopped: () => this.closed,
-      failed: (error) => this.options.log.warn(`usage store: pruning ${this.options.path} failed, retrying at the next prune: ${messageOf(error)}`, { file: this.options.path, error: messageOf(error) }),
+      failed: (error) =>
+        this.options.log.warn(`usage store: pruning ${this.options.path} failed, retrying at the next prune: ${messageOf(error)}`, {
+          file: this.options.path,
+          error: messageOf(error),
+        }),
     });
   }
 
@@ -172,12 +169,17 @@ export class SqliteUsageStore implements UsageStore {
     this.writeSoon.cancel();
     this.queries.close();
     const lost = this.queue.clear();
-    if (lost > 0) this.options.log.error(`usage store: ${lost} rows could not be written to ${this.options.path} and are lost`, { file: this.options.path, rows: lost });
+    if (lost > 0)
+      this.options.log.error(`usage store: ${lost} rows could not be written to ${this.options.path} and are lost`, { file: this.options.path, rows: lost });
     this.db.close(false);
   }
 
   private start(): void {
-    this.stopTimers = startStoreTimers(this.options, () => this.writeBatch(), () => void this.prune());
+    this.stopTimers = startStoreTimers(
+      this.options,
+      () => this.writeBatch(),
+      () => void this.prune(),
+    );
     void this.prune();
   }
 

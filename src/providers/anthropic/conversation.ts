@@ -2,17 +2,7 @@
 // as blocks, tool calls and results as tool_use/tool_result blocks with ids the API accepts, and
 // the turn rules the API enforces (and OpenAI does not) met or named in a 400.
 import { invalidRequest } from "../../model/errors";
-import type {
-  AssistantBlock,
-  CacheControl,
-  ImageBlock,
-  ImageMediaType,
-  ReplayedThinking,
-  TextBlock,
-  ToolResultBlock,
-  ToolUseBlock,
-  UserBlock,
-} from "./types";
+import type { AssistantBlock, CacheControl, ImageBlock, ImageMediaType, ReplayedThinking, TextBlock, ToolResultBlock, ToolUseBlock, UserBlock } from "./types";
 import { isRecord, lookup, type Json } from "./values";
 
 export interface Turn {
@@ -133,7 +123,11 @@ function imageBlock(imageUrl: unknown, at: string, cache?: CacheControl): ImageB
       throw invalidRequest(`${at}: an image data: URL must be base64-encoded`, at);
     }
     if (!IMAGE_TYPES.has(mediaType)) {
-      throw invalidRequest(`${at}: image type '${named || "(none)"}' is not accepted by Anthropic; use one of ${[...IMAGE_TYPES].join(", ")}`, at, "unsupported_image_type");
+      throw invalidRequest(
+        `${at}: image type '${named || "(none)"}' is not accepted by Anthropic; use one of ${[...IMAGE_TYPES].join(", ")}`,
+        at,
+        "unsupported_image_type",
+      );
     }
     source = { type: "base64", media_type: mediaType as ImageMediaType, data: url.slice(comma + 1) };
   } else if (/^https?:\/\//i.test(url)) {
@@ -158,7 +152,12 @@ function assistantBlocks(message: Json, where: string, ids: ToolIds): [Assistant
   }
   if (isRecord(message.function_call)) {
     // The legacy single call carries no id: one is made for it, and the `function` message after it answers it.
-    calls.push({ id: ids.legacy(message.function_call.name), name: message.function_call.name, args: message.function_call.arguments, at: `${where}.function_call` });
+    calls.push({
+      id: ids.legacy(message.function_call.name),
+      name: message.function_call.name,
+      args: message.function_call.arguments,
+      at: `${where}.function_call`,
+    });
   }
   if (calls.length > 0) ids.newTurn();
   for (const call of calls) {
@@ -260,7 +259,12 @@ function checkToolPairs(turns: Turn[]): void {
   turns.forEach((turn, i) => {
     if (turn.role === "assistant") {
       if (toolUses(turn).length > 0 && turns[i + 1] === undefined) {
-        throw invalidRequest(`the tool calls ${toolUses(turn).map((use) => use.id).join(", ")} have no tool message answering them`, "messages");
+        throw invalidRequest(
+          `the tool calls ${toolUses(turn)
+            .map((use) => use.id)
+            .join(", ")} have no tool message answering them`,
+          "messages",
+        );
       }
       return;
     }
@@ -268,7 +272,10 @@ function checkToolPairs(turns: Turn[]): void {
     for (const block of turn.blocks) {
       if (block.type !== "tool_result") continue;
       if (!open.delete(block.tool_use_id)) {
-        throw invalidRequest(`a tool message answers '${block.tool_use_id}', which is not a tool call of the assistant message just before it (or was answered already)`, "messages");
+        throw invalidRequest(
+          `a tool message answers '${block.tool_use_id}', which is not a tool call of the assistant message just before it (or was answered already)`,
+          "messages",
+        );
       }
     }
     if (open.size > 0) throw invalidRequest(`the tool calls ${[...open].join(", ")} have no tool message answering them`, "messages");

@@ -18,7 +18,14 @@ function refusal(body: ChatBody, opts: Partial<RequestOptions> = {}): ProxyError
   throw new Error("the body was not refused");
 }
 
-const TOOL = { type: "function", function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } };
+const TOOL = {
+  type: "function",
+  function: {
+    name: "get_weather",
+    description: "Weather for a city",
+    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  },
+};
 const call = (id: string, args: string, name = "get_weather") => ({ id, type: "function", function: { name, arguments: args } });
 const TOOL_LOOP: Record<string, any>[] = [
   user("Weather in Oslo and Rome?"),
@@ -38,14 +45,54 @@ describe("the minimal request", () => {
 
   test("only fields the Messages API knows are sent, whatever the client adds", () => {
     const request = translate({
-      model: "m", messages: [user("Hi")], stream: true, stream_options: { include_usage: true }, temperature: 0.5, top_p: 0.9,
-      presence_penalty: 1, frequency_penalty: 1, seed: 7, logprobs: true, top_logprobs: 2, logit_bias: { 1: 2 }, n: 1,
-      response_format: { type: "json_object" }, service_tier: "auto", store: true, parallel_tool_calls: true, user: "u-1",
-      max_completion_tokens: 10, modalities: ["text"], prediction: null, metadata: { a: "b" }, web_search_options: {},
+      model: "m",
+      messages: [user("Hi")],
+      stream: true,
+      stream_options: { include_usage: true },
+      temperature: 0.5,
+      top_p: 0.9,
+      presence_penalty: 1,
+      frequency_penalty: 1,
+      seed: 7,
+      logprobs: true,
+      top_logprobs: 2,
+      logit_bias: { 1: 2 },
+      n: 1,
+      response_format: { type: "json_object" },
+      service_tier: "auto",
+      store: true,
+      parallel_tool_calls: true,
+      user: "u-1",
+      max_completion_tokens: 10,
+      modalities: ["text"],
+      prediction: null,
+      metadata: { a: "b" },
+      web_search_options: {},
     });
-    const known = ["model", "messages", "max_tokens", "system", "metadata", "stop_sequences", "stream", "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking"];
+    const known = [
+      "model",
+      "messages",
+      "max_tokens",
+      "system",
+      "metadata",
+      "stop_sequences",
+      "stream",
+      "temperature",
+      "top_p",
+      "top_k",
+      "tools",
+      "tool_choice",
+      "thinking",
+    ];
     expect(Object.keys(request).filter((key) => !known.includes(key))).toEqual([]);
-    expect(request).toEqual({ model: "claude-backend", max_tokens: 10, messages: [{ role: "user", content: [{ type: "text", text: "Hi" }] }], metadata: { user_id: "u-1" }, stream: true, temperature: 0.5 });
+    expect(request).toEqual({
+      model: "claude-backend",
+      max_tokens: 10,
+      messages: [{ role: "user", content: [{ type: "text", text: "Hi" }] }],
+      metadata: { user_id: "u-1" },
+      stream: true,
+      temperature: 0.5,
+    });
   });
 
   test("stream false is left out; n above 1 is refused", () => {
@@ -59,7 +106,13 @@ describe("system and developer messages", () => {
     const request = translate({
       messages: [
         { role: "system", content: "Be brief." },
-        { role: "developer", content: [{ type: "text", text: "Use metric units." }, { type: "text", text: " " }] },
+        {
+          role: "developer",
+          content: [
+            { type: "text", text: "Use metric units." },
+            { type: "text", text: " " },
+          ],
+        },
         user("Hi"),
         { role: "system", content: "" },
         { role: "assistant", content: "Hello" },
@@ -76,7 +129,9 @@ describe("system and developer messages", () => {
   });
 
   test("a cache_control mark on a part is kept", () => {
-    const request = translate({ messages: [{ role: "system", content: [{ type: "text", text: "Long rules", cache_control: { type: "ephemeral" } }] }, user("Hi")] });
+    const request = translate({
+      messages: [{ role: "system", content: [{ type: "text", text: "Long rules", cache_control: { type: "ephemeral" } }] }, user("Hi")],
+    });
     expect(request.system).toEqual([{ type: "text", text: "Long rules", cache_control: { type: "ephemeral" } }]);
   });
 
@@ -90,7 +145,14 @@ describe("text and image parts", () => {
 
   test("data: URLs become base64 sources, http(s) URLs url sources, text parts text blocks", () => {
     const request = translate({
-      messages: [user([{ type: "text", text: "What is this?" }, image("data:image/png;base64,iVBORw0K"), image("https://example.com/cat.webp"), image("data:image/jpg;base64,/9j/4AAQ")])],
+      messages: [
+        user([
+          { type: "text", text: "What is this?" },
+          image("data:image/png;base64,iVBORw0K"),
+          image("https://example.com/cat.webp"),
+          image("data:image/jpg;base64,/9j/4AAQ"),
+        ]),
+      ],
     });
     expect(request.messages[0]!.content).toEqual([
       { type: "text", text: "What is this?" },
@@ -126,8 +188,25 @@ describe("text and image parts", () => {
   });
 
   test("empty and whitespace-only text is never sent; a message left empty disappears and its neighbours merge", () => {
-    const request = translate({ messages: [user("Hi"), { role: "assistant", content: [{ type: "text", text: "" }] }, user([{ type: "text", text: "  " }, { type: "text", text: "there" }])] });
-    expect(request.messages).toEqual([{ role: "user", content: [{ type: "text", text: "Hi" }, { type: "text", text: "there" }] }]);
+    const request = translate({
+      messages: [
+        user("Hi"),
+        { role: "assistant", content: [{ type: "text", text: "" }] },
+        user([
+          { type: "text", text: "  " },
+          { type: "text", text: "there" },
+        ]),
+      ],
+    });
+    expect(request.messages).toEqual([
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Hi" },
+          { type: "text", text: "there" },
+        ],
+      },
+    ]);
   });
 });
 
@@ -135,8 +214,20 @@ describe("turns", () => {
   test("consecutive messages of one role are merged into one turn", () => {
     const request = translate({ messages: [user("a"), user("b"), { role: "assistant", content: "c" }, { role: "assistant", content: "d" }, user("e")] });
     expect(request.messages).toEqual([
-      { role: "user", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }] },
-      { role: "assistant", content: [{ type: "text", text: "c" }, { type: "text", text: "d" }] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "a" },
+          { type: "text", text: "b" },
+        ],
+      },
+      {
+        role: "assistant",
+        content: [
+          { type: "text", text: "c" },
+          { type: "text", text: "d" },
+        ],
+      },
       { role: "user", content: [{ type: "text", text: "e" }] },
     ]);
   });
@@ -163,7 +254,11 @@ describe("tools", () => {
   test("function tools become input_schema tools; a tool without parameters gets an empty object schema", () => {
     const request = translate({ messages: [user("Hi")], tools: [TOOL, { type: "function", function: { name: "now" } }] });
     expect(request.tools).toEqual([
-      { name: "get_weather", description: "Weather for a city", input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } },
+      {
+        name: "get_weather",
+        description: "Weather for a city",
+        input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+      },
       { name: "now", input_schema: { type: "object", properties: {} } },
     ]);
     expect(request.tool_choice).toBeUndefined(); // auto is the API's default
@@ -173,7 +268,8 @@ describe("tools", () => {
     expect(refusal({ messages: [user("Hi")], tools: [{ type: "custom", custom: { name: "x" } }] })).toMatchObject({ status: 400, param: "tools[0]" });
   });
 
-  const choice = (toolChoice: unknown, extra: ChatBody = {}) => translate({ messages: [user("Hi")], tools: [TOOL], tool_choice: toolChoice, ...extra }).tool_choice;
+  const choice = (toolChoice: unknown, extra: ChatBody = {}) =>
+    translate({ messages: [user("Hi")], tools: [TOOL], tool_choice: toolChoice, ...extra }).tool_choice;
 
   test("tool_choice: auto, required → any, none, a named function → tool", () => {
     expect(choice("auto")).toEqual({ type: "auto" });
@@ -187,7 +283,11 @@ describe("tools", () => {
   test("parallel_tool_calls: false → disable_parallel_tool_use, on every choice that can call", () => {
     expect(choice(undefined, { parallel_tool_calls: false })).toEqual({ type: "auto", disable_parallel_tool_use: true });
     expect(choice("required", { parallel_tool_calls: false })).toEqual({ type: "any", disable_parallel_tool_use: true });
-    expect(choice({ type: "function", function: { name: "get_weather" } }, { parallel_tool_calls: false })).toEqual({ type: "tool", name: "get_weather", disable_parallel_tool_use: true });
+    expect(choice({ type: "function", function: { name: "get_weather" } }, { parallel_tool_calls: false })).toEqual({
+      type: "tool",
+      name: "get_weather",
+      disable_parallel_tool_use: true,
+    });
     expect(choice("none", { parallel_tool_calls: false })).toEqual({ type: "none" });
   });
 
@@ -234,36 +334,61 @@ describe("tool calls and results", () => {
 
   test("invalid, empty or non-object JSON arguments become {}", () => {
     for (const args of ["", "{not json", "[1,2]", '"text"', "null"]) {
-      const request = translate({ messages: [user("x"), { role: "assistant", tool_calls: [call("t1", args)] }, { role: "tool", tool_call_id: "t1", content: "ok" }], tools: [TOOL] });
+      const request = translate({
+        messages: [user("x"), { role: "assistant", tool_calls: [call("t1", args)] }, { role: "tool", tool_call_id: "t1", content: "ok" }],
+        tools: [TOOL],
+      });
       expect(request.messages[1]!.content).toEqual([{ type: "tool_use", id: "t1", name: "get_weather", input: {} }]);
     }
   });
 
   test("an empty tool result is sent without content (an empty text block would be refused)", () => {
-    const request = translate({ messages: [user("x"), { role: "assistant", tool_calls: [call("t1", "{}")] }, { role: "tool", tool_call_id: "t1", content: "" }], tools: [TOOL] });
+    const request = translate({
+      messages: [user("x"), { role: "assistant", tool_calls: [call("t1", "{}")] }, { role: "tool", tool_call_id: "t1", content: "" }],
+      tools: [TOOL],
+    });
     expect(request.messages[2]!.content).toEqual([{ type: "tool_result", tool_use_id: "t1" }]);
   });
 
   test("ids outside the API's alphabet are rewritten, the same way in the call and its result", () => {
-    const request = translate({ messages: [user("x"), { role: "assistant", tool_calls: [call("functions.get_weather:0", "{}")] }, { role: "tool", tool_call_id: "functions.get_weather:0", content: "ok" }], tools: [TOOL] });
+    const request = translate({
+      messages: [
+        user("x"),
+        { role: "assistant", tool_calls: [call("functions.get_weather:0", "{}")] },
+        { role: "tool", tool_call_id: "functions.get_weather:0", content: "ok" },
+      ],
+      tools: [TOOL],
+    });
     const use = request.messages[1]!.content[0] as { id: string };
     expect(use.id).toMatch(/^[a-zA-Z0-9_-]+$/);
     expect(use.id.startsWith("functions_get_weather_0_")).toBe(true);
     expect(request.messages[2]!.content[0]).toMatchObject({ tool_use_id: use.id });
     // Two ids that differ only in characters outside the alphabet stay two ids.
-    const other = translate({ messages: [user("x"), { role: "assistant", tool_calls: [call("functions.get_weather_0", "{}")] }, { role: "tool", tool_call_id: "functions.get_weather_0", content: "ok" }], tools: [TOOL] });
+    const other = translate({
+      messages: [
+        user("x"),
+        { role: "assistant", tool_calls: [call("functions.get_weather_0", "{}")] },
+        { role: "tool", tool_call_id: "functions.get_weather_0", content: "ok" },
+      ],
+      tools: [TOOL],
+    });
     expect((other.messages[1]!.content[0] as { id: string }).id).not.toBe(use.id);
   });
 
   test("an id reused in a later turn (servers that number calls per turn) is made unique", () => {
     const request = translate({
       messages: [
-        user("x"), { role: "assistant", tool_calls: [call("call_0", "{}")] }, { role: "tool", tool_call_id: "call_0", content: "one" },
-        { role: "assistant", tool_calls: [call("call_0", "{}")] }, { role: "tool", tool_call_id: "call_0", content: "two" },
+        user("x"),
+        { role: "assistant", tool_calls: [call("call_0", "{}")] },
+        { role: "tool", tool_call_id: "call_0", content: "one" },
+        { role: "assistant", tool_calls: [call("call_0", "{}")] },
+        { role: "tool", tool_call_id: "call_0", content: "two" },
       ],
       tools: [TOOL],
     });
-    const ids = request.messages.flatMap((message) => message.content.map((block) => ("id" in block ? block.id : "tool_use_id" in block ? block.tool_use_id : null)));
+    const ids = request.messages.flatMap((message) =>
+      message.content.map((block) => ("id" in block ? block.id : "tool_use_id" in block ? block.tool_use_id : null)),
+    );
     expect(ids).toEqual([null, "call_0", "call_0", "call_0_2", "call_0_2"]);
   });
 
@@ -283,7 +408,11 @@ describe("tool calls and results", () => {
 
   test("legacy function_call and function messages", () => {
     const request = translate({
-      messages: [user("x"), { role: "assistant", content: null, function_call: { name: "get_weather", arguments: '{"city":"Oslo"}' } }, { role: "function", name: "get_weather", content: "sunny" }],
+      messages: [
+        user("x"),
+        { role: "assistant", content: null, function_call: { name: "get_weather", arguments: '{"city":"Oslo"}' } },
+        { role: "function", name: "get_weather", content: "sunny" },
+      ],
       functions: [TOOL.function],
     });
     const use = request.messages[1]!.content[0] as { id: string };
@@ -352,14 +481,25 @@ describe("thinking", () => {
 
   test("a forced tool_choice becomes auto (the API refuses forced tools with thinking)", () => {
     expect(translate({ messages: [user("x")], tools: [TOOL], tool_choice: "required", reasoning_effort: "low" }).tool_choice).toEqual({ type: "auto" });
-    expect(translate({ messages: [user("x")], tools: [TOOL], tool_choice: { type: "function", function: { name: "get_weather" } }, parallel_tool_calls: false, reasoning_effort: "low" }).tool_choice).toEqual({
+    expect(
+      translate({
+        messages: [user("x")],
+        tools: [TOOL],
+        tool_choice: { type: "function", function: { name: "get_weather" } },
+        parallel_tool_calls: false,
+        reasoning_effort: "low",
+      }).tool_choice,
+    ).toEqual({
       type: "auto",
       disable_parallel_tool_use: true,
     });
   });
 
   test("Anthropic's own thinking field, sent by some clients, is honoured", () => {
-    expect(translate({ messages: [user("x")], thinking: { type: "enabled", budget_tokens: 2000 }, max_tokens: 5000 }).thinking).toEqual({ type: "enabled", budget_tokens: 2000 });
+    expect(translate({ messages: [user("x")], thinking: { type: "enabled", budget_tokens: 2000 }, max_tokens: 5000 }).thinking).toEqual({
+      type: "enabled",
+      budget_tokens: 2000,
+    });
     expect(translate({ messages: [user("x")], thinking: { type: "disabled" }, reasoning_effort: "high" })).not.toHaveProperty("thinking");
     expect(refusal({ messages: [user("x")], thinking: { type: "enabled", budget_tokens: 10 } }).status).toBe(400);
   });
@@ -371,12 +511,15 @@ describe("thinking", () => {
 
   test("kept thinking is put back first in the assistant turn that made the calls, looked up by the client's ids", () => {
     const asked: (readonly string[])[] = [];
-    const request = translate({ messages: TOOL_LOOP, tools: [TOOL], reasoning_effort: "low" }, {
-      thinkingFor: (ids) => {
-        asked.push(ids);
-        return SIGNED;
+    const request = translate(
+      { messages: TOOL_LOOP, tools: [TOOL], reasoning_effort: "low" },
+      {
+        thinkingFor: (ids) => {
+          asked.push(ids);
+          return SIGNED;
+        },
       },
-    });
+    );
     expect(asked).toEqual([["toolu_a", "toolu_b"]]);
     expect(request.thinking).toEqual({ type: "enabled", budget_tokens: 1024 });
     expect(request.messages[1]!.content.map((block) => block.type)).toEqual(["thinking", "redacted_thinking", "tool_use", "tool_use"]);
@@ -391,7 +534,11 @@ describe("thinking", () => {
   });
 
   test("an earlier tool turn without kept thinking does not stop thinking once the loop is over", () => {
-    const request = translate({ messages: [...TOOL_LOOP, { role: "assistant", content: "Oslo sunny, Rome rainy." }, user("Thanks")], tools: [TOOL], reasoning_effort: "low" });
+    const request = translate({
+      messages: [...TOOL_LOOP, { role: "assistant", content: "Oslo sunny, Rome rainy." }, user("Thanks")],
+      tools: [TOOL],
+      reasoning_effort: "low",
+    });
     expect(request.thinking).toEqual({ type: "enabled", budget_tokens: 1024 });
   });
 

@@ -81,7 +81,8 @@ function thinkingOf(chat: ChatBody): { type: "enabled"; budget_tokens: number } 
   if (isRecord(chat.thinking)) {
     if (chat.thinking.type !== "enabled") return null;
     const budget = chat.thinking.budget_tokens;
-    if (!isCount(budget) || budget < MIN_THINKING_BUDGET) throw invalidRequest(`thinking.budget_tokens must be an integer of at least ${MIN_THINKING_BUDGET}`, "thinking");
+    if (!isCount(budget) || budget < MIN_THINKING_BUDGET)
+      throw invalidRequest(`thinking.budget_tokens must be an integer of at least ${MIN_THINKING_BUDGET}`, "thinking");
     return { type: "enabled", budget_tokens: budget };
   }
   const effort = chat.reasoning_effort;

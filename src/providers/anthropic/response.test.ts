@@ -17,7 +17,15 @@ const OPTS = { model: "client-model", created: 1700000000 };
 
 describe("toChatCompletion", () => {
   test("text: one assistant message, the client's model name, the message id, OpenAI usage", () => {
-    const { completion, thinking } = toChatCompletion(message({ content: [{ type: "text", text: "Hello" }, { type: "text", text: " there" }] }), OPTS);
+    const { completion, thinking } = toChatCompletion(
+      message({
+        content: [
+          { type: "text", text: "Hello" },
+          { type: "text", text: " there" },
+        ],
+      }),
+      OPTS,
+    );
     expect(completion).toEqual({
       id: "msg_01",
       object: "chat.completion",
@@ -81,30 +89,57 @@ describe("toChatCompletion", () => {
   });
 
   test("thinking without tool calls is shown but not kept (nothing will need it back)", () => {
-    const { completion, thinking } = toChatCompletion(message({ content: [{ type: "thinking", thinking: "Easy.", signature: "s" }, { type: "text", text: "4" }] as MessagesResponse["content"] }), OPTS);
+    const { completion, thinking } = toChatCompletion(
+      message({
+        content: [
+          { type: "thinking", thinking: "Easy.", signature: "s" },
+          { type: "text", text: "4" },
+        ] as MessagesResponse["content"],
+      }),
+      OPTS,
+    );
     expect(completion.choices[0].message).toEqual({ role: "assistant", content: "4", reasoning_content: "Easy." });
     expect(thinking).toBeNull();
   });
 
   test("blocks of kinds an OpenAI client cannot read (server tools) are skipped", () => {
-    const { completion } = toChatCompletion(message({ content: [{ type: "server_tool_use" }, { type: "web_search_tool_result" }, { type: "text", text: "Found it." }] }), OPTS);
+    const { completion } = toChatCompletion(
+      message({ content: [{ type: "server_tool_use" }, { type: "web_search_tool_result" }, { type: "text", text: "Found it." }] }),
+      OPTS,
+    );
     expect(completion.choices[0].message).toEqual({ role: "assistant", content: "Found it." });
   });
 
   test("every stop_reason has its finish_reason", () => {
-    const cases = { end_turn: "stop", stop_sequence: "stop", pause_turn: "stop", max_tokens: "length", model_context_window_exceeded: "length", tool_use: "tool_calls", refusal: "content_filter" };
+    const cases = {
+      end_turn: "stop",
+      stop_sequence: "stop",
+      pause_turn: "stop",
+      max_tokens: "length",
+      model_context_window_exceeded: "length",
+      tool_use: "tool_calls",
+      refusal: "content_filter",
+    };
     expect(FINISH_REASON).toEqual(cases as typeof FINISH_REASON);
     for (const [stop, finish] of Object.entries(cases)) {
-      expect(toChatCompletion(message({ stop_reason: stop as MessagesResponse["stop_reason"] }), OPTS).completion.choices[0].finish_reason).toBe(finish as "stop");
+      expect(toChatCompletion(message({ stop_reason: stop as MessagesResponse["stop_reason"] }), OPTS).completion.choices[0].finish_reason).toBe(
+        finish as "stop",
+      );
     }
     expect(toChatCompletion(message({ stop_reason: null }), OPTS).completion.choices[0].finish_reason).toBe("stop");
     expect(toChatCompletion(message({ stop_reason: "something_new" as "end_turn" }), OPTS).completion.choices[0].finish_reason).toBe("stop");
   });
 
   test("usage: prompt_tokens counts cache reads and writes; cached_tokens the reads", () => {
-    const { completion } = toChatCompletion(message({ usage: { input_tokens: 3, cache_read_input_tokens: 100, cache_creation_input_tokens: 20, output_tokens: 7 } }), OPTS);
+    const { completion } = toChatCompletion(
+      message({ usage: { input_tokens: 3, cache_read_input_tokens: 100, cache_creation_input_tokens: 20, output_tokens: 7 } }),
+      OPTS,
+    );
     expect(completion.usage).toEqual({ prompt_tokens: 123, completion_tokens: 7, total_tokens: 130, prompt_tokens_details: { cached_tokens: 100 } });
-    const nulls = toChatCompletion(message({ usage: { input_tokens: 3, cache_read_input_tokens: null, cache_creation_input_tokens: null, output_tokens: 1 } }), OPTS);
+    const nulls = toChatCompletion(
+      message({ usage: { input_tokens: 3, cache_read_input_tokens: null, cache_creation_input_tokens: null, output_tokens: 1 } }),
+      OPTS,
+    );
     expect(nulls.completion.usage.prompt_tokens).toBe(3);
   });
 });
@@ -145,7 +180,12 @@ describe("toProxyError", () => {
     const json = JSON.stringify(anthropicError("rate_limit_error", "slow down"));
     expect(toProxyError(429, json).message).toBe("slow down");
     expect(toProxyError(429, new TextEncoder().encode(json)).code).toBe("rate_limit_exceeded");
-    expect(toProxyError(502, "<html>Bad Gateway</html>").toJSON().error).toEqual({ message: "<html>Bad Gateway</html>", type: "api_error", param: null, code: null });
+    expect(toProxyError(502, "<html>Bad Gateway</html>").toJSON().error).toEqual({
+      message: "<html>Bad Gateway</html>",
+      type: "api_error",
+      param: null,
+      code: null,
+    });
     expect(toProxyError(500, "").message).toBe("The Anthropic backend answered 500");
     expect(toProxyError(418, { nothing: true }).toJSON().error.type).toBe("invalid_request_error");
   });

@@ -159,7 +159,16 @@ function anthropicError(body: unknown): { type: string | null; message: string |
 
 function kindOfStatus(status: number): ErrorKind {
   if (status === OVERLOADED) return ERROR_KINDS.overloaded_error!;
-  const type: OpenAIErrorType = status === 401 ? "authentication_error" : status === 403 ? "permission_error" : status === 429 ? "rate_limit_error" : status >= 500 ? "api_error" : "invalid_request_error";
+  const type: OpenAIErrorType =
+    status === 401
+      ? "authentication_error"
+      : status === 403
+        ? "permission_error"
+        : status === 429
+          ? "rate_limit_error"
+          : status >= 500
+            ? "api_error"
+            : "invalid_request_error";
   return { status, type, code: null };
 }
 
@@ -171,7 +180,8 @@ function kindOfStatus(status: number): ErrorKind {
 export function toProxyError(status: number, body: unknown): ProxyError {
   const { type, message } = anthropicError(body);
   const known = type !== null && Object.hasOwn(ERROR_KINDS, type) ? ERROR_KINDS[type]! : null;
-  const kind = status === 0 ? (known ?? kindOfStatus(500)) : status === OVERLOADED ? ERROR_KINDS.overloaded_error! : { ...(known ?? kindOfStatus(status)), status };
+  const kind =
+    status === 0 ? (known ?? kindOfStatus(500)) : status === OVERLOADED ? ERROR_KINDS.overloaded_error! : { ...(known ?? kindOfStatus(status)), status };
   const text = message ?? `The Anthropic backend answered ${status || kind.status}${type ? ` (${type})` : ""}`;
   const code = kind.status === 400 && TOO_LONG.test(text) ? "context_length_exceeded" : kind.code;
   return new ProxyError(kind.status, text, kind.type, code);

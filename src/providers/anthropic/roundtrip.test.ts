@@ -16,7 +16,11 @@ beforeEach(() => mock.reset());
 afterAll(() => mock.stop());
 
 const post = (body: unknown) =>
-  fetch(`${mock.url}/v1/messages`, { method: "POST", headers: { "content-type": "application/json", "x-api-key": KEY, "anthropic-version": "2023-06-01" }, body: JSON.stringify(body) });
+  fetch(`${mock.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": KEY, "anthropic-version": "2023-06-01" },
+    body: JSON.stringify(body),
+  });
 
 /** What a caller would keep: signed thinking under each tool call id of its turn. */
 class ThinkingStore {
@@ -65,20 +69,43 @@ const NOW = { type: "function", function: { name: "now" } };
 describe("a tool conversation with thinking, over three turns, streamed", () => {
   test("the signed thinking kept from each tool turn is put back, so the mock (which checks signatures) accepts every turn", async () => {
     const store = new ThinkingStore();
-    const messages: any[] = [{ role: "system", content: "Be brief." }, { role: "user", content: "Weather in Oslo, and the time?" }];
+    const messages: any[] = [
+      { role: "system", content: "Be brief." },
+      { role: "user", content: "Weather in Oslo, and the time?" },
+    ];
     const base = { model: "claude", tools: [WEATHER, NOW], reasoning_effort: "low", stream: true, stream_options: { include_usage: true } };
 
-    mock.willReply(anthropicReply.answer({ content: [{ type: "thinking", thinking: "Two tools needed." }, { type: "tool_use", name: "get_weather", input: { city: "Oslo" } }, { type: "tool_use", name: "now", input: {} }], pings: true }));
+    mock.willReply(
+      anthropicReply.answer({
+        content: [
+          { type: "thinking", thinking: "Two tools needed." },
+          { type: "tool_use", name: "get_weather", input: { city: "Oslo" } },
+          { type: "tool_use", name: "now", input: {} },
+        ],
+        pings: true,
+      }),
+    );
     const first = await streamed({ ...base, messages }, store);
     expect(first.finish).toBe("tool_calls");
     expect(first.message.reasoning_content).toBe("Two tools needed.");
-    expect(first.message.tool_calls!.map((call) => [call.function.name, JSON.parse(call.function.arguments)])).toEqual([["get_weather", { city: "Oslo" }], ["now", {}]]);
+    expect(first.message.tool_calls!.map((call) => [call.function.name, JSON.parse(call.function.arguments)])).toEqual([
+      ["get_weather", { city: "Oslo" }],
+      ["now", {}],
+    ]);
     expect(first.request.thinking).toEqual({ type: "enabled", budget_tokens: 1024 });
 
     // The client sends back what it saw (no signatures: OpenAI clients drop unknown fields).
     messages.push({ role: "assistant", content: first.message.content || null, tool_calls: first.message.tool_calls });
-    for (const call of first.message.tool_calls!) messages.push({ role: "tool", tool_call_id: call.id, content: call.function.name === "now" ? "12:00" : "sunny" });
-    mock.willReply(anthropicReply.answer({ content: [{ type: "thinking", thinking: "Check Rome too." }, { type: "tool_use", name: "get_weather", input: { city: "Rome" } }] }));
+    for (const call of first.message.tool_calls!)
+      messages.push({ role: "tool", tool_call_id: call.id, content: call.function.name === "now" ? "12:00" : "sunny" });
+    mock.willReply(
+      anthropicReply.answer({
+        content: [
+          { type: "thinking", thinking: "Check Rome too." },
+          { type: "tool_use", name: "get_weather", input: { city: "Rome" } },
+        ],
+      }),
+    );
     const second = await streamed({ ...base, messages }, store);
     expect(second.request.thinking).toBeDefined();
     expect(mock.last.body.messages[1].content[0]).toMatchObject({ type: "thinking", thinking: "Two tools needed." });
@@ -96,7 +123,11 @@ describe("a tool conversation with thinking, over three turns, streamed", () => 
   test("without kept thinking, the tool turn goes without thinking instead of being refused", async () => {
     const messages = [
       { role: "user", content: "Weather?" },
-      { role: "assistant", content: null, tool_calls: [{ id: "toolu_lost", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "toolu_lost", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }],
+      },
       { role: "tool", tool_call_id: "toolu_lost", content: "sunny" },
     ];
     const { request, message } = await streamed({ model: "claude", tools: [WEATHER], reasoning_effort: "high", stream: true, messages });
@@ -112,9 +143,20 @@ describe("whatever an OpenAI client sends, the request is one the API accepts", 
       messages: [
         { role: "assistant", content: "Hi! What can I do?" },
         { role: "developer", content: "Answer in English." },
-        { role: "user", content: [{ type: "text", text: "" }, { type: "text", text: "What is on this picture?" }, { type: "image_url", image_url: { url: "data:image/jpg;base64,/9j/4AAQ" } }] },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "" },
+            { type: "text", text: "What is on this picture?" },
+            { type: "image_url", image_url: { url: "data:image/jpg;base64,/9j/4AAQ" } },
+          ],
+        },
         { role: "user", content: [{ type: "image_url", image_url: { url: "https://example.com/cat.png" } }] },
-        { role: "assistant", content: "Let me look it up.  ", tool_calls: [{ id: "functions.get_weather:0", type: "function", function: { name: "get_weather", arguments: "{broken" } }] },
+        {
+          role: "assistant",
+          content: "Let me look it up.  ",
+          tool_calls: [{ id: "functions.get_weather:0", type: "function", function: { name: "get_weather", arguments: "{broken" } }],
+        },
         { role: "tool", tool_call_id: "functions.get_weather:0", content: "" },
         { role: "user", content: "  " },
         { role: "user", content: "Thanks. And now?" },
@@ -152,11 +194,26 @@ describe("whatever an OpenAI client sends, the request is one the API accepts", 
 
 describe("whole answers and errors", () => {
   test("a non-streamed tool answer with thinking reads as an OpenAI completion", async () => {
-    mock.willReply(anthropicReply.answer({ content: [{ type: "thinking", thinking: "Use the tool." }, { type: "text", text: "Checking." }, { type: "tool_use", name: "get_weather", input: { city: "Oslo" } }], usage: { input_tokens: 5, cache_creation_input_tokens: 40, output_tokens: 20 } }));
-    const request = toMessagesRequest({ messages: [{ role: "user", content: "Weather?" }], tools: [WEATHER], reasoning_effort: "low" }, { model: "claude-backend", maxTokens: 2048 });
+    mock.willReply(
+      anthropicReply.answer({
+        content: [
+          { type: "thinking", thinking: "Use the tool." },
+          { type: "text", text: "Checking." },
+          { type: "tool_use", name: "get_weather", input: { city: "Oslo" } },
+        ],
+        usage: { input_tokens: 5, cache_creation_input_tokens: 40, output_tokens: 20 },
+      }),
+    );
+    const request = toMessagesRequest(
+      { messages: [{ role: "user", content: "Weather?" }], tools: [WEATHER], reasoning_effort: "low" },
+      { model: "claude-backend", maxTokens: 2048 },
+    );
     const body = (await (await post(request)).json()) as MessagesResponse;
     const { completion, thinking } = toChatCompletion(body, { model: "claude", created: 1 });
-    expect(completion.choices[0]).toMatchObject({ finish_reason: "tool_calls", message: { content: "Checking.", reasoning_content: "Use the tool.", tool_calls: [{ function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] } });
+    expect(completion.choices[0]).toMatchObject({
+      finish_reason: "tool_calls",
+      message: { content: "Checking.", reasoning_content: "Use the tool.", tool_calls: [{ function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+    });
     expect(completion.usage).toEqual({ prompt_tokens: 45, completion_tokens: 20, total_tokens: 65, prompt_tokens_details: { cached_tokens: 0 } });
     expect(thinking?.toolCallIds).toEqual([completion.choices[0].message.tool_calls![0]!.id]);
   });

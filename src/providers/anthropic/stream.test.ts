@@ -8,18 +8,30 @@ const OPTS: StreamOptions = { model: "client-model", includeUsage: false, create
 /** One event as the API writes it. */
 const ev = (type: string, data: Record<string, unknown>) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
 const start = (usage: Record<string, unknown> = { input_tokens: 25, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 }) =>
-  ev("message_start", { message: { id: "msg_01XY", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [], stop_reason: null, stop_sequence: null, usage } });
+  ev("message_start", {
+    message: { id: "msg_01XY", type: "message", role: "assistant", model: "claude-sonnet-4-5", content: [], stop_reason: null, stop_sequence: null, usage },
+  });
 const blockStart = (index: number, block: Record<string, unknown>) => ev("content_block_start", { index, content_block: block });
 const delta = (index: number, value: Record<string, unknown>) => ev("content_block_delta", { index, delta: value });
 const text = (index: number, value: string) => delta(index, { type: "text_delta", text: value });
 const json = (index: number, value: string) => delta(index, { type: "input_json_delta", partial_json: value });
 const blockStop = (index: number) => ev("content_block_stop", { index });
 const PING = 'event: ping\ndata: {"type": "ping"}\n\n';
-const messageDelta = (stopReason: string, usage: Record<string, unknown> = { output_tokens: 12 }) => ev("message_delta", { delta: { stop_reason: stopReason, stop_sequence: null }, usage });
+const messageDelta = (stopReason: string, usage: Record<string, unknown> = { output_tokens: 12 }) =>
+  ev("message_delta", { delta: { stop_reason: stopReason, stop_sequence: null }, usage });
 const STOP = ev("message_stop", {});
 
 /** A recorded answer: text, with a ping between blocks as the API sends one. */
-const TEXT_STREAM = [start(), blockStart(0, { type: "text", text: "" }), PING, text(0, "Hello"), text(0, ", wörld 👋"), blockStop(0), messageDelta("end_turn"), STOP].join("");
+const TEXT_STREAM = [
+  start(),
+  blockStart(0, { type: "text", text: "" }),
+  PING,
+  text(0, "Hello"),
+  text(0, ", wörld 👋"),
+  blockStop(0),
+  messageDelta("end_turn"),
+  STOP,
+].join("");
 
 /** Feeds `stream` in pieces of `size` bytes (all at once when 0) and reads what came out. */
 function run(stream: string | Uint8Array, opts: Partial<StreamOptions> = {}, size = 0) {
@@ -46,7 +58,8 @@ function dataOf(out: string): any[] {
 }
 
 const deltas = (events: any[]) => events.filter((event) => event !== "[DONE]" && event.choices?.length).map((event) => event.choices[0].delta);
-const finishes = (events: any[]) => events.filter((event) => event !== "[DONE]" && event.choices?.[0]?.finish_reason).map((event) => event.choices[0].finish_reason);
+const finishes = (events: any[]) =>
+  events.filter((event) => event !== "[DONE]" && event.choices?.[0]?.finish_reason).map((event) => event.choices[0].finish_reason);
 
 describe("text", () => {
   test("message_start → a role chunk; text deltas → content; message_delta → the finish; [DONE] last", () => {
@@ -88,7 +101,9 @@ describe("text", () => {
   test("usage: cache reads and writes count as prompt tokens; message_delta's cumulative counts win", () => {
     const stream = [
       start({ input_tokens: 4, cache_creation_input_tokens: 30, cache_read_input_tokens: 200, output_tokens: 1 }),
-      blockStart(0, { type: "text", text: "" }), text(0, "ok"), blockStop(0),
+      blockStart(0, { type: "text", text: "" }),
+      text(0, "ok"),
+      blockStop(0),
       messageDelta("end_turn", { input_tokens: 4, cache_creation_input_tokens: 30, cache_read_input_tokens: 200, output_tokens: 9 }),
       STOP,
     ].join("");
@@ -99,7 +114,11 @@ describe("text", () => {
   });
 
   test("a message_delta with null cache counts keeps message_start's", () => {
-    const stream = [start({ input_tokens: 4, cache_read_input_tokens: 50, output_tokens: 1 }), messageDelta("end_turn", { output_tokens: 3, cache_read_input_tokens: null }), STOP].join("");
+    const stream = [
+      start({ input_tokens: 4, cache_read_input_tokens: 50, output_tokens: 1 }),
+      messageDelta("end_turn", { output_tokens: 3, cache_read_input_tokens: null }),
+      STOP,
+    ].join("");
     expect(run(stream).translator.usage()).toEqual({ promptTokens: 54, completionTokens: 3, totalTokens: 57 });
   });
 
@@ -118,8 +137,21 @@ describe("text", () => {
   });
 
   test("pings and unknown events are dropped; comments and CRLF line ends are read", () => {
-    const noisy = [start(), PING, ": a comment\n\n", ev("brand_new_event", { x: 1 }), blockStart(0, { type: "text", text: "" }), text(0, "Hi"), PING, blockStop(0), messageDelta("end_turn"), STOP].join("");
-    expect(run(noisy).out).toBe(run([start(), blockStart(0, { type: "text", text: "" }), text(0, "Hi"), blockStop(0), messageDelta("end_turn"), STOP].join("")).out);
+    const noisy = [
+      start(),
+      PING,
+      ": a comment\n\n",
+      ev("brand_new_event", { x: 1 }),
+      blockStart(0, { type: "text", text: "" }),
+      text(0, "Hi"),
+      PING,
+      blockStop(0),
+      messageDelta("end_turn"),
+      STOP,
+    ].join("");
+    expect(run(noisy).out).toBe(
+      run([start(), blockStart(0, { type: "text", text: "" }), text(0, "Hi"), blockStop(0), messageDelta("end_turn"), STOP].join("")).out,
+    );
     expect(run(TEXT_STREAM.replace(/\n/g, "\r\n")).out).toBe(run(TEXT_STREAM).out);
   });
 });
@@ -128,19 +160,32 @@ describe("tool calls", () => {
   test("two parallel tool calls with interleaved deltas: each its own index (counting tools, not blocks), id and name first", () => {
     const stream = [
       start(),
-      blockStart(0, { type: "text", text: "" }), text(0, "Checking both."), blockStop(0),
+      blockStart(0, { type: "text", text: "" }),
+      text(0, "Checking both."),
+      blockStop(0),
       blockStart(1, { type: "tool_use", id: "toolu_A", name: "get_weather", input: {} }),
       json(1, ""),
       blockStart(2, { type: "tool_use", id: "toolu_B", name: "get_time", input: {} }),
-      json(1, '{"city":'), json(2, '{"tz":"Europe/'), json(1, ' "Oslo"}'), json(2, 'Rome"}'),
-      blockStop(2), blockStop(1),
-      messageDelta("tool_use"), STOP,
+      json(1, '{"city":'),
+      json(2, '{"tz":"Europe/'),
+      json(1, ' "Oslo"}'),
+      json(2, 'Rome"}'),
+      blockStop(2),
+      blockStop(1),
+      messageDelta("tool_use"),
+      STOP,
     ].join("");
     const { events, translator } = run(stream);
-    const calls = deltas(events).filter((delta) => delta.tool_calls).map((delta) => delta.tool_calls[0]);
+    const calls = deltas(events)
+      .filter((delta) => delta.tool_calls)
+      .map((delta) => delta.tool_calls[0]);
     expect(calls[0]).toEqual({ index: 0, id: "toolu_A", type: "function", function: { name: "get_weather", arguments: "" } });
     expect(calls[1]).toEqual({ index: 1, id: "toolu_B", type: "function", function: { name: "get_time", arguments: "" } });
-    const args = (index: number) => calls.filter((call) => call.index === index && !call.id).map((call) => call.function.arguments).join("");
+    const args = (index: number) =>
+      calls
+        .filter((call) => call.index === index && !call.id)
+        .map((call) => call.function.arguments)
+        .join("");
     expect(JSON.parse(args(0))).toEqual({ city: "Oslo" });
     expect(JSON.parse(args(1))).toEqual({ tz: "Europe/Rome" });
     expect(calls.every((call) => call.function.arguments !== "" || call.id)).toBe(true); // no empty argument pieces
@@ -150,8 +195,17 @@ describe("tool calls", () => {
 
   test("a tool with no input ends with arguments {} (an empty delta, or none at all)", () => {
     for (const body of [[json(0, "")], []]) {
-      const stream = [start(), blockStart(0, { type: "tool_use", id: "toolu_N", name: "now", input: {} }), ...body, blockStop(0), messageDelta("tool_use"), STOP].join("");
-      const calls = deltas(run(stream).events).filter((delta) => delta.tool_calls).map((delta) => delta.tool_calls[0]);
+      const stream = [
+        start(),
+        blockStart(0, { type: "tool_use", id: "toolu_N", name: "now", input: {} }),
+        ...body,
+        blockStop(0),
+        messageDelta("tool_use"),
+        STOP,
+      ].join("");
+      const calls = deltas(run(stream).events)
+        .filter((delta) => delta.tool_calls)
+        .map((delta) => delta.tool_calls[0]);
       expect(calls).toEqual([
         { index: 0, id: "toolu_N", type: "function", function: { name: "now", arguments: "" } },
         { index: 0, function: { arguments: "{}" } },
@@ -160,8 +214,16 @@ describe("tool calls", () => {
   });
 
   test("an input given whole in content_block_start (no deltas) is sent as the arguments", () => {
-    const stream = [start(), blockStart(0, { type: "tool_use", id: "toolu_W", name: "get_weather", input: { city: "Oslo" } }), blockStop(0), messageDelta("tool_use"), STOP].join("");
-    const calls = deltas(run(stream).events).filter((delta) => delta.tool_calls).map((delta) => delta.tool_calls[0]);
+    const stream = [
+      start(),
+      blockStart(0, { type: "tool_use", id: "toolu_W", name: "get_weather", input: { city: "Oslo" } }),
+      blockStop(0),
+      messageDelta("tool_use"),
+      STOP,
+    ].join("");
+    const calls = deltas(run(stream).events)
+      .filter((delta) => delta.tool_calls)
+      .map((delta) => delta.tool_calls[0]);
     expect(calls[1]).toEqual({ index: 0, function: { arguments: '{"city":"Oslo"}' } });
   });
 
@@ -189,7 +251,8 @@ describe("thinking", () => {
     blockStart(1, { type: "redacted_thinking", data: "EmwKAhgBEgy3va3pzix" }),
     blockStop(1),
     blockStart(2, { type: "tool_use", id: "toolu_T", name: "get_weather", input: {} }),
-    json(2, ""), json(2, '{"city": "Oslo"}'),
+    json(2, ""),
+    json(2, '{"city": "Oslo"}'),
     blockStop(2),
     messageDelta("tool_use"),
     STOP,
@@ -197,7 +260,10 @@ describe("thinking", () => {
 
   test("thinking_delta → reasoning_content; signatures kept for the caller under the tool ids", () => {
     const { events, translator } = run(THINKING_TOOL);
-    expect(deltas(events).filter((delta) => "reasoning_content" in delta)).toEqual([{ reasoning_content: "The user wants " }, { reasoning_content: "the weather." }]);
+    expect(deltas(events).filter((delta) => "reasoning_content" in delta)).toEqual([
+      { reasoning_content: "The user wants " },
+      { reasoning_content: "the weather." },
+    ]);
     expect(JSON.stringify(events)).not.toContain("EqQB"); // signatures never reach the client
     expect(translator.thinking()).toEqual({
       toolCallIds: ["toolu_T"],
@@ -210,7 +276,18 @@ describe("thinking", () => {
   });
 
   test("thinking without tool calls: shown, not kept", () => {
-    const stream = [start(), blockStart(0, { type: "thinking", thinking: "" }), delta(0, { type: "thinking_delta", thinking: "Easy." }), delta(0, { type: "signature_delta", signature: "s" }), blockStop(0), blockStart(1, { type: "text", text: "" }), text(1, "4"), blockStop(1), messageDelta("end_turn"), STOP].join("");
+    const stream = [
+      start(),
+      blockStart(0, { type: "thinking", thinking: "" }),
+      delta(0, { type: "thinking_delta", thinking: "Easy." }),
+      delta(0, { type: "signature_delta", signature: "s" }),
+      blockStop(0),
+      blockStart(1, { type: "text", text: "" }),
+      text(1, "4"),
+      blockStop(1),
+      messageDelta("end_turn"),
+      STOP,
+    ].join("");
     const { events, translator } = run(stream);
     expect(deltas(events).slice(1, 3)).toEqual([{ reasoning_content: "Easy." }, { content: "4" }]);
     expect(translator.thinking()).toBeNull();
@@ -219,7 +296,14 @@ describe("thinking", () => {
 
 describe("errors and ends", () => {
   test("an error event after content → the proxy's in-stream error event, then the end (no [DONE])", () => {
-    const stream = [start(), blockStart(0, { type: "text", text: "" }), text(0, "Hel"), 'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n', text(0, "ignored"), STOP].join("");
+    const stream = [
+      start(),
+      blockStart(0, { type: "text", text: "" }),
+      text(0, "Hel"),
+      'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n',
+      text(0, "ignored"),
+      STOP,
+    ].join("");
     const { events, out, translator } = run(stream);
     expect(events.at(-1)).toEqual({ error: { message: "Overloaded", type: "api_error", param: null, code: "overloaded" } });
     expect(events).toHaveLength(3);
@@ -235,7 +319,9 @@ describe("errors and ends", () => {
 
   test("a stream cut before message_stop ends with an error event, not a [DONE] that would call it complete", () => {
     const { events, translator } = run([start(), blockStart(0, { type: "text", text: "" }), text(0, "Hel")].join(""));
-    expect(events.at(-1)).toEqual({ error: { message: "The Anthropic backend's stream ended before the answer was complete", type: "upstream_error", param: null, code: "stream_truncated" } });
+    expect(events.at(-1)).toEqual({
+      error: { message: "The Anthropic backend's stream ended before the answer was complete", type: "upstream_error", param: null, code: "stream_truncated" },
+    });
     expect(translator.failure()?.code).toBe("stream_truncated");
   });
 
@@ -268,10 +354,13 @@ describe("the output does not depend on how the input was cut", () => {
     blockStop(0),
     PING,
     blockStart(1, { type: "text", text: "" }),
-    text(1, "Ich prüfe "), text(1, "beide…"),
+    text(1, "Ich prüfe "),
+    text(1, "beide…"),
     blockStop(1),
     blockStart(2, { type: "tool_use", id: "toolu_01A", name: "get_weather", input: {} }),
-    json(2, ""), json(2, '{"city": "Zür'), json(2, 'ich"}'),
+    json(2, ""),
+    json(2, '{"city": "Zür'),
+    json(2, 'ich"}'),
     blockStop(2),
     blockStart(3, { type: "tool_use", id: "toolu_01B", name: "now", input: {} }),
     json(3, ""),
@@ -285,8 +374,18 @@ describe("the output does not depend on how the input was cut", () => {
   test("the recorded stream translates as expected", () => {
     expect(whole.events.at(-1)).toBe("[DONE]");
     expect(whole.events.at(-2).usage.prompt_tokens_details.cached_tokens).toBe(2048);
-    expect(deltas(whole.events).filter((delta) => delta.reasoning_content).map((delta) => delta.reasoning_content).join("")).toBe("Zwei Städte — 两个城市 🌦");
-    expect(deltas(whole.events).filter((delta) => delta.content).map((delta) => delta.content).join("")).toBe("Ich prüfe beide…");
+    expect(
+      deltas(whole.events)
+        .filter((delta) => delta.reasoning_content)
+        .map((delta) => delta.reasoning_content)
+        .join(""),
+    ).toBe("Zwei Städte — 两个城市 🌦");
+    expect(
+      deltas(whole.events)
+        .filter((delta) => delta.content)
+        .map((delta) => delta.content)
+        .join(""),
+    ).toBe("Ich prüfe beide…");
   });
 
   test("split in two at every byte boundary: the same bytes out", () => {

@@ -34,8 +34,7 @@ const EMPTY = new Uint8Array(0);
 const DONE = "data: [DONE]\n\n";
 
 /** The backend's stream ended before `message_stop`: the client is told, rather than handed a cut answer as complete. */
-const truncated = () =>
-  new ProxyError(502, "The Anthropic backend's stream ended before the answer was complete", "upstream_error", "stream_truncated");
+const truncated = () => new ProxyError(502, "The Anthropic backend's stream ended before the answer was complete", "upstream_error", "stream_truncated");
 
 export class MessagesStreamTranslator {
   private readonly reader = new SseReader();

@@ -79,7 +79,11 @@ describe("toEmbeddingList", () => {
       const bytes = Buffer.from(item.embedding as string, "base64");
       return Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
     });
-    expect(decoded).toEqual([[Math.fround(0.1), Math.fround(0.2)], [-1, 0.5], [3, 4]]);
+    expect(decoded).toEqual([
+      [Math.fround(0.1), Math.fround(0.2)],
+      [-1, 0.5],
+      [3, 4],
+    ]);
   });
 
   test("an answer with the wrong count or no values is a 502, not a shifted list", () => {

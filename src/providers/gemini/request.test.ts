@@ -58,9 +58,21 @@ describe("messages → contents", () => {
     const body = bodyOf({
       messages: [
         { role: "user", content: "a" },
-        { role: "user", content: [{ type: "text", text: "b" }, { type: "text", text: "" }] },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "b" },
+            { type: "text", text: "" },
+          ],
+        },
         { role: "assistant", content: "c" },
-        { role: "assistant", content: [{ type: "text", text: "d" }, { type: "refusal", refusal: "e" }] },
+        {
+          role: "assistant",
+          content: [
+            { type: "text", text: "d" },
+            { type: "refusal", refusal: "e" },
+          ],
+        },
         { role: "assistant", content: "" },
         { role: "user", content: "" },
         { role: "user", content: "f" },
@@ -179,7 +191,9 @@ describe("generationConfig", () => {
   });
 
   test("reasoning_effort → a thinking budget, with thought summaries; none turns thinking off", () => {
-    expect(bodyOf({ messages, reasoning_effort: "low" }).generationConfig).toEqual({ thinkingConfig: { thinkingBudget: THINKING_BUDGETS.low, includeThoughts: true } });
+    expect(bodyOf({ messages, reasoning_effort: "low" }).generationConfig).toEqual({
+      thinkingConfig: { thinkingBudget: THINKING_BUDGETS.low, includeThoughts: true },
+    });
     expect(bodyOf({ messages, reasoning_effort: "high" }).generationConfig?.thinkingConfig?.thinkingBudget).toBe(24576);
     expect(bodyOf({ messages, reasoning_effort: "none" }).generationConfig).toEqual({ thinkingConfig: { thinkingBudget: 0 } });
     expect(refusal({ messages, reasoning_effort: "extreme" }).param).toBe("reasoning_effort");
@@ -347,7 +361,10 @@ describe("tool calls and their results", () => {
 
   test("refused as OpenAI refuses them: a missing result, an unknown id, a result twice, a result of an earlier turn", () => {
     const first = toolCallId(undefined, "CCC");
-    const start = [{ role: "user", content: "x" }, { role: "assistant", tool_calls: [call(first, "now"), call(plain, "now")] }];
+    const start = [
+      { role: "user", content: "x" },
+      { role: "assistant", tool_calls: [call(first, "now"), call(plain, "now")] },
+    ];
     expect(refusal({ messages: [...start, { role: "tool", tool_call_id: first, content: "a" }] }).message).toContain(plain);
     expect(refusal({ messages: [...start, { role: "tool", tool_call_id: first, content: "a" }, { role: "user", content: "y" }] }).message).toContain(plain);
     expect(refusal({ messages: start }).message).toContain(first);
@@ -364,7 +381,14 @@ describe("tool calls and their results", () => {
       { role: "tool", tool_call_id: first, content: "again" },
     ];
     expect(refusal({ messages: later }).message).toContain("earlier turn");
-    expect(refusal({ messages: [{ role: "user", content: "x" }, { role: "assistant", tool_calls: [{ id: "a", function: {} }] }] }).param).toBe("messages[1].tool_calls[0]");
+    expect(
+      refusal({
+        messages: [
+          { role: "user", content: "x" },
+          { role: "assistant", tool_calls: [{ id: "a", function: {} }] },
+        ],
+      }).param,
+    ).toBe("messages[1].tool_calls[0]");
   });
 
   test("the legacy function role answers the open call of that name", () => {
@@ -376,7 +400,14 @@ describe("tool calls and their results", () => {
       ],
     });
     expect(body.contents[2]).toEqual({ role: "user", parts: [{ functionResponse: { name: "now", response: { output: "noon" } } }] });
-    expect(refusal({ messages: [{ role: "user", content: "x" }, { role: "function", name: "now", content: "noon" }] }).param).toBe("messages[1].name");
+    expect(
+      refusal({
+        messages: [
+          { role: "user", content: "x" },
+          { role: "function", name: "now", content: "noon" },
+        ],
+      }).param,
+    ).toBe("messages[1].name");
   });
 
   test("Gemini 3: a call without a signature gets the documented skip value on its step's first call only", () => {
@@ -392,7 +423,11 @@ describe("tool calls and their results", () => {
     // Older models never check: nothing is added.
     expect(bodyOf({ messages: foreign }, { model: "gemini-2.5-flash" }).contents[1]!.parts[0]!.thoughtSignature).toBeUndefined();
     // A real signature is never replaced.
-    const own = [{ role: "user", content: "x" }, { role: "assistant", tool_calls: [call(signed, "now")] }, { role: "tool", tool_call_id: signed, content: "a" }];
+    const own = [
+      { role: "user", content: "x" },
+      { role: "assistant", tool_calls: [call(signed, "now")] },
+      { role: "tool", tool_call_id: signed, content: "a" },
+    ];
     expect(bodyOf({ messages: own }, { model: "gemini-3-pro-preview" }).contents[1]!.parts[0]!.thoughtSignature).toBe("c2lnbmF0dXJl");
   });
 });

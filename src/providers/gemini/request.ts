@@ -325,7 +325,10 @@ export function toGenerateContentRequest(chat: Json, opts: GeminiRequestOptions)
   const functions = declarations(chat);
   if (functions.length > 0) {
     body.tools = [{ functionDeclarations: functions }];
-    const choice = toolConfig(chat.tool_choice ?? chat.function_call, functions.map((fn) => fn.name));
+    const choice = toolConfig(
+      chat.tool_choice ?? chat.function_call,
+      functions.map((fn) => fn.name),
+    );
     if (choice) body.toolConfig = choice;
   }
   const stream = chat.stream === true;

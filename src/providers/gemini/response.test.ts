@@ -34,7 +34,12 @@ describe("toChatCompletion", () => {
           {
             content: {
               role: "model",
-              parts: [{ text: "**Planning**\n", thought: true }, { text: "I consider.", thought: true }, { text: "Hello, " }, { text: "world.", thoughtSignature: "c2ln" }],
+              parts: [
+                { text: "**Planning**\n", thought: true },
+                { text: "I consider.", thought: true },
+                { text: "Hello, " },
+                { text: "world.", thoughtSignature: "c2ln" },
+              ],
             },
             finishReason: "STOP",
             index: 0,
@@ -66,7 +71,9 @@ describe("toChatCompletion", () => {
     const choice = completion.choices[0]!;
     expect(choice.finish_reason).toBe("tool_calls");
     expect(choice.message.content).toBeNull();
-    expect(choice.message.tool_calls).toEqual([{ id: expect.stringMatching(/^call_n1__ts_/), type: "function", function: { name: "getWeather", arguments: '{"location":"Tokyo"}' } }]);
+    expect(choice.message.tool_calls).toEqual([
+      { id: expect.stringMatching(/^call_n1__ts_/), type: "function", function: { name: "getWeather", arguments: '{"location":"Tokyo"}' } },
+    ]);
     expect(signatureOf(choice.message.tool_calls![0]!.id)).toBe(SIGNATURE);
     expect(completion.usage).toMatchObject({ prompt_tokens: 83, completion_tokens: 118, total_tokens: 201 });
   });
@@ -78,11 +85,7 @@ describe("toChatCompletion", () => {
           {
             content: {
               role: "model",
-              parts: [
-                { text: "Checking both." },
-                { functionCall: { name: "w", args: { c: "a" } }, thoughtSignature: "QUJD" },
-                { functionCall: { name: "w" } },
-              ],
+              parts: [{ text: "Checking both." }, { functionCall: { name: "w", args: { c: "a" } }, thoughtSignature: "QUJD" }, { functionCall: { name: "w" } }],
             },
             finishReason: "STOP",
           },
@@ -158,7 +161,12 @@ describe("toProxyError", () => {
     const error = toProxyError(400, gemini(400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not specified\n"));
     expect(error.status).toBe(400);
     expect(error.toJSON()).toEqual({
-      error: { message: "* GenerateContentRequest.contents: contents is not specified\n", type: "invalid_request_error", param: null, code: "invalid_argument" },
+      error: {
+        message: "* GenerateContentRequest.contents: contents is not specified\n",
+        type: "invalid_request_error",
+        param: null,
+        code: "invalid_argument",
+      },
     });
   });
 

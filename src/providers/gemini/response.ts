@@ -3,7 +3,17 @@
 import { ProxyError, type OpenAIErrorType } from "../../model/errors";
 import type { Usage } from "../../model/usage";
 import { randomNonce, toolCallId } from "./tool-call-id";
-import type { Candidate, ChatCompletion, FinishReason, GeminiErrorBody, GenerateContentResponse, OpenAIToolCall, OpenAIUsage, Part, UsageMetadata } from "./types";
+import type {
+  Candidate,
+  ChatCompletion,
+  FinishReason,
+  GeminiErrorBody,
+  GenerateContentResponse,
+  OpenAIToolCall,
+  OpenAIUsage,
+  Part,
+  UsageMetadata,
+} from "./types";
 
 export interface CompletionOptions {
   /** The model name the client is shown. */
@@ -112,7 +122,13 @@ export function toChatCompletion(response: GenerateContentResponse, opts: Comple
   const choices =
     candidates.length > 0
       ? candidates.map((candidate, i) => choiceOf(candidate, i, nonce))
-      : [{ index: 0, message: { role: "assistant" as const, content: "" }, finish_reason: (response.promptFeedback?.blockReason ? "content_filter" : "stop") as FinishReason }];
+      : [
+          {
+            index: 0,
+            message: { role: "assistant" as const, content: "" },
+            finish_reason: (response.promptFeedback?.blockReason ? "content_filter" : "stop") as FinishReason,
+          },
+        ];
   const completion: ChatCompletion = {
     id: completionId(response, nonce),
     object: "chat.completion",

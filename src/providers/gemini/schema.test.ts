@@ -3,9 +3,28 @@ import { toGeminiParameters, toGeminiSchema } from "./schema";
 
 /** Every key Gemini's Schema has a field for; anything else in an answer fails the request. */
 const GEMINI_KEYS = new Set([
-  "type", "format", "title", "description", "nullable", "enum", "default", "example", "items", "minItems", "maxItems",
-  "properties", "required", "propertyOrdering", "minProperties", "maxProperties", "minLength", "maxLength", "pattern",
-  "minimum", "maximum", "anyOf",
+  "type",
+  "format",
+  "title",
+  "description",
+  "nullable",
+  "enum",
+  "default",
+  "example",
+  "items",
+  "minItems",
+  "maxItems",
+  "properties",
+  "required",
+  "propertyOrdering",
+  "minProperties",
+  "maxProperties",
+  "minLength",
+  "maxLength",
+  "pattern",
+  "minimum",
+  "maximum",
+  "anyOf",
 ]);
 
 /** The unknown keys anywhere in a converted schema, with their paths. */

@@ -124,7 +124,9 @@ function convert(input: Json, root: Json, seen: readonly string[], depth: number
     if (properties.length > 0) {
       out.properties = Object.fromEntries(properties.map(([name, value]) => [name, next(value)]));
       // Every required name must be a declared property, or Gemini refuses the schema.
-      const required = Array.isArray(schema.required) ? [...new Set(schema.required)].filter((name) => typeof name === "string" && name in out.properties!) : [];
+      const required = Array.isArray(schema.required)
+        ? [...new Set(schema.required)].filter((name) => typeof name === "string" && name in out.properties!)
+        : [];
       if (required.length > 0) out.required = required as string[];
       if (Array.isArray(schema.propertyOrdering)) {
         const ordering = schema.propertyOrdering.filter((name) => typeof name === "string" && name in out.properties!);

@@ -33,7 +33,14 @@ const push = (t: GeminiStreamTranslator, text: string) => payloads(decoder.decod
 const end = (t: GeminiStreamTranslator) => payloads(decoder.decode(t.end()));
 
 /** A chunk as the translator writes it: only `choices` varies. */
-const chunk = (id: string, choices: unknown[], extra: object = {}) => ({ id, object: "chat.completion.chunk", created: 1700000000, model: "gemini-3-flash", choices, ...extra });
+const chunk = (id: string, choices: unknown[], extra: object = {}) => ({
+  id,
+  object: "chat.completion.chunk",
+  created: 1700000000,
+  model: "gemini-3-flash",
+  choices,
+  ...extra,
+});
 const choice = (delta: object, finish: string | null = null, index = 0) => ({ index, delta, finish_reason: finish });
 
 const usage = (prompt: number, candidates: number, thoughts?: number, cached?: number) => ({
@@ -121,10 +128,17 @@ describe("GeminiStreamTranslator, event by event", () => {
   test("parallel calls get their own index and id; a call without args has arguments {}", () => {
     const t = translator();
     const calls = {
-      candidates: [{ content: { parts: [{ functionCall: { name: "a", args: { x: 1 } }, thoughtSignature: "QUJD" }, { functionCall: { name: "b" } }] }, finishReason: "STOP" }],
+      candidates: [
+        {
+          content: { parts: [{ functionCall: { name: "a", args: { x: 1 } }, thoughtSignature: "QUJD" }, { functionCall: { name: "b" } }] },
+          finishReason: "STOP",
+        },
+      ],
     };
     expect(push(t, event(calls))).toEqual([
-      chunk("chatcmpl-n1", [choice({ role: "assistant", tool_calls: [{ index: 0, id: "call_n2__ts_QUJD", type: "function", function: { name: "a", arguments: '{"x":1}' } }] })]),
+      chunk("chatcmpl-n1", [
+        choice({ role: "assistant", tool_calls: [{ index: 0, id: "call_n2__ts_QUJD", type: "function", function: { name: "a", arguments: '{"x":1}' } }] }),
+      ]),
       chunk("chatcmpl-n1", [choice({ tool_calls: [{ index: 1, id: "call_n3", type: "function", function: { name: "b", arguments: "{}" } }] })]),
       chunk("chatcmpl-n1", [choice({}, "tool_calls")]),
     ]);
@@ -132,10 +146,22 @@ describe("GeminiStreamTranslator, event by event", () => {
 
   test("a blocked prompt → one content_filter chunk, then [DONE]", () => {
     const t = translator({ includeUsage: true });
-    const blocked = { promptFeedback: { blockReason: "SAFETY", safetyRatings: [] }, usageMetadata: { promptTokenCount: 7, totalTokenCount: 7 }, responseId: "blk" };
+    const blocked = {
+      promptFeedback: { blockReason: "SAFETY", safetyRatings: [] },
+      usageMetadata: { promptTokenCount: 7, totalTokenCount: 7 },
+      responseId: "blk",
+    };
     expect(push(t, event(blocked))).toEqual([chunk("chatcmpl-blk", [choice({ role: "assistant", content: "" }, "content_filter")])]);
     expect(end(t)).toEqual([
-      chunk("chatcmpl-blk", [], { usage: { prompt_tokens: 7, completion_tokens: 0, total_tokens: 7, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } } }),
+      chunk("chatcmpl-blk", [], {
+        usage: {
+          prompt_tokens: 7,
+          completion_tokens: 0,
+          total_tokens: 7,
+          prompt_tokens_details: { cached_tokens: 0 },
+          completion_tokens_details: { reasoning_tokens: 0 },
+        },
+      }),
       "[DONE]",
     ]);
   });
@@ -145,7 +171,9 @@ describe("GeminiStreamTranslator, event by event", () => {
     push(t, event(text("cut", { finishReason: "MAX_TOKENS" })));
     expect(push(t, event(text("late")))).toEqual([]);
     const safety = translator();
-    expect(push(safety, event(text("", { finishReason: "SAFETY" })))).toEqual([chunk("chatcmpl-resp1", [choice({ role: "assistant", content: "" }, "content_filter")])]);
+    expect(push(safety, event(text("", { finishReason: "SAFETY" })))).toEqual([
+      chunk("chatcmpl-resp1", [choice({ role: "assistant", content: "" }, "content_filter")]),
+    ]);
   });
 
   test("several candidates stream as choices by index", () => {
@@ -196,14 +224,34 @@ describe("GeminiStreamTranslator, split anywhere", () => {
   // A recorded-shape Gemini 3 turn: thoughts, text with multi-byte characters, a signed call, STOP
   // after the call in its own event, usage growing on every event.
   const RECORDED =
-    event({ candidates: [{ content: { parts: [{ text: "Plan: look up the weather ☀️", thought: true }], role: "model" }, index: 0 }], usageMetadata: usage(40, 0, 15, 32), responseId: "rec" }) +
-    event({ candidates: [{ content: { parts: [{ text: "Je vérifie la météo à Zürich…" }], role: "model" }, index: 0 }], usageMetadata: usage(40, 9, 15, 32), responseId: "rec" }) +
     event({
-      candidates: [{ content: { parts: [{ functionCall: { name: "get_weather", args: { city: "Zürich", days: 2 } }, thoughtSignature: "EjQKMgFyyNp8+/abcQ==" }], role: "model" }, index: 0 }],
+      candidates: [{ content: { parts: [{ text: "Plan: look up the weather ☀️", thought: true }], role: "model" }, index: 0 }],
+      usageMetadata: usage(40, 0, 15, 32),
+      responseId: "rec",
+    }) +
+    event({
+      candidates: [{ content: { parts: [{ text: "Je vérifie la météo à Zürich…" }], role: "model" }, index: 0 }],
+      usageMetadata: usage(40, 9, 15, 32),
+      responseId: "rec",
+    }) +
+    event({
+      candidates: [
+        {
+          content: {
+            parts: [{ functionCall: { name: "get_weather", args: { city: "Zürich", days: 2 } }, thoughtSignature: "EjQKMgFyyNp8+/abcQ==" }],
+            role: "model",
+          },
+          index: 0,
+        },
+      ],
       usageMetadata: usage(40, 21, 15, 32),
       responseId: "rec",
     }) +
-    event({ candidates: [{ content: { parts: [{ text: "" }], role: "model" }, finishReason: "STOP", index: 0 }], usageMetadata: usage(40, 21, 15, 32), responseId: "rec" });
+    event({
+      candidates: [{ content: { parts: [{ text: "" }], role: "model" }, finishReason: "STOP", index: 0 }],
+      usageMetadata: usage(40, 21, 15, 32),
+      responseId: "rec",
+    });
   const bytes = encoder.encode(RECORDED);
 
   function run(pieces: Uint8Array[]): { text: string; usage: unknown } {
@@ -216,10 +264,19 @@ describe("GeminiStreamTranslator, split anywhere", () => {
 
   test("the recorded stream, whole", () => {
     const chunks = payloads(whole.text) as { choices: { delta: Record<string, unknown>; finish_reason: string | null }[] }[];
-    expect(chunks.map((c) => (c === ("[DONE]" as unknown) ? "[DONE]" : c.choices.length === 0 ? "usage" : [c.choices[0]!.delta, c.choices[0]!.finish_reason]))).toEqual([
+    expect(
+      chunks.map((c) => (c === ("[DONE]" as unknown) ? "[DONE]" : c.choices.length === 0 ? "usage" : [c.choices[0]!.delta, c.choices[0]!.finish_reason])),
+    ).toEqual([
       [{ role: "assistant", reasoning_content: "Plan: look up the weather ☀️" }, null],
       [{ content: "Je vérifie la météo à Zürich…" }, null],
-      [{ tool_calls: [{ index: 0, id: "call_n1__ts_EjQKMgFyyNp8-_abcQ", type: "function", function: { name: "get_weather", arguments: '{"city":"Zürich","days":2}' } }] }, null],
+      [
+        {
+          tool_calls: [
+            { index: 0, id: "call_n1__ts_EjQKMgFyyNp8-_abcQ", type: "function", function: { name: "get_weather", arguments: '{"city":"Zürich","days":2}' } },
+          ],
+        },
+        null,
+      ],
       [{}, "tool_calls"],
       "usage",
       "[DONE]",

@@ -64,7 +64,8 @@ export class GeminiStreamTranslator implements StreamWatch {
     if (!this.closed) {
       this.closed = true;
       // A body that ended without a finishReason still ends every choice it began.
-      for (const [index, state] of this.choices) if (state.started && !state.finished) out.push(this.finish(index, state, state.calls > 0 ? "tool_calls" : "stop"));
+      for (const [index, state] of this.choices)
+        if (state.started && !state.finished) out.push(this.finish(index, state, state.calls > 0 ? "tool_calls" : "stop"));
       if (this.opts.includeUsage && this.lastUsage) out.push(this.chunk([], openAIUsage(this.lastUsage)));
       out.push("data: [DONE]\n\n");
     }

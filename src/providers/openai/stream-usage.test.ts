@@ -60,8 +60,8 @@ describe("StreamUsage", () => {
   });
 
   test("an unterminated last event is passed on at the end", () => {
-    const result = run(FINISH + "data: {\"partial\":", true, 3);
-    expect(result.text).toBe(FINISH + "data: {\"partial\":");
+    const result = run(FINISH + 'data: {"partial":', true, 3);
+    expect(result.text).toBe(FINISH + 'data: {"partial":');
     expect(result.usage).toBeNull();
   });
 
@@ -81,7 +81,11 @@ describe("usage in bodies", () => {
     expect(usageOf({ usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } })).toEqual({ promptTokens: 3, completionTokens: 4, totalTokens: 7 });
     expect(usageOf({ usage: { prompt_tokens: 5, total_tokens: 5 } })).toEqual({ promptTokens: 5, completionTokens: 0, totalTokens: 5 });
     expect(usageOf({ usage: { input_tokens: 9, output_tokens: 2, total_tokens: 11 } })).toEqual({ promptTokens: 9, completionTokens: 2, totalTokens: 11 });
-    expect(usageOf({ type: "response.completed", response: { usage: { input_tokens: 1, output_tokens: 2 } } })).toEqual({ promptTokens: 1, completionTokens: 2, totalTokens: 3 });
+    expect(usageOf({ type: "response.completed", response: { usage: { input_tokens: 1, output_tokens: 2 } } })).toEqual({
+      promptTokens: 1,
+      completionTokens: 2,
+      totalTokens: 3,
+    });
     expect(usageOf({ usage: null })).toBeNull();
     expect(usageOfBody(encoder.encode("not json"))).toBeNull();
   });

@@ -1,7 +1,8 @@
 import type { Usage } from "../../model/usage";
 import { usageOf } from "./usage";
 
-const LF = 10, CR = 13;
+const LF = 10,
+  CR = 13;
 const decoder = new TextDecoder();
 /** The usage event is among the last few hundred bytes of a stream; a Responses API one carries the whole response. */
 const TAIL_BYTES = 64 * 1024;

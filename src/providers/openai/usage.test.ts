@@ -5,7 +5,11 @@ const bytes = (value: unknown) => new TextEncoder().encode(typeof value === "str
 
 describe("usage of a whole body", () => {
   test("a chat completion's usage, read from its usage object", () => {
-    const body = { id: "x", choices: [{ message: { role: "assistant", content: 'say "usage": {"prompt_tokens": 99}' } }], usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 } };
+    const body = {
+      id: "x",
+      choices: [{ message: { role: "assistant", content: 'say "usage": {"prompt_tokens": 99}' } }],
+      usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 },
+    };
     expect(usageOfBody(bytes(body))).toEqual({ promptTokens: 12, completionTokens: 5, totalTokens: 17 });
     expect(usageOfBody(bytes(body).buffer as ArrayBuffer)).toEqual({ promptTokens: 12, completionTokens: 5, totalTokens: 17 });
   });
@@ -16,7 +20,11 @@ describe("usage of a whole body", () => {
   });
 
   test("the Responses API's input and output tokens", () => {
-    expect(usageOfBody(bytes({ object: "response", usage: { input_tokens: 4, output_tokens: 6, total_tokens: 10 } }))).toEqual({ promptTokens: 4, completionTokens: 6, totalTokens: 10 });
+    expect(usageOfBody(bytes({ object: "response", usage: { input_tokens: 4, output_tokens: 6, total_tokens: 10 } }))).toEqual({
+      promptTokens: 4,
+      completionTokens: 6,
+      totalTokens: 10,
+    });
   });
 
   test("a last `usage` key that holds no counts: the body is read whole", () => {

@@ -13,6 +13,7 @@ export function latency({ candidates, states, random }: Choice) {
   const first = Math.floor(random() * n);
   if (random() < EXPLORE_SHARE) return candidates[first]!;
   const second = (first + 1 + Math.floor(random() * (n - 1))) % n;
-  const a = candidates[first]!, b = candidates[second]!;
+  const a = candidates[first]!,
+    b = candidates[second]!;
   return (states.target(a).ewmaTtfbMs ?? 0) <= (states.target(b).ewmaTtfbMs ?? 0) ? a : b;
 }

@@ -161,9 +161,7 @@ export class RawRecordingBackend {
           const [method = "", target = ""] = head.split("\r\n")[0]!.split(" ");
           this.seen.push({ method, target, head, body: isChunked ? dechunk(body) : body.slice() });
           const json = JSON.stringify({ id: "raw", object: "chat.completion", choices: [] });
-          socket.write(
-            `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n${json}`,
-          );
+          socket.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${json.length}\r\nConnection: close\r\n\r\n${json}`);
           socket.end();
         },
       },
