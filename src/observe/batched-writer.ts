@@ -3,11 +3,10 @@ const FLUSH_AFTER_MS = 100;
 const FLUSH_AT_CHARS = 64 * 1024;
 
 /**
- * Collects lines and writes them together: a write to stdout per request costs more than the
- * request itself (a system call each: about 11 % of the proxy's CPU under load when written one by
- * one, still 7 % when written once per event-loop turn). Lines go out at most `FLUSH_AFTER_MS`
- * after they were written, or as soon as 64 K characters wait; `flush` writes what waits now
- * (at shutdown).
+ * Collects lines and writes them together: a write to stdout is a system call, which under load
+ * costs more than the rest of a request's line, even when batched per event-loop turn. Lines go
+ * out at most `FLUSH_AFTER_MS` after they were written, or as soon as 64 K characters wait;
+ * `flush` writes what waits now (at shutdown).
  */
 export function batchedWriter(write: (text: string) => void): { write: (line: string) => void; flush: () => void } {
   let pending: string[] = [];

@@ -53,7 +53,7 @@ const DROPPED = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE"]);
 export class ConnectionDropped extends ProxyError {}
 
 /**
- * One timer per request until the response headers arrive: at `connectMs` a TCP probe checks the
+ * One timer per request until the response headers arrive: at `connectMs` a TCP connect check asks whether the
  * backend accepts connections (504 if not), and at `firstByteMs` the wait ends with a 504.
  * Returns the function that stops watching once the headers are in.
  */
@@ -61,12 +61,12 @@ function watchForHeaders(url: string, target: Target, abort: AbortController): (
   const { connectMs, firstByteMs } = target.timeouts;
   let arrived = false;
   const timeout = () => abort.abort(gatewayTimeout(target.modelId, `no response within ${firstByteMs} ms`));
-  const probe = async () => {
+  const checkConnect = async () => {
     timer = setTimeout(timeout, firstByteMs - connectMs);
     const connected = await canConnect(url, connectMs);
     if (!connected && !arrived) abort.abort(gatewayTimeout(target.modelId, `could not connect within ${connectMs} ms`));
   };
-  let timer = connectMs < firstByteMs ? setTimeout(probe, connectMs) : setTimeout(timeout, firstByteMs);
+  let timer = connectMs < firstByteMs ? setTimeout(checkConnect, connectMs) : setTimeout(timeout, firstByteMs);
   return () => {
     arrived = true;
     clearTimeout(timer);

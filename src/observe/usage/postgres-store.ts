@@ -123,7 +123,7 @@ export class PostgresUsageStore implements UsageStore {
   private schemaReady = false;
   private announced = false;
   /** A connection closed: check at the next turn whether the server is still there. */
-  private probe = false;
+  private recheck = false;
   private writing: Promise<boolean> | null = null;
   private readonly writeSoon = new NextTurn(() => void this.turn());
   private stopTimers = () => {};
@@ -261,7 +261,7 @@ export class PostgresUsageStore implements UsageStore {
 
   private start(): void {
     const write = () => {
-      if (this.queue.length > 0 || !this.reachable || !this.schemaReady || this.probe) void this.turn();
+      if (this.queue.length > 0 || !this.reachable || !this.schemaReady || this.recheck) void this.turn();
     };
     this.stopTimers = startStoreTimers(this.options, write, () => void this.prune());
     void this.turn(); // creates the table now, and says in the log whether the server is there
@@ -300,8 +300,8 @@ export class PostgresUsageStore implements UsageStore {
       const rows = this.queue.head(MAX_ROWS_PER_INSERT);
       const count = rows.length;
       if (count === 0) {
-        if (!this.reachable || this.probe) {
-          this.probe = false;
+        if (!this.reachable || this.recheck) {
+          this.recheck = false;
           await this.sql`SELECT 1`;
         }
         this.recovered();
@@ -351,7 +351,7 @@ export class PostgresUsageStore implements UsageStore {
     const code = codeOf(error);
     if (this.closing || code === "ERR_POSTGRES_IDLE_TIMEOUT" || code === "ERR_POSTGRES_LIFETIME_TIMEOUT") return;
     if (this.reachable) {
-      this.probe = true;
+      this.recheck = true;
       this.soon();
     }
   }
