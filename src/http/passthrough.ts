@@ -61,6 +61,8 @@ interface Selection {
   rewrite(actualModelName: string): Body;
   /** The body is the client's stream, passed on as it arrives. */
   streamed?: boolean;
+  /** A JSON object body, parsed. */
+  json?: Record<string, unknown> | null;
 }
 
 const isJson = (contentType: string) => contentType.includes("json");
@@ -79,6 +81,7 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
     const record = asJsonObject(json);
     return {
       model: named ?? record?.model,
+      json: record,
       rewrite: (actual) => {
         if (record && "model" in record) record.model = actual;
         return JSON.stringify(json);
@@ -125,6 +128,9 @@ export const passthroughRoutes = ({ catalogs, dispatcher, observe }: RouteContex
         method: request.method,
         call: {
           kind: "relay",
+          method: request.method,
+          operation: path,
+          json: selection.json ?? null,
           path: (actualModelName) => path + (queryModel === null ? search : withQueryModel(search, actualModelName)),
           body: (actualModelName) => body ?? selection.rewrite(actualModelName),
           headers: request.headers,

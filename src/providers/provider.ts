@@ -1,6 +1,8 @@
 // The seam between the proxy and a backend's wire format: one adapter per format.
+import { invalidRequest, type ProxyError } from "../model/errors";
 import type { Target } from "../model/model";
 import type { Usage } from "../model/usage";
+import type { AnswerRewrite } from "../upstream/forward";
 import type { HeaderRecord } from "../upstream/headers";
 import type { ChunkFilter } from "../upstream/relay";
 
@@ -30,6 +32,11 @@ export interface ChatCall extends CallBase {
 /** Any other path, relayed with the model renamed wherever the client named it. */
 export interface RelayCall extends CallBase {
   readonly kind: "relay";
+  readonly method: string;
+  /** The path below `/v1/` without its query (`embeddings`, `audio/speech`): what a translating adapter looks at. */
+  readonly operation: string;
+  /** The JSON object body as parsed, for an adapter that translates it; null when the body is not one. */
+  readonly json: Record<string, unknown> | null;
   /** The path below `/v1/` with its query, for the backend's model name. */
   path(actualModelName: string): string;
   /** The body for the backend's model name. */
@@ -44,6 +51,21 @@ export interface Outgoing {
   readonly body: Body;
   /** The proxy asked this backend for stream usage itself: the usage-only chunk is not the client's. */
   readonly stripUsage: boolean;
+  /**
+   * How the answer becomes the client's, for a backend in another wire format; absent when the
+   * backend speaks OpenAI's, whose answers are relayed byte for byte.
+   */
+  readonly answer?: AnswerTranslator;
+}
+
+/**
+ * One try's answer in the client's terms: its status (which the proxy judges for retries, cool-downs
+ * and metrics, so an Anthropic 529 counts as the 503 it is), its body read whole (an error in
+ * OpenAI's shape, a chat.completion), and its event stream translated chunk by chunk.
+ */
+export interface AnswerTranslator extends AnswerRewrite {
+  /** The relay's filter for a 2xx event stream, which also reads the usage of what it translated. */
+  readonly stream: StreamWatch;
 }
 
 /** Reads an answer's token usage as its stream is relayed (and may take out what the proxy added). */
@@ -54,11 +76,25 @@ export interface StreamWatch extends ChunkFilter {
 
 /**
  * Everything that knows a backend's wire format: how a client's call becomes its request, and how
- * to read the usage of its answer. It never decides retries: the proxy does, from the status.
+ * to read the usage of its answer. It never decides retries: the proxy does, from the status (the
+ * one its answer translator reports, when it has one).
  */
 export interface ProviderAdapter {
+  /** Throws a ProxyError (a 400) for a call it cannot make: no backend request is sent then. */
   outgoing(call: ClientCall, target: Target): Outgoing;
-  /** The usage of an answer read whole; null when it reports none. */
+  /** The usage of an answer read whole, as the client was sent it (translated answers in OpenAI's shape); null when it reports none. */
   usageOfBody(body: ArrayBuffer): Usage | null;
   streamWatch(stripUsage: boolean): StreamWatch;
 }
+
+/** The 400 for an operation a translating adapter has no translation for: no backend call is made. */
+export function unsupportedOperation(provider: string, target: Target, operation: string): ProxyError {
+  return invalidRequest(
+    `Model '${target.modelId}' is served by a ${provider} backend, which has no translation for /v1/${operation}`,
+    null,
+    "unsupported_endpoint",
+  );
+}
+
+/** Whether the client asked for the usage-only chunk of a stream (`stream_options.include_usage`). */
+export const includeUsage = (body: Record<string, unknown>) => (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true;

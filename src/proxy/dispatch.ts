@@ -7,7 +7,7 @@ import { LimitRefusal } from "../limits/headers";
 import { UNLIMITED, type Admission, type Limiter } from "../limits/limiter";
 import { sleep } from "../lib/sleep";
 import type { RequestRecord } from "../observe/record";
-import type { ClientCall, Outgoing, ProviderAdapter } from "../providers/provider";
+import type { AnswerTranslator, ClientCall, Outgoing, ProviderAdapter } from "../providers/provider";
 import type { TargetLease } from "../targets/lease";
 import type { TargetStates } from "../targets/target-states";
 import { clientClosed, ConnectionDropped, discard, relay, send, type Sent } from "../upstream/forward";
@@ -61,8 +61,9 @@ const TRY_ELSEWHERE: TryOutcome = { retryAfterMs: null };
 export class Dispatch {
   /** Backend requests sent so far, across all models. */
   private tries = 0;
-  /** The last backend answer that was not relayed, kept to relay if nothing better comes. */
+  /** The last backend answer that was not relayed, kept to relay if nothing better comes (with its translator, if any). */
   private lastReply: Sent | null = null;
+  private lastAnswer: AnswerTranslator | undefined;
   private lastError: ProxyError | null = null;
   private servedBy: string | null = null;
   private admission: Admission = UNLIMITED;
@@ -144,18 +145,27 @@ export class Dispatch {
   private async tryTarget(model: Model, target: Target): Promise<TryOutcome> {
     const { request, deps } = this;
     const { record } = request;
+    const provider = deps.providers[target.provider];
+    let outgoing: Outgoing;
+    try {
+      outgoing = provider.outgoing(request.call, target);
+    } catch (error) {
+      // A call this backend's format cannot express: its 400, sent nowhere. When an earlier try
+      // (of a model this one is a fallback of, or of another target) already failed, that failure
+      // is the client's better answer, and the chain moves on.
+      if (this.lastReply || this.lastError) return TRY_ELSEWHERE;
+      throw error;
+    }
     const lease = deps.states.lease(target, model, Date.now());
     this.dropLastReply();
-    const provider = deps.providers[target.provider];
     let sent: Sent | null = null;
-    let outgoing!: Outgoing;
     let started = 0;
     // A connection dropped before any answer is not the backend's answer: one more try at once, on
     // a fresh connection, outside the retry policy's attempts; only a second drop is a failure.
     for (let fresh = false; sent === null; fresh = true) {
       this.tries++;
       this.servedBy = `${model.id}/${target.name}`;
-      outgoing = provider.outgoing(request.call, target);
+      if (fresh) outgoing = provider.outgoing(request.call, target);
       started = performance.now();
       record.fetchStartMs ??= started - record.startMono;
       try {
@@ -168,6 +178,7 @@ export class Dispatch {
           maxBodyBytes: request.maxBodyBytes,
           clientSignal: request.clientSignal,
           fresh,
+          decompress: outgoing.answer !== undefined,
         });
       } catch (error) {
         if (error instanceof ConnectionDropped && !fresh && request.replayable) {
@@ -179,13 +190,14 @@ export class Dispatch {
         return TRY_ELSEWHERE;
       }
     }
-    const status = sent.response.status;
+    // A translated answer is judged by the status the client will see (Anthropic's 529 is a 503).
+    const status = outgoing.answer ? outgoing.answer.status(sent.response.status) : sent.response.status;
     const headersAt = performance.now();
     if (!model.retry.retryOn.has(status)) {
       lease.answered(headersAt - started);
       record.tries.push({ model: model.id, target: target.name, status, failure: null });
       try {
-        return { response: await this.relayServed(sent, headersAt, lease, provider, outgoing.stripUsage) };
+        return { response: await this.relayServed(sent, headersAt, lease, provider, outgoing.stripUsage, outgoing.answer) };
       } catch (error) {
         // A small body is read whole before answering: when it breaks or stalls, no byte has reached
         // the client, so another try may still serve it.
@@ -199,6 +211,7 @@ export class Dispatch {
     const askedMs = retryAfterMs(sent.response.headers);
     lease.release(askedMs === null ? "failed" : { restMs: askedMs });
     this.lastReply = sent;
+    this.lastAnswer = outgoing.answer;
     return { retryAfterMs: askedMs };
   }
 
@@ -220,25 +233,33 @@ export class Dispatch {
 
   /**
    * Relays the answer that ends the request; its body's end finishes it (served-body.ts). A body
-   * read whole is parsed for usage only after the response is on its way.
+   * read whole is parsed for usage only after the response is on its way. An answer in another
+   * wire format goes through its translator, which is then the stream's filter.
    */
-  private async relayServed(sent: Sent, headersAt: number, lease: TargetLease | null, provider: ProviderAdapter, stripUsage: boolean): Promise<Response> {
+  private async relayServed(
+    sent: Sent,
+    headersAt: number,
+    lease: TargetLease | null,
+    provider: ProviderAdapter,
+    stripUsage: boolean,
+    answer: AnswerTranslator | undefined,
+  ): Promise<Response> {
     const { record, readsUsage } = this.request;
     record.servedModel = sent.target.modelId;
     record.servedTarget = sent.target.name;
     record.ttfbMs = headersAt - record.startMono;
-    const watch = readsUsage ? provider.streamWatch(stripUsage) : undefined;
+    const filter = answer ? answer.stream : readsUsage ? provider.streamWatch(stripUsage) : undefined;
     const ending = bodyEnding({
       record,
       target: sent.target,
-      status: sent.response.status,
+      status: answer ? answer.status(sent.response.status) : sent.response.status,
       lease,
       admission: this.admission,
       provider: readsUsage ? provider : null,
-      watch,
+      watch: readsUsage ? filter : undefined,
       headersAt,
     });
-    const response = await relay(sent, this.servedHeaders(), ending.onEnd, watch);
+    const response = await relay(sent, this.servedHeaders(), ending.onEnd, filter, answer);
     ending.returned = true;
     // From here the body's end ends the record; a body read whole already has, once the response is sent.
     record.endsWithBody = true;
@@ -252,7 +273,7 @@ export class Dispatch {
     const reply = this.lastReply;
     if (reply) {
       this.lastReply = null;
-      return this.relayServed(reply, performance.now(), null, this.deps.providers[reply.target.provider], false);
+      return this.relayServed(reply, performance.now(), null, this.deps.providers[reply.target.provider], false, this.lastAnswer);
     }
     throw this.lastError ?? new ProxyError(503, `No backend of model '${this.request.model.id}' is available`, "api_error", "no_backend_available");
   }
@@ -260,6 +281,7 @@ export class Dispatch {
   private dropLastReply(): void {
     if (this.lastReply) discard(this.lastReply);
     this.lastReply = null;
+    this.lastAnswer = undefined;
     this.lastError = null;
   }
 

@@ -18,6 +18,8 @@ export interface UpstreamRequest {
   readonly clientSignal: AbortSignal;
   /** Open a new connection instead of reusing a pooled one. */
   readonly fresh?: boolean;
+  /** Let fetch decode a compressed answer (one that is rewritten, not relayed as it came). */
+  readonly decompress?: boolean;
 }
 
 /** A backend answer whose headers are in and whose body is not read yet. */
@@ -100,7 +102,7 @@ export async function send(request: UpstreamRequest): Promise<Sent> {
       body,
       signal: abort.signal,
       redirect: "manual",
-      decompress: false,
+      decompress: request.decompress ?? false,
       timeout: false, // our own timers govern; Bun's default would cut a long first-byte wait
       keepalive: !request.fresh,
     });
@@ -130,15 +132,30 @@ export function discard(sent: Sent): void {
 export type RelayEnd = (end: BodyEnd, bytesSent: number, whole: ArrayBuffer | null) => void;
 
 /**
- * The client's response for a backend answer: its status and cleaned headers (plus `extra`), its
- * body streamed through untouched (or through `filter`, for an event stream). `onEnd` is called
- * once, when the body is over.
+ * An answer in another wire format than the client's, rewritten as it is relayed: a 2xx event
+ * stream through the relay's filter, any other body read whole and replaced.
  */
-export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, filter?: ChunkFilter): Promise<Response> {
+export interface AnswerRewrite {
+  /** The status the client is sent for the backend's (and the one the proxy judges it by). */
+  status(backendStatus: number): number;
+  /**
+   * A body read whole (with the backend's own status), in the client's format: its JSON, or the
+   * error it stands for. Throws a ProxyError for a body it cannot read.
+   */
+  whole(backendStatus: number, body: ArrayBuffer): string | ProxyError;
+}
+
+/**
+ * The client's response for a backend answer: its status and cleaned headers (plus `extra`), its
+ * body streamed through untouched (or through `filter`, for an event stream), or rewritten into the
+ * client's format by `rewrite`. `onEnd` is called once, when the body is over.
+ */
+export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, filter?: ChunkFilter, rewrite?: AnswerRewrite): Promise<Response> {
   const { response, abort, target } = sent;
   const { idleMs } = target.timeouts;
   const headers = downstreamResponseHeaders(response.headers);
   for (const name in extra) headers[name] = extra[name]!;
+  if (rewrite) return relayRewritten(sent, headers, extra, onEnd, rewrite, filter);
   const init = { status: response.status, statusText: response.statusText, headers };
   if (!response.body) {
     onEnd("complete", 0, null);
@@ -167,6 +184,48 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, fi
     filter: eventStream ? filter : undefined,
   });
   return new Response(relayed, init);
+}
+
+const encoder = new TextEncoder();
+
+/** `relay` for an answer `rewrite` translates: the bytes the client gets are the rewritten ones. */
+async function relayRewritten(
+  sent: Sent,
+  headers: HeaderRecord,
+  extra: HeaderRecord,
+  onEnd: RelayEnd,
+  rewrite: AnswerRewrite,
+  filter: ChunkFilter | undefined,
+): Promise<Response> {
+  const { response, abort, target } = sent;
+  const { idleMs } = target.timeouts;
+  const status = rewrite.status(response.status);
+  // fetch decoded the body (it was asked to): these described the backend's bytes, not these.
+  delete headers["content-encoding"];
+  const idleError = () => gatewayTimeout(target.modelId, `no data for ${idleMs} ms`);
+  const lostError = () => badGateway(target.modelId, "connection lost mid-response");
+  if (response.ok && response.body && isEventStream(headers)) {
+    const relayed = relayBody(response.body, {
+      idleMs,
+      eventStream: true,
+      idleError,
+      lostError,
+      onEnd: (end, bytes) => onEnd(end, bytes, null),
+      filter,
+    });
+    return new Response(relayed, { status, headers });
+  }
+  // Nothing reached the client yet: a failure to read or translate is the caller's to judge (a retry, or its error).
+  const body = response.body ? await readWhole(response, abort, idleMs, idleError, lostError) : new ArrayBuffer(0);
+  const out = rewrite.whole(response.status, body);
+  headers["content-type"] = "application/json";
+  if (typeof out !== "string") {
+    // The error's own headers (a retry-after the backend put in its body), then ours again.
+    Object.assign(headers, out.headers, extra);
+  }
+  const bytes = encoder.encode(typeof out === "string" ? out : JSON.stringify(out.toJSON()));
+  onEnd("complete", bytes.byteLength, bytes.buffer);
+  return new Response(bytes, { status, headers });
 }
 
 /**

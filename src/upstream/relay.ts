@@ -15,10 +15,13 @@ export interface RelayOptions {
   readonly filter?: ChunkFilter;
 }
 
-/** Reads (and may take bytes out of) a relayed body; whatever it holds back is flushed at the end. */
+/** Reads (and may take bytes out of, or rewrite) a relayed body; whatever it holds back is flushed at the end. */
 export interface ChunkFilter {
   pass(chunk: Uint8Array): Uint8Array;
-  flush(): Uint8Array | null;
+  /** `broken`: the body did not end cleanly (the relay sends its own error event after what this returns). */
+  flush(broken?: boolean): Uint8Array | null;
+  /** An error the stream itself reported (a translated stream's error event, or a cut it noticed): the body ends as failed. */
+  failure?(): ProxyError | null;
 }
 
 /** How a relayed body ended: in full, cut by the client, or broken by the backend. */
@@ -85,17 +88,18 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
         await controller.flush();
       }
       clearTimeout(timer);
-      const rest = cancelled ? null : filter?.flush();
+      const rest = cancelled ? null : filter?.flush(failure !== null);
       if (rest) {
         sent += rest.byteLength;
         controller.write(rest);
       }
+      const reported = cancelled || failure ? null : (filter?.failure?.() ?? null);
       if (failure && !cancelled && options.eventStream) {
         const event = encoder.encode(sseErrorEvent(failure));
         sent += event.byteLength;
         controller.write(event);
       }
-      end(cancelled ? "client_aborted" : (failure ?? "complete"));
+      end(cancelled ? "client_aborted" : (failure ?? reported ?? "complete"));
       if (failure && !cancelled && !options.eventStream) throw failure;
       controller.close();
     },

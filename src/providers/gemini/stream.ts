@@ -2,7 +2,7 @@
 // bytes arrive. State is kept per choice because Gemini 3 may send the STOP for a turn of function
 // calls in a later event than the calls themselves (`{"text":""}` with finishReason STOP), and
 // OpenAI clients run tools only when the finish reason is `tool_calls`.
-import { sseErrorEvent } from "../../model/errors";
+import { sseErrorEvent, type ProxyError } from "../../model/errors";
 import type { Usage } from "../../model/usage";
 import type { StreamWatch } from "../provider";
 import { completionId, finishReason, isCall, openAIUsage, toolCallOf, toProxyError, usageRecord, type CompletionOptions } from "./response";
@@ -47,6 +47,7 @@ export class GeminiStreamTranslator implements StreamWatch {
   private lastUsage: UsageMetadata | undefined;
   /** `[DONE]` or an error event went out: nothing follows. */
   private closed = false;
+  private error: ProxyError | null = null;
 
   constructor(private readonly opts: StreamOptions) {
     this.nonce = opts.nonce ?? randomNonce;
@@ -77,11 +78,18 @@ export class GeminiStreamTranslator implements StreamWatch {
     return this.lastUsage ? usageRecord(openAIUsage(this.lastUsage)) : null;
   }
 
+  /** The error event Gemini sent after its 200, if it did; null otherwise. */
+  failure(): ProxyError | null {
+    return this.error;
+  }
+
   pass(chunk: Uint8Array): Uint8Array {
     return this.push(chunk);
   }
 
-  flush(): Uint8Array | null {
+  /** `broken`: the body was cut (the relay sends its own error event), so no finish chunk or `[DONE]` pretends it ended. */
+  flush(broken?: boolean): Uint8Array | null {
+    if (broken) return null;
     const rest = this.end();
     return rest.length > 0 ? rest : null;
   }
@@ -99,7 +107,8 @@ export class GeminiStreamTranslator implements StreamWatch {
       // An error after the 200: OpenAI's in-stream error event, and the stream ends there.
       this.closed = true;
       const status = typeof response.error.code === "number" ? response.error.code : 500;
-      return [sseErrorEvent(toProxyError(status, data))];
+      this.error = toProxyError(status, data);
+      return [sseErrorEvent(this.error)];
     }
     this.id ??= completionId(response, this.nonce);
     if (response.usageMetadata) this.lastUsage = response.usageMetadata;

@@ -1,9 +1,24 @@
 // OpenAI's wire format: OpenAI, vLLM, Ollama and every OpenAI-compatible server.
 import type { Target } from "../../model/model";
 import { upstreamRequestHeaders } from "../../upstream/headers";
-import type { ClientCall, Outgoing, ProviderAdapter } from "../provider";
+import type { ChatCall, ClientCall, Outgoing, ProviderAdapter } from "../provider";
 import { StreamUsage } from "./stream-usage";
 import { usageOfBody } from "./usage";
+
+/**
+ * A chat body for an OpenAI-format backend: the backend's model name, and `include_usage` asked
+ * for when the proxy wants the stream's usage the client did not ask for (`stripUsage`).
+ */
+export function chatBody(call: ChatCall, target: Target): { json: string; stripUsage: boolean } {
+  const { body } = call;
+  const clientOptions = body.stream_options;
+  const stripUsage = call.askUsage && target.streamUsage;
+  body.model = target.actualModelName;
+  body.stream_options = stripUsage ? { ...(clientOptions as object | null | undefined), include_usage: true } : clientOptions;
+  const json = JSON.stringify(body);
+  body.stream_options = clientOptions;
+  return { json, stripUsage };
+}
 
 /** The client already speaks this format: only the model name and the key change. */
 export const openAI: ProviderAdapter = {
@@ -13,13 +28,7 @@ export const openAI: ProviderAdapter = {
     if (call.kind === "relay") {
       return { path: call.path(target.actualModelName), headers, body: call.body(target.actualModelName), stripUsage: false };
     }
-    const { body } = call;
-    const clientOptions = body.stream_options;
-    const stripUsage = call.askUsage && target.streamUsage;
-    body.model = target.actualModelName;
-    body.stream_options = stripUsage ? { ...(clientOptions as object | null | undefined), include_usage: true } : clientOptions;
-    const json = JSON.stringify(body);
-    body.stream_options = clientOptions;
+    const { json, stripUsage } = chatBody(call, target);
     return { path: `chat/completions${call.search}`, headers, body: json, stripUsage };
   },
   usageOfBody,
