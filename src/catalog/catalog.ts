@@ -2,6 +2,7 @@ import type { ClientKey } from "../access/clients";
 import { forbiddenModel } from "../access/clients";
 import type { ProxyConfig } from "../config/proxy-config";
 import { invalidRequest, modelNotFound } from "../model/errors";
+import { globToRegExp, isGlob } from "../model/glob";
 import { discoveredModel, type Model } from "../model/model";
 
 /** Backend model ids each discovery source listed last, by source id. */
@@ -34,6 +35,9 @@ export class Catalog {
   readonly models: ReadonlyMap<string, Model>;
   readonly ids: readonly string[];
   private readonly entries: ReadonlyMap<string, string>;
+  /** Configured `aliases`: exact ids by lookup, then globs in config order. */
+  private readonly aliases = new Map<string, Model>();
+  private readonly aliasGlobs: { readonly glob: RegExp; readonly model: Model }[] = [];
   private readonly everyone: ClientView;
   private readonly views = new Map<ClientKey, ClientView>();
 
@@ -51,6 +55,12 @@ export class Catalog {
     }
     this.models = models;
     this.ids = [...models.keys()];
+    for (const model of config.models.values()) {
+      for (const alias of model.aliases ?? []) {
+        if (isGlob(alias)) this.aliasGlobs.push({ glob: globToRegExp(alias), model });
+        else if (!models.has(alias) && !this.aliases.has(alias)) this.aliases.set(alias, model);
+      }
+    }
     const entries = [...models.values()].map(
       (model): ModelEntry => ({
         id: model.id,
@@ -86,15 +96,21 @@ export class Catalog {
   /**
    * The model a client asked for, or the error it gets instead: 400 without a model, 404 for an
    * unknown one (listing only the models this client may see), 403 for one its key may not use.
+   * An id no model has may be an alias (exact first, then globs in config order); a client key's
+   * `models` then decides on the model's own id.
    */
   resolve(model: unknown, client: ClientKey | null): Model {
     if (typeof model !== "string" || model === "") {
       throw invalidRequest("You must provide a model parameter", "model", "missing_model");
     }
-    const found = this.models.get(model);
+    const found = this.models.get(model) ?? this.aliased(model);
     if (!found) throw modelNotFound(model, this.view(client).ids);
-    if (client?.models && !client.models.matches(model)) throw forbiddenModel(model);
+    if (client?.models && !client.models.matches(found.id)) throw forbiddenModel(model);
     return found;
+  }
+
+  private aliased(id: string): Model | undefined {
+    return this.aliases.get(id) ?? this.aliasGlobs.find((alias) => alias.glob.test(id))?.model;
   }
 
   /** A model's fallbacks that exist in this catalog, in their configured order. */

@@ -1,5 +1,5 @@
 import type { Logger } from "../lib/log";
-import type { DiscoverySource } from "../model/model";
+import { backendAuthHeaders, modelListUrl, type DiscoverySource } from "../model/model";
 
 interface Listing {
   readonly fingerprint: string;
@@ -85,8 +85,8 @@ async function listModels(source: DiscoverySource): Promise<string[]> {
   const target = source.template.targets[0]!;
   let response: Response;
   try {
-    response = await fetch(`${target.prefix}models`, {
-      headers: target.authorization ? { authorization: target.authorization } : {},
+    response = await fetch(modelListUrl(target), {
+      headers: backendAuthHeaders(target),
       signal: AbortSignal.timeout(Math.min(LIST_TIMEOUT_MS, target.timeouts.firstByteMs)),
     });
   } catch (error) {
@@ -97,9 +97,15 @@ async function listModels(source: DiscoverySource): Promise<string[]> {
     await response.body?.cancel();
     throw new Error(`HTTP ${response.status}`);
   }
-  const body = (await response.json().catch(() => null)) as { data?: unknown } | unknown[] | null;
-  const list = Array.isArray(body) ? body : Array.isArray(body?.data) ? body.data : null;
+  const body = (await response.json().catch(() => null)) as { data?: unknown; models?: unknown } | unknown[] | null;
+  // Gemini lists `models: [{ name: "models/<id>" }]` (its first page: up to 50); everyone else OpenAI's `data: [{ id }]`.
+  const gemini = target.provider === "gemini" && !Array.isArray(body) && Array.isArray(body?.models);
+  const list = Array.isArray(body) ? body : gemini ? (body!.models as unknown[]) : Array.isArray(body?.data) ? body.data : null;
   if (!list) throw new Error("the answer is not a model list");
-  const ids = list.map((entry) => (entry as { id?: unknown })?.id).filter((id): id is string => typeof id === "string" && id !== "");
+  const idOf = (entry: unknown) => {
+    const id = gemini ? (entry as { name?: unknown })?.name : (entry as { id?: unknown })?.id;
+    return typeof id === "string" && gemini ? id.replace(/^models\//, "") : id;
+  };
+  const ids = list.map(idOf).filter((id): id is string => typeof id === "string" && id !== "");
   return [...new Set(ids)];
 }

@@ -62,7 +62,8 @@ export async function checkConfig(command: CommandOf<"check">, log: Logger): Pro
   for (const model of config.models.values()) {
     process.stdout.write(`  ${model.id}  "${model.displayName}"\n`);
     for (const target of model.targets) {
-      process.stdout.write(`    ${target.name} -> ${maskUrlCredentials(target.prefix)} (${target.actualModelName})\n`);
+      const provider = target.provider === "openai" ? "" : `, ${target.provider}`;
+      process.stdout.write(`    ${target.name} -> ${maskUrlCredentials(target.prefix)} (${target.actualModelName}${provider})\n`);
     }
   }
   for (const source of config.sources) {

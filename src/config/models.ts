@@ -1,13 +1,15 @@
 import { IdMatcher } from "../model/glob";
-import { stateKeyOf, type CooldownPolicy, type DiscoverySource, type Model, type RetryPolicy, type Target } from "../model/model";
+import { stateKeyOf, type CooldownPolicy, type DiscoverySource, type Model, type ProviderKind, type RetryPolicy, type Target } from "../model/model";
 import type { Timeouts } from "../model/model";
 import type { EndpointFile, PolicyDefaults } from "./schema";
-import { upstreamPrefix } from "./url";
+import { DEFAULT_URLS, providerPrefix } from "./url";
 
 export const DEFAULT_RETRY_ON = [408, 429, 500, 502, 503, 504] as const;
 const DEFAULT_BACKOFF_MS = 200;
 const DEFAULT_MAX_BACKOFF_MS = 5_000;
 const DEFAULT_COOLDOWN = { failures: 3, seconds: 30 } as const;
+/** anthropic: the `max_tokens` sent when the client gave none (the API requires one). */
+export const DEFAULT_MAX_TOKENS = 4096;
 
 /** The parts of an endpoint a target inherits unless it sets them. */
 interface Inherited {
@@ -15,25 +17,34 @@ interface Inherited {
   readonly actualModelName?: string;
   readonly timeouts?: Partial<Timeouts>;
   readonly streamUsage?: boolean;
+  readonly provider?: ProviderKind;
+  readonly maxTokens?: number;
+  readonly apiVersion?: string;
 }
 
 interface TargetSource extends Inherited {
   readonly name?: string;
-  readonly url: string;
+  /** Left out only for a provider with a public default (validate.ts checks). */
+  readonly url?: string;
   readonly weight?: number;
 }
 
 function resolveTarget(modelId: string, source: TargetSource, index: number, endpoint: Inherited, timeouts: Timeouts): Target {
   const name = source.name ?? `${modelId}#${index}`;
   const apiKey = source.apiKey ?? endpoint.apiKey ?? "";
+  const provider = source.provider ?? endpoint.provider ?? "openai";
+  const url = source.url ?? DEFAULT_URLS[provider] ?? "";
   return {
     name,
     modelId,
     stateKey: stateKeyOf(modelId, name),
-    url: source.url,
-    prefix: upstreamPrefix(source.url),
-    provider: "openai",
-    authorization: apiKey ? `Bearer ${apiKey}` : null,
+    url,
+    prefix: providerPrefix(provider, url),
+    provider,
+    authorization: apiKey && provider === "openai" ? `Bearer ${apiKey}` : null,
+    apiKey: apiKey || null,
+    maxTokens: source.maxTokens ?? endpoint.maxTokens ?? DEFAULT_MAX_TOKENS,
+    apiVersion: source.apiVersion ?? endpoint.apiVersion ?? null,
     actualModelName: source.actualModelName ?? endpoint.actualModelName ?? modelId,
     timeouts: { ...timeouts, ...endpoint.timeouts, ...source.timeouts },
     weight: source.weight ?? 1,
@@ -64,7 +75,7 @@ function cooldownPolicy(endpoint: EndpointFile, defaults: PolicyDefaults, target
 
 /** A configured endpoint (single-backend form or `targets`) as the router sees it. */
 export function modelFromEndpoint(id: string, endpoint: EndpointFile, defaults: PolicyDefaults, timeouts: Timeouts): Model {
-  const sources: readonly TargetSource[] = endpoint.targets ?? [{ url: endpoint.url! }];
+  const sources: readonly TargetSource[] = endpoint.targets ?? [{ url: endpoint.url }];
   const targets = sources.map((source, i) => resolveTarget(id, source, i, endpoint, timeouts));
   const weighted = endpoint.targets?.some((target) => target.weight !== undefined) ?? false;
   return {
@@ -76,6 +87,7 @@ export function modelFromEndpoint(id: string, endpoint: EndpointFile, defaults: 
     fallbacks: endpoint.fallbacks ?? [],
     targets,
     healthCheckMs: endpoint.healthCheck?.intervalMs ?? null,
+    aliases: endpoint.aliases ?? [],
   };
 }
 
@@ -93,6 +105,6 @@ export function sourceFromEndpoint(id: string, endpoint: EndpointFile, template:
     include: new IdMatcher(include),
     exclude: new IdMatcher(exclude),
     refreshMs: discover.refreshMs ?? DEFAULT_REFRESH_MS,
-    fingerprint: JSON.stringify([endpoint.url, endpoint.apiKey ?? "", include, exclude]),
+    fingerprint: JSON.stringify([endpoint.url, endpoint.apiKey ?? "", include, exclude, endpoint.provider ?? "openai", endpoint.apiVersion ?? null]),
   };
 }

@@ -107,9 +107,9 @@ function resolveClients(file: ConfigFile): ClientKeys {
 /** A PostgreSQL URL's password hides in its user info or in a `password` parameter. */
 const maskPostgresUrl = (url: string) => maskUrlCredentials(url).replace(/([?&](?:password|sslpassword)=)[^&#]*/gi, "$1***");
 
-const maskTarget = <T extends { url: string; apiKey?: string }>(target: T) => ({
+const maskTarget = <T extends { url?: string; apiKey?: string }>(target: T) => ({
   ...target,
-  url: maskUrlCredentials(target.url),
+  ...(target.url !== undefined && { url: maskUrlCredentials(target.url) }),
   ...(target.apiKey !== undefined && { apiKey: target.apiKey ? maskBackendKey(target.apiKey) : "" }),
 });
 

@@ -24,15 +24,29 @@ const HttpUrl = t.String({
   error: "expected an http:// or https:// URL",
 });
 
+const Provider = t.Union([t.Literal("openai"), t.Literal("anthropic"), t.Literal("gemini"), t.Literal("azure")], {
+  description: "the backend's wire format: openai (default, every OpenAI-compatible server), anthropic, gemini, azure",
+});
+
+/** The fields whose meaning depends on the provider (checked in validate.ts against it). */
+const providerFields = {
+  provider: t.Optional(Provider),
+  maxTokens: t.Optional(t.Integer({ minimum: 1, description: "anthropic: the max_tokens sent when the client gave none (default 4096)" })),
+  apiVersion: t.Optional(
+    t.String({ minLength: 1, description: "azure: the api-version of /openai/deployments/<actualModelName>/… paths; without it, /openai/v1/…" }),
+  ),
+};
+
 const TargetSchema = t.Object(
   {
-    url: HttpUrl,
+    url: t.Optional(HttpUrl),
     name: t.Optional(t.String({ minLength: 1, description: "shown in logs, headers and /health; default <model id>#<index>" })),
     apiKey: t.Optional(t.String()),
     actualModelName: t.Optional(t.String({ minLength: 1 })),
     timeouts: t.Optional(TimeoutsSchema),
     weight: t.Optional(t.Integer({ minimum: 1, description: "share of requests under the weighted strategy" })),
     streamUsage: t.Optional(t.Boolean()),
+    ...providerFields,
   },
   { additionalProperties: true },
 );
@@ -84,6 +98,8 @@ const EndpointSchema = t.Object(
     healthCheck: t.Optional(t.Object({ intervalMs: t.Integer({ minimum: 100 }) }, { additionalProperties: true })),
     discover: t.Optional(DiscoverSchema),
     streamUsage: t.Optional(t.Boolean({ description: "ask this backend for stream usage (false for backends that reject stream_options)" })),
+    ...providerFields,
+    aliases: t.Optional(t.Array(t.String({ minLength: 1 }), { description: "further ids (exact or globs) that resolve to this model, not listed in /models" })),
   },
   { additionalProperties: true },
 );
@@ -192,6 +208,7 @@ export const ConfigFileSchema = t.Object(
 
 export type ConfigFile = Static<typeof ConfigFileSchema>;
 export type EndpointFile = Static<typeof EndpointSchema>;
+export type TargetFile = Static<typeof TargetSchema>;
 /** Top-level `retry` and `cooldown`: defaults for every endpoint. */
 export type PolicyDefaults = Pick<ConfigFile, "retry" | "cooldown">;
 export type LogSettings = Static<typeof LogSchema>;

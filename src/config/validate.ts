@@ -1,7 +1,9 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { describeValueError, dottedPath } from "../lib/schema-errors";
 import { isGlob } from "../model/glob";
+import type { ProviderKind } from "../model/model";
 import { ConfigFileSchema, type ConfigFile, type EndpointFile } from "./schema";
+import { DEFAULT_URLS } from "./url";
 
 const checker = TypeCompiler.Compile(ConfigFileSchema);
 
@@ -26,6 +28,7 @@ export function crossFieldProblems(file: ConfigFile): string[] {
   const models = new Set(endpoints.filter(([, endpoint]) => !endpoint.discover).map(([id]) => id));
   const prefixes = endpoints.flatMap(([, endpoint]) => (endpoint.discover ? [endpoint.discover.prefix ?? ""] : []));
   for (const [id, endpoint] of endpoints) problems.push(...endpointProblems(id, endpoint, models, prefixes));
+  problems.push(...aliasProblems(endpoints, models));
 
   const seenKeys = new Set<string>();
   file.clientKeys?.forEach((client, i) => {
@@ -43,7 +46,8 @@ export function crossFieldProblems(file: ConfigFile): string[] {
 function endpointProblems(id: string, endpoint: EndpointFile, models: ReadonlySet<string>, prefixes: readonly string[]): string[] {
   const at = `endpoints.${id}`;
   const problems: string[] = [];
-  if (endpoint.url === undefined && endpoint.targets === undefined) problems.push(`${at}.url: is required (or a targets list)`);
+  const provider = endpoint.provider ?? "openai";
+  if (endpoint.url === undefined && endpoint.targets === undefined && !DEFAULT_URLS[provider]) problems.push(`${at}.url: is required (or a targets list)`);
   if (endpoint.url !== undefined && endpoint.targets !== undefined) problems.push(`${at}: has both url and targets; use one`);
   if (endpoint.discover && endpoint.targets) problems.push(`${at}.discover: a discovery source takes a url, not targets`);
   const names = new Set<string>();
@@ -51,12 +55,55 @@ function endpointProblems(id: string, endpoint: EndpointFile, models: ReadonlySe
     const name = target.name ?? `${id}#${i}`;
     if (names.has(name)) problems.push(`${at}.targets.${i}.name: '${name}' is used twice in this model`);
     names.add(name);
+    const own = target.provider ?? provider;
+    if (target.url === undefined && !DEFAULT_URLS[own]) problems.push(`${at}.targets.${i}.url: is required`);
+    problems.push(...providerFieldProblems(`${at}.targets.${i}`, target, [own]));
   });
+  const used = endpoint.targets ? endpoint.targets.map((target) => target.provider ?? provider) : [provider];
+  problems.push(...providerFieldProblems(at, endpoint, used));
   endpoint.fallbacks?.forEach((fallback, i) => {
     if (fallback === id) problems.push(`${at}.fallbacks.${i}: a model cannot fall back to itself`);
     else if (!models.has(fallback) && !prefixes.some((prefix) => fallback.startsWith(prefix))) {
       problems.push(`${at}.fallbacks.${i}: unknown model '${fallback}'`);
     }
   });
+  return problems;
+}
+
+/** Fields that mean something to one provider only: set where no target speaks it, they are a mistake. */
+const PROVIDER_FIELDS = [
+  ["maxTokens", "anthropic"],
+  ["apiVersion", "azure"],
+] as const satisfies readonly (readonly [string, ProviderKind])[];
+
+/** `fields` set where none of `providers` (the providers of the targets that inherit them) reads them. */
+function providerFieldProblems(at: string, fields: { maxTokens?: unknown; apiVersion?: unknown }, providers: readonly ProviderKind[]): string[] {
+  const problems: string[] = [];
+  for (const [field, reader] of PROVIDER_FIELDS) {
+    if (fields[field] === undefined || providers.includes(reader)) continue;
+    const named = [...new Set(providers)].map((provider) => `"${provider}"`).join(" or ");
+    problems.push(`${at}.${field}: applies only to provider "${reader}", not ${named}`);
+  }
+  return problems;
+}
+
+/** An alias may not hide a model, name two models, or sit on a discovery source (which is no model). */
+function aliasProblems(endpoints: readonly [string, EndpointFile][], models: ReadonlySet<string>): string[] {
+  const problems: string[] = [];
+  const owners = new Map<string, string>();
+  for (const [id, endpoint] of endpoints) {
+    if (!endpoint.aliases) continue;
+    if (endpoint.discover) {
+      problems.push(`endpoints.${id}.aliases: a discovery source takes no aliases`);
+      continue;
+    }
+    endpoint.aliases.forEach((alias, i) => {
+      const at = `endpoints.${id}.aliases.${i}`;
+      const owner = owners.get(alias);
+      if (models.has(alias)) problems.push(`${at}: '${alias}' is a model id already`);
+      else if (owner !== undefined) problems.push(`${at}: '${alias}' is an alias of '${owner}' already`);
+      else owners.set(alias, id);
+    });
+  }
   return problems;
 }

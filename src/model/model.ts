@@ -7,8 +7,14 @@ import type { IdMatcher } from "./glob";
  */
 export type Strategy = "round-robin" | "weighted" | "least-busy" | "latency";
 
-/** The wire format a target speaks; its adapter (src/providers/) translates to and from it. */
-export type ProviderKind = "openai";
+/**
+ * The wire format a target speaks; its adapter (src/providers/) translates to and from it.
+ * openai: OpenAI and every OpenAI-compatible server; azure: OpenAI's format on Azure's paths and
+ * key header; anthropic and gemini: their native APIs, translated from and to OpenAI's.
+ */
+export type ProviderKind = "openai" | "anthropic" | "gemini" | "azure";
+
+export const PROVIDER_KINDS: readonly ProviderKind[] = ["openai", "anthropic", "gemini", "azure"];
 
 export interface RetryPolicy {
   /** Tries in total, the first included. */
@@ -41,10 +47,19 @@ export interface Target {
   /** The configured URL, compared on reload to decide whether runtime state carries over. */
   readonly url: string;
   readonly provider: ProviderKind;
-  /** `<url>/v1/`: every upstream path is appended to it. */
+  /**
+   * Every upstream path is appended to it: `<url>/v1/` for openai and anthropic, `<url>/` for
+   * gemini (its paths start with `v1beta/`), `<url>/openai/` for azure.
+   */
   readonly prefix: string;
-  /** `Bearer <apiKey>`, or null when the backend takes no key. */
+  /** openai: `Bearer <apiKey>`, or null when the backend takes no key; null for the other providers, which send `apiKey` in their own header. */
   readonly authorization: string | null;
+  /** The backend's key as configured; null (or left out) when it takes none. */
+  readonly apiKey?: string | null;
+  /** anthropic: the `max_tokens` sent when the client gave none. */
+  readonly maxTokens?: number;
+  /** azure: the `api-version` of the deployment paths; null (or left out): the `/openai/v1/` paths. */
+  readonly apiVersion?: string | null;
   readonly actualModelName: string;
   readonly timeouts: Timeouts;
   readonly weight: number;
@@ -62,6 +77,8 @@ export interface Model {
   readonly fallbacks: readonly string[];
   readonly targets: readonly Target[];
   readonly healthCheckMs: number | null;
+  /** Further ids (exact or globs) that resolve to this model without being listed in `/models`. */
+  readonly aliases?: readonly string[];
 }
 
 /** An endpoint with `discover`: a source of models, not a model itself. */
@@ -83,5 +100,35 @@ export const stateKeyOf = (modelId: string, name: string) => `${modelId}\u0000${
 export function discoveredModel(source: Model, id: string, backendId: string): Model {
   const template = source.targets[0]!;
   const target: Target = { ...template, name: source.id, modelId: id, stateKey: stateKeyOf(id, source.id), actualModelName: backendId };
-  return { ...source, id, displayName: id, fallbacks: [], targets: [target] };
+  return { ...source, id, displayName: id, fallbacks: [], targets: [target], aliases: [] };
+}
+
+/** The header that carries a target's key, as its provider expects it; empty when it has none. */
+export function backendAuthHeaders(target: Target): Record<string, string> {
+  const key = target.apiKey;
+  switch (target.provider) {
+    case "openai":
+      return target.authorization ? { authorization: target.authorization } : {};
+    case "anthropic":
+      return key ? { "x-api-key": key, "anthropic-version": ANTHROPIC_VERSION } : { "anthropic-version": ANTHROPIC_VERSION };
+    case "gemini":
+      return key ? { "x-goog-api-key": key } : {};
+    case "azure":
+      return key ? { "api-key": key } : {};
+  }
+}
+
+/** The `anthropic-version` every Anthropic request carries. */
+export const ANTHROPIC_VERSION = "2023-06-01";
+
+/** Where a target lists its models (health checks, discovery). */
+export function modelListUrl(target: Target): string {
+  switch (target.provider) {
+    case "gemini":
+      return `${target.prefix}v1beta/models`;
+    case "azure":
+      return target.apiVersion ? `${target.prefix}models?api-version=${encodeURIComponent(target.apiVersion)}` : `${target.prefix}v1/models`;
+    default:
+      return `${target.prefix}models`;
+  }
 }

@@ -1,4 +1,4 @@
-import type { Model, Target } from "../model/model";
+import { backendAuthHeaders, modelListUrl, type Model, type Target } from "../model/model";
 import type { TargetStates } from "./target-states";
 import { phaseOf } from "./target-state";
 import { markDown, recordSuccess } from "./breaker";
@@ -8,7 +8,7 @@ const CHECK_TIMEOUT_MS = 10_000;
 
 /**
  * Active health checks for models with `healthCheck.intervalMs`: every interval, `GET <url>/v1/models`
- * with the target's key. A failing target cools down (for the model's cool-down, else one
+ * (the provider's model list) with the target's key. A failing target cools down (for the model's cool-down, else one
  * interval); a cooling one that answers again comes back at once.
  */
 export class HealthChecker {
@@ -53,8 +53,8 @@ export class HealthChecker {
 
 async function answers(target: Target, timeoutMs: number): Promise<boolean> {
   try {
-    const response = await fetch(`${target.prefix}models`, {
-      headers: target.authorization ? { authorization: target.authorization } : {},
+    const response = await fetch(modelListUrl(target), {
+      headers: backendAuthHeaders(target),
       signal: AbortSignal.timeout(timeoutMs),
     });
     await response.body?.cancel();
