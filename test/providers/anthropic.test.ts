@@ -3,14 +3,13 @@
 // and streamed, a three-turn tool conversation with thinking, images, errors and 529, a fallback to
 // an OpenAI-compatible backend, usage rows and metrics from translated answers, aliases, the 400 for
 // operations with no translation, and no key in any log line.
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import OpenAI from "openai";
 import { chatBody, expectOpenAIError, postJson, readBody } from "../support/http";
 import { anthropicReply, startMockAnthropic, type MockAnthropic } from "../support/mock-anthropic";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { CLIENT_KEY, removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
+import { folded, requestEnded, usageRow } from "../support/translated";
 import { expectNoSecretLeaks, registerSecret } from "../support/transcript";
 
 const ANTHROPIC_KEY = registerSecret("sk-ant-api03-provider-test-0123456789-SECRET", "anthropic provider test: backend key");
@@ -68,46 +67,6 @@ afterAll(async () => {
   await Promise.all([anthropic.stop(), backup.stop()]);
   removeTempDirs();
 });
-
-/** Waits until the request that got `response` has ended (its access line is written then). */
-async function ended(response: Response | { headers: Headers }): Promise<string> {
-  const id = response.headers.get("x-request-id")!;
-  expect(id).toBeTruthy();
-  await proxy.log.until(() => proxy.log.accessLines.some((line) => line.includes(id)), 5000, `the access line of request ${id}`);
-  return id;
-}
-
-async function usageRow(id: string): Promise<Record<string, any>> {
-  await proxy.server.usage!.flush();
-  const db = new Database(join(proxy.dir, "usage.db"), { readonly: true });
-  try {
-    return db.query("SELECT * FROM usage WHERE request_id = ?").get(id) as Record<string, any>;
-  } finally {
-    db.close();
-  }
-}
-
-/** A stream read the way an OpenAI client folds it: content, reasoning, tool calls, finish reason, usage. */
-async function folded(stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>) {
-  let content = "";
-  let reasoning = "";
-  let finish: string | null = null;
-  let usage: OpenAI.Completions.CompletionUsage | null = null;
-  const calls: { id: string; type: "function"; function: { name: string; arguments: string } }[] = [];
-  for await (const chunk of stream) {
-    if (chunk.usage) usage = chunk.usage;
-    const choice = chunk.choices[0];
-    if (!choice) continue;
-    content += choice.delta.content ?? "";
-    reasoning += (choice.delta as { reasoning_content?: string }).reasoning_content ?? "";
-    finish = choice.finish_reason ?? finish;
-    for (const call of choice.delta.tool_calls ?? []) {
-      calls[call.index] ??= { id: call.id!, type: "function", function: { name: call.function!.name!, arguments: "" } };
-      calls[call.index]!.function.arguments += call.function?.arguments ?? "";
-    }
-  }
-  return { content, reasoning, finish, usage, calls };
-}
 
 describe("chat completions through the openai SDK", () => {
   test("non-streamed: translated both ways, the key in x-api-key with anthropic-version, never Authorization", async () => {
@@ -344,7 +303,7 @@ describe("errors, retries and fallbacks", () => {
     expect(anthropic.requests).toHaveLength(1);
     expect(backup.last.headers.get("authorization")).toBe(`Bearer ${BACKUP_KEY}`);
     expect(backup.last.json().model).toBe("backup-model");
-    await ended(response);
+    await requestEnded(proxy, response);
   });
 
   test("an error event inside a 200 stream ends the client's stream with an OpenAI error event", async () => {
@@ -355,7 +314,7 @@ describe("errors, retries and fallbacks", () => {
     const last = JSON.parse(text.trimEnd().split("\n\n").at(-1)!.slice(6));
     expect(last.error).toMatchObject({ type: "api_error", code: "overloaded" });
     expect(text).not.toContain("[DONE]");
-    await ended(response);
+    await requestEnded(proxy, response);
     expect(proxy.log.accessLines.find((line) => line.includes(response.headers.get("x-request-id")!))).toContain("upstream_error");
   });
 });
@@ -420,7 +379,7 @@ describe("usage and metrics from translated answers", () => {
     anthropic.willReply(anthropicReply.text("whole", { usage: { input_tokens: 21, cache_creation_input_tokens: 4, output_tokens: 6 } }));
     const whole = await postJson(proxy.url("/v1/chat/completions"), chatBody("claude"));
     await whole.text();
-    expect(await usageRow(await ended(whole))).toMatchObject({
+    expect(await usageRow(proxy, await requestEnded(proxy, whole))).toMatchObject({
       model: "claude",
       target: "claude#0",
       status: 200,
@@ -434,7 +393,12 @@ describe("usage and metrics from translated answers", () => {
     anthropic.willReply(anthropicReply.text("streamed", { usage: { input_tokens: 8, cache_read_input_tokens: 30, output_tokens: 3 } }));
     const streamed = await postJson(proxy.url("/v1/chat/completions"), chatBody("claude", { stream: true }));
     expect((await readBody(streamed)).text).not.toContain('"usage"');
-    expect(await usageRow(await ended(streamed))).toMatchObject({ model: "claude", prompt_tokens: 38, completion_tokens: 3, total_tokens: 41 });
+    expect(await usageRow(proxy, await requestEnded(proxy, streamed))).toMatchObject({
+      model: "claude",
+      prompt_tokens: 38,
+      completion_tokens: 3,
+      total_tokens: 41,
+    });
 
     const metrics = await (await fetch(proxy.url("/metrics"))).text();
     const tokens = (type: string) => Number(new RegExp(`^cm_proxy_tokens_total\\{model="claude",type="${type}"\\} (\\d+)$`, "m").exec(metrics)?.[1]);

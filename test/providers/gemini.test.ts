@@ -3,14 +3,13 @@
 // streamed, a three-turn tool conversation whose thought signatures ride in the tool-call ids,
 // images, embeddings through batchEmbedContents, errors, usage rows from translated answers, the
 // 400 for operations with no translation, and no key in the URL or any log line.
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import OpenAI from "openai";
 import { signatureOf } from "../../src/providers/gemini/tool-call-id";
 import { chatBody, expectOpenAIError, postJson, readBody } from "../support/http";
 import { geminiReply, mockEmbedding, mockUsage, signatureFor, startMockGemini, type MockGemini } from "../support/mock-gemini";
 import { CLIENT_KEY, removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
+import { folded, requestEnded, usageRow } from "../support/translated";
 import { expectNoSecretLeaks, registerSecret } from "../support/transcript";
 
 const GEMINI_KEY = registerSecret("AIzaSy-gemini-provider-test-0123456789-SECRET", "gemini provider test: backend key");
@@ -39,43 +38,6 @@ afterAll(async () => {
   await gemini.stop();
   removeTempDirs();
 });
-
-async function ended(response: Response): Promise<string> {
-  const id = response.headers.get("x-request-id")!;
-  await proxy.log.until(() => proxy.log.accessLines.some((line) => line.includes(id)), 5000, `the access line of request ${id}`);
-  return id;
-}
-
-async function usageRow(id: string): Promise<Record<string, any>> {
-  await proxy.server.usage!.flush();
-  const db = new Database(join(proxy.dir, "usage.db"), { readonly: true });
-  try {
-    return db.query("SELECT * FROM usage WHERE request_id = ?").get(id) as Record<string, any>;
-  } finally {
-    db.close();
-  }
-}
-
-async function folded(stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>) {
-  let content = "";
-  let reasoning = "";
-  let finish: string | null = null;
-  let usage: OpenAI.Completions.CompletionUsage | null = null;
-  const calls: { id: string; type: "function"; function: { name: string; arguments: string } }[] = [];
-  for await (const chunk of stream) {
-    if (chunk.usage) usage = chunk.usage;
-    const choice = chunk.choices[0];
-    if (!choice) continue;
-    content += choice.delta.content ?? "";
-    reasoning += (choice.delta as { reasoning_content?: string }).reasoning_content ?? "";
-    finish = choice.finish_reason ?? finish;
-    for (const call of choice.delta.tool_calls ?? []) {
-      calls[call.index] ??= { id: call.id!, type: "function", function: { name: call.function!.name!, arguments: "" } };
-      calls[call.index]!.function.arguments += call.function?.arguments ?? "";
-    }
-  }
-  return { content, reasoning, finish, usage, calls };
-}
 
 describe("chat completions through the openai SDK", () => {
   test("non-streamed: generateContent with the key in x-goog-api-key, never in the URL nor as Authorization", async () => {
@@ -214,7 +176,7 @@ describe("embeddings", () => {
     const body = await raw.json();
     expect(body.data[0].embedding).toEqual(mockEmbedding("hello there", 3));
     expect(raw.headers.get("x-cm-proxy-model")).toBe("embed");
-    const row = await usageRow(await ended(raw));
+    const row = await usageRow(proxy, await requestEnded(proxy, raw));
     // The row names the id the client asked for and the model that served it.
     expect(row).toMatchObject({ model: "text-embedding-3-small", served_model: "embed", status: 200, prompt_tokens: 3, total_tokens: 3 });
   });
@@ -249,7 +211,7 @@ describe("errors", () => {
     expect(text).toContain('"content":"Part"');
     expect(JSON.parse(text.trimEnd().split("\n\n").at(-1)!.slice(6)).error).toMatchObject({ message: "The model is overloaded.", type: "api_error" });
     expect(text).not.toContain("[DONE]");
-    await ended(response);
+    await requestEnded(proxy, response);
     expect(proxy.log.accessLines.find((line) => line.includes(response.headers.get("x-request-id")!))).toContain("upstream_error");
   });
 });
@@ -274,7 +236,12 @@ describe("usage and keys", () => {
     gemini.willReply(geminiReply.text("counted", { usage: mockUsage(13, 2, 5) }));
     const response = await postJson(proxy.url("/v1/chat/completions"), chatBody("flash", { stream: true }));
     expect((await readBody(response)).text).not.toContain('"usage"');
-    expect(await usageRow(await ended(response))).toMatchObject({ model: "flash", prompt_tokens: 13, completion_tokens: 7, total_tokens: 20 });
+    expect(await usageRow(proxy, await requestEnded(proxy, response))).toMatchObject({
+      model: "flash",
+      prompt_tokens: 13,
+      completion_tokens: 7,
+      total_tokens: 20,
+    });
   });
 
   test("no backend key in any log line, nor any configured secret in anything recorded", () => {
