@@ -43,6 +43,17 @@ export interface RelayCall extends CallBase {
   body(actualModelName: string): Body;
 }
 
+/**
+ * `POST /v1/messages` or `/v1/messages/count_tokens` (Anthropic's Messages API), its JSON body
+ * parsed: relayed natively to an Anthropic backend, translated to a chat completion for any other
+ * (messages.ts), never handed to an adapter's own `outgoing`.
+ */
+export interface MessagesCall extends CallBase {
+  readonly kind: "messages";
+  readonly operation: "messages" | "messages/count_tokens";
+  readonly body: Record<string, unknown>;
+}
+
 /** One try's backend request. */
 export interface Outgoing {
   /** Below the target's prefix (`<url>/v1/`), with the query string if any. */

@@ -7,7 +7,8 @@ import { LimitRefusal } from "../limits/headers";
 import { UNLIMITED, type Admission, type Limiter } from "../limits/limiter";
 import { sleep } from "../lib/sleep";
 import type { RequestRecord } from "../observe/record";
-import type { AnswerTranslator, ClientCall, Outgoing, ProviderAdapter } from "../providers/provider";
+import { messagesOutgoing } from "../providers/messages";
+import type { AnswerTranslator, ClientCall, MessagesCall, Outgoing, ProviderAdapter } from "../providers/provider";
 import type { TargetLease } from "../targets/lease";
 import type { TargetStates } from "../targets/target-states";
 import { clientClosed, ConnectionDropped, discard, relay, send, type Sent } from "../upstream/forward";
@@ -23,7 +24,7 @@ export interface ModelRequest {
   /** The catalog the request runs on: where its fallbacks are looked up, and its config. */
   readonly catalog: Catalog;
   readonly method: string;
-  readonly call: ClientCall;
+  readonly call: ClientCall | MessagesCall;
   /** False when the body is a stream that can be sent only once: one try, no fallback. */
   readonly replayable: boolean;
   readonly maxBodyBytes: number;
@@ -148,7 +149,7 @@ export class Dispatch {
     const provider = deps.providers[target.provider];
     let outgoing: Outgoing;
     try {
-      outgoing = provider.outgoing(request.call, target);
+      outgoing = this.outgoing(provider, target);
     } catch (error) {
       // A call this backend's format cannot express: its 400, sent nowhere. When an earlier try
       // (of a model this one is a fallback of, or of another target) already failed, that failure
@@ -165,7 +166,7 @@ export class Dispatch {
     for (let fresh = false; sent === null; fresh = true) {
       this.tries++;
       this.servedBy = `${model.id}/${target.name}`;
-      if (fresh) outgoing = provider.outgoing(request.call, target);
+      if (fresh) outgoing = this.outgoing(provider, target);
       started = performance.now();
       record.fetchStartMs ??= started - record.startMono;
       try {
@@ -213,6 +214,12 @@ export class Dispatch {
     this.lastReply = sent;
     this.lastAnswer = outgoing.answer;
     return { retryAfterMs: askedMs };
+  }
+
+  /** The backend request of one try; a Messages call is relayed or translated the same way for every adapter. */
+  private outgoing(provider: ProviderAdapter, target: Target): Outgoing {
+    const { call } = this.request;
+    return call.kind === "messages" ? messagesOutgoing(provider, call, target) : provider.outgoing(call, target);
   }
 
   /**

@@ -1,11 +1,14 @@
 import { Elysia, ParseError, ValidationError } from "elysia";
 import { errorResponse, invalidRequest, ProxyError } from "../model/errors";
+import { jsonResponse } from "../lib/json-response";
+import { anthropicErrorBody } from "../providers/anthropic/inbound";
 import { ownBodyBytes } from "../lib/json-response";
 import type { Logger } from "../lib/log";
 import type { Outcome } from "../observe/record";
 import { describeValueError, dottedPath } from "../lib/schema-errors";
 import { adminRoutes } from "../http/admin";
 import { chatRoutes } from "../http/chat";
+import { isMessagesUrl, messagesRoutes } from "../http/messages";
 import { corsPlugin } from "../http/cors";
 import { ROUTE_PREFIXES, type RouteContext } from "../http/context";
 import { docsRoutes } from "../http/docs";
@@ -81,13 +84,22 @@ export function createApp(context: RouteContext) {
     .onError({ as: "global" }, ({ code, error, request }) => {
       const proxyError = toProxyError(code, error, context.log);
       const record = observe.of(request);
-      const response = errorResponse(record ? proxyError.withHeaders({ "x-request-id": record.id }) : proxyError);
+      const shaped = record ? proxyError.withHeaders({ "x-request-id": record.id }) : proxyError;
+      // Anthropic's Messages routes answer in Anthropic's shape; every other route in OpenAI's.
+      const response = isMessagesUrl(request.url)
+        ? jsonResponse(anthropicErrorBody(shaped.status, shaped.message), shaped.status, shaped.headers as Record<string, string> | undefined)
+        : errorResponse(shaped);
       if (record) record.bytesOut = ownBodyBytes(response) ?? 0;
       return response;
     })
     .use(docsRoutes(VERSION));
   for (const prefix of ROUTE_PREFIXES) {
-    app.use(modelRoutes(context, prefix)).use(chatRoutes(context, prefix)).use(adminRoutes(context, prefix)).use(metricsRoutes(context, prefix));
+    app
+      .use(modelRoutes(context, prefix))
+      .use(chatRoutes(context, prefix))
+      .use(messagesRoutes(context, prefix))
+      .use(adminRoutes(context, prefix))
+      .use(metricsRoutes(context, prefix));
     app.use(usageRoutes(context, prefix));
   }
   return app.use(statusRoutes(context)).use(passthroughRoutes(context));

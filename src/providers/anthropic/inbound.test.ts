@@ -1,0 +1,197 @@
+import { describe, expect, test } from "bun:test";
+import { anthropicErrorOf, ChatToMessagesStream, effortOf, estimateInputTokens, toChatRequest, toMessagesResponse } from "./inbound";
+
+const data = (chunk: unknown) => `data: ${JSON.stringify(chunk)}\n\n`;
+const delta = (d: Record<string, unknown>, finish: string | null = null) => data({ choices: [{ index: 0, delta: d, finish_reason: finish }] });
+
+function events(bytes: string) {
+  return bytes
+    .split("\n\n")
+    .filter((block) => block !== "")
+    .map((block) => {
+      const [name, payload] = block.split("\n");
+      return { event: name!.slice("event: ".length), data: JSON.parse(payload!.slice("data: ".length)) };
+    });
+}
+
+/** Feeds `text` in pieces of `size` bytes, as a network would cut it. */
+function translate(text: string, size: number, estimate = 5): ReturnType<typeof events> {
+  const stream = new ChatToMessagesStream("m", estimate);
+  const bytes = new TextEncoder().encode(text);
+  const decoder = new TextDecoder();
+  let out = "";
+  for (let i = 0; i < bytes.length; i += size) out += decoder.decode(stream.push(bytes.slice(i, i + size)));
+  out += decoder.decode(stream.end());
+  return events(out);
+}
+
+describe("toChatRequest", () => {
+  test("system blocks, tool results first then the rest, assistant tool_use, tools and tool_choice, thinking, stream usage", () => {
+    const chat = toChatRequest(
+      {
+        model: "x",
+        max_tokens: 10,
+        system: [
+          { type: "text", text: "A" },
+          { type: "text", text: "B" },
+        ],
+        messages: [
+          { role: "user", content: "Hi" },
+          {
+            role: "assistant",
+            content: [
+              { type: "thinking", thinking: "t", signature: "s" },
+              { type: "text", text: "ok" },
+              { type: "tool_use", id: "t1", name: "f", input: { a: 1 } },
+            ],
+          },
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "after" },
+              { type: "tool_result", tool_use_id: "t1", content: "r" },
+            ],
+          },
+        ],
+        tools: [{ name: "f", input_schema: { type: "object" } }],
+        tool_choice: { type: "tool", name: "f" },
+        thinking: { type: "enabled", budget_tokens: 2048 },
+        stop_sequences: ["S"],
+        metadata: { user_id: "u1" },
+        stream: true,
+      },
+      "backend",
+    );
+    expect(chat).toEqual({
+      model: "backend",
+      messages: [
+        { role: "system", content: "A\n\nB" },
+        { role: "user", content: "Hi" },
+        { role: "assistant", content: "ok", tool_calls: [{ id: "t1", type: "function", function: { name: "f", arguments: '{"a":1}' } }] },
+        { role: "tool", tool_call_id: "t1", content: "r" },
+        { role: "user", content: "after" },
+      ],
+      max_tokens: 10,
+      stop: ["S"],
+      tools: [{ type: "function", function: { name: "f", parameters: { type: "object" } } }],
+      tool_choice: { type: "function", function: { name: "f" } },
+      reasoning_effort: "low",
+      user: "u1",
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+  });
+
+  test("effort by budget; the estimate is never 0", () => {
+    expect([effortOf(1024), effortOf(8000), effortOf(32000)]).toEqual(["low", "medium", "high"]);
+    expect(estimateInputTokens({})).toBeGreaterThan(0);
+  });
+});
+
+describe("toMessagesResponse", () => {
+  test("reasoning, text, tool calls (bad arguments → {}), tool_use stop, usage without the cached tokens", () => {
+    const message = toMessagesResponse(
+      {
+        choices: [
+          {
+            message: { content: "hi", reasoning_content: "r", tool_calls: [{ id: "c", function: { name: "f", arguments: "{bad" } }] },
+            finish_reason: "stop",
+          },
+        ],
+        usage: { prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 4 } },
+      },
+      "m",
+      99,
+    );
+    expect(message).toMatchObject({
+      type: "message",
+      model: "m",
+      content: [
+        { type: "thinking", thinking: "r", signature: "" },
+        { type: "text", text: "hi" },
+        { type: "tool_use", id: "c", name: "f", input: {} },
+      ],
+      stop_reason: "tool_use",
+      usage: { input_tokens: 6, output_tokens: 2, cache_read_input_tokens: 4 },
+    });
+  });
+
+  test("length → max_tokens; no usage → the estimate", () => {
+    expect(toMessagesResponse({ choices: [{ message: { content: "x" }, finish_reason: "length" }] }, "m", 7)).toMatchObject({
+      stop_reason: "max_tokens",
+      usage: { input_tokens: 7, output_tokens: 0 },
+    });
+  });
+});
+
+describe("ChatToMessagesStream", () => {
+  const body =
+    delta({ role: "assistant", content: "" }) +
+    delta({ reasoning_content: "think" }) +
+    delta({ content: "Hé " }) +
+    delta({ content: "there" }) +
+    delta({ tool_calls: [{ index: 0, id: "a", function: { name: "f", arguments: '{"x"' } }] }) +
+    delta({ tool_calls: [{ index: 0, function: { arguments: ":1}" } }] }) +
+    delta({ tool_calls: [{ index: 1, id: "b", function: { name: "g", arguments: "" } }] }) +
+    delta({}, "stop") +
+    data({ choices: [], usage: { prompt_tokens: 12, completion_tokens: 3 } }) +
+    "data: [DONE]\n\n";
+
+  test("Anthropic's order whatever the cuts: start, blocks one at a time, delta with tool_use and usage, stop", () => {
+    for (const size of [1, 7, 1000]) {
+      const out = translate(body, size);
+      expect(out.map((e) => `${e.event}${e.data.index ?? ""}`)).toEqual([
+        "message_start",
+        "content_block_start0",
+        "content_block_delta0",
+        "content_block_stop0",
+        "content_block_start1",
+        "content_block_delta1",
+        "content_block_delta1",
+        "content_block_stop1",
+        "content_block_start2",
+        "content_block_delta2",
+        "content_block_delta2",
+        "content_block_stop2",
+        "content_block_start3",
+        "content_block_stop3",
+        "message_delta",
+        "message_stop",
+      ]);
+      expect(out[0]!.data.message.usage.input_tokens).toBe(5);
+      expect(out[1]!.data.content_block.type).toBe("thinking");
+      expect(out[8]!.data.content_block).toEqual({ type: "tool_use", id: "a", name: "f", input: {} });
+      expect(out[14]!.data).toEqual({
+        type: "message_delta",
+        delta: { stop_reason: "tool_use", stop_sequence: null },
+        usage: { input_tokens: 12, output_tokens: 3 },
+      });
+    }
+  });
+
+  test("a body that ends without [DONE] is still closed; an error chunk becomes an error event and a failure", () => {
+    expect(translate(delta({ content: "x" }, "length"), 1000).map((e) => e.event)).toEqual([
+      "message_start",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
+    ]);
+    const stream = new ChatToMessagesStream("m", 1);
+    const out = new TextDecoder().decode(stream.push(new TextEncoder().encode(data({ error: { message: "boom" } }))));
+    expect(events(out).map((e) => e.event)).toEqual(["message_start", "error"]);
+    expect(stream.failure()).toEqual({ message: "boom" });
+    expect(new TextDecoder().decode(stream.end())).toBe("");
+  });
+});
+
+test("anthropicErrorOf: OpenAI's shape and plain text in Anthropic's; Anthropic's kept", () => {
+  expect(JSON.parse(anthropicErrorOf(429, '{"error":{"message":"slow down"}}'))).toEqual({
+    type: "error",
+    error: { type: "rate_limit_error", message: "slow down" },
+  });
+  expect(JSON.parse(anthropicErrorOf(500, "oops"))).toEqual({ type: "error", error: { type: "api_error", message: "oops" } });
+  const native = '{"type":"error","error":{"type":"overloaded_error","message":"x"}}';
+  expect(anthropicErrorOf(529, native)).toBe(native);
+});

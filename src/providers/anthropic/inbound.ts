@@ -1,0 +1,439 @@
+// The other direction: an Anthropic Messages request (a client of `POST /v1/messages`) made into an
+// OpenAI chat completion request for any other backend, and the chat answer made back into a
+// Messages answer, whole or streamed in Anthropic's event order. Pure: no I/O, no proxy state.
+import type { Usage } from "../../model/usage";
+import { SseReader } from "./sse";
+import type { StopReason } from "./types";
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
+const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : 0);
+
+/** The text of a `system` value: a string, or text blocks joined with blank lines. */
+function systemText(system: unknown): string {
+  if (typeof system === "string") return system;
+  if (!Array.isArray(system)) return "";
+  return system
+    .filter((block) => isObject(block) && block.type === "text" && typeof block.text === "string")
+    .map((block) => (block as { text: string }).text)
+    .join("\n\n");
+}
+
+/** An image block as an OpenAI image part: base64 → a `data:` URL, a url source as is. */
+function imagePart(block: Json): Json | null {
+  const source = block.source;
+  if (!isObject(source)) return null;
+  if (source.type === "base64" && typeof source.data === "string") {
+    return { type: "image_url", image_url: { url: `data:${String(source.media_type ?? "image/png")};base64,${source.data}` } };
+  }
+  if (source.type === "url" && typeof source.url === "string") return { type: "image_url", image_url: { url: source.url } };
+  return null;
+}
+
+/** A tool_result's content as the text of a tool message. */
+function toolResultText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content
+    .map((block) =>
+      isObject(block) && block.type === "text" && typeof block.text === "string" ? block.text : isObject(block) && block.type === "image" ? "[image]" : "",
+    )
+    .filter((text) => text !== "")
+    .join("\n");
+}
+
+/** User blocks other than tool results, as an OpenAI content value (a string when they are only text). */
+function userContent(blocks: Json[]): string | Json[] | null {
+  const parts: Json[] = [];
+  for (const block of blocks) {
+    if (block.type === "text" && typeof block.text === "string") parts.push({ type: "text", text: block.text });
+    else if (block.type === "image") {
+      const part = imagePart(block);
+      if (part) parts.push(part);
+    }
+  }
+  if (parts.length === 0) return null;
+  if (parts.every((part) => part.type === "text")) return parts.map((part) => part.text as string).join("\n");
+  return parts;
+}
+
+function userMessages(content: unknown): Json[] {
+  if (typeof content === "string") return [{ role: "user", content }];
+  if (!Array.isArray(content)) return [];
+  const blocks = content.filter(isObject);
+  const out: Json[] = [];
+  // Tool results answer the turn before: they come first, as tool messages; the rest follows them.
+  for (const block of blocks) {
+    if (block.type !== "tool_result") continue;
+    const text = toolResultText(block.content);
+    out.push({ role: "tool", tool_call_id: String(block.tool_use_id ?? ""), content: block.is_error === true && text === "" ? "error" : text });
+  }
+  const rest = userContent(blocks.filter((block) => block.type !== "tool_result"));
+  if (rest !== null) out.push({ role: "user", content: rest });
+  return out;
+}
+
+function assistantMessage(content: unknown): Json | null {
+  if (typeof content === "string") return { role: "assistant", content };
+  if (!Array.isArray(content)) return null;
+  const texts: string[] = [];
+  const calls: Json[] = [];
+  for (const block of content.filter(isObject)) {
+    if (block.type === "text" && typeof block.text === "string") texts.push(block.text);
+    else if (block.type === "tool_use") {
+      calls.push({
+        id: String(block.id ?? ""),
+        type: "function",
+        function: { name: String(block.name ?? ""), arguments: JSON.stringify(isObject(block.input) ? block.input : {}) },
+      });
+    }
+    // Thinking blocks are the backend's own reasoning of that turn: OpenAI's format has no place to send them back.
+  }
+  const message: Json = { role: "assistant", content: texts.length > 0 ? texts.join("") : null };
+  if (calls.length > 0) message.tool_calls = calls;
+  if (texts.length === 0 && calls.length === 0) return null;
+  return message;
+}
+
+function toolChoice(choice: unknown): { tool_choice?: unknown; parallel_tool_calls?: boolean } {
+  if (!isObject(choice)) return {};
+  const out: { tool_choice?: unknown; parallel_tool_calls?: boolean } = {};
+  if (choice.type === "auto") out.tool_choice = "auto";
+  else if (choice.type === "any") out.tool_choice = "required";
+  else if (choice.type === "none") out.tool_choice = "none";
+  else if (choice.type === "tool" && typeof choice.name === "string") out.tool_choice = { type: "function", function: { name: choice.name } };
+  if (choice.disable_parallel_tool_use === true) out.parallel_tool_calls = false;
+  return out;
+}
+
+/** A thinking budget as OpenAI's `reasoning_effort`. */
+export function effortOf(budget: number): "low" | "medium" | "high" {
+  if (budget < 4096) return "low";
+  if (budget < 16384) return "medium";
+  return "high";
+}
+
+/**
+ * A Messages request as a chat completion request for `model`. Streams always ask for usage
+ * (`include_usage`): the Messages stream reports it in `message_delta`.
+ */
+export function toChatRequest(body: Json, model: string): Json {
+  const messages: Json[] = [];
+  const system = systemText(body.system);
+  if (system !== "") messages.push({ role: "system", content: system });
+  for (const message of Array.isArray(body.messages) ? body.messages.filter(isObject) : []) {
+    if (message.role === "assistant") {
+      const translated = assistantMessage(message.content);
+      if (translated) messages.push(translated);
+    } else messages.push(...userMessages(message.content));
+  }
+  const chat: Json = { model, messages };
+  if (typeof body.max_tokens === "number") chat.max_tokens = body.max_tokens;
+  if (typeof body.temperature === "number") chat.temperature = body.temperature;
+  if (typeof body.top_p === "number") chat.top_p = body.top_p;
+  if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) chat.stop = body.stop_sequences;
+  if (Array.isArray(body.tools) && body.tools.length > 0) {
+    chat.tools = body.tools.filter(isObject).map((tool) => ({
+      type: "function",
+      function: {
+        name: String(tool.name ?? ""),
+        ...(typeof tool.description === "string" ? { description: tool.description } : {}),
+        parameters: isObject(tool.input_schema) ? tool.input_schema : { type: "object", properties: {} },
+      },
+    }));
+    Object.assign(chat, toolChoice(body.tool_choice));
+  } else if (isObject(body.tool_choice) && body.tool_choice.type === "none") chat.tool_choice = "none";
+  if (isObject(body.thinking) && body.thinking.type === "enabled") chat.reasoning_effort = effortOf(count(body.thinking.budget_tokens));
+  if (isObject(body.metadata) && typeof body.metadata.user_id === "string") chat.user = body.metadata.user_id;
+  if (body.stream === true) {
+    chat.stream = true;
+    chat.stream_options = { include_usage: true };
+  }
+  return chat;
+}
+
+/**
+ * The documented estimate of a request's input tokens for a backend that cannot count them: a
+ * quarter of the characters of the JSON of its `system`, `messages` and `tools`, at least 1.
+ */
+export function estimateInputTokens(body: Json): number {
+  const text = JSON.stringify([body.system ?? null, body.messages ?? [], body.tools ?? null]);
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+/** Anthropic's usage from OpenAI's: `input_tokens` leaves the cached prompt tokens out. */
+export function messagesUsage(usage: unknown): { input_tokens: number; output_tokens: number; cache_read_input_tokens?: number } {
+  if (!isObject(usage)) return { input_tokens: 0, output_tokens: 0 };
+  const details = usage.prompt_tokens_details;
+  const cached = isObject(details) ? count(details.cached_tokens) : 0;
+  const out: { input_tokens: number; output_tokens: number; cache_read_input_tokens?: number } = {
+    input_tokens: Math.max(0, count(usage.prompt_tokens) - cached),
+    output_tokens: count(usage.completion_tokens),
+  };
+  if (cached > 0) out.cache_read_input_tokens = cached;
+  return out;
+}
+
+/** The proxy's record of a Messages usage (prompt = input + cache read + cache creation). */
+export function usageOfMessages(usage: unknown): Usage | null {
+  if (!isObject(usage) || typeof usage.input_tokens !== "number") return null;
+  const prompt = count(usage.input_tokens) + count(usage.cache_read_input_tokens) + count(usage.cache_creation_input_tokens);
+  const completion = count(usage.output_tokens);
+  return { promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion };
+}
+
+export function stopReasonOf(finish: unknown, madeToolCall: boolean): StopReason {
+  if (madeToolCall) return "tool_use";
+  if (finish === "length") return "max_tokens";
+  if (finish === "content_filter") return "refusal";
+  if (finish === "tool_calls" || finish === "function_call") return "tool_use";
+  return "end_turn";
+}
+
+const parseInput = (text: string): Json => {
+  try {
+    const parsed = JSON.parse(text);
+    return isObject(parsed) ? parsed : {};
+  } catch {
+    return {};
+  }
+};
+
+let sequence = 0;
+export const messageId = () => `msg_${Date.now().toString(36)}${(sequence++).toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+
+/** A whole chat completion as a Messages answer, named `model`. */
+export function toMessagesResponse(completion: Json, model: string, estimate: number): Json {
+  const choice = Array.isArray(completion.choices) && isObject(completion.choices[0]) ? completion.choices[0] : {};
+  const message = isObject(choice.message) ? choice.message : {};
+  const content: Json[] = [];
+  const reasoning = message.reasoning_content ?? message.reasoning;
+  if (typeof reasoning === "string" && reasoning !== "") content.push({ type: "thinking", thinking: reasoning, signature: "" });
+  if (typeof message.content === "string" && message.content !== "") content.push({ type: "text", text: message.content });
+  const calls = Array.isArray(message.tool_calls) ? message.tool_calls.filter(isObject) : [];
+  for (const call of calls) {
+    const fn = isObject(call.function) ? call.function : {};
+    content.push({ type: "tool_use", id: String(call.id ?? messageId()), name: String(fn.name ?? ""), input: parseInput(String(fn.arguments ?? "")) });
+  }
+  const usage = messagesUsage(completion.usage);
+  if (usage.input_tokens === 0 && !usage.cache_read_input_tokens) usage.input_tokens = estimate;
+  return {
+    id: messageId(),
+    type: "message",
+    role: "assistant",
+    model,
+    content,
+    stop_reason: stopReasonOf(choice.finish_reason, calls.length > 0),
+    stop_sequence: null,
+    usage,
+  };
+}
+
+/** Anthropic's error type for a status. */
+export function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 400:
+    case 422:
+      return "invalid_request_error";
+    case 401:
+      return "authentication_error";
+    case 403:
+      return "permission_error";
+    case 404:
+      return "not_found_error";
+    case 413:
+      return "request_too_large";
+    case 429:
+      return "rate_limit_error";
+    case 503:
+    case 529:
+      return "overloaded_error";
+    default:
+      return status >= 500 ? "api_error" : "invalid_request_error";
+  }
+}
+
+/** Anthropic's error body. */
+export const anthropicErrorBody = (status: number, message: string) => JSON.stringify({ type: "error", error: { type: anthropicErrorType(status), message } });
+
+/** Any backend's error body (OpenAI's shape, or anything) in Anthropic's shape, its message kept. */
+export function anthropicErrorOf(status: number, body: string): string {
+  let message = body.slice(0, 2000) || `The backend answered ${status}`;
+  try {
+    const parsed = JSON.parse(body);
+    if (isObject(parsed) && parsed.type === "error" && isObject(parsed.error)) return body;
+    if (isObject(parsed) && isObject(parsed.error) && typeof parsed.error.message === "string") message = parsed.error.message;
+    else if (isObject(parsed) && typeof parsed.error === "string") message = parsed.error;
+    else if (isObject(parsed) && typeof parsed.message === "string") message = parsed.message;
+  } catch {}
+  return anthropicErrorBody(status, message);
+}
+
+type Block = { kind: "thinking" } | { kind: "text" } | { kind: "tool"; index: number };
+
+const encoder = new TextEncoder();
+const event = (name: string, data: Json) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+
+/**
+ * An OpenAI chat completion stream as a Messages stream, in Anthropic's order: `message_start`,
+ * then one content block at a time (start, deltas, stop), then `message_delta` with the stop reason
+ * and usage, then `message_stop`. Fed with byte chunks cut anywhere.
+ */
+export class ChatToMessagesStream {
+  private readonly reader = new SseReader();
+  private started = false;
+  private finished = false;
+  private block: Block | null = null;
+  private blocks = 0;
+  private madeToolCall = false;
+  private finish: unknown = null;
+  private backendUsage: unknown = null;
+  private error: { message: string } | null = null;
+
+  constructor(
+    private readonly model: string,
+    /** `message_start`'s input_tokens: never 0 (Claude Code's accounting breaks on 0). */
+    private readonly estimate: number,
+  ) {}
+
+  push(chunk: Uint8Array): Uint8Array {
+    return encoder.encode(this.read(this.reader.push(chunk)));
+  }
+
+  /** What is left when the backend's body ends: the closing events, unless an error ended it. */
+  end(): Uint8Array {
+    let out = this.read(this.reader.end());
+    if (!this.finished && this.error === null) out += this.close();
+    return encoder.encode(out);
+  }
+
+  /** The backend's error event, if its stream carried one. */
+  failure(): { message: string } | null {
+    return this.error;
+  }
+
+  usage(): Usage | null {
+    const usage = this.finalUsage();
+    const prompt = usage.input_tokens + (usage.cache_read_input_tokens ?? 0);
+    return { promptTokens: prompt, completionTokens: usage.output_tokens, totalTokens: prompt + usage.output_tokens };
+  }
+
+  private finalUsage() {
+    const usage = messagesUsage(this.backendUsage);
+    if (usage.input_tokens === 0 && !usage.cache_read_input_tokens) usage.input_tokens = this.estimate;
+    return usage;
+  }
+
+  private read(events: { data: string }[]): string {
+    let out = "";
+    for (const { data } of events) {
+      if (this.finished || this.error) break;
+      if (data === "[DONE]") {
+        out += this.close();
+        continue;
+      }
+      let chunk: unknown;
+      try {
+        chunk = JSON.parse(data);
+      } catch {
+        continue;
+      }
+      if (!isObject(chunk)) continue;
+      out += this.chunk(chunk);
+    }
+    return out;
+  }
+
+  private start(usage: unknown): string {
+    if (this.started) return "";
+    this.started = true;
+    const known = messagesUsage(usage);
+    const input = known.input_tokens > 0 ? known.input_tokens : this.estimate;
+    return event("message_start", {
+      type: "message_start",
+      message: {
+        id: messageId(),
+        type: "message",
+        role: "assistant",
+        model: this.model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: input, output_tokens: 0 },
+      },
+    });
+  }
+
+  private chunk(chunk: Json): string {
+    if (isObject(chunk.error) || typeof chunk.error === "string") {
+      const message = isObject(chunk.error) ? String(chunk.error.message ?? "The backend failed mid-stream") : String(chunk.error);
+      this.error = { message };
+      return this.start(null) + event("error", { type: "error", error: { type: "api_error", message } });
+    }
+    let out = this.start(chunk.usage);
+    if (isObject(chunk.usage)) this.backendUsage = chunk.usage;
+    const choice = Array.isArray(chunk.choices) && isObject(chunk.choices[0]) ? chunk.choices[0] : null;
+    if (!choice) return out;
+    const delta = isObject(choice.delta) ? choice.delta : {};
+    const reasoning = delta.reasoning_content ?? delta.reasoning;
+    if (typeof reasoning === "string" && reasoning !== "") {
+      out += this.open({ kind: "thinking" }, { type: "thinking", thinking: "", signature: "" });
+      out += this.delta({ type: "thinking_delta", thinking: reasoning });
+    }
+    if (typeof delta.content === "string" && delta.content !== "") {
+      out += this.open({ kind: "text" }, { type: "text", text: "" });
+      out += this.delta({ type: "text_delta", text: delta.content });
+    }
+    if (Array.isArray(delta.tool_calls)) {
+      for (const call of delta.tool_calls.filter(isObject)) {
+        const index = typeof call.index === "number" ? call.index : 0;
+        const fn = isObject(call.function) ? call.function : {};
+        const current = this.block?.kind === "tool" ? this.block.index : -1;
+        if (index !== current && (typeof call.id === "string" || typeof fn.name === "string" || current === -1)) {
+          this.madeToolCall = true;
+          out += this.closeBlock();
+          this.block = { kind: "tool", index };
+          out += event("content_block_start", {
+            type: "content_block_start",
+            index: this.blocks,
+            content_block: { type: "tool_use", id: String(call.id ?? `toolu_${messageId()}`), name: String(fn.name ?? ""), input: {} },
+          });
+        }
+        if (typeof fn.arguments === "string" && fn.arguments !== "") out += this.delta({ type: "input_json_delta", partial_json: fn.arguments });
+      }
+    }
+    if (choice.finish_reason !== null && choice.finish_reason !== undefined) this.finish = choice.finish_reason;
+    return out;
+  }
+
+  /** Opens a block of this kind unless one is open: the open block (if another kind) is closed first. */
+  private open(block: Block, content: Json): string {
+    if (this.block?.kind === block.kind) return "";
+    const out = this.closeBlock();
+    this.block = block;
+    return out + event("content_block_start", { type: "content_block_start", index: this.blocks, content_block: content });
+  }
+
+  private delta(delta: Json): string {
+    return event("content_block_delta", { type: "content_block_delta", index: this.blocks, delta });
+  }
+
+  private closeBlock(): string {
+    if (!this.block) return "";
+    this.block = null;
+    return event("content_block_stop", { type: "content_block_stop", index: this.blocks++ });
+  }
+
+  private close(): string {
+    if (this.finished) return "";
+    this.finished = true;
+    const out = this.start(null) + this.closeBlock();
+    const usage = this.finalUsage();
+    return (
+      out +
+      event("message_delta", { type: "message_delta", delta: { stop_reason: stopReasonOf(this.finish, this.madeToolCall), stop_sequence: null }, usage }) +
+      event("message_stop", { type: "message_stop" })
+    );
+  }
+}

@@ -1,0 +1,433 @@
+// POST /v1/messages and /v1/messages/count_tokens, black box: the official @anthropic-ai/sdk talks
+// to the proxy, which relays natively to the strict Anthropic mock, and translates to chat
+// completions for an OpenAI-compatible mock and for the Gemini mock. messages.create,
+// messages.stream().finalMessage() (the SDK throws on events out of Anthropic's order), tool use over
+// two turns, countTokens, and errors in Anthropic's shape.
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import Anthropic from "@anthropic-ai/sdk";
+import { anthropicReply, startMockAnthropic, type MockAnthropic } from "../support/mock-anthropic";
+import { reply, startMock, type MockBackend } from "../support/mock-backend";
+import { geminiReply, mockUsage, startMockGemini, type MockGemini } from "../support/mock-gemini";
+import { CLIENT_KEY, removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
+import { requestEnded, usageRow } from "../support/translated";
+import { registerSecret } from "../support/transcript";
+
+const ANTHROPIC_KEY = registerSecret("sk-ant-messages-test-0123456789-SECRET", "messages test: anthropic backend key");
+const OPENAI_KEY = registerSecret("sk-oai-messages-test-0123456789-SECRET", "messages test: openai backend key");
+const GEMINI_KEY = registerSecret("AIzaSy-messages-test-0123456789-SECRET", "messages test: gemini backend key");
+
+let anthropic: MockAnthropic;
+let openai: MockBackend;
+let gemini: MockGemini;
+let proxy: ProxyHandle;
+let client: Anthropic;
+
+const WEATHER_TOOL = {
+  name: "get_weather",
+  description: "The weather in a city",
+  input_schema: { type: "object" as const, properties: { city: { type: "string" } }, required: ["city"] },
+};
+
+const sse = (chunks: unknown[]) => [...chunks.map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`), "data: [DONE]\n\n"];
+const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({
+  id: "chatcmpl-x",
+  object: "chat.completion.chunk",
+  created: 1700000000,
+  model: "oai-model",
+  choices: [{ index: 0, delta, finish_reason: finish }],
+});
+const usageChunk = (prompt: number, completion: number) => ({
+  id: "chatcmpl-x",
+  object: "chat.completion.chunk",
+  created: 1700000000,
+  model: "oai-model",
+  choices: [],
+  usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+});
+
+beforeAll(async () => {
+  anthropic = startMockAnthropic(ANTHROPIC_KEY);
+  openai = startMock("oai");
+  gemini = startMockGemini(GEMINI_KEY);
+  proxy = await startProxy(
+    {
+      clientKeys: [{ key: CLIENT_KEY, name: "messages-client" }],
+      endpoints: {
+        claude: { provider: "anthropic", url: anthropic.url, apiKey: ANTHROPIC_KEY, actualModelName: "claude-sonnet-4-5" },
+        local: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model", aliases: ["claude-haiku-*"] },
+        flash: { provider: "gemini", url: gemini.url, apiKey: GEMINI_KEY, actualModelName: "gemini-3-flash-preview" },
+      },
+    },
+    { label: "messages proxy log" },
+  );
+  client = new Anthropic({ baseURL: proxy.url(""), apiKey: CLIENT_KEY, maxRetries: 0 });
+});
+beforeEach(() => {
+  anthropic.reset();
+  openai.reset();
+  gemini.reset();
+});
+afterAll(async () => {
+  await proxy.stop();
+  await Promise.all([anthropic.stop(), openai.stop(), gemini.stop()]);
+  removeTempDirs();
+});
+
+describe("an Anthropic target: relayed natively", () => {
+  test("messages.create: only the model and the key change; anthropic-version and anthropic-beta pass", async () => {
+    anthropic.willReply(anthropicReply.text("Hello from Claude", { usage: { input_tokens: 12, output_tokens: 4 } }));
+    const message = await client.messages.create(
+      { model: "claude", max_tokens: 100, system: "Be brief.", messages: [{ role: "user", content: "Hi" }] },
+      { headers: { "anthropic-beta": "prompt-caching-2024-07-31", "anthropic-version": "2023-06-01" } },
+    );
+    expect(message.content).toEqual([{ type: "text", text: "Hello from Claude" }] as any);
+    expect(message.stop_reason).toBe("end_turn");
+    expect(message.usage.input_tokens).toBe(12);
+    const seen = anthropic.last;
+    expect(seen.refusal).toBeNull();
+    expect(seen.path).toBe("/v1/messages");
+    expect(seen.body).toEqual({ model: "claude-sonnet-4-5", max_tokens: 100, system: "Be brief.", messages: [{ role: "user", content: "Hi" }] });
+    expect(seen.headers.get("x-api-key")).toBe(ANTHROPIC_KEY);
+    expect(seen.headers.get("anthropic-version")).toBe("2023-06-01");
+    expect(seen.headers.get("anthropic-beta")).toBe("prompt-caching-2024-07-31");
+    expect(seen.headers.get("authorization")).toBeNull();
+    expect([...seen.headers].join()).not.toContain(CLIENT_KEY);
+  });
+
+  test("messages.stream().finalMessage(): thinking and text, the backend's events as they are; usage recorded", async () => {
+    anthropic.willReply(
+      anthropicReply.answer({
+        content: [
+          { type: "thinking", thinking: "Let me think." },
+          { type: "text", text: "Streaming from Claude." },
+        ],
+        pings: true,
+        usage: { input_tokens: 9, output_tokens: 7 },
+      }),
+    );
+    const stream = client.messages.stream({
+      model: "claude",
+      max_tokens: 2000,
+      thinking: { type: "enabled", budget_tokens: 1024 },
+      messages: [{ role: "user", content: "Hi" }],
+    });
+    const message = await stream.finalMessage();
+    expect(message.content.map((block) => block.type)).toEqual(["thinking", "text"]);
+    expect((message.content[1] as Anthropic.TextBlock).text).toBe("Streaming from Claude.");
+    expect(message.usage).toMatchObject({ input_tokens: 9, output_tokens: 7 });
+    const { response } = await stream.withResponse();
+    const row = await usageRow(proxy, await requestEnded(proxy, response));
+    expect(row).toMatchObject({ model: "claude", prompt_tokens: 9, completion_tokens: 7 });
+  });
+
+  test("tool use over two turns, natively", async () => {
+    anthropic.willReply(anthropicReply.answer({ content: [{ type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Oslo" } }] }));
+    const first = await client.messages.create({
+      model: "claude",
+      max_tokens: 100,
+      tools: [WEATHER_TOOL],
+      messages: [{ role: "user", content: "Weather in Oslo?" }],
+    });
+    expect(first.stop_reason).toBe("tool_use");
+    anthropic.willReply(anthropicReply.text("It is sunny."));
+    const second = await client.messages.create({
+      model: "claude",
+      max_tokens: 100,
+      tools: [WEATHER_TOOL],
+      messages: [
+        { role: "user", content: "Weather in Oslo?" },
+        { role: "assistant", content: first.content as Anthropic.ContentBlockParam[] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_01", content: "sunny" }] },
+      ],
+    });
+    expect(anthropic.last.refusal).toBeNull();
+    expect(second.content).toEqual([{ type: "text", text: "It is sunny." }] as any);
+  });
+
+  test("a 529 overloaded_error is answered (and judged) as a 503, its body as it came", async () => {
+    anthropic.willReply(anthropicReply.error(529, "overloaded_error", "Overloaded"));
+    const error = await client.messages.create({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(error).toBeInstanceOf(Anthropic.InternalServerError);
+    expect(error.status).toBe(503);
+    expect(error.error).toMatchObject({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } });
+  });
+
+  test("countTokens is forwarded", async () => {
+    const result = await client.messages.countTokens({ model: "claude", messages: [{ role: "user", content: "Hello there" }] });
+    expect(anthropic.last.path).toBe("/v1/messages/count_tokens");
+    expect(anthropic.last.body.model).toBe("claude-sonnet-4-5");
+    expect(result.input_tokens).toBeGreaterThan(0);
+  });
+});
+
+describe("an OpenAI-compatible target: translated to chat completions", () => {
+  test("messages.create: system, text and an image in, the answer back; an alias resolves", async () => {
+    openai.willReply(
+      reply.json({
+        id: "chatcmpl-1",
+        object: "chat.completion",
+        created: 1700000000,
+        model: "oai-model",
+        choices: [{ index: 0, message: { role: "assistant", content: "Hello from vLLM" }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 11, completion_tokens: 3, total_tokens: 14 },
+      }),
+    );
+    const message = await client.messages.create({
+      model: "claude-haiku-4-5-20251001",
+      max_tokens: 50,
+      system: [{ type: "text", text: "Be brief." }],
+      stop_sequences: ["END"],
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "What is this?" },
+            { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=" } },
+          ],
+        },
+      ],
+    });
+    expect(message.type).toBe("message");
+    expect(message.role).toBe("assistant");
+    expect(message.model).toBe("claude-haiku-4-5-20251001");
+    expect(message.content).toEqual([{ type: "text", text: "Hello from vLLM" }] as any);
+    expect(message.stop_reason).toBe("end_turn");
+    expect(message.usage).toMatchObject({ input_tokens: 11, output_tokens: 3 });
+    const seen = openai.last;
+    expect(seen.pathname).toBe("/v1/chat/completions");
+    expect(seen.headers.get("authorization")).toBe(`Bearer ${OPENAI_KEY}`);
+    expect(seen.headers.get("anthropic-version")).toBeNull();
+    expect(seen.json()).toEqual({
+      model: "oai-model",
+      max_tokens: 50,
+      stop: ["END"],
+      messages: [
+        { role: "system", content: "Be brief." },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "What is this?" },
+            { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=" } },
+          ],
+        },
+      ],
+    });
+  });
+
+  test("messages.stream().finalMessage(): text then a tool call, stop_reason tool_use, include_usage asked, usage recorded", async () => {
+    openai.willReply(
+      reply.sse(
+        sse([
+          chunk({ role: "assistant", content: "" }),
+          chunk({ reasoning_content: "Need the weather." }),
+          chunk({ content: "Let me " }),
+          chunk({ content: "check." }),
+          chunk({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "get_weather", arguments: "" } }] }),
+          chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }),
+          chunk({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] }),
+          chunk({ tool_calls: [{ index: 1, id: "call_2", type: "function", function: { name: "get_weather", arguments: '{"city":"Bergen"}' } }] }),
+          chunk({}, "tool_calls"),
+          usageChunk(40, 12),
+        ]),
+      ),
+    );
+    const stream = client.messages.stream({ model: "local", max_tokens: 100, tools: [WEATHER_TOOL], messages: [{ role: "user", content: "Weather?" }] });
+    const starts: number[] = [];
+    stream.on("streamEvent", (event) => {
+      if (event.type === "message_start") starts.push(event.message.usage.input_tokens);
+    });
+    const message = await stream.finalMessage();
+    expect(message.content).toEqual([
+      { type: "thinking", thinking: "Need the weather.", signature: "" },
+      { type: "text", text: "Let me check." },
+      { type: "tool_use", id: "call_1", name: "get_weather", input: { city: "Oslo" } },
+      { type: "tool_use", id: "call_2", name: "get_weather", input: { city: "Bergen" } },
+    ] as any);
+    expect(message.stop_reason).toBe("tool_use");
+    expect(message.usage).toMatchObject({ input_tokens: 40, output_tokens: 12 });
+    expect(starts.length).toBe(1);
+    expect(starts[0]).toBeGreaterThan(0);
+    const sent = openai.last.json();
+    expect(sent.stream).toBe(true);
+    expect(sent.stream_options).toEqual({ include_usage: true });
+    expect(sent.tools).toEqual([
+      { type: "function", function: { name: "get_weather", description: "The weather in a city", parameters: WEATHER_TOOL.input_schema } },
+    ]);
+    const { response } = await stream.withResponse();
+    const row = await usageRow(proxy, await requestEnded(proxy, response));
+    expect(row).toMatchObject({ model: "local", prompt_tokens: 40, completion_tokens: 12 });
+  });
+
+  test("tool use over two turns: tool_result blocks become tool messages, the text after them a user message", async () => {
+    openai.willReply(
+      reply.json({
+        id: "chatcmpl-2",
+        object: "chat.completion",
+        created: 1700000000,
+        model: "oai-model",
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: "assistant",
+              content: null,
+              tool_calls: [{ id: "call_9", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }],
+            },
+            finish_reason: "tool_calls",
+          },
+        ],
+        usage: { prompt_tokens: 20, completion_tokens: 5, total_tokens: 25 },
+      }),
+    );
+    const first = await client.messages.create({
+      model: "local",
+      max_tokens: 100,
+      tools: [WEATHER_TOOL],
+      tool_choice: { type: "any", disable_parallel_tool_use: true },
+      messages: [{ role: "user", content: "Weather in Oslo?" }],
+    });
+    expect(first.stop_reason).toBe("tool_use");
+    expect(first.content).toEqual([{ type: "tool_use", id: "call_9", name: "get_weather", input: { city: "Oslo" } }] as any);
+    expect(openai.last.json()).toMatchObject({ tool_choice: "required", parallel_tool_calls: false });
+
+    openai.willReply(reply.json({ ...defaultAnswer("Sunny in Oslo.") }));
+    const second = await client.messages.create({
+      model: "local",
+      max_tokens: 100,
+      tools: [WEATHER_TOOL],
+      messages: [
+        { role: "user", content: "Weather in Oslo?" },
+        { role: "assistant", content: first.content as Anthropic.ContentBlockParam[] },
+        {
+          role: "user",
+          content: [
+            { type: "tool_result", tool_use_id: "call_9", content: [{ type: "text", text: "sunny" }] },
+            { type: "text", text: "And tomorrow?" },
+          ],
+        },
+      ],
+    });
+    expect(second.content).toEqual([{ type: "text", text: "Sunny in Oslo." }] as any);
+    expect(second.stop_reason).toBe("end_turn");
+    expect(openai.last.json().messages).toEqual([
+      { role: "user", content: "Weather in Oslo?" },
+      { role: "assistant", content: null, tool_calls: [{ id: "call_9", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+      { role: "tool", tool_call_id: "call_9", content: "sunny" },
+      { role: "user", content: "And tomorrow?" },
+    ]);
+  });
+
+  test("countTokens: the estimate, no backend call", async () => {
+    const result = await client.messages.countTokens({
+      model: "local",
+      system: "Be brief.",
+      messages: [{ role: "user", content: "Hello there, how are you?" }],
+    });
+    expect(result.input_tokens).toBeGreaterThan(0);
+    expect(openai.requests.length).toBe(0);
+  });
+});
+
+function defaultAnswer(text: string) {
+  return {
+    id: "chatcmpl-3",
+    object: "chat.completion",
+    created: 1700000000,
+    model: "oai-model",
+    choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+    usage: { prompt_tokens: 30, completion_tokens: 4, total_tokens: 34 },
+  };
+}
+
+describe("a Gemini target: translated through the Gemini adapter", () => {
+  test("messages.create", async () => {
+    gemini.willReply(geminiReply.text("Hello from Gemini", { usage: mockUsage(7, 3) }));
+    const message = await client.messages.create({ model: "flash", max_tokens: 50, system: "Be brief.", messages: [{ role: "user", content: "Hi" }] });
+    expect(message.content).toEqual([{ type: "text", text: "Hello from Gemini" }] as any);
+    expect(message.stop_reason).toBe("end_turn");
+    expect(message.usage).toMatchObject({ input_tokens: 7, output_tokens: 3 });
+    expect(gemini.last.refusal).toBeNull();
+    expect(gemini.last.headers.get("x-goog-api-key")).toBe(GEMINI_KEY);
+  });
+
+  test("messages.stream().finalMessage() with a call whose STOP comes late, then the second turn", async () => {
+    gemini.willReply(geminiReply.calls([{ name: "get_weather", args: { city: "Oslo" } }], { text: "Checking.", lateStop: true, usage: mockUsage(20, 8) }));
+    const first = await client.messages
+      .stream({ model: "flash", max_tokens: 100, tools: [WEATHER_TOOL], messages: [{ role: "user", content: "Weather in Oslo?" }] })
+      .finalMessage();
+    expect(first.stop_reason).toBe("tool_use");
+    expect(first.content.map((block) => block.type)).toEqual(["text", "tool_use"]);
+    const call = first.content[1] as Anthropic.ToolUseBlock;
+    expect(call).toMatchObject({ name: "get_weather", input: { city: "Oslo" } });
+    expect(first.usage).toMatchObject({ input_tokens: 20, output_tokens: 8 });
+
+    gemini.willReply(geminiReply.text("Sunny."));
+    const second = await client.messages.create({
+      model: "flash",
+      max_tokens: 100,
+      tools: [WEATHER_TOOL],
+      messages: [
+        { role: "user", content: "Weather in Oslo?" },
+        { role: "assistant", content: first.content as Anthropic.ContentBlockParam[] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: call.id, content: "sunny" }] },
+      ],
+    });
+    expect(gemini.last.refusal).toBeNull();
+    expect(second.content).toEqual([{ type: "text", text: "Sunny." }] as any);
+  });
+
+  test("countTokens: the estimate", async () => {
+    const result = await client.messages.countTokens({ model: "flash", messages: [{ role: "user", content: "Hello" }] });
+    expect(result.input_tokens).toBeGreaterThan(0);
+    expect(gemini.requests.length).toBe(0);
+  });
+});
+
+describe("errors in Anthropic's shape", () => {
+  test("an unknown model is a 404 not_found_error", async () => {
+    const error = await client.messages.create({ model: "nope", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(error).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(error.error).toMatchObject({ type: "error", error: { type: "not_found_error" } });
+  });
+
+  test("a bad key is a 401 authentication_error, from x-api-key as from a Bearer token", async () => {
+    const bad = new Anthropic({ baseURL: proxy.url(""), apiKey: "wrong-key", maxRetries: 0 });
+    const error = await bad.messages.create({ model: "local", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(error).toBeInstanceOf(Anthropic.AuthenticationError);
+    expect(error.error).toMatchObject({ type: "error", error: { type: "authentication_error" } });
+    const bearer = new Anthropic({ baseURL: proxy.url(""), apiKey: null, authToken: CLIENT_KEY, maxRetries: 0 });
+    const ok = await bearer.messages.countTokens({ model: "local", messages: [{ role: "user", content: "Hi" }] });
+    expect(ok.input_tokens).toBeGreaterThan(0);
+  });
+
+  test("without /v1 too; a body that is not a Messages request is a 400 invalid_request_error", async () => {
+    const response = await fetch(proxy.url("/messages"), {
+      method: "POST",
+      headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "local", max_tokens: 5 }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+    const ok = await fetch(proxy.url("/messages"), {
+      method: "POST",
+      headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "local", max_tokens: 5, messages: [{ role: "user", content: "Hi" }] }),
+    });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ type: "message", content: [{ type: "text", text: "hello from oai" }] });
+  });
+
+  test("a backend's error is in Anthropic's shape with its status; other routes keep OpenAI's", async () => {
+    openai.willReply(reply.json({ error: { message: "context too long", type: "BadRequestError", code: 400 } }, { status: 400 }));
+    const error = await client.messages.create({ model: "local", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(error).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(error.error).toEqual({ type: "error", error: { type: "invalid_request_error", message: "context too long" } });
+    const chat = await fetch(proxy.url("/v1/chat/completions"), {
+      method: "POST",
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "nope", messages: [] }),
+    });
+    expect(chat.status).toBe(404);
+    expect((await chat.json()).error.code).toBe("model_not_found");
+  });
+});
