@@ -8,6 +8,7 @@ import { upstreamRequestHeaders } from "../upstream/headers";
 import {
   anthropicErrorBody,
   anthropicErrorOf,
+  brokenEvent,
   ChatToMessagesStream,
   estimateInputTokens,
   toChatRequest,
@@ -18,6 +19,7 @@ import { SseReader } from "./anthropic/sse";
 import type { AnswerTranslator, ChatCall, MessagesCall, Outgoing, ProviderAdapter, StreamWatch } from "./provider";
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 const isSuccess = (status: number) => status >= 200 && status < 300;
 
 /** A native Messages stream passed on byte for byte, its usage read on the way. */
@@ -31,9 +33,10 @@ class NativeStream implements StreamWatch {
     return chunk;
   }
 
-  flush(): Uint8Array | null {
+  flush(broken?: boolean): Uint8Array | null {
     this.read(this.reader.end());
-    return null;
+    // A cut body: Anthropic's error event, which the SDKs throw on (they ignore the relay's OpenAI-shaped one).
+    return broken && !this.error ? encoder.encode(brokenEvent()) : null;
   }
 
   /** An `error` event after the 200 (passed on as it came): the request ends as failed. */
@@ -99,9 +102,8 @@ class TranslatedStream implements StreamWatch {
 
   flush(broken?: boolean): Uint8Array | null {
     const rest = this.inner?.flush(broken) ?? null;
-    if (broken) return rest && rest.byteLength > 0 ? this.translator.push(rest) : null;
     const head = rest && rest.byteLength > 0 ? this.translator.push(rest) : new Uint8Array(0);
-    const tail = this.translator.end();
+    const tail = broken ? this.translator.broken() : this.translator.end();
     const out = new Uint8Array(head.byteLength + tail.byteLength);
     out.set(head, 0);
     out.set(tail, head.byteLength);

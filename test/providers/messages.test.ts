@@ -8,7 +8,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { anthropicReply, startMockAnthropic, type MockAnthropic } from "../support/mock-anthropic";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { geminiReply, mockUsage, startMockGemini, type MockGemini } from "../support/mock-gemini";
-import { CLIENT_KEY, removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
+import { CLIENT_KEY, removeTempDirs, SLOW_TIMEOUTS, startProxy, type ProxyHandle } from "../support/proxy";
 import { requestEnded, usageRow } from "../support/translated";
 import { registerSecret } from "../support/transcript";
 
@@ -52,9 +52,21 @@ beforeAll(async () => {
   proxy = await startProxy(
     {
       clientKeys: [{ key: CLIENT_KEY, name: "messages-client" }],
+      limits: { perModel: { limited: { rpm: 1 } } },
       endpoints: {
         claude: { provider: "anthropic", url: anthropic.url, apiKey: ANTHROPIC_KEY, actualModelName: "claude-sonnet-4-5" },
         local: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model", aliases: ["claude-haiku-*"] },
+        // Falls back from Claude to the OpenAI-compatible backend, over /v1/messages too.
+        "claude-fb": {
+          provider: "anthropic",
+          url: anthropic.url,
+          apiKey: ANTHROPIC_KEY,
+          actualModelName: "claude-opus-4-1",
+          retry: { attempts: 1 },
+          fallbacks: ["local"],
+        },
+        limited: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model" },
+        stalling: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model", timeouts: SLOW_TIMEOUTS },
         flash: { provider: "gemini", url: gemini.url, apiKey: GEMINI_KEY, actualModelName: "gemini-3-flash-preview" },
       },
     },
@@ -380,6 +392,35 @@ describe("a Gemini target: translated through the Gemini adapter", () => {
     const result = await client.messages.countTokens({ model: "flash", messages: [{ role: "user", content: "Hello" }] });
     expect(result.input_tokens).toBeGreaterThan(0);
     expect(gemini.requests.length).toBe(0);
+  });
+});
+
+describe("the gateway over Messages traffic", () => {
+  test("an overloaded Claude falls back to the OpenAI-compatible model, translated", async () => {
+    anthropic.willReply(anthropicReply.error(529, "overloaded_error", "Overloaded"));
+    const { data: message, response } = await client.messages
+      .create({ model: "claude-fb", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] })
+      .withResponse();
+    expect(message.content).toEqual([{ type: "text", text: "hello from oai" }] as any);
+    expect(response.headers.get("x-cm-proxy-served-by")).toBe("local/local#0");
+    expect(anthropic.requests.length).toBe(1);
+    expect(openai.requests.length).toBe(1);
+  });
+
+  test("limits apply: past the model's rpm, a 429 rate_limit_error with retry-after", async () => {
+    await client.messages.create({ model: "limited", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] });
+    const error = await client.messages.create({ model: "limited", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(error).toBeInstanceOf(Anthropic.RateLimitError);
+    expect(error.error).toMatchObject({ type: "error", error: { type: "rate_limit_error" } });
+    expect(error.headers.get("retry-after")).not.toBeNull();
+  });
+
+  test("a translated stream that breaks off ends with Anthropic's error event, which the SDK throws", async () => {
+    openai.willReply(reply.sse(sse([chunk({ role: "assistant", content: "" }), chunk({ content: "partial" })]), { stallAfter: 2 }));
+    const stream = client.messages.stream({ model: "stalling", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] });
+    const error = await stream.finalMessage().catch((e) => e);
+    expect(error).toBeInstanceOf(Anthropic.APIError);
+    expect(String(error.message)).toContain("broke off");
   });
 });
 

@@ -184,6 +184,12 @@ describe("ChatToMessagesStream", () => {
     expect(stream.failure()).toEqual({ message: "boom" });
     expect(new TextDecoder().decode(stream.end())).toBe("");
   });
+
+  test("a body the relay found broken ends with Anthropic's error event, no message_stop", () => {
+    const stream = new ChatToMessagesStream("m", 1);
+    const out = new TextDecoder().decode(stream.push(new TextEncoder().encode(delta({ content: "x" })))) + new TextDecoder().decode(stream.broken());
+    expect(events(out).map((e) => e.event)).toEqual(["message_start", "content_block_start", "content_block_delta", "error"]);
+  });
 });
 
 test("anthropicErrorOf: OpenAI's shape and plain text in Anthropic's; Anthropic's kept", () => {

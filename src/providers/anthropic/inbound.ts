@@ -270,6 +270,9 @@ export function anthropicErrorOf(status: number, body: string): string {
   return anthropicErrorBody(status, message);
 }
 
+/** The error event a Messages stream ends with when the backend's body broke off. */
+export const brokenEvent = () => event("error", { type: "error", error: { type: "api_error", message: "The backend's answer broke off mid-stream" } });
+
 type Block = { kind: "thinking" } | { kind: "text" } | { kind: "tool"; index: number };
 
 const encoder = new TextEncoder();
@@ -306,6 +309,16 @@ export class ChatToMessagesStream {
     let out = this.read(this.reader.end());
     if (!this.finished && this.error === null) out += this.close();
     return encoder.encode(out);
+  }
+
+  /**
+   * Anthropic's error event for a body the relay found broken (cut, or silent too long): the
+   * Messages SDKs throw on it, where they would ignore the relay's own OpenAI-shaped event.
+   */
+  broken(): Uint8Array {
+    if (this.finished || this.error) return new Uint8Array(0);
+    this.error = { message: "The backend's answer broke off mid-stream" };
+    return encoder.encode(this.start(null) + brokenEvent());
   }
 
   /** The backend's error event, if its stream carried one. */
