@@ -65,6 +65,7 @@ beforeAll(async () => {
           retry: { attempts: 1 },
           fallbacks: ["local"],
         },
+        azure: { provider: "azure", url: openai.url, apiKey: OPENAI_KEY, actualModelName: "gpt-dep", apiVersion: "2024-10-21" },
         limited: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model" },
         stalling: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model", timeouts: SLOW_TIMEOUTS },
         flash: { provider: "gemini", url: gemini.url, apiKey: GEMINI_KEY, actualModelName: "gemini-3-flash-preview" },
@@ -327,6 +328,15 @@ describe("an OpenAI-compatible target: translated to chat completions", () => {
       { role: "tool", tool_call_id: "call_9", content: "sunny" },
       { role: "user", content: "And tomorrow?" },
     ]);
+  });
+
+  test("an azure target: the chat completion on Azure's deployment path with api-key", async () => {
+    const message = await client.messages.create({ model: "azure", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] });
+    expect(message.content).toEqual([{ type: "text", text: "hello from oai" }] as any);
+    expect(openai.last.path).toBe("/openai/deployments/gpt-dep/chat/completions?api-version=2024-10-21");
+    expect(openai.last.headers.get("api-key")).toBe(OPENAI_KEY);
+    expect(openai.last.headers.get("authorization")).toBeNull();
+    expect(openai.last.json()).toEqual({ model: "gpt-dep", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] });
   });
 
   test("countTokens: the estimate, no backend call", async () => {
