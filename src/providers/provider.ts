@@ -93,6 +93,11 @@ export interface StreamWatch extends ChunkFilter {
 export interface ProviderAdapter {
   /** Throws a ProxyError (a 400) for a call it cannot make: no backend request is sent then. */
   outgoing(call: ClientCall, target: Target): Outgoing;
+  /**
+   * What `outgoing` needs from elsewhere before it can run (state another instance kept), fetched
+   * once per call; never rejects. Absent when the adapter needs nothing.
+   */
+  prepare?(call: ClientCall): Promise<void>;
   /** The usage of an answer read whole, as the client was sent it (translated answers in OpenAI's shape); null when it reports none. */
   usageOfBody(body: ArrayBuffer): Usage | null;
   streamWatch(stripUsage: boolean): StreamWatch;

@@ -147,6 +147,7 @@ export class Dispatch {
     const { request, deps } = this;
     const { record } = request;
     const provider = deps.providers[target.provider];
+    if (provider.prepare && request.call.kind !== "messages") await provider.prepare(request.call);
     let outgoing: Outgoing;
     try {
       outgoing = this.outgoing(provider, target);

@@ -18,6 +18,8 @@ import { openUsageStore } from "../observe/usage/open";
 import { usageObserver, type UsageStore } from "../observe/usage/store";
 import { Dispatcher } from "../proxy/dispatch";
 import { anthropicAdapter } from "../providers/anthropic";
+import { redisThinking } from "../providers/anthropic/shared-thinking";
+import { ThinkingStore } from "../providers/anthropic/thinking-store";
 import { azure } from "../providers/azure";
 import { gemini } from "../providers/gemini";
 import { openAI } from "../providers/openai";
@@ -146,7 +148,12 @@ export async function startServer({
   metrics.counterFn("cm_proxy_usage_rows_dropped_total", "Usage rows dropped because the usage store's write queue was full", () => usage?.droppedRows ?? null);
 
   let ready = false;
-  const dispatcher = new Dispatcher({ states, limiter, providers: { openai: openAI, anthropic: anthropicAdapter(), gemini, azure }, random: Math.random });
+  const dispatcher = new Dispatcher({
+    states,
+    limiter,
+    providers: { openai: openAI, anthropic: anthropicAdapter(new ThinkingStore({ shared: redis ? redisThinking(redis) : undefined })), gemini, azure },
+    random: Math.random,
+  });
   const clientAddress = (request: Request) => app.server?.requestIP(request)?.address;
   const app = createApp({ configs, catalogs, states, dispatcher, limiter, log, observe, metrics, recent, usage, redis, clientAddress, ready: () => ready });
   try {

@@ -80,6 +80,17 @@ class MessagesAnswer implements AnswerTranslator {
   }
 }
 
+/** The ids of the tool calls a chat request replays (its assistant turns'), whose thinking may be kept. */
+function replayedToolCallIds(body: Readonly<Record<string, unknown>>): string[] {
+  const ids: string[] = [];
+  if (!Array.isArray(body.messages)) return ids;
+  for (const message of body.messages as { role?: unknown; tool_calls?: unknown }[]) {
+    if (message?.role !== "assistant" || !Array.isArray(message.tool_calls)) continue;
+    for (const call of message.tool_calls as { id?: unknown }[]) if (typeof call?.id === "string") ids.push(call.id);
+  }
+  return ids;
+}
+
 /**
  * The adapter for `provider: "anthropic"`: chat completions only (every other operation is a 400
  * naming the provider, sent nowhere). `thinking` keeps signed thinking between a client's turns.
@@ -101,6 +112,8 @@ export function anthropicAdapter(thinking: ThinkingStore = new ThinkingStore()):
         answer: new MessagesAnswer(target.modelId, includeUsage(call.body), thinking),
       };
     },
+    // A tool loop's next turn may land on another instance than the one that kept its thinking.
+    prepare: (call) => (call.kind === "chat" ? thinking.fetch(replayedToolCallIds(call.body)) : Promise.resolve()),
     // What is read is the translated answer, in OpenAI's shape.
     usageOfBody,
     streamWatch: (stripUsage) => new StreamUsage(stripUsage),

@@ -52,4 +52,26 @@ describe("ThinkingStore", () => {
     expect(store.lookup(["b"])).toBeUndefined();
     expect(store.size).toBe(1);
   });
+
+  test("shared: kept turns are saved for every instance, and fetch brings a turn kept elsewhere into memory, once per turn", async () => {
+    const saved = new Map<string, { ids: readonly string[]; blocks: readonly ReplayedThinking[] }>();
+    const loads: string[] = [];
+    const shared = {
+      save: (ids: readonly string[], blocks: readonly ReplayedThinking[]) => {
+        for (const id of ids) saved.set(id, { ids, blocks });
+      },
+      load: async (id: string) => {
+        loads.push(id);
+        return saved.get(id) ?? null;
+      },
+    };
+    new ThinkingStore({ shared }).keep({ toolCallIds: ["a", "b"], blocks: thought("elsewhere") });
+    const here = new ThinkingStore({ shared });
+    expect(here.lookup(["a"])).toBeUndefined();
+    await here.fetch(["a", "b", "unknown"]);
+    expect(loads).toEqual(["a", "unknown"]);
+    expect(here.lookup(["b"])).toEqual(thought("elsewhere"));
+    await here.fetch(["a", "b"]);
+    expect(loads).toEqual(["a", "unknown"]);
+  });
 });
