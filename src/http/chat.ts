@@ -1,8 +1,9 @@
 import { Elysia, t } from "elysia";
+import type { ChatCall } from "../providers/provider";
 import { readJsonObject } from "../upstream/json-body";
 import { clientAccess } from "./client-access";
 import { searchOf, type RouteContext } from "./context";
-import { resolveModel } from "./model-request";
+import { postedModelRequest, resolveModel } from "./model-request";
 
 /** Elysia converts numeric strings for t.Integer ("0x10" → 16); a whole-number t.Number rejects them. */
 const WholeNumber = () => t.Number({ multipleOf: 1 });
@@ -43,34 +44,24 @@ export const ChatCompletionRequest = t.Object(
 export const chatRoutes = ({ configs, catalogs, dispatcher, observe }: RouteContext, prefix: string) =>
   new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(catalogs, observe)).post(
     "/chat/completions",
-    ({ body, request, server, catalog, config, client, record, limitUser }) => {
+    (posted) => {
+      const { body, request, server, catalog, config, client, record } = posted;
       const model = resolveModel(catalog, body.model, client, record);
       // Generations may take minutes before their first byte: never cut this connection for idling.
       server?.timeout(request, 0);
       // A stream reports its usage only when asked: the proxy asks, and takes that chunk out again.
       const askUsage =
         body.stream === true && config.usage.streamUsage && (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage !== true;
-      return dispatcher.dispatch({
-        model,
-        catalog,
-        method: "POST",
-        call: {
-          kind: "chat",
-          body,
-          search: searchOf(request.url),
-          askUsage,
-          headers: request.headers,
-          forwardUserInfo: config.forwardUserInfoHeaders,
-          requestId: record.id,
-        },
-        replayable: true,
-        maxBodyBytes: config.maxBodyBytes,
-        clientSignal: request.signal,
-        record,
-        readsUsage: true,
-        client,
-        user: limitUser,
-      });
+      const call: ChatCall = {
+        kind: "chat",
+        body,
+        search: searchOf(request.url),
+        askUsage,
+        headers: request.headers,
+        forwardUserInfo: config.forwardUserInfoHeaders,
+        requestId: record.id,
+      };
+      return dispatcher.dispatch(postedModelRequest(posted, model, call, true));
     },
     {
       // The bounded reader always answers; "json" follows it only so the OpenAPI document

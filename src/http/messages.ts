@@ -5,7 +5,7 @@ import type { MessagesCall } from "../providers/provider";
 import { readJsonObject } from "../upstream/json-body";
 import { clientAccess } from "./client-access";
 import type { RouteContext } from "./context";
-import { resolveModel } from "./model-request";
+import { postedModelRequest, resolveModel, type PostedRequest } from "./model-request";
 
 /** The paths whose errors are answered in Anthropic's shape (app.ts's onError asks). */
 const MESSAGES_PATH = /^(?:\/v1)?\/messages(?:\/count_tokens)?\/?$/;
@@ -38,35 +38,25 @@ const MessagesRequest = t.Object(
  * gets the request as sent (model and key changed); any other, a chat completion made of it.
  * Errors are in Anthropic's shape.
  */
+/** The Messages call of a posted body, for the operation asked. */
+const messagesCall = (posted: PostedRequest & { readonly body: MessagesCall["body"] }, operation: MessagesCall["operation"]): MessagesCall => ({
+  kind: "messages",
+  operation,
+  body: posted.body,
+  headers: posted.request.headers,
+  forwardUserInfo: posted.config.forwardUserInfoHeaders,
+  requestId: posted.record.id,
+});
+
 export const messagesRoutes = ({ configs, catalogs, dispatcher, observe }: RouteContext, prefix: string) => {
   return new Elysia({ name: "messages", seed: prefix, prefix })
     .use(clientAccess(catalogs, observe))
     .post(
       "/messages",
-      ({ body, request, server, catalog, config, client, record, limitUser }) => {
-        const model = resolveModel(catalog, body.model, client, record);
-        server?.timeout(request, 0);
-        const call: MessagesCall = {
-          kind: "messages",
-          operation: "messages",
-          body,
-          headers: request.headers,
-          forwardUserInfo: config.forwardUserInfoHeaders,
-          requestId: record.id,
-        };
-        return dispatcher.dispatch({
-          model,
-          catalog,
-          method: "POST",
-          call,
-          replayable: true,
-          maxBodyBytes: config.maxBodyBytes,
-          clientSignal: request.signal,
-          record,
-          readsUsage: true,
-          client,
-          user: limitUser,
-        });
+      (posted) => {
+        const model = resolveModel(posted.catalog, posted.body.model, posted.client, posted.record);
+        posted.server?.timeout(posted.request, 0);
+        return dispatcher.dispatch(postedModelRequest(posted, model, messagesCall(posted, "messages"), true));
       },
       {
         parse: [({ request }) => readJsonObject(request, configs.current.maxBodyBytes), "json"],
@@ -80,33 +70,13 @@ export const messagesRoutes = ({ configs, catalogs, dispatcher, observe }: Route
     )
     .post(
       "/messages/count_tokens",
-      ({ body, request, catalog, config, client, record, limitUser }) => {
-        const model = resolveModel(catalog, body.model, client, record);
+      (posted) => {
+        const model = resolveModel(posted.catalog, posted.body.model, posted.client, posted.record);
         // Only Anthropic backends count; for the others, the documented estimate (inbound.ts).
         if (!model.targets.some((target) => target.provider === "anthropic")) {
-          return jsonResponse(JSON.stringify({ input_tokens: estimateInputTokens(body) }));
+          return jsonResponse(JSON.stringify({ input_tokens: estimateInputTokens(posted.body) }));
         }
-        const call: MessagesCall = {
-          kind: "messages",
-          operation: "messages/count_tokens",
-          body,
-          headers: request.headers,
-          forwardUserInfo: config.forwardUserInfoHeaders,
-          requestId: record.id,
-        };
-        return dispatcher.dispatch({
-          model,
-          catalog,
-          method: "POST",
-          call,
-          replayable: true,
-          maxBodyBytes: config.maxBodyBytes,
-          clientSignal: request.signal,
-          record,
-          readsUsage: false,
-          client,
-          user: limitUser,
-        });
+        return dispatcher.dispatch(postedModelRequest(posted, model, messagesCall(posted, "messages/count_tokens"), false));
       },
       {
         parse: [({ request }) => readJsonObject(request, configs.current.maxBodyBytes), "json"],

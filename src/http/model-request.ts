@@ -1,7 +1,10 @@
 import type { ClientKey } from "../access/clients";
 import type { Catalog } from "../catalog/catalog";
+import type { ProxyConfig } from "../config/proxy-config";
 import type { Model } from "../model/model";
 import type { RequestRecord } from "../observe/record";
+import type { ClientCall, MessagesCall } from "../providers/provider";
+import type { ModelRequest } from "../proxy/dispatch";
 
 /** Paths whose answers report token usage, below `/v1/`. */
 const USAGE_PATHS = new Set(["chat/completions", "completions", "embeddings", "responses"]);
@@ -21,4 +24,31 @@ export function resolveModel(catalog: Catalog, named: unknown, client: ClientKey
   const model = catalog.resolve(named, client);
   record.modelLabel = model.id;
   return model;
+}
+
+/** What a route knows of a request a client posted as JSON (chat, messages), from clientAccess. */
+export interface PostedRequest {
+  readonly request: Request;
+  readonly catalog: Catalog;
+  readonly config: ProxyConfig;
+  readonly client: ClientKey | null;
+  readonly record: RequestRecord;
+  readonly limitUser: string | null;
+}
+
+/** The dispatcher's request for a JSON body posted to `model`: parsed already, so replayable. */
+export function postedModelRequest(posted: PostedRequest, model: Model, call: ClientCall | MessagesCall, readsUsage: boolean): ModelRequest {
+  return {
+    model,
+    catalog: posted.catalog,
+    method: "POST",
+    call,
+    replayable: true,
+    maxBodyBytes: posted.config.maxBodyBytes,
+    clientSignal: posted.request.signal,
+    record: posted.record,
+    readsUsage,
+    client: posted.client,
+    user: posted.limitUser,
+  };
 }
