@@ -10,6 +10,7 @@
 // input_json_delta pieces, thinking with signature_delta, an error event mid-stream, usage with
 // cache tokens). Thinking signatures are derived from the thinking text, so a replayed block
 // whose text or signature changed is refused, as the real API refuses it.
+import { RecordingServer } from "./recording-server";
 
 export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "pause_turn" | "refusal";
 
@@ -514,47 +515,12 @@ export function streamEvents(answer: MockAnswer, model: string): string[] {
 
 const errorBody = (type: string, message: string) => ({ type: "error", error: { type, message }, request_id: `req_mock${++serial}` });
 
-export class MockAnthropic {
-  readonly requests: AnthropicRequest[] = [];
-  private script: Script | null = null;
-  private server: ReturnType<typeof Bun.serve> | null = null;
-
-  constructor(private readonly apiKey: string | null = null) {}
-
-  get url(): string {
-    if (!this.server) throw new Error("mock anthropic is not started");
-    return `http://127.0.0.1:${this.server.port}`;
+export class MockAnthropic extends RecordingServer<AnthropicRequest, Script> {
+  constructor(private readonly apiKey: string | null = null) {
+    super("anthropic");
   }
 
-  get last(): AnthropicRequest {
-    const last = this.requests.at(-1);
-    if (!last) throw new Error("mock anthropic received no request");
-    return last;
-  }
-
-  start(): this {
-    this.server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (request) => this.handle(request) });
-    return this;
-  }
-
-  /** Scripts the answer to every following accepted request (until `reset`). */
-  willReply(script: Script): this {
-    this.script = script;
-    return this;
-  }
-
-  reset(): void {
-    this.requests.length = 0;
-    this.script = null;
-  }
-
-  async stop(): Promise<void> {
-    this.reset();
-    await this.server?.stop(true);
-    this.server = null;
-  }
-
-  private async handle(request: Request): Promise<Response> {
+  protected async handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const text = await request.text();
     let body: unknown;

@@ -4,6 +4,7 @@
 // error with headers, or nothing at all (hang). Each recorded request exposes `closed`, resolved
 // when the proxy side aborted or closed the connection before the reply was complete.
 import { deferred, EventLog, within, type Deferred } from "./events";
+import { RecordingServer } from "./recording-server";
 
 export type Headerish = Record<string, string>;
 
@@ -87,50 +88,13 @@ export function defaultCompletion(backend: string, model: unknown) {
   };
 }
 
-export class MockBackend {
-  readonly requests: RecordedRequest[] = [];
-  private script: Script | null = null;
-  private server: ReturnType<typeof Bun.serve> | null = null;
+export class MockBackend extends RecordingServer<RecordedRequest, Script> {
   private arrivals: { count: number; done: Deferred<void> }[] = [];
   private readonly releases = new Set<() => void>();
 
-  constructor(readonly name: string) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  get port(): number {
-    if (!this.server) throw new Error(`mock ${this.name} is not started`);
-    return this.server.port!;
-  }
-
-  get last(): RecordedRequest {
-    const last = this.requests.at(-1);
-    if (!last) throw new Error(`mock ${this.name} received no request`);
-    return last;
-  }
-
-  start(): this {
-    this.server = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      idleTimeout: 0,
-      fetch: (request) => this.handle(request),
-    });
-    return this;
-  }
-
-  /** Scripts the reply to every following request (until `reset`). */
-  willReply(script: Script): this {
-    this.script = script;
-    return this;
-  }
-
   /** Forgets the recorded requests and the script; open hangs and stalls are released. */
-  reset(): void {
-    this.requests.length = 0;
-    this.script = null;
+  override reset(): void {
+    super.reset();
     this.arrivals = [];
     for (const release of this.releases) release();
     this.releases.clear();
@@ -146,13 +110,7 @@ export class MockBackend {
     return this.requests[count - 1]!;
   }
 
-  async stop(): Promise<void> {
-    this.reset();
-    await this.server?.stop(true);
-    this.server = null;
-  }
-
-  private async handle(request: Request): Promise<Response> {
+  protected async handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const closed = deferred();
     let complete = false;

@@ -16,6 +16,7 @@
 // API's recorded shapes: whole (the chunks merged), as SSE (`data: …\r\n\r\n` per chunk) or, without
 // alt=sse, as one JSON array. batchEmbedContents answers with vectors derived from each text.
 import type { GenerateContentResponse, Part, UsageMetadata } from "../../src/providers/gemini/types";
+import { RecordingServer } from "./recording-server";
 
 type Json = Record<string, unknown>;
 
@@ -511,52 +512,22 @@ const errorBody = (refusal: Pick<GeminiRefusal, "status" | "statusText" | "messa
     error: { code: refusal.status, message: refusal.message, status: refusal.statusText, ...(refusal.details ? { details: refusal.details } : {}) },
   });
 
-export class MockGemini {
-  readonly requests: GeminiRequest[] = [];
-  private script: Script | null = null;
-  private server: ReturnType<typeof Bun.serve> | null = null;
+export class MockGemini extends RecordingServer<GeminiRequest, Script> {
   /** Signatures sent on function calls, by call (name + arguments): a replay must carry them back. */
   private readonly signatures = new Map<string, string>();
 
   /** `apiKey`: the only key accepted; null accepts any key (but one is still required). */
-  constructor(readonly apiKey: string | null) {}
-
-  get url(): string {
-    if (!this.server) throw new Error("mock gemini is not started");
-    return `http://127.0.0.1:${this.server.port}`;
-  }
-
-  get last(): GeminiRequest {
-    const last = this.requests.at(-1);
-    if (!last) throw new Error("mock gemini received no request");
-    return last;
-  }
-
-  start(): this {
-    this.server = Bun.serve({ hostname: "127.0.0.1", port: 0, idleTimeout: 0, fetch: (request) => this.handle(request) });
-    return this;
-  }
-
-  /** Scripts the answer to every following request that is not refused (until `reset`). */
-  willReply(script: Script): this {
-    this.script = script;
-    return this;
+  constructor(readonly apiKey: string | null) {
+    super("gemini");
   }
 
   /** Forgets requests, the script and the signatures sent. */
-  reset(): void {
-    this.requests.length = 0;
-    this.script = null;
+  override reset(): void {
+    super.reset();
     this.signatures.clear();
   }
 
-  async stop(): Promise<void> {
-    this.reset();
-    await this.server?.stop(true);
-    this.server = null;
-  }
-
-  private async handle(request: Request): Promise<Response> {
+  protected async handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const match = PATH.exec(url.pathname);
     const text = await request.text();
