@@ -1,7 +1,7 @@
 // The benchmark (issue 3): direct (client → mock), floor (bench/floor.ts) and proxy (the compiled
 // binary) measured in one run against the same mock and judged against the cost budget, with the
 // two required-floor references (bench/required-*.ts) that show why a missed bar is missed, and one
-// row per gateway feature (access log, usage store, metrics, routing, limits), each measured with
+// row per gateway feature (access log, usage store, metrics, routing, limits, Anthropic translation), each measured with
 // and without the feature in the same run. Run with `make bench` (builds the binary first). Writes
 // bench/RESULTS.md and bench/results/latest.json. Every wait is bounded and every server is
 // stopped on exit.
@@ -17,7 +17,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { availableParallelism, totalmem } from "node:os";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
-import { BACKEND_KEY, BACKEND_MODEL, CLIENT_MODEL, TWO_TARGET_MODEL } from "./shared";
+import { ANTHROPIC_BACKEND_MODEL, BACKEND_KEY, BACKEND_MODEL, CLIENT_MODEL, TWO_TARGET_MODEL } from "./shared";
 
 const ROOT = resolve(import.meta.dir, "..");
 process.chdir(ROOT);
@@ -304,8 +304,9 @@ interface StreamResult {
   wallMs: number;
 }
 
-async function streams(url: string, count: number): Promise<StreamResult> {
-  const cmd = pin(LOAD_CPU, [BUN, "bench/streams.ts", url, String(count), String(STREAM_CHUNKS), String(STREAM_DELAY_MS), "30000"]);
+async function streams(url: string, count: number, translated = false): Promise<StreamResult> {
+  const args = [url, String(count), String(STREAM_CHUNKS), String(STREAM_DELAY_MS), "30000", ...(translated ? ["translated"] : [])];
+  const cmd = pin(LOAD_CPU, [BUN, "bench/streams.ts", ...args]);
   // The client's own fetch must never queue: raise Bun's 256-requests-in-flight cap for it.
   return benchJson(await runWithLimit(cmd, { BUN_CONFIG_MAX_HTTP_REQUESTS: RAISED_FETCH_CAP }, 60_000));
 }
@@ -341,15 +342,17 @@ async function startMock(): Promise<Server> {
  * A proxy config in bench/results: the two bench models on the mock, plus `extra` (top-level keys;
  * a `usage` object is merged). Each config has its own usage store file (removed at the start of
  * every run by `removeUsageFiles`), so no two processes write the same SQLite file at once and no run
- * inserts into a table that earlier runs have grown.
+ * inserts into a table that earlier runs have grown. An `endpoints` object in `extra` is merged into
+ * the endpoints of the same name (the translation variant turns the bench model's into an anthropic one).
  */
 function writeProxyConfig(mock: Server, name = "proxy-config.json", extra: Record<string, unknown> = {}): string {
   const path = resolve(SCRATCH, name);
+  const endpoints = (extra.endpoints ?? {}) as Record<string, Record<string, unknown>>;
   const config = {
     ...extra,
     usage: { path: `usage-${name.replace(/\.json$/, "")}.db`, ...(extra.usage as Record<string, unknown> | undefined) },
     endpoints: {
-      [CLIENT_MODEL]: { displayName: "Bench model", url: mock.url, apiKey: BACKEND_KEY, actualModelName: BACKEND_MODEL },
+      [CLIENT_MODEL]: { displayName: "Bench model", url: mock.url, apiKey: BACKEND_KEY, actualModelName: BACKEND_MODEL, ...endpoints[CLIENT_MODEL] },
       [TWO_TARGET_MODEL]: {
         displayName: "Bench model, two targets",
         apiKey: BACKEND_KEY,
@@ -480,6 +483,9 @@ async function measureLoad(targets: Record<TargetName, Server>): Promise<void> {
 
 // ---- gateway features: one row each, measured with and without in the same run ----------------
 
+/** The bench model served through Anthropic's Messages API (merged into its endpoint; url stays the mock). */
+const ANTHROPIC_ENDPOINT = { provider: "anthropic", actualModelName: ANTHROPIC_BACKEND_MODEL };
+
 /** High enough never to refuse: a whole run sends a few hundred thousand requests per process. */
 const LIMIT_RPM = 10_000_000;
 
@@ -535,6 +541,13 @@ const FEATURES: readonly Feature[] = [
     variant: "on",
     config: { limits: { perModel: { [CLIENT_MODEL]: { rpm: LIMIT_RPM } } } },
     how: `\`limits.perModel\` with one \`rpm\` rule (${LIMIT_RPM.toLocaleString("en-US")}, never reached) on the model asked for`,
+  },
+  {
+    key: "translation",
+    label: "translation (anthropic), non-streamed chat",
+    variant: "on",
+    config: { endpoints: { [CLIENT_MODEL]: ANTHROPIC_ENDPOINT } },
+    how: "`provider: \"anthropic\"` on the model asked for (the same mock, answering `POST /v1/messages` in Anthropic's format), against the baseline's OpenAI relay",
   },
 ];
 /** The baseline's second process: where it sits in the order (half a round from the baseline) makes its distance from the baseline a typical one. */
@@ -732,6 +745,53 @@ async function measureStreams(targets: Record<TargetName, Server>, suffix: strin
     fig[name][`streamWallMs${suffix}`] = median(r.map((x) => x.wallMs));
   }
   raw[`streams${suffix}`] = results;
+}
+
+/** The translation streams: per side (relay, translated), the per-round figures. */
+interface TranslationStreamRound {
+  exact: number;
+  streams: number;
+  firstByteP50: number;
+  cpuUsPerStream: number;
+}
+const translationStreams: Record<"relay" | "translated", TranslationStreamRound[]> = { relay: [], translated: [] };
+
+/**
+ * The stream half of the translation rows: two fresh proxies on the target core, the default config
+ * (the OpenAI relay) and the anthropic-provider one, each sent ${STREAMS} slow streams at once. One
+ * warm-up round each (dropped), then `streamRounds` rounds, the order swapped each round; per round,
+ * the first byte p50 and the process's CPU time over the round ÷ streams.
+ */
+async function measureTranslationStreams(mock: Server, config: string): Promise<void> {
+  log(`translation streams: ${STREAMS} at once × ${S.streamRounds} rounds, relay vs anthropic translation (fresh proxies)`);
+  const relay = await startServer("proxy-relay-streams", proxyCmd(config));
+  const translated = await startServer(
+    "proxy-translation-streams",
+    proxyCmd(writeProxyConfig(mock, "proxy-config-translation-streams.json", { endpoints: { [CLIENT_MODEL]: ANTHROPIC_ENDPOINT } })),
+  );
+  const sides = { relay, translated } as const;
+  try {
+    for (const [name, server] of Object.entries(sides)) await streams(server.url, STREAMS, name === "translated");
+    for (let round = 0; round < S.streamRounds; round++) {
+      const order = round % 2 ? (["translated", "relay"] as const) : (["relay", "translated"] as const);
+      for (const name of order) {
+        const server = sides[name];
+        const cpu0 = cpuSeconds(server.pid);
+        const result = await streams(server.url, STREAMS, name === "translated");
+        const cpu = cpuSeconds(server.pid) - cpu0;
+        translationStreams[name].push({
+          exact: result.exact,
+          streams: result.streams,
+          firstByteP50: result.firstByteP50,
+          cpuUsPerStream: (cpu * 1e6) / result.streams,
+        });
+      }
+    }
+    raw.translationStreams = translationStreams;
+  } finally {
+    await stop(relay.child);
+    await stop(translated.child);
+  }
 }
 
 // ---- report ---------------------------------------------------------------------------------
@@ -981,7 +1041,8 @@ function report(context: { pinning: string; machine: string[]; versions: string[
       "the proxy with the default config (usage store, metrics and access log on, one target) in its own",
       "process. A feature that is on by default is measured against a process with only that feature",
       "switched off; routing and limits are measured by adding them to the baseline (routing: the baseline",
-      "process asked for a model with two targets; limits: a process with one rpm rule added). The first",
+      "process asked for a model with two targets; limits: a process with one rpm rule added; translation: a",
+      'process whose model has `provider: "anthropic"`, see Translation cost below). The first',
       "row runs the baseline config a second time, as its own process: how far the very same work lands",
       "from itself in this run.",
       "",
@@ -1001,6 +1062,61 @@ function report(context: { pinning: string; machine: string[]; versions: string[
       '"Above the same-work spread" names the figures whose cost is larger than the first row\'s: the',
       "baseline's difference from itself, or half the range of its per-round differences where that is",
       "larger. A figure not named there cannot be told from noise in this run.",
+      "",
+    );
+  }
+  // Issue 16: what translating to and from Anthropic's format costs beside the OpenAI relay.
+  const translationLines: string[] = [];
+  const chatCost = features.costs.translation;
+  const [relayStreams, translatedStreams] = [translationStreams.relay, translationStreams.translated];
+  if (chatCost || relayStreams.length) {
+    const streamAdded = (pick: (r: TranslationStreamRound) => number) => spreadOf(translatedStreams.map((t, i) => pick(t) - pick(relayStreams[i]!)));
+    const side = (runs: TranslationStreamRound[], pick: (r: TranslationStreamRound) => number) => median(runs.map(pick));
+    const range = (x: Spread, digits: number) => `**${signed(x.median, digits)}** (${signed(x.min, digits)} to ${signed(x.max, digits)})`;
+    const complete = (runs: TranslationStreamRound[]) => `${runs.reduce((sum, r) => sum + r.exact, 0)}/${runs.reduce((sum, r) => sum + r.streams, 0)}`;
+    const cpuAdded = streamAdded((r) => r.cpuUsPerStream);
+    const ttfbAdded = streamAdded((r) => r.firstByteP50);
+    translationLines.push(
+      "## Translation cost (issue 16)",
+      "",
+      "The same chat completion from the same mock, relayed to an OpenAI-format endpoint (the baseline) or",
+      '`provider: "anthropic"` on the model: translated to `POST /v1/messages`, and the `message` or the',
+      "SSE events translated back. Non-streamed: the gateway-features row above (same rounds, rotated).",
+      `Streams: two fresh proxies on CPU ${TARGET_CPU}, ${STREAMS} slow streams at once each (${STREAM_CHUNKS} deltas ${STREAM_DELAY_MS} ms apart), one`,
+      `warm-up round each dropped, then ${S.streamRounds} round(s), the order swapped each round; CPU per stream is the process's`,
+      `CPU time over the round ÷ streams (read from /proc in 10 ms clock ticks: ${fmt(10_000 / STREAMS, 0)} µs per stream is the resolution).`,
+      "Translated streams cannot be byte-exact with the mock's Anthropic",
+      "bytes, so they are counted complete when every text delta arrives once, in order, followed by `data: [DONE]`.",
+      "Added = the median over rounds of (translated − relay, same round), with the rounds' range.",
+      "",
+      "| request | relay (openai) | translated (anthropic) | added (rounds' range) |",
+      "|---|--:|--:|--:|",
+      ...(chatCost
+        ? [
+            `| non-streamed chat: CPU µs/request | ${fmt(chatCost.withoutCpuUs, 1)} | ${fmt(chatCost.withCpuUs, 1)} | ${range(chatCost.cpuUsAdded, 1)} |`,
+            `| non-streamed chat: max req/s | ${fmt(chatCost.withoutRps, 0)} | ${fmt(chatCost.withRps, 0)} | ${Number.isFinite(chatCost.tputRatio.median) ? `${(chatCost.tputRatio.median * 100).toFixed(1)} %` : "—"} of relay |`,
+            `| non-streamed chat: p50 at ${RATE_RPS} req/s added (ms) | | | ${range(chatCost.p50AddedMs, 3)} |`,
+          ]
+        : []),
+      ...(relayStreams.length
+        ? [
+            `| ${STREAMS} slow streams: CPU µs/stream | ${fmt(
+              side(relayStreams, (r) => r.cpuUsPerStream),
+              0,
+            )} | ${fmt(
+              side(translatedStreams, (r) => r.cpuUsPerStream),
+              0,
+            )} | ${range(cpuAdded, 0)} |`,
+            `| ${STREAMS} slow streams: first byte p50 (ms) | ${fmt(
+              side(relayStreams, (r) => r.firstByteP50),
+              1,
+            )} | ${fmt(
+              side(translatedStreams, (r) => r.firstByteP50),
+              1,
+            )} | ${range(ttfbAdded, 1)} |`,
+            `| ${STREAMS} slow streams: exact (relay) / complete (translated) | ${complete(relayStreams)} | ${complete(translatedStreams)} | |`,
+          ]
+        : []),
       "",
     );
   }
@@ -1062,6 +1178,7 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     "",
     ...budgetLines,
     ...featureLines,
+    ...translationLines,
     ...manyRows,
     "## Verdict against the cost budget and the bars of issues 3, 9, 10 and 11",
     "",
@@ -1163,6 +1280,8 @@ async function main(): Promise<void> {
     const raised = await startTargets(mock, config, { BUN_CONFIG_MAX_HTTP_REQUESTS: RAISED_FETCH_CAP }, "-streams-raised");
     await measureStreams({ direct: mock, ...raised }, "Raised");
     for (const name of SERVED) await stop(raised[name].child);
+
+    await measureTranslationStreams(mock, config);
 
     await measureManyStreams(mock, config);
   } finally {

@@ -71,3 +71,75 @@ export function streamRequestBody(nonce: string, chunks: number, delayMs: number
     bench_delay_ms: delayMs,
   });
 }
+
+// ---- Anthropic Messages (the translation rows): what the mock answers on POST /v1/messages ----
+
+/** The model name the anthropic-provider variant sends to the mock. */
+export const ANTHROPIC_BACKEND_MODEL = "claude-bench-4-5";
+
+/** A non-streamed Messages `message` of about the size of CHAT_REPLY, rendered once. */
+export const ANTHROPIC_REPLY = JSON.stringify({
+  id: "msg_bench00000000000000000000",
+  type: "message",
+  role: "assistant",
+  model: ANTHROPIC_BACKEND_MODEL,
+  content: [
+    {
+      type: "text",
+      text:
+        "The sea keeps its own time: it arrives, withdraws and returns, patient as breathing, " +
+        "carrying salt and light and the long memory of storms to every shore it touches, " +
+        "and it asks nothing of us but attention, and a little patience at the turning of the tide.",
+    },
+  ],
+  stop_reason: "end_turn",
+  stop_sequence: null,
+  usage: { input_tokens: 27, output_tokens: 48, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+});
+
+const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+/** The events before the first text delta: message_start, content_block_start. */
+export const ANTHROPIC_SSE_HEAD =
+  sse("message_start", {
+    type: "message_start",
+    message: {
+      id: "msg_bench00000000000000000000",
+      type: "message",
+      role: "assistant",
+      model: ANTHROPIC_BACKEND_MODEL,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 27, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    },
+  }) + sse("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
+
+/** One text delta: ` token-<index>`. */
+export function anthropicDelta(index: number): string {
+  return sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: ` token-${index}` } });
+}
+
+/** The events after the last delta: content_block_stop, message_delta (stop_reason, usage), message_stop. */
+export function anthropicTail(chunks: number): string {
+  return (
+    sse("content_block_stop", { type: "content_block_stop", index: 0 }) +
+    sse("message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: chunks } }) +
+    sse("message_stop", { type: "message_stop" })
+  );
+}
+
+/**
+ * Whether a translated stream (Anthropic events turned into chat.completion chunks by the proxy)
+ * came through whole: every text delta once, in order, then `data: [DONE]`.
+ */
+export function translatedStreamComplete(text: string, chunks: number): boolean {
+  if (!text.endsWith(SSE_DONE)) return false;
+  let at = 0;
+  for (let i = 0; i < chunks; i++) {
+    const next = text.indexOf(` token-${i}"`, at);
+    if (next < 0) return false;
+    at = next + 1;
+  }
+  return true;
+}
