@@ -298,15 +298,17 @@ describe("after the stream started", () => {
   });
 });
 
+/** A stream far longer than any test waits for: 100 events, 20 ms apart. */
+const longStream = () =>
+  reply.sse(
+    Array.from({ length: 100 }, (_, i) => sse(i)),
+    { delayMs: 20 },
+  );
+
 describe("a client that goes away", () => {
   test("mid-stream (abort): the backend sees its request closed at once", async () => {
     streamer.reset();
-    streamer.willReply(
-      reply.sse(
-        Array.from({ length: 100 }, (_, i) => sse(i)),
-        { delayMs: 20 },
-      ),
-    );
+    streamer.willReply(longStream());
     const abort = new AbortController();
     const response = await chat("stream", true, abort.signal);
     const { first } = await readFirstChunk(response);
@@ -320,12 +322,7 @@ describe("a client that goes away", () => {
 
   test("mid-stream (reader cancelled): the backend sees its request closed at once", async () => {
     streamer.reset();
-    streamer.willReply(
-      reply.sse(
-        Array.from({ length: 100 }, (_, i) => sse(i)),
-        { delayMs: 20 },
-      ),
-    );
+    streamer.willReply(longStream());
     const response = await chat("stream", true);
     const { reader } = await readFirstChunk(response);
     await reader.cancel();
@@ -358,12 +355,7 @@ describe("a client that goes away", () => {
 
   test("after an abort the proxy keeps serving: the next request to the same backend succeeds", async () => {
     streamer.reset();
-    streamer.willReply(
-      reply.sse(
-        Array.from({ length: 100 }, (_, i) => sse(i)),
-        { delayMs: 20 },
-      ),
-    );
+    streamer.willReply(longStream());
     const abort = new AbortController();
     await readFirstChunk(await chat("stream", true, abort.signal));
     abort.abort();
