@@ -31,8 +31,22 @@ const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
   { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } },
 ];
 
+/**
+ * Waits until the first instance's write of a turn's thinking reached Redis: it is sent without
+ * waiting (never on the request path), so a second instance whose Redis connection came up first
+ * could otherwise read before it lands.
+ */
+async function keptInRedis(toolCallId: string) {
+  const client = await suite.redis.client();
+  for (let poll = 0; poll < 200; poll++) {
+    if ((await client.send("EXISTS", [`cm-proxy:thinking:${toolCallId}`])) === 1) return;
+    await Bun.sleep(5);
+  }
+  throw new Error(`the thinking of ${toolCallId} never reached Redis`);
+}
+
 /** Turn 1 on `first`, turn 2 (the tool's result) on `second`: what the backend got for turn 2. */
-async function twoTurns(first: OpenAI, second: OpenAI) {
+async function twoTurns(first: OpenAI, second: OpenAI, settle: (toolCallId: string) => Promise<void> = async () => {}) {
   anthropic.reset();
   anthropic.willReply(
     anthropicReply.answer({
@@ -45,6 +59,7 @@ async function twoTurns(first: OpenAI, second: OpenAI) {
   const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [{ role: "user", content: "Weather in Oslo?" }];
   const turn1 = await first.chat.completions.create({ model: "claude", messages, tools, reasoning_effort: "low" });
   const call = turn1.choices[0]!.message.tool_calls![0]!;
+  await settle(call.id);
   messages.push({ role: "assistant", content: null, tool_calls: [call] });
   messages.push({ role: "tool", tool_call_id: call.id, content: "sunny" });
   anthropic.willReply(anthropicReply.answer({ content: [{ type: "text", text: "Sunny in Oslo." }] }));
@@ -56,7 +71,7 @@ async function twoTurns(first: OpenAI, second: OpenAI) {
 describe("thinking kept through state.redis", () => {
   test("the next turn on another instance gets the first instance's signed thinking back, and thinking stays on", async () => {
     const [a, b] = [await instance("thinking-a", true), await instance("thinking-b", true)];
-    const turn2 = await twoTurns(a, b);
+    const turn2 = await twoTurns(a, b, keptInRedis);
     expect(turn2.refusal).toBeNull();
     expect(turn2.body.messages[1].content[0]).toMatchObject({ type: "thinking", thinking: "The weather needs a lookup." });
     expect(turn2.body.thinking).toEqual({ type: "enabled", budget_tokens: 1024 });
