@@ -30,7 +30,7 @@ const NO_RULES: readonly LimitRule[] = [];
 export interface Admission {
   /** OpenAI's rate-limit headers for the limits that admitted it; null when none apply. */
   readonly headers: Readonly<Record<string, string>> | null;
-  end(usage: Usage | null): void;
+  end(usage: Usage | null, costUsd: number | null): void;
 }
 
 /** The admission of a request no limit applies to. */
@@ -84,7 +84,7 @@ export class Limiter {
     let ended = false;
     return {
       headers: rateLimitHeaders(results),
-      end: (usage) => {
+      end: (usage, _costUsd) => {
         if (ended) return;
         ended = true;
         this.spend(rules, usage);

@@ -5,4 +5,6 @@ export interface Usage {
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly totalTokens: number;
+  /** Of the prompt tokens, those the backend read from its prompt cache (billed at the cached-input price); absent when it reported none. */
+  readonly cachedPromptTokens?: number;
 }

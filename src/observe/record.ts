@@ -53,6 +53,10 @@ export class RequestRecord {
   /** ms after arrival when the first backend fetch started. */
   fetchStartMs: number | null = null;
   usage: Usage | null = null;
+  /** What the answer cost in US dollars, from `usage` and the served target's price; null when unpriced or no usage. */
+  costUsd: number | null = null;
+  /** Where the price came from (`config`, or the built-in table), or null when unpriced. */
+  priceSource: string | null = null;
   outcome: Outcome = "ok";
   durationMs = 0;
   /** The response body is relayed: the record ends with the body, not when the handler returns. */

@@ -89,7 +89,7 @@ export class Dispatch {
       return await this.serve();
     } catch (error) {
       // Nothing is relayed: the request is over now.
-      this.admission.end(null);
+      this.admission.end(null, null);
       throw this.answered(error);
     }
   }

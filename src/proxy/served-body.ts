@@ -56,7 +56,7 @@ export function bodyEnding(served: ServedBody): BodyEnding {
       if (whole) ending.bodyReadAt = performance.now();
       const close = () => {
         record.usage = whole ? (provider?.usageOfBody(whole) ?? null) : (watch?.usage() ?? null);
-        admission.end(record.usage);
+        admission.end(record.usage, record.costUsd);
         record.end(status, outcome);
       };
       if (ending.returned) close();
