@@ -47,6 +47,11 @@ export function warnIfNoModels(config: ProxyConfig, log: Logger): void {
     log.warn(`${config.file} has no models (endpoints is empty): clients will see an empty model list`);
 }
 
+/** Settings that work, but likely not as meant (validate.ts configWarnings). */
+export function logConfigWarnings(config: ProxyConfig, log: Logger): void {
+  for (const warning of config.warnings) log.warn(`${config.file}: ${warning}`, { file: config.file });
+}
+
 export function warnIfFromExample({ fromExample }: CommandOf<"check" | "serve">, log: Logger): void {
   if (fromExample)
     log.warn(`${DEFAULT_CONFIG_FILE} not found: starting from ${EXAMPLE_CONFIG_FILE}; copy it to ${DEFAULT_CONFIG_FILE} and edit it`, {
@@ -58,6 +63,7 @@ export async function checkConfig(command: CommandOf<"check">, log: Logger): Pro
   warnIfFromExample(command, log);
   const config = await loadConfig(command.configPath);
   warnIfNoModels(config, log);
+  logConfigWarnings(config, log);
   process.stdout.write(`${config.file}: valid, ${config.models.size} models, ${config.sources.length} discovery sources\n`);
   for (const model of config.models.values()) {
     process.stdout.write(`  ${model.id}  "${model.displayName}"\n`);

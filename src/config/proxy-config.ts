@@ -1,9 +1,11 @@
 import type { ClientKey, ClientKeys } from "../access/clients";
+import { UserTokenVerifier } from "../access/openwebui-jwt";
 import { digest } from "../access/secret";
 import { maskAccessKey, maskBackendKey, maskUrlCredentials } from "./mask";
 import { IdMatcher } from "../model/glob";
 import type { DiscoverySource, Model } from "../model/model";
 import { modelFromEndpoint, sourceFromEndpoint } from "./models";
+import { configWarnings } from "./validate";
 import { dirname, resolve } from "node:path";
 import {
   DEFAULT_DRAIN_TIMEOUT_MS,
@@ -39,6 +41,17 @@ export interface ProxyConfig {
   readonly state: StateSettings;
   /** Whether requests feed the Prometheus metrics (`metrics.enabled`, default true). */
   readonly metricsEnabled: boolean;
+  readonly openWebUI: OpenWebUISettings;
+  /** What `--check-config` warns about: the file works, but likely not as meant. */
+  readonly warnings: readonly string[];
+}
+
+/** How Open WebUI's user is known: from its signed token when a secret is set, else from its plain headers. */
+export interface OpenWebUISettings {
+  /** Checks `X-OpenWebUI-User-Jwt` (`openWebUI.userJwtSecret`); null: the plain headers name the user. */
+  readonly userToken: UserTokenVerifier | null;
+  /** Model requests without a valid token are refused (401). */
+  readonly requireUser: boolean;
 }
 
 /** The configured limits; `any` is false when none is set, so requests skip the limiter. */
@@ -139,6 +152,7 @@ function maskedView(file: ConfigFile, path: string, models: ReadonlyMap<string, 
     ...(file.adminKey && { adminKey: maskAccessKey(file.adminKey) }),
     ...(file.usage?.postgres && { usage: { ...file.usage, postgres: maskPostgresUrl(file.usage.postgres) } }),
     ...(file.state?.redis && { state: { ...file.state, redis: maskUrlCredentials(file.state.redis) } }),
+    ...(file.openWebUI?.userJwtSecret && { openWebUI: { ...file.openWebUI, userJwtSecret: maskAccessKey(file.openWebUI.userJwtSecret) } }),
     configFile: path,
     config_file_location: path,
   };
@@ -169,5 +183,10 @@ export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Mat
     limits: resolveLimits(file),
     state: file.state ?? {},
     metricsEnabled: file.metrics?.enabled ?? true,
+    openWebUI: {
+      userToken: file.openWebUI?.userJwtSecret ? new UserTokenVerifier(file.openWebUI.userJwtSecret) : null,
+      requireUser: file.openWebUI?.requireUser ?? false,
+    },
+    warnings: configWarnings(file),
   };
 }

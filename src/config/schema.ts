@@ -178,6 +178,20 @@ const UsageSchema = t.Object(
   { additionalProperties: true },
 );
 
+const OpenWebUISchema = t.Object(
+  {
+    userJwtSecret: t.Optional(
+      t.String({
+        minLength: 1,
+        description:
+          "Open WebUI's FORWARD_USER_INFO_HEADER_JWT_SECRET: the user then comes only from a valid X-OpenWebUI-User-Jwt, never from plain X-OpenWebUI-User-* headers",
+      }),
+    ),
+    requireUser: t.Optional(t.Boolean({ description: "answer model requests without a valid user token 401 (needs userJwtSecret)" })),
+  },
+  { additionalProperties: true },
+);
+
 export const ConfigFileSchema = t.Object(
   {
     endpoints: t.Record(t.String({ minLength: 1 }), EndpointSchema),
@@ -202,6 +216,7 @@ export const ConfigFileSchema = t.Object(
     metrics: t.Optional(t.Object({ enabled: t.Optional(t.Boolean()) }, { additionalProperties: true })),
     state: t.Optional(StateSchema),
     usage: t.Optional(UsageSchema),
+    openWebUI: t.Optional(OpenWebUISchema),
   },
   { additionalProperties: true },
 );

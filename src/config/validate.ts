@@ -40,7 +40,25 @@ export function crossFieldProblems(file: ConfigFile): string[] {
       problems.push(`clientKeys.${i}.models.${j}: unknown model '${model}'`);
     });
   });
+  if (file.openWebUI?.requireUser && !file.openWebUI.userJwtSecret) {
+    problems.push("openWebUI.requireUser: needs openWebUI.userJwtSecret (only a signed token proves who the user is)");
+  }
   return problems;
+}
+
+/** HS256 keys shorter than the hash (RFC 7518 §3.2) can be guessed offline from one captured token. */
+const MIN_JWT_SECRET_CHARS = 32;
+
+/** Settings that load and work, but likely not as meant: `--check-config` and start-up print them. */
+export function configWarnings(file: ConfigFile): string[] {
+  const warnings: string[] = [];
+  const secret = file.openWebUI?.userJwtSecret;
+  if (secret && secret.length < MIN_JWT_SECRET_CHARS) {
+    warnings.push(
+      `openWebUI.userJwtSecret: ${secret.length} characters; use at least ${MIN_JWT_SECRET_CHARS} random ones (e.g. openssl rand -hex 32), on both sides`,
+    );
+  }
+  return warnings;
 }
 
 function endpointProblems(id: string, endpoint: EndpointFile, models: ReadonlySet<string>, prefixes: readonly string[]): string[] {

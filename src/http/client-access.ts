@@ -1,11 +1,14 @@
 import { Elysia } from "elysia";
 import { authenticateClient } from "../access/clients";
+import { USER_JWT_HEADER } from "../access/openwebui-jwt";
 import type { LiveCatalog } from "../catalog/live-catalog";
+import type { OpenWebUISettings } from "../config/proxy-config";
+import { ProxyError } from "../model/errors";
 import type { Observability } from "../observe/observability";
 import type { RequestRecord, UserInfo } from "../observe/record";
 
-/** Open WebUI's user headers (the name is URL-quoted), or null when it sent none. */
-function userOf(headers: Headers): UserInfo | null {
+/** Open WebUI's plain user headers (the name is URL-quoted), or null when it sent none. */
+function userOfHeaders(headers: Headers): UserInfo | null {
   const id = headers.get("x-openwebui-user-id");
   const email = headers.get("x-openwebui-user-email");
   const quoted = headers.get("x-openwebui-user-name");
@@ -18,21 +21,44 @@ function userOf(headers: Headers): UserInfo | null {
 }
 
 /**
+ * Open WebUI's user: with `openWebUI.userJwtSecret`, only the one its signed token names (plain
+ * headers are then ignored, since anyone holding a client key can send them); else the plain headers.
+ * A request that must name a user (`openWebUI.requireUser`) and does not is a 401.
+ */
+function userOf(headers: Headers, openWebUI: OpenWebUISettings, mayRequire: boolean): UserInfo | null {
+  if (openWebUI.userToken === null) return userOfHeaders(headers);
+  const token = headers.get(USER_JWT_HEADER);
+  const user = token === null ? null : openWebUI.userToken.verify(token);
+  if (user === null && openWebUI.requireUser && mayRequire) {
+    const problem = token === null ? "is missing" : "is not valid (wrong secret, expired, or not Open WebUI's)";
+    throw new ProxyError(
+      401,
+      `This proxy needs Open WebUI's signed user: the X-OpenWebUI-User-Jwt header ${problem}`,
+      "authentication_error",
+      "invalid_user_token",
+    );
+  }
+  return user;
+}
+
+/**
  * Gives each request of the routes that use it the catalog snapshot it runs on, with the config
  * it was built from (captured once, so a reload mid-request never mixes two configs), the client
  * key it presented (401 when keys are configured and it presented none or a wrong one; null when
- * the proxy is open) and its record, which learns the key's name and Open WebUI's user.
+ * the proxy is open) and its record, which learns the key's name and Open WebUI's user. A family
+ * that only lists models never needs a user: Open WebUI lists them without one.
  * Unnamed on purpose: Elysia deduplicates named plugins, and every route family needs its own.
  */
-export const clientAccess = (catalogs: LiveCatalog, observe: Observability) =>
+export const clientAccess = (catalogs: LiveCatalog, observe: Observability, serves: "model requests" | "the model list" = "model requests") =>
   new Elysia().derive({ as: "scoped" }, ({ request }) => {
     const catalog = catalogs.current;
     const config = catalog.config;
     const record = observe.of(request) as RequestRecord;
     const client = authenticateClient(config.clients, request.headers);
     record.clientName = client?.name ?? null;
-    if (config.usage.recordUsers) record.user = userOf(request.headers);
+    const user = userOf(request.headers, config.openWebUI, serves === "model requests");
+    if (config.usage.recordUsers) record.user = user;
     // Per-user limits follow Open WebUI's user, whether or not usage rows name it.
-    const limitUser = request.headers.get("x-openwebui-user-id") ?? request.headers.get("x-openwebui-user-email");
+    const limitUser = user?.id ?? user?.email ?? null;
     return { catalog, config, client, record, limitUser };
   });

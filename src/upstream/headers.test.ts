@@ -57,6 +57,12 @@ describe("upstreamRequestHeaders", () => {
     expect(upstream(user)).toEqual({ authorization: BACKEND, "accept-encoding": "identity" });
     expect(upstream(user, BACKEND, true)).toEqual({ ...user, authorization: BACKEND, "accept-encoding": "identity" });
   });
+
+  test("Open WebUI's signed user token is never forwarded, even when its user headers are", () => {
+    const sent = { "x-openwebui-user-jwt": "eyJ.eyJ.sig", "x-openwebui-chat-id": "c-1" };
+    expect(upstream(sent)).toEqual({ authorization: BACKEND, "accept-encoding": "identity" });
+    expect(upstream(sent, BACKEND, true)).toEqual({ "x-openwebui-chat-id": "c-1", authorization: BACKEND, "accept-encoding": "identity" });
+  });
 });
 
 describe("downstreamResponseHeaders", () => {

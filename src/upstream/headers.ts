@@ -1,6 +1,8 @@
 // Header hygiene in both directions. Hop-by-hop headers never cross the proxy; the client's
 // credentials never reach a backend; Open WebUI's personal-data headers stay behind unless the
-// operator opts in.
+// operator opts in, and its signed user token always does.
+
+import { USER_JWT_HEADER } from "../access/openwebui-jwt";
 
 const HOP_BY_HOP = new Set([
   "connection",
@@ -21,8 +23,11 @@ const HOP_BY_HOP = new Set([
  */
 const CLIENT_CREDENTIALS = ["authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "cookie"];
 
-/** Request headers the proxy sets itself or must not forward. */
-const NOT_FORWARDED_UPSTREAM = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, "host", "content-length", "x-model-id"]);
+/**
+ * Request headers the proxy sets itself or must not forward. Open WebUI's user token is one: a
+ * backend holding it could replay it, within its lifetime, to any service that trusts the same secret.
+ */
+const NOT_FORWARDED_UPSTREAM = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, USER_JWT_HEADER, "host", "content-length", "x-model-id"]);
 
 /**
  * Headers the proxy itself sets or relies on: a `Connection` list naming them is ignored, so
