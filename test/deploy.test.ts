@@ -10,6 +10,7 @@ import { Glob } from "bun";
 import { loadConfig } from "../src/config/load";
 import { DEFAULT_DRAIN_TIMEOUT_MS } from "../src/config/schema";
 import { startMock, type MockBackend } from "./support/mock-backend";
+import { openWebUIClaims, signToken } from "./support/openwebui-jwt";
 import { BUN, CLI_ENTRY, REPO_ROOT, cleanEnv, runToExit } from "./support/process";
 import { closedPort, makeTempDir, removeTempDirs, startProxy, type ProxyHandle } from "./support/proxy";
 
@@ -140,8 +141,17 @@ describe("deploy/Dockerfile", () => {
   });
 });
 
-/** Compose's `${NAME:-default}`: the default (what runs when the operator exports nothing). */
-const composeDefault = (value: string) => value.replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name, fallback) => fallback ?? "");
+/** What the operator exports for a variable compose requires (`${NAME:?why}`), as the header comment says. */
+const exported = (name: string) => `${name.toLowerCase()}-as-the-operator-exports-it-0123456789`;
+
+/**
+ * Compose's `${NAME:-default}`: the default (what runs when the operator exports nothing); a
+ * required `${NAME:?why}`: what the operator exports.
+ */
+const composeDefault = (value: string) =>
+  value.replace(/\$\{(\w+)(?::?([-?])([^}]*))?\}/g, (_, name: string, kind: string | undefined, fallback: string | undefined) =>
+    kind === "?" ? exported(name) : (fallback ?? ""),
+  );
 
 describe("deploy/docker-compose.yml", () => {
   const compose = yaml(join(DEPLOY, "docker-compose.yml"));
@@ -194,6 +204,23 @@ describe("deploy/docker-compose.yml", () => {
     // usage.path lies in a volume the proxy can write (the image's root is not its to write).
     const dataMount = (proxyService.volumes as string[]).map((volume) => volume.split(":")[1]).find((target) => raw.usage.path.startsWith(`${target}/`));
     expect(dataMount).toBe("/data");
+  });
+
+  test("Open WebUI signs its user with the secret the proxy verifies, which the operator must set", async () => {
+    expect(webui.environment.ENABLE_FORWARD_USER_INFO_HEADERS).toBe("true");
+    const secretOf = (value: string) => {
+      expect(value).toMatch(/^\$\{\w+:\?[^}]*\}$/); // required: no default anyone could read here
+      return composeDefault(value);
+    };
+    const webuiSecret = secretOf(webui.environment.FORWARD_USER_INFO_HEADER_JWT_SECRET);
+    const config = await loadWith(read(join(DEPLOY, configMount()!)), proxyEnv());
+    expect(secretOf(proxyService.environment.OPEN_WEBUI_USER_JWT_SECRET)).toBe(webuiSecret);
+    expect(config.warnings).toEqual([]);
+    const token = signToken(openWebUIClaims({ id: "u-compose" }), webuiSecret);
+    expect(config.openWebUI.userToken?.verify(token)?.id).toBe("u-compose");
+    expect(config.openWebUI.userToken?.verify(signToken(openWebUIClaims({ id: "u-compose" }), `${webuiSecret}x`))).toBeNull();
+    // The header comment, which a user follows, exports it.
+    expect(read(join(DEPLOY, "docker-compose.yml"))).toMatch(/^#\s+export OPEN_WEBUI_USER_JWT_SECRET=\$\(openssl rand -hex 32\)/m);
   });
 
   test("stop_grace_period covers the drain timeout plus 5 s", () => {
@@ -290,6 +317,11 @@ describe("deploy/k8s", () => {
     expect(config.models.size).toBeGreaterThan(0);
     expect(config.adminDigest).not.toBeNull(); // the Secret's admin key is picked up
     expect(config.clients.keys.length).toBeGreaterThan(0);
+    // Open WebUI's user is verified with the Secret's value, and the notes tell how to set Open WebUI's side.
+    const jwtSecret = secret().stringData.OPEN_WEBUI_USER_JWT_SECRET;
+    expect(config.openWebUI.userToken?.verify(signToken(openWebUIClaims({ id: "u-k8s" }), jwtSecret))?.id).toBe("u-k8s");
+    const notes = read(join(K8S, "secret.yaml"));
+    for (const name of ["ENABLE_FORWARD_USER_INFO_HEADERS=true", "FORWARD_USER_INFO_HEADER_JWT_SECRET"]) expect(notes).toContain(name);
     // Without the Secret, the config is refused (its keys are not in the file).
     await expect(loadWith(configMap().data["config.json"], {})).rejects.toThrow(/OPENAI_API_KEY/);
   });
