@@ -238,6 +238,17 @@ describe("openWebUI settings: checked when the config loads", () => {
     expect(fromEnv.openWebUI.userToken?.verify(tokenFor("u-env"))).toEqual({ id: "u-env", email: "u-env@example.com", name: "Name u-env" });
   });
 
+  test("a reload to a short secret is taken, with the warning", async () => {
+    const proxy = await startProxy(jwtConfig({ userJwtSecret: SECRET }));
+    try {
+      writeConfig(proxy.configPath, jwtConfig({ userJwtSecret: registerSecret("short-reload-secret-01", "a short reloaded secret") }));
+      expect((await fetch(proxy.url("/reload"), { method: "POST", headers: as(ADMIN_KEY) })).status).toBe(200);
+      await proxy.log.line((line) => line.startsWith("WARN") && line.includes("openWebUI.userJwtSecret: 22 characters"), 5000, "the reload's warning");
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test("no secret or token shows up in any recorded answer or log line", () => {
     expectNoSecretLeaks();
   });
