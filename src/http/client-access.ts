@@ -58,6 +58,7 @@ export const clientAccess = (catalogs: LiveCatalog, observe: Observability, serv
     record.clientName = client?.name ?? null;
     const user = userOf(request.headers, config.openWebUI, serves === "model requests");
     if (config.usage.recordUsers) record.user = user;
+    record.clientKeyId = client?.id ?? null;
     // Per-user limits follow Open WebUI's user, whether or not usage rows name it.
     const limitUser = user?.id ?? user?.email ?? null;
     return { catalog, config, client, record, limitUser };
