@@ -83,7 +83,7 @@ export function proxyMetrics(metrics: MetricsRegistry, sources: ProxyMetricsSour
   const tokens = metrics.counter("cm_proxy_tokens_total", "Tokens the backends reported, by requested model and type (prompt, completion).", ["model", "type"]);
   const rateLimited = metrics.counter(
     "cm_proxy_rate_limited_total",
-    "Requests refused by a limit, by scope (client, user, model) and limit (rpm, tpm, concurrent, tokensPerDay).",
+    "Requests refused by a limit, by scope (client, user, model) and limit (rpm, tpm, concurrent, tokensPerDay, usdPerDay, usdPerMonth).",
     ["scope", "limit"],
   );
 
