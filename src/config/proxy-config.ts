@@ -16,7 +16,7 @@ import {
 } from "./schema";
 import type { LimitSet } from "../model/limits";
 import { BUILT_IN_PRICES, type PriceTable } from "../pricing/price-table";
-import { configWarnings } from "./validate";
+import { budgetWarnings, configWarnings } from "./validate";
 
 /**
  * An immutable snapshot of a loaded config file. A reload builds a new one and swaps it in whole,
@@ -177,6 +177,6 @@ export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Mat
     state: file.state ?? {},
     metricsEnabled: file.metrics?.enabled ?? true,
     priceTable,
-    warnings: configWarnings(file),
+    warnings: [...configWarnings(file), ...budgetWarnings(file, models)],
   };
 }
