@@ -1,7 +1,7 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { describeValueError, dottedPath } from "../lib/schema-errors";
 import { IdMatcher, isGlob } from "../model/glob";
-import type { LimitSet } from "../model/limits";
+import { hasBudget } from "../model/limits";
 import type { Model, ProviderKind } from "../model/model";
 import { ConfigFileSchema, type ConfigFile, type EndpointFile } from "./schema";
 import { DEFAULT_URLS } from "./url";
@@ -133,11 +133,8 @@ function priceWarnings(at: string, price: EndpointFile["price"]): string[] {
   });
 }
 
-const BUDGETS = ["usdPerDay", "usdPerMonth"] as const;
 /** Models a warning names at most; the rest are counted. */
 const NAMED_MODELS = 5;
-
-const hasBudget = (set: LimitSet | undefined) => set !== undefined && BUDGETS.some((kind) => set[kind] !== undefined);
 
 /** A model whose requests may cost null: some target of it has no price. */
 const unpriced = (model: Model) => model.targets.some((target) => !target.price);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { msToWindowEnd, windowEnd, windowOf } from "./calendar";
+import { msToWindowEnd, windowEnd, windowOf, windowStart } from "./calendar";
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -28,6 +28,16 @@ describe("calendar windows (UTC)", () => {
     expect(msToWindowEnd("month", at("2000-02-01T00:00:00.000Z"))).toBe(29 * 86_400_000); // a leap year
     expect(msToWindowEnd("month", at("2025-04-01T00:00:00.000Z"))).toBe(30 * 86_400_000);
     expect(msToWindowEnd("month", at("2025-07-01T00:00:00.000Z"))).toBe(31 * 86_400_000);
+  });
+
+  test("a window starts where the one before it ends", () => {
+    expect(windowStart("day", at("2026-11-30T23:59:59.999Z"))).toBe(at("2026-11-30T00:00:00.000Z"));
+    expect(windowStart("month", at("2026-11-30T23:59:59.999Z"))).toBe(at("2026-11-01T00:00:00.000Z"));
+    for (const period of ["day", "month"] as const) {
+      const end = windowEnd(period, at("2024-02-29T12:00:00.000Z"));
+      expect(windowStart(period, end)).toBe(end);
+      expect(windowEnd(period, end - 1)).toBe(end);
+    }
   });
 
   test("a time zone's midnight is not the window's: only UTC counts", () => {

@@ -23,3 +23,10 @@ export function windowEnd(period: Period, now: number): number {
 
 /** ms from `now` to the end of its window: when a daily or monthly limit is whole again. */
 export const msToWindowEnd = (period: Period, now: number) => windowEnd(period, now) - now;
+
+/** When the window `now` falls in began (ms since the epoch): 00:00 UTC today, or on the 1st. */
+export function windowStart(period: Period, now: number): number {
+  if (period === "day") return Math.floor(now / DAY_MS) * DAY_MS;
+  const date = new Date(now);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+}

@@ -14,3 +14,6 @@ export interface LimitSet {
   readonly usdPerDay?: number;
   readonly usdPerMonth?: number;
 }
+
+/** Whether a limit set holds a budget in dollars. */
+export const hasBudget = (set: LimitSet | undefined) => set?.usdPerDay !== undefined || set?.usdPerMonth !== undefined;
