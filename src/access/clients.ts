@@ -5,6 +5,8 @@ import { digest, findDigest, presentedKeys } from "./secret";
 
 /** One configured client key, resolved: its digest and the models it may use (null: all). */
 export interface ClientKey {
+  /** A key issued at runtime: its stable id (usage rows name it); none for a config-file key. */
+  readonly id?: string;
   readonly name: string;
   readonly digest: Uint8Array;
   readonly models: IdMatcher | null;
