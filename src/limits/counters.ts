@@ -6,6 +6,11 @@ export interface RuleResult {
   readonly allowed: boolean;
   /** Units left after this request (requests, tokens, slots, nano-dollars). */
   readonly remaining: number;
+  /**
+   * Units spent in the window (with this request's): for a daily or monthly limit, all that was
+   * charged, which passes the limit by what was in flight when it was reached.
+   */
+  readonly used: number;
   /** ms until the limit is whole again. */
   readonly resetMs: number;
   /** ms until a refused request would be admitted. */

@@ -28,14 +28,14 @@ export function evaluate(rule: LimitRule, counter: Counter, now: number, spend: 
     case "rpm":
     case "tpm": {
       const r = gcra(counter.tat ?? 0, now, rule.limit, rule.kind === "rpm" && spend ? 1 : 0);
-      return { result: { rule, ...r }, next: { tat: r.tat } };
+      return { result: { rule, ...r, used: rule.limit - r.remaining }, next: { tat: r.tat } };
     }
     case "concurrent": {
       const count = counter.count ?? 0;
       const allowed = count < rule.limit;
       const after = allowed && spend ? count + 1 : count;
       return {
-        result: { rule, allowed, remaining: Math.max(0, rule.limit - after), resetMs: 0, retryAfterMs: allowed ? 0 : CONCURRENT_RETRY_MS },
+        result: { rule, allowed, remaining: Math.max(0, rule.limit - after), used: after, resetMs: 0, retryAfterMs: allowed ? 0 : CONCURRENT_RETRY_MS },
         next: { count: after },
       };
     }
@@ -48,7 +48,7 @@ export function evaluate(rule: LimitRule, counter: Counter, now: number, spend: 
       const allowed = spent < rule.limit;
       const untilEnd = msToWindowEnd(period, now);
       return {
-        result: { rule, allowed, remaining: Math.max(0, rule.limit - spent), resetMs: untilEnd, retryAfterMs: allowed ? 0 : untilEnd },
+        result: { rule, allowed, remaining: Math.max(0, rule.limit - spent), used: spent, resetMs: untilEnd, retryAfterMs: allowed ? 0 : untilEnd },
         next: { window, spent },
       };
     }

@@ -10,8 +10,8 @@ const NOON = Date.UTC(2025, 0, 31, 12);
 describe("refusals", () => {
   test("a spent budget is insufficient_quota, renewing at the end of its window, with no rate headers; it outranks a rate refusal", () => {
     const results: RuleResult[] = [
-      { rule: rule("rpm", 10), allowed: false, remaining: 0, resetMs: 60_000, retryAfterMs: 6_000 },
-      { rule: rule("usdPerMonth", usdToNanos(12.5)), allowed: false, remaining: 0, resetMs: 43_200_000, retryAfterMs: 43_200_000 },
+      { rule: rule("rpm", 10), allowed: false, remaining: 0, used: 10, resetMs: 60_000, retryAfterMs: 6_000 },
+      { rule: rule("usdPerMonth", usdToNanos(12.5)), allowed: false, remaining: 0, used: 10, resetMs: 43_200_000, retryAfterMs: 43_200_000 },
     ];
     const error = refusal(results, NOON);
     expect([error.status, error.type, error.code]).toEqual([429, "insufficient_quota", "insufficient_quota"]);
@@ -21,7 +21,7 @@ describe("refusals", () => {
   });
 
   test("any other limit keeps its rate_limit_exceeded and OpenAI's rate headers", () => {
-    const error = refusal([{ rule: rule("rpm", 10), allowed: false, remaining: 0, resetMs: 60_000, retryAfterMs: 6_000 }], NOON);
+    const error = refusal([{ rule: rule("rpm", 10), allowed: false, remaining: 0, used: 10, resetMs: 60_000, retryAfterMs: 6_000 }], NOON);
     expect([error.type, error.code]).toEqual(["rate_limit_error", "rate_limit_exceeded"]);
     expect(error.headers).toMatchObject({ "retry-after": "6", "x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "0" });
   });

@@ -114,8 +114,7 @@ export class Limiter {
     for (const [model, set] of Object.entries(limits.perModel)) rulesFor("model", model, set, rules);
     try {
       const results = await this.counters.peek(rules, Date.now());
-      return results.map(({ rule, remaining, resetMs }) => {
-        const used = Math.max(0, rule.limit - remaining);
+      return results.map(({ rule, remaining, used, resetMs }) => {
         const unit = isBudget(rule.kind) ? nanosToUsd : (n: number) => n;
         return {
           scope: rule.scope,

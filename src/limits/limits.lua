@@ -129,7 +129,7 @@ local op = ARGV[1]
 
 if op == 'admit' or op == 'peek' then
   -- ARGV: op, now, instance, leaseMs, then per rule: kind, limit.
-  -- Returns {all allowed, then per rule: allowed, remaining, resetMs, retryAfterMs}.
+  -- Returns {all allowed, then per rule: allowed, remaining, used, resetMs, retryAfterMs}.
   local now, me, lease = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
   local spend = op == 'admit'
   local at = nil
@@ -138,12 +138,13 @@ if op == 'admit' or op == 'peek' then
   local rates, slots = {}, {}
   for i, key in ipairs(KEYS) do
     local kind, limit = ARGV[3 + 2 * i], tonumber(ARGV[4 + 2 * i])
-    local allowed, remaining, reset, retry
+    local allowed, remaining, used, reset, retry
     if kind == 'rpm' or kind == 'tpm' then
       local cost = 0
       if kind == 'rpm' and spend then cost = 1 end
       local tat
       allowed, tat, remaining, reset, retry = gcra(tatOf(key), now, limit, cost)
+      used = limit - remaining
       if cost > 0 then rates[#rates + 1] = { key, tat } end
     elseif kind == 'concurrent' then
       at = at or clock()
@@ -151,7 +152,7 @@ if op == 'admit' or op == 'peek' then
       allowed = count < limit
       local after = count
       if allowed and spend then after = count + 1 end
-      remaining, reset = math.max(0, limit - after), 0
+      remaining, used, reset = math.max(0, limit - after), after, 0
       retry = CONCURRENT_RETRY
       if allowed then retry = 0 end
       if spend then slots[#slots + 1] = key end
@@ -159,7 +160,7 @@ if op == 'admit' or op == 'peek' then
       local _, ends, spent = spentInWindow(key, kind, now)
       local untilEnd = ends - now
       allowed = spent < limit
-      remaining, reset = math.max(0, limit - spent), untilEnd
+      remaining, used, reset = math.max(0, limit - spent), spent, untilEnd
       retry = untilEnd
       if allowed then retry = 0 end
     end
@@ -168,6 +169,7 @@ if op == 'admit' or op == 'peek' then
     if allowed then flag = '1' end
     out[#out + 1] = flag
     out[#out + 1] = fmt(remaining)
+    out[#out + 1] = fmt(used)
     out[#out + 1] = fmt(reset)
     out[#out + 1] = fmt(retry)
   end

@@ -145,12 +145,13 @@ const keyOf = (rule: LimitRule) => KEY_PREFIX + rule.key;
 const ruleArgs = (rules: readonly LimitRule[]) => rules.flatMap((rule) => [rule.kind, String(rule.limit)]);
 
 function results(rules: readonly LimitRule[], reply: readonly string[]): RuleResult[] {
-  if (!Array.isArray(reply) || reply.length !== 1 + rules.length * 4) throw new Error(`unexpected answer from the limits script: ${JSON.stringify(reply)}`);
+  if (!Array.isArray(reply) || reply.length !== 1 + rules.length * 5) throw new Error(`unexpected answer from the limits script: ${JSON.stringify(reply)}`);
   return rules.map((rule, i) => ({
     rule,
-    allowed: reply[1 + i * 4] === "1",
-    remaining: Number(reply[2 + i * 4]),
-    resetMs: Number(reply[3 + i * 4]),
-    retryAfterMs: Number(reply[4 + i * 4]),
+    allowed: reply[1 + i * 5] === "1",
+    remaining: Number(reply[2 + i * 5]),
+    used: Number(reply[3 + i * 5]),
+    resetMs: Number(reply[4 + i * 5]),
+    retryAfterMs: Number(reply[5 + i * 5]),
   }));
 }

@@ -23,7 +23,7 @@ function rule(kind: LimitKind, limit: number, scope: LimitScope = "client", subj
 
 /** A result as the contract defines it (a store may carry more, e.g. the memory store's TAT). */
 const plain = (results: readonly RuleResult[]) =>
-  results.map(({ rule, allowed, remaining, resetMs, retryAfterMs }) => ({ rule, allowed, remaining, resetMs, retryAfterMs }));
+  results.map(({ rule, allowed, remaining, used, resetMs, retryAfterMs }) => ({ rule, allowed, remaining, used, resetMs, retryAfterMs }));
 
 /** What a charge of tokens spends; of dollars, in the counters' nano-dollars. */
 const tokens = (n: number): Spent => ({ tokens: n, nanos: 0 });
@@ -184,13 +184,15 @@ export function countersContract(name: string, store: () => LimitCounters) {
     test("tokensPerDay 100: spent as charged, refused once reached (retry at 00:00 UTC), whole again the next day", async () => {
       const tpd = rule("tokensPerDay", 100);
       await store().charge([tpd], tokens(60), NOON);
-      expect(plain(await store().peek([tpd], NOON))).toEqual([{ rule: tpd, allowed: true, remaining: 40, resetMs: HALF_DAY, retryAfterMs: 0 }]);
+      expect(plain(await store().peek([tpd], NOON))).toEqual([{ rule: tpd, allowed: true, remaining: 40, used: 60, resetMs: HALF_DAY, retryAfterMs: 0 }]);
       await store().charge([tpd], tokens(40), NOON + 1000);
       expect(plain(await store().admit([tpd], NOON + 2000))).toEqual([
-        { rule: tpd, allowed: false, remaining: 0, resetMs: HALF_DAY - 2000, retryAfterMs: HALF_DAY - 2000 },
+        { rule: tpd, allowed: false, remaining: 0, used: 100, resetMs: HALF_DAY - 2000, retryAfterMs: HALF_DAY - 2000 },
       ]);
       const tomorrow = NOON + HALF_DAY;
-      expect(plain(await store().admit([tpd], tomorrow))).toEqual([{ rule: tpd, allowed: true, remaining: 100, resetMs: 86_400_000, retryAfterMs: 0 }]);
+      expect(plain(await store().admit([tpd], tomorrow))).toEqual([
+        { rule: tpd, allowed: true, remaining: 100, used: 0, resetMs: 86_400_000, retryAfterMs: 0 },
+      ]);
       await store().charge([tpd], tokens(30), tomorrow);
       expect((await store().peek([tpd], tomorrow + 1))[0]!.remaining).toBe(70);
     });
@@ -247,12 +249,14 @@ export function countersContract(name: string, store: () => LimitCounters) {
 
     test("usdPerDay $1: admitted while below, charged after; the request whose cost reaches it exactly was the last (retry at 00:00 UTC)", async () => {
       const budget = rule("usdPerDay", usd(1));
-      expect(plain(await store().admit([budget], NOON))).toEqual([{ rule: budget, allowed: true, remaining: usd(1), resetMs: HALF_DAY, retryAfterMs: 0 }]);
+      expect(plain(await store().admit([budget], NOON))).toEqual([
+        { rule: budget, allowed: true, remaining: usd(1), used: 0, resetMs: HALF_DAY, retryAfterMs: 0 },
+      ]);
       await store().charge([budget], cost(0.6), NOON);
       expect(summary(await store().admit([budget], NOON + 1))).toEqual([{ allowed: true, remaining: usd(0.4), retryAfterMs: 0 }]);
       await store().charge([budget], cost(0.4), NOON + 1);
       expect(plain(await store().admit([budget], NOON + 2))).toEqual([
-        { rule: budget, allowed: false, remaining: 0, resetMs: HALF_DAY - 2, retryAfterMs: HALF_DAY - 2 },
+        { rule: budget, allowed: false, remaining: 0, used: usd(1), resetMs: HALF_DAY - 2, retryAfterMs: HALF_DAY - 2 },
       ]);
       // One nano-dollar short is still below it.
       const nearly = rule("usdPerDay", usd(1));
@@ -266,10 +270,12 @@ export function countersContract(name: string, store: () => LimitCounters) {
       expect(admitted.every(([result]) => result!.allowed)).toBe(true);
       for (let i = 0; i < 3; i++) await store().charge([budget], cost(0.45), NOON + 10);
       expect(summary(await store().peek([budget], NOON + 20))).toEqual([{ allowed: false, remaining: 0, retryAfterMs: HALF_DAY - 20 }]);
+      // What was spent shows whole, past the budget.
+      expect((await store().peek([budget], NOON + 20))[0]!.used).toBe(usd(1.35));
       const midnight = NOON + HALF_DAY;
       expect(summary(await store().admit([budget], midnight - 1))).toEqual([{ allowed: false, remaining: 0, retryAfterMs: 1 }]);
       expect(plain(await store().admit([budget], midnight))).toEqual([
-        { rule: budget, allowed: true, remaining: usd(1), resetMs: 86_400_000, retryAfterMs: 0 },
+        { rule: budget, allowed: true, remaining: usd(1), used: 0, resetMs: 86_400_000, retryAfterMs: 0 },
       ]);
     });
 
@@ -290,7 +296,9 @@ export function countersContract(name: string, store: () => LimitCounters) {
     test("a budget of 0 admits nothing (spent < limit: 0 < 0 is false), refused until the window ends", async () => {
       const day = rule("usdPerDay", 0);
       const month = rule("usdPerMonth", 0, "user");
-      expect(plain(await store().admit([day], NOON))).toEqual([{ rule: day, allowed: false, remaining: 0, resetMs: HALF_DAY, retryAfterMs: HALF_DAY }]);
+      expect(plain(await store().admit([day], NOON))).toEqual([
+        { rule: day, allowed: false, remaining: 0, used: 0, resetMs: HALF_DAY, retryAfterMs: HALF_DAY },
+      ]);
       expect(summary(await store().admit([month], NOON))).toEqual([{ allowed: false, remaining: 0, retryAfterMs: Date.UTC(2025, 1, 1) - NOON }]);
       // A tokensPerDay of the same size would behave the same: one rule for every windowed limit.
       expect(summary(await store().admit([rule("tokensPerDay", 0)], NOON))).toEqual([{ allowed: false, remaining: 0, retryAfterMs: HALF_DAY }]);
