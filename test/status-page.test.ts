@@ -432,4 +432,30 @@ describe("the page in headless Chromium", () => {
     await failing.close();
     expect(pageErrors).toEqual([]);
   }, 30_000);
+
+  test("the limits table shows each budget's spend and what is left in dollars, beside a token limit", async () => {
+    // solo costs $0.10 per token here: the mock's answer (3 + 3 tokens) costs $0.60.
+    const priced = config({ usage: { enabled: false }, limits: { perModel: { solo: { usdPerDay: 2, usdPerMonth: 0.5, tokensPerDay: 1000 } } } });
+    (priced.endpoints.solo as Record<string, unknown>).price = { inputPerMTok: 100_000, outputPerMTok: 100_000 };
+    const budgeted = await startProxy(priced, { label: "budgets status proxy" });
+    try {
+      expect(await send(budgeted, "solo")).toEqual([200]);
+      const page = await newPage(390, 844);
+      await page.goto(budgeted.url("/"));
+      await page.waitForSelector('#limits-rows tr[data-limit="usdPerDay"]', { visible: true, timeout: 10_000 });
+      const rows = await page.$$eval("#limits-rows tr", (trs) => trs.map((tr: any) => [...tr.children].map((td: any) => td.textContent)));
+      expect(rows.map((row) => row.slice(0, 4))).toEqual([
+        ["model solo", "1,000 tokens / day", "6", "994"],
+        ["model solo", "$2.00 / day (UTC)", "$0.60", "$1.40"],
+        ["model solo", "$0.50 / month (UTC)", "$0.60", "$0.00"],
+      ]);
+      for (const row of rows) expect(row[4]).toMatch(/^in \d+ (d|h|min|s)/);
+      // The spent month is marked like any limit with nothing left.
+      expect(await page.$eval('#limits-rows tr[data-limit="usdPerMonth"]', (tr) => tr.className)).toContain("some");
+      await page.close();
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await budgeted.stop();
+    }
+  }, 30_000);
 });

@@ -5,7 +5,7 @@ import { maskAccessKey, maskBackendKey, maskUrlCredentials } from "./mask";
 import { IdMatcher } from "../model/glob";
 import type { DiscoverySource, Model } from "../model/model";
 import { modelFromEndpoint, sourceFromEndpoint } from "./models";
-import { configWarnings } from "./validate";
+import { budgetWarnings, configWarnings } from "./validate";
 import { dirname, resolve } from "node:path";
 import {
   DEFAULT_DRAIN_TIMEOUT_MS,
@@ -192,6 +192,6 @@ export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Mat
       requireUser: file.openWebUI?.requireUser ?? false,
     },
     priceTable,
-    warnings: configWarnings(file),
+    warnings: [...configWarnings(file), ...budgetWarnings(file, models)],
   };
 }

@@ -125,6 +125,8 @@ const LimitSetSchema = t.Object(
     tpm: t.Optional(t.Integer({ minimum: 1, description: "tokens per minute, charged when the usage is known" })),
     concurrent: t.Optional(t.Integer({ minimum: 1, description: "requests in flight at once" })),
     tokensPerDay: t.Optional(t.Integer({ minimum: 1, description: "a daily token budget, reset at 00:00 UTC" })),
+    usdPerDay: t.Optional(t.Number({ minimum: 0, description: "a daily budget in US dollars (a UTC day from 00:00); 0 admits nothing" })),
+    usdPerMonth: t.Optional(t.Number({ minimum: 0, description: "a monthly budget in US dollars (a UTC month from the 1st); 0 admits nothing" })),
   },
   { additionalProperties: true },
 );

@@ -1,7 +1,8 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { describeValueError, dottedPath } from "../lib/schema-errors";
-import { isGlob } from "../model/glob";
-import type { ProviderKind } from "../model/model";
+import { IdMatcher, isGlob } from "../model/glob";
+import { hasBudget } from "../model/limits";
+import type { Model, ProviderKind } from "../model/model";
 import { ConfigFileSchema, type ConfigFile, type EndpointFile } from "./schema";
 import { DEFAULT_URLS } from "./url";
 
@@ -142,4 +143,44 @@ function priceWarnings(at: string, price: EndpointFile["price"]): string[] {
       `${at}.${field}: ${value} looks like a price per token; prices are US dollars per million tokens (${+(value * 1_000_000).toPrecision(6)} for $${value} a token)`,
     ];
   });
+}
+
+/** Models a warning names at most; the rest are counted. */
+const NAMED_MODELS = 5;
+
+/** A model whose requests may cost null: some target of it has no price. */
+const unpriced = (model: Model) => model.targets.some((target) => !target.price);
+
+/**
+ * A budget over a model with no price is spent by none of its requests (they cost null): a warning
+ * names those models, for a perModel budget, a perUser or perClient one (every model), and a key's
+ * own (the models it may use). Discovered models are priced as they come and are not named.
+ */
+export function budgetWarnings(file: ConfigFile, models: ReadonlyMap<string, Model>): string[] {
+  const limits = file.limits ?? {};
+  const warnings: string[] = [];
+  const warn = (at: string, ids: readonly string[]) => {
+    if (ids.length === 0) return;
+    const named = ids.slice(0, NAMED_MODELS).map((id) => `'${id}'`);
+    const more = ids.length > NAMED_MODELS ? ` and ${ids.length - NAMED_MODELS} more` : "";
+    warnings.push(
+      `${at}: a budget over ${ids.length === 1 ? "a model" : "models"} with no price (${named.join(", ")}${more}): their requests cost null and spend none of it; give them a price`,
+    );
+  };
+  const everyUnpriced = [...models.values()].filter(unpriced).map((model) => model.id);
+  for (const [id, set] of Object.entries(limits.perModel ?? {})) {
+    const model = models.get(id);
+    if (hasBudget(set) && model && unpriced(model)) warn(`limits.perModel.${id}`, [id]);
+  }
+  if (hasBudget(limits.perUser)) warn("limits.perUser", everyUnpriced);
+  if (hasBudget(limits.perClient) && (file.clientKeys?.length ?? 0) > 0) warn("limits.perClient", everyUnpriced);
+  file.clientKeys?.forEach((client, i) => {
+    if (!hasBudget(client.limits)) return;
+    const allowed = client.models ? new IdMatcher(client.models) : null;
+    warn(
+      `clientKeys.${i}.limits (${client.name ?? `clientKeys[${i}]`})`,
+      everyUnpriced.filter((id) => !allowed || allowed.matches(id)),
+    );
+  });
+  return warnings;
 }

@@ -16,14 +16,15 @@ const TargetHealth = t.Object({
   cooldownUntil: t.Union([t.String({ format: "date-time" }), t.Null()]),
 });
 
-const LimitUseSchema = t.Object({
+/** One limit's use (src/limits/limiter.ts LimitUse): /health and /status.json. */
+export const LimitUseSchema = t.Object({
   scope: t.String({ description: "client | model" }),
   subject: t.String({ description: "the client key's name or the model id" }),
-  limit: t.String({ description: "rpm | tpm | concurrent | tokensPerDay" }),
-  max: t.Integer(),
-  used: t.Integer(),
-  remaining: t.Integer(),
-  resetMs: t.Integer(),
+  limit: t.String({ description: "rpm | tpm | concurrent | tokensPerDay | usdPerDay | usdPerMonth" }),
+  max: t.Number({ description: "the limit: requests, tokens or slots; US dollars for a budget (usdPerDay, usdPerMonth)" }),
+  used: t.Number({ description: "spent in the window (a budget's in US dollars)" }),
+  remaining: t.Number({ description: "left in the window (a budget's in US dollars)" }),
+  resetMs: t.Integer({ description: "ms until the limit is whole again (a budget: the end of its UTC day or month)" }),
 });
 
 const ModelSummary = t.Object({ id: t.String(), displayName: t.String() });

@@ -2,6 +2,7 @@ import { Elysia, t } from "elysia";
 // Embedded in the compiled binary: the page works offline, with nothing fetched from elsewhere.
 import pageFile from "../ui/status.html" with { type: "file" };
 import { adminGuard } from "./admin-guard";
+import { LimitUseSchema } from "./admin";
 import type { Catalog } from "../catalog/catalog";
 import { jsonResponse, ownResponse } from "../lib/json-response";
 import type { RecentStats } from "../observe/recent";
@@ -142,25 +143,9 @@ const StatusReport = t.Object({
   stores: t.Optional(
     t.Record(t.String(), t.Union([t.Literal("up"), t.Literal("down")]), { description: "server-backed stores (usage: PostgreSQL; redis), when configured" }),
   ),
-  limits: t.Union(
-    [
-      t.Array(
-        t.Object({
-          scope: t.String(),
-          subject: t.String(),
-          limit: t.String(),
-          max: t.Integer(),
-          used: t.Integer(),
-          remaining: t.Integer(),
-          resetMs: t.Integer(),
-        }),
-      ),
-      t.Null(),
-    ],
-    {
-      description: "Current use against each limit per client key and per model (empty without limits; null while the limit store is unreachable)",
-    },
-  ),
+  limits: t.Union([t.Array(LimitUseSchema), t.Null()], {
+    description: "Current use against each limit per client key and per model (empty without limits; null while the limit store is unreachable)",
+  }),
   models: t.Array(
     t.Object({
       id: t.String(),

@@ -1,11 +1,16 @@
-import type { LimitRule } from "./rules";
+import type { LimitRule, Spent } from "./rules";
 
 /** Where one rule stands for one request. */
 export interface RuleResult {
   readonly rule: LimitRule;
   readonly allowed: boolean;
-  /** Units left after this request (requests, tokens, slots). */
+  /** Units left after this request (requests, tokens, slots, nano-dollars). */
   readonly remaining: number;
+  /**
+   * Units spent in the window (with this request's): for a daily or monthly limit, all that was
+   * charged, which passes the limit by what was in flight when it was reached.
+   */
+  readonly used: number;
   /** ms until the limit is whole again. */
   readonly resetMs: number;
   /** ms until a refused request would be admitted. */
@@ -20,13 +25,14 @@ export interface RuleResult {
 export interface LimitCounters {
   /**
    * Checks every rule at once. Only when all admit is anything spent: a request unit of each rpm
-   * rule and a slot of each concurrent rule. Token rules are only checked (the window must not be full).
+   * rule and a slot of each concurrent rule. Token rules and budgets are only checked (the window
+   * must not be full, the budget not spent).
    */
   admit(rules: readonly LimitRule[], now: number): Promise<RuleResult[]>;
   /** Frees the concurrency slots an admitted request took. */
   release(rules: readonly LimitRule[]): Promise<void>;
-  /** Spends the tokens an answer reported on every token rule. */
-  charge(rules: readonly LimitRule[], tokens: number, now: number): Promise<void>;
+  /** Spends what an answer reported: its tokens on every token rule, its cost on every budget. */
+  charge(rules: readonly LimitRule[], spent: Spent, now: number): Promise<void>;
   /** Where each rule stands now, spending nothing (for /health and the status page). */
   peek(rules: readonly LimitRule[], now: number): Promise<RuleResult[]>;
   close(): void;

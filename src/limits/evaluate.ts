@@ -1,12 +1,16 @@
-import { gcra, msToUtcMidnight, utcDay } from "./gcra";
-import type { LimitRule } from "./rules";
+import { msToWindowEnd, windowOf } from "./calendar";
+import { gcra } from "./gcra";
+import { periodOf, type LimitRule } from "./rules";
 import type { RuleResult } from "./counters";
 
-/** A rule's counter as a store keeps it: a TAT (rates), a count (concurrent), or tokens spent today. */
+/**
+ * A rule's counter as a store keeps it: a TAT (rates), a count (concurrent), or what was spent in a
+ * calendar window (tokens per day, nano-dollars per day or month) and which window that was.
+ */
 export interface Counter {
   tat?: number;
   count?: number;
-  day?: number;
+  window?: number;
   spent?: number;
 }
 
@@ -16,32 +20,43 @@ const CONCURRENT_RETRY_MS = 1000;
 /**
  * Evaluates one rule against its counter, as admission (`spend`) or as a look. Pure: the memory
  * store applies the returned counter; the Redis script implements the same arithmetic in Lua.
+ * Every windowed limit has one rule, `spent < limit`: a limit of 0 admits nothing, and the request
+ * whose charge reaches the limit was admitted while it was below it, so the next one is refused.
  */
 export function evaluate(rule: LimitRule, counter: Counter, now: number, spend: boolean): { result: RuleResult; next: Counter } {
   switch (rule.kind) {
     case "rpm":
     case "tpm": {
       const r = gcra(counter.tat ?? 0, now, rule.limit, rule.kind === "rpm" && spend ? 1 : 0);
-      return { result: { rule, ...r }, next: { tat: r.tat } };
+      return { result: { rule, ...r, used: rule.limit - r.remaining }, next: { tat: r.tat } };
     }
     case "concurrent": {
       const count = counter.count ?? 0;
       const allowed = count < rule.limit;
       const after = allowed && spend ? count + 1 : count;
       return {
-        result: { rule, allowed, remaining: Math.max(0, rule.limit - after), resetMs: 0, retryAfterMs: allowed ? 0 : CONCURRENT_RETRY_MS },
+        result: { rule, allowed, remaining: Math.max(0, rule.limit - after), used: after, resetMs: 0, retryAfterMs: allowed ? 0 : CONCURRENT_RETRY_MS },
         next: { count: after },
       };
     }
-    case "tokensPerDay": {
-      const today = utcDay(now);
-      const spent = counter.day === today ? (counter.spent ?? 0) : 0;
+    case "tokensPerDay":
+    case "usdPerDay":
+    case "usdPerMonth": {
+      const period = periodOf(rule.kind)!;
+      const window = windowOf(period, now);
+      const spent = counter.window === window ? (counter.spent ?? 0) : 0;
       const allowed = spent < rule.limit;
-      const untilMidnight = msToUtcMidnight(now);
+      const untilEnd = msToWindowEnd(period, now);
       return {
-        result: { rule, allowed, remaining: Math.max(0, rule.limit - spent), resetMs: untilMidnight, retryAfterMs: allowed ? 0 : untilMidnight },
-        next: { day: today, spent },
+        result: { rule, allowed, remaining: Math.max(0, rule.limit - spent), used: spent, resetMs: untilEnd, retryAfterMs: allowed ? 0 : untilEnd },
+        next: { window, spent },
       };
     }
   }
+}
+
+/** A windowed counter after `amount` more is spent at `now` (a new window starts from 0). */
+export function spentInWindow(rule: LimitRule, counter: Counter, amount: number, now: number): Counter {
+  const window = windowOf(periodOf(rule.kind)!, now);
+  return { window, spent: (counter.window === window ? (counter.spent ?? 0) : 0) + amount };
 }

@@ -38,12 +38,3 @@ export function gcra(tat: number, now: number, limit: number, cost: number): Gcr
 export function charged(tat: number, now: number, limit: number, tokens: number): number {
   return Math.max(tat, now) + (tokens * WINDOW_MS) / limit;
 }
-
-/** ms from `now` to the next 00:00 UTC: when a daily budget starts again. */
-export function msToUtcMidnight(now: number): number {
-  const day = 86_400_000;
-  return day - (now % day);
-}
-
-/** The UTC day a daily budget counts in. */
-export const utcDay = (now: number) => Math.floor(now / 86_400_000);

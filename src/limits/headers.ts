@@ -1,6 +1,6 @@
-import { ProxyError } from "../model/errors";
+import { ProxyError, type OpenAIErrorType } from "../model/errors";
 import type { LimitKind, LimitScope } from "../model/limits";
-import type { LimitRule } from "./rules";
+import { isBudget, nanosToUsd, type LimitRule } from "./rules";
 import type { RuleResult } from "./counters";
 
 /** A duration as OpenAI writes its reset headers: `20ms`, `1s`, `6m0s`, `1h2m3s`. */
@@ -44,6 +44,8 @@ const KIND_WORDS: Record<LimitKind, string> = {
   tpm: "tokens per minute",
   concurrent: "requests at once",
   tokensPerDay: "tokens per day",
+  usdPerDay: "per day",
+  usdPerMonth: "per month",
 };
 
 const SCOPE_WORDS: Record<LimitScope, (subject: string) => string> = {
@@ -58,15 +60,35 @@ export class LimitRefusal extends ProxyError {
     readonly rule: LimitRule,
     message: string,
     headers: Readonly<Record<string, string>>,
+    type: OpenAIErrorType = "rate_limit_error",
+    code = "rate_limit_exceeded",
   ) {
-    super(429, message, "rate_limit_error", "rate_limit_exceeded", null, headers);
+    super(429, message, type, code, null, headers);
   }
 }
 
-/** The 429 for a refused request: names the limit (never a key), with Retry-After and the rate headers. */
-export function rateLimited(refused: RuleResult, results: readonly RuleResult[]): LimitRefusal {
+/** Dollars as a message shows them: cents when whole cents, else as configured (`$5.00`, `$0.125`). */
+export const dollars = (usd: number) => `$${Number.isInteger(Math.round(usd * 1e6) / 1e4) ? usd.toFixed(2) : String(usd)}`;
+
+/**
+ * The 429 for a refused request: names the limit (never a key), with Retry-After. A spent budget
+ * is OpenAI's `insufficient_quota` (what clients already understand), waits for the end of its
+ * calendar window and tells OpenAI's SDKs not to retry it; any other limit carries the rate headers.
+ */
+export function refusal(results: readonly RuleResult[], now: number): LimitRefusal {
+  const refused = results.find((result) => !result.allowed && isBudget(result.rule.kind)) ?? results.find((result) => !result.allowed)!;
   const { rule } = refused;
   const retryAfter = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
+  if (isBudget(rule.kind)) {
+    const renews = new Date(now + refused.retryAfterMs).toISOString().replace(".000Z", "Z");
+    return new LimitRefusal(
+      rule,
+      `Budget spent for ${SCOPE_WORDS[rule.scope](rule.subject)}: ${dollars(nanosToUsd(rule.limit))} ${KIND_WORDS[rule.kind]} (UTC). It renews at ${renews}.`,
+      { "retry-after": String(retryAfter), "x-should-retry": "false" },
+      "insufficient_quota",
+      "insufficient_quota",
+    );
+  }
   return new LimitRefusal(
     rule,
     `Rate limit reached for ${SCOPE_WORDS[rule.scope](rule.subject)}: ${rule.limit} ${KIND_WORDS[rule.kind]}. Try again in ${retryAfter} s.`,

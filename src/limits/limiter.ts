@@ -3,11 +3,11 @@ import type { ProxyConfig } from "../config/proxy-config";
 import { ProxyError } from "../model/errors";
 import type { Logger } from "../lib/log";
 import type { Usage } from "../model/usage";
-import { rateLimited, rateLimitHeaders } from "./headers";
-import { rulesFor, spentOnUsage, type LimitRule } from "./rules";
+import { refusal, rateLimitHeaders } from "./headers";
+import { isBudget, nanosToUsd, rulesFor, spentOnUsage, usdToNanos, type LimitRule } from "./rules";
 import type { LimitCounters, RuleResult } from "./counters";
 
-/** One limit's current use, as /health and the status page show it. */
+/** One limit's current use, as /health and the status page show it: a budget's in US dollars. */
 export interface LimitUse {
   readonly scope: string;
   readonly subject: string;
@@ -71,34 +71,34 @@ export class Limiter {
    */
   async admit(rules: readonly LimitRule[]): Promise<Admission> {
     if (rules.length === 0) return UNLIMITED;
+    const now = Date.now();
     let results: RuleResult[];
     try {
-      results = await this.counters.admit(rules, Date.now());
+      results = await this.counters.admit(rules, now);
       this.recovered();
     } catch (error) {
       this.unreachable(error);
       return UNLIMITED;
     }
-    const refused = results.find((result) => !result.allowed);
-    if (refused) throw rateLimited(refused, results);
+    if (results.some((result) => !result.allowed)) throw refusal(results, now);
     let ended = false;
     return {
       headers: rateLimitHeaders(results),
-      end: (usage, _costUsd) => {
+      end: (usage, costUsd) => {
         if (ended) return;
         ended = true;
-        this.spend(rules, usage);
+        this.spend(rules, usage, costUsd);
       },
     };
   }
 
-  /** An admitted request ended: its slot comes back and its tokens are charged. */
-  private spend(rules: readonly LimitRule[], usage: Usage | null): void {
+  /** An admitted request ended: its slot comes back, its tokens and its cost (none when unpriced) are charged. */
+  private spend(rules: readonly LimitRule[], usage: Usage | null, costUsd: number | null): void {
     const now = Date.now();
     const work: Promise<void>[] = [];
     if (rules.some((rule) => rule.kind === "concurrent")) work.push(this.counters.release(rules));
-    const tokens = usage?.totalTokens ?? 0;
-    if (tokens > 0 && rules.some((rule) => spentOnUsage(rule.kind))) work.push(this.counters.charge(rules, tokens, now));
+    const spent = { tokens: usage?.totalTokens ?? 0, nanos: usdToNanos(costUsd) };
+    if ((spent.tokens > 0 || spent.nanos > 0) && rules.some((rule) => spentOnUsage(rule.kind))) work.push(this.counters.charge(rules, spent, now));
     for (const step of work) step.catch((error) => this.unreachable(error, false));
   }
 
@@ -114,15 +114,18 @@ export class Limiter {
     for (const [model, set] of Object.entries(limits.perModel)) rulesFor("model", model, set, rules);
     try {
       const results = await this.counters.peek(rules, Date.now());
-      return results.map(({ rule, remaining, resetMs }) => ({
-        scope: rule.scope,
-        subject: rule.subject,
-        limit: rule.kind,
-        max: rule.limit,
-        used: Math.max(0, rule.limit - remaining),
-        remaining,
-        resetMs: Math.round(resetMs),
-      }));
+      return results.map(({ rule, remaining, used, resetMs }) => {
+        const unit = isBudget(rule.kind) ? nanosToUsd : (n: number) => n;
+        return {
+          scope: rule.scope,
+          subject: rule.subject,
+          limit: rule.kind,
+          max: unit(rule.limit),
+          used: unit(used),
+          remaining: unit(remaining),
+          resetMs: Math.round(resetMs),
+        };
+      });
     } catch {
       return null;
     }

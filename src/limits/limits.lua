@@ -7,7 +7,9 @@
 --
 -- Counters:
 --   rpm, tpm       string: the GCRA theoretical arrival time; expires once it is in the past
---   tokensPerDay   hash {day, spent}; expires an hour after the UTC day it counts
+--   tokensPerDay,  hash {window, spent}: what was spent (tokens, or nano-dollars for a budget) in the
+--   usdPerDay,     calendar window `window` (days since the epoch, or months since January 1970, in
+--   usdPerMonth    UTC; calendar.ts); expires an hour after that window ends
 --   concurrent     hash {<instance> = slots held, <instance>@ = lease end (Redis ms)}: the slots of
 --                  an instance whose lease ran out (it crashed, or lost Redis) no longer count
 
@@ -60,11 +62,49 @@ local function setTat(key, tat, now)
   redis.call('SET', key, fmt(tat), 'PX', fmt(math.max(1, math.ceil(tat - now)) + RATE_MARGIN))
 end
 
-local function spentToday(key, now)
+-- calendar.ts: days since 1970-01-01 of a proleptic Gregorian date (month 1..12), and back.
+-- Redis' Lua has no os.date; these are Howard Hinnant's days_from_civil and civil_from_days.
+local function daysFromCivil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = m + 9
+  if m > 2 then mp = m - 3 end
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local function civilFromDays(days)
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local m = mp + 3
+  if mp >= 10 then m = mp - 9 end
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  return y, m
+end
+
+-- calendar.ts: windowOf and windowEnd, by the kind's period (a day, or a month from the 1st).
+local function windowOf(kind, now)
   local day = math.floor(now / DAY)
-  local stored = redis.call('HMGET', key, 'day', 'spent')
-  if tonumber(stored[1]) == day then return day, tonumber(stored[2]) or 0 end
-  return day, 0
+  if kind ~= 'usdPerMonth' then return day, (day + 1) * DAY end
+  local y, m = civilFromDays(day)
+  local ny, nm = y, m + 1
+  if nm > 12 then ny, nm = y + 1, 1 end
+  return (y - 1970) * 12 + (m - 1), daysFromCivil(ny, nm, 1) * DAY
+end
+
+-- What was spent in the window of `now`, with that window and when it ends.
+local function spentInWindow(key, kind, now)
+  local window, ends = windowOf(kind, now)
+  local stored = redis.call('HMGET', key, 'window', 'spent')
+  if tonumber(stored[1]) == window then return window, ends, tonumber(stored[2]) or 0 end
+  return window, ends, 0
 end
 
 -- Slots in flight on every instance whose lease holds; with `prune`, the others are deleted.
@@ -89,7 +129,7 @@ local op = ARGV[1]
 
 if op == 'admit' or op == 'peek' then
   -- ARGV: op, now, instance, leaseMs, then per rule: kind, limit.
-  -- Returns {all allowed, then per rule: allowed, remaining, resetMs, retryAfterMs}.
+  -- Returns {all allowed, then per rule: allowed, remaining, used, resetMs, retryAfterMs}.
   local now, me, lease = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
   local spend = op == 'admit'
   local at = nil
@@ -98,12 +138,13 @@ if op == 'admit' or op == 'peek' then
   local rates, slots = {}, {}
   for i, key in ipairs(KEYS) do
     local kind, limit = ARGV[3 + 2 * i], tonumber(ARGV[4 + 2 * i])
-    local allowed, remaining, reset, retry
+    local allowed, remaining, used, reset, retry
     if kind == 'rpm' or kind == 'tpm' then
       local cost = 0
       if kind == 'rpm' and spend then cost = 1 end
       local tat
       allowed, tat, remaining, reset, retry = gcra(tatOf(key), now, limit, cost)
+      used = limit - remaining
       if cost > 0 then rates[#rates + 1] = { key, tat } end
     elseif kind == 'concurrent' then
       at = at or clock()
@@ -111,16 +152,16 @@ if op == 'admit' or op == 'peek' then
       allowed = count < limit
       local after = count
       if allowed and spend then after = count + 1 end
-      remaining, reset = math.max(0, limit - after), 0
+      remaining, used, reset = math.max(0, limit - after), after, 0
       retry = CONCURRENT_RETRY
       if allowed then retry = 0 end
       if spend then slots[#slots + 1] = key end
-    else -- tokensPerDay
-      local _, spent = spentToday(key, now)
-      local untilMidnight = DAY - (now % DAY)
+    else -- tokensPerDay, usdPerDay, usdPerMonth: spent < limit, one rule for all (a limit of 0 admits nothing)
+      local _, ends, spent = spentInWindow(key, kind, now)
+      local untilEnd = ends - now
       allowed = spent < limit
-      remaining, reset = math.max(0, limit - spent), untilMidnight
-      retry = untilMidnight
+      remaining, used, reset = math.max(0, limit - spent), spent, untilEnd
+      retry = untilEnd
       if allowed then retry = 0 end
     end
     if not allowed then all = false end
@@ -128,6 +169,7 @@ if op == 'admit' or op == 'peek' then
     if allowed then flag = '1' end
     out[#out + 1] = flag
     out[#out + 1] = fmt(remaining)
+    out[#out + 1] = fmt(used)
     out[#out + 1] = fmt(reset)
     out[#out + 1] = fmt(retry)
   end
@@ -145,17 +187,18 @@ if op == 'admit' or op == 'peek' then
 end
 
 if op == 'charge' then
-  -- ARGV: op, now, tokens, then per rule: kind, limit (token rules only).
-  local now, tokens = tonumber(ARGV[2]), tonumber(ARGV[3])
+  -- ARGV: op, now, then per rule: kind, limit, amount (tokens; nano-dollars for a budget). KEYS: the
+  -- rules spent on usage with an amount above 0 (rules.ts: amountFor).
+  local now = tonumber(ARGV[2])
   for i, key in ipairs(KEYS) do
-    local kind, limit = ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
+    local kind, limit, amount = ARGV[3 * i], tonumber(ARGV[1 + 3 * i]), tonumber(ARGV[2 + 3 * i])
     if kind == 'tpm' then
       -- gcra.ts: charged(tat, now, limit, tokens)
-      setTat(key, math.max(tatOf(key), now) + (tokens * WINDOW) / limit, now)
-    elseif kind == 'tokensPerDay' then
-      local day, spent = spentToday(key, now)
-      redis.call('HSET', key, 'day', fmt(day), 'spent', fmt(spent + tokens))
-      redis.call('PEXPIRE', key, fmt(DAY - (now % DAY) + DAY_MARGIN))
+      setTat(key, math.max(tatOf(key), now) + (amount * WINDOW) / limit, now)
+    elseif kind == 'tokensPerDay' or kind == 'usdPerDay' or kind == 'usdPerMonth' then
+      local window, ends, spent = spentInWindow(key, kind, now)
+      redis.call('HSET', key, 'window', fmt(window), 'spent', fmt(spent + amount))
+      redis.call('PEXPIRE', key, fmt(ends - now + DAY_MARGIN))
     end
   end
   return 1

@@ -1,6 +1,7 @@
-import { charged, utcDay } from "./gcra";
-import { evaluate, type Counter } from "./evaluate";
-import { spentOnUsage, type LimitRule } from "./rules";
+import { windowOf, type Period } from "./calendar";
+import { charged } from "./gcra";
+import { evaluate, spentInWindow, type Counter } from "./evaluate";
+import { amountFor, type LimitRule, type Spent } from "./rules";
 import type { LimitCounters, RuleResult } from "./counters";
 
 /** The embedded default: every counter in this process. Behaves as the Redis store does for one instance. */
@@ -23,22 +24,30 @@ export class MemoryCounters implements LimitCounters {
     }
   }
 
-  async charge(rules: readonly LimitRule[], tokens: number, now: number): Promise<void> {
+  async charge(rules: readonly LimitRule[], spent: Spent, now: number): Promise<void> {
     for (const rule of rules) {
-      if (!spentOnUsage(rule.kind)) continue;
+      const amount = amountFor(rule.kind, spent);
+      if (amount <= 0) continue;
       const counter = this.counters.get(rule.key) ?? {};
-      if (rule.kind === "tpm") counter.tat = charged(counter.tat ?? 0, now, rule.limit, tokens);
-      else {
-        const today = utcDay(now);
-        counter.spent = (counter.day === today ? (counter.spent ?? 0) : 0) + tokens;
-        counter.day = today;
-      }
-      this.counters.set(rule.key, counter);
+      if (rule.kind === "tpm") this.counters.set(rule.key, { tat: charged(counter.tat ?? 0, now, rule.limit, amount) });
+      else this.counters.set(rule.key, spentInWindow(rule, counter, amount, now));
     }
   }
 
   async peek(rules: readonly LimitRule[], now: number): Promise<RuleResult[]> {
     return rules.map((rule) => evaluate(rule, this.counters.get(rule.key) ?? {}, now, false).result);
+  }
+
+  /**
+   * Raises what the counter `key` (a windowed limit's) has spent in the `period` window of `now` to
+   * at least `spent`: how a restarted instance learns what it spent before, from the usage store.
+   * Never lowers a counter, so it may run while requests are charged.
+   */
+  raiseSpent(key: string, period: Period, now: number, spent: number): void {
+    const window = windowOf(period, now);
+    const counter = this.counters.get(key);
+    const current = counter?.window === window ? (counter.spent ?? 0) : 0;
+    if (spent > current) this.counters.set(key, { window, spent });
   }
 
   close(): void {}

@@ -1,6 +1,6 @@
 import { RedisUnavailableError, Script, type RedisLink } from "../cluster/redis-link";
 import source from "./limits.lua" with { type: "text" };
-import { spentOnUsage, type LimitRule } from "./rules";
+import { amountFor, type LimitRule, type Spent } from "./rules";
 import type { LimitCounters, RuleResult } from "./counters";
 
 /** Every key this proxy writes starts with this. */
@@ -83,10 +83,18 @@ export class RedisCounters implements LimitCounters {
     await this.link.run(LIMITS, slots, ["release", this.instance]);
   }
 
-  async charge(rules: readonly LimitRule[], tokens: number, now: number): Promise<void> {
-    const tokenRules = rules.filter((rule) => spentOnUsage(rule.kind));
-    if (tokenRules.length === 0 || tokens <= 0) return;
-    await this.link.run(LIMITS, tokenRules.map(keyOf), ["charge", now, tokens, ...ruleArgs(tokenRules)]);
+  async charge(rules: readonly LimitRule[], spent: Spent, now: number): Promise<void> {
+    const charged = rules.flatMap((rule) => {
+      const amount = amountFor(rule.kind, spent);
+      return amount > 0 ? [{ rule, amount }] : [];
+    });
+    if (charged.length === 0) return;
+    const args = charged.flatMap(({ rule, amount }) => [rule.kind, String(rule.limit), String(amount)]);
+    await this.link.run(
+      LIMITS,
+      charged.map(({ rule }) => keyOf(rule)),
+      ["charge", now, ...args],
+    );
   }
 
   async peek(rules: readonly LimitRule[], now: number): Promise<RuleResult[]> {
@@ -137,12 +145,13 @@ const keyOf = (rule: LimitRule) => KEY_PREFIX + rule.key;
 const ruleArgs = (rules: readonly LimitRule[]) => rules.flatMap((rule) => [rule.kind, String(rule.limit)]);
 
 function results(rules: readonly LimitRule[], reply: readonly string[]): RuleResult[] {
-  if (!Array.isArray(reply) || reply.length !== 1 + rules.length * 4) throw new Error(`unexpected answer from the limits script: ${JSON.stringify(reply)}`);
+  if (!Array.isArray(reply) || reply.length !== 1 + rules.length * 5) throw new Error(`unexpected answer from the limits script: ${JSON.stringify(reply)}`);
   return rules.map((rule, i) => ({
     rule,
-    allowed: reply[1 + i * 4] === "1",
-    remaining: Number(reply[2 + i * 4]),
-    resetMs: Number(reply[3 + i * 4]),
-    retryAfterMs: Number(reply[4 + i * 4]),
+    allowed: reply[1 + i * 5] === "1",
+    remaining: Number(reply[2 + i * 5]),
+    used: Number(reply[3 + i * 5]),
+    resetMs: Number(reply[4 + i * 5]),
+    retryAfterMs: Number(reply[5 + i * 5]),
   }));
 }

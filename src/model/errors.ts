@@ -10,6 +10,7 @@ export type OpenAIErrorType =
   | "authentication_error"
   | "permission_error"
   | "rate_limit_error"
+  | "insufficient_quota"
   | "api_error"
   | "upstream_error"
   | "timeout_error";

@@ -16,7 +16,8 @@ import { Observability } from "../observe/observability";
 import { RecentStats } from "../observe/recent";
 import { unpricedWarnings } from "../observe/unpriced";
 import { openUsageStore } from "../observe/usage/open";
-import { usageObserver, type UsageStore } from "../observe/usage/store";
+import { messageOf, usageObserver, type UsageStore } from "../observe/usage/store";
+import { hasBudgets, seedBudgets } from "../observe/budget-seed";
 import { Dispatcher } from "../proxy/dispatch";
 import { anthropicAdapter } from "../providers/anthropic";
 import { redisThinking } from "../providers/anthropic/shared-thinking";
@@ -72,6 +73,9 @@ export interface RunningServer {
 
 /** How long a shutdown waits, once connections are closed, for the last requests' observers. */
 const SETTLE_MS = 1000;
+
+/** How long a start waits for the usage store to say what the budgets already spent (after that, the spend is read in the background). */
+const BUDGET_SEED_WAIT_MS = 5000;
 
 const displayHost = (hostname: string) => {
   const host = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
@@ -132,8 +136,34 @@ export async function startServer({
     health.stop();
   });
   await catalogs.follow();
-  const limiter = new Limiter(redis ? new RedisCounters(redis) : new MemoryCounters(), () => configs.current.state.failMode ?? "open", log);
+  const memoryCounters = redis ? null : new MemoryCounters();
+  const limiter = new Limiter(memoryCounters ?? new RedisCounters(redis!), () => configs.current.state.failMode ?? "open", log);
   closers.add("limiter", () => limiter.close());
+  if (memoryCounters && usage) {
+    // Budgets kept in memory start from what the usage store says today and this month spent (a
+    // restart must not hand them out again); before the first request when it answers in time.
+    const modelIdOf = (named: string) => {
+      try {
+        return catalogs.current.resolve(named, null).id;
+      } catch {
+        return named;
+      }
+    };
+    const seed = () =>
+      seedBudgets(usage, memoryCounters, Date.now(), modelIdOf).catch((error) =>
+        log.warn(`budgets: today's and this month's spend could not be read from the usage store (${messageOf(error)}); they count from now`, {
+          error: messageOf(error),
+        }),
+      );
+    if (hasBudgets(configs.current)) {
+      await withDeadline(seed(), BUDGET_SEED_WAIT_MS, () =>
+        log.warn("budgets: the usage store is slow to say what today and this month spent; serving meanwhile, the spend is added when it answers"),
+      );
+    }
+    configs.onChange(async (config) => {
+      if (hasBudgets(config)) void seed();
+    });
+  }
 
   const stackOf = (error: unknown) => (error as Error)?.stack ?? String(error);
   const observe = new Observability((error) => log.error(`an observer failed: ${stackOf(error)}`, { error: stackOf(error) }));

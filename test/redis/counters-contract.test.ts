@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { msToWindowEnd } from "../../src/limits/calendar";
 import { RedisCounters } from "../../src/limits/redis-counters";
 import type { LimitRule } from "../../src/limits/rules";
 import { countersContract } from "../support/counters-contract";
@@ -39,9 +40,9 @@ function instance(leaseMs: number, name: string) {
 }
 
 describe("Redis counters: what the memory counters has no need for", () => {
-  test("keys are the rule's under cm-proxy:, and idle ones expire (rates after their window, days after the day, slots after their lease)", async () => {
+  test("keys are the rule's under cm-proxy:, and idle ones expire (rates after their window, days and months an hour after they end, slots after their lease)", async () => {
     const subject = `ttl-${Date.now()}`;
-    const rules: LimitRule[] = (["rpm", "tpm", "concurrent", "tokensPerDay"] as const).map((kind) => ({
+    const rules: LimitRule[] = (["rpm", "tpm", "concurrent", "tokensPerDay", "usdPerDay", "usdPerMonth"] as const).map((kind) => ({
       scope: "client",
       kind,
       subject,
@@ -50,7 +51,7 @@ describe("Redis counters: what the memory counters has no need for", () => {
     }));
     const now = Date.now();
     await counters.admit(rules, now);
-    await counters.charge(rules, 5, now);
+    await counters.charge(rules, { tokens: 5, nanos: 5 }, now);
     const client = await redis.client();
     const ttl = async (kind: string) => Number(await client.send("PTTL", [`cm-proxy:client:${kind}:${subject}`]));
     expect(await ttl("rpm")).toBeGreaterThan(0);
@@ -58,6 +59,12 @@ describe("Redis counters: what the memory counters has no need for", () => {
     expect(await ttl("tpm")).toBeLessThanOrEqual(30_000 + 1_000); // 5 tokens of 10 per minute
     expect(await ttl("tokensPerDay")).toBeLessThanOrEqual(86_400_000 + 3_600_000);
     expect(await ttl("tokensPerDay")).toBeGreaterThan(3_600_000);
+    expect(await ttl("usdPerDay")).toBeLessThanOrEqual(msToWindowEnd("day", now) + 3_600_000);
+    expect(await ttl("usdPerDay")).toBeGreaterThan(msToWindowEnd("day", now) + 3_600_000 - 60_000);
+    expect(await ttl("usdPerMonth")).toBeLessThanOrEqual(msToWindowEnd("month", now) + 3_600_000);
+    expect(await ttl("usdPerMonth")).toBeGreaterThan(msToWindowEnd("month", now) + 3_600_000 - 60_000);
+    // A budget's spend is whole nano-dollars: the 5 charged, exactly.
+    expect(await client.send("HGET", [`cm-proxy:client:usdPerMonth:${subject}`, "spent"])).toBe("5");
     expect(await ttl("concurrent")).toBeLessThanOrEqual(60_000);
     expect(await ttl("concurrent")).toBeGreaterThan(0);
   });

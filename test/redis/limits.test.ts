@@ -103,7 +103,8 @@ describe("limits shared by instances on one Redis", () => {
     expect(second.status).toBe(200);
     expect(second.headers.get("x-ratelimit-remaining-tokens")).toBe("10"); // 30 − 20 spent through A
     await b.log.until(() => b.log.accessLines.length >= 1, 5000, "B's request ending");
-    await spentToday(a, 30, "B's tokens charged in Redis");
+    // 40 spent of 30: B's request was admitted below the limit and charged whole.
+    await spentToday(a, 40, "B's tokens charged in Redis");
     for (const instance of [a, b]) {
       const refused = await chat(instance, KEY_A);
       const error = await expectOpenAIError(refused, 429, { code: "rate_limit_exceeded" });
@@ -111,10 +112,10 @@ describe("limits shared by instances on one Redis", () => {
       const midnight = Math.ceil((86_400_000 - (Date.now() % 86_400_000)) / 1000);
       expect(Math.abs(Number(refused.headers.get("retry-after")) - midnight)).toBeLessThanOrEqual(2);
     }
-    // Both instances' /health show the same use: the 40 tokens on the model's tpm, team-a's day spent (30 of 30).
+    // Both instances' /health show the same use: the 40 tokens on the model's tpm, team-a's day spent (40 of 30).
     for (const instance of [a, b]) {
       const { limits } = await health(instance);
-      expect(limits).toContainEqual(expect.objectContaining({ scope: "client", subject: "team-a", limit: "tokensPerDay", max: 30, used: 30, remaining: 0 }));
+      expect(limits).toContainEqual(expect.objectContaining({ scope: "client", subject: "team-a", limit: "tokensPerDay", max: 30, used: 40, remaining: 0 }));
       const tpm = limits.find((use: any) => use.scope === "model" && use.limit === "tpm");
       // 40 minus what refilled meanwhile (tpm 100: one token every 600 ms).
       expect(tpm.used).toBeGreaterThanOrEqual(40 - Math.ceil((performance.now() - firstAt) / 600) - 1);

@@ -96,7 +96,7 @@ export function proxyMetrics(metrics: MetricsRegistry, sources: ProxyMetricsSour
   );
   const rateLimited = metrics.counter(
     "cm_proxy_rate_limited_total",
-    "Requests refused by a limit, by scope (client, user, model) and limit (rpm, tpm, concurrent, tokensPerDay).",
+    "Requests refused by a limit, by scope (client, user, model) and limit (rpm, tpm, concurrent, tokensPerDay, usdPerDay, usdPerMonth).",
     ["scope", "limit"],
   );
 

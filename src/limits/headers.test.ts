@@ -1,0 +1,39 @@
+import { describe, expect, test } from "bun:test";
+import { dollars, refusal } from "./headers";
+import { usdToNanos, type LimitRule } from "./rules";
+import type { RuleResult } from "./counters";
+import type { LimitKind } from "../model/limits";
+
+const rule = (kind: LimitKind, limit: number): LimitRule => ({ scope: "client", kind, subject: "team-a", limit, key: `client:${kind}:team-a` });
+const NOON = Date.UTC(2025, 0, 31, 12);
+
+describe("refusals", () => {
+  test("a spent budget is insufficient_quota, renewing at the end of its window, with no rate headers; it outranks a rate refusal", () => {
+    const results: RuleResult[] = [
+      { rule: rule("rpm", 10), allowed: false, remaining: 0, used: 10, resetMs: 60_000, retryAfterMs: 6_000 },
+      { rule: rule("usdPerMonth", usdToNanos(12.5)), allowed: false, remaining: 0, used: 10, resetMs: 43_200_000, retryAfterMs: 43_200_000 },
+    ];
+    const error = refusal(results, NOON);
+    expect([error.status, error.type, error.code]).toEqual([429, "insufficient_quota", "insufficient_quota"]);
+    expect(error.message).toBe("Budget spent for the API key 'team-a': $12.50 per month (UTC). It renews at 2025-02-01T00:00:00Z.");
+    expect(error.headers).toEqual({ "retry-after": "43200", "x-should-retry": "false" });
+    expect(error.rule.kind).toBe("usdPerMonth");
+  });
+
+  test("any other limit keeps its rate_limit_exceeded and OpenAI's rate headers", () => {
+    const error = refusal([{ rule: rule("rpm", 10), allowed: false, remaining: 0, used: 10, resetMs: 60_000, retryAfterMs: 6_000 }], NOON);
+    expect([error.type, error.code]).toEqual(["rate_limit_error", "rate_limit_exceeded"]);
+    expect(error.headers).toMatchObject({ "retry-after": "6", "x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "0" });
+  });
+
+  test("dollars: cents when whole cents, else as configured", () => {
+    expect([dollars(5), dollars(0), dollars(0.1), dollars(1.2), dollars(0.125), dollars(0.0001)]).toEqual([
+      "$5.00",
+      "$0.00",
+      "$0.10",
+      "$1.20",
+      "$0.125",
+      "$0.0001",
+    ]);
+  });
+});

@@ -1,0 +1,55 @@
+// A single instance keeps its limit counters in memory, and a restart would forget what today and
+// this month already spent, handing every budget out again. At start (and after a reload, which may
+// add budgets) the spend of the current UTC day and month is read back from the usage store, per
+// client key name, per user and per model, and no counter is left below it. With Redis the counters
+// outlive the instance and need none of this; with the usage store off there is nothing to read.
+import { windowEnd, windowStart, type Period } from "../limits/calendar";
+import type { MemoryCounters } from "../limits/memory-counters";
+import { ruleKey, usdToNanos } from "../limits/rules";
+import { hasBudget, type LimitKind, type LimitScope } from "../model/limits";
+import type { ProxyConfig } from "../config/proxy-config";
+import type { GroupBy, UsageStore } from "./usage/store";
+
+const PERIODS: readonly (readonly [Period, LimitKind])[] = [
+  ["day", "usdPerDay"],
+  ["month", "usdPerMonth"],
+];
+
+const SCOPES: readonly (readonly [GroupBy, LimitScope])[] = [
+  ["client", "client"],
+  ["user", "user"],
+  ["model", "model"],
+];
+
+/** What a usage row's group key stands for when the request had none (no key, no user). */
+const NONE = "-";
+
+/**
+ * Raises every budget counter to what the usage store holds for its window. `modelIdOf` maps a model
+ * as the client named it (rows keep that) to the model id budgets count under (an alias to its model).
+ * Counters are only ever raised, so requests charged meanwhile are not lost.
+ */
+export async function seedBudgets(usage: UsageStore, counters: MemoryCounters, now: number, modelIdOf: (named: string) => string): Promise<void> {
+  for (const [period, kind] of PERIODS) {
+    const range = { from: windowStart(period, now), to: windowEnd(period, now) };
+    for (const [groupBy, scope] of SCOPES) {
+      const spent = new Map<string, number>();
+      for (const group of await usage.query(range, groupBy)) {
+        if (group.key === NONE || !group.costUsd) continue;
+        const subject = scope === "model" ? modelIdOf(group.key) : group.key;
+        spent.set(subject, (spent.get(subject) ?? 0) + group.costUsd);
+      }
+      for (const [subject, usd] of spent) counters.raiseSpent(ruleKey(scope, kind, subject), period, now, usdToNanos(usd));
+    }
+  }
+}
+
+/** Whether any budget is configured, in any scope. */
+export function hasBudgets({ limits, clients }: ProxyConfig): boolean {
+  return (
+    hasBudget(limits.perClient) ||
+    hasBudget(limits.perUser) ||
+    Object.values(limits.perModel).some(hasBudget) ||
+    clients.keys.some((client) => hasBudget(client.limits))
+  );
+}
