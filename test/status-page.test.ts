@@ -367,6 +367,7 @@ describe("the page in headless Chromium", () => {
       String(soloUsage.promptTokens),
       String(soloUsage.completionTokens),
       String(soloUsage.totalTokens),
+      "–", // solo-actual has no price: its cost is unknown, never $0
       expect.stringMatching(/ms$|s$/),
       expect.stringMatching(/ms$|s$/),
     ]);
@@ -384,6 +385,51 @@ describe("the page in headless Chromium", () => {
     await expectPng(shot);
     await page.close();
     expect(pageErrors).toEqual([]);
+  }, 60_000);
+
+  test("spend today and this month, a cost column, and requests, tokens and cost over time as inline SVG", async () => {
+    // a priced model of its own: $3 in, $15 out per million; the mock reports 3 + 3 tokens an answer
+    const priced = await startProxy(
+      { endpoints: { priced: { url: alpha.url, apiKey: ALPHA_KEY, actualModelName: "priced-actual", price: { inputPerMTok: 3, outputPerMTok: 15 } } } },
+      { label: "priced status proxy" },
+    );
+    try {
+      await send(priced, "priced", 4);
+      await priced.server.usage!.flush();
+      const perRequest = (3 * 3 + 3 * 15) / 1e6;
+      const hours = await (await fetch(priced.url(`/usage?groupBy=hour&from=${new Date(Date.now() - 864e5).toISOString()}`))).json();
+      expect(hours.groups.reduce((sum: number, group: any) => sum + group.requests, 0)).toBe(4);
+      expect(hours.groups.reduce((sum: number, group: any) => sum + group.costUsd, 0)).toBeCloseTo(4 * perRequest, 12);
+
+      const page = await newPage();
+      await page.goto(priced.url("/"));
+      const spent = `$${(4 * perRequest).toPrecision(3)}`;
+      await waitText(page, "#spend-today", spent, "today's spend");
+      await waitText(page, "#spend-month", spent, "this month's spend");
+      await page.click('#groups button[data-group="model"]');
+      await page.waitForSelector('#usage-rows tr[data-key="priced"]', { visible: true, timeout: 10_000 });
+      expect(await page.$eval('#usage-rows tr[data-key="priced"] td[data-label="Cost"]', (cell) => cell.textContent)).toBe(spent);
+
+      // one bar per hour of the last 24; together they hold the 4 requests, then their tokens and cost
+      await page.waitForSelector("#chart-panel:not([hidden])", { timeout: 10_000 });
+      const bars = () => page.$$eval("#chart rect.bar", (rects) => rects.map((rect) => Number(rect.getAttribute("data-value"))));
+      const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+      expect((await bars()).length).toBe(24);
+      expect(sum(await bars())).toBe(4);
+      await page.click('#series button[data-series="tokens"]');
+      expect(sum(await bars())).toBe(4 * 6);
+      await page.click('#series button[data-series="cost"]');
+      expect(sum(await bars())).toBeCloseTo(4 * perRequest, 12);
+      expect(await text(page, "#chart-caption")).toBe("Cost per hour, last 24 h (UTC)");
+      // per day over 30 days
+      await page.click('#ranges button[data-range="30d"]');
+      await page.waitForFunction(() => document.querySelectorAll("#chart rect.bar").length === 30, { timeout: 10_000 });
+      expect(sum(await bars())).toBeCloseTo(4 * perRequest, 12);
+      await page.close();
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await priced.stop();
+    }
   }, 60_000);
 
   test("fits a phone's width: no sideways scrolling, every figure still there", async () => {
