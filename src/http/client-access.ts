@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import { authenticateClient } from "../access/clients";
+import { authenticateClient, type IssuedKeyLookup } from "../access/clients";
 import type { LiveCatalog } from "../catalog/live-catalog";
 import type { Observability } from "../observe/observability";
 import type { RequestRecord, UserInfo } from "../observe/record";
@@ -20,16 +20,16 @@ function userOf(headers: Headers): UserInfo | null {
 /**
  * Gives each request of the routes that use it the catalog snapshot it runs on, with the config
  * it was built from (captured once, so a reload mid-request never mixes two configs), the client
- * key it presented (401 when keys are configured and it presented none or a wrong one; null when
- * the proxy is open) and its record, which learns the key's name and Open WebUI's user.
+ * key it presented, from the config or issued at runtime (401 when keys exist and it presented
+ * none or a wrong one; null when the proxy is open) and its record, which learns the key's name and Open WebUI's user.
  * Unnamed on purpose: Elysia deduplicates named plugins, and every route family needs its own.
  */
-export const clientAccess = (catalogs: LiveCatalog, observe: Observability) =>
+export const clientAccess = (catalogs: LiveCatalog, observe: Observability, issued: IssuedKeyLookup | null = null) =>
   new Elysia().derive({ as: "scoped" }, ({ request }) => {
     const catalog = catalogs.current;
     const config = catalog.config;
     const record = observe.of(request) as RequestRecord;
-    const client = authenticateClient(config.clients, request.headers);
+    const client = authenticateClient(config.clients, request.headers, issued);
     record.clientName = client?.name ?? null;
     if (config.usage.recordUsers) record.user = userOf(request.headers);
     // Per-user limits follow Open WebUI's user, whether or not usage rows name it.

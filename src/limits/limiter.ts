@@ -57,9 +57,10 @@ export class Limiter {
   /** The limits that apply to a request of this client and user for this model. */
   rulesFor(config: ProxyConfig, client: ClientKey | null, user: string | null, model: string): readonly LimitRule[] {
     const { limits } = config;
-    if (!limits.any) return NO_RULES;
+    // An issued key's own limits are not in the config's `any`.
+    if (!limits.any && !client?.limits) return NO_RULES;
     const rules: LimitRule[] = [];
-    if (client) rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, rules);
+    if (client) rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, rules, client.id && `id:${client.id}`);
     if (user !== null) rulesFor("user", user, limits.perUser, rules);
     rulesFor("model", model, limits.perModel[model], rules);
     return rules;

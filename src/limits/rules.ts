@@ -12,11 +12,12 @@ export interface LimitRule {
 
 export const KINDS: readonly LimitKind[] = ["rpm", "tpm", "concurrent", "tokensPerDay"];
 
-export function rulesFor(scope: LimitScope, subject: string, set: LimitSet | undefined, into: LimitRule[]): void {
+/** `counted`: what the counters are named by when it is not the subject (an issued key's id, which a rename keeps). */
+export function rulesFor(scope: LimitScope, subject: string, set: LimitSet | undefined, into: LimitRule[], counted = subject): void {
   if (!set) return;
   for (const kind of KINDS) {
     const limit = set[kind];
-    if (limit !== undefined) into.push({ scope, kind, subject, limit, key: `${scope}:${kind}:${subject}` });
+    if (limit !== undefined) into.push({ scope, kind, subject, limit, key: `${scope}:${kind}:${counted}` });
   }
 }
 
