@@ -246,7 +246,11 @@ export class RedisLink {
     this.channels.set(channel, subscription);
     if (this.subscriber) {
       // Already connected (or connecting: then the connection subscribes to every channel once up).
-      if (this.subscriber.state === "up") void this.subscriber.get().then((client) => this.listen(client, channel, subscription)).catch(() => {});
+      if (this.subscriber.state === "up")
+        void this.subscriber
+          .get()
+          .then((client) => this.listen(client, channel, subscription))
+          .catch(() => {});
       return;
     }
     this.subscriber = new Connection(

@@ -68,7 +68,7 @@ const clientOf = (row: KeyRow): ClientKey => ({
  */
 export class IssuedKeys implements IssuedKeyLookup {
   private index = new Map<string, Entry>();
-  private count = 0;
+  private byId = new Map<string, KeyRow>();
   private loaded = false;
   private fingerprint = "";
   private loads: Promise<void> = Promise.resolve();
@@ -108,7 +108,7 @@ export class IssuedKeys implements IssuedKeyLookup {
   }
 
   get required(): boolean {
-    return !this.loaded || this.count > 0;
+    return !this.loaded || this.byId.size > 0;
   }
 
   /** Whether the table has been read since the start. */
@@ -129,6 +129,11 @@ export class IssuedKeys implements IssuedKeyLookup {
     if (status === "expired") throw keyAuth(`This API key expired at ${new Date(row.expiresAt!).toISOString()}`, "key_expired");
     this.used.set(row.id, now);
     return entry.client;
+  }
+
+  /** The key with this id as last loaded (no table read: for answers on the request path). */
+  describe(id: string): KeyRow | null {
+    return this.byId.get(id) ?? null;
   }
 
   async create(key: NewKey): Promise<{ row: KeyRow; secret: string }> {
@@ -241,7 +246,7 @@ export class IssuedKeys implements IssuedKeyLookup {
       if (row.previousDigest !== null && row.previousUntil !== null) index.set(row.previousDigest, { row, client, until: row.previousUntil });
     }
     this.index = index;
-    this.count = rows.length;
+    this.byId = new Map(rows.map((row) => [row.id, row]));
     if (!this.loaded) this.options.log.info(`issued client keys: ${rows.length} in ${this.table.where}`, { keys: rows.length });
     this.loaded = true;
   }

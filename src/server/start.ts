@@ -175,7 +175,22 @@ export async function startServer({
     random: Math.random,
   });
   const clientAddress = (request: Request) => app.server?.requestIP(request)?.address;
-  const app = createApp({ configs, catalogs, states, dispatcher, limiter, log, observe, metrics, recent, usage, keys, redis, clientAddress, ready: () => ready });
+  const app = createApp({
+    configs,
+    catalogs,
+    states,
+    dispatcher,
+    limiter,
+    log,
+    observe,
+    metrics,
+    recent,
+    usage,
+    keys,
+    redis,
+    clientAddress,
+    ready: () => ready,
+  });
   try {
     app.listen({
       port,
