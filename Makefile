@@ -11,7 +11,7 @@ BUILD_FLAGS := --compile --minify --sourcemap --bytecode --format=esm
 # The -musl targets run on Alpine (musl libc); -baseline on x64 CPUs without AVX2.
 TARGETS     := linux-x64 linux-x64-baseline linux-x64-musl linux-arm64 linux-arm64-musl darwin-x64 darwin-arm64 windows-x64
 
-.PHONY: run test test-deps build release bench soak cluster typecheck format format-check deps bun clean
+.PHONY: run test test-deps build release bench soak cluster typecheck format format-check deps bun clean prices
 
 run: deps
 	$(BUN) run $(ENTRY)
@@ -70,6 +70,11 @@ soak: build
 # them all. CLUSTER_CONFIG, CLUSTER_PORT, CLUSTER_HOST, CLUSTER_INSTANCES: see deploy/cluster.sh.
 cluster: build
 	BUN="$(BUN)" bash deploy/cluster.sh
+
+# Refreshes the price table built into the binary (src/pricing/built-in-prices.json) from the newest
+# @pydantic/genai-prices on the npm registry; PRICES_VERSION=x.y.z pins one. Commit the result.
+prices: deps
+	$(BUN) run scripts/prices.ts $(PRICES_VERSION)
 
 deps: bun node_modules/.installed
 

@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["limits", "targets", "catalog", "upstream", "keys"],
   ["cluster"], // what instances share (Redis)
   ["config"],
-  ["access"], // client and admin keys
+  ["access", "pricing"], // client and admin keys; prices and what a request cost
   ["model"], // Model, Target, errors, ids: the leaf everyone shares
   ["lib", "ui", "workers.ts", "assets.d.ts"], // no project knowledge
 ];

@@ -52,7 +52,9 @@ export class Catalog {
       for (const backendId of discovered.get(source.id) ?? []) {
         const id = source.prefix + backendId;
         // A configured model always wins over a discovered one with the same id.
-        if (!models.has(id)) models.set(id, discoveredModel(source.template, id, backendId));
+        if (models.has(id)) continue;
+        const price = source.price ?? config.priceTable?.lookup(backendId) ?? null;
+        models.set(id, discoveredModel(source.template, id, backendId, price));
       }
     }
     this.models = models;

@@ -41,10 +41,11 @@ export async function runProbe({ url }: CommandOf<"probe">): Promise<never> {
   process.exit(0);
 }
 
-/** Valid, yet serves nothing: most likely a file not yet edited, or emptied by mistake. */
-export function warnIfNoModels(config: ProxyConfig, log: Logger): void {
+/** Valid, yet likely a mistake: no models at all (a file not yet edited, or emptied by mistake), and each of the config's own warnings. */
+export function warnAboutConfig(config: ProxyConfig, log: Logger): void {
   if (config.models.size === 0 && config.sources.length === 0)
     log.warn(`${config.file} has no models (endpoints is empty): clients will see an empty model list`);
+  for (const warning of config.warnings) log.warn(`${config.file}: ${warning}`, { file: config.file });
 }
 
 export function warnIfFromExample({ fromExample }: CommandOf<"check" | "serve">, log: Logger): void {
@@ -57,7 +58,7 @@ export function warnIfFromExample({ fromExample }: CommandOf<"check" | "serve">,
 export async function checkConfig(command: CommandOf<"check">, log: Logger): Promise<never> {
   warnIfFromExample(command, log);
   const config = await loadConfig(command.configPath);
-  warnIfNoModels(config, log);
+  warnAboutConfig(config, log);
   process.stdout.write(`${config.file}: valid, ${config.models.size} models, ${config.sources.length} discovery sources\n`);
   for (const model of config.models.values()) {
     process.stdout.write(`  ${model.id}  "${model.displayName}"\n`);

@@ -5,7 +5,7 @@ import { VERSION } from "../lib/version";
 import { hostPort } from "../server/listen-error";
 import type { RunningServer } from "../server/start";
 import type { CommandOf } from "./args";
-import { warnIfFromExample, warnIfNoModels } from "./commands";
+import { warnIfFromExample, warnAboutConfig } from "./commands";
 import { ensureInFlightLimit, MAX_IN_FLIGHT_ENV } from "./in-flight";
 
 function announce(server: RunningServer, hostname: string, log: Logger): void {
@@ -17,7 +17,7 @@ function announce(server: RunningServer, hostname: string, log: Logger): void {
     `cm-open-webui-proxy ${VERSION} listening on ${address} with ${models} models from ${config.file}, up to ${limit || "256 (Bun's default)"} backend requests in flight`,
     { version: VERSION, address, models, file: config.file, maxInFlight: Number(limit) || 256 },
   );
-  warnIfNoModels(config, log);
+  warnAboutConfig(config, log);
   if (config.clients.keys.length === 0) {
     log.warn("no clientKeys configured: any client that can reach this port may use every model", { address });
   }

@@ -51,6 +51,7 @@ export class LiveConfig {
         file: this.path,
         models: this.snapshot.models.size,
       });
+      for (const warning of this.snapshot.warnings) this.log.warn(`${this.path}: ${warning}`, { file: this.path });
     } catch (error) {
       this.reloads.rejected++;
       this.log.warn(`config reload (${reason}) rejected, running config kept:\n${(error as Error).message}`, {

@@ -1,6 +1,8 @@
 import { IdMatcher } from "../model/glob";
 import { stateKeyOf, type CooldownPolicy, type DiscoverySource, type Model, type ProviderKind, type RetryPolicy, type Target } from "../model/model";
 import type { Timeouts } from "../model/model";
+import type { PriceTable } from "../pricing/price-table";
+import { resolvePrice, type ConfiguredPrice } from "../pricing/resolve";
 import type { EndpointFile, PolicyDefaults } from "./schema";
 import { DEFAULT_URLS, providerPrefix } from "./url";
 
@@ -20,6 +22,7 @@ interface Inherited {
   readonly provider?: ProviderKind;
   readonly maxTokens?: number;
   readonly apiVersion?: string;
+  readonly price?: ConfiguredPrice;
 }
 
 interface TargetSource extends Inherited {
@@ -29,11 +32,19 @@ interface TargetSource extends Inherited {
   readonly weight?: number;
 }
 
-function resolveTarget(modelId: string, source: TargetSource, index: number, endpoint: Inherited, timeouts: Timeouts): Target {
+/** What resolving an endpoint needs besides the endpoint: the top-level defaults, and the built-in price table (null when `prices.builtIn` is false). */
+export interface EndpointDefaults {
+  readonly policy: PolicyDefaults;
+  readonly timeouts: Timeouts;
+  readonly priceTable: PriceTable | null;
+}
+
+function resolveTarget(modelId: string, source: TargetSource, index: number, endpoint: Inherited, defaults: EndpointDefaults): Target {
   const name = source.name ?? `${modelId}#${index}`;
   const apiKey = source.apiKey ?? endpoint.apiKey ?? "";
   const provider = source.provider ?? endpoint.provider ?? "openai";
   const url = source.url ?? DEFAULT_URLS[provider] ?? "";
+  const actualModelName = source.actualModelName ?? endpoint.actualModelName ?? modelId;
   return {
     name,
     modelId,
@@ -45,10 +56,11 @@ function resolveTarget(modelId: string, source: TargetSource, index: number, end
     apiKey: apiKey || null,
     maxTokens: source.maxTokens ?? endpoint.maxTokens ?? DEFAULT_MAX_TOKENS,
     apiVersion: source.apiVersion ?? endpoint.apiVersion ?? null,
-    actualModelName: source.actualModelName ?? endpoint.actualModelName ?? modelId,
-    timeouts: { ...timeouts, ...endpoint.timeouts, ...source.timeouts },
+    actualModelName,
+    timeouts: { ...defaults.timeouts, ...endpoint.timeouts, ...source.timeouts },
     weight: source.weight ?? 1,
     streamUsage: source.streamUsage ?? endpoint.streamUsage ?? true,
+    price: resolvePrice(source.price ?? endpoint.price, actualModelName, defaults.priceTable),
   };
 }
 
@@ -74,16 +86,16 @@ function cooldownPolicy(endpoint: EndpointFile, defaults: PolicyDefaults, target
 }
 
 /** A configured endpoint (single-backend form or `targets`) as the router sees it. */
-export function modelFromEndpoint(id: string, endpoint: EndpointFile, defaults: PolicyDefaults, timeouts: Timeouts): Model {
+export function modelFromEndpoint(id: string, endpoint: EndpointFile, defaults: EndpointDefaults): Model {
   const sources: readonly TargetSource[] = endpoint.targets ?? [{ url: endpoint.url }];
-  const targets = sources.map((source, i) => resolveTarget(id, source, i, endpoint, timeouts));
+  const targets = sources.map((source, i) => resolveTarget(id, source, i, endpoint, defaults));
   const weighted = endpoint.targets?.some((target) => target.weight !== undefined) ?? false;
   return {
     id,
     displayName: endpoint.displayName ?? id,
     strategy: endpoint.strategy ?? (weighted ? "weighted" : "round-robin"),
-    retry: retryPolicy(endpoint, defaults, targets.length),
-    cooldown: cooldownPolicy(endpoint, defaults, targets.length),
+    retry: retryPolicy(endpoint, defaults.policy, targets.length),
+    cooldown: cooldownPolicy(endpoint, defaults.policy, targets.length),
     fallbacks: endpoint.fallbacks ?? [],
     targets,
     healthCheckMs: endpoint.healthCheck?.intervalMs ?? null,
@@ -95,6 +107,7 @@ const DEFAULT_REFRESH_MS = 60_000;
 
 /** An endpoint with `discover`, as the discovery loop sees it. */
 export function sourceFromEndpoint(id: string, endpoint: EndpointFile, template: Model): DiscoverySource {
+  const price = endpoint.price ? resolvePrice(endpoint.price, id, null) : null;
   const discover = endpoint.discover!;
   const include = discover.include ?? ["*"];
   const exclude = discover.exclude ?? [];
@@ -105,6 +118,7 @@ export function sourceFromEndpoint(id: string, endpoint: EndpointFile, template:
     include: new IdMatcher(include),
     exclude: new IdMatcher(exclude),
     refreshMs: discover.refreshMs ?? DEFAULT_REFRESH_MS,
+    price,
     fingerprint: JSON.stringify([endpoint.url, endpoint.apiKey ?? "", include, exclude, endpoint.provider ?? "openai", endpoint.apiVersion ?? null]),
   };
 }

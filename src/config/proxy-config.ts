@@ -15,6 +15,8 @@ import {
   type StateSettings,
 } from "./schema";
 import type { LimitSet } from "../model/limits";
+import { BUILT_IN_PRICES, type PriceTable } from "../pricing/price-table";
+import { configWarnings } from "./validate";
 
 /**
  * An immutable snapshot of a loaded config file. A reload builds a new one and swaps it in whole,
@@ -39,6 +41,10 @@ export interface ProxyConfig {
   readonly state: StateSettings;
   /** Whether requests feed the Prometheus metrics (`metrics.enabled`, default true). */
   readonly metricsEnabled: boolean;
+  /** The built-in price table models with no configured price are priced from; null when `prices.builtIn` is false. */
+  readonly priceTable: PriceTable | null;
+  /** What `--check-config` and the start-up log warn about: valid, yet likely a mistake. */
+  readonly warnings: readonly string[];
 }
 
 /** The configured limits; `any` is false when none is set, so requests skip the limiter (unless an issued key has limits of its own). */
@@ -147,10 +153,11 @@ function maskedView(file: ConfigFile, path: string, models: ReadonlyMap<string, 
 
 export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Math.floor(Date.now() / 1000)): ProxyConfig {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...file.timeouts };
+  const priceTable = (file.prices?.builtIn ?? true) ? BUILT_IN_PRICES : null;
   const models = new Map<string, Model>();
   const sources: DiscoverySource[] = [];
   for (const [id, endpoint] of Object.entries(file.endpoints)) {
-    const model = modelFromEndpoint(id, endpoint, file, timeouts);
+    const model = modelFromEndpoint(id, endpoint, { policy: file, timeouts, priceTable });
     if (endpoint.discover) sources.push(sourceFromEndpoint(id, endpoint, model));
     else models.set(id, model);
   }
@@ -170,5 +177,7 @@ export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Mat
     limits: resolveLimits(file),
     state: file.state ?? {},
     metricsEnabled: file.metrics?.enabled ?? true,
+    priceTable,
+    warnings: configWarnings(file),
   };
 }

@@ -37,6 +37,19 @@ const providerFields = {
   ),
 };
 
+const PerMTok = t.Number({ minimum: 0, description: "US dollars per million tokens" });
+
+const PriceSchema = t.Object(
+  {
+    inputPerMTok: PerMTok,
+    outputPerMTok: PerMTok,
+    cachedInputPerMTok: t.Optional(
+      t.Number({ minimum: 0, description: "prompt tokens read from the backend's cache, US dollars per million; default inputPerMTok" }),
+    ),
+  },
+  { additionalProperties: true, description: "what this backend's tokens cost, in US dollars per million tokens (a target's price wins over its endpoint's)" },
+);
+
 const TargetSchema = t.Object(
   {
     url: t.Optional(HttpUrl),
@@ -46,6 +59,7 @@ const TargetSchema = t.Object(
     timeouts: t.Optional(TimeoutsSchema),
     weight: t.Optional(t.Integer({ minimum: 1, description: "share of requests under the weighted strategy" })),
     streamUsage: t.Optional(t.Boolean()),
+    price: t.Optional(PriceSchema),
     ...providerFields,
   },
   { additionalProperties: true },
@@ -98,6 +112,7 @@ const EndpointSchema = t.Object(
     healthCheck: t.Optional(t.Object({ intervalMs: t.Integer({ minimum: 100 }) }, { additionalProperties: true })),
     discover: t.Optional(DiscoverSchema),
     streamUsage: t.Optional(t.Boolean({ description: "ask this backend for stream usage (false for backends that reject stream_options)" })),
+    price: t.Optional(PriceSchema),
     ...providerFields,
     aliases: t.Optional(t.Array(t.String({ minLength: 1 }), { description: "further ids (exact or globs) that resolve to this model, not listed in /models" })),
   },
@@ -178,6 +193,15 @@ const UsageSchema = t.Object(
   { additionalProperties: true },
 );
 
+const PricesSchema = t.Object(
+  {
+    builtIn: t.Optional(
+      t.Boolean({ description: "price a model no price is configured for from the table built into the binary, by its backend model name (default true)" }),
+    ),
+  },
+  { additionalProperties: true },
+);
+
 export const ConfigFileSchema = t.Object(
   {
     endpoints: t.Record(t.String({ minLength: 1 }), EndpointSchema),
@@ -202,6 +226,7 @@ export const ConfigFileSchema = t.Object(
     metrics: t.Optional(t.Object({ enabled: t.Optional(t.Boolean()) }, { additionalProperties: true })),
     state: t.Optional(StateSchema),
     usage: t.Optional(UsageSchema),
+    prices: t.Optional(PricesSchema),
   },
   { additionalProperties: true },
 );

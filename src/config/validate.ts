@@ -107,3 +107,27 @@ function aliasProblems(endpoints: readonly [string, EndpointFile][], models: Rea
   }
   return problems;
 }
+
+/** Below this, a price per million tokens is more likely a price per token (a $3/M price typed as 0.000003). */
+const PER_TOKEN_LOOKING = 0.001;
+
+/** Valid, yet likely a mistake: `--check-config` prints these, and the proxy logs them when it loads the file. */
+export function configWarnings(file: ConfigFile): string[] {
+  const warnings: string[] = [];
+  for (const [id, endpoint] of Object.entries(file.endpoints)) {
+    warnings.push(...priceWarnings(`endpoints.${id}.price`, endpoint.price));
+    endpoint.targets?.forEach((target, i) => warnings.push(...priceWarnings(`endpoints.${id}.targets.${i}.price`, target.price)));
+  }
+  return warnings;
+}
+
+function priceWarnings(at: string, price: EndpointFile["price"]): string[] {
+  if (!price) return [];
+  return (["inputPerMTok", "outputPerMTok", "cachedInputPerMTok"] as const).flatMap((field) => {
+    const value = price[field];
+    if (value === undefined || value <= 0 || value >= PER_TOKEN_LOOKING) return [];
+    return [
+      `${at}.${field}: ${value} looks like a price per token; prices are US dollars per million tokens (${+(value * 1_000_000).toPrecision(6)} for $${value} a token)`,
+    ];
+  });
+}

@@ -31,6 +31,7 @@ export const clientAccess = (catalogs: LiveCatalog, observe: Observability, issu
     const record = observe.of(request) as RequestRecord;
     const client = authenticateClient(config.clients, request.headers, issued);
     record.clientName = client?.name ?? null;
+    record.clientKeyId = client?.id ?? null;
     if (config.usage.recordUsers) record.user = userOf(request.headers);
     // Per-user limits follow Open WebUI's user, whether or not usage rows name it.
     const limitUser = request.headers.get("x-openwebui-user-id") ?? request.headers.get("x-openwebui-user-email");

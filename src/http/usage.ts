@@ -33,6 +33,7 @@ const UsageGroup = t.Object({
   promptTokens: t.Integer(),
   completionTokens: t.Integer(),
   totalTokens: t.Integer(),
+  costUsd: t.Union([t.Number(), t.Null()], { description: "US dollars, the sum of the group's priced requests; null when none was priced" }),
   p50Ms: t.Integer(),
   p95Ms: t.Integer(),
 });
@@ -41,7 +42,7 @@ const UsageQuery = t.Object(
   {
     from: t.Optional(t.String({ description: "ISO 8601 date or date-time (UTC when no zone); default 24 h before `to`" })),
     to: t.Optional(t.String({ description: "ISO 8601 date (that whole day included) or date-time, excluded; default now" })),
-    groupBy: t.Optional(t.String({ description: `${GROUP_BYS.join(" | ")}; default day (UTC)` })),
+    groupBy: t.Optional(t.String({ description: `${GROUP_BYS.join(" | ")}; default day (UTC; hour: YYYY-MM-DDTHH in UTC)` })),
     format: t.Optional(t.String({ description: "json | csv; default json" })),
   },
   { additionalProperties: true },

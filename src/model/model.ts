@@ -1,4 +1,5 @@
 import type { IdMatcher } from "./glob";
+import type { Price } from "./price";
 
 /**
  * What the request path sees of a configured (or discovered) model: a client-facing id with the
@@ -65,6 +66,8 @@ export interface Target {
   readonly weight: number;
   /** Whether the proxy may add `stream_options.include_usage` to a streamed chat request. */
   readonly streamUsage: boolean;
+  /** What its tokens cost, resolved when the config was loaded; null (or left out): unpriced, its requests cost null. */
+  readonly price?: Price | null;
 }
 
 export interface Model {
@@ -90,16 +93,18 @@ export interface DiscoverySource {
   readonly include: IdMatcher;
   readonly exclude: IdMatcher;
   readonly refreshMs: number;
+  /** The endpoint's configured price, for every model it discovers; null: each is priced from the built-in table by its backend id. */
+  readonly price: Price | null;
   /** Changes when anything that decides the list changes (URL, key, filters): a new list is needed. */
   readonly fingerprint: string;
 }
 
 export const stateKeyOf = (modelId: string, name: string) => `${modelId}\u0000${name}`;
 
-/** A model a discovery source found: the source's URL and key, the backend's own id as model name. */
-export function discoveredModel(source: Model, id: string, backendId: string): Model {
+/** A model a discovery source found: the source's URL and key, the backend's own id as model name, and the price of that name. */
+export function discoveredModel(source: Model, id: string, backendId: string, price: Price | null): Model {
   const template = source.targets[0]!;
-  const target: Target = { ...template, name: source.id, modelId: id, stateKey: stateKeyOf(id, source.id), actualModelName: backendId };
+  const target: Target = { ...template, name: source.id, modelId: id, stateKey: stateKeyOf(id, source.id), actualModelName: backendId, price };
   return { ...source, id, displayName: id, fallbacks: [], targets: [target], aliases: [] };
 }
 

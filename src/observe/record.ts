@@ -41,6 +41,8 @@ export class RequestRecord {
   /** Relayed bodies that broke or stalled after their headers (`body_broken`, `body_timeout`), at which target. */
   readonly bodyFailures: Try[] = [];
   clientName: string | null = null;
+  /** The client key's id (a key issued at runtime); null for a config-file key or an open proxy. */
+  clientKeyId: string | null = null;
   /** The limit that refused the request, if one did. */
   limitedBy: { readonly scope: string; readonly kind: string } | null = null;
   user: UserInfo | null = null;

@@ -7,6 +7,7 @@ import type { TargetLease } from "../targets/lease";
 import type { RelayEnd } from "../upstream/forward";
 import type { BodyEnd } from "../upstream/relay";
 import type { Target } from "../model/model";
+import { costUsd } from "../pricing/cost";
 
 /** What a served body's end needs to know; nothing else (not the request, its parsed body, the backend's Response) stays alive with the stream. */
 export interface ServedBody {
@@ -56,6 +57,7 @@ export function bodyEnding(served: ServedBody): BodyEnding {
       if (whole) ending.bodyReadAt = performance.now();
       const close = () => {
         record.usage = whole ? (provider?.usageOfBody(whole) ?? null) : (watch?.usage() ?? null);
+        priceRecord(record, target);
         admission.end(record.usage, record.costUsd);
         record.end(status, outcome);
       };
@@ -64,6 +66,14 @@ export function bodyEnding(served: ServedBody): BodyEnding {
     },
   };
   return ending;
+}
+
+/** The record's cost from its usage and the serving target's price; null (never 0) without either. */
+function priceRecord(record: RequestRecord, target: Target): void {
+  const price = target.price;
+  if (!record.usage || !price) return;
+  record.costUsd = costUsd(record.usage, price);
+  record.priceSource = price.source;
 }
 
 /** Why a body failed after its headers arrived, as metrics and logs name it. */

@@ -22,7 +22,7 @@ import type { RequestRecord } from "../../src/observe/record";
 import { BARE_ROW, BARE_SPEC, FULL_ROW, FULL_SPEC, record } from "../support/usage-records";
 import { PostgresUsageStore, USAGE_TABLE } from "../../src/observe/usage/postgres-store";
 import { nearestRank } from "../../src/observe/usage/query";
-import { USAGE_COLUMNS } from "../../src/observe/usage/row";
+import { USAGE_COLUMN_SPECS, USAGE_COLUMNS } from "../../src/observe/usage/row";
 import { SqliteUsageStore } from "../../src/observe/usage/sqlite-store";
 import { GROUP_BYS, UsageStoreUnavailableError, type GroupBy, type UsageGroup, type UsageStore } from "../../src/observe/usage/store";
 import { CapturingLogger } from "../support/logger";
@@ -69,7 +69,7 @@ async function eventually(check: () => Promise<boolean>, label: string, ms = 15_
 }
 
 type Row = Record<string, string | number | null>;
-const NUMERIC = new Set(["ts", "status", "prompt_tokens", "completion_tokens", "total_tokens", "ttfb_ms", "duration_ms"]);
+const NUMERIC = new Set(["ts", "status", "prompt_tokens", "completion_tokens", "total_tokens", "ttfb_ms", "duration_ms", "cost_usd"]);
 
 /** Rows as plain values (PostgreSQL's BIGINTs arrive as strings), sorted by request id. */
 const normalized = (rows: Record<string, unknown>[]): Row[] =>
@@ -89,6 +89,8 @@ interface Subject {
 }
 
 interface SubjectOptions {
+  /** sqlite: the file to open (default: a new one). */
+  path?: string;
   queueSize?: number;
   retentionDays?: number;
   now?: () => number;
@@ -110,7 +112,7 @@ const storeOptions = (log: Lines, options: SubjectOptions) => ({
 const kinds: Record<"sqlite" | "postgres", (options?: SubjectOptions) => Subject> = {
   sqlite(options = {}) {
     const log = new Lines();
-    const path = join(scratch, `contract-${++sqliteFiles}.db`);
+    const path = options.path ?? join(scratch, `contract-${++sqliteFiles}.db`);
     const store = SqliteUsageStore.open({ path, ...storeOptions(log, options) });
     return {
       store,
@@ -150,12 +152,23 @@ function open(kind: keyof typeof kinds, options?: SubjectOptions): Subject {
   return subject;
 }
 
-/** Records with known figures: three models, two clients, users by id or email only, errors, a day boundary. */
+/**
+ * Records with known figures: three models, two clients, users by id or email only, errors, a day
+ * (and hour) boundary; two priced requests (costs exact in binary, so every sum is too), the rest unpriced.
+ */
 function mixedRecords(): RequestRecord[] {
   const day1 = Date.UTC(2024, 4, 1, 23, 59, 59, 999);
   const day2 = Date.UTC(2024, 4, 2, 0, 0, 0, 0);
   return [
-    record({ startedAt: day1, model: "gpt", client: "alice", user: { id: "u1", email: "a@x", name: "Ann" }, durationMs: 100 }),
+    record({
+      startedAt: day1,
+      model: "gpt",
+      client: "alice",
+      user: { id: "u1", email: "a@x", name: "Ann" },
+      durationMs: 100,
+      costUsd: 0.5,
+      priceSource: "config",
+    }),
     record({
       startedAt: day1 - 1000,
       model: "gpt",
@@ -173,6 +186,8 @@ function mixedRecords(): RequestRecord[] {
       target: "bravo-main",
       durationMs: 50,
       usage: { promptTokens: 10, completionTokens: 20, totalTokens: 30 },
+      costUsd: 0.25,
+      priceSource: "built-in",
     }),
     record({ startedAt: day2 + 5, model: "llama", client: null, target: null, durationMs: 70, outcome: "client_aborted", ttfbMs: null }),
     record({ startedAt: day2 + 6, model: "Zeta", client: "bob", user: { id: "u1", email: null, name: null }, durationMs: 10, status: 404 }),
@@ -189,6 +204,7 @@ const group = (key: string, figures: Partial<UsageGroup>): UsageGroup => ({
   promptTokens: 3,
   completionTokens: 4,
   totalTokens: 7,
+  costUsd: null,
   p50Ms: 100,
   p95Ms: 100,
   ...figures,
@@ -197,31 +213,35 @@ const group = (key: string, figures: Partial<UsageGroup>): UsageGroup => ({
 /** What /usage must answer for mixedRecords(), whichever store holds them. */
 const MIXED_EXPECTED: Record<GroupBy, UsageGroup[]> = {
   day: [
-    group("2024-05-01", { requests: 2, errors: 1, p50Ms: 100, p95Ms: 300 }),
-    group("2024-05-02", { requests: 5, errors: 3, promptTokens: 22, completionTokens: 36, totalTokens: 58, p50Ms: 30, p95Ms: 70 }),
+    group("2024-05-01", { requests: 2, errors: 1, costUsd: 0.5, p50Ms: 100, p95Ms: 300 }),
+    group("2024-05-02", { requests: 5, errors: 3, promptTokens: 22, completionTokens: 36, totalTokens: 58, costUsd: 0.25, p50Ms: 30, p95Ms: 70 }),
   ],
-  // Bytewise order: "Zeta" before "a-model" before "gpt", "é-model" last.
+  hour: [
+    group("2024-05-01T23", { requests: 2, errors: 1, costUsd: 0.5, p50Ms: 100, p95Ms: 300 }),
+    group("2024-05-02T00", { requests: 5, errors: 3, promptTokens: 22, completionTokens: 36, totalTokens: 58, costUsd: 0.25, p50Ms: 30, p95Ms: 70 }),
+  ],
+  // Bytewise order: "Zeta" before "a-model" before "gpt", "é-model" last. A group with no priced request costs null, not 0.
   model: [
     group("Zeta", { errors: 1, p50Ms: 10, p95Ms: 10 }),
     group("a-model", { errors: 1, p50Ms: 30, p95Ms: 30 }),
-    group("gpt", { requests: 2, errors: 1, p50Ms: 100, p95Ms: 300 }),
-    group("llama", { requests: 2, errors: 1, promptTokens: 13, completionTokens: 24, totalTokens: 37, p50Ms: 50, p95Ms: 70 }),
+    group("gpt", { requests: 2, errors: 1, costUsd: 0.5, p50Ms: 100, p95Ms: 300 }),
+    group("llama", { requests: 2, errors: 1, promptTokens: 13, completionTokens: 24, totalTokens: 37, costUsd: 0.25, p50Ms: 50, p95Ms: 70 }),
     group("é-model", { p50Ms: 20, p95Ms: 20 }),
   ],
   client: [
     group("-", { requests: 3, errors: 2, promptTokens: 9, completionTokens: 12, totalTokens: 21, p50Ms: 30, p95Ms: 70 }),
-    group("alice", { requests: 2, errors: 1, p50Ms: 100, p95Ms: 300 }),
-    group("bob", { requests: 2, errors: 1, promptTokens: 13, completionTokens: 24, totalTokens: 37, p50Ms: 10, p95Ms: 50 }),
+    group("alice", { requests: 2, errors: 1, costUsd: 0.5, p50Ms: 100, p95Ms: 300 }),
+    group("bob", { requests: 2, errors: 1, promptTokens: 13, completionTokens: 24, totalTokens: 37, costUsd: 0.25, p50Ms: 10, p95Ms: 50 }),
   ],
   user: [
-    group("-", { requests: 4, errors: 2, promptTokens: 19, completionTokens: 32, totalTokens: 51, p50Ms: 30, p95Ms: 70 }),
+    group("-", { requests: 4, errors: 2, promptTokens: 19, completionTokens: 32, totalTokens: 51, costUsd: 0.25, p50Ms: 30, p95Ms: 70 }),
     group("b@x", { errors: 1, promptTokens: 0, completionTokens: 0, totalTokens: 0, p50Ms: 300, p95Ms: 300 }),
-    group("u1", { requests: 2, errors: 1, promptTokens: 6, completionTokens: 8, totalTokens: 14, p50Ms: 10, p95Ms: 100 }),
+    group("u1", { requests: 2, errors: 1, promptTokens: 6, completionTokens: 8, totalTokens: 14, costUsd: 0.5, p50Ms: 10, p95Ms: 100 }),
   ],
   target: [
     group("-", { errors: 1, p50Ms: 70, p95Ms: 70 }),
-    group("bravo-main", { promptTokens: 10, completionTokens: 20, totalTokens: 30, p50Ms: 50, p95Ms: 50 }),
-    group("gpt#0", { requests: 5, errors: 3, promptTokens: 12, completionTokens: 16, totalTokens: 28, p50Ms: 30, p95Ms: 300 }),
+    group("bravo-main", { promptTokens: 10, completionTokens: 20, totalTokens: 30, costUsd: 0.25, p50Ms: 50, p95Ms: 50 }),
+    group("gpt#0", { requests: 5, errors: 3, promptTokens: 12, completionTokens: 16, totalTokens: 28, costUsd: 0.5, p50Ms: 30, p95Ms: 300 }),
   ],
 };
 
@@ -259,11 +279,49 @@ describe("the usage store contract, on both stores", () => {
         expect(written[3]).toMatchObject({ model: "lone-\ufffd", client: `${"c".repeat(255)}\ufffd` });
       });
 
-      test("groups by day, model, client, user and target: counts, errors, tokens, nearest-rank p50/p95, keys in bytewise order", async () => {
+      test("groups by day, hour, model, client, user and target: counts, errors, tokens, costs, nearest-rank p50/p95, keys in bytewise order", async () => {
         const { store } = open(kind);
         for (const r of mixedRecords()) store.add(r);
         for (const groupBy of GROUP_BYS)
           expect({ groupBy, groups: await store.query(MIXED_RANGE, groupBy) }).toEqual({ groupBy, groups: MIXED_EXPECTED[groupBy] });
+      });
+
+      test("a file or table made by the schema-1 code keeps its rows, gains the cost, price source and key id columns, and takes new rows", async () => {
+        const old = USAGE_COLUMN_SPECS.filter((spec) => spec.since === 1);
+        const names = old.map((spec) => spec.name).join(", ");
+        const oldRow = [Date.UTC(2024, 4, 1, 12), "old-1", "alice", null, null, null, "gpt", "gpt", "gpt#0", 200, "ok", 3, 4, 7, 12, 100];
+        expect(oldRow).toHaveLength(old.length);
+        let path: string | undefined;
+        if (kind === "sqlite") {
+          path = join(scratch, `schema-1-${++sqliteFiles}.db`);
+          const db = new Database(path, { create: true });
+          db.exec(`CREATE TABLE usage (${old.map((spec) => `${spec.name} ${spec.sqlite}`).join(", ")}); CREATE INDEX usage_ts ON usage (ts)`);
+          db.exec("PRAGMA user_version = 1");
+          db.query(`INSERT INTO usage (${names}) VALUES (${old.map(() => "?").join(", ")})`).run(...oldRow);
+          db.close();
+        } else {
+          const client = new Bun.SQL(pg.url(undefined, CONTRACT_DB), { max: 1 });
+          await client.unsafe(`CREATE TABLE ${USAGE_TABLE} (${old.map((spec) => `${spec.name} ${spec.postgres}`).join(", ")})`);
+          await client.unsafe(`INSERT INTO ${USAGE_TABLE} (${names}) VALUES (${old.map((_, i) => `$${i + 1}`).join(", ")})`, oldRow);
+          await client.close();
+        }
+        const { store, rows } = open(kind, { path });
+        const fresh = record({ ...FULL_SPEC, startedAt: Date.UTC(2024, 4, 1, 13) });
+        store.add(fresh);
+        await store.flush();
+        const written = await rows();
+        expect(written.map((row) => row.request_id)).toEqual(["old-1", fresh.id]);
+        expect(Object.keys(written[0]!)).toEqual([...USAGE_COLUMNS]);
+        expect(written[0]).toMatchObject({ client: "alice", prompt_tokens: 3, duration_ms: 100, cost_usd: null, price_source: null, key_id: null });
+        expect(written[1]).toMatchObject(FULL_ROW);
+        expect(await store.query({ from: Date.UTC(2024, 4, 1), to: Date.UTC(2024, 4, 2) }, "day")).toEqual([
+          group("2024-05-01", { requests: 2, promptTokens: 6, completionTokens: 8, totalTokens: 14, costUsd: FULL_ROW.cost_usd, p50Ms: 100, p95Ms: 124 }),
+        ]);
+        if (path) {
+          const db = new Database(path, { readonly: true });
+          expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: 2 });
+          db.close();
+        }
       });
 
       test("the range includes `from` and excludes `to`; rows still queued are counted", async () => {
@@ -477,7 +535,8 @@ describe("two proxies, one PostgreSQL table", () => {
   function fleetConfig(usage: Record<string, unknown> = {}) {
     return {
       endpoints: {
-        gpt: endpointFor(backend, { actualModelName: "backend-gpt" }),
+        // Priced (11 prompt + 7 completion tokens a request: $25 per million requests); llama is not.
+        gpt: endpointFor(backend, { actualModelName: "backend-gpt", price: { inputPerMTok: 1, outputPerMTok: 2 } }),
         llama: { targets: [{ name: "bravo-main", url: backend.url, actualModelName: "backend-llama" }] },
       },
       clientKeys: [
@@ -563,10 +622,21 @@ describe("two proxies, one PostgreSQL table", () => {
           promptTokens: 14 * 11,
           completionTokens: 14 * 7,
           totalTokens: 14 * 18,
+          costUsd: expect.closeTo(14 * 25e-6, 12),
           p50Ms: expect.any(Number),
           p95Ms: expect.any(Number),
         },
-        { key: "bob", requests: 6, errors: 0, promptTokens: 66, completionTokens: 42, totalTokens: 108, p50Ms: expect.any(Number), p95Ms: expect.any(Number) },
+        {
+          key: "bob",
+          requests: 6,
+          errors: 0,
+          promptTokens: 66,
+          completionTokens: 42,
+          totalTokens: 108,
+          costUsd: null,
+          p50Ms: expect.any(Number),
+          p95Ms: expect.any(Number),
+        },
       ]);
       expect((await usage(handle, "model")).map((g) => [g.key, g.requests])).toEqual([
         ["gpt", 14],

@@ -13,6 +13,9 @@ export interface RecordSpec {
   durationMs?: number;
   ttfbMs?: number | null;
   startedAt?: number;
+  costUsd?: number | null;
+  priceSource?: string | null;
+  clientKeyId?: string | null;
 }
 
 let recordCount = 0;
@@ -25,6 +28,9 @@ export function record(spec: RecordSpec = {}): RequestRecord {
   r.user = spec.user ?? null;
   r.usage = spec.usage === undefined ? { promptTokens: 3, completionTokens: 4, totalTokens: 7 } : spec.usage;
   r.ttfbMs = spec.ttfbMs === undefined ? 12.4 : spec.ttfbMs;
+  r.costUsd = spec.costUsd ?? null;
+  r.priceSource = spec.priceSource ?? null;
+  r.clientKeyId = spec.clientKeyId ?? null;
   r.end(spec.status ?? 200, spec.outcome ?? "ok");
   r.durationMs = spec.durationMs ?? 100;
   if (spec.startedAt !== undefined) (r as { startedAt: number }).startedAt = spec.startedAt;
@@ -32,7 +38,15 @@ export function record(spec: RecordSpec = {}): RequestRecord {
 }
 
 /** A full record (client, user, usage, timings) and the row both stores must write for it. */
-export const FULL_SPEC: RecordSpec = { client: "alice", user: { id: "u1", email: "a@example.com", name: "Ann" }, durationMs: 123.6, ttfbMs: 45.5 };
+export const FULL_SPEC: RecordSpec = {
+  client: "alice",
+  user: { id: "u1", email: "a@example.com", name: "Ann" },
+  durationMs: 123.6,
+  ttfbMs: 45.5,
+  costUsd: 0.000123456789,
+  priceSource: "config",
+  clientKeyId: "key_0123",
+};
 export const FULL_ROW = {
   client: "alice",
   user_id: "u1",
@@ -48,7 +62,21 @@ export const FULL_ROW = {
   total_tokens: 7,
   ttfb_ms: 46,
   duration_ms: 124,
+  cost_usd: 0.000123456789,
+  price_source: "config",
+  key_id: "key_0123",
 };
 /** A bare record (long model id, no target, client, user, usage or first byte) and its row. */
 export const BARE_SPEC: RecordSpec = { model: "x".repeat(1000), target: null, usage: null, ttfbMs: null, status: 404 };
-export const BARE_ROW = { model: "x".repeat(256), target: null, client: null, user_id: null, prompt_tokens: null, ttfb_ms: null, status: 404 };
+export const BARE_ROW = {
+  model: "x".repeat(256),
+  target: null,
+  client: null,
+  user_id: null,
+  prompt_tokens: null,
+  ttfb_ms: null,
+  status: 404,
+  cost_usd: null,
+  price_source: null,
+  key_id: null,
+};

@@ -18,7 +18,7 @@ import {
 /** The one table every proxy instance writes its usage rows to. */
 export const USAGE_TABLE = "cm_proxy_usage";
 
-/** A parameter per column a row, and PostgreSQL takes at most 65,535 a statement (2000 rows of today's 16 columns). */
+/** A parameter per column a row, and PostgreSQL takes at most 65,535 a statement. */
 const MAX_ROWS_PER_INSERT = Math.min(2000, Math.floor(65_535 / USAGE_COLUMNS.length));
 
 /**
@@ -26,18 +26,22 @@ const MAX_ROWS_PER_INSERT = Math.min(2000, Math.floor(65_535 / USAGE_COLUMNS.len
  * Created when missing, by whichever instance comes first: the advisory lock keeps two instances
  * starting together from racing on CREATE TABLE IF NOT EXISTS (which can fail on pg_type).
  * `ts` (ms since the epoch, UTC) is indexed for the time ranges every `/usage` query and every
- * prune select by.
+ * prune select by. A table an older version made gets the columns added since (NULL in its rows).
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ${USAGE_TABLE} (
   ${USAGE_COLUMN_SPECS.map(({ name, postgres }) => `${name} ${postgres}`).join(",\n  ")}
 );
+ALTER TABLE ${USAGE_TABLE} ${USAGE_COLUMN_SPECS.filter((spec) => spec.since > 1)
+  .map(({ name, postgres }) => `ADD COLUMN IF NOT EXISTS ${name} ${postgres}`)
+  .join(", ")};
 CREATE INDEX IF NOT EXISTS ${USAGE_TABLE}_ts ON ${USAGE_TABLE} (ts);
 COMMENT ON TABLE ${USAGE_TABLE} IS 'cm-open-webui-proxy: one row per model request, from every instance (ts in ms since the epoch, UTC)';
 `;
 
-/** The UTC day of `ts` as YYYY-MM-DD, as SQLite's strftime gives it (whole seconds, no session time zone involved). */
-const GROUP_KEYS = groupKeys("to_char(TIMESTAMP 'epoch' + (ts / 1000) * INTERVAL '1 second', 'YYYY-MM-DD')");
+/** The UTC day and hour of `ts` as SQLite's strftime gives them (whole seconds, no session time zone involved). */
+const utcOfTs = (format: string) => `to_char(TIMESTAMP 'epoch' + (ts / 1000) * INTERVAL '1 second', '${format}')`;
+const GROUP_KEYS = groupKeys({ dayOfTs: utcOfTs("YYYY-MM-DD"), hourOfTs: utcOfTs('YYYY-MM-DD"T"HH24') });
 
 /**
  * One statement per grouping. `percentile_disc(p)` is the value at rank ceil(p × n) of the sorted
@@ -47,7 +51,7 @@ const queryText = (groupBy: GroupBy) => {
   const key = GROUP_KEYS[groupBy];
   return `SELECT ${key} AS key, count(*) AS requests, count(*) FILTER (WHERE ${ERROR_CONDITION}) AS errors,
     coalesce(sum(prompt_tokens), 0) AS prompt_tokens, coalesce(sum(completion_tokens), 0) AS completion_tokens,
-    coalesce(sum(total_tokens), 0) AS total_tokens,
+    coalesce(sum(total_tokens), 0) AS total_tokens, sum(cost_usd) AS cost_usd,
     percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
     percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95
   FROM ${USAGE_TABLE} WHERE ts >= $1 AND ts < $2 GROUP BY 1 ORDER BY (${key}) COLLATE "C"`;
@@ -60,6 +64,7 @@ interface GroupRow {
   prompt_tokens: number | string;
   completion_tokens: number | string;
   total_tokens: number | string;
+  cost_usd: number | string | null;
   p50: number | string;
   p95: number | string;
 }
@@ -219,6 +224,7 @@ export class PostgresUsageStore implements UsageStore {
         promptTokens: Number(row.prompt_tokens),
         completionTokens: Number(row.completion_tokens),
         totalTokens: Number(row.total_tokens),
+        costUsd: row.cost_usd === null ? null : Number(row.cost_usd),
         p50Ms: Number(row.p50),
         p95Ms: Number(row.p95),
       }));

@@ -91,9 +91,9 @@ describe("percentiles", () => {
 
   test("picked per group from durations sorted by key then value", () => {
     const totals = [
-      { key: "a", requests: 20, errors: 1, promptTokens: 2, completionTokens: 3, totalTokens: 5 },
-      { key: "b", requests: 1, errors: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 },
-      { key: "c", requests: 2, errors: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+      { key: "a", requests: 20, errors: 1, promptTokens: 2, completionTokens: 3, totalTokens: 5, costUsd: 0.25 },
+      { key: "b", requests: 1, errors: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costUsd: null },
+      { key: "c", requests: 2, errors: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costUsd: 0 },
     ];
     const durations: [string, number][] = [...Array.from({ length: 20 }, (_, i) => ["a", (i + 1) * 10] as [string, number]), ["b", 7], ["c", 3], ["c", 900]];
     expect(withPercentiles(totals, durations)).toEqual([
@@ -105,21 +105,21 @@ describe("percentiles", () => {
 });
 
 describe("usageCsv", () => {
-  test("a header row, then the same columns as the JSON; keys quoted and defused", () => {
-    const group = { requests: 2, errors: 1, promptTokens: 3, completionTokens: 4, totalTokens: 7, p50Ms: 10, p95Ms: 20 };
+  test("a header row, then the same columns as the JSON; keys quoted and defused; an unpriced group's cost empty", () => {
+    const group = { requests: 2, errors: 1, promptTokens: 3, completionTokens: 4, totalTokens: 7, costUsd: 0.0125, p50Ms: 10, p95Ms: 20 };
     const csv = usageCsv([
       { key: "2024-05-01", ...group },
       { key: 'a,"b"', ...group },
       { key: "=cmd()", ...group },
-      { key: "-", ...group },
+      { key: "-", ...group, costUsd: null },
     ]);
     expect(csv).toBe(
-      "key,requests,errors,promptTokens,completionTokens,totalTokens,p50Ms,p95Ms\r\n" +
-        "2024-05-01,2,1,3,4,7,10,20\r\n" +
-        '"a,""b""",2,1,3,4,7,10,20\r\n' +
-        "'=cmd(),2,1,3,4,7,10,20\r\n" +
-        "-,2,1,3,4,7,10,20\r\n",
+      "key,requests,errors,promptTokens,completionTokens,totalTokens,costUsd,p50Ms,p95Ms\r\n" +
+        "2024-05-01,2,1,3,4,7,0.0125,10,20\r\n" +
+        '"a,""b""",2,1,3,4,7,0.0125,10,20\r\n' +
+        "'=cmd(),2,1,3,4,7,0.0125,10,20\r\n" +
+        "-,2,1,3,4,7,,10,20\r\n",
     );
-    expect(usageCsv([])).toBe("key,requests,errors,promptTokens,completionTokens,totalTokens,p50Ms,p95Ms\r\n");
+    expect(usageCsv([])).toBe("key,requests,errors,promptTokens,completionTokens,totalTokens,costUsd,p50Ms,p95Ms\r\n");
   });
 });

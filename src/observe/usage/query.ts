@@ -117,16 +117,17 @@ export function withPercentiles(totals: readonly GroupTotals[], durations: Itera
   return [...byKey.values()];
 }
 
-const CSV_COLUMNS = ["key", "requests", "errors", "promptTokens", "completionTokens", "totalTokens", "p50Ms", "p95Ms"] as const;
+const CSV_COLUMNS = ["key", "requests", "errors", "promptTokens", "completionTokens", "totalTokens", "costUsd", "p50Ms", "p95Ms"] as const;
 
-/** A CSV field: quoted when it needs to be, and never read as a formula by a spreadsheet. */
-function csvField(value: string | number): string {
+/** A CSV field: quoted when it needs to be, and never read as a formula by a spreadsheet; empty for null (an unpriced group's cost). */
+function csvField(value: string | number | null): string {
+  if (value === null) return "";
   let text = String(value);
   if (typeof value === "string" && text !== "-" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-/** The groups as CSV (RFC 4180, CRLF): a header row, then one row per group, same columns as the JSON. */
+/** The groups as CSV (RFC 4180, CRLF): a header row, then one row per group, same columns as the JSON (a null cost an empty field). */
 export function usageCsv(groups: readonly UsageGroup[]): string {
   const lines = [CSV_COLUMNS.join(",")];
   for (const group of groups) lines.push(CSV_COLUMNS.map((column) => csvField(group[column])).join(","));

@@ -24,6 +24,9 @@ function whole(value: number | null | undefined): number | null {
   return Math.min(Number.MAX_SAFE_INTEGER, Math.max(-Number.MAX_SAFE_INTEGER, Math.round(value)));
 }
 
+/** A fractional number as stored (a cost); NULL for a missing or non-finite value. */
+const real = (value: number | null | undefined): number | null => (value === null || value === undefined || !Number.isFinite(value) ? null : value);
+
 /** What a usage row's column holds. */
 export type UsageValue = string | number | null;
 
@@ -37,6 +40,8 @@ export interface UsageColumnSpec<Name extends string = string> {
   /** A word on what it holds, kept as a comment in the SQLite schema. */
   readonly note?: string;
   readonly of: (record: RequestRecord) => UsageValue;
+  /** The schema version that added it (1: there from the start); a file or table made before gets it added, NULL in its old rows. */
+  readonly since: number;
 }
 
 const column = <const Name extends string>(
@@ -45,15 +50,16 @@ const column = <const Name extends string>(
   postgres: string,
   of: (record: RequestRecord) => UsageValue,
   note?: string,
-): UsageColumnSpec<Name> => ({ name, sqlite, postgres, of, ...(note !== undefined && { note }) });
+  since = 1,
+): UsageColumnSpec<Name> => ({ name, sqlite, postgres, of, since, ...(note !== undefined && { note }) });
 
 /**
  * A usage row as every usage store keeps it: the SQLite file's `usage` table and PostgreSQL's
  * `cm_proxy_usage` are created from this list (columns in this order, with these types), both
  * stores insert in this order, and a row is built from it. One definition, so the stores cannot
- * drift apart, and a new column is one entry here. Files and tables already out there keep the
- * columns they were created with (CREATE TABLE IF NOT EXISTS leaves them be): a change to this
- * list also needs a schema version and a migration for them.
+ * drift apart, and a new column is one entry here, at the end, with the schema version that adds
+ * it (USAGE_SCHEMA_VERSION raised to it): files and tables made before get it added on start
+ * (nullable, so their old rows read NULL there).
  */
 export const USAGE_COLUMN_SPECS = [
   column("ts", "INTEGER NOT NULL", "BIGINT NOT NULL", (r) => r.startedAt, "arrival, ms since the epoch (UTC)"),
@@ -72,7 +78,13 @@ export const USAGE_COLUMN_SPECS = [
   column("total_tokens", "INTEGER", "BIGINT", (r) => whole(r.usage?.totalTokens)),
   column("ttfb_ms", "INTEGER", "BIGINT", (r) => whole(r.ttfbMs)),
   column("duration_ms", "INTEGER NOT NULL", "BIGINT NOT NULL", (r) => whole(r.durationMs) ?? 0),
+  column("cost_usd", "REAL", "DOUBLE PRECISION", (r) => real(r.costUsd), "US dollars; NULL: no usage reported, or no price", 2),
+  column("price_source", "TEXT", "TEXT", (r) => r.priceSource, "config | built-in; NULL when unpriced", 2),
+  column("key_id", "TEXT", "TEXT", (r) => text(r.clientKeyId), "a runtime client key's id; NULL for a config-file key", 2),
 ] as const;
+
+/** The newest schema version a column names: what a usage file or table is brought up to on start. */
+export const USAGE_SCHEMA_VERSION = Math.max(...USAGE_COLUMN_SPECS.map((spec) => spec.since));
 
 export type UsageColumn = (typeof USAGE_COLUMN_SPECS)[number]["name"];
 
@@ -91,11 +103,13 @@ export const usageRowOf = (record: RequestRecord): UsageRow => columnValues.map(
 export const ERROR_CONDITION = "status >= 400 OR outcome <> 'ok'";
 
 /**
- * The SQL expression each grouping groups by. Only the day differs between dialects (`dayOfTs`:
- * the UTC date of `ts` as YYYY-MM-DD); rows without a client, user or target group under "-".
+ * The SQL expression each grouping groups by. Only the time buckets differ between dialects (the
+ * UTC date of `ts` as YYYY-MM-DD, its UTC hour as YYYY-MM-DDTHH); rows without a client, user or
+ * target group under "-".
  */
-export const groupKeys = (dayOfTs: string): Readonly<Record<GroupBy, string>> => ({
-  day: dayOfTs,
+export const groupKeys = (time: { readonly dayOfTs: string; readonly hourOfTs: string }): Readonly<Record<GroupBy, string>> => ({
+  hour: time.hourOfTs,
+  day: time.dayOfTs,
   model: "model",
   client: "coalesce(client, '-')",
   user: "coalesce(user_id, user_email, '-')",

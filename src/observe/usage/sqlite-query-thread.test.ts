@@ -55,7 +55,7 @@ describe("UsageQueryThread", () => {
     };
     setImmediate(turn);
     expect(await answer).toEqual([
-      { key: "m", requests: 200_000, errors: 0, promptTokens: 200_000, completionTokens: 0, totalTokens: 0, p50Ms: 499, p95Ms: 949 },
+      { key: "m", requests: 200_000, errors: 0, promptTokens: 200_000, completionTokens: 0, totalTokens: 0, costUsd: null, p50Ms: 499, p95Ms: 949 },
     ]);
     // On the main thread the query would be one synchronous stretch: not a single turn in between.
     expect(turns).toBeGreaterThan(10);

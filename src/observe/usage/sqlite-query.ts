@@ -3,8 +3,11 @@ import { withPercentiles, type GroupTotals } from "./query";
 import { ERROR_CONDITION, groupKeys } from "./row";
 import type { GroupBy, UsageGroup, UsageRange } from "./store";
 
-/** The SQL expression each grouping groups by (shared with the PostgreSQL store; only the day is SQLite's own). */
-const GROUP_KEYS = groupKeys("strftime('%Y-%m-%d', ts / 1000, 'unixepoch')");
+/** The SQL expression each grouping groups by (shared with the PostgreSQL store; only the time buckets are SQLite's own). */
+const GROUP_KEYS = groupKeys({
+  dayOfTs: "strftime('%Y-%m-%d', ts / 1000, 'unixepoch')",
+  hourOfTs: "strftime('%Y-%m-%dT%H', ts / 1000, 'unixepoch')",
+});
 
 /**
  * The `/usage` groups of the rows of a usage file in `range`: the sums in SQL, the exact
@@ -17,7 +20,7 @@ export function queryUsageFile(db: Database, range: UsageRange, groupBy: GroupBy
     .query(
       `SELECT ${key} AS key, count(*) AS requests, sum(${ERROR_CONDITION}) AS errors,
         coalesce(sum(prompt_tokens), 0) AS promptTokens, coalesce(sum(completion_tokens), 0) AS completionTokens,
-        coalesce(sum(total_tokens), 0) AS totalTokens ${where} GROUP BY 1 ORDER BY 1`,
+        coalesce(sum(total_tokens), 0) AS totalTokens, sum(cost_usd) AS costUsd ${where} GROUP BY 1 ORDER BY 1`,
     )
     .all(range.from, range.to) as GroupTotals[];
   const durations = db.query(`SELECT ${key} AS key, duration_ms AS ms ${where} ORDER BY 1, 2`);

@@ -77,12 +77,34 @@ CREATE TABLE IF NOT EXISTS usage (
 CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts);
 `;
 
-/** What SQLite knows of a file's schema: the stored statements, the columns (name, type, NOT NULL, order), the indexes. */
+/** Schema 2 as a new file gets it, by hand: schema 1's text with the cost, price source and key id columns after. */
+const SCHEMA_2_TABLE = `CREATE TABLE usage (
+  ts INTEGER NOT NULL,             -- arrival, ms since the epoch (UTC)
+  request_id TEXT NOT NULL,
+  client TEXT,                     -- the client key's name; NULL when the proxy is open
+  user_id TEXT,
+  user_email TEXT,
+  user_name TEXT,
+  model TEXT NOT NULL,             -- as the client named it
+  served_model TEXT,
+  target TEXT,
+  status INTEGER NOT NULL,
+  outcome TEXT NOT NULL,           -- ok | client_aborted | upstream_error | timeout
+  prompt_tokens INTEGER,
+  completion_tokens INTEGER,
+  total_tokens INTEGER,
+  ttfb_ms INTEGER,
+  duration_ms INTEGER NOT NULL,
+  cost_usd REAL,                   -- US dollars; NULL: no usage reported, or no price
+  price_source TEXT,               -- config | built-in; NULL when unpriced
+  key_id TEXT                      -- a runtime client key's id; NULL for a config-file key
+)`;
+
+/** What SQLite knows of a file's schema: the columns (name, type, NOT NULL, order), the indexes, the version. */
 function schemaOf(path: string) {
   const db = new Database(path, { readonly: true });
   try {
     return {
-      sql: db.query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name").all(),
       columns: db.query("PRAGMA table_info(usage)").all(),
       indexes: db.query("SELECT name, \"unique\", origin, partial FROM pragma_index_list('usage') ORDER BY name").all(),
       indexed: db.query("PRAGMA index_info(usage_ts)").all(),
@@ -94,26 +116,42 @@ function schemaOf(path: string) {
 }
 
 describe("SqliteUsageStore", () => {
-  test("the schema derived from the column list is schema 1 as first written: such a file opens and takes rows; a new file is the same", async () => {
+  test("a schema-1 file as first written opens, keeps its rows and takes new ones: it is brought to schema 2, the same as a new file", async () => {
     const old = freshPath();
     const db = new Database(old, { create: true });
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(SCHEMA_1);
     db.exec("PRAGMA user_version = 1");
+    db.query("INSERT INTO usage (ts, request_id, model, status, outcome, prompt_tokens, duration_ms) VALUES (?, 'old', 'gpt', 200, 'ok', 5, 9)").run(
+      Date.now(),
+    );
     db.close();
-    const before = schemaOf(old);
 
     const { store } = openStore(old);
     const full = record(FULL_SPEC);
     store.add(full);
     await store.flush();
-    expect(rows(old)).toEqual([{ ts: full.startedAt, request_id: full.id, ...FULL_ROW }]);
+    expect(rows(old)).toEqual([
+      expect.objectContaining({ request_id: "old", prompt_tokens: 5, duration_ms: 9, cost_usd: null, price_source: null, key_id: null }),
+      { ts: full.startedAt, request_id: full.id, ...FULL_ROW },
+    ]);
     await store.close();
-    expect(schemaOf(old)).toEqual(before);
 
     const fresh = freshPath();
     await openStore(fresh).store.close();
-    expect(schemaOf(fresh)).toEqual(before);
+    expect(schemaOf(old)).toEqual(schemaOf(fresh));
+    expect(schemaOf(fresh).version).toEqual({ user_version: 2 });
+    const created = new Database(fresh, { readonly: true });
+    expect(created.query("SELECT sql FROM sqlite_master WHERE name = 'usage'").get()).toEqual({ sql: SCHEMA_2_TABLE });
+    created.close();
+  });
+
+  test("a file of a newer schema is refused with a clear reason", () => {
+    const newer = freshPath();
+    const db = new Database(newer, { create: true });
+    db.exec("PRAGMA user_version = 99");
+    db.close();
+    expect(() => openStore(newer)).toThrow("it was written by a newer version of the proxy (schema 99)");
   });
 
   test("the observer passes model requests only", async () => {

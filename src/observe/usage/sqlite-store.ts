@@ -1,11 +1,10 @@
 import { Database, type Statement } from "bun:sqlite";
 import type { RequestRecord } from "../record";
 import { NextTurn, pruneOldRows, startStoreTimers, UsageQueue } from "./queue";
-import { USAGE_COLUMN_SPECS, USAGE_COLUMNS, type UsageColumnSpec } from "./row";
+import { USAGE_COLUMN_SPECS, USAGE_COLUMNS, USAGE_SCHEMA_VERSION, type UsageColumnSpec } from "./row";
 import { UsageQueryThread } from "./sqlite-query-thread";
 import { messageOf, PRUNE_CHUNK, UsageStoreError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore, type UsageStoreOptions } from "./store";
 
-const SCHEMA_VERSION = 1;
 /** Rows per transaction; a longer queue is written over several turns of the event loop. */
 const MAX_ROWS_PER_WRITE = 5000;
 
@@ -15,13 +14,19 @@ const columnLine = ({ name, sqlite, note }: UsageColumnSpec, last: boolean) => {
   return note === undefined ? definition : `${definition.padEnd(35)}-- ${note}`;
 };
 
-/** The `usage` table, from USAGE_COLUMN_SPECS; the text is the one schema 1 was first written with. */
+/** The `usage` table, from USAGE_COLUMN_SPECS (schema 1's text, with the later columns after it). */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS usage (
 ${USAGE_COLUMN_SPECS.map((spec, i) => columnLine(spec, i === USAGE_COLUMN_SPECS.length - 1)).join("\n")}
 );
 CREATE INDEX IF NOT EXISTS usage_ts ON usage (ts);
 `;
+
+/** A file of an older schema: the columns added since, appended (its rows hold NULL there). */
+function addMissingColumns(db: Database): void {
+  const present = new Set((db.query("PRAGMA table_info(usage)").all() as { name: string }[]).map((column) => column.name));
+  for (const { name, sqlite } of USAGE_COLUMN_SPECS) if (!present.has(name)) db.exec(`ALTER TABLE usage ADD COLUMN ${name} ${sqlite}`);
+}
 
 /** A row's values in USAGE_COLUMNS' order (the rows `usageRowOf` builds). */
 const insertOf = (rows: number) =>
@@ -106,10 +111,11 @@ export class SqliteUsageStore implements UsageStore {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = NORMAL");
       const { user_version: version } = db.query("PRAGMA user_version").get() as { user_version: number };
-      if (version > SCHEMA_VERSION) throw new Error(`it was written by a newer version of the proxy (schema ${version})`);
+      if (version > USAGE_SCHEMA_VERSION) throw new Error(`it was written by a newer version of the proxy (schema ${version})`);
       db.exec("BEGIN IMMEDIATE"); // a write lock now, not at the first request: a locked file fails here
       db.exec(SCHEMA);
-      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+      if (version < USAGE_SCHEMA_VERSION) addMissingColumns(db);
+      db.exec(`PRAGMA user_version = ${USAGE_SCHEMA_VERSION}`);
       db.exec("COMMIT");
       store = new SqliteUsageStore(db, options);
       // Writes run on the event loop: never wait for a lock there; a busy file is retried at the next flush.

@@ -10,7 +10,7 @@ export const PRUNE_CHUNK = 10_000;
 export const messageOf = (error: unknown) => ((error as Error)?.message ?? String(error)).replace(/\s+/g, " ");
 
 /** What `/usage` groups rows by. */
-export const GROUP_BYS = ["day", "model", "client", "user", "target"] as const;
+export const GROUP_BYS = ["day", "hour", "model", "client", "user", "target"] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
 
 /** A time range in ms since the epoch: `from` included, `to` excluded. */
@@ -28,6 +28,8 @@ export interface UsageGroup {
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly totalTokens: number;
+  /** The sum of the group's costs in US dollars; null when none of its requests was priced (never a silent 0). */
+  readonly costUsd: number | null;
   /** Exact nearest-rank percentiles of the duration, in ms. */
   readonly p50Ms: number;
   readonly p95Ms: number;

@@ -1,7 +1,7 @@
 // The other direction: an Anthropic Messages request (a client of `POST /v1/messages`) made into an
 // OpenAI chat completion request for any other backend, and the chat answer made back into a
 // Messages answer, whole or streamed in Anthropic's event order. Pure: no I/O, no proxy state.
-import type { Usage } from "../../model/usage";
+import { tokenUsage, type Usage } from "../../model/usage";
 import { SseReader } from "./sse";
 import type { StopReason } from "./types";
 
@@ -178,9 +178,10 @@ export function messagesUsage(usage: unknown): { input_tokens: number; output_to
 /** The proxy's record of a Messages usage (prompt = input + cache read + cache creation). */
 export function usageOfMessages(usage: unknown): Usage | null {
   if (!isObject(usage) || typeof usage.input_tokens !== "number") return null;
-  const prompt = count(usage.input_tokens) + count(usage.cache_read_input_tokens) + count(usage.cache_creation_input_tokens);
+  const cached = count(usage.cache_read_input_tokens);
+  const prompt = count(usage.input_tokens) + cached + count(usage.cache_creation_input_tokens);
   const completion = count(usage.output_tokens);
-  return { promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion };
+  return tokenUsage(prompt, completion, prompt + completion, cached);
 }
 
 export function stopReasonOf(finish: unknown, madeToolCall: boolean): StopReason {
@@ -328,8 +329,9 @@ export class ChatToMessagesStream {
 
   usage(): Usage | null {
     const usage = this.finalUsage();
-    const prompt = usage.input_tokens + (usage.cache_read_input_tokens ?? 0);
-    return { promptTokens: prompt, completionTokens: usage.output_tokens, totalTokens: prompt + usage.output_tokens };
+    const cached = usage.cache_read_input_tokens ?? 0;
+    const prompt = usage.input_tokens + cached;
+    return tokenUsage(prompt, usage.output_tokens, prompt + usage.output_tokens, cached);
   }
 
   private finalUsage() {

@@ -116,7 +116,7 @@ describe("a tool conversation with thinking, over three turns, streamed", () => 
     const third = await streamed({ ...base, messages }, store);
     expect(third.message.content).toBe("Oslo sunny, Rome rainy, 12:00.");
     expect(third.finish).toBe("stop");
-    expect(third.translator.usage()).toEqual({ promptTokens: 530, completionTokens: 9, totalTokens: 539 });
+    expect(third.translator.usage()).toEqual({ promptTokens: 530, completionTokens: 9, totalTokens: 539, cachedPromptTokens: 500 });
     expect(mock.requests.map((request) => request.refusal)).toEqual([null, null, null]);
   });
 

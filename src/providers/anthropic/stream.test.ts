@@ -109,7 +109,7 @@ describe("text", () => {
     ].join("");
     const { events, translator } = run(stream, { includeUsage: true });
     expect(events.at(-2).usage).toEqual({ prompt_tokens: 234, completion_tokens: 9, total_tokens: 243, prompt_tokens_details: { cached_tokens: 200 } });
-    expect(translator.usage()).toEqual({ promptTokens: 234, completionTokens: 9, totalTokens: 243 });
+    expect(translator.usage()).toEqual({ promptTokens: 234, completionTokens: 9, totalTokens: 243, cachedPromptTokens: 200 });
     expect(translator.openAIUsage()?.prompt_tokens_details.cached_tokens).toBe(200);
   });
 
@@ -119,7 +119,7 @@ describe("text", () => {
       messageDelta("end_turn", { output_tokens: 3, cache_read_input_tokens: null }),
       STOP,
     ].join("");
-    expect(run(stream).translator.usage()).toEqual({ promptTokens: 54, completionTokens: 3, totalTokens: 57 });
+    expect(run(stream).translator.usage()).toEqual({ promptTokens: 54, completionTokens: 3, totalTokens: 57, cachedPromptTokens: 50 });
   });
 
   test("the id and model are the caller's when given", () => {

@@ -1,7 +1,7 @@
 // Anthropic's token counts in OpenAI's terms. Anthropic's `input_tokens` leaves out the prompt
 // tokens read from or written to its cache; OpenAI's `prompt_tokens` counts every prompt token, and
 // tells the cached ones apart in `prompt_tokens_details.cached_tokens`.
-import type { Usage } from "../../model/usage";
+import { tokenUsage, type Usage } from "../../model/usage";
 import type { MessagesUsage } from "./types";
 
 /** OpenAI's `usage` object of a chat completion (or of the usage-only chunk of a stream). */
@@ -23,7 +23,7 @@ export function openAIUsage(usage: MessagesUsage): OpenAIUsage {
 
 /** The proxy's own record of the same numbers (usage rows, limits, metrics). */
 export function proxyUsage(usage: OpenAIUsage): Usage {
-  return { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, totalTokens: usage.total_tokens };
+  return tokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.prompt_tokens_details.cached_tokens);
 }
 
 /**

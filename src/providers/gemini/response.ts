@@ -1,7 +1,7 @@
 // Gemini's generateContent answer → an OpenAI chat.completion, and Gemini's errors → OpenAI's
 // error shape. The stream translator shares the part, finish-reason and usage mapping below.
 import { ProxyError, type OpenAIErrorType } from "../../model/errors";
-import type { Usage } from "../../model/usage";
+import { tokenUsage, type Usage } from "../../model/usage";
 import { randomNonce, toolCallId } from "./tool-call-id";
 import type {
   Candidate,
@@ -67,11 +67,8 @@ export function openAIUsage(meta: UsageMetadata): OpenAIUsage {
 }
 
 /** The proxy's own usage record of an answer. */
-export const usageRecord = (usage: OpenAIUsage): Usage => ({
-  promptTokens: usage.prompt_tokens,
-  completionTokens: usage.completion_tokens,
-  totalTokens: usage.total_tokens,
-});
+export const usageRecord = (usage: OpenAIUsage): Usage =>
+  tokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.prompt_tokens_details?.cached_tokens);
 
 /** A part that holds a function call. */
 export type CallPart = Part & { functionCall: NonNullable<Part["functionCall"]> };

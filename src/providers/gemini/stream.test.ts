@@ -87,7 +87,7 @@ describe("GeminiStreamTranslator, event by event", () => {
       }),
       "[DONE]",
     ]);
-    expect(t.usage()).toEqual({ promptTokens: 50, completionTokens: 22, totalTokens: 72 });
+    expect(t.usage()).toEqual({ promptTokens: 50, completionTokens: 22, totalTokens: 72, cachedPromptTokens: 40 });
   });
 
   test("thought parts → delta.reasoning_content; an empty part with only a signature → nothing", () => {
@@ -282,7 +282,7 @@ describe("GeminiStreamTranslator, split anywhere", () => {
       "[DONE]",
     ]);
     expect(signatureOf("call_n1__ts_EjQKMgFyyNp8-_abcQ")).toBe("EjQKMgFyyNp8+/abcQ==");
-    expect(whole.usage).toEqual({ promptTokens: 40, completionTokens: 36, totalTokens: 76 });
+    expect(whole.usage).toEqual({ promptTokens: 40, completionTokens: 36, totalTokens: 76, cachedPromptTokens: 32 });
   });
 
   test("split in two at every byte boundary: the same output", () => {

@@ -51,6 +51,19 @@ describe("StreamUsage", () => {
     }
   });
 
+  test("a stream's usage chunk carries its cached prompt tokens, stripped or passed through", () => {
+    const cachedUsage =
+      'data: {"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":7,"total_tokens":18,"prompt_tokens_details":{"cached_tokens":8}}}\n\n';
+    for (const strip of [true, false]) {
+      expect(run(chunk("a") + FINISH + cachedUsage + DONE, strip, 7).usage).toEqual({
+        promptTokens: 11,
+        completionTokens: 7,
+        totalTokens: 18,
+        cachedPromptTokens: 8,
+      });
+    }
+  });
+
   test("CRLF line ends, comments and `usage: null` chunks are left alone", () => {
     const crlf = (text: string) => text.replace(/\n/g, "\r\n");
     const stream = ": keep-alive\r\n\r\n" + crlf(chunk("a", true)) + crlf(FINISH) + crlf(USAGE_ONLY) + crlf(DONE);

@@ -1,21 +1,30 @@
-import type { Usage } from "../../model/usage";
+import { tokenUsage, type Usage } from "../../model/usage";
 
 const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : null);
+
+/** A count inside a details object (`prompt_tokens_details.cached_tokens`), or null. */
+const detail = (details: unknown, key: string) => (details !== null && typeof details === "object" ? count((details as Record<string, unknown>)[key]) : null);
 
 /**
  * The token counts in a parsed response body or stream chunk: chat/completions/embeddings report
  * `usage.prompt_tokens`/`completion_tokens`; the Responses API reports `input_tokens`/
  * `output_tokens`, at the top of a response or inside the `response` of its last stream event.
+ * Cached prompt tokens: OpenAI's `prompt_tokens_details.cached_tokens` (the Responses API's
+ * `input_tokens_details`), or Anthropic's `cache_read_input_tokens` (a Messages answer, whose
+ * `input_tokens` leaves out what was read from or written to the cache: both are added back).
  */
 export function usageOf(value: unknown): Usage | null {
   if (value === null || typeof value !== "object") return null;
   const record = value as { usage?: unknown; response?: unknown };
   const usage = record.usage as Record<string, unknown> | null | undefined;
   if (usage === null || typeof usage !== "object") return record.response ? usageOf(record.response) : null;
-  const prompt = count(usage.prompt_tokens) ?? count(usage.input_tokens);
+  const cacheRead = count(usage.cache_read_input_tokens);
+  const input = count(usage.input_tokens);
+  const prompt = count(usage.prompt_tokens) ?? (input === null ? null : input + (cacheRead ?? 0) + (count(usage.cache_creation_input_tokens) ?? 0));
   const completion = count(usage.completion_tokens) ?? count(usage.output_tokens) ?? (prompt !== null ? 0 : null);
   if (prompt === null || completion === null) return null;
-  return { promptTokens: prompt, completionTokens: completion, totalTokens: count(usage.total_tokens) ?? prompt + completion };
+  const cached = detail(usage.prompt_tokens_details, "cached_tokens") ?? detail(usage.input_tokens_details, "cached_tokens") ?? cacheRead ?? 0;
+  return tokenUsage(prompt, completion, count(usage.total_tokens) ?? prompt + completion, cached);
 }
 
 const decoder = new TextDecoder();
