@@ -28,7 +28,12 @@ const completion = {
 
 function config(top: Record<string, unknown> = {}) {
   return {
-    endpoints: { gpt: { url: mock.url, actualModelName: "backend-gpt" }, llama: { url: mock.url }, "ollama/phi": { url: mock.url } },
+    endpoints: {
+      // 3 prompt and 2 completion tokens an answer: $0.007 a request.
+      gpt: { url: mock.url, actualModelName: "backend-gpt", price: { inputPerMTok: 1000, outputPerMTok: 2000 } },
+      llama: { url: mock.url, actualModelName: "no-such-model-has-a-price" },
+      "ollama/phi": { url: mock.url },
+    },
     clientKeys: [{ key: CONFIG_KEY, name: "config-team", models: ["gpt"] }],
     adminKey: ADMIN_KEY,
     ...top,
@@ -327,6 +332,33 @@ describe("/v1/me", () => {
     const me = await (await fetch(proxy.url("/v1/me"), { headers: { authorization: `Bearer ${CONFIG_KEY}` } })).json();
     expect(me).toMatchObject({ id: null, name: "config-team", source: "config", models: ["gpt"] });
     await expectOpenAIError(await fetch(proxy.url("/v1/me")), 401);
+  });
+});
+
+describe("spend", () => {
+  test("from the usage rows' cost_usd: an issued key's by its id (a rename keeps it), a config key's by its name; unpriced is null, unused 0", async () => {
+    const made = await create({ name: "spender" });
+    for (let i = 0; i < 3; i++) expect((await chat(made.key)).status).toBe(200);
+    const unpriced = await create({ name: "unpriced-user" });
+    expect((await chat(unpriced.key, "llama")).status).toBe(200);
+    const unused = await create({ name: "unused" });
+    await admin(`/admin/keys/${made.id}`, "PATCH", { name: "spender-renamed" });
+    // Rows are written by the usage store's batches: wait for the access lines, then for the write.
+    await eventually(() => proxy.log.accessLines.filter((line) => line.includes("/v1/chat/completions")).length > 0, "access lines");
+    await proxy.server.usage!.flush();
+    const shown = await (await admin(`/admin/keys/${made.id}`)).json();
+    expect(shown.name).toBe("spender-renamed");
+    expect(shown.spendTodayUsd).toBeCloseTo(0.021, 12);
+    expect(shown.spendMonthUsd).toBeCloseTo(0.021, 12);
+    const { data } = await (await admin("/admin/keys")).json();
+    const byName = (name: string) => data.find((key: { name: string }) => key.name === name);
+    expect(byName("spender-renamed").spendTodayUsd).toBeCloseTo(0.021, 12);
+    expect(byName("unpriced-user")).toMatchObject({ spendTodayUsd: null, spendMonthUsd: null });
+    expect(byName("unused")).toMatchObject({ spendTodayUsd: 0, spendMonthUsd: 0 });
+    expect(byName("config-team").spendTodayUsd).toBeGreaterThan(0);
+    const me = await (await fetch(proxy.url("/v1/me"), { headers: { authorization: `Bearer ${made.key}` } })).json();
+    expect(me.today.usd).toBeCloseTo(0.021, 12);
+    expect(me.month.usd).toBeCloseTo(0.021, 12);
   });
 });
 

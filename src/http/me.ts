@@ -3,9 +3,7 @@ import { ProxyError } from "../model/errors";
 import { jsonResponse } from "../lib/json-response";
 import { clientAccess } from "./client-access";
 import type { RouteContext } from "./context";
-import { keySpend, type SpendOf } from "./key-spend";
-
-const DAY_MS = 24 * 60 * 60 * 1000;
+import { keySpend, spendWindows, type SpendOf } from "./key-spend";
 
 const noKey = () =>
   new ProxyError(
@@ -14,15 +12,6 @@ const noKey = () =>
     "authentication_error",
     "no_client_keys",
   );
-
-/** The next 00:00 UTC and the next 1st of a month, 00:00 UTC, after `now`: when the day's and the month's spend start again. */
-function windowEnds(now: number): { day: number; month: number } {
-  const date = new Date(now);
-  return {
-    day: Math.floor(now / DAY_MS) * DAY_MS + DAY_MS,
-    month: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1),
-  };
-}
 
 /** A window's spend beside the budget that applies (remaining: null without a budget, or while the spend is unknown). */
 const windowOf = (usd: number | null, budgetUsd: number | undefined, resetsAt: number) => ({
@@ -54,7 +43,7 @@ export const meRoutes = (context: RouteContext, prefix: string) => {
       const limits = { ...config.limits.perClient, ...client.limits };
       const budgets = limits as Readonly<Record<string, number | undefined>>;
       const [spend] = await spendOf([{ id: client.id ?? null, name: client.name }], now);
-      const ends = windowEnds(now);
+      const { day, month } = spendWindows(now);
       const issued = client.id === undefined ? null : keys?.describe(client.id);
       return jsonResponse(
         JSON.stringify({
@@ -64,8 +53,8 @@ export const meRoutes = (context: RouteContext, prefix: string) => {
           models: client.models ? client.models.patterns : null,
           limits: Object.keys(limits).length > 0 ? limits : null,
           expiresAt: issued?.expiresAt ? new Date(issued.expiresAt).toISOString() : null,
-          today: windowOf(spend!.todayUsd, budgets.usdPerDay, ends.day),
-          month: windowOf(spend!.monthUsd, budgets.usdPerMonth, ends.month),
+          today: windowOf(spend!.todayUsd, budgets.usdPerDay, day.to),
+          month: windowOf(spend!.monthUsd, budgets.usdPerMonth, month.to),
         }),
       );
     },
