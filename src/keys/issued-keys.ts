@@ -247,7 +247,7 @@ export class IssuedKeys implements IssuedKeyLookup {
     }
     this.index = index;
     this.byId = new Map(rows.map((row) => [row.id, row]));
-    if (!this.loaded) this.options.log.info(`issued client keys: ${rows.length} in ${this.table.where}`, { keys: rows.length });
+    if (!this.loaded && rows.length > 0) this.options.log.info(`issued client keys: ${rows.length} in ${this.table.where}`, { keys: rows.length });
     this.loaded = true;
   }
 
