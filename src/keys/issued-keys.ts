@@ -23,8 +23,10 @@ export interface IssuedKeysOptions {
   readonly log: Logger;
   /** `state.redis`: changes are announced there, and heard within moments; null: only polling. */
   readonly redis?: RedisLink | null;
-  /** How often the table is asked whether anything changed (default 1 s; 10 s with Redis, a safety net). */
+  /** How often the table is asked whether anything changed (default 1 s). */
   readonly pollMs?: number;
+  /** With Redis up, announcements carry changes and the poll is only a safety net, this often (default 10 s). */
+  readonly announcedPollMs?: number;
   /** How often `lastUsedAt` is written (default 5 s). */
   readonly touchMs?: number;
   readonly now?: () => number;
@@ -62,7 +64,7 @@ const clientOf = (row: KeyRow): ClientKey => ({
  * digest to its key. The index is rebuilt from the table after every change this instance makes
  * (so a new key works here at once), when another instance announces one on Redis, and when the
  * poll sees the table's fingerprint move; so a block, revocation or rotation reaches every
- * instance within the poll interval, or at once with Redis. Expiry and a rotation's grace are read
+ * instance within the poll interval, or at once with Redis (whose outage brings the quick poll back). Expiry and a rotation's grace are read
  * off the clock at each request. Until the first load the proxy requires a key and answers 503
  * for one it cannot check: a database that is away never opens a closed proxy.
  */
@@ -91,8 +93,16 @@ export class IssuedKeys implements IssuedKeyLookup {
   /** Loads the keys (waiting for that at most `waitMs`), then follows the table: polling, and Redis when there is one. */
   async start(waitMs: number): Promise<void> {
     const { redis } = this.options;
-    const pollMs = this.options.pollMs ?? (redis ? 10_000 : 1000);
-    this.timers.push(setInterval(() => void this.poll(), pollMs));
+    const announcedPollMs = this.options.announcedPollMs ?? 10_000;
+    let polledAt = 0;
+    // Every second, unless Redis is up to announce changes: then rarely (while it is down, every second again).
+    this.timers.push(
+      setInterval(() => {
+        if (redis && redis.status === "up" && this.now() - polledAt < announcedPollMs) return;
+        polledAt = this.now();
+        void this.poll();
+      }, this.options.pollMs ?? 1000),
+    );
     this.timers.push(setInterval(() => void this.flushUse(), this.options.touchMs ?? 5000));
     for (const timer of this.timers) timer.unref?.();
     redis?.subscribe(

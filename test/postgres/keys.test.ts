@@ -130,6 +130,23 @@ describe("two instances, one PostgreSQL table", () => {
     await propagation(a, b);
   });
 
+  test("Redis away: the quick poll comes back, so a revocation still reaches the other instance within 2 s", async () => {
+    await pg.createDatabase("keys_redis_down");
+    const top = { state: { redis: redis.url } };
+    const a = await instance("keys_redis_down", top);
+    const b = await instance("keys_redis_down", top);
+    const made = await create(a, { name: "while-redis-is-away" });
+    await until(b, made.key, 200, "the new key on the other instance");
+    await redis.stop();
+    try {
+      await b.log.until(() => b.log.lines.some((line) => line.includes("is unreachable")), 10_000, "the other instance sees Redis gone");
+      expect((await admin(a, `/admin/keys/${made.id}`, "DELETE")).status).toBe(200);
+      await until(b, made.key, 401, "the revocation by polling");
+    } finally {
+      await redis.start();
+    }
+  });
+
   test("cm_proxy_keys holds SHA-256 digests, never a secret (every column of every row)", async () => {
     await pg.createDatabase("keys_grep");
     const a = await instance("keys_grep");
