@@ -99,6 +99,7 @@ describe("access log lines", () => {
         "durationMs",
         "promptTokens",
         "completionTokens",
+        "costUsd",
         "client",
         "user",
         "outcome",

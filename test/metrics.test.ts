@@ -10,6 +10,7 @@ import { reply, startMock, type MockBackend } from "./support/mock-backend";
 import { closedPort, CLIENT_KEY, removeTempDirs, startProxy, type ProxyHandle } from "./support/proxy";
 import { recordText, registerSecret } from "./support/transcript";
 import { VERSION } from "../src/lib/version";
+import { promtool } from "./support/promtool";
 
 const KEYS = {
   solo: registerSecret("sk-solo-0123456789-metrics-secret", "metrics test: solo backend key"),
@@ -102,17 +103,6 @@ async function scrape(handle: ProxyHandle = proxy, path = "/metrics", headers: R
     contentType: "text/plain; version=0.0.4; charset=utf-8",
   });
   return text;
-}
-
-/** Runs `promtool check metrics` on `text`: its exit code and what it reported. */
-async function promtool(text: string): Promise<{ code: number; output: string }> {
-  const bin = Bun.which("promtool");
-  if (bin === null) {
-    throw new Error("promtool not found on PATH: install Debian's 'prometheus' package (apt-get install prometheus); .ci/run does this in CI");
-  }
-  const child = Bun.spawn([bin, "check", "metrics"], { stdin: new TextEncoder().encode(text), stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  return { code, output: (stdout + stderr).trim() };
 }
 
 /** Waits until the request that got `response` has ended (its access-log line is written right before the metrics observer runs). */

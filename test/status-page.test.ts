@@ -192,6 +192,12 @@ describe("GET /status.json", () => {
       windowSeconds: 300,
       inFlight: 0,
       usage: { enabled: false },
+      prices: {
+        builtIn: true,
+        source: "@pydantic/genai-prices",
+        version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+        date: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/),
+      },
       limits: [],
       models: [model("duo", HOSTILE_NAME, ["a", "b"]), model("solo", "Solo (Alpha)", ["solo#0"])],
     });

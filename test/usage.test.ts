@@ -278,6 +278,8 @@ describe("GET /usage", () => {
       promptTokens: sum("prompt_tokens"),
       completionTokens: sum("completion_tokens"),
       totalTokens: sum("total_tokens"),
+      // The sum of the priced rows' costs; null when none was priced (none is here: no backend model name is in the built-in table).
+      costUsd: members.some((row) => row.cost_usd !== null) ? sum("cost_usd") : null,
       p50Ms: durations[nearestRank(50, durations.length) - 1],
       p95Ms: durations[nearestRank(95, durations.length) - 1],
     };
@@ -285,8 +287,9 @@ describe("GET /usage", () => {
 
   const getUsage = (query: string, headers: Record<string, string> = asAdmin) => fetch(proxy.url(`/usage${query}`), { headers });
 
-  test("groupBy model, client, user, target, day: counts, errors, tokens, exact p50/p95", async () => {
+  test("groupBy model, client, user, target, day, hour: counts, errors, tokens, costs, exact p50/p95", async () => {
     const today = new Date().toISOString().slice(0, 10);
+    const hourOf = (row: Row) => new Date(row.ts).toISOString().slice(0, 13);
     const by = (pick: (row: Row) => string) => {
       const groups = new Map<string, Row[]>();
       for (const row of rows) groups.set(pick(row), [...(groups.get(pick(row)) ?? []), row]);
@@ -298,6 +301,7 @@ describe("GET /usage", () => {
       ["user", (row) => row.user_id ?? row.user_email ?? "-", ["-", "bo@example.com", "u-1"]],
       ["target", (row) => row.target ?? "-", ["-", "bravo-main", "gpt#0"]],
       ["day", () => today, [today]],
+      ["hour", hourOf, [...new Set(rows.map(hourOf))].sort()],
     ];
     for (const [groupBy, pick, keys] of cases) {
       const response = await getUsage(`?groupBy=${groupBy}`);
@@ -313,9 +317,9 @@ describe("GET /usage", () => {
     // Spelled out once, independent of the helper above.
     const byModel = (await (await getUsage("?groupBy=model")).json()).groups;
     expect(byModel.map(({ p50Ms, p95Ms, ...rest }: Record<string, unknown>) => rest)).toEqual([
-      { key: "gpt", requests: 3, errors: 1, promptTokens: 20, completionTokens: 10, totalTokens: 30 },
-      { key: "llama", requests: 1, errors: 0, promptTokens: 3, completionTokens: 4, totalTokens: 7 },
-      { key: "nope", requests: 1, errors: 1, promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+      { key: "gpt", requests: 3, errors: 1, promptTokens: 20, completionTokens: 10, totalTokens: 30, costUsd: null },
+      { key: "llama", requests: 1, errors: 0, promptTokens: 3, completionTokens: 4, totalTokens: 7, costUsd: null },
+      { key: "nope", requests: 1, errors: 1, promptTokens: 0, completionTokens: 0, totalTokens: 0, costUsd: null },
     ]);
   });
 
@@ -344,9 +348,10 @@ describe("GET /usage", () => {
     expect(response.headers.get("content-type")).toBe("text/csv; charset=utf-8");
     const lines = (await response.text()).split("\r\n");
     expect(lines.at(-1)).toBe("");
-    const columns = ["key", "requests", "errors", "promptTokens", "completionTokens", "totalTokens", "p50Ms", "p95Ms"];
+    const columns = ["key", "requests", "errors", "promptTokens", "completionTokens", "totalTokens", "costUsd", "p50Ms", "p95Ms"];
     expect(lines[0]).toBe(columns.join(","));
-    expect(lines.slice(1, -1)).toEqual(json.map((group) => columns.map((column) => String(group[column])).join(",")));
+    // An unpriced group's null cost is an empty field.
+    expect(lines.slice(1, -1)).toEqual(json.map((group) => columns.map((column) => (group[column] === null ? "" : String(group[column]))).join(",")));
   });
 
   test("a bad value is a 400 in OpenAI's shape naming the parameter", async () => {

@@ -9,6 +9,7 @@ import { healthReport, type StoreStates } from "../observe/health-report";
 import type { LimitUse } from "../limits/limiter";
 import type { TargetStates } from "../targets/target-states";
 import { VERSION } from "../lib/version";
+import { BUILT_IN_PRICES } from "../pricing/price-table";
 import type { RouteContext } from "./context";
 import { storeStates } from "./store-states";
 
@@ -93,10 +94,17 @@ export function statusReport(
     windowSeconds: recent.windowSeconds,
     inFlight,
     usage: { enabled: usageEnabled },
+    prices: pricesReport(catalog.config.priceTable !== null),
     limits,
     ...("stores" in health && { stores: health.stores }),
     models,
   };
+}
+
+/** Whether unconfigured models are priced from the built-in table, and which table that is. */
+function pricesReport(builtIn: boolean) {
+  const { source, version, date } = BUILT_IN_PRICES.snapshot;
+  return { builtIn, source, version, date };
 }
 
 const Ms = t.Union([t.Number(), t.Null()]);
@@ -122,6 +130,15 @@ const StatusReport = t.Object({
   windowSeconds: t.Integer({ description: "The window of every *5m figure (300)" }),
   inFlight: t.Integer({ description: "Requests the proxy is answering now, this one aside" }),
   usage: t.Object({ enabled: t.Boolean({ description: "Whether the usage store (and so /usage) is on" }) }),
+  prices: t.Object(
+    {
+      builtIn: t.Boolean({ description: "Whether models with no configured price are priced from the built-in table (prices.builtIn)" }),
+      source: t.String({ description: "The built-in table's source package" }),
+      version: t.String({ description: "Its version" }),
+      date: t.String({ description: "When that version was published, YYYY-MM-DD" }),
+    },
+    { description: "The price table built into the binary" },
+  ),
   stores: t.Optional(
     t.Record(t.String(), t.Union([t.Literal("up"), t.Literal("down")]), { description: "server-backed stores (usage: PostgreSQL; redis), when configured" }),
   ),

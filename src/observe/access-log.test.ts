@@ -30,9 +30,14 @@ describe("the JSON access line", () => {
         record.tries.push({ model: "m", target: "t#0", status: 200, failure: null });
         record.ttfbMs = 12.345;
         record.usage = { promptTokens: 3, completionTokens: 4, totalTokens: 7 };
+        record.costUsd = 0.00012345;
         record.clientName = "alice\nbob";
         record.user = { id: null, email: "a@example.com", name: null };
         record.bytesOut = 600;
+      }),
+      finished("/v1/embeddings", (record) => {
+        record.usage = { promptTokens: 1, completionTokens: 0, totalTokens: 1 };
+        record.costUsd = 1.5e-7; // a number JavaScript writes with an exponent: still JSON
       }),
     ];
     for (const record of records) {

@@ -19,6 +19,7 @@ export function accessEntry(record: RequestRecord) {
     durationMs: round(record.durationMs),
     promptTokens: record.usage?.promptTokens ?? null,
     completionTokens: record.usage?.completionTokens ?? null,
+    costUsd: record.costUsd,
     client: record.clientName,
     user: record.user?.id ?? record.user?.email ?? null,
     outcome: record.outcome,
@@ -48,7 +49,7 @@ function jsonLine(e: ReturnType<typeof accessEntry>): string {
     `{"time":"${e.time}","level":"info","msg":${JSON.stringify(`${e.method} ${e.path} ${e.status}`)},"requestId":${str(e.requestId)},` +
     `"method":${str(e.method)},"path":${str(e.path)},"model":${str(e.model)},"servedModel":${str(e.servedModel)},"target":${str(e.target)},` +
     `"attempts":${e.attempts},"status":${e.status},"bytesOut":${e.bytesOut},"ttfbMs":${e.ttfbMs},"durationMs":${e.durationMs},` +
-    `"promptTokens":${e.promptTokens},"completionTokens":${e.completionTokens},"client":${str(e.client)},"user":${str(e.user)},"outcome":"${e.outcome}"}\n`
+    `"promptTokens":${e.promptTokens},"completionTokens":${e.completionTokens},"costUsd":${e.costUsd},"client":${str(e.client)},"user":${str(e.user)},"outcome":"${e.outcome}"}\n`
   );
 }
 

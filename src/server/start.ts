@@ -14,6 +14,7 @@ import { proxyMetrics } from "../observe/metrics/proxy-metrics";
 import { MetricsRegistry } from "../observe/metrics/registry";
 import { Observability } from "../observe/observability";
 import { RecentStats } from "../observe/recent";
+import { unpricedWarnings } from "../observe/unpriced";
 import { openUsageStore } from "../observe/usage/open";
 import { usageObserver, type UsageStore } from "../observe/usage/store";
 import { Dispatcher } from "../proxy/dispatch";
@@ -164,6 +165,7 @@ export async function startServer({
   registerProcessMetrics(metrics);
   const recent = new RecentStats();
   observe.observe(recent.observe);
+  observe.observe(unpricedWarnings(log));
   if (usage) observe.observe(usageObserver(usage));
   metrics.counterFn("cm_proxy_usage_rows_dropped_total", "Usage rows dropped because the usage store's write queue was full", () => usage?.droppedRows ?? null);
 

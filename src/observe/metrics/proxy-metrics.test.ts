@@ -109,3 +109,25 @@ test("gauges are read at scrape time: in flight per model, target up unless cool
   expect(lines).toContain('cm_proxy_config_reloads_total{result="rejected"} 1');
   expect(lines).toContain('cm_proxy_build_info{version="9.9.9"} 1');
 });
+
+test("cost: priced requests add their dollars per model; requests with usage and no price count as unpriced, never as a cost of 0", () => {
+  const { observe, samples } = setup();
+  const served = (model: string, costUsd: number | null, usage = true) =>
+    observe(
+      record((r) => {
+        r.modelRequested = model;
+        r.modelLabel = model;
+        r.servedTarget = "t0";
+        r.usage = usage ? { promptTokens: 10, completionTokens: 5, totalTokens: 15 } : null;
+        r.costUsd = costUsd;
+      }, 200),
+    );
+  served("a", 0.25);
+  served("a", 0.5);
+  served("b", null);
+  served("b", null);
+  served("b", null, false); // no usage: nothing to price
+  const lines = samples();
+  expect(lines.filter((l) => l.startsWith("cm_proxy_cost_usd_total"))).toEqual(['cm_proxy_cost_usd_total{model="a"} 0.75']);
+  expect(lines.filter((l) => l.startsWith("cm_proxy_unpriced_requests_total"))).toEqual(['cm_proxy_unpriced_requests_total{model="b"} 2']);
+});

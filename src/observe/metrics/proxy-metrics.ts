@@ -31,9 +31,12 @@ interface ServedChildren {
   readonly requests: Map<number, CounterChild>;
 }
 
+/** A model's token counters, and its cost or unpriced counter, made at its first priced or unpriced request (an unpriced model shows no cost of 0). */
 interface TokenChildren {
   readonly prompt: CounterChild;
   readonly completion: CounterChild;
+  cost: CounterChild | null;
+  unpriced: CounterChild | null;
 }
 
 /**
@@ -81,6 +84,16 @@ export function proxyMetrics(metrics: MetricsRegistry, sources: ProxyMetricsSour
     "fallback",
   ]);
   const tokens = metrics.counter("cm_proxy_tokens_total", "Tokens the backends reported, by requested model and type (prompt, completion).", ["model", "type"]);
+  const cost = metrics.counter(
+    "cm_proxy_cost_usd_total",
+    "What model requests cost in US dollars, from the usage the backends reported and the serving targets' prices, by requested model.",
+    ["model"],
+  );
+  const unpriced = metrics.counter(
+    "cm_proxy_unpriced_requests_total",
+    "Model requests that reported usage but were served by a target with no price (their cost is unknown, not 0), by requested model.",
+    ["model"],
+  );
   const rateLimited = metrics.counter(
     "cm_proxy_rate_limited_total",
     "Requests refused by a limit, by scope (client, user, model) and limit (rpm, tpm, concurrent, tokensPerDay).",
@@ -122,7 +135,7 @@ export function proxyMetrics(metrics: MetricsRegistry, sources: ProxyMetricsSour
   const tokensOf = (model: string): TokenChildren => {
     let children = tokenChildren.get(model);
     if (children === undefined) {
-      children = { prompt: tokens.child([model, "prompt"]), completion: tokens.child([model, "completion"]) };
+      children = { prompt: tokens.child([model, "prompt"]), completion: tokens.child([model, "completion"]), cost: null, unpriced: null };
       tokenChildren.set(model, children);
     }
     return children;
@@ -153,6 +166,8 @@ export function proxyMetrics(metrics: MetricsRegistry, sources: ProxyMetricsSour
       const counters = tokensOf(model);
       counters.prompt.inc(usage.promptTokens);
       counters.completion.inc(usage.completionTokens);
+      if (record.costUsd !== null) (counters.cost ??= cost.child([model])).inc(record.costUsd);
+      else (counters.unpriced ??= unpriced.child([model])).inc();
     }
   };
 }
