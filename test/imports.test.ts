@@ -17,7 +17,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["proxy"], // one dispatch per request: selection, retry, fallback
   ["providers"], // one adapter per wire format
   ["observe"], // records, logs, metrics, usage, reports
-  ["limits", "targets", "catalog", "upstream"],
+  ["limits", "targets", "catalog", "upstream", "keys"],
   ["cluster"], // what instances share (Redis)
   ["config"],
   ["access", "pricing"], // client and admin keys; prices and what a request cost

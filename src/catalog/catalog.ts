@@ -39,7 +39,9 @@ export class Catalog {
   private readonly aliases = new Map<string, Model>();
   private readonly aliasGlobs: { readonly glob: RegExp; readonly model: Model }[] = [];
   private readonly everyone: ClientView;
-  private readonly views = new Map<ClientKey, ClientView>();
+  /** Per client key with `models`, rendered at its first request on this snapshot (issued keys come and go). */
+  private readonly views = new WeakMap<ClientKey, ClientView>();
+  private readonly entryList: readonly ModelEntry[];
 
   constructor(
     readonly config: ProxyConfig,
@@ -74,15 +76,18 @@ export class Catalog {
     );
     this.entries = new Map(entries.map((entry) => [entry.id, JSON.stringify(entry)]));
     this.everyone = { modelsJson: modelList(entries), ids: this.ids };
-    for (const client of config.clients.keys) {
-      if (!client.models) continue;
-      const visible = entries.filter((entry) => client.models!.matches(entry.id));
-      this.views.set(client, { modelsJson: modelList(visible), ids: visible.map((entry) => entry.id) });
-    }
+    this.entryList = entries;
   }
 
   private view(client: ClientKey | null): ClientView {
-    return (client && this.views.get(client)) ?? this.everyone;
+    if (!client?.models) return this.everyone;
+    let view = this.views.get(client);
+    if (!view) {
+      const visible = this.entryList.filter((entry) => client.models!.matches(entry.id));
+      view = { modelsJson: modelList(visible), ids: visible.map((entry) => entry.id) };
+      this.views.set(client, view);
+    }
+    return view;
   }
 
   /** The `/models` body for this client. */

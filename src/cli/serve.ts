@@ -18,7 +18,8 @@ function announce(server: RunningServer, hostname: string, log: Logger): void {
     { version: VERSION, address, models, file: config.file, maxInFlight: Number(limit) || 256 },
   );
   warnAboutConfig(config, log);
-  if (config.clients.keys.length === 0) {
+  // Keys issued at runtime close the proxy too (and so does a key table not read yet).
+  if (config.clients.keys.length === 0 && !server.keys?.required) {
     log.warn("no clientKeys configured: any client that can reach this port may use every model", { address });
   }
 }

@@ -57,6 +57,11 @@ export function redisAddress(url: string): string {
 
 type Phase = "idle" | "connecting" | "up" | "down";
 
+interface Subscription {
+  readonly onMessage: (message: string) => void;
+  readonly onSubscribed: () => void;
+}
+
 /** One connection to Redis, replaced by a new one whenever it fails. */
 class Connection {
   private phase: Phase = "idle";
@@ -176,6 +181,7 @@ export class RedisLink {
   private readonly options: Required<RedisLinkOptions>;
   private readonly commands: Connection;
   private subscriber: Connection | null = null;
+  private readonly channels = new Map<string, Subscription>();
   private outage = false;
   /** Commands sent and not answered yet; `closeWhenIdle` waits for them. */
   private inFlight = 0;
@@ -230,29 +236,45 @@ export class RedisLink {
   }
 
   /**
-   * Subscribes to `channel` on a connection of its own, opened now and opened again after every
-   * loss; `onSubscribed` runs each time the subscription is (again) in place, to catch up on what
-   * was published while it was not.
+   * Subscribes to `channel` on the link's subscriber connection (one for every channel), opened at
+   * the first subscription and opened again after every loss; `onSubscribed` runs each time the
+   * subscription is (again) in place, to catch up on what was published while it was not.
    */
   subscribe(channel: string, onMessage: (message: string) => void, onSubscribed: () => void): void {
-    if (this.subscriber) throw new Error("one subscription per link");
+    if (this.channels.has(channel)) throw new Error(`one subscription per channel: ${channel}`);
+    const subscription = { onMessage, onSubscribed };
+    this.channels.set(channel, subscription);
+    if (this.subscriber) {
+      // Already connected (or connecting: then the connection subscribes to every channel once up).
+      if (this.subscriber.state === "up")
+        void this.subscriber
+          .get()
+          .then((client) => this.listen(client, channel, subscription))
+          .catch(() => {});
+      return;
+    }
     this.subscriber = new Connection(
       this.url,
       this.options,
       async (client) => {
         // A fresh client per connection: Bun keeps listeners across its own reconnects, so reusing one would add them twice.
-        await withTimeout(
-          client.subscribe(channel, (message) => onMessage(message)),
-          this.options.commandTimeoutMs,
-          "no answer to SUBSCRIBE",
-        );
+        // One at a time: a Map's iteration also meets the channels subscribed meanwhile.
+        for (const [name, entry] of this.channels) await this.listen(client, name, entry);
         // Redis is back: so, most likely, is the command connection (catching up needs it).
         this.commands.retryNow();
-        onSubscribed();
       },
       () => this.changed(),
     );
     this.subscriber.start();
+  }
+
+  private async listen(client: RedisClient, channel: string, subscription: Subscription): Promise<void> {
+    await withTimeout(
+      client.subscribe(channel, (message) => subscription.onMessage(message)),
+      this.options.commandTimeoutMs,
+      "no answer to SUBSCRIBE",
+    );
+    subscription.onSubscribed();
   }
 
   close(): void {

@@ -57,7 +57,7 @@ export interface OpenWebUISettings {
   readonly requireUser: boolean;
 }
 
-/** The configured limits; `any` is false when none is set, so requests skip the limiter. */
+/** The configured limits; `any` is false when none is set, so requests skip the limiter (unless an issued key has limits of its own). */
 export interface LimitSettings {
   readonly any: boolean;
   readonly perClient?: LimitSet;
@@ -68,7 +68,8 @@ export interface LimitSettings {
 function resolveLimits(file: ConfigFile): LimitSettings {
   const limits = file.limits ?? {};
   const perModel = limits.perModel ?? {};
-  const perClientUsed = (file.clientKeys?.length ?? 0) > 0 && (limits.perClient !== undefined || file.clientKeys!.some((client) => client.limits));
+  // perClient also applies to keys issued at runtime, which the file does not list.
+  const perClientUsed = limits.perClient !== undefined || (file.clientKeys ?? []).some((client) => client.limits);
   return {
     any: perClientUsed || limits.perUser !== undefined || Object.keys(perModel).length > 0,
     perClient: limits.perClient,

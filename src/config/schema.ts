@@ -119,7 +119,7 @@ const EndpointSchema = t.Object(
   { additionalProperties: true },
 );
 
-const LimitSetSchema = t.Object(
+export const LimitSetSchema = t.Object(
   {
     rpm: t.Optional(t.Integer({ minimum: 1, description: "requests per minute (burst: the whole limit)" })),
     tpm: t.Optional(t.Integer({ minimum: 1, description: "tokens per minute, charged when the usage is known" })),

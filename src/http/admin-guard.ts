@@ -12,7 +12,8 @@ import type { LiveConfig } from "../config/live-config";
 export const adminGuard = (configs: LiveConfig, clientAddress: (request: Request) => string | undefined) =>
   new Elysia().macro({
     admin: {
-      beforeHandle({ request }) {
+      // Before the body is validated: a caller without access learns nothing from a 400.
+      transform({ request }) {
         authorizeAdmin(configs.current.adminDigest, request.headers, clientAddress(request));
       },
     },

@@ -48,8 +48,9 @@ export const adminRoutes = (context: RouteContext, prefix: string) => {
         const catalog = catalogs.current;
         const report = healthReport(catalog, states, Date.now(), storeStates(context));
         // Current use against each limit, when limits are configured (null: the limit store is unreachable).
-        if (!catalog.config.limits.any) return jsonResponse(JSON.stringify(report));
-        return jsonResponse(JSON.stringify({ ...report, limits: await limiter.current(catalog.config) }));
+        const issued = context.keys?.activeClients(Date.now()) ?? [];
+        if (!catalog.config.limits.any && !issued.some((client) => client.limits)) return jsonResponse(JSON.stringify(report));
+        return jsonResponse(JSON.stringify({ ...report, limits: await limiter.current(catalog.config, issued) }));
       },
       {
         response: t.Object({

@@ -41,8 +41,8 @@ export const ChatCompletionRequest = t.Object(
  * `POST /chat/completions`: the model id becomes the backend's model name, the key becomes the
  * backend's, and the backend's answer (JSON or an SSE stream) is relayed as it arrives.
  */
-export const chatRoutes = ({ configs, catalogs, dispatcher, observe }: RouteContext, prefix: string) =>
-  new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(catalogs, observe)).post(
+export const chatRoutes = ({ configs, catalogs, dispatcher, observe, keys }: RouteContext, prefix: string) =>
+  new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(catalogs, observe, keys)).post(
     "/chat/completions",
     (posted) => {
       const { body, request, server, catalog, config, client, record } = posted;

@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import { authenticateClient } from "../access/clients";
+import { authenticateClient, type IssuedKeyLookup } from "../access/clients";
 import { USER_JWT_HEADER } from "../access/openwebui-jwt";
 import type { LiveCatalog } from "../catalog/live-catalog";
 import type { OpenWebUISettings } from "../config/proxy-config";
@@ -44,17 +44,22 @@ function userOf(headers: Headers, openWebUI: OpenWebUISettings, mayRequire: bool
 /**
  * Gives each request of the routes that use it the catalog snapshot it runs on, with the config
  * it was built from (captured once, so a reload mid-request never mixes two configs), the client
- * key it presented (401 when keys are configured and it presented none or a wrong one; null when
- * the proxy is open) and its record, which learns the key's name and Open WebUI's user. A family
- * that only lists models never needs a user: Open WebUI lists them without one.
- * Unnamed on purpose: Elysia deduplicates named plugins, and every route family needs its own.
+ * key it presented, from the config or issued at runtime (401 when keys exist and it presented
+ * none or a wrong one; null when the proxy is open) and its record, which learns the key's name and
+ * Open WebUI's user. Only model requests may need a user: Open WebUI lists models without one, and
+ * a key's own view (`/me`) is the key's, not a user's. Unnamed on purpose: Elysia deduplicates named plugins, and every route family needs its own.
  */
-export const clientAccess = (catalogs: LiveCatalog, observe: Observability, serves: "model requests" | "the model list" = "model requests") =>
+export const clientAccess = (
+  catalogs: LiveCatalog,
+  observe: Observability,
+  issued: IssuedKeyLookup | null,
+  serves: "model requests" | "key only" = "model requests",
+) =>
   new Elysia().derive({ as: "scoped" }, ({ request }) => {
     const catalog = catalogs.current;
     const config = catalog.config;
     const record = observe.of(request) as RequestRecord;
-    const client = authenticateClient(config.clients, request.headers);
+    const client = authenticateClient(config.clients, request.headers, issued);
     record.clientName = client?.name ?? null;
     const user = userOf(request.headers, config.openWebUI, serves === "model requests");
     if (config.usage.recordUsers) record.user = user;

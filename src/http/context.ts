@@ -5,6 +5,7 @@ import type { MetricsRegistry } from "../observe/metrics/registry";
 import type { Observability } from "../observe/observability";
 import type { RecentStats } from "../observe/recent";
 import type { UsageStore } from "../observe/usage/store";
+import type { IssuedKeys } from "../keys/issued-keys";
 import type { Limiter } from "../limits/limiter";
 import type { Dispatcher } from "../proxy/dispatch";
 import type { RedisLink } from "../cluster/redis-link";
@@ -26,6 +27,8 @@ export interface RouteContext {
   readonly recent: RecentStats;
   /** Where usage rows go and `/usage` reads them; null when `usage.enabled` is false. */
   readonly usage: UsageStore | null;
+  /** The client keys issued at runtime (`/admin/keys`), kept in the usage database; null when `usage.enabled` is false. */
+  readonly keys: IssuedKeys | null;
   /** The connection to `state.redis` (shared limits and cool-downs): /health says when it is down. Absent without Redis. */
   readonly redis?: RedisLink | null;
   /** The address a request came from (undefined when unknown): admin routes without a key answer loopback only. */

@@ -40,6 +40,7 @@ export const docsRoutes = (version: string) =>
             { name: "Chat", description: "Chat completions, streamed or not" },
             { name: "Passthrough", description: "Embeddings, audio, images and every other OpenAI-style path, relayed to the model's backend" },
             { name: "Admin", description: "Health, masked configuration, reload" },
+            { name: "Keys", description: "Client keys issued at runtime: create, list, block, revoke, rotate (admin access)" },
           ],
           paths: passthroughPaths,
         },

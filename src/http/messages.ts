@@ -48,9 +48,9 @@ const messagesCall = (posted: PostedRequest & { readonly body: MessagesCall["bod
   requestId: posted.record.id,
 });
 
-export const messagesRoutes = ({ configs, catalogs, dispatcher, observe }: RouteContext, prefix: string) => {
+export const messagesRoutes = ({ configs, catalogs, dispatcher, observe, keys }: RouteContext, prefix: string) => {
   return new Elysia({ name: "messages", seed: prefix, prefix })
-    .use(clientAccess(catalogs, observe))
+    .use(clientAccess(catalogs, observe, keys))
     .post(
       "/messages",
       (posted) => {

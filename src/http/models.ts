@@ -16,9 +16,9 @@ const Model = t.Object({
 const oneModel = (catalog: Catalog, client: ClientKey | null, id: string) => jsonResponse(catalog.modelJson(catalog.resolve(id, client).id));
 
 /** `GET /models` and `GET /models/{id}`, answered from JSON rendered when the catalog was built. */
-export const modelRoutes = ({ catalogs, observe }: RouteContext, prefix: string) =>
+export const modelRoutes = ({ catalogs, observe, keys }: RouteContext, prefix: string) =>
   new Elysia({ name: "models", seed: prefix, prefix })
-    .use(clientAccess(catalogs, observe, "the model list"))
+    .use(clientAccess(catalogs, observe, keys, "key only"))
     .get("/models", ({ catalog, client }) => jsonResponse(catalog.modelsJson(client)), {
       response: t.Object({ object: t.Literal("list"), data: t.Array(Model) }),
       detail: { summary: "List the models this client may use", tags: ["Models"], hide: prefix === "" },

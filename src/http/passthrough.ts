@@ -104,8 +104,8 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
  * `x-model-id` header, then a `model` query parameter, then the body, and is rewritten wherever
  * it was found.
  */
-export const passthroughRoutes = ({ catalogs, dispatcher, observe }: RouteContext) =>
-  new Elysia({ name: "passthrough" }).use(clientAccess(catalogs, observe)).all(
+export const passthroughRoutes = ({ catalogs, dispatcher, observe, keys }: RouteContext) =>
+  new Elysia({ name: "passthrough" }).use(clientAccess(catalogs, observe, keys)).all(
     "/*",
     async ({ request, server, catalog, config, client, record, limitUser }) => {
       if (!FORWARDED_METHODS.has(request.method)) throw methodNotAllowed(request.method);

@@ -181,7 +181,7 @@ export const statusRoutes = (context: RouteContext) => {
       "/status.json",
       async () => {
         const catalog = catalogs.current;
-        const limits = await limiter.current(catalog.config);
+        const limits = await limiter.current(catalog.config, context.keys?.activeClients(Date.now()) ?? []);
         const report = statusReport(catalog, states, recent, observe.inFlight - 1, usage !== null, limits, storeStates(context));
         return jsonResponse(JSON.stringify(report), 200, {
           "cache-control": "no-store",

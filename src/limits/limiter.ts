@@ -57,9 +57,10 @@ export class Limiter {
   /** The limits that apply to a request of this client and user for this model. */
   rulesFor(config: ProxyConfig, client: ClientKey | null, user: string | null, model: string): readonly LimitRule[] {
     const { limits } = config;
-    if (!limits.any) return NO_RULES;
+    // An issued key's own limits are not in the config's `any`.
+    if (!limits.any && !client?.limits) return NO_RULES;
     const rules: LimitRule[] = [];
-    if (client) rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, rules);
+    if (client) rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, rules, client.id && `id:${client.id}`);
     if (user !== null) rulesFor("user", user, limits.perUser, rules);
     rulesFor("model", model, limits.perModel[model], rules);
     return rules;
@@ -103,14 +104,17 @@ export class Limiter {
   }
 
   /**
-   * Current use against every limit with a bounded set of subjects (each client key, each model;
-   * users are too many to list), for /health and the status page. null when the counters are unreachable.
+   * Current use against every limit with a bounded set of subjects (each client key, config-file or
+   * `issued`, each model; users are too many to list), for /health and the status page. null when
+   * the counters are unreachable.
    */
-  async current(config: ProxyConfig): Promise<LimitUse[] | null> {
+  async current(config: ProxyConfig, issued: readonly ClientKey[]): Promise<LimitUse[] | null> {
     const { limits } = config;
-    if (!limits.any) return [];
+    if (!limits.any && !issued.some((client) => client.limits)) return [];
     const rules: LimitRule[] = [];
-    for (const client of config.clients.keys) rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, rules);
+    for (const client of [...config.clients.keys, ...issued]) {
+      rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, rules, client.id && `id:${client.id}`);
+    }
     for (const [model, set] of Object.entries(limits.perModel)) rulesFor("model", model, set, rules);
     try {
       const results = await this.counters.peek(rules, Date.now());

@@ -31,13 +31,14 @@ export const nanosToUsd = (nanos: number) => nanos / NANOS_PER_USD;
 /** The counter's name of one limit of one subject. */
 export const ruleKey = (scope: LimitScope, kind: LimitKind, subject: string) => `${scope}:${kind}:${subject}`;
 
-export function rulesFor(scope: LimitScope, subject: string, set: LimitSet | undefined, into: LimitRule[]): void {
+/** `counted`: what the counters are named by when it is not the subject (an issued key's id, which a rename keeps). */
+export function rulesFor(scope: LimitScope, subject: string, set: LimitSet | undefined, into: LimitRule[], counted = subject): void {
   if (!set) return;
   for (const kind of KINDS) {
     const value = set[kind];
     if (value === undefined) continue;
     const limit = isBudget(kind) ? usdToNanos(value) : value;
-    into.push({ scope, kind, subject, limit, key: ruleKey(scope, kind, subject) });
+    into.push({ scope, kind, subject, limit, key: ruleKey(scope, kind, counted) });
   }
 }
 

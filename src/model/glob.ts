@@ -16,7 +16,7 @@ export class IdMatcher {
   private readonly exact: ReadonlySet<string>;
   private readonly globs: readonly RegExp[];
 
-  constructor(patterns: readonly string[]) {
+  constructor(readonly patterns: readonly string[]) {
     this.exact = new Set(patterns.filter((pattern) => !isGlob(pattern)));
     this.globs = patterns.filter(isGlob).map(globToRegExp);
   }

@@ -1,12 +1,13 @@
 // A single instance keeps its limit counters in memory, and a restart would forget what today and
 // this month already spent, handing every budget out again. At start (and after a reload, which may
 // add budgets) the spend of the current UTC day and month is read back from the usage store, per
-// client key name, per user and per model, and no counter is left below it. With Redis the counters
+// client key (config keys by name, issued keys by id), per user and per model, and no counter is left below it. With Redis the counters
 // outlive the instance and need none of this; with the usage store off there is nothing to read.
 import { windowEnd, windowStart, type Period } from "../limits/calendar";
 import type { MemoryCounters } from "../limits/memory-counters";
 import { ruleKey, usdToNanos } from "../limits/rules";
 import { hasBudget, type LimitKind, type LimitScope } from "../model/limits";
+import type { ClientKey } from "../access/clients";
 import type { ProxyConfig } from "../config/proxy-config";
 import type { GroupBy, UsageStore } from "./usage/store";
 
@@ -15,10 +16,16 @@ const PERIODS: readonly (readonly [Period, LimitKind])[] = [
   ["month", "usdPerMonth"],
 ];
 
-const SCOPES: readonly (readonly [GroupBy, LimitScope])[] = [
-  ["client", "client"],
-  ["user", "user"],
-  ["model", "model"],
+/**
+ * Each grouping of the rows, the scope its groups are counted in, and the counter's subject of a
+ * group: config keys count under their name, issued keys under their id (which a rename keeps),
+ * models under the id an alias resolves to.
+ */
+const SCOPES: readonly (readonly [GroupBy, LimitScope, (key: string, modelIdOf: (named: string) => string) => string])[] = [
+  ["client", "client", (name) => name],
+  ["key", "client", (id) => `id:${id}`],
+  ["user", "user", (user) => user],
+  ["model", "model", (named, modelIdOf) => modelIdOf(named)],
 ];
 
 /** What a usage row's group key stands for when the request had none (no key, no user). */
@@ -32,11 +39,11 @@ const NONE = "-";
 export async function seedBudgets(usage: UsageStore, counters: MemoryCounters, now: number, modelIdOf: (named: string) => string): Promise<void> {
   for (const [period, kind] of PERIODS) {
     const range = { from: windowStart(period, now), to: windowEnd(period, now) };
-    for (const [groupBy, scope] of SCOPES) {
+    for (const [groupBy, scope, subjectOf] of SCOPES) {
       const spent = new Map<string, number>();
       for (const group of await usage.query(range, groupBy)) {
         if (group.key === NONE || !group.costUsd) continue;
-        const subject = scope === "model" ? modelIdOf(group.key) : group.key;
+        const subject = subjectOf(group.key, modelIdOf);
         spent.set(subject, (spent.get(subject) ?? 0) + group.costUsd);
       }
       for (const [subject, usd] of spent) counters.raiseSpent(ruleKey(scope, kind, subject), period, now, usdToNanos(usd));
@@ -44,9 +51,10 @@ export async function seedBudgets(usage: UsageStore, counters: MemoryCounters, n
   }
 }
 
-/** Whether any budget is configured, in any scope. */
-export function hasBudgets({ limits, clients }: ProxyConfig): boolean {
+/** Whether any budget is configured, in any scope of the config, or on a key issued at runtime. */
+export function hasBudgets({ limits, clients }: ProxyConfig, issued: readonly ClientKey[] = []): boolean {
   return (
+    issued.some((client) => hasBudget(client.limits)) ||
     hasBudget(limits.perClient) ||
     hasBudget(limits.perUser) ||
     Object.values(limits.perModel).some(hasBudget) ||

@@ -17,6 +17,8 @@ import { modelRoutes } from "../http/models";
 import { passthroughRoutes } from "../http/passthrough";
 import { statusRoutes } from "../http/status";
 import { usageRoutes } from "../http/usage";
+import { keyRoutes } from "../http/keys";
+import { meRoutes } from "../http/me";
 import { VERSION } from "../lib/version";
 
 function validationError(error: ValidationError): ProxyError {
@@ -100,7 +102,7 @@ export function createApp(context: RouteContext) {
       .use(messagesRoutes(context, prefix))
       .use(adminRoutes(context, prefix))
       .use(metricsRoutes(context, prefix));
-    app.use(usageRoutes(context, prefix));
+    app.use(usageRoutes(context, prefix)).use(keyRoutes(context, prefix)).use(meRoutes(context, prefix));
   }
   return app.use(statusRoutes(context)).use(passthroughRoutes(context));
 }

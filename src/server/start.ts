@@ -30,6 +30,8 @@ import { MemoryCounters } from "../limits/memory-counters";
 import { RedisCounters } from "../limits/redis-counters";
 import { HealthChecker } from "../targets/health-check";
 import { RedisLink } from "../cluster/redis-link";
+import { openIssuedKeys } from "../keys/open";
+import type { IssuedKeys } from "../keys/issued-keys";
 import { TargetStates } from "../targets/target-states";
 import { SharedCooldowns } from "../targets/shared-cooldowns";
 import { VERSION } from "../lib/version";
@@ -62,6 +64,8 @@ export interface RunningServer {
   readonly metrics: MetricsRegistry;
   /** The usage store (null when `usage.enabled` is false); closed by `shutdown` and `stop`. */
   readonly usage: UsageStore | null;
+  /** The client keys issued at runtime (null when `usage.enabled` is false). */
+  readonly keys: IssuedKeys | null;
   /**
    * Stops accepting connections, lets in-flight requests and streams finish for up to the
    * config's `drainTimeoutMs`, then closes whatever is left. Resolves true if all finished.
@@ -70,6 +74,9 @@ export interface RunningServer {
   /** Closes everything at once. */
   stop(): Promise<void>;
 }
+
+/** How long the start waits for the issued keys' first load (a PostgreSQL server may be away). */
+const KEYS_LOAD_WAIT_MS = 3000;
 
 /** How long a shutdown waits, once connections are closed, for the last requests' observers. */
 const SETTLE_MS = 1000;
@@ -118,6 +125,19 @@ export async function startServer({
     if ((config.state.redis ?? null) !== (redisUrl ?? null))
       log.warn("state.redis changed: it takes effect at the next start (limits and cool-downs keep their current store)", { file: config.file });
   });
+  // Keys issued at runtime, in the usage database: loaded before the first request (a server that
+  // is away is waited for a moment; meanwhile keys it would hold get 503, never an open door).
+  let keys: IssuedKeys | null;
+  try {
+    keys = usage ? openIssuedKeys(initial, log, redis) : null;
+  } catch (error) {
+    await closers.close(false);
+    throw error;
+  }
+  if (keys) {
+    closers.add("issued keys", () => keys.close());
+    await keys.start(KEYS_LOAD_WAIT_MS);
+  }
   const states = new TargetStates();
   const cooldowns = redis ? new SharedCooldowns(redis, states, log) : null;
   if (cooldowns) {
@@ -155,13 +175,13 @@ export async function startServer({
           error: messageOf(error),
         }),
       );
-    if (hasBudgets(configs.current)) {
+    if (hasBudgets(configs.current, keys?.clients)) {
       await withDeadline(seed(), BUDGET_SEED_WAIT_MS, () =>
         log.warn("budgets: the usage store is slow to say what today and this month spent; serving meanwhile, the spend is added when it answers"),
       );
     }
     configs.onChange(async (config) => {
-      if (hasBudgets(config)) void seed();
+      if (hasBudgets(config, keys?.clients)) void seed();
     });
   }
 
@@ -187,7 +207,22 @@ export async function startServer({
     random: Math.random,
   });
   const clientAddress = (request: Request) => app.server?.requestIP(request)?.address;
-  const app = createApp({ configs, catalogs, states, dispatcher, limiter, log, observe, metrics, recent, usage, redis, clientAddress, ready: () => ready });
+  const app = createApp({
+    configs,
+    catalogs,
+    states,
+    dispatcher,
+    limiter,
+    log,
+    observe,
+    metrics,
+    recent,
+    usage,
+    keys,
+    redis,
+    clientAddress,
+    ready: () => ready,
+  });
   try {
     app.listen({
       port,
@@ -229,6 +264,7 @@ export async function startServer({
     observe,
     metrics,
     usage,
+    keys,
     shutdown: async () => {
       await closers.close(true);
       return drained;

@@ -183,6 +183,7 @@ function mixedRecords(): RequestRecord[] {
       startedAt: day2,
       model: "llama",
       client: "bob",
+      clientKeyId: "key_bob",
       target: "bravo-main",
       durationMs: 50,
       usage: { promptTokens: 10, completionTokens: 20, totalTokens: 30 },
@@ -232,6 +233,11 @@ const MIXED_EXPECTED: Record<GroupBy, UsageGroup[]> = {
     group("-", { requests: 3, errors: 2, promptTokens: 9, completionTokens: 12, totalTokens: 21, p50Ms: 30, p95Ms: 70 }),
     group("alice", { requests: 2, errors: 1, costUsd: 0.5, p50Ms: 100, p95Ms: 300 }),
     group("bob", { requests: 2, errors: 1, promptTokens: 13, completionTokens: 24, totalTokens: 37, costUsd: 0.25, p50Ms: 10, p95Ms: 50 }),
+  ],
+  // Only issued keys have an id: every other row groups under "-".
+  key: [
+    group("-", { requests: 6, errors: 4, promptTokens: 15, completionTokens: 20, totalTokens: 35, costUsd: 0.5, p50Ms: 30, p95Ms: 300 }),
+    group("key_bob", { promptTokens: 10, completionTokens: 20, totalTokens: 30, costUsd: 0.25, p50Ms: 50, p95Ms: 50 }),
   ],
   user: [
     group("-", { requests: 4, errors: 2, promptTokens: 19, completionTokens: 32, totalTokens: 51, costUsd: 0.25, p50Ms: 30, p95Ms: 70 }),

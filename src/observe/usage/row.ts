@@ -104,14 +104,15 @@ export const ERROR_CONDITION = "status >= 400 OR outcome <> 'ok'";
 
 /**
  * The SQL expression each grouping groups by. Only the time buckets differ between dialects (the
- * UTC date of `ts` as YYYY-MM-DD, its UTC hour as YYYY-MM-DDTHH); rows without a client, user or
- * target group under "-".
+ * UTC date of `ts` as YYYY-MM-DD, its UTC hour as YYYY-MM-DDTHH); rows without a client, issued
+ * key, user or target group under "-".
  */
 export const groupKeys = (time: { readonly dayOfTs: string; readonly hourOfTs: string }): Readonly<Record<GroupBy, string>> => ({
   hour: time.hourOfTs,
   day: time.dayOfTs,
   model: "model",
   client: "coalesce(client, '-')",
+  key: "coalesce(key_id, '-')",
   user: "coalesce(user_id, user_email, '-')",
   target: "coalesce(target, '-')",
 });

@@ -10,7 +10,7 @@ export const PRUNE_CHUNK = 10_000;
 export const messageOf = (error: unknown) => ((error as Error)?.message ?? String(error)).replace(/\s+/g, " ");
 
 /** What `/usage` groups rows by. */
-export const GROUP_BYS = ["day", "hour", "model", "client", "user", "target"] as const;
+export const GROUP_BYS = ["day", "hour", "model", "client", "user", "target", "key"] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
 
 /** A time range in ms since the epoch: `from` included, `to` excluded. */

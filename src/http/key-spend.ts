@@ -1,0 +1,69 @@
+import type { UsageGroup, UsageStore } from "../observe/usage/store";
+import type { RouteContext } from "./context";
+
+/** What a key spent, in US dollars: today and this month (UTC); null when the usage store cannot tell, or none of it was priced. */
+export interface Spend {
+  readonly todayUsd: number | null;
+  readonly monthUsd: number | null;
+}
+
+/** A key whose spend is asked for: an issued key by its id (rows' `key_id`), a config-file key (id null) by its name (rows' `client`). */
+export interface SpendSubject {
+  readonly id: string | null;
+  readonly name: string;
+}
+
+export type SpendOf = (subjects: readonly SpendSubject[], now: number) => Promise<Spend[]>;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const UNKNOWN: Spend = { todayUsd: null, monthUsd: null };
+
+/** The UTC day and month `now` is in, as usage ranges (the windows dollar budgets count in). */
+export function spendWindows(now: number): { day: { from: number; to: number }; month: { from: number; to: number } } {
+  const date = new Date(now);
+  const dayStart = Math.floor(now / DAY_MS) * DAY_MS;
+  return {
+    day: { from: dayStart, to: dayStart + DAY_MS },
+    month: { from: Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1), to: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) },
+  };
+}
+
+/** Cost per group key; a key with no rows spent nothing (0), one whose rows were all unpriced is null. */
+const costs = (groups: readonly UsageGroup[]) => new Map(groups.map((group) => [group.key, group.costUsd]));
+
+/**
+ * Each key's spend from the usage store's `cost_usd`: issued keys by `key_id` (a rename keeps its
+ * spend), config-file keys by client name. Four grouped queries however many keys are asked for;
+ * a store that cannot answer (PostgreSQL away) makes every figure null rather than failing the answer.
+ */
+export const keySpend =
+  ({ usage }: Pick<RouteContext, "usage">): SpendOf =>
+  async (subjects, now) => {
+    if (!usage || subjects.length === 0) return subjects.map(() => UNKNOWN);
+    const { day, month } = spendWindows(now);
+    const byId = subjects.some((subject) => subject.id !== null);
+    const byName = subjects.some((subject) => subject.id === null);
+    const grouped = (store: UsageStore, range: { from: number; to: number }, on: "key" | "client", wanted: boolean) =>
+      wanted ? store.query(range, on).then(costs) : Promise.resolve(new Map<string, number | null>());
+    let tables: Map<string, number | null>[];
+    try {
+      tables = await Promise.all([
+        grouped(usage, day, "key", byId),
+        grouped(usage, month, "key", byId),
+        grouped(usage, day, "client", byName),
+        grouped(usage, month, "client", byName),
+      ]);
+    } catch {
+      return subjects.map(() => UNKNOWN);
+    }
+    const [keyDay, keyMonth, clientDay, clientMonth] = tables as [
+      Map<string, number | null>,
+      Map<string, number | null>,
+      Map<string, number | null>,
+      Map<string, number | null>,
+    ];
+    const of = (table: Map<string, number | null>, key: string) => (table.has(key) ? table.get(key)! : 0);
+    return subjects.map(({ id, name }) =>
+      id === null ? { todayUsd: of(clientDay, name), monthUsd: of(clientMonth, name) } : { todayUsd: of(keyDay, id), monthUsd: of(keyMonth, id) },
+    );
+  };

@@ -1,0 +1,130 @@
+import { SQL } from "bun";
+import type { KeyChanges, KeyRow } from "./key-row";
+import { DuplicateKeyName, insertValues, KeyStoreUnavailable, keyTableColumns, rowOf, setClause, type KeyTable } from "./key-table";
+
+/** The one table every instance reads its issued keys from. */
+export const KEYS_TABLE = "cm_proxy_keys";
+const VERSIONS = `${KEYS_TABLE}_version`;
+
+/** Created when missing by whichever instance comes first; the advisory lock keeps two from racing on it. */
+const SCHEMA = `
+CREATE SEQUENCE IF NOT EXISTS ${VERSIONS};
+CREATE TABLE IF NOT EXISTS ${KEYS_TABLE} (${keyTableColumns("BIGINT")}
+);
+CREATE UNIQUE INDEX IF NOT EXISTS ${KEYS_TABLE}_live_name ON ${KEYS_TABLE} (name) WHERE status <> 'revoked';
+COMMENT ON TABLE ${KEYS_TABLE} IS 'cm-open-webui-proxy: client keys issued at runtime (SHA-256 digests, never secrets; times in ms since the epoch, UTC)';
+`;
+
+const sqlStateOf = (error: unknown): string | null => {
+  const state = (error as { errno?: unknown })?.errno;
+  return typeof state === "string" ? state : null;
+};
+const messageOf = (error: unknown) => ((error as Error)?.message ?? String(error)).replace(/\s+/g, " ");
+/** The server could not be reached or went away (Bun's own errors carry no SQLSTATE). */
+const isOutage = (error: unknown) => {
+  const state = sqlStateOf(error);
+  return state === null || /^(08|53|57|58)/.test(state);
+};
+
+/**
+ * Issued keys in PostgreSQL's `cm_proxy_keys`, shared by every instance that names the same
+ * `usage.postgres` (a pool of its own, two connections). A server that is away makes every call
+ * reject with KeyStoreUnavailable; the keys already loaded keep working meanwhile.
+ */
+export class PostgresKeyTable implements KeyTable {
+  private schemaReady = false;
+
+  private constructor(
+    private readonly sql: SQL,
+    readonly where: string,
+  ) {}
+
+  /** Never waits for the server. `url` was checked by the usage store, which opened first. */
+  static open(url: string): PostgresKeyTable {
+    const own = new URL(url).searchParams;
+    const sql = new SQL(url, { ...(!own.has("max") && { max: 2 }), ...(!own.has("connect_timeout") && { connectionTimeout: 5 }) });
+    const { hostname, port, database, path } = sql.options as { hostname?: string; port?: number; database?: string; path?: string };
+    return new PostgresKeyTable(sql, `PostgreSQL at ${path ?? `${hostname}:${port}`}/${database}, table ${KEYS_TABLE}`);
+  }
+
+  async ready(): Promise<void> {
+    if (this.schemaReady) return;
+    await this.run(() =>
+      this.sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(hashtext(${KEYS_TABLE}))`;
+        await tx.unsafe(SCHEMA);
+      }),
+    );
+    this.schemaReady = true;
+  }
+
+  async all(): Promise<KeyRow[]> {
+    const rows = await this.query(`SELECT * FROM ${KEYS_TABLE} ORDER BY created_at, id`, []);
+    return rows.map(rowOf);
+  }
+
+  async get(id: string): Promise<KeyRow | null> {
+    const [row] = await this.query(`SELECT * FROM ${KEYS_TABLE} WHERE id = $1`, [id]);
+    return row ? rowOf(row) : null;
+  }
+
+  async fingerprint(): Promise<string> {
+    const [row] = await this.query(`SELECT count(*) AS rows, coalesce(sum(version), 0) AS versions FROM ${KEYS_TABLE}`, []);
+    return `${row!.rows}:${row!.versions}`;
+  }
+
+  async insert(row: KeyRow): Promise<void> {
+    const { columns, values } = insertValues(row);
+    const placeholders = values.map((_, i) => `$${i + 1}`).join(", ");
+    await this.query(`INSERT INTO ${KEYS_TABLE} (${columns.join(", ")}, version) VALUES (${placeholders}, nextval('${VERSIONS}'))`, values, row.name);
+  }
+
+  async update(id: string, changes: KeyChanges, now: number): Promise<KeyRow | null> {
+    const { sql, values } = setClause(changes, now, (index) => `$${index}`);
+    const [row] = await this.query(
+      `UPDATE ${KEYS_TABLE} SET ${sql}, version = nextval('${VERSIONS}') WHERE id = $${values.length + 1} RETURNING *`,
+      [...values, id],
+      changes.name,
+    );
+    return row ? rowOf(row) : null;
+  }
+
+  async touch(used: ReadonlyMap<string, number>): Promise<void> {
+    const values: (string | number)[] = [];
+    const pairs: string[] = [];
+    for (const [id, at] of used) {
+      values.push(id, at);
+      pairs.push(`($${values.length - 1}, $${values.length}::bigint)`);
+    }
+    await this.query(
+      `UPDATE ${KEYS_TABLE} AS k SET last_used_at = greatest(coalesce(k.last_used_at, 0), u.at)
+       FROM (VALUES ${pairs.join(", ")}) AS u(id, at) WHERE k.id = u.id`,
+      values,
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.sql.close({ timeout: 1 }).catch(() => {});
+  }
+
+  /** A statement, once the table exists; a unique violation on `name` is a DuplicateKeyName. */
+  private async query(text: string, values: unknown[], name?: string): Promise<Record<string, unknown>[]> {
+    await this.ready();
+    try {
+      return await this.run(() => this.sql.unsafe(text, values));
+    } catch (error) {
+      if (sqlStateOf(error) === "23505" && name !== undefined) throw new DuplicateKeyName(name);
+      if (sqlStateOf(error) === "42P01") this.schemaReady = false; // dropped under us: created again next time
+      throw error;
+    }
+  }
+
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isOutage(error)) throw new KeyStoreUnavailable(messageOf(error));
+      throw error;
+    }
+  }
+}
