@@ -1,8 +1,8 @@
 // The benchmark (issue 3): direct (client → mock), floor (bench/floor.ts) and proxy (the compiled
 // binary) measured in one run against the same mock and judged against the cost budget, with the
 // two required-floor references (bench/required-*.ts) that show why a missed bar is missed, and one
-// row per gateway feature (access log, usage store, metrics, routing, limits, Anthropic translation), each measured with
-// and without the feature in the same run. Run with `make bench` (builds the binary first). Writes
+// row per gateway feature (access log, usage store, metrics, routing, limits, Anthropic translation,
+// budgets, issued keys, Open WebUI's signed user), each measured with and without the feature in the same run. Run with `make bench` (builds the binary first). Writes
 // bench/RESULTS.md and bench/results/latest.json. Every wait is bounded and every server is
 // stopped on exit.
 //
@@ -14,6 +14,7 @@
 //   BENCH_BUILD_FLAGS  flags the references are compiled with (make bench passes the Makefile's
 //                  BUILD_FLAGS, so they are built like the proxy; the fallback repeats them)
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHmac } from "node:crypto";
 import { availableParallelism, totalmem } from "node:os";
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -30,7 +31,7 @@ mkdirSync(SCRATCH, { recursive: true });
 
 // ---- settings -------------------------------------------------------------------------------
 // rounds/tput*/rate*/models*: the main rows (every target, interleaved); feature*: the per-feature
-// rows (eight variants of the proxy, interleaved): more, shorter rounds, because each feature's cost
+// rows (one proxy per variant, interleaved): more, shorter rounds, because each feature's cost
 // is a difference of a few per cent and the median of the per-round differences needs several.
 const S = QUICK
   ? {
@@ -488,6 +489,24 @@ const ANTHROPIC_ENDPOINT = { provider: "anthropic", actualModelName: ANTHROPIC_B
 
 /** High enough never to refuse: a whole run sends a few hundred thousand requests per process. */
 const LIMIT_RPM = 10_000_000;
+const LIMIT_USD = 1_000_000;
+
+const BENCH_JWT_SECRET = "bench-open-webui-secret-0123456789abcdef";
+
+/** A token as Open WebUI signs it (HS256, its claims), valid for a day. */
+function openWebUIToken(secret: string): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const claims = { sub: "bench-user-id", email: "bench@example.com", name: "Bench User", role: "user", iss: "open-webui", exp: Math.floor(Date.now() / 1000) + 86_400 };
+  const signed = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`;
+  return `${signed}.${createHmac("sha256", secret).update(signed).digest("base64url")}`;
+}
+
+/** A client key made by the proxy at `url` (the bench runs on loopback: no admin key needed). */
+async function issueKey(url: string): Promise<string> {
+  const response = await fetch(`${url}/admin/keys`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "bench" }) });
+  if (response.status !== 201) throw new Error(`POST /admin/keys answered ${response.status}: ${await response.text()}`);
+  return ((await response.json()) as { key: string }).key;
+}
 
 /**
  * A gateway feature, and how one variant of the default config differs by it. The baseline of
@@ -505,6 +524,8 @@ interface Feature {
   readonly how: string;
   readonly config?: Record<string, unknown>;
   readonly model?: string;
+  /** What wrk must send to the variant, worked out once it is up (a key it issued, a signed user). */
+  readonly wrkEnv?: (server: Server) => Promise<Record<string, string>>;
   /** An earlier issue's bar for this row: throughput with ≥ `tput` × without, p50 added ≤ `p50Ms`. */
   readonly bar?: { readonly issue: string; readonly tput: number; readonly p50Ms: number };
 }
@@ -548,6 +569,31 @@ const FEATURES: readonly Feature[] = [
     variant: "on",
     config: { endpoints: { [CLIENT_MODEL]: ANTHROPIC_ENDPOINT } },
     how: "`provider: \"anthropic\"` on the model asked for (the same mock, answering `POST /v1/messages` in Anthropic's format), against the baseline's OpenAI relay",
+  },
+  {
+    key: "budget",
+    label: "budgets: a priced model with one usdPerDay rule",
+    variant: "on",
+    config: {
+      endpoints: { [CLIENT_MODEL]: { price: { inputPerMTok: 1, outputPerMTok: 2 } } },
+      limits: { perModel: { [CLIENT_MODEL]: { usdPerDay: LIMIT_USD } } },
+    },
+    how: `\`price\` on the model asked for and one \`usdPerDay\` budget ($${LIMIT_USD.toLocaleString("en-US")}, never reached) over it: each answer priced, checked and charged`,
+  },
+  {
+    key: "issuedKey",
+    label: "a client key issued at runtime",
+    variant: "on",
+    wrkEnv: async (server) => ({ BENCH_KEY: await issueKey(server.url) }),
+    how: "the baseline's config (no `clientKeys`: an open proxy) with one key made through `POST /admin/keys`, which wrk then sends: every request's key is checked",
+  },
+  {
+    key: "userJwt",
+    label: "Open WebUI's signed user (openWebUI.userJwtSecret)",
+    variant: "on",
+    config: { openWebUI: { userJwtSecret: BENCH_JWT_SECRET } },
+    wrkEnv: async () => ({ BENCH_USER_JWT: openWebUIToken(BENCH_JWT_SECRET) }),
+    how: "`openWebUI.userJwtSecret` set, and wrk sends the `X-OpenWebUI-User-Jwt` Open WebUI would (HS256, verified on every request; its user lands in the usage rows)",
   },
 ];
 /** The baseline's second process: where it sits in the order (half a round from the baseline) makes its distance from the baseline a typical one. */
@@ -670,9 +716,11 @@ async function measureFeatures(mock: Server): Promise<void> {
     const baseline = await start("default", {});
     const variants: Record<string, VariantTarget> = { default: baseline };
     for (const feature of FEATURES) {
-      variants[feature.key] = feature.model
-        ? { url: baseline.url, pid: baseline.pid, env: { BENCH_MODEL: feature.model } }
-        : await start(feature.key, feature.config ?? {});
+      if (feature.model) variants[feature.key] = { url: baseline.url, pid: baseline.pid, env: { BENCH_MODEL: feature.model } };
+      else {
+        const server = await start(feature.key, feature.config ?? {});
+        variants[feature.key] = { url: server.url, pid: server.pid, ...(feature.wrkEnv && { env: await feature.wrkEnv(server) }) };
+      }
       if (feature.key === AGAIN_AFTER) variants.again = await start("default-again", {});
     }
     await sleep(1000);

@@ -4,7 +4,9 @@ wrk.method = "POST"
 wrk.path = "/v1/chat/completions"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-client-bench"
+-- BENCH_KEY: the client key to send (the issued-key row's); BENCH_USER_JWT: Open WebUI's signed user, when set.
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_KEY") or "sk-client-bench")
+if os.getenv("BENCH_USER_JWT") then wrk.headers["X-OpenWebUI-User-Jwt"] = os.getenv("BENCH_USER_JWT") end
 wrk.headers["User-Agent"] = "OpenAI/Python 1.51.0"
 wrk.headers["X-Stainless-Lang"] = "python"
 wrk.headers["X-Stainless-Package-Version"] = "1.51.0"
