@@ -110,9 +110,11 @@ describe("openWebUI.userJwtSecret: the user comes only from a valid token", () =
     expect(alpha.last.headers.get(JWT)).toBeNull();
   });
 
-  test("forged plain headers are ignored: beside a valid token, and alone", async () => {
-    const both = await chat(proxy, { [JWT]: tokenFor("u-real"), ...forged("u-admin") });
+  test("forged plain headers are ignored: beside a valid token, and alone; they never reach the backend, while the chat id does", async () => {
+    const both = await chat(proxy, { [JWT]: tokenFor("u-real"), ...forged("u-admin"), "x-openwebui-chat-id": "chat-2" });
     expect(await rowOf(proxy, both)).toMatchObject({ user_id: "u-real", user_email: "u-real@example.com", user_name: "Name u-real" });
+    for (const name of Object.keys(forged("u-admin"))) expect(alpha.last.headers.get(name)).toBeNull();
+    expect(alpha.last.headers.get("x-openwebui-chat-id")).toBe("chat-2");
     const alone = await chat(proxy, forged("u-admin"));
     expect(alone.status).toBe(200);
     expect(await rowOf(proxy, alone)).toMatchObject(NO_USER);

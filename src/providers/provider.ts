@@ -3,7 +3,7 @@ import { invalidRequest, type ProxyError } from "../model/errors";
 import type { Target } from "../model/model";
 import type { Usage } from "../model/usage";
 import type { AnswerRewrite } from "../upstream/forward";
-import type { HeaderRecord } from "../upstream/headers";
+import type { HeaderRecord, UserInfoForwarding } from "../upstream/headers";
 import type { ChunkFilter } from "../upstream/relay";
 
 type Body = RequestInit["body"];
@@ -14,8 +14,8 @@ export type ClientCall = ChatCall | RelayCall;
 interface CallBase {
   /** The client's request headers: its credentials are never passed on. */
   readonly headers: Headers;
-  /** Forward Open WebUI's user headers (personal data) to the backend. */
-  readonly forwardUserInfo: boolean;
+  /** Which of Open WebUI's headers (personal data) go to the backend. */
+  readonly forwardUserInfo: UserInfoForwarding;
   readonly requestId: string;
 }
 

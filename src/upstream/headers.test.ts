@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { downstreamResponseHeaders, isEventStream, upstreamRequestHeaders } from "./headers";
+import { downstreamResponseHeaders, isEventStream, upstreamRequestHeaders, type UserInfoForwarding } from "./headers";
 
 const BACKEND = "Bearer sk-backend-own-key";
 
-const upstream = (headers: Record<string, string>, authorization: string | null = BACKEND, forwardUserInfo = false) =>
+const upstream = (headers: Record<string, string>, authorization: string | null = BACKEND, forwardUserInfo: UserInfoForwarding = "none") =>
   upstreamRequestHeaders(new Headers(headers), authorization, forwardUserInfo);
 
 describe("upstreamRequestHeaders", () => {
@@ -55,13 +55,23 @@ describe("upstreamRequestHeaders", () => {
   test("Open WebUI's user headers are forwarded only when the operator opts in", () => {
     const user = { "x-openwebui-user-email": "ada@example.com", "x-openwebui-chat-id": "c-1" };
     expect(upstream(user)).toEqual({ authorization: BACKEND, "accept-encoding": "identity" });
-    expect(upstream(user, BACKEND, true)).toEqual({ ...user, authorization: BACKEND, "accept-encoding": "identity" });
+    expect(upstream(user, BACKEND, "all")).toEqual({ ...user, authorization: BACKEND, "accept-encoding": "identity" });
+  });
+
+  test("when the user comes signed, plain user headers are forged ones: they stay behind, the chat's own go on", () => {
+    const sent = { "x-openwebui-user-id": "u-admin", "x-openwebui-user-email": "boss@example.com", "x-openwebui-chat-id": "c-1", "x-openwebui-message-id": "m-1" };
+    expect(upstream(sent, BACKEND, "all but the user")).toEqual({
+      "x-openwebui-chat-id": "c-1",
+      "x-openwebui-message-id": "m-1",
+      authorization: BACKEND,
+      "accept-encoding": "identity",
+    });
   });
 
   test("Open WebUI's signed user token is never forwarded, even when its user headers are", () => {
     const sent = { "x-openwebui-user-jwt": "eyJ.eyJ.sig", "x-openwebui-chat-id": "c-1" };
     expect(upstream(sent)).toEqual({ authorization: BACKEND, "accept-encoding": "identity" });
-    expect(upstream(sent, BACKEND, true)).toEqual({ "x-openwebui-chat-id": "c-1", authorization: BACKEND, "accept-encoding": "identity" });
+    expect(upstream(sent, BACKEND, "all")).toEqual({ "x-openwebui-chat-id": "c-1", authorization: BACKEND, "accept-encoding": "identity" });
   });
 });
 

@@ -42,6 +42,14 @@ const NOT_FORWARDED_DOWNSTREAM = new Set([...HOP_BY_HOP, "content-length", "set-
 const CORS_PREFIX = "access-control-";
 
 const USER_INFO_PREFIX = "x-openwebui-";
+const USER_PREFIX = "x-openwebui-user-";
+
+/**
+ * Which of Open WebUI's `X-OpenWebUI-*` headers reach a backend: none (the default), all of them,
+ * or all but the plain user ones — when the user comes signed (`openWebUI.userJwtSecret`), Open
+ * WebUI sends no plain user headers, so any that arrive are forged and stay behind.
+ */
+export type UserInfoForwarding = "none" | "all" | "all but the user";
 
 /** Plain header records: Bun's native `Headers.toJSON()` copy is far cheaper than iterating a Headers. */
 export type HeaderRecord = Record<string, string>;
@@ -61,13 +69,13 @@ function connectionListed(headers: HeaderRecord): Set<string> | null {
   return names;
 }
 
-export function upstreamRequestHeaders(incoming: Headers, authorization: string | null, forwardUserInfo: boolean): HeaderRecord {
+export function upstreamRequestHeaders(incoming: Headers, authorization: string | null, forwardUserInfo: UserInfoForwarding): HeaderRecord {
   const source = incoming.toJSON();
   const listed = connectionListed(source);
   const outgoing: HeaderRecord = {};
   for (const name in source) {
     if (NOT_FORWARDED_UPSTREAM.has(name) || listed?.has(name)) continue;
-    if (!forwardUserInfo && name.startsWith(USER_INFO_PREFIX)) continue;
+    if (forwardUserInfo !== "all" && name.startsWith(USER_INFO_PREFIX) && (forwardUserInfo === "none" || name.startsWith(USER_PREFIX))) continue;
     outgoing[name] = source[name]!;
   }
   if (authorization) outgoing.authorization = authorization;
