@@ -67,6 +67,21 @@ async function eventually(check: () => Promise<boolean> | boolean, label: string
   );
 }
 
+/** Sends chats with `key` (bounded) until one is refused, which it returns: a key that runs out by the clock. */
+async function refusedSoon(key: string, label: string): Promise<Response> {
+  let last: Response | null = null;
+  await eventually(
+    async () => {
+      last = await chat(key);
+      if (last.status === 200) await last.arrayBuffer();
+      return last.status !== 200;
+    },
+    label,
+    10_000,
+  );
+  return last!;
+}
+
 beforeAll(async () => {
   mock = startMock("keys");
   mock.willReply(reply.json(completion));
@@ -202,18 +217,9 @@ describe("the key API", () => {
     const made = await create({ name: "short-lived", expiresAt });
     expect(made.expiresAt).toBe(expiresAt);
     expect((await chat(made.key)).status).toBe(200);
-    let last: Response | null = null;
-    await eventually(
-      async () => {
-        last = await chat(made.key);
-        if (last.status === 200) await last.arrayBuffer();
-        return last.status !== 200;
-      },
-      "the key expired",
-      10_000,
-    );
+    const last = await refusedSoon(made.key, "the key expired");
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiresAt));
-    await expectOpenAIError(last!, 401, { code: "key_expired", messageIncludes: ["expired", expiresAt] });
+    await expectOpenAIError(last, 401, { code: "key_expired", messageIncludes: ["expired", expiresAt] });
     const shown = await (await admin(`/admin/keys/${made.id}`)).json();
     expect(shown.status).toBe("expired");
   });
@@ -229,18 +235,9 @@ describe("the key API", () => {
     expect(Date.parse(rotated.previousKeyValidUntil)).toBeGreaterThan(Date.now());
     expect((await chat(rotated.key)).status).toBe(200);
     expect((await chat(made.key)).status).toBe(200);
-    let last: Response | null = null;
-    await eventually(
-      async () => {
-        last = await chat(made.key);
-        if (last.status === 200) await last.arrayBuffer();
-        return last.status !== 200;
-      },
-      "the grace period over",
-      10_000,
-    );
+    const last = await refusedSoon(made.key, "the grace period over");
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(rotated.previousKeyValidUntil));
-    await expectOpenAIError(last!, 401, { code: "key_rotated" });
+    await expectOpenAIError(last, 401, { code: "key_rotated" });
     expect((await chat(rotated.key)).status).toBe(200);
 
     const again = await (await admin(`/admin/keys/${made.id}/rotate`, "POST")).json();

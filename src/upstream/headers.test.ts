@@ -59,7 +59,12 @@ describe("upstreamRequestHeaders", () => {
   });
 
   test("when the user comes signed, plain user headers are forged ones: they stay behind, the chat's own go on", () => {
-    const sent = { "x-openwebui-user-id": "u-admin", "x-openwebui-user-email": "boss@example.com", "x-openwebui-chat-id": "c-1", "x-openwebui-message-id": "m-1" };
+    const sent = {
+      "x-openwebui-user-id": "u-admin",
+      "x-openwebui-user-email": "boss@example.com",
+      "x-openwebui-chat-id": "c-1",
+      "x-openwebui-message-id": "m-1",
+    };
     expect(upstream(sent, BACKEND, "all but the user")).toEqual({
       "x-openwebui-chat-id": "c-1",
       "x-openwebui-message-id": "m-1",
