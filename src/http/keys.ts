@@ -189,6 +189,11 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
     if (use === "change" && row.status === "revoked") throw revoked(id);
     return row;
   };
+  /** An issued key as the API shows it, with its spend today and this month. */
+  const viewOf = async (row: KeyRow, now: number) => {
+    const [spend] = await spendOf([{ id: row.id, name: row.name }], now);
+    return issuedView(row, now, spend!);
+  };
   const tag = { tags: ["Keys"], hide: prefix !== "" };
 
   return new Elysia({ name: "keys", seed: prefix, prefix })
@@ -245,8 +250,7 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
           return answer(configView(client, spend!));
         }
         const row = await existing(id, "read");
-        const [spend] = await spendOf([{ id: row.id, name: row.name }], now);
-        return answer(issuedView(row, now, spend!));
+        return answer(await viewOf(row, now));
       },
       { admin: true, params: t.Object({ id: t.String() }), response: KeyView, detail: { summary: "One client key, without its secret", ...tag } },
     )
@@ -267,8 +271,7 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
         };
         const row = await stored(() => store.change(id, changes));
         if (!row) throw unknownKey(id);
-        const [spend] = await spendOf([{ id: row.id, name: row.name }], now);
-        return answer(issuedView(row, now, spend!));
+        return answer(await viewOf(row, now));
       },
       {
         admin: true,
@@ -287,8 +290,7 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
         const row =
           current.status === "revoked" ? current : await stored(() => store.change(id, { status: "revoked", previousDigest: null, previousUntil: null }));
         if (!row) throw unknownKey(id);
-        const [spend] = await spendOf([{ id: row.id, name: row.name }], now);
-        return answer(issuedView(row, now, spend!));
+        return answer(await viewOf(row, now));
       },
       {
         admin: true,
@@ -305,8 +307,7 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
         const current = await existing(id, "change");
         const rotated = await stored(() => store.rotate(id, current, (body?.graceSeconds ?? 0) * 1000));
         if (!rotated) throw unknownKey(id);
-        const [spend] = await spendOf([{ id: rotated.row.id, name: rotated.row.name }], now);
-        return answer({ ...issuedView(rotated.row, now, spend!), key: rotated.secret });
+        return answer({ ...(await viewOf(rotated.row, now)), key: rotated.secret });
       },
       {
         admin: true,
