@@ -496,14 +496,25 @@ const BENCH_JWT_SECRET = "bench-open-webui-secret-0123456789abcdef";
 /** A token as Open WebUI signs it (HS256, its claims), valid for a day. */
 function openWebUIToken(secret: string): string {
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const claims = { sub: "bench-user-id", email: "bench@example.com", name: "Bench User", role: "user", iss: "open-webui", exp: Math.floor(Date.now() / 1000) + 86_400 };
+  const claims = {
+    sub: "bench-user-id",
+    email: "bench@example.com",
+    name: "Bench User",
+    role: "user",
+    iss: "open-webui",
+    exp: Math.floor(Date.now() / 1000) + 86_400,
+  };
   const signed = `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}`;
   return `${signed}.${createHmac("sha256", secret).update(signed).digest("base64url")}`;
 }
 
 /** A client key made by the proxy at `url` (the bench runs on loopback: no admin key needed). */
 async function issueKey(url: string): Promise<string> {
-  const response = await fetch(`${url}/admin/keys`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "bench" }) });
+  const response = await fetch(`${url}/admin/keys`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "bench" }),
+  });
   if (response.status !== 201) throw new Error(`POST /admin/keys answered ${response.status}: ${await response.text()}`);
   return ((await response.json()) as { key: string }).key;
 }
