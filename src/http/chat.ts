@@ -44,8 +44,10 @@ export const ChatCompletionRequest = t.Object(
 export const chatRoutes = ({ configs, catalogs, dispatcher, observe, keys }: RouteContext, prefix: string) =>
   new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(catalogs, observe, keys)).post(
     "/chat/completions",
-    (posted) => {
-      const { body, request, server, catalog, config, client, record } = posted;
+    // The context is destructured here and never passed whole: Elysia reads this parameter to decide
+    // what to build per request, and a context handed on whole makes it parse the cookies, the query
+    // and a headers object for every request (src/server/inference.test.ts holds the routes to it).
+    ({ body, request, server, catalog, config, client, record, limitUser }) => {
       const model = resolveModel(catalog, body.model, client, record);
       // Generations may take minutes before their first byte: never cut this connection for idling.
       server?.timeout(request, 0);
@@ -61,7 +63,7 @@ export const chatRoutes = ({ configs, catalogs, dispatcher, observe, keys }: Rou
         forwardUserInfo: userInfoForwarding(config),
         requestId: record.id,
       };
-      return dispatcher.dispatch(postedModelRequest(posted, model, call, true));
+      return dispatcher.dispatch(postedModelRequest({ request, catalog, config, client, record, limitUser }, model, call, true));
     },
     {
       // The bounded reader always answers; "json" follows it only so the OpenAPI document

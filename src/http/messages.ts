@@ -53,9 +53,11 @@ export const messagesRoutes = ({ configs, catalogs, dispatcher, observe, keys }:
     .use(clientAccess(catalogs, observe, keys))
     .post(
       "/messages",
-      (posted) => {
+      // Destructured here, never passed whole: see chat.ts.
+      ({ body, request, server, catalog, config, client, record, limitUser }) => {
+        const posted = { body, request, catalog, config, client, record, limitUser };
         const model = resolveModel(posted.catalog, posted.body.model, posted.client, posted.record);
-        posted.server?.timeout(posted.request, 0);
+        server?.timeout(request, 0);
         return dispatcher.dispatch(postedModelRequest(posted, model, messagesCall(posted, "messages"), true));
       },
       {
@@ -70,7 +72,8 @@ export const messagesRoutes = ({ configs, catalogs, dispatcher, observe, keys }:
     )
     .post(
       "/messages/count_tokens",
-      (posted) => {
+      ({ body, request, catalog, config, client, record, limitUser }) => {
+        const posted = { body, request, catalog, config, client, record, limitUser };
         const model = resolveModel(posted.catalog, posted.body.model, posted.client, posted.record);
         // Only Anthropic backends count; for the others, the documented estimate (inbound.ts).
         if (!model.targets.some((target) => target.provider === "anthropic")) {
