@@ -336,6 +336,36 @@ describe("budgets of an issued key", () => {
   });
 });
 
+describe("a budget given to an issued key later", () => {
+  test("on an instance started with no budget anywhere, the key starts from what it already spent today", async () => {
+    const first = await startProxy(config());
+    const as =
+      (to: ProxyHandle) =>
+      (path: string, method = "GET", body?: unknown) =>
+        fetch(to.url(path), { method, headers: { ...asAdmin, "content-type": "application/json" }, ...(body !== undefined && { body: JSON.stringify(body) }) });
+    let made: { id: string; key: string };
+    try {
+      made = await (await as(first)("/admin/keys", "POST", { name: "budget-later" })).json();
+      for (let i = 0; i < 2; i++) expect((await chat(made.key, "gpt", first)).status).toBe(200); // $0.014
+      await first.server.usage!.flush();
+    } finally {
+      await first.stop();
+    }
+    // Restarted on the same file, no budget in the config nor on any key: nothing is read back at start.
+    const second = await startProxy({ ...config(), usage: { path: join(first.dir, "usage.db") } });
+    try {
+      expect((await as(second)(`/admin/keys/${made.id}`, "PATCH", { limits: { usdPerDay: 0.01 } })).status).toBe(200);
+      await eventually(async () => {
+        const health = await (await as(second)("/health")).json();
+        return (health.limits ?? []).some((use: any) => use.subject === "budget-later" && use.used > 0.0139);
+      }, "the key's spend today read back from the usage rows");
+      await expectOpenAIError(await chat(made.key, "gpt", second), 429, { code: "insufficient_quota" });
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
 describe("/v1/me", () => {
   test("an issued key: its id, name, models, limits and spend today and this month, with when each window starts again", async () => {
     const made = await create({ name: "me-user", models: ["gpt"], limits: { rpm: 50 } });

@@ -78,6 +78,7 @@ export class IssuedKeys implements IssuedKeyLookup {
   private outage = false;
   private used = new Map<string, number>();
   private timers: Timer[] = [];
+  private readonly listeners: (() => void)[] = [];
   private closed = false;
   private readonly now: () => number;
   /** This instance, in its announcements: its own come back to it and are skipped. */
@@ -269,6 +270,12 @@ export class IssuedKeys implements IssuedKeyLookup {
     this.byId = new Map(rows.map((row) => [row.id, row]));
     if (!this.loaded && rows.length > 0) this.options.log.info(`issued client keys: ${rows.length} in ${this.table.where}`, { keys: rows.length });
     this.loaded = true;
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Calls `listener` after every load of the table that found it changed. */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   private async flushUse(): Promise<void> {

@@ -51,6 +51,14 @@ export async function seedBudgets(usage: UsageStore, counters: MemoryCounters, n
   }
 }
 
+/** Which issued keys have a budget, and what it is: changes when a key gains, loses or changes one. */
+export const budgetedKeys = (issued: readonly ClientKey[]): string =>
+  issued
+    .filter((client) => hasBudget(client.limits))
+    .map((client) => `${client.id}:${client.limits?.usdPerDay ?? ""}:${client.limits?.usdPerMonth ?? ""}`)
+    .sort()
+    .join(",");
+
 /** Whether any budget is configured, in any scope of the config, or on a key issued at runtime. */
 export function hasBudgets({ limits, clients }: ProxyConfig, issued: readonly ClientKey[] = []): boolean {
   return (

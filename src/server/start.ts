@@ -17,7 +17,7 @@ import { RecentStats } from "../observe/recent";
 import { unpricedWarnings } from "../observe/unpriced";
 import { openUsageStore } from "../observe/usage/open";
 import { messageOf, usageObserver, type UsageStore } from "../observe/usage/store";
-import { hasBudgets, seedBudgets } from "../observe/budget-seed";
+import { budgetedKeys, hasBudgets, seedBudgets } from "../observe/budget-seed";
 import { Dispatcher } from "../proxy/dispatch";
 import { anthropicAdapter } from "../providers/anthropic";
 import { redisThinking } from "../providers/anthropic/shared-thinking";
@@ -182,6 +182,14 @@ export async function startServer({
     }
     configs.onChange(async (config) => {
       if (hasBudgets(config, keys?.clients)) void seed();
+    });
+    // An issued key that gains a budget (made with one, or given one) starts from what it spent
+    // already, as a budget added by a reload does; other key changes read nothing.
+    let budgeted = keys ? budgetedKeys(keys.clients) : "";
+    keys?.onChange(() => {
+      const now = budgetedKeys(keys.clients);
+      if (now !== budgeted && now !== "") void seed();
+      budgeted = now;
     });
   }
 
