@@ -347,6 +347,11 @@ describe("a budget given to an issued key later", () => {
     try {
       made = await (await as(first)("/admin/keys", "POST", { name: "budget-later" })).json();
       for (let i = 0; i < 2; i++) expect((await chat(made.key, "gpt", first)).status).toBe(200); // $0.014
+      // A request's row is queued when its record ends, just after its answer was sent: wait for both.
+      await eventually(async () => {
+        const me = await (await fetch(first.url("/v1/me"), { headers: { authorization: `Bearer ${made.key}` } })).json();
+        return me.today.spentUsd > 0.0139;
+      }, "both requests' usage rows");
       await first.server.usage!.flush();
     } finally {
       await first.stop();
