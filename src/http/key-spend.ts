@@ -1,3 +1,4 @@
+import { windowRange } from "../limits/calendar";
 import type { UsageGroup, UsageStore } from "../observe/usage/store";
 import type { RouteContext } from "./context";
 
@@ -15,18 +16,7 @@ export interface SpendSubject {
 
 export type SpendOf = (subjects: readonly SpendSubject[], now: number) => Promise<Spend[]>;
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 const UNKNOWN: Spend = { todayUsd: null, monthUsd: null };
-
-/** The UTC day and month `now` is in, as usage ranges (the windows dollar budgets count in). */
-export function spendWindows(now: number): { day: { from: number; to: number }; month: { from: number; to: number } } {
-  const date = new Date(now);
-  const dayStart = Math.floor(now / DAY_MS) * DAY_MS;
-  return {
-    day: { from: dayStart, to: dayStart + DAY_MS },
-    month: { from: Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1), to: Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1) },
-  };
-}
 
 /** Cost per group key; a key with no rows spent nothing (0), one whose rows were all unpriced is null. */
 const costs = (groups: readonly UsageGroup[]) => new Map(groups.map((group) => [group.key, group.costUsd]));
@@ -40,7 +30,7 @@ export const keySpend =
   ({ usage }: Pick<RouteContext, "usage">): SpendOf =>
   async (subjects, now) => {
     if (!usage || subjects.length === 0) return subjects.map(() => UNKNOWN);
-    const { day, month } = spendWindows(now);
+    const [day, month] = [windowRange("day", now), windowRange("month", now)];
     const byId = subjects.some((subject) => subject.id !== null);
     const byName = subjects.some((subject) => subject.id === null);
     const grouped = (store: UsageStore, range: { from: number; to: number }, on: "key" | "client", wanted: boolean) =>

@@ -3,7 +3,8 @@ import { ProxyError } from "../model/errors";
 import { jsonResponse } from "../lib/json-response";
 import { clientAccess } from "./client-access";
 import type { RouteContext } from "./context";
-import { keySpend, spendWindows, type SpendOf } from "./key-spend";
+import { windowEnd } from "../limits/calendar";
+import { keySpend, type SpendOf } from "./key-spend";
 
 const noKey = () =>
   new ProxyError(
@@ -14,7 +15,7 @@ const noKey = () =>
   );
 
 /** A window's spend beside the budget that applies (remaining: null without a budget, or while the spend is unknown). */
-const windowOf = (spentUsd: number | null, budgetUsd: number | undefined, resetsAt: number) => ({
+const windowView = (spentUsd: number | null, budgetUsd: number | undefined, resetsAt: number) => ({
   spentUsd,
   budgetUsd: budgetUsd ?? null,
   remainingUsd: budgetUsd === undefined || spentUsd === null ? null : Math.max(0, budgetUsd - spentUsd),
@@ -41,9 +42,7 @@ export const meRoutes = (context: RouteContext, prefix: string) => {
       if (!client) throw noKey();
       const now = Date.now();
       const limits = { ...config.limits.perClient, ...client.limits };
-      const budgets = limits as Readonly<Record<string, number | undefined>>;
       const [spend] = await spendOf([{ id: client.id ?? null, name: client.name }], now);
-      const { day, month } = spendWindows(now);
       const issued = client.id === undefined ? null : keys?.describe(client.id);
       return jsonResponse(
         JSON.stringify({
@@ -53,8 +52,8 @@ export const meRoutes = (context: RouteContext, prefix: string) => {
           models: client.models ? client.models.patterns : null,
           limits: Object.keys(limits).length > 0 ? limits : null,
           expiresAt: issued?.expiresAt ? new Date(issued.expiresAt).toISOString() : null,
-          today: windowOf(spend!.todayUsd, budgets.usdPerDay, day.to),
-          month: windowOf(spend!.monthUsd, budgets.usdPerMonth, month.to),
+          today: windowView(spend!.todayUsd, limits.usdPerDay, windowEnd("day", now)),
+          month: windowView(spend!.monthUsd, limits.usdPerMonth, windowEnd("month", now)),
         }),
       );
     },

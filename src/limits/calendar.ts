@@ -30,3 +30,6 @@ export function windowStart(period: Period, now: number): number {
   const date = new Date(now);
   return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
 }
+
+/** The window `now` falls in, start included and end excluded: the rows a limit of that period counts. */
+export const windowRange = (period: Period, now: number) => ({ from: windowStart(period, now), to: windowEnd(period, now) });

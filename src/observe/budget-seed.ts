@@ -3,7 +3,7 @@
 // add budgets) the spend of the current UTC day and month is read back from the usage store, per
 // client key (config keys by name, issued keys by id), per user and per model, and no counter is left below it. With Redis the counters
 // outlive the instance and need none of this; with the usage store off there is nothing to read.
-import { windowEnd, windowStart, type Period } from "../limits/calendar";
+import { windowRange, type Period } from "../limits/calendar";
 import type { MemoryCounters } from "../limits/memory-counters";
 import { ruleKey, usdToNanos } from "../limits/rules";
 import { hasBudget, type LimitKind, type LimitScope } from "../model/limits";
@@ -38,7 +38,7 @@ const NONE = "-";
  */
 export async function seedBudgets(usage: UsageStore, counters: MemoryCounters, now: number, modelIdOf: (named: string) => string): Promise<void> {
   for (const [period, kind] of PERIODS) {
-    const range = { from: windowStart(period, now), to: windowEnd(period, now) };
+    const range = windowRange(period, now);
     for (const [groupBy, scope, subjectOf] of SCOPES) {
       const spent = new Map<string, number>();
       for (const group of await usage.query(range, groupBy)) {
