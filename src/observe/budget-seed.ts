@@ -1,15 +1,21 @@
 // A single instance keeps its limit counters in memory, and a restart would forget what today and
-// this month already spent, handing every budget out again. At start (and after a reload, which may
-// add budgets) the spend of the current UTC day and month is read back from the usage store, per
-// client key (config keys by name, issued keys by id), per user and per model, and no counter is left below it. With Redis the counters
-// outlive the instance and need none of this; with the usage store off there is nothing to read.
+// this month already spent, handing every budget out again. At start, and whenever a budget may
+// have appeared (a reload, an issued key given one), the spend of the current UTC day and month is
+// read back from the usage store, per client key (config keys by name, issued keys by id), per user
+// and per model, and no counter is left below it. With Redis the counters outlive the instance and
+// need none of this; with the usage store off there is nothing to read.
 import { windowRange, type Period } from "../limits/calendar";
 import type { MemoryCounters } from "../limits/memory-counters";
 import { ruleKey, usdToNanos } from "../limits/rules";
 import { hasBudget, type LimitKind, type LimitScope } from "../model/limits";
 import type { ClientKey } from "../access/clients";
+import type { LiveCatalog } from "../catalog/live-catalog";
+import type { LiveConfig } from "../config/live-config";
 import type { ProxyConfig } from "../config/proxy-config";
-import type { GroupBy, UsageStore } from "./usage/store";
+import type { IssuedKeys } from "../keys/issued-keys";
+import { withDeadline } from "../lib/deadline";
+import type { Logger } from "../lib/log";
+import { messageOf, type GroupBy, type UsageStore } from "./usage/store";
 
 const PERIODS: readonly (readonly [Period, LimitKind])[] = [
   ["day", "usdPerDay"],
@@ -52,7 +58,7 @@ export async function seedBudgets(usage: UsageStore, counters: MemoryCounters, n
 }
 
 /** Which issued keys have a budget, and what it is: changes when a key gains, loses or changes one. */
-export const budgetedKeys = (issued: readonly ClientKey[]): string =>
+const budgetedKeys = (issued: readonly ClientKey[]): string =>
   issued
     .filter((client) => hasBudget(client.limits))
     .map((client) => `${client.id}:${client.limits?.usdPerDay ?? ""}:${client.limits?.usdPerMonth ?? ""}`)
@@ -60,12 +66,58 @@ export const budgetedKeys = (issued: readonly ClientKey[]): string =>
     .join(",");
 
 /** Whether any budget is configured, in any scope of the config, or on a key issued at runtime. */
-export function hasBudgets({ limits, clients }: ProxyConfig, issued: readonly ClientKey[] = []): boolean {
+function hasBudgets({ limits, clients }: ProxyConfig, issued: readonly ClientKey[] = []): boolean {
   return (
     issued.some((client) => hasBudget(client.limits)) ||
     hasBudget(limits.perClient) ||
     hasBudget(limits.perUser) ||
     Object.values(limits.perModel).some(hasBudget) ||
     clients.keys.some((client) => hasBudget(client.limits))
+  );
+}
+
+export interface FollowBudgetsOptions {
+  readonly usage: UsageStore;
+  readonly counters: MemoryCounters;
+  readonly configs: LiveConfig;
+  /** Resolves the model a row names (an alias) to the model id budgets count under. */
+  readonly catalogs: LiveCatalog;
+  readonly keys: IssuedKeys | null;
+  readonly log: Logger;
+  /** How long the start waits for the first read before serving (then it lands in the background). */
+  readonly waitMs: number;
+}
+
+/**
+ * Reads the spend back whenever a budget may have appeared: at start, when budgets exist (waiting
+ * at most `waitMs`); after a reload that has budgets; when an issued key gains or changes one (made
+ * with one, or given one). Reading again only ever raises a counter, so it never double-counts.
+ */
+export async function followBudgets({ usage, counters, configs, catalogs, keys, log, waitMs }: FollowBudgetsOptions): Promise<void> {
+  const modelIdOf = (named: string) => {
+    try {
+      return catalogs.current.resolve(named, null).id;
+    } catch {
+      return named;
+    }
+  };
+  const seed = () =>
+    seedBudgets(usage, counters, Date.now(), modelIdOf).catch((error) =>
+      log.warn(`budgets: today's and this month's spend could not be read from the usage store (${messageOf(error)}); they count from now`, {
+        error: messageOf(error),
+      }),
+    );
+  configs.onChange(async (config) => {
+    if (hasBudgets(config, keys?.clients)) void seed();
+  });
+  let budgeted = keys ? budgetedKeys(keys.clients) : "";
+  keys?.onChange(() => {
+    const now = budgetedKeys(keys.clients);
+    if (now !== budgeted && now !== "") void seed();
+    budgeted = now;
+  });
+  if (!hasBudgets(configs.current, keys?.clients)) return;
+  await withDeadline(seed(), waitMs, () =>
+    log.warn("budgets: the usage store is slow to say what today and this month spent; serving meanwhile, the spend is added when it answers"),
   );
 }

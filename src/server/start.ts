@@ -16,8 +16,8 @@ import { Observability } from "../observe/observability";
 import { RecentStats } from "../observe/recent";
 import { unpricedWarnings } from "../observe/unpriced";
 import { openUsageStore } from "../observe/usage/open";
-import { messageOf, usageObserver, type UsageStore } from "../observe/usage/store";
-import { budgetedKeys, hasBudgets, seedBudgets } from "../observe/budget-seed";
+import { usageObserver, type UsageStore } from "../observe/usage/store";
+import { followBudgets } from "../observe/budget-seed";
 import { Dispatcher } from "../proxy/dispatch";
 import { anthropicAdapter } from "../providers/anthropic";
 import { redisThinking } from "../providers/anthropic/shared-thinking";
@@ -159,39 +159,8 @@ export async function startServer({
   const memoryCounters = redis ? null : new MemoryCounters();
   const limiter = new Limiter(memoryCounters ?? new RedisCounters(redis!), () => configs.current.state.failMode ?? "open", log);
   closers.add("limiter", () => limiter.close());
-  if (memoryCounters && usage) {
-    // Budgets kept in memory start from what the usage store says today and this month spent (a
-    // restart must not hand them out again); before the first request when it answers in time.
-    const modelIdOf = (named: string) => {
-      try {
-        return catalogs.current.resolve(named, null).id;
-      } catch {
-        return named;
-      }
-    };
-    const seed = () =>
-      seedBudgets(usage, memoryCounters, Date.now(), modelIdOf).catch((error) =>
-        log.warn(`budgets: today's and this month's spend could not be read from the usage store (${messageOf(error)}); they count from now`, {
-          error: messageOf(error),
-        }),
-      );
-    if (hasBudgets(configs.current, keys?.clients)) {
-      await withDeadline(seed(), BUDGET_SEED_WAIT_MS, () =>
-        log.warn("budgets: the usage store is slow to say what today and this month spent; serving meanwhile, the spend is added when it answers"),
-      );
-    }
-    configs.onChange(async (config) => {
-      if (hasBudgets(config, keys?.clients)) void seed();
-    });
-    // An issued key that gains a budget (made with one, or given one) starts from what it spent
-    // already, as a budget added by a reload does; other key changes read nothing.
-    let budgeted = keys ? budgetedKeys(keys.clients) : "";
-    keys?.onChange(() => {
-      const now = budgetedKeys(keys.clients);
-      if (now !== budgeted && now !== "") void seed();
-      budgeted = now;
-    });
-  }
+  // Budgets kept in memory start from what the usage store says today and this month spent.
+  if (memoryCounters && usage) await followBudgets({ usage, counters: memoryCounters, configs, catalogs, keys, log, waitMs: BUDGET_SEED_WAIT_MS });
 
   const stackOf = (error: unknown) => (error as Error)?.stack ?? String(error);
   const observe = new Observability((error) => log.error(`an observer failed: ${stackOf(error)}`, { error: stackOf(error) }));
