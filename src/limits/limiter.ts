@@ -1,10 +1,10 @@
 import type { ClientKey } from "../access/clients";
-import type { ProxyConfig } from "../config/proxy-config";
+import type { LimitSettings, ProxyConfig } from "../config/proxy-config";
 import { ProxyError } from "../model/errors";
 import type { Logger } from "../lib/log";
 import type { Usage } from "../model/usage";
 import { refusal, rateLimitHeaders } from "./headers";
-import { isBudget, nanosToUsd, rulesFor, spentOnUsage, usdToNanos, type LimitRule } from "./rules";
+import { isBudget, issuedKeyCounter, nanosToUsd, rulesFor, spentOnUsage, usdToNanos, type LimitRule } from "./rules";
 import type { LimitCounters, RuleResult } from "./counters";
 
 /** One limit's current use, as /health and the status page show it: a budget's in US dollars. */
@@ -33,6 +33,10 @@ export interface Admission {
   end(usage: Usage | null, costUsd: number | null): void;
 }
 
+/** A client key's limits (its own over `limits.perClient`), counted under its name, or an issued key's id. */
+const clientRules = (limits: LimitSettings, client: ClientKey, into: LimitRule[]) =>
+  rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, into, client.id === undefined ? client.name : issuedKeyCounter(client.id));
+
 /** The admission of a request no limit applies to. */
 export const UNLIMITED: Admission = { headers: null, end() {} };
 
@@ -60,7 +64,7 @@ export class Limiter {
     // An issued key's own limits are not in the config's `any`.
     if (!limits.any && !client?.limits) return NO_RULES;
     const rules: LimitRule[] = [];
-    if (client) rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, rules, client.id && `id:${client.id}`);
+    if (client) clientRules(limits, client, rules);
     if (user !== null) rulesFor("user", user, limits.perUser, rules);
     rulesFor("model", model, limits.perModel[model], rules);
     return rules;
@@ -112,9 +116,7 @@ export class Limiter {
     const { limits } = config;
     if (!limits.any && !issued.some((client) => client.limits)) return [];
     const rules: LimitRule[] = [];
-    for (const client of [...config.clients.keys, ...issued]) {
-      rulesFor("client", client.name, { ...limits.perClient, ...client.limits }, rules, client.id && `id:${client.id}`);
-    }
+    for (const client of [...config.clients.keys, ...issued]) clientRules(limits, client, rules);
     for (const [model, set] of Object.entries(limits.perModel)) rulesFor("model", model, set, rules);
     try {
       const results = await this.counters.peek(rules, Date.now());

@@ -31,6 +31,9 @@ export const nanosToUsd = (nanos: number) => nanos / NANOS_PER_USD;
 /** The counter's name of one limit of one subject. */
 export const ruleKey = (scope: LimitScope, kind: LimitKind, subject: string) => `${scope}:${kind}:${subject}`;
 
+/** What an issued key's counters are named by: its id, which a rename keeps (a config-file key's are its name). */
+export const issuedKeyCounter = (id: string) => `id:${id}`;
+
 /** `counted`: what the counters are named by when it is not the subject (an issued key's id, which a rename keeps). */
 export function rulesFor(scope: LimitScope, subject: string, set: LimitSet | undefined, into: LimitRule[], counted = subject): void {
   if (!set) return;

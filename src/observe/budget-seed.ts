@@ -6,7 +6,7 @@
 // need none of this; with the usage store off there is nothing to read.
 import { windowRange, type Period } from "../limits/calendar";
 import type { MemoryCounters } from "../limits/memory-counters";
-import { ruleKey, usdToNanos } from "../limits/rules";
+import { issuedKeyCounter, ruleKey, usdToNanos } from "../limits/rules";
 import { hasBudget, type LimitKind, type LimitScope } from "../model/limits";
 import type { ClientKey } from "../access/clients";
 import type { LiveCatalog } from "../catalog/live-catalog";
@@ -29,7 +29,7 @@ const PERIODS: readonly (readonly [Period, LimitKind])[] = [
  */
 const SCOPES: readonly (readonly [GroupBy, LimitScope, (key: string, modelIdOf: (named: string) => string) => string])[] = [
   ["client", "client", (name) => name],
-  ["key", "client", (id) => `id:${id}`],
+  ["key", "client", issuedKeyCounter],
   ["user", "user", (user) => user],
   ["model", "model", (named, modelIdOf) => modelIdOf(named)],
 ];
