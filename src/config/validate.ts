@@ -47,9 +47,6 @@ export function crossFieldProblems(file: ConfigFile): string[] {
   return problems;
 }
 
-/** HS256 keys shorter than the hash (RFC 7518 §3.2) can be guessed offline from one captured token. */
-const MIN_JWT_SECRET_CHARS = 32;
-
 function endpointProblems(id: string, endpoint: EndpointFile, models: ReadonlySet<string>, prefixes: readonly string[]): string[] {
   const at = `endpoints.${id}`;
   const problems: string[] = [];
@@ -117,6 +114,9 @@ function aliasProblems(endpoints: readonly [string, EndpointFile][], models: Rea
 
 /** Below this, a price per million tokens is more likely a price per token (a $3/M price typed as 0.000003). */
 const PER_TOKEN_LOOKING = 0.001;
+
+/** HS256 keys shorter than the hash (RFC 7518 §3.2) can be guessed offline from one captured token. */
+const MIN_JWT_SECRET_CHARS = 32;
 
 /** Valid, yet likely a mistake: `--check-config` prints these, and the proxy logs them when it loads the file. */
 export function configWarnings(file: ConfigFile): string[] {
