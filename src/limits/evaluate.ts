@@ -14,6 +14,9 @@ export interface Counter {
   spent?: number;
 }
 
+/** What a windowed counter holds for `window`: a counter of an earlier window holds nothing for it. */
+export const spentIn = (counter: Counter | undefined, window: number) => (counter?.window === window ? (counter.spent ?? 0) : 0);
+
 /** How long a refused concurrent request should wait before trying again. */
 const CONCURRENT_RETRY_MS = 1000;
 
@@ -44,7 +47,7 @@ export function evaluate(rule: LimitRule, counter: Counter, now: number, spend: 
     case "usdPerMonth": {
       const period = periodOf(rule.kind)!;
       const window = windowOf(period, now);
-      const spent = counter.window === window ? (counter.spent ?? 0) : 0;
+      const spent = spentIn(counter, window);
       const allowed = spent < rule.limit;
       const untilEnd = msToWindowEnd(period, now);
       return {
@@ -58,5 +61,5 @@ export function evaluate(rule: LimitRule, counter: Counter, now: number, spend: 
 /** A windowed counter after `amount` more is spent at `now` (a new window starts from 0). */
 export function spentInWindow(rule: LimitRule, counter: Counter, amount: number, now: number): Counter {
   const window = windowOf(periodOf(rule.kind)!, now);
-  return { window, spent: (counter.window === window ? (counter.spent ?? 0) : 0) + amount };
+  return { window, spent: spentIn(counter, window) + amount };
 }

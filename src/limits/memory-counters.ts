@@ -1,6 +1,6 @@
 import { windowOf, type Period } from "./calendar";
 import { charged } from "./gcra";
-import { evaluate, spentInWindow, type Counter } from "./evaluate";
+import { evaluate, spentIn, spentInWindow, type Counter } from "./evaluate";
 import { amountFor, type LimitRule, type Spent } from "./rules";
 import type { LimitCounters, RuleResult } from "./counters";
 
@@ -45,9 +45,7 @@ export class MemoryCounters implements LimitCounters {
    */
   raiseSpent(key: string, period: Period, now: number, spent: number): void {
     const window = windowOf(period, now);
-    const counter = this.counters.get(key);
-    const current = counter?.window === window ? (counter.spent ?? 0) : 0;
-    if (spent > current) this.counters.set(key, { window, spent });
+    if (spent > spentIn(this.counters.get(key), window)) this.counters.set(key, { window, spent });
   }
 
   close(): void {}
