@@ -1,0 +1,99 @@
+// A/B: CPU per non-streamed chat request of several proxy binaries, each against the same floor,
+// measured side by side. Made for changes of a few µs on a noisy machine: every round starts fresh
+// processes (two processes of one binary can land far apart), the order of the targets rotates every
+// round (the first target after a quiet spell measures dearer), and the figures are the medians of
+// each target's difference to the floor of its own round.
+//
+//   bun bench/ab.ts [--rounds N] [--secs S] [--config FILE] name=binary [name=binary ...]
+//
+// A binary is any executable the proxy's CLI takes (`dist/cm-open-webui-proxy`, or a copy built from
+// another commit: `git worktree add /tmp/old REV && (cd /tmp/old && bun install && make build)`).
+// Without --config, the proxies get `make bench`'s default config (usage store, metrics and access
+// log on, one target).
+import { parseArgs } from "node:util";
+import {
+  BUN,
+  cpuSeconds,
+  ensureWrk,
+  LOAD_CPU,
+  log,
+  PINNED,
+  pin,
+  removeUsageFiles,
+  sh,
+  startMock,
+  startServer,
+  stop,
+  TARGET_CPU,
+  wrk,
+  writeProxyConfig,
+} from "./rig";
+
+const { values, positionals } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: { rounds: { type: "string", default: "8" }, secs: { type: "string", default: "3" }, config: { type: "string" } },
+  allowPositionals: true,
+});
+const ROUNDS = Number(values.rounds);
+const SECS = Number(values.secs);
+const binaries = positionals.map((arg) => {
+  const at = arg.indexOf("=");
+  if (at <= 0) throw new Error(`expected name=binary, got ${arg}`);
+  return { name: arg.slice(0, at), path: arg.slice(at + 1) };
+});
+if (binaries.length === 0) throw new Error("usage: bun bench/ab.ts [--rounds N] [--secs S] [--config FILE] name=binary ...");
+
+/** CPU µs per request of one wrk run (after a one-second warm-up) against a server pinned to the target CPU. */
+async function cpuPerRequest(url: string, pid: number): Promise<number> {
+  await wrk(url, "bench/wrk/chat.lua", 64, 1);
+  const before = cpuSeconds(pid);
+  const run = await wrk(url, "bench/wrk/chat.lua", 64, SECS);
+  if (run.errors > 0) throw new Error(`${url}: ${run.errors} errors`);
+  return ((cpuSeconds(pid) - before) * 1e6) / run.requests;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+ensureWrk();
+if (PINNED) sh(["taskset", "-a", "-p", "-c", LOAD_CPU, String(process.pid)]);
+removeUsageFiles();
+const mock = await startMock();
+const config = values.config ?? writeProxyConfig(mock, "proxy-config-ab.json");
+const targets = [{ name: "floor", cmd: (port: number) => pin(TARGET_CPU, [BUN, "bench/floor.ts", String(port)]), env: { FLOOR_BACKEND: mock.url } }];
+for (const { name, path } of binaries) {
+  targets.push({ name, cmd: (port: number) => pin(TARGET_CPU, [path, "--config", config, "--port", String(port), "--host", "127.0.0.1"]), env: {} as never });
+}
+const perRound: Record<string, number[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+    const line: string[] = [];
+    for (const target of order) {
+      const server = await startServer(`ab-${target.name}`, target.cmd, target.env);
+      try {
+        const us = await cpuPerRequest(server.url, server.pid);
+        perRound[target.name]!.push(us);
+        line.push(`${target.name} ${us.toFixed(1)}`);
+      } finally {
+        await stop(server.child);
+      }
+    }
+    log(`round ${round + 1}/${ROUNDS}: ${line.join(", ")}`);
+  }
+} finally {
+  await stop(mock.child);
+}
+
+const floor = perRound.floor!;
+console.log(`\n| target | CPU µs / request (median) | − floor of its round (median) | rounds' range of that |`);
+console.log("|---|--:|--:|--:|");
+for (const { name } of targets) {
+  const us = perRound[name]!;
+  const over = us.map((v, i) => v - floor[i]!);
+  const range = name === "floor" ? "" : `${Math.min(...over).toFixed(1)} to ${Math.max(...over).toFixed(1)}`;
+  console.log(`| ${name} | ${median(us).toFixed(1)} | ${name === "floor" ? "" : `+${median(over).toFixed(1)}`} | ${range} |`);
+}
