@@ -6,7 +6,8 @@
 //
 //   bun bench/ab.ts [--rounds N] [--secs S] [--config FILE] name=binary [name=binary ...]
 //
-// A binary is any executable the proxy's CLI takes (`dist/cm-open-webui-proxy`, or a copy built from
+// A path ending in .ts is a reference run from source (bench/floor.ts, bench/required-*.ts: port as its
+// argument, the mock in FLOOR_BACKEND). A binary is any executable the proxy's CLI takes (`dist/cm-open-webui-proxy`, or a copy built from
 // another commit: `git worktree add /tmp/old REV && (cd /tmp/old && bun install && make build)`).
 // Without --config, the proxies get `make bench`'s default config (usage store, metrics and access
 // log on, one target).
@@ -43,9 +44,9 @@ const binaries = positionals.map((arg) => {
 });
 if (binaries.length === 0) throw new Error("usage: bun bench/ab.ts [--rounds N] [--secs S] [--config FILE] name=binary ...");
 
-/** CPU µs per request of one wrk run (after a one-second warm-up) against a server pinned to the target CPU. */
+/** CPU µs per request of one wrk run (after a warm-up long enough for the JIT's top tier) against a server pinned to the target CPU. */
 async function cpuPerRequest(url: string, pid: number): Promise<number> {
-  await wrk(url, "bench/wrk/chat.lua", 64, 1);
+  await wrk(url, "bench/wrk/chat.lua", 64, 3);
   const before = cpuSeconds(pid);
   const run = await wrk(url, "bench/wrk/chat.lua", 64, SECS);
   if (run.errors > 0) throw new Error(`${url}: ${run.errors} errors`);
@@ -65,7 +66,11 @@ const mock = await startMock();
 const config = values.config ?? writeProxyConfig(mock, "proxy-config-ab.json");
 const targets = [{ name: "floor", cmd: (port: number) => pin(TARGET_CPU, [BUN, "bench/floor.ts", String(port)]), env: { FLOOR_BACKEND: mock.url } }];
 for (const { name, path } of binaries) {
-  targets.push({ name, cmd: (port: number) => pin(TARGET_CPU, [path, "--config", config, "--port", String(port), "--host", "127.0.0.1"]), env: {} as never });
+  targets.push(
+    path.endsWith(".ts")
+      ? { name, cmd: (port: number) => pin(TARGET_CPU, [BUN, path, String(port)]), env: { FLOOR_BACKEND: mock.url } }
+      : { name, cmd: (port: number) => pin(TARGET_CPU, [path, "--config", config, "--port", String(port), "--host", "127.0.0.1"]), env: { FLOOR_BACKEND: "" } },
+  );
 }
 const perRound: Record<string, number[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
 try {

@@ -166,25 +166,35 @@ const median = (values: number[]) => {
 };
 
 // ---- the run --------------------------------------------------------------------------------
-type TargetName = "direct" | "floor" | "required" | "requiredElysia" | "proxy";
-const TARGETS: TargetName[] = ["direct", "floor", "required", "requiredElysia", "proxy"];
-const SERVED = ["floor", "required", "requiredElysia", "proxy"] as const;
+type TargetName = "direct" | "floor" | "required" | "requiredElysia" | "requiredGateway" | "proxy";
+const TARGETS: TargetName[] = ["direct", "floor", "required", "requiredElysia", "requiredGateway", "proxy"];
+const SERVED = ["floor", "required", "requiredElysia", "requiredGateway", "proxy"] as const;
 /** The references a missed bar is checked against, cheapest first, with the cost each one adds. */
 const REFERENCES = [
   { name: "required", label: "required floor", blame: "any Bun proxy that keeps the required behaviour" },
   { name: "requiredElysia", label: "required floor in Elysia", blame: "any Elysia proxy that keeps the required behaviour" },
+  {
+    name: "requiredGateway",
+    label: "required gateway in Elysia",
+    blame: "any Elysia proxy with the default config's access log, usage store and metrics",
+  },
 ] as const;
-const empty = <T>(): Record<TargetName, T[]> => ({ direct: [], floor: [], required: [], requiredElysia: [], proxy: [] });
+const empty = <T>(): Record<TargetName, T[]> => ({ direct: [], floor: [], required: [], requiredElysia: [], requiredGateway: [], proxy: [] });
 type Figures = Record<string, number | string | undefined>;
-const fig: Record<TargetName, Figures> = { direct: {}, floor: {}, required: {}, requiredElysia: {}, proxy: {} };
+const fig: Record<TargetName, Figures> = { direct: {}, floor: {}, required: {}, requiredElysia: {}, requiredGateway: {}, proxy: {} };
 const raw: Record<string, unknown> = {};
 /** The 2,000-streams row, per target. */
 const many: Record<string, StreamResult & { peakRssMb: number }> = {};
 
 const floorCmd = (port: number) => pin(TARGET_CPU, [BUN, "bench/floor.ts", String(port)]);
-const REFERENCE_BINARIES = { required: `${SCRATCH}/required-floor`, requiredElysia: `${SCRATCH}/required-elysia` };
+const REFERENCE_BINARIES = {
+  required: `${SCRATCH}/required-floor`,
+  requiredElysia: `${SCRATCH}/required-elysia`,
+  requiredGateway: `${SCRATCH}/required-gateway`,
+};
 const requiredCmd = (port: number) => pin(TARGET_CPU, [REFERENCE_BINARIES.required, String(port)]);
 const requiredElysiaCmd = (port: number) => pin(TARGET_CPU, [REFERENCE_BINARIES.requiredElysia, String(port)]);
+const requiredGatewayCmd = (port: number) => pin(TARGET_CPU, [REFERENCE_BINARIES.requiredGateway, String(port)]);
 
 /**
  * The references are compiled like the proxy (same flags, same run), so their memory and start-up
@@ -195,6 +205,7 @@ function buildReferences(): void {
   const sources = [
     ["bench/required-floor.ts", REFERENCE_BINARIES.required],
     ["bench/required-elysia.ts", REFERENCE_BINARIES.requiredElysia],
+    ["bench/required-gateway.ts", REFERENCE_BINARIES.requiredGateway],
   ] as const;
   for (const [source, out] of sources) {
     log(`compiling ${source} → ${out} (${flags.join(" ")})`);
@@ -208,8 +219,9 @@ async function startTargets(mock: Server, config: string, env: Record<string, st
   const floor = await startServer(`floor${tag}`, floorCmd, { FLOOR_BACKEND: mock.url, ...env });
   const required = await startServer(`required${tag}`, requiredCmd, { FLOOR_BACKEND: mock.url, ...env });
   const requiredElysia = await startServer(`required-elysia${tag}`, requiredElysiaCmd, { FLOOR_BACKEND: mock.url, ...env });
+  const requiredGateway = await startServer(`required-gateway${tag}`, requiredGatewayCmd, { FLOOR_BACKEND: mock.url, ...env });
   const proxy = await startServer(`proxy${tag}`, proxyCmd(config), env);
-  return { floor, required, requiredElysia, proxy };
+  return { floor, required, requiredElysia, requiredGateway, proxy };
 }
 
 async function measureStartup(config: string): Promise<void> {
@@ -219,6 +231,7 @@ async function measureStartup(config: string): Promise<void> {
     ["floor", floorCmd],
     ["required", requiredCmd],
     ["requiredElysia", requiredElysiaCmd],
+    ["requiredGateway", requiredGatewayCmd],
   ] as const) {
     const times: number[] = [];
     for (let i = 0; i < S.startups; i++) {
@@ -789,8 +802,8 @@ function report(context: { pinning: string; machine: string[]; versions: string[
       ? ratio(fig[target][row.key], f[row.key])
       : `${signed(n(fig[target][row.key]) - n(f[row.key]), row.digits ?? 1)} ${row.budget!.unit}`;
   const lines = [
-    "| Metric | direct | floor | proxy | proxy/floor | proxy/direct | bar | result | required floor (reference) | required floor in Elysia (reference) |",
-    "|---|--:|--:|--:|--:|--:|---|---|--:|--:|",
+    "| Metric | direct | floor | proxy | proxy/floor | proxy/direct | bar | result | required floor (reference) | required floor in Elysia (reference) | required gateway in Elysia (reference) |",
+    "|---|--:|--:|--:|--:|--:|---|---|--:|--:|--:|",
   ];
   const verdicts: string[] = [];
   for (const row of rows) {
@@ -839,8 +852,8 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     "bare pass-through (floor), side by side in this run; the figures are the main table's. A ✗ marks a",
     "reference that misses the bar itself.",
     "",
-    "| budget | floor | proxy | proxy vs floor | bar | result | required floor vs floor | in Elysia vs floor |",
-    "|---|--:|--:|--:|---|---|--:|--:|",
+    "| budget | floor | proxy | proxy vs floor | bar | result | required floor vs floor | in Elysia vs floor | gateway in Elysia vs floor |",
+    "|---|--:|--:|--:|---|---|--:|--:|--:|",
     ...budgetRows.map((row) => {
       const unit = row.budget!.unit;
       const references = REFERENCES.map(({ name }) => `${versus(row, name)}${row.pass!(fig[name]) ? "" : " ✗"}`);
@@ -1025,17 +1038,20 @@ function report(context: { pinning: string; machine: string[]; versions: string[
     "pass-through (parse JSON, rewrite `model`, set `Authorization`, `fetch`, return the body stream);",
     "**proxy** = the compiled binary with a config pointing at the same mock.",
     "",
-    "The last two columns are references the bars do not judge; they carry the proof the issue asks",
+    "The last three columns are references the bars do not judge; they carry the proof the issue asks",
     "for when a bar is missed. **required floor** (`bench/required-floor.ts`) is the floor plus only",
     "what the core issue requires of every proxy, each done the cheapest way measured in Bun",
     "(`bench/required-work.ts`: forward the client's headers minus hop-by-hop and credentials, abort the",
     "backend request when the client leaves or a first-byte timer fires, read small bodies under an idle",
     "timer, relay SSE through a direct stream with an idle timer): its distance from the floor is Bun's",
     "price for that behaviour. **required floor in Elysia** (`bench/required-elysia.ts`) is the same work",
-    "as one route of a bare Elysia app: its distance from the required floor is Elysia's own cost. Both",
-    "are compiled with the proxy's build flags in the same run. A ✗ marks a reference that misses a bar",
-    "itself. Figures are medians over",
-    `${S.rounds} interleaved round(s) (direct, floor, required floor, required floor in Elysia, proxy, direct, …) unless stated.`,
+    "as one route of a bare Elysia app: its distance from the required floor is Elysia's own cost.",
+    "**required gateway in Elysia** (`bench/required-gateway.ts`) adds to that what the default config",
+    "turns on for every request, each the cheapest way: a request id, the usage read from the answer, one",
+    "JSON access line and one SQLite usage row (both batched), a counter and a histogram; its distance",
+    "from the Elysia reference is the price of those features. All three are compiled with the proxy's",
+    "build flags in the same run. A ✗ marks a reference that misses a bar itself. Figures are medians over",
+    `${S.rounds} interleaved round(s) (direct, floor, the three references, proxy, direct, …) unless stated.`,
     "",
     ...warning,
     ...lines,
@@ -1096,7 +1112,7 @@ async function main(): Promise<void> {
   if (!(await Bun.file(BINARY).exists())) throw new Error(`${BINARY} not found: run \`make build\` (make bench does)`);
   if (PINNED) sh(["taskset", "-a", "-p", "-c", LOAD_CPU, String(process.pid)]);
   const pinning = PINNED
-    ? `Pinning: each target (floor, required floor, required floor in Elysia, proxy) on CPU ${TARGET_CPU}; wrk, the mock backend, the stream client and this runner on CPU ${LOAD_CPU} (\`taskset\`).`
+    ? `Pinning: each target (floor, the three references, proxy) on CPU ${TARGET_CPU}; wrk, the mock backend, the stream client and this runner on CPU ${LOAD_CPU} (\`taskset\`).`
     : "Pinning: none (fewer than 2 CPUs); figures are not comparable with pinned runs.";
   log(pinning);
 
