@@ -16,7 +16,7 @@ import {
   usageOfMessages,
 } from "./anthropic/inbound";
 import { SseReader } from "./anthropic/sse";
-import type { AnswerTranslator, ChatCall, MessagesCall, Outgoing, ProviderAdapter, StreamWatch } from "./provider";
+import type { AnswerTranslator, ChatCall, LocalAnswer, MessagesCall, Outgoing, ProviderAdapter, StreamWatch } from "./provider";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -178,18 +178,12 @@ function nativeOutgoing(call: MessagesCall, target: Target): Outgoing {
 /**
  * One try's backend request for a Messages call: native to an Anthropic target; for any other, the
  * chat completion the target's adapter makes of it, answered back in Anthropic's shape.
- * `count_tokens` has no translation: only Anthropic targets count (the route estimates for others).
+ * `count_tokens` has no chat translation: only Anthropic targets count, any other answers the
+ * documented estimate itself (so a model mixing providers, or falling back from Claude, still counts).
  */
-export function messagesOutgoing(adapter: ProviderAdapter, call: MessagesCall, target: Target): Outgoing {
+export function messagesOutgoing(adapter: ProviderAdapter, call: MessagesCall, target: Target): Outgoing | LocalAnswer {
   if (target.provider === "anthropic") return nativeOutgoing(call, target);
-  if (call.operation !== "messages") {
-    throw new ProxyError(
-      400,
-      `Model '${target.modelId}' is served by a ${target.provider} backend, which cannot count tokens`,
-      "invalid_request_error",
-      "unsupported_endpoint",
-    );
-  }
+  if (call.operation === "messages/count_tokens") return { local: JSON.stringify({ input_tokens: estimateInputTokens(call.body) }) };
   const chat = toChatRequest(call.body, target.actualModelName);
   if (!target.streamUsage) delete chat.stream_options;
   const chatCall: ChatCall = {

@@ -69,6 +69,14 @@ beforeAll(async () => {
         limited: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model" },
         stalling: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model", timeouts: SLOW_TIMEOUTS },
         flash: { provider: "gemini", url: gemini.url, apiKey: GEMINI_KEY, actualModelName: "gemini-3-flash-preview" },
+        // Two providers behind one id, taken in turn.
+        mixed: {
+          strategy: "round-robin",
+          targets: [
+            { name: "mixed-oai", url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model" },
+            { name: "mixed-claude", provider: "anthropic", url: anthropic.url, apiKey: ANTHROPIC_KEY, actualModelName: "claude-sonnet-4-5" },
+          ],
+        },
       },
     },
     { label: "messages proxy log" },
@@ -432,6 +440,51 @@ describe("the gateway over Messages traffic", () => {
     expect(error).toBeInstanceOf(Anthropic.APIError);
     expect(String(error.message)).toContain("broke off");
   });
+});
+
+describe("countTokens on a model that mixes providers, or falls back from Claude", () => {
+  const hello = [{ role: "user" as const, content: "Hello there, how are you?" }];
+  /** The estimate for `hello`, as a model without an Anthropic target answers it. */
+  const estimate = async () => (await client.messages.countTokens({ model: "local", messages: hello })).input_tokens;
+  const count = async (model: string) => {
+    const { data, response } = await client.messages.countTokens({ model, messages: hello }).withResponse();
+    return { tokens: data.input_tokens, servedBy: response.headers.get("x-cm-proxy-served-by") };
+  };
+
+  test("round-robin over an Anthropic and an OpenAI-compatible target: counted by Claude, then estimated, in turn; never a 400", async () => {
+    const expected = await estimate();
+    const counts = [];
+    for (let i = 0; i < 4; i++) counts.push(await count("mixed"));
+    const servedBy = counts.map((c) => c.servedBy);
+    expect(new Set(servedBy)).toEqual(new Set(["mixed/mixed-oai", "mixed/mixed-claude"]));
+    for (let i = 1; i < servedBy.length; i++) expect(servedBy[i]).not.toBe(servedBy[i - 1]!);
+    for (const { tokens, servedBy } of counts) if (servedBy === "mixed/mixed-oai") expect(tokens).toBe(expected);
+    expect(anthropic.requests.map((r) => r.path)).toEqual(["/v1/messages/count_tokens", "/v1/messages/count_tokens"]);
+    expect(anthropic.requests.every((r) => r.body.model === "claude-sonnet-4-5" && r.refusal === null)).toBe(true);
+    expect(openai.requests.length).toBe(0);
+  });
+
+  for (const [status, type] of [
+    [500, "api_error"],
+    [529, "overloaded_error"],
+  ] as const) {
+    test(`Claude answering ${status}: the estimate, from the model's other target and from a fallback model`, async () => {
+      anthropic.willReply(anthropicReply.error(status, type, "Claude cannot count now"));
+      const expected = await estimate();
+      const mixed = [await count("mixed"), await count("mixed")];
+      expect(mixed).toEqual([
+        { tokens: expected, servedBy: "mixed/mixed-oai" },
+        { tokens: expected, servedBy: "mixed/mixed-oai" },
+      ]);
+      // One of the two started at Claude (round-robin), failed there, and was estimated.
+      expect(anthropic.requests.length).toBeGreaterThanOrEqual(1);
+      anthropic.reset();
+      anthropic.willReply(anthropicReply.error(status, type, "Claude cannot count now"));
+      expect(await count("claude-fb")).toEqual({ tokens: expected, servedBy: "local/local#0" });
+      expect(anthropic.requests.length).toBe(1);
+      expect(openai.requests.length).toBe(0);
+    });
+  }
 });
 
 describe("errors in Anthropic's shape", () => {

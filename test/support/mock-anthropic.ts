@@ -9,7 +9,8 @@
 // are scripted as content blocks and sent in the API's recorded shapes, whole or streamed (pings,
 // input_json_delta pieces, thinking with signature_delta, an error event mid-stream, usage with
 // cache tokens). Thinking signatures are derived from the thinking text, so a replayed block
-// whose text or signature changed is refused, as the real API refuses it.
+// whose text or signature changed is refused, as the real API refuses it. count_tokens counts
+// (a rough count of its own), or answers the scripted error.
 import { RecordingServer } from "./recording-server";
 
 export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "pause_turn" | "refusal";
@@ -543,10 +544,11 @@ export class MockAnthropic extends RecordingServer<AnthropicRequest, Script> {
     };
     this.requests.push(recorded);
     if (refusal) return Response.json(errorBody(refusal.type, refusal.message), { status: refusal.status });
-    if (endpoint === "count_tokens") return Response.json({ input_tokens: Math.max(1, Math.ceil(JSON.stringify((body as any).messages).length / 4)) });
-
     const script = this.script ?? anthropicReply.text("Hello from mock Anthropic");
     const reply = typeof script === "function" ? script(recorded) : script;
+    // count_tokens counts, unless the script says the API fails (an overload hits both endpoints).
+    if (endpoint === "count_tokens" && reply.kind !== "error")
+      return Response.json({ input_tokens: Math.max(1, Math.ceil(JSON.stringify((body as any).messages).length / 4)) });
     const model = (body as { model: string }).model;
     switch (reply.kind) {
       case "error":
