@@ -5,7 +5,7 @@
 // two turns, countTokens, and errors in Anthropic's shape.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
-import { anthropicReply, startMockAnthropic, type MockAnthropic } from "../support/mock-anthropic";
+import { anthropicReply, cut, startMockAnthropic, streamEvents, type MockAnthropic } from "../support/mock-anthropic";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { geminiReply, mockUsage, startMockGemini, type MockGemini } from "../support/mock-gemini";
 import { CLIENT_KEY, removeTempDirs, SLOW_TIMEOUTS, startProxy, type ProxyHandle } from "../support/proxy";
@@ -139,6 +139,36 @@ describe("an Anthropic target: relayed natively", () => {
     const { response } = await stream.withResponse();
     const row = await usageRow(proxy, await requestEnded(proxy, response));
     expect(row).toMatchObject({ model: "claude", prompt_tokens: 9, completion_tokens: 7 });
+  });
+
+  test("a stream is relayed byte for byte: the client gets exactly the backend's bytes (escaped characters, chunks cut inside characters)", async () => {
+    const events = streamEvents(
+      {
+        content: [
+          { type: "thinking", thinking: "Grübeln über 👋 und 日本語." },
+          { type: "text", text: "Grüße 👋 aus Köln — 日本語も。" },
+          { type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Zürich" } },
+        ],
+        pings: true,
+        usage: { input_tokens: 9, cache_read_input_tokens: 3, output_tokens: 7 },
+      },
+      "claude-sonnet-4-5",
+    );
+    // Every other event with its characters escaped, as an ASCII-only JSON encoder writes them, the
+    // rest as UTF-8 cut into 7-byte chunks: a relay that re-serialized events, or decoded and
+    // re-encoded chunks, would change bytes.
+    const escaped = (text: string) => text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    const body = events.map((event, i) => (i % 2 === 1 ? escaped(event) : event)).join("");
+    expect(body).toContain("\\u00fc");
+    expect(body).toContain("ü");
+    anthropic.willReply(anthropicReply.sse(cut(body, 7)));
+    const response = await fetch(proxy.url("/v1/messages"), {
+      method: "POST",
+      headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model: "claude", max_tokens: 2000, stream: true, messages: [{ role: "user", content: "Hi" }] }),
+    });
+    expect(response.status).toBe(200);
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(new TextEncoder().encode(body));
   });
 
   test("tool use over two turns, natively", async () => {

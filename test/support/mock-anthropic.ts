@@ -47,8 +47,8 @@ export interface MockAnswer {
 export type AnthropicReply =
   | { kind: "answer"; answer: MockAnswer }
   | { kind: "error"; status: number; type: string; message: string; headers?: Record<string, string> }
-  /** A raw SSE body, sent as these chunks whatever the request asked. */
-  | { kind: "sse"; chunks: string[] };
+  /** A raw SSE body, sent as these chunks (cut anywhere, even inside a character) whatever the request asked. */
+  | { kind: "sse"; chunks: (string | Uint8Array)[] };
 
 export const anthropicReply = {
   answer: (answer: MockAnswer): AnthropicReply => ({ kind: "answer", answer }),
@@ -63,7 +63,7 @@ export const anthropicReply = {
     message,
     headers,
   }),
-  sse: (chunks: string[]): AnthropicReply => ({ kind: "sse", chunks }),
+  sse: (chunks: (string | Uint8Array)[]): AnthropicReply => ({ kind: "sse", chunks }),
 };
 
 export interface AnthropicRequest {
@@ -566,7 +566,8 @@ export class MockAnthropic extends RecordingServer<AnthropicRequest, Script> {
   }
 }
 
-function cut(text: string, size: number): Uint8Array[] {
+/** `text`'s UTF-8 bytes in chunks of `size` bytes. */
+export function cut(text: string, size: number): Uint8Array[] {
   const bytes = new TextEncoder().encode(text);
   const out: Uint8Array[] = [];
   for (let i = 0; i < bytes.length; i += size) out.push(bytes.slice(i, i + size));
