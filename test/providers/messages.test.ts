@@ -309,6 +309,46 @@ describe("an OpenAI-compatible target: translated to chat completions", () => {
     expect(row).toMatchObject({ model: "local", prompt_tokens: 40, completion_tokens: 12 });
   });
 
+  /** `message_start`'s input_tokens of a streamed request, and the stream's final message. */
+  async function streamedStart(request: Anthropic.MessageCreateParamsNonStreaming) {
+    const stream = client.messages.stream(request);
+    const starts: number[] = [];
+    stream.on("streamEvent", (event) => {
+      if (event.type === "message_start") starts.push(event.message.usage.input_tokens);
+    });
+    const message = await stream.finalMessage();
+    expect(starts.length).toBe(1);
+    return { input: starts[0]!, message };
+  }
+
+  test("message_start's input_tokens is count_tokens' estimate for the same body when the backend reports usage only at the end", async () => {
+    openai.willReply(reply.sse(sse([chunk({ role: "assistant", content: "" }), chunk({ content: "Hi." }, "stop"), usageChunk(40, 2)])));
+    const request = {
+      model: "local",
+      max_tokens: 100,
+      system: "Be brief.",
+      tools: [WEATHER_TOOL],
+      messages: [{ role: "user" as const, content: "Hello there, how are you today?" }],
+    };
+    const { input, message } = await streamedStart(request);
+    const { model, system, tools, messages } = request;
+    expect(input).toBe((await client.messages.countTokens({ model, system, tools, messages })).input_tokens);
+    // The backend's own count still arrives at the end.
+    expect(message.usage.input_tokens).toBe(40);
+  });
+
+  test("message_start's input_tokens is the backend's count when its first chunk carries usage", async () => {
+    const withUsage = (delta: Record<string, unknown>, prompt: number, completion: number, finish: string | null = null) => ({
+      ...chunk(delta, finish),
+      usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+    });
+    // Continuous usage (vLLM's continuous_usage_stats): every chunk counts the prompt.
+    openai.willReply(reply.sse(sse([withUsage({ role: "assistant", content: "" }, 77, 0), withUsage({ content: "Hi." }, 77, 2, "stop")])));
+    const { input, message } = await streamedStart({ model: "local", max_tokens: 100, messages: [{ role: "user", content: "Hello" }] });
+    expect(input).toBe(77);
+    expect(message.usage).toMatchObject({ input_tokens: 77, output_tokens: 2 });
+  });
+
   test("tool use over two turns: tool_result blocks become tool messages, the text after them a user message", async () => {
     openai.willReply(
       reply.json({
