@@ -24,6 +24,7 @@ const isSuccess = (status: number) => status >= 200 && status < 300;
 
 /** A native Messages stream passed on byte for byte, its usage read on the way. */
 class NativeStream implements StreamWatch {
+  readonly endsBrokenStreams = true;
   private readonly reader = new SseReader();
   private input: Record<string, unknown> = {};
   private error: ProxyError | null = null;
@@ -35,7 +36,7 @@ class NativeStream implements StreamWatch {
 
   flush(broken?: boolean): Uint8Array | null {
     this.read(this.reader.end());
-    // A cut body: Anthropic's error event, which the SDKs throw on (they ignore the relay's OpenAI-shaped one).
+    // A cut body ends with Anthropic's error event, which the SDKs throw on (the relay adds no OpenAI-shaped one).
     return broken && !this.error ? encoder.encode(brokenEvent()) : null;
   }
 
@@ -91,6 +92,8 @@ class NativeAnswer implements AnswerTranslator {
 
 /** A chat stream (relayed by an OpenAI-format backend, or translated by the target's adapter) as a Messages stream. */
 class TranslatedStream implements StreamWatch {
+  readonly endsBrokenStreams = true;
+
   constructor(
     private readonly translator: ChatToMessagesStream,
     private readonly inner: StreamWatch | undefined,

@@ -68,6 +68,8 @@ beforeAll(async () => {
         azure: { provider: "azure", url: openai.url, apiKey: OPENAI_KEY, actualModelName: "gpt-dep", apiVersion: "2024-10-21" },
         limited: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model" },
         stalling: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model", timeouts: SLOW_TIMEOUTS },
+        // An Anthropic backend (played by the scriptable mock) whose streams may stall.
+        "claude-stalling": { provider: "anthropic", url: openai.url, apiKey: OPENAI_KEY, actualModelName: "claude-x", timeouts: SLOW_TIMEOUTS },
         flash: { provider: "gemini", url: gemini.url, apiKey: GEMINI_KEY, actualModelName: "gemini-3-flash-preview" },
         // Two providers behind one id, taken in turn.
         mixed: {
@@ -509,6 +511,34 @@ describe("the gateway over Messages traffic", () => {
     const error = await stream.finalMessage().catch((e) => e);
     expect(error).toBeInstanceOf(Anthropic.APIError);
     expect(String(error.message)).toContain("broke off");
+  });
+
+  /** A streamed Messages request's whole body, as the client got it. */
+  const streamedText = async (model: string) => {
+    const response = await fetch(proxy.url("/v1/messages"), {
+      method: "POST",
+      headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model, max_tokens: 10, stream: true, messages: [{ role: "user", content: "Hi" }] }),
+    });
+    expect(response.status).toBe(200);
+    return response.text();
+  };
+  const BROKEN_EVENT = `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "api_error", message: "The backend's answer broke off mid-stream" } })}\n\n`;
+
+  test("a stream that breaks off ends with Anthropic's error event only, not also an OpenAI-shaped one: translated", async () => {
+    openai.willReply(reply.sse(sse([chunk({ role: "assistant", content: "" }), chunk({ content: "partial" })]), { stallAfter: 2 }));
+    const text = await streamedText("stalling");
+    expect(text).toContain("partial");
+    expect(text.endsWith(BROKEN_EVENT)).toBe(true);
+    expect(text.split("event: error").length).toBe(2);
+    expect(text).not.toContain('data: {"error"');
+  });
+
+  test("a stream that breaks off ends with Anthropic's error event only, not also an OpenAI-shaped one: native", async () => {
+    const events = streamEvents({ content: [{ type: "text", text: "Cut off in the middle" }] }, "claude-x");
+    openai.willReply(reply.sse(events, { stallAfter: 4 }));
+    expect(await streamedText("claude-stalling")).toBe(events.slice(0, 4).join("") + BROKEN_EVENT);
+    expect(openai.last.pathname).toBe("/v1/messages");
   });
 });
 
