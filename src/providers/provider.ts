@@ -114,8 +114,9 @@ export interface ProviderAdapter {
 
 /** The 400 for an operation a translating adapter has no translation for: no backend call is made. */
 export function unsupportedOperation(provider: string, target: Target, operation: string): ProxyError {
+  const article = /^[aeiou]/.test(provider) ? "an" : "a";
   return invalidRequest(
-    `Model '${target.modelId}' is served by a ${provider} backend, which has no translation for /v1/${operation}`,
+    `Model '${target.modelId}' is served by ${article} ${provider} backend, which has no translation for /v1/${operation}`,
     null,
     "unsupported_endpoint",
   );

@@ -335,7 +335,7 @@ describe("operations with no Anthropic translation", () => {
       await expectOpenAIError(await postJson(proxy.url(path), body), 400, {
         type: "invalid_request_error",
         code: "unsupported_endpoint",
-        messageIncludes: ["anthropic", path],
+        messageIncludes: ["served by an anthropic backend", path],
       });
       expect(anthropic.requests).toHaveLength(0);
     });

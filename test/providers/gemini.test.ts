@@ -235,7 +235,10 @@ describe("operations with no Gemini translation", () => {
   ];
   for (const [path, body] of routes) {
     test(`${path}: 400 naming the provider, no backend call`, async () => {
-      await expectOpenAIError(await postJson(proxy.url(path), body), 400, { code: "unsupported_endpoint", messageIncludes: ["gemini", path] });
+      await expectOpenAIError(await postJson(proxy.url(path), body), 400, {
+        code: "unsupported_endpoint",
+        messageIncludes: ["served by a gemini backend", path],
+      });
       expect(gemini.requests).toHaveLength(0);
     });
   }
