@@ -2,7 +2,8 @@
 // to the proxy, which relays natively to the strict Anthropic mock, and translates to chat
 // completions for an OpenAI-compatible mock and for the Gemini mock. messages.create,
 // messages.stream().finalMessage() (the SDK throws on events out of Anthropic's order), tool use over
-// two turns, countTokens, and errors in Anthropic's shape.
+// two turns, countTokens (also on a model mixing providers), native streams byte for byte, streams
+// that break off, and errors in Anthropic's shape.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { anthropicReply, cut, startMockAnthropic, streamEvents, type MockAnthropic } from "../support/mock-anthropic";
@@ -15,6 +16,9 @@ import { registerSecret } from "../support/transcript";
 const ANTHROPIC_KEY = registerSecret("sk-ant-messages-test-0123456789-SECRET", "messages test: anthropic backend key");
 const OPENAI_KEY = registerSecret("sk-oai-messages-test-0123456789-SECRET", "messages test: openai backend key");
 const GEMINI_KEY = registerSecret("AIzaSy-messages-test-0123456789-SECRET", "messages test: gemini backend key");
+/** A client key that may use only the `local` model. */
+const LOCAL_ONLY_KEY = "client-key-local-only-messages";
+const MAX_BODY_BYTES = 256 * 1024;
 
 let anthropic: MockAnthropic;
 let openai: MockBackend;
@@ -51,7 +55,11 @@ beforeAll(async () => {
   gemini = startMockGemini(GEMINI_KEY);
   proxy = await startProxy(
     {
-      clientKeys: [{ key: CLIENT_KEY, name: "messages-client" }],
+      clientKeys: [
+        { key: CLIENT_KEY, name: "messages-client" },
+        { key: LOCAL_ONLY_KEY, name: "local-only", models: ["local"] },
+      ],
+      maxBodyBytes: MAX_BODY_BYTES,
       limits: { perModel: { limited: { rpm: 1 } } },
       endpoints: {
         claude: { provider: "anthropic", url: anthropic.url, apiKey: ANTHROPIC_KEY, actualModelName: "claude-sonnet-4-5" },
@@ -309,6 +317,32 @@ describe("an OpenAI-compatible target: translated to chat completions", () => {
     const { response } = await stream.withResponse();
     const row = await usageRow(proxy, await requestEnded(proxy, response));
     expect(row).toMatchObject({ model: "local", prompt_tokens: 40, completion_tokens: 12 });
+  });
+
+  test("an image given by URL reaches the backend as an image_url part with that URL", async () => {
+    const url = "https://example.com/cat.png?size=large&v=2";
+    await client.messages.create({
+      model: "local",
+      max_tokens: 20,
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "image", source: { type: "url", url } },
+            { type: "text", text: "What is this?" },
+          ],
+        },
+      ],
+    });
+    expect(openai.last.json().messages).toEqual([
+      {
+        role: "user",
+        content: [
+          { type: "image_url", image_url: { url } },
+          { type: "text", text: "What is this?" },
+        ],
+      },
+    ]);
   });
 
   /** `message_start`'s input_tokens of a streamed request, and the stream's final message. */
@@ -619,6 +653,54 @@ describe("errors in Anthropic's shape", () => {
     });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ type: "message", content: [{ type: "text", text: "hello from oai" }] });
+  });
+
+  test("a model the key may not use is a 403 permission_error", async () => {
+    const limited = new Anthropic({ baseURL: proxy.url(""), apiKey: LOCAL_ONLY_KEY, maxRetries: 0 });
+    const error = await limited.messages.create({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(error).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect(error.error).toMatchObject({ type: "error", error: { type: "permission_error" } });
+    const counted = await limited.messages.countTokens({ model: "claude", messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(counted).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect(anthropic.requests.length).toBe(0);
+  });
+
+  test("a body over maxBodyBytes is a 413 request_too_large", async () => {
+    const huge = "x".repeat(MAX_BODY_BYTES);
+    const error = await client.messages.create({ model: "local", max_tokens: 10, messages: [{ role: "user", content: huge }] }).catch((e) => e);
+    expect(error.status).toBe(413);
+    expect(error.error).toMatchObject({ type: "error", error: { type: "request_too_large" } });
+    expect(openai.requests.length).toBe(0);
+  });
+
+  test("a backend's 500 is a 500 api_error with the backend's message, translated or native", async () => {
+    openai.willReply(reply.json({ error: { message: "the GPU fell over", type: "server_error" } }, { status: 500 }));
+    const translated = await client.messages.create({ model: "local", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(translated).toBeInstanceOf(Anthropic.InternalServerError);
+    expect(translated.status).toBe(500);
+    expect(translated.error).toEqual({ type: "error", error: { type: "api_error", message: "the GPU fell over" } });
+    anthropic.willReply(anthropicReply.error(500, "api_error", "Internal server error"));
+    const native = await client.messages.create({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(native.status).toBe(500);
+    expect(native.error).toMatchObject({ type: "error", error: { type: "api_error", message: "Internal server error" } });
+  });
+
+  test("count_tokens without /v1 too", async () => {
+    const response = await fetch(proxy.url("/messages/count_tokens"), {
+      method: "POST",
+      headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude", messages: [{ role: "user", content: "Hi" }] }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ input_tokens: expect.any(Number) });
+    expect(anthropic.last.path).toBe("/v1/messages/count_tokens");
+    const invalid = await fetch(proxy.url("/messages/count_tokens"), {
+      method: "POST",
+      headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "local" }),
+    });
+    expect(invalid.status).toBe(400);
+    expect(await invalid.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
   });
 
   test("a backend's error is in Anthropic's shape with its status; other routes keep OpenAI's", async () => {
