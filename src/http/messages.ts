@@ -1,6 +1,4 @@
 import { Elysia, t } from "elysia";
-import { jsonResponse } from "../lib/json-response";
-import { estimateInputTokens } from "../providers/anthropic/inbound";
 import type { MessagesCall } from "../providers/provider";
 import { readJsonObject } from "../upstream/json-body";
 import { clientAccess } from "./client-access";
@@ -75,10 +73,7 @@ export const messagesRoutes = ({ configs, catalogs, dispatcher, observe, keys }:
       ({ body, request, catalog, config, client, record, limitUser }) => {
         const posted = { body, request, catalog, config, client, record, limitUser };
         const model = resolveModel(posted.catalog, posted.body.model, posted.client, posted.record);
-        // Only Anthropic backends count; for the others, the documented estimate (inbound.ts).
-        if (!model.targets.some((target) => target.provider === "anthropic")) {
-          return jsonResponse(JSON.stringify({ input_tokens: estimateInputTokens(posted.body) }));
-        }
+        // An Anthropic target counts; any other answers the documented estimate, without a backend call (providers/messages.ts).
         return dispatcher.dispatch(postedModelRequest(posted, model, messagesCall(posted, "messages/count_tokens"), false));
       },
       {

@@ -16,7 +16,7 @@ import {
   usageOfMessages,
 } from "./anthropic/inbound";
 import { SseReader } from "./anthropic/sse";
-import type { AnswerTranslator, ChatCall, MessagesCall, Outgoing, ProviderAdapter, StreamWatch } from "./provider";
+import type { AnswerTranslator, ChatCall, LocalAnswer, MessagesCall, Outgoing, ProviderAdapter, StreamWatch } from "./provider";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -24,6 +24,7 @@ const isSuccess = (status: number) => status >= 200 && status < 300;
 
 /** A native Messages stream passed on byte for byte, its usage read on the way. */
 class NativeStream implements StreamWatch {
+  readonly endsBrokenStreams = true;
   private readonly reader = new SseReader();
   private input: Record<string, unknown> = {};
   private error: ProxyError | null = null;
@@ -35,7 +36,7 @@ class NativeStream implements StreamWatch {
 
   flush(broken?: boolean): Uint8Array | null {
     this.read(this.reader.end());
-    // A cut body: Anthropic's error event, which the SDKs throw on (they ignore the relay's OpenAI-shaped one).
+    // A cut body ends with Anthropic's error event, which the SDKs throw on (the relay adds no OpenAI-shaped one).
     return broken && !this.error ? encoder.encode(brokenEvent()) : null;
   }
 
@@ -91,6 +92,8 @@ class NativeAnswer implements AnswerTranslator {
 
 /** A chat stream (relayed by an OpenAI-format backend, or translated by the target's adapter) as a Messages stream. */
 class TranslatedStream implements StreamWatch {
+  readonly endsBrokenStreams = true;
+
   constructor(
     private readonly translator: ChatToMessagesStream,
     private readonly inner: StreamWatch | undefined,
@@ -178,18 +181,12 @@ function nativeOutgoing(call: MessagesCall, target: Target): Outgoing {
 /**
  * One try's backend request for a Messages call: native to an Anthropic target; for any other, the
  * chat completion the target's adapter makes of it, answered back in Anthropic's shape.
- * `count_tokens` has no translation: only Anthropic targets count (the route estimates for others).
+ * `count_tokens` has no chat translation: only Anthropic targets count, any other answers the
+ * documented estimate itself (so a model mixing providers, or falling back from Claude, still counts).
  */
-export function messagesOutgoing(adapter: ProviderAdapter, call: MessagesCall, target: Target): Outgoing {
+export function messagesOutgoing(adapter: ProviderAdapter, call: MessagesCall, target: Target): Outgoing | LocalAnswer {
   if (target.provider === "anthropic") return nativeOutgoing(call, target);
-  if (call.operation !== "messages") {
-    throw new ProxyError(
-      400,
-      `Model '${target.modelId}' is served by a ${target.provider} backend, which cannot count tokens`,
-      "invalid_request_error",
-      "unsupported_endpoint",
-    );
-  }
+  if (call.operation === "messages/count_tokens") return { local: JSON.stringify({ input_tokens: estimateInputTokens(call.body) }) };
   const chat = toChatRequest(call.body, target.actualModelName);
   if (!target.streamUsage) delete chat.stream_options;
   const chatCall: ChatCall = {

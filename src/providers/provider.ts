@@ -45,8 +45,8 @@ export interface RelayCall extends CallBase {
 
 /**
  * `POST /v1/messages` or `/v1/messages/count_tokens` (Anthropic's Messages API), its JSON body
- * parsed: relayed natively to an Anthropic backend, translated to a chat completion for any other
- * (messages.ts), never handed to an adapter's own `outgoing`.
+ * parsed: relayed natively to an Anthropic backend, translated to a chat completion (or, to count
+ * tokens, estimated) for any other (messages.ts), never handed to an adapter's own `outgoing`.
  */
 export interface MessagesCall extends CallBase {
   readonly kind: "messages";
@@ -67,6 +67,15 @@ export interface Outgoing {
    * backend speaks OpenAI's, whose answers are relayed byte for byte.
    */
   readonly answer?: AnswerTranslator;
+}
+
+/**
+ * A try answered without a backend call: what the proxy knows to say for an operation the target's
+ * wire format lacks (a Messages `count_tokens` estimate). No backend is judged, nothing is relayed.
+ */
+export interface LocalAnswer {
+  /** The JSON body of the 200 answer. */
+  readonly local: string;
 }
 
 /**
@@ -105,8 +114,9 @@ export interface ProviderAdapter {
 
 /** The 400 for an operation a translating adapter has no translation for: no backend call is made. */
 export function unsupportedOperation(provider: string, target: Target, operation: string): ProxyError {
+  const article = /^[aeiou]/.test(provider) ? "an" : "a";
   return invalidRequest(
-    `Model '${target.modelId}' is served by a ${provider} backend, which has no translation for /v1/${operation}`,
+    `Model '${target.modelId}' is served by ${article} ${provider} backend, which has no translation for /v1/${operation}`,
     null,
     "unsupported_endpoint",
   );

@@ -5,10 +5,11 @@ import type { Model, ProviderKind, Target } from "../model/model";
 import { ProxyError } from "../model/errors";
 import { LimitRefusal } from "../limits/headers";
 import { UNLIMITED, type Admission, type Limiter } from "../limits/limiter";
+import { jsonResponse } from "../lib/json-response";
 import { sleep } from "../lib/sleep";
 import type { RequestRecord } from "../observe/record";
 import { messagesOutgoing } from "../providers/messages";
-import type { AnswerTranslator, ClientCall, MessagesCall, Outgoing, ProviderAdapter } from "../providers/provider";
+import type { AnswerTranslator, ClientCall, LocalAnswer, MessagesCall, Outgoing, ProviderAdapter } from "../providers/provider";
 import type { TargetLease } from "../targets/lease";
 import type { TargetStates } from "../targets/target-states";
 import { clientClosed, ConnectionDropped, discard, relay, send, type Sent } from "../upstream/forward";
@@ -148,9 +149,9 @@ export class Dispatch {
     const { record } = request;
     const provider = deps.providers[target.provider];
     if (provider.prepare && request.call.kind !== "messages") await provider.prepare(request.call);
-    let outgoing: Outgoing;
+    let plan: Outgoing | LocalAnswer;
     try {
-      outgoing = this.outgoing(provider, target);
+      plan = this.outgoing(provider, target);
     } catch (error) {
       // A call this backend's format cannot express: its 400, sent nowhere. When an earlier try
       // (of a model this one is a fallback of, or of another target) already failed, that failure
@@ -158,6 +159,8 @@ export class Dispatch {
       if (this.lastReply || this.lastError) return TRY_ELSEWHERE;
       throw error;
     }
+    if ("local" in plan) return { response: this.answerLocally(model, target, plan) };
+    let outgoing = plan;
     const lease = deps.states.lease(target, model, Date.now());
     this.dropLastReply();
     let sent: Sent | null = null;
@@ -167,7 +170,8 @@ export class Dispatch {
     for (let fresh = false; sent === null; fresh = true) {
       this.tries++;
       this.servedBy = `${model.id}/${target.name}`;
-      if (fresh) outgoing = this.outgoing(provider, target);
+      // The same call to the same target is planned the same way: a backend request again.
+      if (fresh) outgoing = this.outgoing(provider, target) as Outgoing;
       started = performance.now();
       record.fetchStartMs ??= started - record.startMono;
       try {
@@ -217,10 +221,24 @@ export class Dispatch {
     return { retryAfterMs: askedMs };
   }
 
-  /** The backend request of one try; a Messages call is relayed or translated the same way for every adapter. */
-  private outgoing(provider: ProviderAdapter, target: Target): Outgoing {
+  /** The backend request of one try; a Messages call is relayed, translated or answered locally the same way for every adapter. */
+  private outgoing(provider: ProviderAdapter, target: Target): Outgoing | LocalAnswer {
     const { call } = this.request;
     return call.kind === "messages" ? messagesOutgoing(provider, call, target) : provider.outgoing(call, target);
+  }
+
+  /**
+   * A try the seam answered itself: no backend call, so no lease, no judgement and nothing relayed.
+   * It beats any earlier failure, which is dropped; the request ends with it, using no tokens.
+   */
+  private answerLocally(model: Model, target: Target, answer: LocalAnswer): Response {
+    const { record } = this.request;
+    this.dropLastReply();
+    this.servedBy = `${model.id}/${target.name}`;
+    record.servedModel = target.modelId;
+    record.servedTarget = target.name;
+    this.admission.end(null, null);
+    return jsonResponse(answer.local, 200, this.servedHeaders());
   }
 
   /**

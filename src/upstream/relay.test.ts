@@ -66,6 +66,21 @@ describe("relayBody", () => {
     expect(await rest(reader)).toBe(errorEvent(lostError()));
   });
 
+  test("a filter whose format has its own error event ends a broken stream with it; the relay adds none of its own", async () => {
+    const ownEvent = "event: error\ndata: {}\n\n";
+    const filter = (endsBrokenStreams: boolean) => ({
+      endsBrokenStreams,
+      pass: (chunk: Uint8Array) => chunk,
+      flush: (broken?: boolean) => (broken ? encoder.encode(ownEvent) : null),
+    });
+    for (const ends of [true, false]) {
+      const { body, controller } = backendBody();
+      controller.enqueue(encoder.encode("data: 1\n\n"));
+      const text = await rest(relayBody(body, options({ filter: filter(ends) })).getReader());
+      expect(text).toBe(`data: 1\n\n${ownEvent}${ends ? "" : errorEvent(idleError())}`);
+    }
+  });
+
   test("a body that is not an event stream is cut with the error instead (no bytes can be added)", async () => {
     const { body, controller } = backendBody();
     controller.enqueue(encoder.encode('{"partial":'));

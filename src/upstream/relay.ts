@@ -18,8 +18,13 @@ export interface RelayOptions {
 /** Reads (and may take bytes out of, or rewrite) a relayed body; whatever it holds back is flushed at the end. */
 export interface ChunkFilter {
   pass(chunk: Uint8Array): Uint8Array;
-  /** `broken`: the body did not end cleanly (the relay sends its own error event after what this returns). */
+  /**
+   * `broken`: the body did not end cleanly. The relay sends its own (OpenAI-shaped) error event
+   * after what this returns, unless the filter `endsBrokenStreams` itself.
+   */
   flush(broken?: boolean): Uint8Array | null;
+  /** The client's wire format has an error event of its own, which `flush(true)` ends a broken stream with. */
+  readonly endsBrokenStreams?: boolean;
   /** An error the stream itself reported (a translated stream's error event, or a cut it noticed): the body ends as failed. */
   failure?(): ProxyError | null;
 }
@@ -30,8 +35,8 @@ export type BodyEnd = "complete" | "client_aborted" | ProxyError;
 /**
  * Relays a backend body chunk by chunk, unchanged and unbuffered. When the backend falls silent
  * longer than `idleMs`, or its connection breaks, after bytes were sent (the status can no longer
- * change) an event stream gets a final `data: {"error":...}` event and a clean end, so no client
- * hangs. Cancelling the relay (the client went away) cancels the backend body at once.
+ * change) an event stream gets a final error event (`data: {"error":...}`, or the filter's own) and
+ * a clean end, so no client hangs. Cancelling the relay (the client went away) cancels the backend body at once.
  */
 export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOptions): ReadableStream<Uint8Array> {
   const reader = body.getReader();
@@ -94,7 +99,7 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
         controller.write(rest);
       }
       const reported = cancelled || failure ? null : (filter?.failure?.() ?? null);
-      if (failure && !cancelled && options.eventStream) {
+      if (failure && !cancelled && options.eventStream && !filter?.endsBrokenStreams) {
         const event = encoder.encode(sseErrorEvent(failure));
         sent += event.byteLength;
         controller.write(event);

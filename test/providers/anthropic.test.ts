@@ -1,8 +1,8 @@
 // provider "anthropic", black box: the official openai SDK talks to the proxy, which talks to the
 // strict mock Anthropic backend (it refuses what the real API refuses) over real HTTP. Chat whole
 // and streamed, a three-turn tool conversation with thinking, images, errors and 529, a fallback to
-// an OpenAI-compatible backend, usage rows and metrics from translated answers, aliases, the 400 for
-// operations with no translation, and no key in any log line.
+// an OpenAI-compatible backend, usage rows, metrics and a tpm limit fed by translated answers,
+// aliases, the 400 for operations with no translation, and no key in any log line.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { chatBody, expectOpenAIError, postJson, readBody } from "../support/http";
@@ -52,7 +52,10 @@ beforeAll(async () => {
         backup: { url: backup.url, apiKey: BACKUP_KEY, actualModelName: "backup-model" },
         // An OpenAI-compatible model falling back to Claude.
         "oai-first": { url: backup.url, apiKey: BACKUP_KEY, actualModelName: "first-model", fallbacks: ["claude"] },
+        // Under a tokens-per-minute limit.
+        "claude-tpm": { provider: "anthropic", url: anthropic.url, apiKey: ANTHROPIC_KEY, actualModelName: "claude-haiku-4-5" },
       },
+      limits: { perModel: { "claude-tpm": { tpm: 30 } } },
     },
     { label: "anthropic provider proxy log" },
   );
@@ -332,7 +335,7 @@ describe("operations with no Anthropic translation", () => {
       await expectOpenAIError(await postJson(proxy.url(path), body), 400, {
         type: "invalid_request_error",
         code: "unsupported_endpoint",
-        messageIncludes: ["anthropic", path],
+        messageIncludes: ["served by an anthropic backend", path],
       });
       expect(anthropic.requests).toHaveLength(0);
     });
@@ -369,7 +372,7 @@ describe("aliases", () => {
       expect(anthropic.last.body.model).toBe("claude-sonnet-4-5");
     }
     const models = await (await fetch(proxy.url("/v1/models"), { headers: { authorization: `Bearer ${CLIENT_KEY}` } })).json();
-    expect(models.data.map((model: { id: string }) => model.id)).toEqual(["claude", "claude-retry", "claude-fb", "backup", "oai-first"]);
+    expect(models.data.map((model: { id: string }) => model.id)).toEqual(["claude", "claude-retry", "claude-fb", "backup", "oai-first", "claude-tpm"]);
     await expectOpenAIError(await postJson(proxy.url("/v1/chat/completions"), chatBody("claude-opus-9")), 404, { code: "model_not_found" });
   });
 });
@@ -404,6 +407,21 @@ describe("usage and metrics from translated answers", () => {
     const tokens = (type: string) => Number(new RegExp(`^cm_proxy_tokens_total\\{model="claude",type="${type}"\\} (\\d+)$`, "m").exec(metrics)?.[1]);
     expect(tokens("prompt")).toBeGreaterThanOrEqual(63);
     expect(tokens("completion")).toBeGreaterThanOrEqual(9);
+  });
+});
+
+describe("limits over translated answers", () => {
+  test("tpm: a stream's translated usage is charged at its end, so the next request is refused with a 429", async () => {
+    anthropic.willReply(anthropicReply.text("Spends the minute.", { usage: { input_tokens: 25, output_tokens: 10 } }));
+    const first = await postJson(proxy.url("/v1/chat/completions"), chatBody("claude-tpm", { stream: true }));
+    expect(first.status).toBe(200);
+    expect(first.headers.get("x-ratelimit-remaining-tokens")).toBe("30");
+    expect((await readBody(first)).text).toContain("[DONE]");
+    expect(await usageRow(proxy, await requestEnded(proxy, first))).toMatchObject({ model: "claude-tpm", total_tokens: 35 });
+    const second = await postJson(proxy.url("/v1/chat/completions"), chatBody("claude-tpm"));
+    await expectOpenAIError(second, 429, { code: "rate_limit_exceeded" });
+    expect(second.headers.get("x-ratelimit-remaining-tokens")).toBe("0");
+    expect(anthropic.requests.length).toBe(1);
   });
 });
 

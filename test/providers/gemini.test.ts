@@ -1,8 +1,9 @@
 // provider "gemini", black box: the official openai SDK talks to the proxy, which talks to the
 // strict mock Gemini backend (it refuses what the real API refuses) over real HTTP. Chat whole and
 // streamed, a three-turn tool conversation whose thought signatures ride in the tool-call ids,
-// images, embeddings through batchEmbedContents, errors, usage rows from translated answers, the
-// 400 for operations with no translation, and no key in the URL or any log line.
+// images, embeddings through batchEmbedContents, errors, usage rows and a dollar budget fed by
+// translated answers, the 400 for operations with no translation, and no key in the URL or any log
+// line.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { signatureOf } from "../../src/providers/gemini/tool-call-id";
@@ -26,7 +27,16 @@ beforeAll(async () => {
       endpoints: {
         flash: { displayName: "Gemini 3 Flash", provider: "gemini", url: gemini.url, apiKey: GEMINI_KEY, actualModelName: "gemini-3-flash-preview" },
         embed: { provider: "gemini", url: gemini.url, apiKey: GEMINI_KEY, actualModelName: "gemini-embedding-001", aliases: ["text-embedding-*"] },
+        // A cent a token, under a daily budget of five cents.
+        "flash-budget": {
+          provider: "gemini",
+          url: gemini.url,
+          apiKey: GEMINI_KEY,
+          actualModelName: "gemini-3-flash-preview",
+          price: { inputPerMTok: 10_000, outputPerMTok: 10_000 },
+        },
       },
+      limits: { perModel: { "flash-budget": { usdPerDay: 0.05 } } },
     },
     { label: "gemini provider proxy log" },
   );
@@ -225,10 +235,27 @@ describe("operations with no Gemini translation", () => {
   ];
   for (const [path, body] of routes) {
     test(`${path}: 400 naming the provider, no backend call`, async () => {
-      await expectOpenAIError(await postJson(proxy.url(path), body), 400, { code: "unsupported_endpoint", messageIncludes: ["gemini", path] });
+      await expectOpenAIError(await postJson(proxy.url(path), body), 400, {
+        code: "unsupported_endpoint",
+        messageIncludes: ["served by a gemini backend", path],
+      });
       expect(gemini.requests).toHaveLength(0);
     });
   }
+});
+
+describe("limits over translated answers", () => {
+  test("usdPerDay: a whole answer's translated usage is priced and charged, so the next request is refused with a 429", async () => {
+    gemini.willReply(geminiReply.text("Spends the day.", { usage: mockUsage(7, 3) }));
+    const first = await postJson(proxy.url("/v1/chat/completions"), chatBody("flash-budget"));
+    expect(first.status).toBe(200);
+    await first.text();
+    expect(await usageRow(proxy, await requestEnded(proxy, first))).toMatchObject({ model: "flash-budget", prompt_tokens: 7, completion_tokens: 3 });
+    const second = await postJson(proxy.url("/v1/chat/completions"), chatBody("flash-budget"));
+    const error = await expectOpenAIError(second, 429, { code: "insufficient_quota" });
+    expect(error.message).toContain("$0.05 per day");
+    expect(gemini.requests.length).toBe(1);
+  });
 });
 
 describe("usage and keys", () => {

@@ -2,10 +2,11 @@
 // to the proxy, which relays natively to the strict Anthropic mock, and translates to chat
 // completions for an OpenAI-compatible mock and for the Gemini mock. messages.create,
 // messages.stream().finalMessage() (the SDK throws on events out of Anthropic's order), tool use over
-// two turns, countTokens, and errors in Anthropic's shape.
+// two turns, countTokens (also on a model mixing providers), native streams byte for byte, streams
+// that break off, and errors in Anthropic's shape.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
-import { anthropicReply, startMockAnthropic, type MockAnthropic } from "../support/mock-anthropic";
+import { anthropicReply, cut, startMockAnthropic, streamEvents, type MockAnthropic } from "../support/mock-anthropic";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { geminiReply, mockUsage, startMockGemini, type MockGemini } from "../support/mock-gemini";
 import { CLIENT_KEY, removeTempDirs, SLOW_TIMEOUTS, startProxy, type ProxyHandle } from "../support/proxy";
@@ -15,6 +16,9 @@ import { registerSecret } from "../support/transcript";
 const ANTHROPIC_KEY = registerSecret("sk-ant-messages-test-0123456789-SECRET", "messages test: anthropic backend key");
 const OPENAI_KEY = registerSecret("sk-oai-messages-test-0123456789-SECRET", "messages test: openai backend key");
 const GEMINI_KEY = registerSecret("AIzaSy-messages-test-0123456789-SECRET", "messages test: gemini backend key");
+/** A client key that may use only the `local` model. */
+const LOCAL_ONLY_KEY = "client-key-local-only-messages";
+const MAX_BODY_BYTES = 256 * 1024;
 
 let anthropic: MockAnthropic;
 let openai: MockBackend;
@@ -51,7 +55,11 @@ beforeAll(async () => {
   gemini = startMockGemini(GEMINI_KEY);
   proxy = await startProxy(
     {
-      clientKeys: [{ key: CLIENT_KEY, name: "messages-client" }],
+      clientKeys: [
+        { key: CLIENT_KEY, name: "messages-client" },
+        { key: LOCAL_ONLY_KEY, name: "local-only", models: ["local"] },
+      ],
+      maxBodyBytes: MAX_BODY_BYTES,
       limits: { perModel: { limited: { rpm: 1 } } },
       endpoints: {
         claude: { provider: "anthropic", url: anthropic.url, apiKey: ANTHROPIC_KEY, actualModelName: "claude-sonnet-4-5" },
@@ -68,7 +76,17 @@ beforeAll(async () => {
         azure: { provider: "azure", url: openai.url, apiKey: OPENAI_KEY, actualModelName: "gpt-dep", apiVersion: "2024-10-21" },
         limited: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model" },
         stalling: { url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model", timeouts: SLOW_TIMEOUTS },
+        // An Anthropic backend (played by the scriptable mock) whose streams may stall.
+        "claude-stalling": { provider: "anthropic", url: openai.url, apiKey: OPENAI_KEY, actualModelName: "claude-x", timeouts: SLOW_TIMEOUTS },
         flash: { provider: "gemini", url: gemini.url, apiKey: GEMINI_KEY, actualModelName: "gemini-3-flash-preview" },
+        // Two providers behind one id, taken in turn.
+        mixed: {
+          strategy: "round-robin",
+          targets: [
+            { name: "mixed-oai", url: openai.url, apiKey: OPENAI_KEY, actualModelName: "oai-model" },
+            { name: "mixed-claude", provider: "anthropic", url: anthropic.url, apiKey: ANTHROPIC_KEY, actualModelName: "claude-sonnet-4-5" },
+          ],
+        },
       },
     },
     { label: "messages proxy log" },
@@ -131,6 +149,36 @@ describe("an Anthropic target: relayed natively", () => {
     const { response } = await stream.withResponse();
     const row = await usageRow(proxy, await requestEnded(proxy, response));
     expect(row).toMatchObject({ model: "claude", prompt_tokens: 9, completion_tokens: 7 });
+  });
+
+  test("a stream is relayed byte for byte: the client gets exactly the backend's bytes (escaped characters, chunks cut inside characters)", async () => {
+    const events = streamEvents(
+      {
+        content: [
+          { type: "thinking", thinking: "Grübeln über 👋 und 日本語." },
+          { type: "text", text: "Grüße 👋 aus Köln — 日本語も。" },
+          { type: "tool_use", id: "toolu_01", name: "get_weather", input: { city: "Zürich" } },
+        ],
+        pings: true,
+        usage: { input_tokens: 9, cache_read_input_tokens: 3, output_tokens: 7 },
+      },
+      "claude-sonnet-4-5",
+    );
+    // Every other event with its characters escaped, as an ASCII-only JSON encoder writes them, the
+    // rest as UTF-8 cut into 7-byte chunks: a relay that re-serialized events, or decoded and
+    // re-encoded chunks, would change bytes.
+    const escaped = (text: string) => text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    const body = events.map((event, i) => (i % 2 === 1 ? escaped(event) : event)).join("");
+    expect(body).toContain("\\u00fc");
+    expect(body).toContain("ü");
+    anthropic.willReply(anthropicReply.sse(cut(body, 7)));
+    const response = await fetch(proxy.url("/v1/messages"), {
+      method: "POST",
+      headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model: "claude", max_tokens: 2000, stream: true, messages: [{ role: "user", content: "Hi" }] }),
+    });
+    expect(response.status).toBe(200);
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(new TextEncoder().encode(body));
   });
 
   test("tool use over two turns, natively", async () => {
@@ -269,6 +317,72 @@ describe("an OpenAI-compatible target: translated to chat completions", () => {
     const { response } = await stream.withResponse();
     const row = await usageRow(proxy, await requestEnded(proxy, response));
     expect(row).toMatchObject({ model: "local", prompt_tokens: 40, completion_tokens: 12 });
+  });
+
+  test("an image given by URL reaches the backend as an image_url part with that URL", async () => {
+    const url = "https://example.com/cat.png?size=large&v=2";
+    await client.messages.create({
+      model: "local",
+      max_tokens: 20,
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "image", source: { type: "url", url } },
+            { type: "text", text: "What is this?" },
+          ],
+        },
+      ],
+    });
+    expect(openai.last.json().messages).toEqual([
+      {
+        role: "user",
+        content: [
+          { type: "image_url", image_url: { url } },
+          { type: "text", text: "What is this?" },
+        ],
+      },
+    ]);
+  });
+
+  /** `message_start`'s input_tokens of a streamed request, and the stream's final message. */
+  async function streamedStart(request: Anthropic.MessageCreateParamsNonStreaming) {
+    const stream = client.messages.stream(request);
+    const starts: number[] = [];
+    stream.on("streamEvent", (event) => {
+      if (event.type === "message_start") starts.push(event.message.usage.input_tokens);
+    });
+    const message = await stream.finalMessage();
+    expect(starts.length).toBe(1);
+    return { input: starts[0]!, message };
+  }
+
+  test("message_start's input_tokens is count_tokens' estimate for the same body when the backend reports usage only at the end", async () => {
+    openai.willReply(reply.sse(sse([chunk({ role: "assistant", content: "" }), chunk({ content: "Hi." }, "stop"), usageChunk(40, 2)])));
+    const request = {
+      model: "local",
+      max_tokens: 100,
+      system: "Be brief.",
+      tools: [WEATHER_TOOL],
+      messages: [{ role: "user" as const, content: "Hello there, how are you today?" }],
+    };
+    const { input, message } = await streamedStart(request);
+    const { model, system, tools, messages } = request;
+    expect(input).toBe((await client.messages.countTokens({ model, system, tools, messages })).input_tokens);
+    // The backend's own count still arrives at the end.
+    expect(message.usage.input_tokens).toBe(40);
+  });
+
+  test("message_start's input_tokens is the backend's count when its first chunk carries usage", async () => {
+    const withUsage = (delta: Record<string, unknown>, prompt: number, completion: number, finish: string | null = null) => ({
+      ...chunk(delta, finish),
+      usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+    });
+    // Continuous usage (vLLM's continuous_usage_stats): every chunk counts the prompt.
+    openai.willReply(reply.sse(sse([withUsage({ role: "assistant", content: "" }, 77, 0), withUsage({ content: "Hi." }, 77, 2, "stop")])));
+    const { input, message } = await streamedStart({ model: "local", max_tokens: 100, messages: [{ role: "user", content: "Hello" }] });
+    expect(input).toBe(77);
+    expect(message.usage).toMatchObject({ input_tokens: 77, output_tokens: 2 });
   });
 
   test("tool use over two turns: tool_result blocks become tool messages, the text after them a user message", async () => {
@@ -432,6 +546,79 @@ describe("the gateway over Messages traffic", () => {
     expect(error).toBeInstanceOf(Anthropic.APIError);
     expect(String(error.message)).toContain("broke off");
   });
+
+  /** A streamed Messages request's whole body, as the client got it. */
+  const streamedText = async (model: string) => {
+    const response = await fetch(proxy.url("/v1/messages"), {
+      method: "POST",
+      headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({ model, max_tokens: 10, stream: true, messages: [{ role: "user", content: "Hi" }] }),
+    });
+    expect(response.status).toBe(200);
+    return response.text();
+  };
+  const BROKEN_EVENT = `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "api_error", message: "The backend's answer broke off mid-stream" } })}\n\n`;
+
+  test("a stream that breaks off ends with Anthropic's error event only, not also an OpenAI-shaped one: translated", async () => {
+    openai.willReply(reply.sse(sse([chunk({ role: "assistant", content: "" }), chunk({ content: "partial" })]), { stallAfter: 2 }));
+    const text = await streamedText("stalling");
+    expect(text).toContain("partial");
+    expect(text.endsWith(BROKEN_EVENT)).toBe(true);
+    expect(text.split("event: error").length).toBe(2);
+    expect(text).not.toContain('data: {"error"');
+  });
+
+  test("a stream that breaks off ends with Anthropic's error event only, not also an OpenAI-shaped one: native", async () => {
+    const events = streamEvents({ content: [{ type: "text", text: "Cut off in the middle" }] }, "claude-x");
+    openai.willReply(reply.sse(events, { stallAfter: 4 }));
+    expect(await streamedText("claude-stalling")).toBe(events.slice(0, 4).join("") + BROKEN_EVENT);
+    expect(openai.last.pathname).toBe("/v1/messages");
+  });
+});
+
+describe("countTokens on a model that mixes providers, or falls back from Claude", () => {
+  const hello = [{ role: "user" as const, content: "Hello there, how are you?" }];
+  /** The estimate for `hello`, as a model without an Anthropic target answers it. */
+  const estimate = async () => (await client.messages.countTokens({ model: "local", messages: hello })).input_tokens;
+  const count = async (model: string) => {
+    const { data, response } = await client.messages.countTokens({ model, messages: hello }).withResponse();
+    return { tokens: data.input_tokens, servedBy: response.headers.get("x-cm-proxy-served-by") };
+  };
+
+  test("round-robin over an Anthropic and an OpenAI-compatible target: counted by Claude, then estimated, in turn; never a 400", async () => {
+    const expected = await estimate();
+    const counts = [];
+    for (let i = 0; i < 4; i++) counts.push(await count("mixed"));
+    const servedBy = counts.map((c) => c.servedBy);
+    expect(new Set(servedBy)).toEqual(new Set(["mixed/mixed-oai", "mixed/mixed-claude"]));
+    for (let i = 1; i < servedBy.length; i++) expect(servedBy[i]).not.toBe(servedBy[i - 1]!);
+    for (const { tokens, servedBy } of counts) if (servedBy === "mixed/mixed-oai") expect(tokens).toBe(expected);
+    expect(anthropic.requests.map((r) => r.path)).toEqual(["/v1/messages/count_tokens", "/v1/messages/count_tokens"]);
+    expect(anthropic.requests.every((r) => r.body.model === "claude-sonnet-4-5" && r.refusal === null)).toBe(true);
+    expect(openai.requests.length).toBe(0);
+  });
+
+  for (const [status, type] of [
+    [500, "api_error"],
+    [529, "overloaded_error"],
+  ] as const) {
+    test(`Claude answering ${status}: the estimate, from the model's other target and from a fallback model`, async () => {
+      anthropic.willReply(anthropicReply.error(status, type, "Claude cannot count now"));
+      const expected = await estimate();
+      const mixed = [await count("mixed"), await count("mixed")];
+      expect(mixed).toEqual([
+        { tokens: expected, servedBy: "mixed/mixed-oai" },
+        { tokens: expected, servedBy: "mixed/mixed-oai" },
+      ]);
+      // One of the two started at Claude (round-robin), failed there, and was estimated.
+      expect(anthropic.requests.length).toBeGreaterThanOrEqual(1);
+      anthropic.reset();
+      anthropic.willReply(anthropicReply.error(status, type, "Claude cannot count now"));
+      expect(await count("claude-fb")).toEqual({ tokens: expected, servedBy: "local/local#0" });
+      expect(anthropic.requests.length).toBe(1);
+      expect(openai.requests.length).toBe(0);
+    });
+  }
 });
 
 describe("errors in Anthropic's shape", () => {
@@ -466,6 +653,54 @@ describe("errors in Anthropic's shape", () => {
     });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ type: "message", content: [{ type: "text", text: "hello from oai" }] });
+  });
+
+  test("a model the key may not use is a 403 permission_error", async () => {
+    const limited = new Anthropic({ baseURL: proxy.url(""), apiKey: LOCAL_ONLY_KEY, maxRetries: 0 });
+    const error = await limited.messages.create({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(error).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect(error.error).toMatchObject({ type: "error", error: { type: "permission_error" } });
+    const counted = await limited.messages.countTokens({ model: "claude", messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(counted).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect(anthropic.requests.length).toBe(0);
+  });
+
+  test("a body over maxBodyBytes is a 413 request_too_large", async () => {
+    const huge = "x".repeat(MAX_BODY_BYTES);
+    const error = await client.messages.create({ model: "local", max_tokens: 10, messages: [{ role: "user", content: huge }] }).catch((e) => e);
+    expect(error.status).toBe(413);
+    expect(error.error).toMatchObject({ type: "error", error: { type: "request_too_large" } });
+    expect(openai.requests.length).toBe(0);
+  });
+
+  test("a backend's 500 is a 500 api_error with the backend's message, translated or native", async () => {
+    openai.willReply(reply.json({ error: { message: "the GPU fell over", type: "server_error" } }, { status: 500 }));
+    const translated = await client.messages.create({ model: "local", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(translated).toBeInstanceOf(Anthropic.InternalServerError);
+    expect(translated.status).toBe(500);
+    expect(translated.error).toEqual({ type: "error", error: { type: "api_error", message: "the GPU fell over" } });
+    anthropic.willReply(anthropicReply.error(500, "api_error", "Internal server error"));
+    const native = await client.messages.create({ model: "claude", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+    expect(native.status).toBe(500);
+    expect(native.error).toMatchObject({ type: "error", error: { type: "api_error", message: "Internal server error" } });
+  });
+
+  test("count_tokens without /v1 too", async () => {
+    const response = await fetch(proxy.url("/messages/count_tokens"), {
+      method: "POST",
+      headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude", messages: [{ role: "user", content: "Hi" }] }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ input_tokens: expect.any(Number) });
+    expect(anthropic.last.path).toBe("/v1/messages/count_tokens");
+    const invalid = await fetch(proxy.url("/messages/count_tokens"), {
+      method: "POST",
+      headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json" },
+      body: JSON.stringify({ model: "local" }),
+    });
+    expect(invalid.status).toBe(400);
+    expect(await invalid.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
   });
 
   test("a backend's error is in Anthropic's shape with its status; other routes keep OpenAI's", async () => {

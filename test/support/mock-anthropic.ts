@@ -9,7 +9,8 @@
 // are scripted as content blocks and sent in the API's recorded shapes, whole or streamed (pings,
 // input_json_delta pieces, thinking with signature_delta, an error event mid-stream, usage with
 // cache tokens). Thinking signatures are derived from the thinking text, so a replayed block
-// whose text or signature changed is refused, as the real API refuses it.
+// whose text or signature changed is refused, as the real API refuses it. count_tokens counts
+// (a rough count of its own), or answers the scripted error.
 import { RecordingServer } from "./recording-server";
 
 export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "pause_turn" | "refusal";
@@ -46,8 +47,8 @@ export interface MockAnswer {
 export type AnthropicReply =
   | { kind: "answer"; answer: MockAnswer }
   | { kind: "error"; status: number; type: string; message: string; headers?: Record<string, string> }
-  /** A raw SSE body, sent as these chunks whatever the request asked. */
-  | { kind: "sse"; chunks: string[] };
+  /** A raw SSE body, sent as these chunks (cut anywhere, even inside a character) whatever the request asked. */
+  | { kind: "sse"; chunks: (string | Uint8Array)[] };
 
 export const anthropicReply = {
   answer: (answer: MockAnswer): AnthropicReply => ({ kind: "answer", answer }),
@@ -62,7 +63,7 @@ export const anthropicReply = {
     message,
     headers,
   }),
-  sse: (chunks: string[]): AnthropicReply => ({ kind: "sse", chunks }),
+  sse: (chunks: (string | Uint8Array)[]): AnthropicReply => ({ kind: "sse", chunks }),
 };
 
 export interface AnthropicRequest {
@@ -543,10 +544,11 @@ export class MockAnthropic extends RecordingServer<AnthropicRequest, Script> {
     };
     this.requests.push(recorded);
     if (refusal) return Response.json(errorBody(refusal.type, refusal.message), { status: refusal.status });
-    if (endpoint === "count_tokens") return Response.json({ input_tokens: Math.max(1, Math.ceil(JSON.stringify((body as any).messages).length / 4)) });
-
     const script = this.script ?? anthropicReply.text("Hello from mock Anthropic");
     const reply = typeof script === "function" ? script(recorded) : script;
+    // count_tokens counts, unless the script says the API fails (an overload hits both endpoints).
+    if (endpoint === "count_tokens" && reply.kind !== "error")
+      return Response.json({ input_tokens: Math.max(1, Math.ceil(JSON.stringify((body as any).messages).length / 4)) });
     const model = (body as { model: string }).model;
     switch (reply.kind) {
       case "error":
@@ -564,7 +566,8 @@ export class MockAnthropic extends RecordingServer<AnthropicRequest, Script> {
   }
 }
 
-function cut(text: string, size: number): Uint8Array[] {
+/** `text`'s UTF-8 bytes in chunks of `size` bytes. */
+export function cut(text: string, size: number): Uint8Array[] {
   const bytes = new TextEncoder().encode(text);
   const out: Uint8Array[] = [];
   for (let i = 0; i < bytes.length; i += size) out.push(bytes.slice(i, i + size));

@@ -314,7 +314,7 @@ export class ChatToMessagesStream {
 
   /**
    * Anthropic's error event for a body the relay found broken (cut, or silent too long): the
-   * Messages SDKs throw on it, where they would ignore the relay's own OpenAI-shaped event.
+   * Messages SDKs throw on it, and it is the stream's last event (the relay adds no OpenAI-shaped one).
    */
   broken(): Uint8Array {
     if (this.finished || this.error) return new Uint8Array(0);
