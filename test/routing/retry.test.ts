@@ -42,7 +42,8 @@ beforeAll(async () => {
   proxy = await startProxy({
     endpoints: {
       "lone-after": lone({ retry: fastRetry }),
-      "lone-capped": lone({ retry: fastRetry }),
+      "lone-capped-429": lone({ retry: fastRetry }),
+      "lone-capped-503": lone({ retry: fastRetry }),
       "one-shot": { url: oneShot.url, retry: { attempts: 1 } },
       "one-shot-fin": { url: oneShotFin.url, retry: { attempts: 1 } },
       pooled: { url: pooled.url, retry: { attempts: 1 } },
@@ -100,7 +101,6 @@ function scripted(mock: MockBackend, ...replies: ((request: RecordedRequest) => 
 const ok = (name: string) => (request: RecordedRequest) => reply.json(defaultCompletion(name, request.json().model));
 const refused = (status: number, headers: Record<string, string>) => () =>
   reply.raw(`{"error":{"message":"slow down","type":"rate_limit_error"}}`, { status, headers: { "content-type": "application/json", ...headers } });
-const rateLimited = (headers: Record<string, string>) => refused(429, headers);
 
 /** An HTTP date `seconds` ahead, rounded up to the next whole second (the format has no finer unit). */
 const httpDateIn = (seconds: number) => new Date(Math.ceil(Date.now() / 1000) * 1000 + seconds * 1000).toUTCString();
@@ -127,19 +127,21 @@ describe("Retry-After on a lone target", () => {
     }
   }
 
-  test("Retry-After over 60 s → the 429 is relayed at once, unchanged, and not retried", async () => {
-    const body = `{"error":{"message":"slow down","type":"rate_limit_error"}}`;
-    scripted(a, rateLimited({ "retry-after": "61", "x-ratelimit-remaining-requests": "0" }), ok("a"));
-    const started = performance.now();
-    const response = await within(chat("lone-capped"), 5000, "the relayed 429");
-    expect(response.status).toBe(429);
-    expect(await response.text()).toBe(body);
-    expect(performance.now() - started).toBeLessThan(1000);
-    expect(response.headers.get("retry-after")).toBe("61");
-    expect(response.headers.get("x-ratelimit-remaining-requests")).toBe("0");
-    expect(a.requests.length).toBe(1);
-    expect(routing(response)).toEqual({ model: "lone-capped", servedBy: "lone-capped/lone-capped#0", attempts: "1" });
-  });
+  for (const status of [429, 503]) {
+    test(`Retry-After over 60 s → the ${status} is relayed at once, unchanged, and not retried`, async () => {
+      const body = `{"error":{"message":"slow down","type":"rate_limit_error"}}`;
+      scripted(a, refused(status, { "retry-after": "61", "x-ratelimit-remaining-requests": "0" }), ok("a"));
+      const started = performance.now();
+      const response = await within(chat(`lone-capped-${status}`), 5000, `the relayed ${status}`);
+      expect(response.status).toBe(status);
+      expect(await response.text()).toBe(body);
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(response.headers.get("retry-after")).toBe("61");
+      expect(response.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+      expect(a.requests.length).toBe(1);
+      expect(routing(response)).toEqual({ model: `lone-capped-${status}`, servedBy: `lone-capped-${status}/lone-capped-${status}#0`, attempts: "1" });
+    });
+  }
 });
 
 describe("retries across targets", () => {
