@@ -1,5 +1,5 @@
 // `/metrics` (issue 10), black box: the exposition passes `promtool check metrics` (Debian's
-// `prometheus` package; CI installs it, and its absence fails this file rather than skipping it),
+// `prometheus` package; `make test` installs it, and its absence fails this file rather than skipping it),
 // the route is guarded like `/debug`, and after a known sequence of requests (successes, a 502, a
 // retry, a fallback, a stream, an unknown model) every counter and histogram has moved by exactly
 // what that sequence implies. No key, URL, user or unknown model id ever appears in it.
