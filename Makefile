@@ -25,9 +25,9 @@ test: typecheck format-check test-deps
 
 # The real servers and tools the suite starts itself (Debian package names): Chromium drives the
 # status page, promtool (prometheus) checks /metrics, redis-server backs the shared-state suites,
-# PostgreSQL the usage-store suites. Each missing one is installed with apt-get (`update` once,
-# only when something is missing); without apt-get, one line per missing package and exit 1:
-# the tests never skip silently.
+# PostgreSQL the usage-store suites, python3 two hardening tests. Each missing one is installed
+# with apt-get (`update` once, only when something is missing) and looked for again; without
+# apt-get, one line per missing package and exit 1: the tests never skip silently.
 test-deps:
 	@bash scripts/test-deps.sh
 

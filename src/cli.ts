@@ -63,7 +63,7 @@ async function main(argv: readonly string[], env: Record<string, string | undefi
       fail(`${error.file}: file not found (run with --init to write a starting config there)`, { file: error.file });
     if (error instanceof UsageStoreError) fail(error.message, { file: error.file });
     if (error instanceof ConfigError) fail(`invalid configuration\n${error.message}`, { file: error.file, problems: error.problems });
-    if (error instanceof ListenError) fail(error.message);
+    if (error instanceof ListenError) fail(error.message, { address: error.address });
     // Anything else is a bug: Bun prints it with its stack (exit 1), or, in JSON mode, one line does.
     if (format() === "json") fail(`start-up failed: ${(error as Error)?.message ?? String(error)}`, { error: describeError(error) });
     throw error;

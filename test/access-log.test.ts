@@ -143,7 +143,8 @@ describe("access log lines", () => {
     expect(response.status).toBe(502);
     expect(response.headers.get("x-cm-proxy-served-by")).toBe("dead/dead#0");
     await response.arrayBuffer();
-    expect(await entryFor("down-1")).toMatchObject({ status: 502, model: "dead", attempts: 1, outcome: "upstream_error" });
+    // The refused connect, and the one more try on a fresh connection that it gets at once.
+    expect(await entryFor("down-1")).toMatchObject({ status: 502, model: "dead", attempts: 2, outcome: "upstream_error" });
   });
 
   test("the proxy's own answers (a model list, an error, /health, /metrics) log the bytes the client got", async () => {

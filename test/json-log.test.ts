@@ -7,7 +7,7 @@ import { buildBinary } from "./support/binary";
 import { chatBody, postJson } from "./support/http";
 import { startMock, type MockBackend } from "./support/mock-backend";
 import { cleanEnv, runToExit, spawnProcess, type Finished, type RunningProcess } from "./support/process";
-import { ALPHA_KEY, makeTempDir, removeTempDirs, writeConfig } from "./support/proxy";
+import { ALPHA_KEY, closedPort, makeTempDir, removeTempDirs, writeConfig } from "./support/proxy";
 
 const LOG_FORMAT_ENV = "CM_OPEN_WEBUI_PROXY_LOG_FORMAT";
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -218,6 +218,24 @@ describe("errors before a config is loaded", () => {
     expect(entry).toMatchObject({ file, problems: [expect.stringContaining("endpoints.gpt.url")] });
   });
 
+  test("a port already in use with JSON asked for: one JSON line carrying the address it could not bind", async () => {
+    const dir = makeTempDir("json-log-in-use");
+    const file = writeConfig(join(dir, "config.json"), { endpoints: endpoints() });
+    const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const result = await runToExit([binary, "--config", file, "--port", String(taken.port), "--host", "127.0.0.1"], {
+        cwd: dir,
+        env: cleanEnv({ [LOG_FORMAT_ENV]: "json" }),
+      });
+      expect(oneJsonError(result)).toMatchObject({
+        msg: `cannot listen on 127.0.0.1:${taken.port}: port ${taken.port} is already in use`,
+        address: `127.0.0.1:${taken.port}`,
+      });
+    } finally {
+      taken.stop(true);
+    }
+  });
+
   test("without JSON asked for, a start-up failure stays the text line", async () => {
     const dir = makeTempDir("json-log-text");
     const result = await runToExit([binary, "--config", join(dir, "absent.json"), "--port", "0"], { cwd: dir, env: cleanEnv() });
@@ -252,5 +270,16 @@ describe("errors before a config is loaded", () => {
     const invalid = writeConfig(join(dir, "bad.json"), { endpoints: { gpt: { url: 42 } } });
     const failed = await runToExit([binary, "--check-config", "--config", invalid], { cwd: dir, env });
     expect(oneJsonError(failed)).toMatchObject({ file: invalid, problems: [expect.stringContaining("endpoints.gpt.url")] });
+    // A warning names the file it is about, as a field too.
+    const empty = writeConfig(join(dir, "empty.json"), { endpoints: {} });
+    const warned = await runToExit([binary, "--check-config", "--config", empty], { cwd: dir, env });
+    expect(warned.code).toBe(0);
+    expect(everyLineJson(warned.stderr, "stderr")).toEqual([
+      expect.objectContaining({ level: "warn", msg: expect.stringContaining("has no models"), file: empty }),
+    ]);
+    // So does a failed probe, the URL it asked.
+    const unreachable = `http://127.0.0.1:${closedPort()}/ready`;
+    const probed = await runToExit([binary, "--probe", unreachable, "--config", file], { cwd: dir, env });
+    expect(oneJsonError(probed)).toMatchObject({ msg: `probe ${unreachable}: connection refused`, url: unreachable });
   });
 });

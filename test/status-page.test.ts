@@ -3,8 +3,8 @@
 // itself stays open; and the page in a real headless Chromium driven by puppeteer-core: key form,
 // every model and target, live counters, the usage table, a phone-sized layout, screenshots.
 //
-// Chromium is Debian's `chromium` (.ci/run installs it); without it the browser tests fail, they
-// never skip.
+// Chromium is Debian's `chromium` (`make test` installs it), or the one CHROMIUM_PATH names;
+// without it the browser tests fail, they never skip.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -65,7 +65,8 @@ beforeAll(async () => {
   proxy = await startProxy(config({ adminKey: ADMIN_KEY }), { label: "status proxy" });
   open = await startProxy(config({ usage: { enabled: false } }), { label: "open status proxy" });
   try {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does it)`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium package (make test does when it is missing) or set CHROMIUM_PATH`);
     browser = await puppeteer.launch({
       executablePath: CHROMIUM,
       headless: true,

@@ -36,7 +36,7 @@ export function initConfig({ file }: CommandOf<"init">): never {
 
 export async function runProbe({ url }: CommandOf<"probe">): Promise<never> {
   const result = await probe(url);
-  if (!result.ok) throw new CliError(`probe ${result.message}`);
+  if (!result.ok) throw new CliError(`probe ${result.message}`, { url: maskUrlCredentials(url) });
   process.stdout.write(`${result.message}\n`);
   process.exit(0);
 }
@@ -44,7 +44,7 @@ export async function runProbe({ url }: CommandOf<"probe">): Promise<never> {
 /** Valid, yet likely a mistake: no models at all (a file not yet edited, or emptied by mistake), and each of the config's own warnings. */
 export function warnAboutConfig(config: ProxyConfig, log: Logger): void {
   if (config.models.size === 0 && config.sources.length === 0)
-    log.warn(`${config.file} has no models (endpoints is empty): clients will see an empty model list`);
+    log.warn(`${config.file} has no models (endpoints is empty): clients will see an empty model list`, { file: config.file });
   for (const warning of config.warnings) log.warn(`${config.file}: ${warning}`, { file: config.file });
 }
 

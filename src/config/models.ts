@@ -9,7 +9,7 @@ import { DEFAULT_URLS, providerPrefix } from "./url";
 export const DEFAULT_RETRY_ON = [408, 429, 500, 502, 503, 504] as const;
 const DEFAULT_BACKOFF_MS = 200;
 const DEFAULT_MAX_BACKOFF_MS = 5_000;
-const DEFAULT_COOLDOWN = { failures: 3, seconds: 30 } as const;
+export const DEFAULT_COOLDOWN = { failures: 3, seconds: 30 } as const;
 /** anthropic: the `max_tokens` sent when the client gave none (the API requires one). */
 export const DEFAULT_MAX_TOKENS = 4096;
 

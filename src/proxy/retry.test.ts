@@ -25,6 +25,25 @@ describe("Retry-After", () => {
   test("nothing usable is null", () => {
     expect(retryAfterMs(headers({}))).toBeNull();
     expect(retryAfterMs(headers({ "retry-after": "soon" }))).toBeNull();
-    expect(retryAfterMs(headers({ "retry-after-ms": "-3" }))).toBeNull();
+    expect(retryAfterMs(headers({ "retry-after-ms": "soon", "retry-after": "2" }))).toBe(2000);
+  });
+
+  test("no wait asked (0, negative, a date gone by) is null: the answer is a plain failure, not a rest of nothing", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    for (const init of <Record<string, string>[]>[
+      { "retry-after": "0" },
+      { "retry-after": "-1" },
+      { "retry-after": "-30" },
+      { "retry-after": "Wed, 31 Dec 2025 23:59:59 GMT" },
+      { "retry-after": "Thu, 01 Jan 2026 00:00:00 GMT" },
+      { "retry-after-ms": "0" },
+      { "retry-after-ms": "-3" },
+    ]) {
+      expect({ init, ms: retryAfterMs(headers(init), now) }).toEqual({ init, ms: null });
+    }
+  });
+
+  test("a wait however long is read as asked: the rest's bound is the breaker's, the retry's the dispatch's", () => {
+    expect(retryAfterMs(headers({ "retry-after": "99999999999" }))).toBe(99_999_999_999_000);
   });
 });

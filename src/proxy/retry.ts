@@ -11,14 +11,17 @@ export function backoffMs(policy: RetryPolicy, triesSoFar: number, random: () =>
 
 /**
  * How long a backend asked us to wait: `retry-after-ms` (milliseconds), else `retry-after` in
- * seconds or as an HTTP date. null when it said nothing usable.
+ * seconds or as an HTTP date. null when it said nothing usable, or asked for no wait at all (0, a
+ * negative number, a date gone by): such an answer is a plain failure, which the breaker counts,
+ * not a rest of nothing that would let a failing backend bypass it.
  */
 export function retryAfterMs(headers: Headers, now: number = Date.now()): number | null {
-  const ms = headers.get("retry-after-ms");
-  if (ms !== null && ms.trim() !== "" && Number.isFinite(Number(ms)) && Number(ms) >= 0) return Math.ceil(Number(ms));
+  const ms = headers.get("retry-after-ms")?.trim();
+  if (ms && Number.isFinite(Number(ms))) return positive(Number(ms));
   const after = headers.get("retry-after")?.trim();
   if (!after) return null;
-  if (/^\d+(\.\d+)?$/.test(after)) return Math.ceil(Number(after) * 1000);
-  const date = Date.parse(after);
-  return Number.isNaN(date) ? null : Math.max(0, date - now);
+  if (/^\d+(\.\d+)?$/.test(after)) return positive(Number(after) * 1000);
+  return positive(Date.parse(after) - now);
 }
+
+const positive = (ms: number) => (ms > 0 ? Math.ceil(ms) : null);

@@ -23,6 +23,7 @@ describe("listenError", () => {
   test("names the address, IPv6 in brackets", async () => {
     const error = await listenError(Object.assign(new Error("Is port 80 in use?"), { code: "EADDRINUSE" }), "::1", 80, async () => true);
     expect(error.message).toBe("cannot listen on [::1]:80: port 80 is already in use");
+    expect(error.address).toBe("[::1]:80");
     expect(hostPort("127.0.0.1", 3333)).toBe("127.0.0.1:3333");
   });
 

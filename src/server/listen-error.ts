@@ -3,6 +3,14 @@ import { lookup } from "node:dns/promises";
 /** The server could not bind its address; the message is one line naming the address and why. */
 export class ListenError extends Error {
   override name = "ListenError";
+
+  constructor(
+    message: string,
+    /** `host:port`, as the message names it. */
+    readonly address: string,
+  ) {
+    super(message);
+  }
 }
 
 export const hostPort = (hostname: string, port: number) => `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
@@ -39,5 +47,6 @@ export function listenFailureReason({ code, message }: BindFailure, hostname: st
  */
 export async function listenError(error: unknown, hostname: string, port: number, resolves = hostResolves): Promise<ListenError> {
   const failure = (typeof error === "object" && error !== null ? error : { message: String(error) }) as BindFailure;
-  return new ListenError(`cannot listen on ${hostPort(hostname, port)}: ${listenFailureReason(failure, hostname, port, await resolves(hostname))}`);
+  const address = hostPort(hostname, port);
+  return new ListenError(`cannot listen on ${address}: ${listenFailureReason(failure, hostname, port, await resolves(hostname))}`, address);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { TargetState, isUsable, phaseOf } from "./target-state";
-import { holdFor, recordFailure, recordSuccess } from "./breaker";
+import { holdFor, longestRestMs, recordFailure, recordSuccess } from "./breaker";
+import { TargetLease } from "./lease";
 
 const POLICY = { failures: 3, ms: 1_000 };
 
@@ -51,5 +52,25 @@ describe("the circuit breaker", () => {
     expect(phaseOf(state, 2_599)).toBe("cooling");
     expect(phaseOf(state, 2_600)).toBe("half-open");
     expect(state.consecutiveFailures).toBe(0);
+  });
+
+  test("a rest a backend asks for lasts at most the breaker's longest cool-down (10 × the policy's), never less than the default policy's", () => {
+    const millennia = 99_999_999_999_000;
+    for (const [policy, longest] of [
+      [{ failures: 3, ms: 60_000 }, 600_000],
+      [POLICY, 300_000],
+      [null, 300_000],
+    ] as const) {
+      expect(longestRestMs(policy)).toBe(longest);
+      const state = new TargetState("u");
+      new TargetLease(state, policy, 100).release({ restMs: millennia }, 100);
+      expect(state.cooldownUntil).toBe(100 + longest);
+      expect(phaseOf(state, 100 + longest)).toBe("half-open");
+      expect(state.consecutiveFailures).toBe(0);
+      // A shorter rest is taken as asked.
+      const short = new TargetState("u");
+      new TargetLease(short, policy, 100).release({ restMs: 2_500 }, 100);
+      expect(short.cooldownUntil).toBe(2_600);
+    }
   });
 });

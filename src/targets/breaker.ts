@@ -1,8 +1,18 @@
+import { DEFAULT_COOLDOWN } from "../config/models";
 import type { CooldownPolicy } from "../model/model";
 import { phaseOf, type TargetState } from "./target-state";
 
 /** A failed half-open trial doubles the wait, up to this many times the configured one. */
 const MAX_COOLDOWN_FACTOR = 10;
+
+/**
+ * The longest rest a backend may ask for (Retry-After), so that it cannot take itself out for good:
+ * as long as the breaker's own longest cool-down, and never shorter than the default policy's, so
+ * that a short configured cool-down does not cut short a wait the backend asked for.
+ */
+export function longestRestMs(policy: CooldownPolicy | null): number {
+  return MAX_COOLDOWN_FACTOR * Math.max(policy?.ms ?? 0, DEFAULT_COOLDOWN.seconds * 1000);
+}
 
 /**
  * The circuit breaker of one target: consecutive failures take it out for a while; past that, one
@@ -33,7 +43,7 @@ export function recordFailure(state: TargetState, policy: CooldownPolicy | null,
   if (state.cooldownUntil > before) state.listener?.out(state, now);
 }
 
-/** A backend that said when to come back (429 with Retry-After) is out that long, without counting a failure. */
+/** A backend that said when to come back (a retryable answer with Retry-After) is out that long, without counting a failure. */
 export function holdFor(state: TargetState, ms: number, now: number): void {
   const before = state.cooldownUntil;
   state.trialInFlight = false;

@@ -1,6 +1,6 @@
 // One try's hold on a target: the only writer of a target's state on the request path.
 import type { CooldownPolicy } from "../model/model";
-import { holdFor, recordFailure, recordSuccess, releaseTrial } from "./breaker";
+import { holdFor, longestRestMs, recordFailure, recordSuccess, releaseTrial } from "./breaker";
 import { phaseOf, type TargetState } from "./target-state";
 
 /** How a try ended for its target, as the breaker judges it. */
@@ -11,7 +11,7 @@ export type LeaseOutcome =
   | "failed"
   /** Ended by something that is not the target's doing (the client left, its body was refused). */
   | "unjudged"
-  /** The backend asked to be left alone (Retry-After) this long: out, without counting a failure. */
+  /** The backend asked to be left alone (Retry-After) this long: out, without counting a failure, for at most `longestRestMs`. */
   | { readonly restMs: number };
 
 const LATENCY_WEIGHT = 0.3;
@@ -48,6 +48,6 @@ export class TargetLease {
     state.inFlight--;
     if (outcome === "failed") recordFailure(state, this.cooldown, now);
     else if (outcome === "unjudged") releaseTrial(state);
-    else if (outcome !== "served") holdFor(state, outcome.restMs, now);
+    else if (outcome !== "served") holdFor(state, Math.min(outcome.restMs, longestRestMs(this.cooldown)), now);
   }
 }

@@ -35,22 +35,24 @@ export interface Sent {
 export const clientClosed = () => new ProxyError(499, "Client closed the request", "invalid_request_error", "client_closed");
 
 function failureReason(error: unknown): string {
-  // Bun's fetch errors carry a short code (ConnectionRefused, ECONNRESET, …); their message and
+  // Bun's fetch errors carry a short code (ECONNREFUSED, ECONNRESET, …); their message and
   // `path` may hold the full backend URL, which can carry credentials, so only the code is shown.
   const code = (error as { code?: unknown })?.code;
   return typeof code === "string" && code ? code : "connection failed";
 }
 
 /**
- * The codes of a connection that was reset or closed before any byte of an answer. A refused
- * connection is not among them: it was a new connection already, so a fresh one would fare no better.
+ * The codes of a connection that was reset, closed or refused before any byte of an answer. Bun
+ * reports a reset and a plain close (FIN) alike as ECONNRESET; its older releases named a close
+ * ConnectionClosed and a refusal ConnectionRefused.
  */
-const DROPPED = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE"]);
+const DROPPED = new Set(["ECONNRESET", "ConnectionClosed", "EPIPE", "ECONNREFUSED", "ConnectionRefused"]);
 
 /**
  * No answer came because the connection went away under the request, not because the backend
  * answered: a pooled keep-alive connection the backend (or a load balancer) closed just as the
- * request was written on it. Worth one immediate try on a fresh connection.
+ * request was written on it, or a connect refused while the backend was between two listeners (a
+ * restart). Worth one immediate try on a fresh connection.
  */
 export class ConnectionDropped extends ProxyError {}
 

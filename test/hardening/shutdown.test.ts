@@ -217,13 +217,12 @@ describe("SIGTERM", () => {
   // A supervisor may stop the proxy the moment it reports readiness: once "listening on host:port"
   // is logged, the SIGTERM/SIGINT handlers must already be installed, or Bun's default action kills
   // the process (exit 143 / signal 15) instead of a drain and exit 0. The window is short, so the
-  // rounds are driven by python3, which reacts within microseconds of the line (installed here and
-  // in CI; without it this test shows as skipped, never as passed).
-  const python3 = Bun.which("python3");
-  test.skipIf(python3 === null)(
-    `SIGTERM sent the instant the proxy logs that it is listening still drains and exits 0, 20 times out of 20${python3 === null ? " (needs python3)" : ""}`,
-    async () => {
-      const script = `
+  // rounds are driven by python3, which reacts within microseconds of the line (`make test`
+  // installs it; without it this test fails, it never skips).
+  test("SIGTERM sent the instant the proxy logs that it is listening still drains and exits 0, 20 times out of 20", async () => {
+    const python3 = Bun.which("python3");
+    if (!python3) throw new Error("python3 not found: install Debian's python3 package (make test does when it is missing)");
+    const script = `
 import subprocess, os, signal, sys
 codes = []
 for i in range(20):
@@ -236,24 +235,22 @@ for i in range(20):
     codes.append(p.returncode)
 print(" ".join(str(c) for c in codes))
 `;
-      const configPath = writeConfig();
-      const child = Bun.spawn(
-        [python3!, "-c", script, process.execPath, join(REPO_ROOT, "src/cli.ts"), "--config", configPath, "--port", "0", "--host", "127.0.0.1"],
-        {
-          stdout: "pipe",
-          stderr: "pipe",
-        },
-      );
-      const exited = await within(child.exited, 40_000, "twenty start-and-SIGTERM rounds");
-      const out = (await new Response(child.stdout).text()).trim();
-      const err = await new Response(child.stderr).text();
-      // The driver itself must have run to its end: a failure of python3 is a failure of this test.
-      expect({ exited, err: exited === 0 ? "" : err }).toEqual({ exited: 0, err: "" });
-      // Exit codes of the twenty rounds: 0 is a drain; -15 means killed by SIGTERM with no handler installed.
-      expect(out.split(" ")).toEqual(Array(20).fill("0"));
-    },
-    60_000,
-  );
+    const configPath = writeConfig();
+    const child = Bun.spawn(
+      [python3, "-c", script, process.execPath, join(REPO_ROOT, "src/cli.ts"), "--config", configPath, "--port", "0", "--host", "127.0.0.1"],
+      {
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    const exited = await within(child.exited, 40_000, "twenty start-and-SIGTERM rounds");
+    const out = (await new Response(child.stdout).text()).trim();
+    const err = await new Response(child.stderr).text();
+    // The driver itself must have run to its end: a failure of python3 is a failure of this test.
+    expect({ exited, err: exited === 0 ? "" : err }).toEqual({ exited: 0, err: "" });
+    // Exit codes of the twenty rounds: 0 is a drain; -15 means killed by SIGTERM with no handler installed.
+    expect(out.split(" ")).toEqual(Array(20).fill("0"));
+  }, 60_000);
 });
 
 describe("SIGHUP", () => {

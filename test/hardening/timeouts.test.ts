@@ -34,8 +34,9 @@ let streamer: MockBackend;
 let late: MockBackend;
 let jsonStaller: MockBackend;
 // Started before the tests are collected, so the connect test can say whether it skips: the hang
-// needs python3 (installed here and in CI) and a kernel that drops SYNs to a full accept queue.
-const neverAccepting: NeverAccepting | { skip: string } = await neverAcceptingListener();
+// needs a kernel that drops SYNs to a full accept queue. It needs python3 too, which `make test`
+// installs: without it the connect test fails with the helper's error.
+const neverAccepting: NeverAccepting | { skip: string } | Error = await neverAcceptingListener().catch((error: Error) => error);
 const resetOnOpen = resettingBackend("on-open");
 const resetOnData = resettingBackend("on-data");
 // Two chunks, then (100 ms later, its own timer) the connection ends (FIN) without the final chunk.
@@ -177,6 +178,7 @@ describe("before the first byte", () => {
   test.skipIf("skip" in neverAccepting)(
     `504 when the backend never accepts the connection (full accept queue), within 2 × its own connectMs (150, global 1000), long before firstByteMs${"skip" in neverAccepting ? ` (cannot run here: ${neverAccepting.skip})` : ""}`,
     async () => {
+      if (neverAccepting instanceof Error) throw neverAccepting;
       const { ms, error } = await expectGatewayError("connect", 504, ["connect"]);
       expect(error.message).toContain("150 ms");
       expect(ms).toBeLessThan(GLOBAL.connectMs); // the endpoint's 150 ms, not the global 1000 ms (firstByteMs is 10 000 here)

@@ -6,7 +6,7 @@
 //
 // PostgreSQL refuses to run as root, and CI runs as root: then every server command runs as the
 // `postgres` system user the package creates (through `setpriv`, else `runuser`), in a folder
-// chowned to it. `.ci/run` installs the package when initdb is missing.
+// chowned to it. `make test` installs the package when initdb is missing.
 import { SQL } from "bun";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -85,7 +85,7 @@ process.on("exit", () => {
 /** initdb in a fresh temp folder, then start. Throws with the server's log when it cannot. */
 export async function startPostgres(): Promise<PostgresServer> {
   const bin = postgresBinDir();
-  if (!bin) throw new Error("PostgreSQL's initdb is not installed: install Debian's postgresql package (.ci/run does when it is missing)");
+  if (!bin) throw new Error("PostgreSQL's initdb is not installed: install Debian's postgresql package (make test does when it is missing)");
   const dir = mkdtempSync(join(tmpdir(), "cm-owp-pg-"));
   const data = join(dir, "data");
   const socketDir = join(dir, "socket");

@@ -1,7 +1,7 @@
 // A real Redis server for tests: Debian's `redis-server`, on 127.0.0.1 on an ephemeral port, in a
 // temp folder, with no persistence (`--save ""`, `--appendonly no`): nothing outlives the test.
 // `stop()` and `start()` take it away and bring it back on the same port (empty, as a restarted
-// Redis without persistence is): an outage the proxy must live through. `.ci/run` installs the
+// Redis without persistence is): an outage the proxy must live through. `make test` installs the
 // package when `redis-server` is missing.
 import { RedisClient, type Subprocess } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -36,7 +36,7 @@ const START_TIMEOUT_MS = 10_000;
 
 export async function startRedis(): Promise<RedisServer> {
   const binary = redisServerBinary();
-  if (!binary) throw new Error("redis-server not found: install Debian's redis-server package (.ci/run does)");
+  if (!binary) throw new Error("redis-server not found: install Debian's redis-server package (make test does when it is missing)");
   const dir = mkdtempSync(join(tmpdir(), "cm-owp-redis-"));
   let port = 0;
   let current: Subprocess | null = null;

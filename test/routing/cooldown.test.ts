@@ -1,7 +1,10 @@
 // Cool-down (circuit breaker), black box: consecutive failures take a target out, `/health` shows
 // it cooling, a half-open trial follows the cool-down, a failed trial doubles the wait, a
 // successful one brings the target back. A lone target is not cooled down unless its model asks,
-// and a model whose every target is cooling still serves from the one that returns soonest.
+// and a model whose every target is cooling still serves from the one that returns soonest. A
+// Retry-After rests a target without counting a failure, for no longer than the breaker's own
+// longest cool-down (or the default policy's, when that is longer); one that asks for no wait is a
+// failure like any other.
 import { describe, expect, test } from "bun:test";
 import { deferred } from "../support/events";
 import type { ProxyHandle } from "../support/proxy";
@@ -178,6 +181,59 @@ describe("cool-down and half-open", () => {
     expect(modelRequests(a)).toHaveLength(2);
     expect(modelRequests(b)).toHaveLength(2);
   });
+});
+
+describe("Retry-After and the breaker", () => {
+  /** A pair whose first request goes to a (round-robin), a answering `status` with `headers`, b serving. */
+  async function pairWithAsking(status: number, headers: Record<string, string>, cooldown: { failures: number; seconds: number }) {
+    const a = mock("a");
+    const b = mock("b");
+    const proxy = await startProxy({
+      endpoints: {
+        pair: {
+          targets: [
+            { name: "a", url: a.url },
+            { name: "b", url: b.url },
+          ],
+          cooldown,
+          retry: { attempts: 2, backoffMs: 0 },
+        },
+      },
+    });
+    a.willReply(() => failure(status, "a", { headers }));
+    b.willReply((request) => completion("b", request));
+    const asked = Date.now();
+    expect(await outcome(await chat(proxy, "pair"))).toMatchObject({ status: 200, servedBy: "pair/b", attempts: "2" });
+    return { proxy, asked, a };
+  }
+
+  const pastDate = () => new Date(Date.now() - 60_000).toUTCString();
+  for (const { form, headers } of [
+    { form: "Retry-After: 0", headers: () => ({ "retry-after": "0" }) },
+    { form: "Retry-After: -1", headers: () => ({ "retry-after": "-1" }) },
+    { form: "Retry-After: <a date gone by>", headers: () => ({ "retry-after": pastDate() }) },
+    { form: "retry-after-ms: 0", headers: () => ({ "retry-after-ms": "0" }) },
+  ]) {
+    test(`a 503 with ${form} asks no rest: it counts as a failure, and with failures: 1 the target cools down`, async () => {
+      const { proxy, asked, a } = await pairWithAsking(503, headers(), { failures: 1, seconds: 30 });
+      const health = await targetHealth(proxy, "pair", "a");
+      expect(health).toMatchObject({ state: "cooling", consecutiveFailures: 1 });
+      expect(untilMs(health) - asked).toBeGreaterThanOrEqual(29_000);
+      expect(untilMs(health) - asked).toBeLessThanOrEqual(31_000);
+      for (let i = 0; i < 4; i++) expect(await outcome(await chat(proxy, "pair"))).toMatchObject({ status: 200, servedBy: "pair/b", attempts: "1" });
+      expect(modelRequests(a)).toHaveLength(1);
+    });
+  }
+
+  for (const status of [429, 503]) {
+    test(`a ${status} with Retry-After: 99999999999 rests the target for 10 × cooldown.seconds at most, without counting a failure`, async () => {
+      const { proxy, asked } = await pairWithAsking(status, { "retry-after": "99999999999" }, { failures: 3, seconds: 60 });
+      const health = await targetHealth(proxy, "pair", "a");
+      expect(health).toMatchObject({ state: "cooling", consecutiveFailures: 0 });
+      expect(untilMs(health) - asked).toBeGreaterThanOrEqual(599_000);
+      expect(untilMs(health) - asked).toBeLessThanOrEqual(601_000);
+    });
+  }
 });
 
 /**

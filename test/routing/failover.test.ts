@@ -76,9 +76,10 @@ describe("a target dies under load and comes back", () => {
       const target = result.servedBy!.slice("duo/".length);
       expect(JSON.parse(result.text).choices[0].message.content).toBe(`hello from ${target}`);
     }
-    // a had its share of the 200, and the stop hit requests under way there: b answered those on a second try.
+    // a had its share of the 200, and the stop hit requests under way there: their connection
+    // dropped, a's fresh one was refused, and b answered them on a third try.
     expect(beforeStop).toBeGreaterThan(50);
-    expect(results.filter((result) => result.attempts === "2").length).toBeGreaterThan(0);
+    expect(results.filter((result) => result.attempts === "3").length).toBeGreaterThan(0);
     expect(results.filter((result) => result.servedBy === "duo/a").length).toBeLessThan(beforeStop);
 
     // Back on its port, a serves again once its cool-down is over (a half-open trial, then up).

@@ -1,7 +1,8 @@
 // Retries (issue 9, "Behaviour"): Retry-After and retry-after-ms honoured on a lone target, the
 // 60 s cap, a rate-limited target left for another at once, the attempts bound, no retry of a
 // non-retryable status nor after the first byte, multipart bodies replayed only when small, and
-// the x-cm-proxy-* headers on every kind of answer. Receive times are taken by the mocks.
+// the x-cm-proxy-* headers on every kind of answer; a connection reset, closed or refused before
+// the answer tried again at once on a fresh one. Receive times are taken by the mocks.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { within } from "../support/events";
 import { chatBody, expectOpenAIError, postJson, readBody, readFirstChunk } from "../support/http";
@@ -14,9 +15,13 @@ let proxy: ProxyHandle;
 let a: MockBackend, b: MockBackend;
 /** A backend the test can crash (close with its open connections) and bring back on its port. */
 let breaking: RestartableBackend;
-/** Answers one request per connection, then resets the connection when the next arrives on it. */
-let oneShot: RawBackend;
+/** Answer one request per connection, then reset (or close) the connection when the next arrives on it. */
+let oneShot: RawBackend, oneShotFin: RawBackend;
+/** As oneShot, but holds its first answers until three requests wait: three connections to pool. */
+let pooled: RawBackend;
 const ONE_SHOT_BODY = JSON.stringify(defaultCompletion("one-shot", "m"));
+const ONE_SHOT_ANSWER = `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(ONE_SHOT_BODY)}\r\nconnection: keep-alive\r\n\r\n${ONE_SHOT_BODY}`;
+const POOLED = 3;
 
 const pair = (extra: Record<string, unknown> = {}) => ({
   targets: [
@@ -30,16 +35,19 @@ const lone = (extra: Record<string, unknown> = {}) => ({ url: a.url, ...extra })
 beforeAll(async () => {
   [a, b] = [startMock("a"), startMock("b")];
   breaking = new RestartableBackend("breaking", () => new Response("unscripted", { status: 599 })).start();
-  oneShot = startRawBackend(
-    `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(ONE_SHOT_BODY)}\r\nconnection: keep-alive\r\n\r\n${ONE_SHOT_BODY}`,
-    { resetReused: true },
-  );
+  oneShot = startRawBackend(ONE_SHOT_ANSWER, { dropReused: "reset" });
+  oneShotFin = startRawBackend(ONE_SHOT_ANSWER, { dropReused: "close" });
+  pooled = startRawBackend(ONE_SHOT_ANSWER, { dropReused: "reset", gather: POOLED });
   const fastRetry = { attempts: 2, backoffMs: 1 };
   proxy = await startProxy({
     endpoints: {
       "lone-after": lone({ retry: fastRetry }),
-      "lone-capped": lone({ retry: fastRetry }),
+      "lone-capped-429": lone({ retry: fastRetry }),
+      "lone-capped-503": lone({ retry: fastRetry }),
       "one-shot": { url: oneShot.url, retry: { attempts: 1 } },
+      "one-shot-fin": { url: oneShotFin.url, retry: { attempts: 1 } },
+      pooled: { url: pooled.url, retry: { attempts: 1 } },
+      refused: { url: `http://127.0.0.1:${closedPort()}`, retry: { attempts: 1 } },
       "pair-limited-429": pair({ retry: { attempts: 2, backoffMs: 10 } }),
       "pair-limited-503": pair({ retry: { attempts: 2, backoffMs: 10 } }),
       "pair-500": pair({ retry: { attempts: 3, backoffMs: 1 }, cooldown: { failures: 10, seconds: 0.2 } }),
@@ -74,7 +82,7 @@ beforeEach(() => {
 afterAll(async () => {
   await proxy.stop();
   await Promise.all([a.stop(), b.stop(), breaking.stop()]);
-  oneShot.stop();
+  for (const raw of [oneShot, oneShotFin, pooled]) raw.stop();
   removeTempDirs();
 });
 
@@ -93,7 +101,6 @@ function scripted(mock: MockBackend, ...replies: ((request: RecordedRequest) => 
 const ok = (name: string) => (request: RecordedRequest) => reply.json(defaultCompletion(name, request.json().model));
 const refused = (status: number, headers: Record<string, string>) => () =>
   reply.raw(`{"error":{"message":"slow down","type":"rate_limit_error"}}`, { status, headers: { "content-type": "application/json", ...headers } });
-const rateLimited = (headers: Record<string, string>) => refused(429, headers);
 
 /** An HTTP date `seconds` ahead, rounded up to the next whole second (the format has no finer unit). */
 const httpDateIn = (seconds: number) => new Date(Math.ceil(Date.now() / 1000) * 1000 + seconds * 1000).toUTCString();
@@ -120,19 +127,21 @@ describe("Retry-After on a lone target", () => {
     }
   }
 
-  test("Retry-After over 60 s → the 429 is relayed at once, unchanged, and not retried", async () => {
-    const body = `{"error":{"message":"slow down","type":"rate_limit_error"}}`;
-    scripted(a, rateLimited({ "retry-after": "61", "x-ratelimit-remaining-requests": "0" }), ok("a"));
-    const started = performance.now();
-    const response = await within(chat("lone-capped"), 5000, "the relayed 429");
-    expect(response.status).toBe(429);
-    expect(await response.text()).toBe(body);
-    expect(performance.now() - started).toBeLessThan(1000);
-    expect(response.headers.get("retry-after")).toBe("61");
-    expect(response.headers.get("x-ratelimit-remaining-requests")).toBe("0");
-    expect(a.requests.length).toBe(1);
-    expect(routing(response)).toEqual({ model: "lone-capped", servedBy: "lone-capped/lone-capped#0", attempts: "1" });
-  });
+  for (const status of [429, 503]) {
+    test(`Retry-After over 60 s → the ${status} is relayed at once, unchanged, and not retried`, async () => {
+      const body = `{"error":{"message":"slow down","type":"rate_limit_error"}}`;
+      scripted(a, refused(status, { "retry-after": "61", "x-ratelimit-remaining-requests": "0" }), ok("a"));
+      const started = performance.now();
+      const response = await within(chat(`lone-capped-${status}`), 5000, `the relayed ${status}`);
+      expect(response.status).toBe(status);
+      expect(await response.text()).toBe(body);
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(response.headers.get("retry-after")).toBe("61");
+      expect(response.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+      expect(a.requests.length).toBe(1);
+      expect(routing(response)).toEqual({ model: `lone-capped-${status}`, servedBy: `lone-capped-${status}/lone-capped-${status}#0`, attempts: "1" });
+    });
+  }
 });
 
 describe("retries across targets", () => {
@@ -200,7 +209,8 @@ describe("the proxy's own errors after every attempt carry the routing headers",
     const served = routing(response);
     expect(served.model).toBe("down");
     expect(served.servedBy).toStartWith("down/gone-");
-    expect(served.attempts).toBe("2");
+    // Each refused connect is tried once more at once, on a fresh connection.
+    expect(served.attempts).toBe("4");
   });
 
   test("504 when no target answers in time", async () => {
@@ -322,17 +332,69 @@ describe("multipart uploads (model in x-model-id, so the body streams)", () => {
   });
 });
 
+/** The access-log entry of the request that got `response`, once it has ended. */
+async function accessEntry(response: Response): Promise<Record<string, unknown>> {
+  const id = response.headers.get("x-request-id")!;
+  const line = () => proxy.log.accessLines.find((l) => l.includes(`"requestId":"${id}"`));
+  await proxy.log.until(() => line() !== undefined, 5000, `the end of request ${id}`);
+  return JSON.parse(line()!);
+}
+
+/** The proxy's upstream-error and retry counters for `model`, as `<family> <reason or target>` → value. */
+async function triesCounted(model: string): Promise<Record<string, number>> {
+  const text = await (await fetch(proxy.url("/metrics"))).text();
+  const counted: Record<string, number> = {};
+  for (const match of text.matchAll(
+    new RegExp(`^cm_proxy_(upstream_errors|retries)_total\\{model="${model}",target="([^"]+)"(?:,reason="([^"]+)")?\\} (\\d+)$`, "gm"),
+  )) {
+    counted[`${match[1]} ${match[3] ?? match[2]}`] = Number(match[4]);
+  }
+  return counted;
+}
+
 describe("a connection dropped before the answer", () => {
-  test("a backend that resets every reused keep-alive connection → every request served, each after one fresh try", async () => {
-    const first = oneShot.resets;
-    for (let i = 0; i < 12; i++) {
-      const before = oneShot.resets;
-      const response = await within(chat("one-shot"), 5000, `request ${i}`);
+  // Bun's fetch reports a reset and a plain close (FIN) before the answer alike, as ECONNRESET.
+  for (const { how, model, backend } of [
+    { how: "resets", model: "one-shot", backend: () => oneShot },
+    { how: "closes (FIN)", model: "one-shot-fin", backend: () => oneShotFin },
+  ]) {
+    test(`a backend that ${how} every reused keep-alive connection → every request served, each after one fresh try`, async () => {
+      const raw = backend();
+      const first = raw.drops;
+      for (let i = 0; i < 12; i++) {
+        const before = raw.drops;
+        const response = await within(chat(model), 5000, `request ${i}`);
+        expect(response.status).toBe(200);
+        expect(await response.text()).toBe(ONE_SHOT_BODY);
+        // A request that found its pooled connection dropped went again at once, on a fresh one.
+        expect(routing(response).attempts).toBe(String(1 + raw.drops - before));
+      }
+      expect(raw.drops - first).toBeGreaterThan(0);
+    });
+  }
+
+  test("the second try opens a new connection: with used connections pooled, each of which the backend drops, the request is served", async () => {
+    const held = await within(Promise.all(Array.from({ length: POOLED }, () => chat("pooled"))), 5000, "the gathered requests");
+    for (const response of held) {
       expect(response.status).toBe(200);
-      expect(await response.text()).toBe(ONE_SHOT_BODY);
-      // A request that found its pooled connection reset went again at once, on a fresh one.
-      expect(routing(response).attempts).toBe(String(1 + oneShot.resets - before));
+      await response.arrayBuffer();
     }
-    expect(oneShot.resets - first).toBeGreaterThan(0);
+    expect(pooled.connections).toBe(POOLED);
+    const response = await within(chat("pooled"), 5000, "the request after them");
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(ONE_SHOT_BODY);
+    expect(routing(response)).toEqual({ model: "pooled", servedBy: "pooled/pooled#0", attempts: "2" });
+    expect([pooled.drops, pooled.connections]).toEqual([1, POOLED + 1]);
+    // The dropped try is in the access log's attempts and in the metrics, as an error and a retry.
+    expect(await accessEntry(response)).toMatchObject({ model: "pooled", attempts: 2, status: 200, outcome: "ok" });
+    expect(await triesCounted("pooled")).toEqual({ "upstream_errors connection_dropped": 1, "retries pooled#0": 1 });
+  });
+
+  test("a refused connect on a lone target with attempts: 1 is tried once more at once; refused again, it is the 502", async () => {
+    const response = await within(chat("refused"), 5000, "the 502");
+    await expectOpenAIError(response, 502, { type: "upstream_error", code: "backend_unreachable" });
+    expect(routing(response)).toEqual({ model: "refused", servedBy: "refused/refused#0", attempts: "2" });
+    expect(await accessEntry(response)).toMatchObject({ model: "refused", attempts: 2, status: 502, outcome: "upstream_error" });
+    expect(await triesCounted("refused")).toEqual({ "upstream_errors connection_dropped": 1, "upstream_errors connect": 1, "retries refused#0": 1 });
   });
 });

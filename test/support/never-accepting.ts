@@ -10,15 +10,15 @@ export interface NeverAccepting {
 }
 
 /**
- * Starts the helper. Resolves `{ skip }`, with the reason, when python3 is missing or the kernel
- * does not leave a connection pending (it answers or refuses SYNs to a full queue): the hang cannot
- * be produced here. Call it before the tests are collected (a top-level `await`) so the test can be
- * `test.skipIf("skip" in result)`: a skip shows as a skip, never as a pass. A helper that fails in
- * any other way throws.
+ * Starts the helper. Resolves `{ skip }`, with the reason, when the kernel does not leave a
+ * connection pending (it answers or refuses SYNs to a full queue): the hang cannot be produced on
+ * this machine. Call it before the tests are collected (a top-level `await`) so the test can be
+ * `test.skipIf("skip" in result)`: a skip shows as a skip, never as a pass. Without python3 (a
+ * package `make test` installs), or when the helper fails in any other way, it throws.
  */
 export async function neverAcceptingListener(): Promise<NeverAccepting | { skip: string }> {
   const python = Bun.which("python3");
-  if (!python) return { skip: "python3 is not available to hold a listener with a full accept queue" };
+  if (!python) throw new Error("python3 not found: install Debian's python3 package (make test does when it is missing)");
   const child = Bun.spawn([python, join(import.meta.dir, "backlog-full.py")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   // Closing its stdin is what ends it; the kill is for a helper stuck elsewhere.
   const stop = async () => {

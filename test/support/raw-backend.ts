@@ -13,17 +13,24 @@ export interface RawBackendOptions {
    */
   endAfterMs?: number;
   /**
-   * Answers only the first request of each connection and resets the connection when another
-   * request arrives on it: a backend (or load balancer) that closed an idle keep-alive connection
-   * just as the client wrote its next request on it.
+   * Answers only the first request of each connection and drops the connection when another
+   * request arrives on it, with a reset or a plain close (FIN): a backend (or load balancer) that
+   * closed an idle keep-alive connection just as the client wrote its next request on it.
    */
-  resetReused?: boolean;
+  dropReused?: "reset" | "close";
+  /**
+   * Holds the answers to the first `gather` requests until that many have arrived, then sends them
+   * all: the client had that many connections open at once, and its pool keeps them afterwards.
+   */
+  gather?: number;
 }
 
 export interface RawBackend {
   readonly url: string;
-  /** Connections reset because a second request arrived on them (`resetReused`). */
-  readonly resets: number;
+  /** Connections dropped because a second request arrived on them (`dropReused`). */
+  readonly drops: number;
+  /** Connections opened so far. */
+  readonly connections: number;
   /** Resolves once a request was answered with the scripted bytes (they are on the wire). */
   answered(ms?: number): Promise<void>;
   /** Resolves once a connection was ended by the `endAfterMs` timer. */
@@ -37,7 +44,20 @@ export function startRawBackend(response: string, options: RawBackendOptions = {
   const open = new Set<Socket<{ head: string }>>();
   let answered: Deferred<void> = deferred();
   const ended = deferred();
-  let resets = 0;
+  let drops = 0;
+  let connections = 0;
+  const gathered: Socket<{ head: string }>[] = [];
+  const answer = (socket: Socket<{ head: string }>) => {
+    socket.write(response);
+    socket.flush();
+    answered.resolve();
+    if (options.endAfterMs === undefined) return;
+    setTimeout(() => {
+      socket.end();
+      ended.resolve();
+    }, options.endAfterMs);
+  };
+  let toGather = options.gather ?? 0;
   const listener = Bun.listen<{ head: string }>({
     hostname: "127.0.0.1",
     port: 0,
@@ -45,25 +65,24 @@ export function startRawBackend(response: string, options: RawBackendOptions = {
       open(socket) {
         socket.data = { head: "" };
         open.add(socket);
+        connections++;
       },
       data(socket, bytes) {
         const answering = !socket.data.head.includes("\r\n\r\n");
-        if (!answering && !options.resetReused) return;
+        if (!answering && !options.dropReused) return;
         socket.data.head += new TextDecoder().decode(bytes);
-        if (options.resetReused && (socket.data.head.match(/ HTTP\/1\.1\r\n/g)?.length ?? 0) > 1) {
-          resets++;
-          socket.terminate();
+        if (options.dropReused && (socket.data.head.match(/ HTTP\/1\.1\r\n/g)?.length ?? 0) > 1) {
+          drops++;
+          if (options.dropReused === "reset") socket.terminate();
+          else socket.end();
           return;
         }
         if (!answering || !socket.data.head.includes("\r\n\r\n")) return;
-        socket.write(response);
-        socket.flush();
-        answered.resolve();
-        if (options.endAfterMs === undefined) return;
-        setTimeout(() => {
-          socket.end();
-          ended.resolve();
-        }, options.endAfterMs);
+        if (toGather === 0) return answer(socket);
+        gathered.push(socket);
+        if (gathered.length < toGather) return;
+        toGather = 0;
+        for (const held of gathered.splice(0)) answer(held);
       },
       close(socket) {
         open.delete(socket);
@@ -72,8 +91,11 @@ export function startRawBackend(response: string, options: RawBackendOptions = {
   });
   return {
     url: `http://127.0.0.1:${listener.port}`,
-    get resets() {
-      return resets;
+    get drops() {
+      return drops;
+    },
+    get connections() {
+      return connections;
     },
     answered: (ms = 5000) => within(answered.promise, ms, "the raw backend answering"),
     ended: (ms = 5000) => within(ended.promise, ms, "the raw backend ending a connection by its timer"),

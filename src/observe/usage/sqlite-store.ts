@@ -219,7 +219,7 @@ export class SqliteUsageStore implements UsageStore {
     this.written += count;
     if (this.failing) {
       this.failing = false;
-      this.options.log.info(`usage store: writing to ${this.options.path} again`);
+      this.options.log.info(`usage store: writing to ${this.options.path} again`, { file: this.options.path });
     }
     if (this.queue.length > 0) this.writeSoon.request();
     return true;
