@@ -2,7 +2,7 @@
 // strict mock Anthropic backend (it refuses what the real API refuses) over real HTTP. Chat whole
 // and streamed, a three-turn tool conversation with thinking, images, errors and 529, a fallback to
 // an OpenAI-compatible backend, usage rows, metrics and a tpm limit fed by translated answers,
-// aliases, the 400 for operations with no translation, and no key in any log line.
+// the status page's data, aliases, the 400 for operations with no translation, and no key in any log line.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { chatBody, expectOpenAIError, postJson, readBody } from "../support/http";
@@ -407,6 +407,28 @@ describe("usage and metrics from translated answers", () => {
     const tokens = (type: string) => Number(new RegExp(`^cm_proxy_tokens_total\\{model="claude",type="${type}"\\} (\\d+)$`, "m").exec(metrics)?.[1]);
     expect(tokens("prompt")).toBeGreaterThanOrEqual(63);
     expect(tokens("completion")).toBeGreaterThanOrEqual(9);
+  });
+});
+
+describe("the status page's data over translated answers", () => {
+  test("/status.json counts a Claude target's requests, tokens and time to first byte as it does any other, and names no key", async () => {
+    anthropic.willReply(anthropicReply.text("counted", { usage: { input_tokens: 5, output_tokens: 2 } }));
+    const answered = await postJson(proxy.url("/v1/chat/completions"), chatBody("claude"));
+    await answered.text();
+    await requestEnded(proxy, answered);
+    const response = await fetch(proxy.url("/status.json"));
+    const text = await response.text();
+    expect(response.status).toBe(200);
+    expect(text).not.toContain(ANTHROPIC_KEY);
+    const claude = JSON.parse(text).models.find((model: { id: string }) => model.id === "claude");
+    expect(claude.displayName).toBe("Claude Sonnet");
+    expect(claude.requests5m).toBeGreaterThanOrEqual(1);
+    expect(claude.tokensToday.prompt).toBeGreaterThanOrEqual(5);
+    expect(claude.tokensToday.completion).toBeGreaterThanOrEqual(2);
+    const [target] = claude.targets;
+    expect(target).toMatchObject({ name: "claude#0", state: "up" });
+    expect(target.requests5m).toBeGreaterThanOrEqual(1);
+    expect(target.ttfbP50Ms).toBeGreaterThanOrEqual(0);
   });
 });
 
