@@ -1,73 +1,13 @@
 #!/usr/bin/env bun
-// The entry point: argv and the environment become a command (src/cli/args.ts), which runs here.
-// Only this file decides how a failure is reported (one line on stderr, text or JSON) and exits with it.
+// The entry point: argv and the environment become a command (src/cli/args.ts), which
+// src/cli/main.ts runs. A `serve` may first start the program again with Bun's fetch limit raised
+// (src/cli/in-flight.ts), and whatever ran before that runs twice at every start-up; so this file
+// imports only what that decision needs, and the app's modules load after it.
 import { existsSync } from "node:fs";
-import { ConfigError, logFormatInFile } from "./config/load";
-import { UsageStoreError } from "./observe/usage/store";
-import { HELP, parseCli, type CommandOf } from "./cli/args";
-import { checkConfig, CliError, initConfig, runProbe } from "./cli/commands";
-import { describeError, reportCrashes } from "./cli/crashes";
-import { serve } from "./cli/serve";
-import { ListenError } from "./server/listen-error";
-import { consoleLogger, jsonLine, LOG_FORMAT_ENV, parseLogFormat, type LogFields, type LogFormat } from "./lib/log";
-import { VERSION } from "./lib/version";
+import { parseCli } from "./cli/args";
+import { ensureInFlightLimit } from "./cli/in-flight";
 
-async function main(argv: readonly string[], env: Record<string, string | undefined>): Promise<void> {
-  // The log format, first found: the running config's log.format; before the server runs, the
-  // config file's log.format when the file can be read; CM_OPEN_WEBUI_PROXY_LOG_FORMAT; text.
-  const envFormat = parseLogFormat(env[LOG_FORMAT_ENV]);
-  let configured = (): LogFormat | undefined => undefined;
-  const format = (): LogFormat => configured() ?? envFormat ?? "text";
-  const log = consoleLogger(undefined, format);
-  const fail = (message: string, fields?: LogFields, withHelp = false): never => {
-    process.stderr.write(format() === "json" ? jsonLine("error", message, fields) : `cm-open-webui-proxy: ${message}${withHelp ? `\n\n${HELP}` : ""}\n`);
-    process.exit(1);
-  };
-  const syncCrashReports = reportCrashes(format, log);
-  syncCrashReports();
-
-  /** The commands that read the config file, whose log.format is the format from here on. */
-  const runWithConfig = async (command: CommandOf<"probe" | "check" | "serve">): Promise<void> => {
-    const fileFormat = logFormatInFile(command.configPath, env);
-    configured = () => fileFormat;
-    syncCrashReports();
-    if (env[LOG_FORMAT_ENV] && !envFormat) throw new CliError(`${LOG_FORMAT_ENV}: expected text or json, got '${env[LOG_FORMAT_ENV]}'`);
-    if (command.kind === "probe") return runProbe(command);
-    if (command.kind === "check") return checkConfig(command, log);
-    return serve(command, log, envFormat, (server) => {
-      configured = () => server.configs.current.log.format;
-      syncCrashReports();
-      server.configs.onChange(async () => syncCrashReports());
-    });
-  };
-
-  try {
-    const command = parseCli(argv, env, existsSync);
-    switch (command.kind) {
-      case "help":
-        process.stdout.write(HELP);
-        return process.exit(0);
-      case "version":
-        process.stdout.write(`${VERSION}\n`);
-        return process.exit(0);
-      case "usage-error":
-        throw new CliError(command.message, undefined, command.withHelp);
-      case "init":
-        return initConfig(command);
-      default:
-        return await runWithConfig(command);
-    }
-  } catch (error) {
-    if (error instanceof CliError) fail(error.message, error.fields, error.withHelp);
-    if (error instanceof ConfigError && !existsSync(error.file))
-      fail(`${error.file}: file not found (run with --init to write a starting config there)`, { file: error.file });
-    if (error instanceof UsageStoreError) fail(error.message, { file: error.file });
-    if (error instanceof ConfigError) fail(`invalid configuration\n${error.message}`, { file: error.file, problems: error.problems });
-    if (error instanceof ListenError) fail(error.message, { address: error.address });
-    // Anything else is a bug: Bun prints it with its stack (exit 1), or, in JSON mode, one line does.
-    if (format() === "json") fail(`start-up failed: ${(error as Error)?.message ?? String(error)}`, { error: describeError(error) });
-    throw error;
-  }
-}
-
-await main(process.argv.slice(2), process.env);
+const command = parseCli(process.argv.slice(2), process.env, existsSync);
+if (command.kind === "serve") await ensureInFlightLimit(command.configPath);
+const { main } = await import("./cli/main");
+await main(command, process.env);

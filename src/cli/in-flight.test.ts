@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_MAX_IN_FLIGHT, isCompiledEntry, maxInFlightFromConfig, relaunchCommand } from "./in-flight";
+import { DEFAULT_MAX_IN_FLIGHT, isCompiledEntry, maxInFlightInFile, relaunchCommand } from "./in-flight";
 
 const dir = mkdtempSync(join(tmpdir(), "cm-owp-in-flight-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,21 +35,25 @@ describe("relaunchCommand", () => {
   });
 });
 
-describe("maxInFlightFromConfig", () => {
+describe("maxInFlightInFile", () => {
   const endpoints = { m: { url: "http://127.0.0.1:9" } };
 
-  test("the configured value, else the default", async () => {
-    expect(await maxInFlightFromConfig(write("set.json", { endpoints, maxInFlight: 1000 }))).toBe(1000);
-    expect(await maxInFlightFromConfig(write("unset.json", { endpoints }))).toBe(DEFAULT_MAX_IN_FLIGHT);
+  test("the configured value, else the default", () => {
+    expect(maxInFlightInFile(write("set.json", { endpoints, maxInFlight: 1000 }))).toBe(1000);
+    expect(maxInFlightInFile(write("unset.json", { endpoints }))).toBe(DEFAULT_MAX_IN_FLIGHT);
     expect(DEFAULT_MAX_IN_FLIGHT).toBe(4096);
   });
 
-  test("null for a file that cannot be loaded, so the normal start-up reports it", async () => {
-    expect(await maxInFlightFromConfig(join(dir, "missing.json"))).toBeNull();
-    expect(await maxInFlightFromConfig(write("broken.json", "{ not json"))).toBeNull();
-    expect(await maxInFlightFromConfig(write("invalid.json", { endpoints: { m: { url: 42 } } }))).toBeNull();
-    expect(await maxInFlightFromConfig(write("too-big.json", { endpoints, maxInFlight: 70000 }))).toBeNull();
-    expect(await maxInFlightFromConfig(write("env.json", { endpoints: { m: { url: "${UNSET_FOR_THIS_TEST}" } } }), {})).toBeNull();
+  test("null when the file or its maxInFlight cannot be read, so the normal start-up reports it", () => {
+    expect(maxInFlightInFile(join(dir, "missing.json"))).toBeNull();
+    expect(maxInFlightInFile(write("broken.json", "{ not json"))).toBeNull();
+    expect(maxInFlightInFile(write("array.json", "[]"))).toBeNull();
+    for (const bad of [0, 70000, 1.5, "4096", null]) expect(maxInFlightInFile(write("bad.json", { endpoints, maxInFlight: bad }))).toBeNull();
+  });
+
+  test("a file invalid elsewhere still gives its value: the program started again reports the file", () => {
+    expect(maxInFlightInFile(write("invalid.json", { endpoints: { m: { url: 42 } }, maxInFlight: 64 }))).toBe(64);
+    expect(maxInFlightInFile(write("env.json", { endpoints: { m: { url: "${UNSET_FOR_THIS_TEST}" } } }))).toBe(DEFAULT_MAX_IN_FLIGHT);
   });
 });
 

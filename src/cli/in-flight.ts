@@ -5,23 +5,28 @@
 // config's `maxInFlight` (default 4096) before it starts serving.
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
-import { loadConfig } from "../config/load";
 
 export const MAX_IN_FLIGHT_ENV = "BUN_CONFIG_MAX_HTTP_REQUESTS";
 export const DEFAULT_MAX_IN_FLIGHT = 4096;
+/** Bun refuses a larger BUN_CONFIG_MAX_HTTP_REQUESTS (the config schema says the same). */
+const MAX_IN_FLIGHT_LIMIT = 65535;
 
 type Env = Record<string, string | undefined>;
 
 /**
  * The `maxInFlight` the config file asks for (the default when it names none), or null when the
- * file cannot be loaded: then serving goes on without a re-exec, and the usual start-up error
- * reports the file.
+ * file does not read as a JSON object or its value is not an integer from 1 to 65535: then serving
+ * goes on without a re-exec, and the usual start-up error reports the file. Only this field is
+ * read, without loading the config: everything done before the re-exec is done twice, and a file
+ * invalid elsewhere is reported as well by the program started again.
  */
-export async function maxInFlightFromConfig(path: string, env: Env = process.env): Promise<number | null> {
+export function maxInFlightInFile(path: string): number | null {
   try {
-    await loadConfig(path, env); // validates every field, maxInFlight included
-    const value = (JSON.parse(readFileSync(path, "utf8")) as { maxInFlight?: unknown }).maxInFlight;
-    return typeof value === "number" ? value : DEFAULT_MAX_IN_FLIGHT;
+    const file = JSON.parse(readFileSync(path, "utf8")) as unknown;
+    if (typeof file !== "object" || file === null || Array.isArray(file)) return null;
+    const value = (file as { maxInFlight?: unknown }).maxInFlight;
+    if (value === undefined) return DEFAULT_MAX_IN_FLIGHT;
+    return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_IN_FLIGHT_LIMIT ? (value as number) : null;
   } catch {
     return null;
   }
@@ -108,6 +113,6 @@ async function runChild(cmd: string[], env: Env, platform: NodeJS.Platform): Pro
  */
 export async function ensureInFlightLimit(configPath: string, env: Env = process.env): Promise<void> {
   if (env[MAX_IN_FLIGHT_ENV]) return;
-  const limit = await maxInFlightFromConfig(configPath, env);
+  const limit = maxInFlightInFile(configPath);
   if (limit !== null) await relaunchWithLimit(limit, { env });
 }

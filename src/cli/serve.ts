@@ -1,12 +1,12 @@
-// Serving: raise Bun's fetch limit (which may start the program again), start the server, take
-// over the signals, then say so. Runs until a signal ends the process.
+// Serving: start the server (src/cli.ts has raised Bun's fetch limit by then), take over the
+// signals, then say so. Runs until a signal ends the process.
 import type { LogFormat, Logger } from "../lib/log";
 import { VERSION } from "../lib/version";
 import { hostPort } from "../server/listen-error";
 import type { RunningServer } from "../server/start";
 import type { CommandOf } from "./args";
 import { warnIfFromExample, warnAboutConfig } from "./commands";
-import { ensureInFlightLimit, MAX_IN_FLIGHT_ENV } from "./in-flight";
+import { MAX_IN_FLIGHT_ENV } from "./in-flight";
 
 function announce(server: RunningServer, hostname: string, log: Logger): void {
   const config = server.configs.current;
@@ -56,10 +56,8 @@ export async function serve(
   logFormat: LogFormat | undefined,
   started: (server: RunningServer) => void,
 ): Promise<void> {
-  // Before anything is printed: this may start the program again (same PID) with a higher fetch limit.
-  await ensureInFlightLimit(command.configPath);
   warnIfFromExample(command, log);
-  // Loaded only now: a process that re-executes itself above never pays for the whole app.
+  // Loaded only to serve: --probe (a container's health check) and --check-config never pay for the whole app.
   const { startServer } = await import("../server/start");
   const server = await startServer({ configPath: command.configPath, port: command.port, hostname: command.hostname, log, logFormat });
   started(server);
