@@ -52,7 +52,7 @@ release: deps
 	rm -f dist/release/*.map  # the source map is embedded in each binary
 	cd dist/release && sha256sum $(NAME)-* > SHA256SUMS && cat SHA256SUMS
 
-# Benchmark (issue 3): never part of test/CI. Installs wrk from Debian when missing; takes about 11 minutes.
+# Benchmark (issue 3): never part of test/CI. Installs wrk from Debian when missing; takes about 15 minutes.
 bench: build
 	@command -v wrk >/dev/null 2>&1 || { \
 	  echo "wrk not found: installing it from Debian (apt-get install wrk)"; \
