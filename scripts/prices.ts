@@ -37,12 +37,13 @@ const amount = (value: unknown): number | null => {
   return typeof base === "number" ? base : null;
 };
 
-/** input, output and cached-input USD per million tokens; null for a model with no token price (images, audio, pages). */
+/** input, output, cached-input and cache-write USD per million tokens; null for a model with no token price (images, audio, pages). */
 function tokenPrice(prices: Record<string, unknown>) {
   const input = amount(prices.input_mtok);
   if (input === null) return null;
   const cached = amount(prices.cache_read_mtok);
-  return { input, output: amount(prices.output_mtok) ?? 0, ...(cached !== null && { cachedInput: cached }) };
+  const written = amount(prices.cache_write_mtok);
+  return { input, output: amount(prices.output_mtok) ?? 0, ...(cached !== null && { cachedInput: cached }), ...(written !== null && { cacheWrite: written }) };
 }
 
 const SECONDS_PER_DAY = 86_400;
@@ -61,7 +62,7 @@ function pricesOf(model: ModelInfo) {
     const price = tokenPrice(model.prices);
     return price ? [price] : [];
   }
-  let list: { since?: string; input: number; output: number; cachedInput?: number }[] = [];
+  let list: { since?: string; input: number; output: number; cachedInput?: number; cacheWrite?: number }[] = [];
   for (const { constraint, prices } of model.prices) {
     const price = tokenPrice(prices);
     if (constraint?.start_date) {

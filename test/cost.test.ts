@@ -26,15 +26,23 @@ const asAdmin = { authorization: `Bearer ${ADMIN_KEY}` };
 /** What the OpenAI-format mock reports for every answer, streamed (when asked for usage) or not. */
 const USAGE = { prompt_tokens: 1000, completion_tokens: 200, total_tokens: 1200, prompt_tokens_details: { cached_tokens: 600 } };
 
-/** Dollars, computed here independently of the proxy: per million tokens, cached prompt tokens apart. */
-const dollars = (prompt: number, cached: number, completion: number, price: { input: number; cached?: number | null; output: number }) =>
-  ((prompt - cached) * price.input + cached * (price.cached ?? price.input) + completion * price.output) / 1e6;
+interface Dollars {
+  input: number;
+  cached?: number | null;
+  written?: number | null;
+  output: number;
+}
+
+/** Dollars, computed here independently of the proxy: per million tokens, prompt tokens read from and written to the cache apart. */
+const dollars = (prompt: number, cached: number, completion: number, price: Dollars, written = 0) =>
+  ((prompt - cached - written) * price.input + cached * (price.cached ?? price.input) + written * (price.written ?? price.input) + completion * price.output) /
+  1e6;
 
 /** The built-in table's price of a backend model name, in the shape `dollars` takes. */
-function builtIn(name: string) {
+function builtIn(name: string): Dollars {
   const price = BUILT_IN_PRICES.lookup(name);
   if (!price) throw new Error(`the built-in table has no price for ${name}`);
-  return { input: price.inputPerMTok, cached: price.cachedInputPerMTok, output: price.outputPerMTok };
+  return { input: price.inputPerMTok, cached: price.cachedInputPerMTok, written: price.cacheWriteInputPerMTok, output: price.outputPerMTok };
 }
 
 const chunk = (delta: Record<string, unknown>, finish: string | null = null, extra: Record<string, unknown> = {}) =>
@@ -87,6 +95,13 @@ beforeAll(async () => {
         mini: endpointFor(backend, { actualModelName: "gpt-4o-mini" }),
         local: endpointFor(backend, { actualModelName: "house-llama-3b" }),
         claude: { provider: "anthropic", url: anthropic.url, apiKey: ANTHROPIC_KEY, actualModelName: "claude-sonnet-4-5" },
+        "claude-contract": {
+          provider: "anthropic",
+          url: anthropic.url,
+          apiKey: ANTHROPIC_KEY,
+          actualModelName: "claude-sonnet-4-5",
+          price: { inputPerMTok: 2, outputPerMTok: 10, cachedInputPerMTok: 0.2, cacheWriteInputPerMTok: 2.5 },
+        },
         flash: { provider: "gemini", url: gemini.url, apiKey: GEMINI_KEY, actualModelName: "gemini-2.5-flash" },
         found: { url: backend.url, discover: { prefix: "found/" } },
         "found-priced": { url: backend.url, discover: { prefix: "fixed/", include: ["house-*"] }, price: { inputPerMTok: 0.5, outputPerMTok: 0.5 } },
@@ -136,6 +151,17 @@ describe("the cost of a request", () => {
     expect(access.costUsd).toBeCloseTo(expected, 15);
   });
 
+  test("a configured cacheWriteInputPerMTok prices the prompt tokens a backend wrote to its cache (a negotiated Claude price)", async () => {
+    anthropic.willReply(
+      anthropicReply.text("Hello", { usage: { input_tokens: 12, cache_read_input_tokens: 900, cache_creation_input_tokens: 100, output_tokens: 40 } }),
+    );
+    const { row, access } = await chat("claude-contract", false);
+    const expected = dollars(1012, 900, 40, { input: 2, cached: 0.2, written: 2.5, output: 10 }, 100);
+    expect(row).toMatchObject({ prompt_tokens: 1012, completion_tokens: 40, price_source: "config" });
+    expect(row.cost_usd).toBeCloseTo(expected, 15);
+    expect(access.costUsd).toBeCloseTo(expected, 15);
+  });
+
   test("a target's price wins over its endpoint's; a target without one takes its endpoint's", async () => {
     const own = await chat("overrides", false);
     expect(own.row.price_source).toBe("config");
@@ -178,13 +204,17 @@ describe("streamed or not, the same request costs the same", () => {
     }
   });
 
-  test("an Anthropic backend (claude-sonnet-4-5, built-in): cache reads priced as cached, cache writes as input", async () => {
+  test("an Anthropic backend (claude-sonnet-4-5, built-in): cache reads at the cached-input price, cache writes at the cache-write price", async () => {
     anthropic.willReply(
       anthropicReply.text("Hello", { usage: { input_tokens: 12, cache_read_input_tokens: 900, cache_creation_input_tokens: 100, output_tokens: 40 } }),
     );
     const whole = await chat("claude", false);
     const streamed = await chat("claude", true);
-    const expected = dollars(1012, 900, 40, builtIn("claude-sonnet-4-5"));
+    const price = builtIn("claude-sonnet-4-5");
+    // Anthropic bills a cache write at 1.25 times the input price: pricing it as input undercounts.
+    expect(price.written).toBe(price.input * 1.25);
+    const expected = dollars(1012, 900, 40, price, 100);
+    expect(expected).toBeGreaterThan(dollars(1012, 900, 40, { ...price, written: null }, 100));
     for (const { row } of [whole, streamed]) {
       expect(row).toMatchObject({ prompt_tokens: 1012, completion_tokens: 40, price_source: "built-in" });
       expect(row.cost_usd).toBeCloseTo(expected, 15);
@@ -214,7 +244,7 @@ describe("streamed or not, the same request costs the same", () => {
     const streamed = await messagesClient.messages.create({ ...params, stream: true }).withResponse();
     for await (const _ of streamed.data) {
     }
-    const expected = dollars(1012, 900, 40, builtIn("claude-sonnet-4-5"));
+    const expected = dollars(1012, 900, 40, builtIn("claude-sonnet-4-5"), 100);
     for (const response of [whole.response, streamed.response]) {
       const row = await usageRow(proxy, await requestEnded(proxy, response));
       expect(row).toMatchObject({ prompt_tokens: 1012, completion_tokens: 40, price_source: "built-in" });

@@ -46,6 +46,12 @@ const PriceSchema = t.Object(
     cachedInputPerMTok: t.Optional(
       t.Number({ minimum: 0, description: "prompt tokens read from the backend's cache, US dollars per million; default inputPerMTok" }),
     ),
+    cacheWriteInputPerMTok: t.Optional(
+      t.Number({
+        minimum: 0,
+        description: "prompt tokens written to the backend's cache (Anthropic's cache_creation_input_tokens), US dollars per million; default inputPerMTok",
+      }),
+    ),
   },
   { additionalProperties: true, description: "what this backend's tokens cost, in US dollars per million tokens (a target's price wins over its endpoint's)" },
 );

@@ -136,7 +136,7 @@ export function configWarnings(file: ConfigFile): string[] {
 
 function priceWarnings(at: string, price: EndpointFile["price"]): string[] {
   if (!price) return [];
-  return (["inputPerMTok", "outputPerMTok", "cachedInputPerMTok"] as const).flatMap((field) => {
+  return (["inputPerMTok", "outputPerMTok", "cachedInputPerMTok", "cacheWriteInputPerMTok"] as const).flatMap((field) => {
     const value = price[field];
     if (value === undefined || value <= 0 || value >= PER_TOKEN_LOOKING) return [];
     return [

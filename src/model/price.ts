@@ -9,5 +9,7 @@ export interface Price {
   readonly outputPerMTok: number;
   /** Prompt tokens read from the backend's cache; null: they cost `inputPerMTok`. */
   readonly cachedInputPerMTok: number | null;
+  /** Prompt tokens written to the backend's cache (Anthropic bills them above the input price); null: they cost `inputPerMTok`. */
+  readonly cacheWriteInputPerMTok: number | null;
   readonly source: PriceSource;
 }

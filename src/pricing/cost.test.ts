@@ -4,10 +4,11 @@ import { costUsd } from "./cost";
 import { resolvePrice } from "./resolve";
 import { PriceTable } from "./price-table";
 
-const price = (inputPerMTok: number, outputPerMTok: number, cachedInputPerMTok: number | null = null): Price => ({
+const price = (inputPerMTok: number, outputPerMTok: number, cachedInputPerMTok: number | null = null, cacheWriteInputPerMTok: number | null = null): Price => ({
   inputPerMTok,
   outputPerMTok,
   cachedInputPerMTok,
+  cacheWriteInputPerMTok,
   source: "config",
 });
 
@@ -32,6 +33,21 @@ describe("costUsd", () => {
     expect(costUsd(usage, price(10, 0, 1))).toBeCloseTo((100 * 1) / 1e6, 15);
   });
 
+  test("prompt tokens written to the cache at the cache-write price, those read at the cached-input price, the rest at the input price", () => {
+    const usage = { promptTokens: 1000, completionTokens: 100, totalTokens: 1100, cachedPromptTokens: 300, cacheWritePromptTokens: 600 };
+    expect(costUsd(usage, price(3, 15, 0.3, 3.75))).toBeCloseTo((100 * 3 + 300 * 0.3 + 600 * 3.75 + 100 * 15) / 1e6, 15);
+  });
+
+  test("without a cache-write price, written tokens cost the input price", () => {
+    const usage = { promptTokens: 1000, completionTokens: 0, totalTokens: 1000, cacheWritePromptTokens: 600 };
+    expect(costUsd(usage, price(2, 8))).toBeCloseTo(0.002, 15);
+  });
+
+  test("more cache reads and writes than prompt tokens never makes a negative part: reads count first", () => {
+    const usage = { promptTokens: 100, completionTokens: 0, totalTokens: 100, cachedPromptTokens: 80, cacheWritePromptTokens: 500 };
+    expect(costUsd(usage, price(10, 0, 1, 20))).toBeCloseTo((80 * 1 + 20 * 20) / 1e6, 15);
+  });
+
   test("a free model costs exactly 0", () => {
     expect(costUsd({ promptTokens: 10, completionTokens: 10, totalTokens: 20 }, price(0, 0))).toBe(0);
   });
@@ -46,10 +62,11 @@ describe("resolvePrice", () => {
   });
 
   test("a configured price wins over the table's", () => {
-    expect(resolvePrice({ inputPerMTok: 5, outputPerMTok: 6, cachedInputPerMTok: 0.5 }, "known", table)).toEqual({
+    expect(resolvePrice({ inputPerMTok: 5, outputPerMTok: 6, cachedInputPerMTok: 0.5, cacheWriteInputPerMTok: 6.25 }, "known", table)).toEqual({
       inputPerMTok: 5,
       outputPerMTok: 6,
       cachedInputPerMTok: 0.5,
+      cacheWriteInputPerMTok: 6.25,
       source: "config",
     });
   });

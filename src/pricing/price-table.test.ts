@@ -5,8 +5,21 @@ const priceOf = (name: string) => BUILT_IN_PRICES.lookup(name, "2026-09-23");
 
 describe("the built-in price table", () => {
   test("well-known backend model names, exactly", () => {
-    expect(priceOf("gpt-4o-mini")).toEqual({ inputPerMTok: 0.15, outputPerMTok: 0.6, cachedInputPerMTok: 0.075, source: "built-in" });
-    expect(priceOf("claude-sonnet-4-5")).toEqual({ inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, source: "built-in" });
+    expect(priceOf("gpt-4o-mini")).toEqual({
+      inputPerMTok: 0.15,
+      outputPerMTok: 0.6,
+      cachedInputPerMTok: 0.075,
+      cacheWriteInputPerMTok: null,
+      source: "built-in",
+    });
+    // Anthropic bills cache writes at 1.25 times the input price.
+    expect(priceOf("claude-sonnet-4-5")).toEqual({
+      inputPerMTok: 3,
+      outputPerMTok: 15,
+      cachedInputPerMTok: 0.3,
+      cacheWriteInputPerMTok: 3.75,
+      source: "built-in",
+    });
     expect(priceOf("gemini-2.5-flash")).toMatchObject({ inputPerMTok: 0.3, outputPerMTok: 2.5, source: "built-in" });
   });
 
@@ -73,8 +86,20 @@ describe("PriceTable matching rules", () => {
   });
 
   test("the price in force on the day: a dated price replaces the earlier one from its date", () => {
-    expect(table.lookup("acme-small", "2026-05-31")).toEqual({ inputPerMTok: 1, outputPerMTok: 2, cachedInputPerMTok: null, source: "built-in" });
-    expect(table.lookup("acme-small", "2026-06-01")).toEqual({ inputPerMTok: 0.5, outputPerMTok: 1, cachedInputPerMTok: 0.05, source: "built-in" });
+    expect(table.lookup("acme-small", "2026-05-31")).toEqual({
+      inputPerMTok: 1,
+      outputPerMTok: 2,
+      cachedInputPerMTok: null,
+      cacheWriteInputPerMTok: null,
+      source: "built-in",
+    });
+    expect(table.lookup("acme-small", "2026-06-01")).toEqual({
+      inputPerMTok: 0.5,
+      outputPerMTok: 1,
+      cachedInputPerMTok: 0.05,
+      cacheWriteInputPerMTok: null,
+      source: "built-in",
+    });
   });
 
   test("a YYYYMMDD date in the name is tried as YYYY-MM-DD; a date that does not exist is not", () => {

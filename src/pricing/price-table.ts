@@ -20,6 +20,7 @@ interface DatedPrice {
   readonly input: number;
   readonly output: number;
   readonly cachedInput?: number;
+  readonly cacheWrite?: number;
 }
 
 /** The snapshot's shape (scripts/prices.ts writes it). */
@@ -95,7 +96,13 @@ function priceOn(prices: readonly DatedPrice[], today: string): Price | null {
   let found: DatedPrice | undefined;
   for (const price of prices) if (price.since === undefined || price.since <= today) found = price;
   if (!found) return null;
-  return { inputPerMTok: found.input, outputPerMTok: found.output, cachedInputPerMTok: found.cachedInput ?? null, source: "built-in" };
+  return {
+    inputPerMTok: found.input,
+    outputPerMTok: found.output,
+    cachedInputPerMTok: found.cachedInput ?? null,
+    cacheWriteInputPerMTok: found.cacheWrite ?? null,
+    source: "built-in",
+  };
 }
 
 /** A price table compiled once; `lookup` runs when a config is loaded or a model discovered, never per request. */

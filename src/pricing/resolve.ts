@@ -7,6 +7,7 @@ export interface ConfiguredPrice {
   readonly inputPerMTok: number;
   readonly outputPerMTok: number;
   readonly cachedInputPerMTok?: number;
+  readonly cacheWriteInputPerMTok?: number;
 }
 
 /**
@@ -19,6 +20,7 @@ export function resolvePrice(configured: ConfiguredPrice | undefined, modelName:
       inputPerMTok: configured.inputPerMTok,
       outputPerMTok: configured.outputPerMTok,
       cachedInputPerMTok: configured.cachedInputPerMTok ?? null,
+      cacheWriteInputPerMTok: configured.cacheWriteInputPerMTok ?? null,
       source: "config",
     };
   }

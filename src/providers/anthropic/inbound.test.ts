@@ -116,6 +116,16 @@ describe("toMessagesResponse", () => {
     });
   });
 
+  test("cache writes an OpenAI-format backend reports (LiteLLM's cache_creation_input_tokens) leave input_tokens as Anthropic's do", () => {
+    const usage = { prompt_tokens: 234, completion_tokens: 9, prompt_tokens_details: { cached_tokens: 200 }, cache_creation_input_tokens: 30 };
+    expect(toMessagesResponse({ choices: [{ message: { content: "x" }, finish_reason: "stop" }], usage }, "m", 7).usage).toEqual({
+      input_tokens: 4,
+      output_tokens: 9,
+      cache_read_input_tokens: 200,
+      cache_creation_input_tokens: 30,
+    });
+  });
+
   test("length → max_tokens; no usage → the estimate", () => {
     expect(toMessagesResponse({ choices: [{ message: { content: "x" }, finish_reason: "length" }] }, "m", 7)).toMatchObject({
       stop_reason: "max_tokens",

@@ -162,16 +162,28 @@ export function estimateInputTokens(body: Json): number {
   return Math.max(1, Math.ceil(text.length / 4));
 }
 
-/** Anthropic's usage from OpenAI's: `input_tokens` leaves the cached prompt tokens out. */
-export function messagesUsage(usage: unknown): { input_tokens: number; output_tokens: number; cache_read_input_tokens?: number } {
+interface MessagesUsageOut {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens?: number;
+  cache_creation_input_tokens?: number;
+}
+
+/**
+ * Anthropic's usage from OpenAI's: `input_tokens` leaves out the prompt tokens read from the cache
+ * and those written to it (`cache_creation_input_tokens`, where the backend reports them).
+ */
+export function messagesUsage(usage: unknown): MessagesUsageOut {
   if (!isObject(usage)) return { input_tokens: 0, output_tokens: 0 };
   const details = usage.prompt_tokens_details;
   const cached = isObject(details) ? count(details.cached_tokens) : 0;
-  const out: { input_tokens: number; output_tokens: number; cache_read_input_tokens?: number } = {
-    input_tokens: Math.max(0, count(usage.prompt_tokens) - cached),
+  const written = count(usage.cache_creation_input_tokens);
+  const out: MessagesUsageOut = {
+    input_tokens: Math.max(0, count(usage.prompt_tokens) - cached - written),
     output_tokens: count(usage.completion_tokens),
   };
   if (cached > 0) out.cache_read_input_tokens = cached;
+  if (written > 0) out.cache_creation_input_tokens = written;
   return out;
 }
 
@@ -179,9 +191,10 @@ export function messagesUsage(usage: unknown): { input_tokens: number; output_to
 export function usageOfMessages(usage: unknown): Usage | null {
   if (!isObject(usage) || typeof usage.input_tokens !== "number") return null;
   const cached = count(usage.cache_read_input_tokens);
-  const prompt = count(usage.input_tokens) + cached + count(usage.cache_creation_input_tokens);
+  const written = count(usage.cache_creation_input_tokens);
+  const prompt = count(usage.input_tokens) + cached + written;
   const completion = count(usage.output_tokens);
-  return tokenUsage(prompt, completion, prompt + completion, cached);
+  return tokenUsage(prompt, completion, prompt + completion, cached, written);
 }
 
 export function stopReasonOf(finish: unknown, madeToolCall: boolean): StopReason {
@@ -218,7 +231,7 @@ export function toMessagesResponse(completion: Json, model: string, estimate: nu
     content.push({ type: "tool_use", id: String(call.id ?? messageId()), name: String(fn.name ?? ""), input: parseInput(String(fn.arguments ?? "")) });
   }
   const usage = messagesUsage(completion.usage);
-  if (usage.input_tokens === 0 && !usage.cache_read_input_tokens) usage.input_tokens = estimate;
+  if (usage.input_tokens === 0 && !usage.cache_read_input_tokens && !usage.cache_creation_input_tokens) usage.input_tokens = estimate;
   return {
     id: messageId(),
     type: "message",
@@ -328,15 +341,12 @@ export class ChatToMessagesStream {
   }
 
   usage(): Usage | null {
-    const usage = this.finalUsage();
-    const cached = usage.cache_read_input_tokens ?? 0;
-    const prompt = usage.input_tokens + cached;
-    return tokenUsage(prompt, usage.output_tokens, prompt + usage.output_tokens, cached);
+    return usageOfMessages(this.finalUsage());
   }
 
   private finalUsage() {
     const usage = messagesUsage(this.backendUsage);
-    if (usage.input_tokens === 0 && !usage.cache_read_input_tokens) usage.input_tokens = this.estimate;
+    if (usage.input_tokens === 0 && !usage.cache_read_input_tokens && !usage.cache_creation_input_tokens) usage.input_tokens = this.estimate;
     return usage;
   }
 

@@ -130,12 +130,18 @@ describe("toChatCompletion", () => {
     expect(toChatCompletion(message({ stop_reason: "something_new" as "end_turn" }), OPTS).completion.choices[0].finish_reason).toBe("stop");
   });
 
-  test("usage: prompt_tokens counts cache reads and writes; cached_tokens the reads", () => {
+  test("usage: prompt_tokens counts cache reads and writes; cached_tokens the reads; cache_creation_input_tokens the writes", () => {
     const { completion } = toChatCompletion(
       message({ usage: { input_tokens: 3, cache_read_input_tokens: 100, cache_creation_input_tokens: 20, output_tokens: 7 } }),
       OPTS,
     );
-    expect(completion.usage).toEqual({ prompt_tokens: 123, completion_tokens: 7, total_tokens: 130, prompt_tokens_details: { cached_tokens: 100 } });
+    expect(completion.usage).toEqual({
+      prompt_tokens: 123,
+      completion_tokens: 7,
+      total_tokens: 130,
+      prompt_tokens_details: { cached_tokens: 100 },
+      cache_creation_input_tokens: 20,
+    });
     const nulls = toChatCompletion(
       message({ usage: { input_tokens: 3, cache_read_input_tokens: null, cache_creation_input_tokens: null, output_tokens: 1 } }),
       OPTS,

@@ -214,7 +214,13 @@ describe("whole answers and errors", () => {
       finish_reason: "tool_calls",
       message: { content: "Checking.", reasoning_content: "Use the tool.", tool_calls: [{ function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
     });
-    expect(completion.usage).toEqual({ prompt_tokens: 45, completion_tokens: 20, total_tokens: 65, prompt_tokens_details: { cached_tokens: 0 } });
+    expect(completion.usage).toEqual({
+      prompt_tokens: 45,
+      completion_tokens: 20,
+      total_tokens: 65,
+      prompt_tokens_details: { cached_tokens: 0 },
+      cache_creation_input_tokens: 40,
+    });
     expect(thinking?.toolCallIds).toEqual([completion.choices[0].message.tool_calls![0]!.id]);
   });
 

@@ -98,7 +98,7 @@ describe("text", () => {
     expect(withUsage.events.at(-1)).toBe("[DONE]");
   });
 
-  test("usage: cache reads and writes count as prompt tokens; message_delta's cumulative counts win", () => {
+  test("usage: cache reads and writes count as prompt tokens, writes also under Anthropic's name; message_delta's cumulative counts win", () => {
     const stream = [
       start({ input_tokens: 4, cache_creation_input_tokens: 30, cache_read_input_tokens: 200, output_tokens: 1 }),
       blockStart(0, { type: "text", text: "" }),
@@ -108,8 +108,14 @@ describe("text", () => {
       STOP,
     ].join("");
     const { events, translator } = run(stream, { includeUsage: true });
-    expect(events.at(-2).usage).toEqual({ prompt_tokens: 234, completion_tokens: 9, total_tokens: 243, prompt_tokens_details: { cached_tokens: 200 } });
-    expect(translator.usage()).toEqual({ promptTokens: 234, completionTokens: 9, totalTokens: 243, cachedPromptTokens: 200 });
+    expect(events.at(-2).usage).toEqual({
+      prompt_tokens: 234,
+      completion_tokens: 9,
+      total_tokens: 243,
+      prompt_tokens_details: { cached_tokens: 200 },
+      cache_creation_input_tokens: 30,
+    });
+    expect(translator.usage()).toEqual({ promptTokens: 234, completionTokens: 9, totalTokens: 243, cachedPromptTokens: 200, cacheWritePromptTokens: 30 });
     expect(translator.openAIUsage()?.prompt_tokens_details.cached_tokens).toBe(200);
   });
 

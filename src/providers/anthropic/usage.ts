@@ -1,6 +1,8 @@
 // Anthropic's token counts in OpenAI's terms. Anthropic's `input_tokens` leaves out the prompt
 // tokens read from or written to its cache; OpenAI's `prompt_tokens` counts every prompt token, and
-// tells the cached ones apart in `prompt_tokens_details.cached_tokens`.
+// tells the cached ones apart in `prompt_tokens_details.cached_tokens`. OpenAI has no word for
+// cache writes, which Anthropic bills above the input price: they keep Anthropic's name,
+// `cache_creation_input_tokens`, beside the others (as LiteLLM reports them).
 import { tokenUsage, type Usage } from "../../model/usage";
 import type { MessagesUsage } from "./types";
 
@@ -10,20 +12,36 @@ export interface OpenAIUsage {
   completion_tokens: number;
   total_tokens: number;
   prompt_tokens_details: { cached_tokens: number };
+  /** Of the prompt tokens, those written to the cache; only when some were. */
+  cache_creation_input_tokens?: number;
 }
 
 const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : 0);
 
 export function openAIUsage(usage: MessagesUsage): OpenAIUsage {
   const cached = count(usage.cache_read_input_tokens);
-  const prompt = count(usage.input_tokens) + cached + count(usage.cache_creation_input_tokens);
+  const written = count(usage.cache_creation_input_tokens);
+  const prompt = count(usage.input_tokens) + cached + written;
   const completion = count(usage.output_tokens);
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cached } };
+  const openAI: OpenAIUsage = {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: cached },
+  };
+  if (written > 0) openAI.cache_creation_input_tokens = written;
+  return openAI;
 }
 
-/** The proxy's own record of the same numbers (usage rows, limits, metrics). */
+/** The proxy's own record of the same numbers (usage rows, limits, metrics, cost). */
 export function proxyUsage(usage: OpenAIUsage): Usage {
-  return tokenUsage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.prompt_tokens_details.cached_tokens);
+  return tokenUsage(
+    usage.prompt_tokens,
+    usage.completion_tokens,
+    usage.total_tokens,
+    usage.prompt_tokens_details.cached_tokens,
+    usage.cache_creation_input_tokens,
+  );
 }
 
 /**

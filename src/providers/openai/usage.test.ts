@@ -27,13 +27,30 @@ describe("usage of a whole body", () => {
     });
   });
 
-  test("cached prompt tokens: OpenAI's details, the Responses API's, and Anthropic's Messages counts (cache reads and writes added to input_tokens)", () => {
+  test("cached prompt tokens: OpenAI's details, the Responses API's, and Anthropic's Messages counts (cache reads and writes added to input_tokens, writes told apart)", () => {
     const chat = { usage: { prompt_tokens: 100, completion_tokens: 5, total_tokens: 105, prompt_tokens_details: { cached_tokens: 64 } } };
     expect(usageOfBody(bytes(chat))).toEqual({ promptTokens: 100, completionTokens: 5, totalTokens: 105, cachedPromptTokens: 64 });
     const responses = { object: "response", usage: { input_tokens: 50, input_tokens_details: { cached_tokens: 10 }, output_tokens: 2 } };
     expect(usageOfBody(bytes(responses))).toEqual({ promptTokens: 50, completionTokens: 2, totalTokens: 52, cachedPromptTokens: 10 });
     const messages = { type: "message", usage: { input_tokens: 4, cache_read_input_tokens: 200, cache_creation_input_tokens: 30, output_tokens: 9 } };
-    expect(usageOfBody(bytes(messages))).toEqual({ promptTokens: 234, completionTokens: 9, totalTokens: 243, cachedPromptTokens: 200 });
+    expect(usageOfBody(bytes(messages))).toEqual({
+      promptTokens: 234,
+      completionTokens: 9,
+      totalTokens: 243,
+      cachedPromptTokens: 200,
+      cacheWritePromptTokens: 30,
+    });
+    // LiteLLM's OpenAI-format usage of a Claude answer names the writes the same way.
+    const litellm = {
+      usage: { prompt_tokens: 234, completion_tokens: 9, total_tokens: 243, prompt_tokens_details: { cached_tokens: 200 }, cache_creation_input_tokens: 30 },
+    };
+    expect(usageOfBody(bytes(litellm))).toEqual({
+      promptTokens: 234,
+      completionTokens: 9,
+      totalTokens: 243,
+      cachedPromptTokens: 200,
+      cacheWritePromptTokens: 30,
+    });
     const none = { usage: { prompt_tokens: 3, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 0 } } };
     expect(usageOfBody(bytes(none))).toEqual({ promptTokens: 3, completionTokens: 1, totalTokens: 4 });
   });

@@ -12,6 +12,8 @@ const detail = (details: unknown, key: string) => (details !== null && typeof de
  * Cached prompt tokens: OpenAI's `prompt_tokens_details.cached_tokens` (the Responses API's
  * `input_tokens_details`), or Anthropic's `cache_read_input_tokens` (a Messages answer, whose
  * `input_tokens` leaves out what was read from or written to the cache: both are added back).
+ * Prompt tokens written to the cache: `cache_creation_input_tokens`, Anthropic's name, which
+ * LiteLLM and this proxy's own translated answers also use.
  */
 export function usageOf(value: unknown): Usage | null {
   if (value === null || typeof value !== "object") return null;
@@ -19,12 +21,13 @@ export function usageOf(value: unknown): Usage | null {
   const usage = record.usage as Record<string, unknown> | null | undefined;
   if (usage === null || typeof usage !== "object") return record.response ? usageOf(record.response) : null;
   const cacheRead = count(usage.cache_read_input_tokens);
+  const cacheWrite = count(usage.cache_creation_input_tokens);
   const input = count(usage.input_tokens);
-  const prompt = count(usage.prompt_tokens) ?? (input === null ? null : input + (cacheRead ?? 0) + (count(usage.cache_creation_input_tokens) ?? 0));
+  const prompt = count(usage.prompt_tokens) ?? (input === null ? null : input + (cacheRead ?? 0) + (cacheWrite ?? 0));
   const completion = count(usage.completion_tokens) ?? count(usage.output_tokens) ?? (prompt !== null ? 0 : null);
   if (prompt === null || completion === null) return null;
   const cached = detail(usage.prompt_tokens_details, "cached_tokens") ?? detail(usage.input_tokens_details, "cached_tokens") ?? cacheRead ?? 0;
-  return tokenUsage(prompt, completion, count(usage.total_tokens) ?? prompt + completion, cached);
+  return tokenUsage(prompt, completion, count(usage.total_tokens) ?? prompt + completion, cached, cacheWrite ?? 0);
 }
 
 const decoder = new TextDecoder();
