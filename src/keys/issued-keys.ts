@@ -297,13 +297,13 @@ export class IssuedKeys implements IssuedKeyLookup {
     const reason = (error as Error)?.message ?? String(error);
     this.options.log.warn(
       `issued client keys: cannot read ${this.table.where} (${reason}); the keys loaded so far keep working, changes made elsewhere arrive once it answers again`,
-      { error: reason },
+      { store: this.table.where, error: reason },
     );
   }
 
   private recovered(): void {
     if (!this.outage) return;
     this.outage = false;
-    this.options.log.info(`issued client keys: ${this.table.where} answers again`);
+    this.options.log.info(`issued client keys: ${this.table.where} answers again`, { store: this.table.where });
   }
 }

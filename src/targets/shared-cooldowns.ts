@@ -131,7 +131,7 @@ export class SharedCooldowns implements CooldownListener {
   private receive(text: string): void {
     const message = parse(text);
     if (message) this.apply(message);
-    else this.log.warn(`ignored a malformed message on ${COOLDOWN_CHANNEL}`);
+    else this.log.warn(`ignored a malformed message on ${COOLDOWN_CHANNEL}`, { channel: COOLDOWN_CHANNEL });
   }
 
   /** Reads the cool-downs in force (taken while this instance was not listening). */

@@ -144,7 +144,10 @@ export class PostgresUsageStore implements UsageStore {
   ) {
     this.batchSize = options.batchSize ?? 500;
     this.queue = new UsageQueue(options.queueSize, () =>
-      options.log.warn(`usage store: queue full (${options.queueSize} rows waiting for ${where}): dropping new rows until it drains`),
+      options.log.warn(`usage store: queue full (${options.queueSize} rows waiting for ${where}): dropping new rows until it drains`, {
+        store: where,
+        rows: options.queueSize,
+      }),
     );
   }
 
@@ -247,9 +250,13 @@ export class PostgresUsageStore implements UsageStore {
       // An outage is logged by the writer; anything else is worth a line.
       failed: (error) => {
         if (!isOutage(error))
-          this.options.log.warn(`usage store: pruning ${this.where} failed, retrying at the next prune: ${reasonOf(error)}`, { error: reasonOf(error) });
+          this.options.log.warn(`usage store: pruning ${this.where} failed, retrying at the next prune: ${reasonOf(error)}`, {
+            store: this.where,
+            error: reasonOf(error),
+          });
       },
       from: this.where,
+      fields: { store: this.where },
     });
   }
 
@@ -261,7 +268,7 @@ export class PostgresUsageStore implements UsageStore {
     await withDeadline(this.flush(), this.options.closeTimeoutMs ?? 5000, () => undefined);
     this.closed = true;
     const lost = this.queue.clear();
-    if (lost > 0) this.options.log.error(`usage store: ${lost} rows could not be written to ${this.where} and are lost`);
+    if (lost > 0) this.options.log.error(`usage store: ${lost} rows could not be written to ${this.where} and are lost`, { store: this.where, rows: lost });
     await this.sql.close({ timeout: 1 }).catch(() => {});
   }
 
@@ -299,7 +306,7 @@ export class PostgresUsageStore implements UsageStore {
         this.schemaReady = true;
         if (!this.announced) {
           this.announced = true;
-          this.options.log.info(`usage store: ${this.where}, table ${USAGE_TABLE}`);
+          this.options.log.info(`usage store: ${this.where}, table ${USAGE_TABLE}`, { store: this.where, table: USAGE_TABLE });
         }
         void this.prune();
       }
@@ -322,7 +329,11 @@ export class PostgresUsageStore implements UsageStore {
         if (!isBadData(error)) throw error;
         // Rows are built to fit (text cut, no NUL, whole numbers): should the server still refuse them, they must not block the rest.
         this.queue.discard(count);
-        this.options.log.error(`usage store: ${this.where} refused ${count} rows, dropped: ${reasonOf(error)}`, { rows: count, error: reasonOf(error) });
+        this.options.log.error(`usage store: ${this.where} refused ${count} rows, dropped: ${reasonOf(error)}`, {
+          store: this.where,
+          rows: count,
+          error: reasonOf(error),
+        });
       }
       this.landed += count;
       this.recovered();
@@ -339,14 +350,17 @@ export class PostgresUsageStore implements UsageStore {
     this.reachable = false;
     this.options.log.warn(
       `usage store: cannot use ${this.where} (${reasonOf(error)}); usage rows queue in memory (${this.queue.length} now, at most ${this.options.queueSize}) until the server answers again, retried every ${(this.options.flushIntervalMs ?? 1000) / 1000} s; /usage answers 503 meanwhile`,
-      { error: reasonOf(error) },
+      { store: this.where, error: reasonOf(error), rows: this.queue.length },
     );
   }
 
   private recovered(): void {
     if (this.reachable) return;
     this.reachable = true;
-    this.options.log.info(`usage store: ${this.where} is back; writing the ${this.queue.length} rows queued meanwhile`);
+    this.options.log.info(`usage store: ${this.where} is back; writing the ${this.queue.length} rows queued meanwhile`, {
+      store: this.where,
+      rows: this.queue.length,
+    });
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { LogFields } from "../../lib/log";
 import type { RequestRecord } from "../record";
 import { usageRowOf, type UsageRow } from "./row";
 import { DAY_MS, PRUNE_CHUNK, type UsageStoreOptions } from "./store";
@@ -96,6 +97,8 @@ export interface Pruning {
   failed(error: unknown): void;
   /** Named in the log line after the number pruned (" from …"), when the store has a place to name. */
   from?: string;
+  /** What names the store in a JSON log line (its file, or its server). */
+  fields?: LogFields;
 }
 
 /**
@@ -118,8 +121,14 @@ export async function pruneOldRows(options: UsageStoreOptions, pruning: Pruning)
     if (changes < PRUNE_CHUNK) break;
     await new Promise((resolve) => setImmediate(resolve));
   }
-  if (deleted > 0)
-    options.log.info(`usage store: pruned ${deleted} rows older than ${options.retentionDays()} days${pruning.from ? ` from ${pruning.from}` : ""}`);
+  if (deleted > 0) {
+    const retentionDays = options.retentionDays();
+    options.log.info(`usage store: pruned ${deleted} rows older than ${retentionDays} days${pruning.from ? ` from ${pruning.from}` : ""}`, {
+      rows: deleted,
+      retentionDays,
+      ...pruning.fields,
+    });
+  }
   return deleted;
 }
 

@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Logger } from "../../lib/log";
+import type { LogFields, Logger } from "../../lib/log";
 import { FULL_ROW, FULL_SPEC, record } from "../../../test/support/usage-records";
 import { SqliteUsageStore, type SqliteUsageOptions } from "./sqlite-store";
 import { usageObserver } from "./store";
@@ -17,9 +17,15 @@ const freshPath = () => join(dir, `usage-${++fileCount}.db`);
 
 class Lines implements Logger {
   readonly lines: string[] = [];
-  info = (message: string) => void this.lines.push(`INFO ${message}`);
-  warn = (message: string) => void this.lines.push(`WARN ${message}`);
-  error = (message: string) => void this.lines.push(`ERROR ${message}`);
+  /** Each line's fields, in the order of `lines`: what a JSON log line carries beside its message. */
+  readonly fields: (LogFields | undefined)[] = [];
+  private push(line: string, fields?: LogFields) {
+    this.lines.push(line);
+    this.fields.push(fields);
+  }
+  info = (message: string, fields?: LogFields) => this.push(`INFO ${message}`, fields);
+  warn = (message: string, fields?: LogFields) => this.push(`WARN ${message}`, fields);
+  error = (message: string, fields?: LogFields) => this.push(`ERROR ${message}`, fields);
 }
 
 const open: SqliteUsageStore[] = [];
@@ -217,6 +223,8 @@ describe("SqliteUsageStore", () => {
     expect(await first.store.prune()).toBe(1);
     expect(rows(path).map((row) => row.ts)).toEqual([now - 20 * DAY, now - 1000]);
     expect(first.log.lines).toContain("INFO usage store: pruned 1 rows older than 30 days");
+    const pruned = first.log.lines.indexOf("INFO usage store: pruned 1 rows older than 30 days");
+    expect(first.log.fields[pruned]).toEqual({ rows: 1, retentionDays: 30, file: path });
     days = 10; // retentionDays is read at every prune (a reload changes it)
     expect(await first.store.prune()).toBe(1);
     expect(rows(path).map((row) => row.ts)).toEqual([now - 1000]);

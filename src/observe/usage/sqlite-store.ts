@@ -97,7 +97,10 @@ export class SqliteUsageStore implements UsageStore {
     this.batchSize = options.batchSize ?? 500;
     this.queries = new UsageQueryThread(options.path);
     this.queue = new UsageQueue(options.queueSize, () =>
-      options.log.warn(`usage store: queue full (${options.queueSize} rows): dropping new rows until it drains`),
+      options.log.warn(`usage store: queue full (${options.queueSize} rows): dropping new rows until it drains`, {
+        file: options.path,
+        rows: options.queueSize,
+      }),
     );
   }
 
@@ -158,6 +161,7 @@ export class SqliteUsageStore implements UsageStore {
   prune(): Promise<number> {
     return pruneOldRows(this.options, {
       deleteChunk: (cutoff) => this.deleteOld.run(cutoff).changes,
+      fields: { file: this.options.path },
       stopped: () => this.closed,
       failed: (error) =>
         this.options.log.warn(`usage store: pruning ${this.options.path} failed, retrying at the next prune: ${messageOf(error)}`, {
