@@ -282,6 +282,48 @@ describe("budgets in dollars", () => {
       await second.stop();
     }
   });
+
+  test("after a restart, a config key that took the name of a revoked issued key does not inherit that key's spend", async () => {
+    const usagePath = join(makeTempDir("budgets-renamed"), "usage.db");
+    const ADMIN_KEY = "admin-budgets-renamed-0123456789abcdef";
+    const KEY_C = "ck-budgets-team-c-000000000000000";
+    const top = { usage: { path: usagePath }, adminKey: ADMIN_KEY };
+    const before = budgetConfig({ perClient: { usdPerDay: 0.8 } }, undefined, top);
+    mock.reset();
+    mock.willReply(reply.json({ id: "c", object: "chat.completion", choices: [], usage: USAGE }));
+    const admin = (proxy: ProxyHandle, path: string, method: string, body?: unknown) =>
+      fetch(proxy.url(path), {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+    const first = await startProxy(before, { label: "with the issued key" });
+    try {
+      const made = await admin(first, "/admin/keys", "POST", { name: "team-c" });
+      expect(made.status).toBe(201);
+      const issued = (await made.json()) as { id: string; key: string };
+      const client = sdk(first, issued.key);
+      await spend(first, client);
+      await spend(first, client);
+      expect((await refused(client)).message).toContain("team-c");
+      expect((await admin(first, `/admin/keys/${issued.id}`, "DELETE")).status).toBe(200);
+    } finally {
+      await first.stop();
+    }
+    // The name is free again: the operator gives it to a key in the config file.
+    const after = { ...before, clientKeys: [...before.clientKeys, { key: KEY_C, name: "team-c" }] };
+    const second = await startProxy(after, { label: "with the config key of the same name" });
+    try {
+      const client = sdk(second, KEY_C);
+      await spend(second, client);
+      const health = await (await fetch(second.url("/health"))).json();
+      expect(health.limits.find((use: any) => use.scope === "client" && use.subject === "team-c")).toMatchObject({ used: 0.4, remaining: 0.4 });
+      await spend(second, client);
+      expect((await refused(client)).message).toContain("team-c");
+    } finally {
+      await second.stop();
+    }
+  });
 });
 
 describe("--check-config", () => {

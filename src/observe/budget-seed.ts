@@ -15,7 +15,7 @@ import type { ProxyConfig } from "../config/proxy-config";
 import type { IssuedKeys } from "../keys/issued-keys";
 import { withDeadline } from "../lib/deadline";
 import type { Logger } from "../lib/log";
-import { messageOf, type GroupBy, type UsageStore } from "./usage/store";
+import { messageOf, type StoreGroupBy, type UsageStore } from "./usage/store";
 
 const PERIODS: readonly (readonly [Period, LimitKind])[] = [
   ["day", "usdPerDay"],
@@ -24,11 +24,12 @@ const PERIODS: readonly (readonly [Period, LimitKind])[] = [
 
 /**
  * Each grouping of the rows, the scope its groups are counted in, and the counter's subject of a
- * group: config keys count under their name, issued keys under their id (which a rename keeps),
- * models under the id an alias resolves to.
+ * group: config keys count under their name (only their own rows: an issued key that bore the same
+ * name spent under its id), issued keys under their id (which a rename keeps), models under the id
+ * an alias resolves to.
  */
-const SCOPES: readonly (readonly [GroupBy, LimitScope, (key: string, modelIdOf: (named: string) => string) => string])[] = [
-  ["client", "client", (name) => name],
+const SCOPES: readonly (readonly [StoreGroupBy, LimitScope, (key: string, modelIdOf: (named: string) => string) => string])[] = [
+  ["configKey", "client", (name) => name],
   ["key", "client", issuedKeyCounter],
   ["user", "user", (user) => user],
   ["model", "model", (named, modelIdOf) => modelIdOf(named)],

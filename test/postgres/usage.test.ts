@@ -24,7 +24,7 @@ import { PostgresUsageStore, USAGE_TABLE } from "../../src/observe/usage/postgre
 import { nearestRank } from "../../src/observe/usage/query";
 import { USAGE_COLUMN_SPECS, USAGE_COLUMNS } from "../../src/observe/usage/row";
 import { SqliteUsageStore } from "../../src/observe/usage/sqlite-store";
-import { GROUP_BYS, UsageStoreUnavailableError, type GroupBy, type UsageGroup, type UsageStore } from "../../src/observe/usage/store";
+import { STORE_GROUP_BYS, UsageStoreUnavailableError, type GroupBy, type StoreGroupBy, type UsageGroup, type UsageStore } from "../../src/observe/usage/store";
 import { CapturingLogger } from "../support/logger";
 import { chatBody, expectOpenAIError, postJson } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
@@ -211,8 +211,8 @@ const group = (key: string, figures: Partial<UsageGroup>): UsageGroup => ({
   ...figures,
 });
 
-/** What /usage must answer for mixedRecords(), whichever store holds them. */
-const MIXED_EXPECTED: Record<GroupBy, UsageGroup[]> = {
+/** What /usage (and, for configKey, the budgets' read-back) must answer for mixedRecords(), whichever store holds them. */
+const MIXED_EXPECTED: Record<StoreGroupBy, UsageGroup[]> = {
   day: [
     group("2024-05-01", { requests: 2, errors: 1, costUsd: 0.5, p50Ms: 100, p95Ms: 300 }),
     group("2024-05-02", { requests: 5, errors: 3, promptTokens: 22, completionTokens: 36, totalTokens: 58, costUsd: 0.25, p50Ms: 30, p95Ms: 70 }),
@@ -233,6 +233,12 @@ const MIXED_EXPECTED: Record<GroupBy, UsageGroup[]> = {
     group("-", { requests: 3, errors: 2, promptTokens: 9, completionTokens: 12, totalTokens: 21, p50Ms: 30, p95Ms: 70 }),
     group("alice", { requests: 2, errors: 1, costUsd: 0.5, p50Ms: 100, p95Ms: 300 }),
     group("bob", { requests: 2, errors: 1, promptTokens: 13, completionTokens: 24, totalTokens: 37, costUsd: 0.25, p50Ms: 10, p95Ms: 50 }),
+  ],
+  // The config keys' own rows by name: bob's issued key (key_bob) spent under its id, so its row groups under "-".
+  configKey: [
+    group("-", { requests: 4, errors: 2, promptTokens: 19, completionTokens: 32, totalTokens: 51, costUsd: 0.25, p50Ms: 30, p95Ms: 70 }),
+    group("alice", { requests: 2, errors: 1, costUsd: 0.5, p50Ms: 100, p95Ms: 300 }),
+    group("bob", { errors: 1, p50Ms: 10, p95Ms: 10 }),
   ],
   // Only issued keys have an id: every other row groups under "-".
   key: [
@@ -285,10 +291,10 @@ describe("the usage store contract, on both stores", () => {
         expect(written[3]).toMatchObject({ model: "lone-\ufffd", client: `${"c".repeat(255)}\ufffd` });
       });
 
-      test("groups by day, hour, model, client, user and target: counts, errors, tokens, costs, nearest-rank p50/p95, keys in bytewise order", async () => {
+      test("groups by day, hour, model, client, a config key's own rows, user and target: counts, errors, tokens, costs, nearest-rank p50/p95, keys in bytewise order", async () => {
         const { store } = open(kind);
         for (const r of mixedRecords()) store.add(r);
-        for (const groupBy of GROUP_BYS)
+        for (const groupBy of STORE_GROUP_BYS)
           expect({ groupBy, groups: await store.query(MIXED_RANGE, groupBy) }).toEqual({ groupBy, groups: MIXED_EXPECTED[groupBy] });
       });
 
@@ -409,7 +415,7 @@ describe("the usage store contract, on both stores", () => {
     await Promise.all([sqlite.store.flush(), postgres.store.flush()]);
     expect(await postgres.rows()).toEqual(await sqlite.rows());
     const everything = { from: 0, to: Date.now() + DAY };
-    for (const groupBy of GROUP_BYS) {
+    for (const groupBy of STORE_GROUP_BYS) {
       expect({ groupBy, groups: await postgres.store.query(everything, groupBy) }).toEqual({ groupBy, groups: await sqlite.store.query(everything, groupBy) });
     }
   });

@@ -8,7 +8,7 @@ import {
   messageOf,
   PRUNE_CHUNK,
   UsageStoreUnavailableError,
-  type GroupBy,
+  type StoreGroupBy,
   type UsageGroup,
   type UsageRange,
   type UsageStore,
@@ -47,7 +47,7 @@ const GROUP_KEYS = groupKeys({ dayOfTs: utcOfTs("YYYY-MM-DD"), hourOfTs: utcOfTs
  * One statement per grouping. `percentile_disc(p)` is the value at rank ceil(p × n) of the sorted
  * durations: the nearest rank the SQLite store computes. Keys sort bytewise (COLLATE "C"), as SQLite's do.
  */
-const queryText = (groupBy: GroupBy) => {
+const queryText = (groupBy: StoreGroupBy) => {
   const key = GROUP_KEYS[groupBy];
   return `SELECT ${key} AS key, count(*) AS requests, count(*) FILTER (WHERE ${ERROR_CONDITION}) AS errors,
     coalesce(sum(prompt_tokens), 0) AS prompt_tokens, coalesce(sum(completion_tokens), 0) AS completion_tokens,
@@ -207,7 +207,7 @@ export class PostgresUsageStore implements UsageStore {
     }
   }
 
-  async query(range: UsageRange, groupBy: GroupBy): Promise<UsageGroup[]> {
+  async query(range: UsageRange, groupBy: StoreGroupBy): Promise<UsageGroup[]> {
     if (this.closed) throw new Error("the usage store is closed");
     const timeoutMs = this.options.queryTimeoutMs ?? 10_000;
     const work = async () => {

@@ -1,5 +1,5 @@
 import type { RequestRecord } from "../record";
-import type { GroupBy } from "./store";
+import type { StoreGroupBy } from "./store";
 
 /** Client-chosen text (model names, Open WebUI's user headers) is cut to this: rows stay small. */
 export const MAX_TEXT = 256;
@@ -107,11 +107,12 @@ export const ERROR_CONDITION = "status >= 400 OR outcome <> 'ok'";
  * UTC date of `ts` as YYYY-MM-DD, its UTC hour as YYYY-MM-DDTHH); rows without a client, issued
  * key, user or target group under "-".
  */
-export const groupKeys = (time: { readonly dayOfTs: string; readonly hourOfTs: string }): Readonly<Record<GroupBy, string>> => ({
+export const groupKeys = (time: { readonly dayOfTs: string; readonly hourOfTs: string }): Readonly<Record<StoreGroupBy, string>> => ({
   hour: time.hourOfTs,
   day: time.dayOfTs,
   model: "model",
   client: "coalesce(client, '-')",
+  configKey: "CASE WHEN key_id IS NULL THEN coalesce(client, '-') ELSE '-' END",
   key: "coalesce(key_id, '-')",
   user: "coalesce(user_id, user_email, '-')",
   target: "coalesce(target, '-')",

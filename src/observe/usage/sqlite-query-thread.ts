@@ -1,11 +1,11 @@
 import { USAGE_QUERY_WORKER } from "../../workers";
-import type { GroupBy, UsageGroup, UsageRange } from "./store";
+import type { StoreGroupBy, UsageGroup, UsageRange } from "./store";
 
 export interface UsageQueryRequest {
   readonly id: number;
   readonly path: string;
   readonly range: UsageRange;
-  readonly groupBy: GroupBy;
+  readonly groupBy: StoreGroupBy;
 }
 
 export type UsageQueryAnswer = { readonly id: number; readonly groups: UsageGroup[] } | { readonly id: number; readonly error: string };
@@ -30,7 +30,7 @@ export class UsageQueryThread {
     private readonly code: URL = USAGE_QUERY_WORKER,
   ) {}
 
-  query(range: UsageRange, groupBy: GroupBy): Promise<UsageGroup[]> {
+  query(range: UsageRange, groupBy: StoreGroupBy): Promise<UsageGroup[]> {
     const worker = this.worker ?? this.start();
     const id = ++this.lastId;
     return new Promise<UsageGroup[]>((resolve, reject) => {

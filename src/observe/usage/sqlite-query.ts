@@ -1,7 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { withPercentiles, type GroupTotals } from "./query";
 import { ERROR_CONDITION, groupKeys } from "./row";
-import type { GroupBy, UsageGroup, UsageRange } from "./store";
+import type { StoreGroupBy, UsageGroup, UsageRange } from "./store";
 
 /** The SQL expression each grouping groups by (shared with the PostgreSQL store; only the time buckets are SQLite's own). */
 const GROUP_KEYS = groupKeys({
@@ -13,7 +13,7 @@ const GROUP_KEYS = groupKeys({
  * The `/usage` groups of the rows of a usage file in `range`: the sums in SQL, the exact
  * nearest-rank percentiles from the durations read in order, one group at a time.
  */
-export function queryUsageFile(db: Database, range: UsageRange, groupBy: GroupBy): UsageGroup[] {
+export function queryUsageFile(db: Database, range: UsageRange, groupBy: StoreGroupBy): UsageGroup[] {
   const key = GROUP_KEYS[groupBy];
   const where = "FROM usage WHERE ts >= ? AND ts < ?";
   const totals = db

@@ -3,7 +3,7 @@ import type { RequestRecord } from "../record";
 import { NextTurn, pruneOldRows, startStoreTimers, UsageQueue } from "./queue";
 import { USAGE_COLUMN_SPECS, USAGE_COLUMNS, USAGE_SCHEMA_VERSION, type UsageColumnSpec } from "./row";
 import { UsageQueryThread } from "./sqlite-query-thread";
-import { messageOf, PRUNE_CHUNK, UsageStoreError, type GroupBy, type UsageGroup, type UsageRange, type UsageStore, type UsageStoreOptions } from "./store";
+import { messageOf, PRUNE_CHUNK, UsageStoreError, type StoreGroupBy, type UsageGroup, type UsageRange, type UsageStore, type UsageStoreOptions } from "./store";
 
 /** Rows per transaction; a longer queue is written over several turns of the event loop. */
 const MAX_ROWS_PER_WRITE = 5000;
@@ -151,7 +151,7 @@ export class SqliteUsageStore implements UsageStore {
   }
 
   /** Runs on the query thread, after what is queued was written (so it is counted). */
-  async query(range: UsageRange, groupBy: GroupBy): Promise<UsageGroup[]> {
+  async query(range: UsageRange, groupBy: StoreGroupBy): Promise<UsageGroup[]> {
     if (this.closed) throw new Error("the usage store is closed");
     await this.flush();
     return this.queries.query(range, groupBy);

@@ -13,6 +13,14 @@ export const messageOf = (error: unknown) => ((error as Error)?.message ?? Strin
 export const GROUP_BYS = ["day", "hour", "model", "client", "user", "target", "key"] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
 
+/**
+ * What a store groups rows by: `/usage`'s groupings, and `configKey`, the rows of config keys by
+ * name with those of issued keys left out (an issued key may carry a config key's name, and counts
+ * under its id), which the budgets read back at start.
+ */
+export const STORE_GROUP_BYS = [...GROUP_BYS, "configKey"] as const;
+export type StoreGroupBy = (typeof STORE_GROUP_BYS)[number];
+
 /** A time range in ms since the epoch: `from` included, `to` excluded. */
 export interface UsageRange {
   readonly from: number;
@@ -43,7 +51,7 @@ export interface UsageGroup {
 export interface UsageStore {
   add(record: RequestRecord): void;
   /** Groups of the rows in `range` (rows still queued included), ordered by key. */
-  query(range: UsageRange, groupBy: GroupBy): Promise<UsageGroup[]>;
+  query(range: UsageRange, groupBy: StoreGroupBy): Promise<UsageGroup[]>;
   /** Writes what is queued now; resolves when it is written or the write failed (the rows then stay queued). */
   flush(): Promise<void>;
   /** Rows dropped because the queue was full, or refused for good (`cm_proxy_usage_rows_dropped_total`). */
