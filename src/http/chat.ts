@@ -63,7 +63,7 @@ export const chatRoutes = ({ configs, catalogs, dispatcher, observe, keys }: Rou
         forwardUserInfo: userInfoForwarding(config),
         requestId: record.id,
       };
-      return dispatcher.dispatch(postedModelRequest({ request, catalog, config, client, record, limitUser }, model, call, true));
+      return dispatcher.dispatch(postedModelRequest({ request, catalog, config, client, record, limitUser }, model, call, "answer"));
     },
     {
       // The bounded reader always answers; "json" follows it only so the OpenAPI document

@@ -56,7 +56,7 @@ export const messagesRoutes = ({ configs, catalogs, dispatcher, observe, keys }:
         const posted = { body, request, catalog, config, client, record, limitUser };
         const model = resolveModel(posted.catalog, posted.body.model, posted.client, posted.record);
         server?.timeout(request, 0);
-        return dispatcher.dispatch(postedModelRequest(posted, model, messagesCall(posted, "messages"), true));
+        return dispatcher.dispatch(postedModelRequest(posted, model, messagesCall(posted, "messages"), "answer"));
       },
       {
         parse: [({ request }) => readJsonObject(request, configs.current.maxBodyBytes), "json"],
@@ -74,7 +74,7 @@ export const messagesRoutes = ({ configs, catalogs, dispatcher, observe, keys }:
         const posted = { body, request, catalog, config, client, record, limitUser };
         const model = resolveModel(posted.catalog, posted.body.model, posted.client, posted.record);
         // An Anthropic target counts; any other answers the documented estimate, without a backend call (providers/messages.ts).
-        return dispatcher.dispatch(postedModelRequest(posted, model, messagesCall(posted, "messages/count_tokens"), false));
+        return dispatcher.dispatch(postedModelRequest(posted, model, messagesCall(posted, "messages/count_tokens"), "token count"));
       },
       {
         parse: [({ request }) => readJsonObject(request, configs.current.maxBodyBytes), "json"],

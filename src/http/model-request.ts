@@ -41,8 +41,12 @@ export interface PostedRequest {
   readonly limitUser: string | null;
 }
 
-/** The dispatcher's request for a JSON body posted to `model`: parsed already, so replayable. */
-export function postedModelRequest(posted: PostedRequest, model: Model, call: ClientCall | MessagesCall, readsUsage: boolean): ModelRequest {
+/**
+ * The dispatcher's request for a JSON body posted to `model`: parsed already, so replayable. An
+ * `answer` (a chat completion, a message) reports usage and counts against the limits; a `token
+ * count` does neither.
+ */
+export function postedModelRequest(posted: PostedRequest, model: Model, call: ClientCall | MessagesCall, asks: "answer" | "token count"): ModelRequest {
   return {
     model,
     catalog: posted.catalog,
@@ -52,7 +56,8 @@ export function postedModelRequest(posted: PostedRequest, model: Model, call: Cl
     maxBodyBytes: posted.config.maxBodyBytes,
     clientSignal: posted.request.signal,
     record: posted.record,
-    readsUsage,
+    readsUsage: asks === "answer",
+    limited: asks === "answer",
     client: posted.client,
     user: posted.limitUser,
   };

@@ -142,6 +142,7 @@ export const passthroughRoutes = ({ catalogs, dispatcher, observe, keys }: Route
         clientSignal: request.signal,
         record,
         readsUsage: reportsUsage(path),
+        limited: true,
         client,
         user: limitUser,
       });

@@ -34,6 +34,11 @@ export interface ModelRequest {
   readonly record: RequestRecord;
   /** Whether the answer reports token usage worth reading (chat, completions, embeddings, responses). */
   readonly readsUsage: boolean;
+  /**
+   * Whether the limits count it: every model request but a token count (`/messages/count_tokens`,
+   * which Claude Code sends before many turns: Anthropic rate-limits it apart, and it costs nothing).
+   */
+  readonly limited: boolean;
   /** The client key presented (null when the proxy is open) and Open WebUI's user: whom limits apply to. */
   readonly client: ClientKey | null;
   readonly user: string | null;
@@ -77,7 +82,7 @@ export class Dispatch {
 
   async run(): Promise<Response> {
     const { request, deps } = this;
-    const rules = deps.limiter.rulesFor(request.catalog.config, request.client, request.user, request.model.id);
+    const rules = request.limited ? deps.limiter.rulesFor(request.catalog.config, request.client, request.user, request.model.id) : [];
     if (rules.length > 0) {
       try {
         this.admission = await deps.limiter.admit(rules);

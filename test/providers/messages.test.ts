@@ -531,12 +531,16 @@ describe("the gateway over Messages traffic", () => {
     expect(openai.requests.length).toBe(1);
   });
 
-  test("limits apply: past the model's rpm, a 429 rate_limit_error with retry-after", async () => {
-    await client.messages.create({ model: "limited", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] });
-    const error = await client.messages.create({ model: "limited", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
+  test("limits apply: past the model's rpm, a 429 rate_limit_error with retry-after; token counts never count against them", async () => {
+    const messages = [{ role: "user" as const, content: "Hi" }];
+    // Claude Code counts tokens before many turns: those calls spend none of the rpm (Anthropic limits them apart).
+    for (let i = 0; i < 3; i++) expect((await client.messages.countTokens({ model: "limited", messages })).input_tokens).toBeGreaterThan(0);
+    await client.messages.create({ model: "limited", max_tokens: 10, messages });
+    const error = await client.messages.create({ model: "limited", max_tokens: 10, messages }).catch((e) => e);
     expect(error).toBeInstanceOf(Anthropic.RateLimitError);
     expect(error.error).toMatchObject({ type: "error", error: { type: "rate_limit_error" } });
     expect(error.headers.get("retry-after")).not.toBeNull();
+    expect((await client.messages.countTokens({ model: "limited", messages })).input_tokens).toBeGreaterThan(0);
   });
 
   test("a translated stream that breaks off ends with Anthropic's error event, which the SDK throws", async () => {
