@@ -2,7 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_MAX_IN_FLIGHT, isCompiledEntry, maxInFlightInFile, relaunchCommand } from "./in-flight";
+import { DEFAULT_MAX_IN_FLIGHT } from "../config/in-flight-limits";
+import { isCompiledEntry, maxInFlightInFile, relaunchCommand } from "./in-flight";
 
 const dir = mkdtempSync(join(tmpdir(), "cm-owp-in-flight-unit-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

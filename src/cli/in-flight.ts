@@ -5,17 +5,15 @@
 // config's `maxInFlight` (default 4096) before it starts serving.
 import { readFileSync } from "node:fs";
 import { constants } from "node:os";
+import { DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT } from "../config/in-flight-limits";
 
 export const MAX_IN_FLIGHT_ENV = "BUN_CONFIG_MAX_HTTP_REQUESTS";
-export const DEFAULT_MAX_IN_FLIGHT = 4096;
-/** Bun refuses a larger BUN_CONFIG_MAX_HTTP_REQUESTS (the config schema says the same). */
-const MAX_IN_FLIGHT_LIMIT = 65535;
 
 type Env = Record<string, string | undefined>;
 
 /**
  * The `maxInFlight` the config file asks for (the default when it names none), or null when the
- * file does not read as a JSON object or its value is not an integer from 1 to 65535: then serving
+ * file does not read as a JSON object or its value is not an integer from 1 to MAX_IN_FLIGHT_LIMIT: then serving
  * goes on without a re-exec, and the usual start-up error reports the file. Only this field is
  * read, without loading the config: everything done before the re-exec is done twice, and a file
  * invalid elsewhere is reported as well by the program started again.

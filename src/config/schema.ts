@@ -2,6 +2,7 @@
 // coerces query parameters), and a config file's `"idleMs": "300"` must be an error, not a string.
 import { Type as t, type Static } from "@sinclair/typebox";
 import type { Timeouts } from "../model/model";
+import { DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT } from "./in-flight-limits";
 
 /**
  * The config file's shape. Unknown fields are allowed everywhere so files written for newer
@@ -234,11 +235,10 @@ export const ConfigFileSchema = t.Object(
     adminKey: t.Optional(t.String({ minLength: 1 })),
     drainTimeoutMs: t.Optional(t.Integer({ minimum: 0, description: "milliseconds" })),
     maxInFlight: t.Optional(
-      // Bun refuses a larger BUN_CONFIG_MAX_HTTP_REQUESTS.
       t.Integer({
         minimum: 1,
-        maximum: 65535,
-        description: "backend requests in flight per process (Bun's BUN_CONFIG_MAX_HTTP_REQUESTS, set at start); default 4096",
+        maximum: MAX_IN_FLIGHT_LIMIT,
+        description: `backend requests in flight per process (Bun's BUN_CONFIG_MAX_HTTP_REQUESTS, set at start); default ${DEFAULT_MAX_IN_FLIGHT}`,
       }),
     ),
     retry: t.Optional(RetrySchema),
