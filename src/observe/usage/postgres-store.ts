@@ -256,7 +256,6 @@ export class PostgresUsageStore implements UsageStore {
           });
       },
       from: this.where,
-      fields: { store: this.where },
     });
   }
 

@@ -95,9 +95,9 @@ export interface Pruning {
   stopped(): boolean;
   /** A chunk failed: the prune ends there, and is tried again at the next one. */
   failed(error: unknown): void;
-  /** Named in the log line after the number pruned (" from …"), when the store has a place to name. */
+  /** Named in the log line after the number pruned (" from …", and as its `store` field), when the store has a place to name. */
   from?: string;
-  /** What names the store in a JSON log line (its file, or its server). */
+  /** Further fields of that line (the SQLite store's file). */
   fields?: LogFields;
 }
 
@@ -126,6 +126,7 @@ export async function pruneOldRows(options: UsageStoreOptions, pruning: Pruning)
     options.log.info(`usage store: pruned ${deleted} rows older than ${retentionDays} days${pruning.from ? ` from ${pruning.from}` : ""}`, {
       rows: deleted,
       retentionDays,
+      ...(pruning.from && { store: pruning.from }),
       ...pruning.fields,
     });
   }
