@@ -12,19 +12,22 @@
 //   send-relay          the proxy's own `send` and `relay` called directly (no selection, lease or usage read)
 //   proxy               the binary as built (`make build`)
 //
-//   bun bench/ablate.ts [--rounds N]      (run `make build` first; takes about 8 minutes at 8 rounds)
+//   bun bench/ablate.ts [--rounds N]      (run `make build` first; about 10 minutes at 8 rounds; the copies are built in a temporary folder and removed)
 //
 // None of the copies is shippable; each only locates cost. An edit whose anchor text is gone from
 // src/ fails the build of its copy with the anchor named, so this script goes stale loudly.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { BUN, log, ROOT, SCRATCH } from "./rig";
+import { BUN, log, ROOT } from "./rig";
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { rounds: { type: "string", default: "8" } } });
 const BUILD_FLAGS = (process.env.BENCH_BUILD_FLAGS ?? "--compile --minify --sourcemap --bytecode --format=esm").split(/\s+/).filter(Boolean);
 const PROXY = resolve(ROOT, "dist/cm-open-webui-proxy");
 if (!existsSync(PROXY)) throw new Error(`${PROXY} is missing: run \`make build\` first`);
+// Outside the checkout: copies of src/ inside it would be type-checked and tested with it.
+const WORK = resolve(tmpdir(), `cm-proxy-ablate-${process.pid}`);
 
 interface Edit {
   readonly file: string;
@@ -110,7 +113,7 @@ const VARIANTS: Record<string, Edit[]> = {
 
 /** A copy of the checkout's sources with `edits` applied, compiled like the binary; its path. */
 function build(name: string, edits: readonly Edit[]): string {
-  const dir = resolve(ROOT, SCRATCH, "ablate", name);
+  const dir = resolve(WORK, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   for (const entry of ["src", "package.json", "tsconfig.json", "config.example.json"]) cpSync(resolve(ROOT, entry), resolve(dir, entry), { recursive: true });
@@ -130,10 +133,14 @@ function build(name: string, edits: readonly Edit[]): string {
   return binary;
 }
 
-const targets = [`proxy=${PROXY}`];
-for (const [name, edits] of Object.entries(VARIANTS)) {
-  log(`building ${name}`);
-  targets.push(`${name}=${build(name, edits)}`);
+try {
+  const targets = [`proxy=${PROXY}`];
+  for (const [name, edits] of Object.entries(VARIANTS)) {
+    log(`building ${name}`);
+    targets.push(`${name}=${build(name, edits)}`);
+  }
+  const ab = Bun.spawnSync([BUN, "bench/ab.ts", "--rounds", values.rounds!, ...targets], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+  process.exitCode = ab.exitCode ?? 1;
+} finally {
+  rmSync(WORK, { recursive: true, force: true });
 }
-const ab = Bun.spawnSync([BUN, "bench/ab.ts", "--rounds", values.rounds!, ...targets], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
-process.exit(ab.exitCode ?? 1);
