@@ -187,6 +187,13 @@ export function messagesUsage(usage: unknown): MessagesUsageOut {
   return out;
 }
 
+/** `messagesUsage`, with `estimate` as the input tokens when the backend reported no prompt tokens at all. */
+function messagesUsageOrEstimate(usage: unknown, estimate: number): MessagesUsageOut {
+  const out = messagesUsage(usage);
+  if (out.input_tokens === 0 && !out.cache_read_input_tokens && !out.cache_creation_input_tokens) out.input_tokens = estimate;
+  return out;
+}
+
 /** The proxy's record of a Messages usage (prompt = input + cache read + cache creation). */
 export function usageOfMessages(usage: unknown): Usage | null {
   if (!isObject(usage) || typeof usage.input_tokens !== "number") return null;
@@ -230,8 +237,7 @@ export function toMessagesResponse(completion: Json, model: string, estimate: nu
     const fn = isObject(call.function) ? call.function : {};
     content.push({ type: "tool_use", id: String(call.id ?? messageId()), name: String(fn.name ?? ""), input: parseInput(String(fn.arguments ?? "")) });
   }
-  const usage = messagesUsage(completion.usage);
-  if (usage.input_tokens === 0 && !usage.cache_read_input_tokens && !usage.cache_creation_input_tokens) usage.input_tokens = estimate;
+  const usage = messagesUsageOrEstimate(completion.usage, estimate);
   return {
     id: messageId(),
     type: "message",
@@ -345,9 +351,7 @@ export class ChatToMessagesStream {
   }
 
   private finalUsage() {
-    const usage = messagesUsage(this.backendUsage);
-    if (usage.input_tokens === 0 && !usage.cache_read_input_tokens && !usage.cache_creation_input_tokens) usage.input_tokens = this.estimate;
-    return usage;
+    return messagesUsageOrEstimate(this.backendUsage, this.estimate);
   }
 
   private read(events: { data: string }[]): string {
