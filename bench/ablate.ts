@@ -51,7 +51,6 @@ const dispatchWith = (response: string): Edit => ({
       record.afterResponse = () => record.end(response.status, "ok");
       return response;
     };
-    void target;
     return ${response}.then(served);`,
 });
 
