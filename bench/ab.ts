@@ -14,10 +14,11 @@
 import { parseArgs } from "node:util";
 import {
   BUN,
-  cpuSeconds,
+  chatCpuPerRequest,
   ensureWrk,
   LOAD_CPU,
   log,
+  median,
   PINNED,
   pin,
   removeUsageFiles,
@@ -44,21 +45,6 @@ const binaries = positionals.map((arg) => {
 });
 if (binaries.length === 0) throw new Error("usage: bun bench/ab.ts [--rounds N] [--secs S] [--config FILE] name=binary ...");
 
-/** CPU µs per request of one wrk run (after a warm-up long enough for the JIT's top tier) against a server pinned to the target CPU. */
-async function cpuPerRequest(url: string, pid: number): Promise<number> {
-  await wrk(url, "bench/wrk/chat.lua", 64, 3);
-  const before = cpuSeconds(pid);
-  const run = await wrk(url, "bench/wrk/chat.lua", 64, SECS);
-  if (run.errors > 0) throw new Error(`${url}: ${run.errors} errors`);
-  return ((cpuSeconds(pid) - before) * 1e6) / run.requests;
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
 ensureWrk();
 if (PINNED) sh(["taskset", "-a", "-p", "-c", LOAD_CPU, String(process.pid)]);
 removeUsageFiles();
@@ -73,6 +59,7 @@ for (const { name, path } of binaries) {
   );
 }
 const perRound: Record<string, number[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
+const fetchPerRound: Record<string, number[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
 try {
   for (let round = 0; round < ROUNDS; round++) {
     const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
@@ -80,9 +67,10 @@ try {
     for (const target of order) {
       const server = await startServer(`ab-${target.name}`, target.cmd, target.env);
       try {
-        const us = await cpuPerRequest(server.url, server.pid);
-        perRound[target.name]!.push(us);
-        line.push(`${target.name} ${us.toFixed(1)}`);
+        const us = await chatCpuPerRequest(server.url, server.pid, SECS);
+        perRound[target.name]!.push(us.total);
+        fetchPerRound[target.name]!.push(us.fetch);
+        line.push(`${target.name} ${us.total.toFixed(1)} (fetch thread ${us.fetch.toFixed(1)})`);
       } finally {
         await stop(server.child);
       }
@@ -94,11 +82,14 @@ try {
 }
 
 const floor = perRound.floor!;
-console.log(`\n| target | CPU µs / request (median) | − floor of its round (median) | rounds' range of that |`);
-console.log("|---|--:|--:|--:|");
+const signed = (value: number) => `${value >= 0 ? "+" : ""}${value.toFixed(1)}`;
+console.log(`\n| target | CPU µs / request (median) | − floor of its round (median) | rounds' range of that | of the CPU, Bun's fetch thread (median) |`);
+console.log("|---|--:|--:|--:|--:|");
 for (const { name } of targets) {
   const us = perRound[name]!;
   const over = us.map((v, i) => v - floor[i]!);
   const range = name === "floor" ? "" : `${Math.min(...over).toFixed(1)} to ${Math.max(...over).toFixed(1)}`;
-  console.log(`| ${name} | ${median(us).toFixed(1)} | ${name === "floor" ? "" : `+${median(over).toFixed(1)}`} | ${range} |`);
+  console.log(
+    `| ${name} | ${median(us).toFixed(1)} | ${name === "floor" ? "" : signed(median(over))} | ${range} | ${median(fetchPerRound[name]!).toFixed(1)} |`,
+  );
 }

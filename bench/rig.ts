@@ -38,6 +38,14 @@ export const pin = (cpu: string, cmd: string[]) => (PINNED ? ["taskset", "-c", c
 export const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 export const sleep = (ms: number) => Bun.sleep(ms);
 
+/** The median of the finite values (NaN when there are none). */
+export const median = (values: number[]) => {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
 export function sh(cmd: string[]): string {
   const result = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
   return (result.stdout.toString() + result.stderr.toString()).trim();
@@ -146,6 +154,28 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+/**
+ * CPU seconds (user + system) the threads of Bun's HTTP client (the one thread that runs every
+ * `fetch`) have used so far: the part of a proxy's CPU spent outside its JavaScript thread on the
+ * backend's side.
+ */
+export function fetchThreadSeconds(pid: number): number {
+  let seconds = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended between the listing and the read
+    }
+    const close = stat.lastIndexOf(") ");
+    if (stat.slice(stat.indexOf("(") + 1, close) !== "HTTP Client") continue;
+    const fields = stat.slice(close + 2).split(" ");
+    seconds += (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return seconds;
+}
+
 /** CPU seconds the target core has spent busy (any process, kernel included) and stolen by the hypervisor so far. */
 export function coreSeconds(): { busy: number; steal: number } {
   const line = readFileSync("/proc/stat", "utf8")
@@ -237,4 +267,19 @@ export function writeProxyConfig(mock: Server, name = "proxy-config.json", extra
 /** The usage store files (and their -wal/-shm) of earlier runs. */
 export function removeUsageFiles(): void {
   for (const file of readdirSync(SCRATCH)) if (/^usage.*\.db(-wal|-shm|-journal)?$/.test(file)) rmSync(resolve(SCRATCH, file), { force: true });
+}
+
+/**
+ * CPU µs per non-streamed chat request of one `secs`-second wrk run (after a warm-up long enough for
+ * the JIT's top tier) against a server pinned to the target CPU: the whole process's, and the part
+ * of it Bun's fetch thread took.
+ */
+export async function chatCpuPerRequest(url: string, pid: number, secs: number): Promise<{ total: number; fetch: number }> {
+  await wrk(url, "bench/wrk/chat.lua", 64, 3);
+  const before = cpuSeconds(pid);
+  const fetchBefore = fetchThreadSeconds(pid);
+  const run = await wrk(url, "bench/wrk/chat.lua", 64, secs);
+  if (run.errors > 0) throw new Error(`${url}: ${run.errors} errors`);
+  const perRequest = (seconds: number) => (seconds * 1e6) / run.requests;
+  return { total: perRequest(cpuSeconds(pid) - before), fetch: perRequest(fetchThreadSeconds(pid) - fetchBefore) };
 }

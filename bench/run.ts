@@ -28,6 +28,7 @@ import {
   killAll,
   LOAD_CPU,
   log,
+  median,
   PINNED,
   pin,
   procStatus,
@@ -157,13 +158,6 @@ async function streams(url: string, count: number, translated = false): Promise<
   // The client's own fetch must never queue: raise Bun's 256-requests-in-flight cap for it.
   return benchJson(await runWithLimit(cmd, { BUN_CONFIG_MAX_HTTP_REQUESTS: RAISED_FETCH_CAP }, 60_000));
 }
-
-const median = (values: number[]) => {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 // ---- the run --------------------------------------------------------------------------------
 type TargetName = "direct" | "floor" | "required" | "requiredElysia" | "requiredGateway" | "proxy";
