@@ -5,6 +5,7 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { brotliCompressSync } from "node:zlib";
 import { ConfigError } from "../src/config/load";
 import { startServer } from "../src/server/start";
 import { nearestRank } from "../src/observe/usage/query";
@@ -236,6 +237,85 @@ describe("usage rows", () => {
       await ended(proxy, response);
     }
     expect((await rowsOf(proxy)).length).toBe(before);
+  });
+});
+
+describe("usage of answers that come compressed, in chunks, or with a long last event", () => {
+  let proxy: ProxyHandle;
+  beforeAll(async () => {
+    proxy = await startProxy(usageConfig());
+  });
+  afterAll(() => proxy.stop());
+
+  const COMPLETION = JSON.stringify(completion(21, 8));
+  const split = (bytes: Uint8Array, pieces: number) =>
+    Array.from({ length: pieces }, (_, i) => bytes.subarray(Math.floor((i * bytes.length) / pieces), Math.floor(((i + 1) * bytes.length) / pieces)));
+  /** A non-streamed chat the client accepts compressed; the raw bytes it got, and its usage row. */
+  async function compressedChat() {
+    const response = await fetch(proxy.url("/v1/chat/completions"), {
+      method: "POST",
+      headers: as(ALICE_KEY, { "content-type": "application/json", "accept-encoding": "gzip, deflate, br, zstd" }),
+      body: JSON.stringify(chatBody("gpt")),
+      decompress: false,
+    } as RequestInit);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return { response, bytes, row: await rowOf(proxy, response) };
+  }
+
+  test("a gzip answer of announced length reaches the client as it came, and its usage is read from a decoded copy", async () => {
+    alpha.willReply(reply.raw(COMPLETION, { gzip: "always", headers: { "content-type": "application/json" } }));
+    const { response, bytes, row } = await compressedChat();
+    expect(response.headers.get("content-encoding")).toBe("gzip");
+    expect(new TextDecoder().decode(Bun.gunzipSync(bytes))).toBe(COMPLETION);
+    expect(row).toMatchObject({ model: "gpt", status: 200, outcome: "ok", prompt_tokens: 21, completion_tokens: 8, total_tokens: 29 });
+  });
+
+  test("a brotli answer sent in chunks, its length not announced: relayed as it came, its usage read", async () => {
+    const encoded = brotliCompressSync(COMPLETION);
+    alpha.willReply(reply.sse(split(encoded, 3), { headers: { "content-type": "application/json", "content-encoding": "br" } }));
+    const { response, bytes, row } = await compressedChat();
+    expect(response.headers.get("content-length")).toBeNull();
+    expect(response.headers.get("content-encoding")).toBe("br");
+    expect(Buffer.from(bytes).equals(encoded)).toBe(true);
+    expect(row).toMatchObject({ status: 200, outcome: "ok", prompt_tokens: 21, completion_tokens: 8, total_tokens: 29 });
+  });
+
+  test("a plain answer sent in chunks has its usage read", async () => {
+    alpha.willReply(reply.sse(split(new TextEncoder().encode(COMPLETION), 4), { headers: { "content-type": "application/json" } }));
+    const response = await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt"), as(ALICE_KEY));
+    expect(await response.text()).toBe(COMPLETION);
+    expect(await rowOf(proxy, response)).toMatchObject({ prompt_tokens: 21, completion_tokens: 8, total_tokens: 29 });
+  });
+
+  test("a stream is asked for uncompressed, whatever the client accepts, so its usage can be read", async () => {
+    alpha.willReply(streamsUsageWhenAsked({ prompt: 6, completion: 2 }));
+    const response = await postJson(proxy.url("/v1/chat/completions"), { ...chatBody("gpt"), stream: true }, as(ALICE_KEY, { "accept-encoding": "gzip, br" }));
+    await response.text();
+    expect(alpha.last.headers.get("accept-encoding")).toBe("identity");
+    expect(await rowOf(proxy, response)).toMatchObject({ prompt_tokens: 6, completion_tokens: 2, total_tokens: 8 });
+  });
+
+  test("a streamed Responses API answer whose last event repeats a long answer keeps its usage", async () => {
+    const text = "word ".repeat(30_000);
+    const completed = {
+      type: "response.completed",
+      response: {
+        id: "resp_1",
+        object: "response",
+        output: [{ type: "message", content: [{ type: "output_text", text }] }],
+        usage: { input_tokens: 12, output_tokens: 30_000, total_tokens: 30_012 },
+      },
+    };
+    alpha.willReply(
+      reply.sse([
+        'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"word "}\n\n',
+        `event: response.completed\ndata: ${JSON.stringify(completed)}\n\n`,
+      ]),
+    );
+    const response = await postJson(proxy.url("/v1/responses"), { model: "gpt", input: "x", stream: true }, as(ALICE_KEY));
+    expect((await response.text()).length).toBeGreaterThan(100 * 1024);
+    expect(alpha.last.headers.get("accept-encoding")).toBe("identity");
+    expect(await rowOf(proxy, response)).toMatchObject({ model: "gpt", prompt_tokens: 12, completion_tokens: 30_000, total_tokens: 30_012 });
   });
 });
 

@@ -1,4 +1,5 @@
-// Request headers for a backend whose body the proxy wrote itself (a translation).
+// Request headers for a backend in the client's own wire format, whose answer is relayed as it
+// comes, and for one whose body the proxy wrote itself (a translation).
 import { upstreamRequestHeaders, type HeaderRecord } from "../upstream/headers";
 import type { ClientCall } from "./provider";
 
@@ -12,5 +13,18 @@ export function translatedRequestHeaders(call: ClientCall, auth: HeaderRecord): 
   headers["content-type"] = "application/json";
   headers["accept-encoding"] = "identity";
   headers["x-request-id"] = call.requestId;
+  return headers;
+}
+
+/**
+ * The client's headers for a backend whose answer is relayed as it comes, with its `authorization`
+ * (null: the adapter sets its own key header). An event stream is read as it passes (its usage, the
+ * usage chunk the proxy asked for and takes out), so a streamed call asks for it uncompressed; any
+ * other answer may come compressed the way the client accepts.
+ */
+export function relayedRequestHeaders(call: ClientCall, authorization: string | null): HeaderRecord {
+  const headers = upstreamRequestHeaders(call.headers, authorization, call.forwardUserInfo);
+  headers["x-request-id"] = call.requestId;
+  if ((call.kind === "chat" ? call.body : call.json)?.stream === true) headers["accept-encoding"] = "identity";
   return headers;
 }

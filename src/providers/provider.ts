@@ -108,7 +108,7 @@ export interface ProviderAdapter {
    */
   prepare?(call: ClientCall): Promise<void>;
   /** The usage of an answer read whole, as the client was sent it (translated answers in OpenAI's shape); null when it reports none. */
-  usageOfBody(body: ArrayBuffer): Usage | null;
+  usageOfBody(body: ArrayBuffer | Uint8Array): Usage | null;
   streamWatch(stripUsage: boolean): StreamWatch;
 }
 

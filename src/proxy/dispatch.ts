@@ -287,10 +287,12 @@ export class Dispatch {
       lease,
       admission: this.admission,
       provider: readsUsage ? provider : null,
+      // A translated answer was decoded by fetch; any other is relayed as it came.
+      contentEncoding: readsUsage && !answer ? sent.response.headers.get("content-encoding") : null,
       watch: readsUsage ? filter : undefined,
       headersAt,
     });
-    const response = await relay(sent, this.servedHeaders(), ending.onEnd, filter, answer);
+    const response = await relay(sent, this.servedHeaders(), ending.onEnd, { filter, rewrite: answer, keepWhole: readsUsage && !answer });
     ending.returned = true;
     // From here the body's end ends the record; a body read whole already has, once the response is sent.
     record.endsWithBody = true;

@@ -4,6 +4,7 @@ import type { Admission } from "../limits/limiter";
 import type { Outcome, RequestRecord } from "../observe/record";
 import type { ProviderAdapter, StreamWatch } from "../providers/provider";
 import type { TargetLease } from "../targets/lease";
+import { decodedBody } from "../upstream/content-encoding";
 import type { RelayEnd } from "../upstream/forward";
 import type { BodyEnd } from "../upstream/relay";
 import type { Target } from "../model/model";
@@ -19,6 +20,8 @@ export interface ServedBody {
   readonly admission: Admission;
   /** Reads the usage of a body read whole; null when the path reports none. */
   readonly provider: ProviderAdapter | null;
+  /** The Content-Encoding of a body relayed as the backend sent it (its usage is read from a decoded copy); null when plain. */
+  readonly contentEncoding: string | null;
   /** Watches a relayed stream for its usage; undefined when the path reports none. */
   readonly watch: StreamWatch | undefined;
   readonly headersAt: number;
@@ -41,7 +44,7 @@ export interface BodyEnding {
  * response is on its way, off the request path.
  */
 export function bodyEnding(served: ServedBody): BodyEnding {
-  const { record, target, status, lease, admission, provider, watch } = served;
+  const { record, target, status, lease, admission, provider, watch, contentEncoding } = served;
   const ending: BodyEnding = {
     returned: false,
     pending: null,
@@ -54,9 +57,9 @@ export function bodyEnding(served: ServedBody): BodyEnding {
       record.bytesOut = bytes;
       const outcome = outcomeOf(end, status);
       // A body read whole before answering took the backend's time, not the proxy's.
-      if (whole) ending.bodyReadAt = performance.now();
+      if (whole && !ending.returned) ending.bodyReadAt = performance.now();
       const close = () => {
-        record.usage = whole ? (provider?.usageOfBody(whole) ?? null) : (watch?.usage() ?? null);
+        record.usage = whole ? usageOfWhole(provider, whole, contentEncoding) : (watch?.usage() ?? null);
         priceRecord(record, target);
         admission.end(record.usage, record.costUsd);
         record.end(status, outcome);
@@ -66,6 +69,13 @@ export function bodyEnding(served: ServedBody): BodyEnding {
     },
   };
   return ending;
+}
+
+/** The usage of a body read whole, decoded first when the backend compressed it. */
+function usageOfWhole(provider: ProviderAdapter | null, whole: ArrayBuffer | Uint8Array, contentEncoding: string | null) {
+  if (!provider) return null;
+  const plain = contentEncoding ? decodedBody(whole instanceof Uint8Array ? whole : new Uint8Array(whole), contentEncoding) : whole;
+  return plain ? provider.usageOfBody(plain) : null;
 }
 
 /** The record's cost from its usage and the serving target's price; null (never 0) without either. */

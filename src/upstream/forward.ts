@@ -128,10 +128,25 @@ export function discard(sent: Sent): void {
 }
 
 /**
- * Called once when a relayed body is over: how it ended, the bytes sent, and the body when it was
- * read whole. Not called when a body to be read whole fails before answering: `relay` throws then.
+ * Called once when a relayed body is over: how it ended, the bytes sent, and the whole body when it
+ * was read whole or, asked for with `keepWhole`, kept whole as it passed. Not called when a body to
+ * be read whole fails before answering: `relay` throws then.
  */
-export type RelayEnd = (end: BodyEnd, bytesSent: number, whole: ArrayBuffer | null) => void;
+export type RelayEnd = (end: BodyEnd, bytesSent: number, whole: ArrayBuffer | Uint8Array | null) => void;
+
+/** How `relay` reads an answer besides passing it on. */
+export interface RelayReading {
+  /** Sees every chunk of an event stream (usage accounting, or a translation). */
+  readonly filter?: ChunkFilter;
+  /** Translates an answer in another wire format than the client's. */
+  readonly rewrite?: AnswerRewrite;
+  /**
+   * A body that is neither read whole nor an event stream (its length not announced, or large) is
+   * kept as it passes, up to the size a body is read whole at, for `onEnd`: a non-streamed answer
+   * sent in chunks still has its usage read.
+   */
+  readonly keepWhole?: boolean;
+}
 
 /**
  * An answer in another wire format than the client's, rewritten as it is relayed: a 2xx event
@@ -149,10 +164,11 @@ export interface AnswerRewrite {
 
 /**
  * The client's response for a backend answer: its status and cleaned headers (plus `extra`), its
- * body streamed through untouched (or through `filter`, for an event stream), or rewritten into the
- * client's format by `rewrite`. `onEnd` is called once, when the body is over.
+ * body streamed through untouched (or through `reading.filter`, for an event stream), or rewritten
+ * into the client's format by `reading.rewrite`. `onEnd` is called once, when the body is over.
  */
-export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, filter?: ChunkFilter, rewrite?: AnswerRewrite): Promise<Response> {
+export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, reading: RelayReading = {}): Promise<Response> {
+  const { filter, rewrite } = reading;
   const { response, abort, target } = sent;
   const { idleMs } = target.timeouts;
   const headers = downstreamResponseHeaders(response.headers);
@@ -182,8 +198,9 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, fi
     eventStream,
     idleError,
     lostError,
-    onEnd: (end, bytes) => onEnd(end, bytes, null),
+    onEnd,
     filter: eventStream ? filter : undefined,
+    keepUpTo: !eventStream && reading.keepWhole ? MAX_BUFFERED_BYTES : 0,
   });
   return new Response(relayed, init);
 }

@@ -100,3 +100,29 @@ describe("relayBody", () => {
     expect(await cancelled).toBe(reason);
   });
 });
+
+describe("relayBody keeping a copy (keepUpTo)", () => {
+  async function relayed(chunks: string[], keepUpTo: number, cut = false) {
+    const { body, controller } = backendBody();
+    for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
+    if (cut) controller.error(new Error("reset"));
+    else controller.close();
+    let whole: Uint8Array | null | undefined;
+    const out = relayBody(body, options({ eventStream: false, keepUpTo, onEnd: (_end, _bytes, kept) => (whole = kept) })).getReader();
+    const text = await rest(out).catch(() => null);
+    return { text, whole: whole === undefined ? undefined : whole && decoder.decode(whole) };
+  }
+
+  test("a body complete within the bound is handed to onEnd whole, and relayed unchanged", async () => {
+    expect(await relayed(['{"a":', '1,"b":', "2}"], 100)).toEqual({ text: '{"a":1,"b":2}', whole: '{"a":1,"b":2}' });
+  });
+
+  test("a body over the bound, or one that broke, is not", async () => {
+    expect(await relayed(['{"a":', '1,"b":', "2}"], 8)).toEqual({ text: '{"a":1,"b":2}', whole: null });
+    expect((await relayed(['{"a":'], 100, true)).whole).toBeNull();
+  });
+
+  test("without keepUpTo nothing is kept", async () => {
+    expect((await relayed(["{}"], 0)).whole).toBeNull();
+  });
+});

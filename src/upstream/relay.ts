@@ -9,8 +9,13 @@ export interface RelayOptions {
   readonly eventStream: boolean;
   readonly idleError: () => ProxyError;
   readonly lostError: () => ProxyError;
-  /** Called once when the body is over, however it ended, with the bytes the client was sent. */
-  readonly onEnd?: (end: BodyEnd, bytesSent: number) => void;
+  /**
+   * Called once when the body is over, however it ended, with the bytes the client was sent and,
+   * when `keepUpTo` asked for it, the whole body if it came complete within that many bytes.
+   */
+  readonly onEnd?: (end: BodyEnd, bytesSent: number, whole: Uint8Array | null) => void;
+  /** Keep a copy of the body as it passes, up to this many bytes (0: none). */
+  readonly keepUpTo?: number;
   /** Sees every chunk on its way and decides what goes on (usage accounting). */
   readonly filter?: ChunkFilter;
 }
@@ -45,10 +50,17 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
   let cancelled = false;
   let ended = false;
   let sent = 0;
+  const keepUpTo = options.keepUpTo ?? 0;
+  let kept: Uint8Array[] | null = keepUpTo > 0 ? [] : null;
+  const keep = (chunk: Uint8Array) => {
+    if (kept === null) return;
+    if (sent > keepUpTo) kept = null;
+    else kept.push(chunk.slice()); // a copy: the reader's buffer is not ours to hold
+  };
   const end = (how: BodyEnd) => {
     if (ended) return;
     ended = true;
-    options.onEnd?.(how, sent);
+    options.onEnd?.(how, sent, how === "complete" && kept ? Buffer.concat(kept) : null);
   };
   const { filter } = options;
   const timer = setTimeout(function onSilence() {
@@ -89,6 +101,7 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
         const out = filter ? filter.pass(chunk.value) : chunk.value;
         if (out.byteLength === 0) continue;
         sent += out.byteLength;
+        keep(out);
         controller.write(out);
         await controller.flush();
       }

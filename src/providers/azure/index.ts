@@ -3,7 +3,7 @@
 // without it, the v1 paths (`/openai/v1/<op>`) with the model in the body. Answers are relayed
 // byte for byte, as for any OpenAI-compatible backend.
 import type { Target } from "../../model/model";
-import { upstreamRequestHeaders } from "../../upstream/headers";
+import { relayedRequestHeaders } from "../headers";
 import { chatBody } from "../openai";
 import { StreamUsage } from "../openai/stream-usage";
 import { usageOfBody } from "../openai/usage";
@@ -48,9 +48,8 @@ function splitQuery(path: string): [string, string] {
 
 export const azure: ProviderAdapter = {
   outgoing(call: ClientCall, target: Target): Outgoing {
-    const headers = upstreamRequestHeaders(call.headers, null, call.forwardUserInfo);
+    const headers = relayedRequestHeaders(call, null);
     if (target.apiKey) headers["api-key"] = target.apiKey;
-    headers["x-request-id"] = call.requestId;
     if (call.kind === "relay") {
       const [operation, query] = splitQuery(call.path(target.actualModelName));
       return { path: azurePath(target, operation, query), headers, body: call.body(target.actualModelName), stripUsage: false };

@@ -1,6 +1,6 @@
 // OpenAI's wire format: OpenAI, vLLM, Ollama and every OpenAI-compatible server.
 import type { Target } from "../../model/model";
-import { upstreamRequestHeaders } from "../../upstream/headers";
+import { relayedRequestHeaders } from "../headers";
 import type { ChatCall, ClientCall, Outgoing, ProviderAdapter } from "../provider";
 import { StreamUsage } from "./stream-usage";
 import { usageOfBody } from "./usage";
@@ -23,8 +23,7 @@ export function chatBody(call: ChatCall, target: Target): { json: string; stripU
 /** The client already speaks this format: only the model name and the key change. */
 export const openAI: ProviderAdapter = {
   outgoing(call: ClientCall, target: Target): Outgoing {
-    const headers = upstreamRequestHeaders(call.headers, target.authorization, call.forwardUserInfo);
-    headers["x-request-id"] = call.requestId;
+    const headers = relayedRequestHeaders(call, target.authorization);
     if (call.kind === "relay") {
       return { path: call.path(target.actualModelName), headers, body: call.body(target.actualModelName), stripUsage: false };
     }

@@ -1,5 +1,5 @@
 import type { Usage } from "../../model/usage";
-import { usageOf } from "./usage";
+import { lastUsageIn, usageOf } from "./usage";
 
 const LF = 10,
   CR = 13;
@@ -116,7 +116,8 @@ export class StreamUsage {
       const usage = usageOf(parseEvent(bytes.subarray(i === 0 ? 0 : ends[i - 1]!, ends[i]!)));
       if (usage) return (this.found = usage);
     }
-    return null;
+    // The usage event is larger than the tail kept, so the tail starts inside it.
+    return (this.found = lastUsageIn(bytes));
   }
 
   /**

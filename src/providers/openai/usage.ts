@@ -70,14 +70,39 @@ export function usageOfBody(body: ArrayBuffer | Uint8Array): Usage | null {
   const bytes = body instanceof Uint8Array ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : Buffer.from(body);
   const keyAt = bytes.lastIndexOf(USAGE_KEY);
   if (keyAt === -1) return null;
+  const usage = usageAt(bytes, keyAt);
+  if (usage) return usage;
   try {
-    const span = usageObject(bytes, keyAt);
-    if (span) {
-      const usage = usageOf({ usage: JSON.parse(decoder.decode(bytes.subarray(span[0], span[1]))) });
-      if (usage) return usage;
-    }
     return usageOf(JSON.parse(decoder.decode(bytes)));
   } catch {
     return null;
   }
+}
+
+/** The usage in the object value of the `"usage"` key at `keyAt`, or null when it holds none. */
+function usageAt(bytes: Buffer, keyAt: number): Usage | null {
+  const span = usageObject(bytes, keyAt);
+  if (!span) return null;
+  try {
+    return usageOf({ usage: JSON.parse(decoder.decode(bytes.subarray(span[0], span[1]))) });
+  } catch {
+    return null;
+  }
+}
+
+/** How many `"usage"` keys, from the last, `lastUsageIn` tries: a few `"usage": null` may come after the real one. */
+const KEYS_TRIED = 16;
+
+/**
+ * The last usage object in bytes that need not be JSON as a whole: the kept tail of a stream, whose
+ * first event may be cut (a Responses API stream's last event repeats the whole response).
+ */
+export function lastUsageIn(bytes: Buffer): Usage | null {
+  let keyAt = bytes.lastIndexOf(USAGE_KEY);
+  for (let tried = 0; keyAt !== -1 && tried < KEYS_TRIED; tried++) {
+    const usage = usageAt(bytes, keyAt);
+    if (usage) return usage;
+    keyAt = keyAt === 0 ? -1 : bytes.lastIndexOf(USAGE_KEY, keyAt - 1);
+  }
+  return null;
 }
