@@ -215,6 +215,34 @@ describe("budgets in dollars", () => {
     }
   });
 
+  test("a stream the client stops before its usage is charged an estimate: a quarter of the request's characters, a token per piece relayed", async () => {
+    const proxy = await proxyWith({ perClient: { usdPerDay: 1 } });
+    try {
+      const piece = (n: number) => `data: {"choices":[{"index":0,"delta":{"content":"piece-${n} "},"finish_reason":null}]}\n\n`;
+      mock.willReply(reply.sse([piece(1), piece(2), piece(3), piece(4)], { stallAfter: 3 }));
+      const stream = await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt", { stream: true }), { authorization: `Bearer ${KEY_A}` });
+      expect(stream.status).toBe(200);
+      const reader = stream.body!.getReader();
+      let text = "";
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        text += new TextDecoder().decode(chunk.value);
+        if (text.includes("piece-3")) break;
+      }
+      await reader.cancel();
+      await proxy.log.until(() => proxy.log.accessLines.some((line) => line.includes('"outcome":"client_aborted"')), 5000, "the stopped stream ending");
+      const promptTokens = Math.ceil(mock.last.body.byteLength / 4);
+      const health = await (await fetch(proxy.url("/health"))).json();
+      const used = health.limits.find((use: any) => use.subject === "team-a").used;
+      expect(used).toBeCloseTo((promptTokens * PRICE.inputPerMTok + 3 * PRICE.outputPerMTok) / 1e6, 9);
+      expect(JSON.parse(proxy.log.accessLines.find((line) => line.includes("client_aborted"))!)).toMatchObject({
+        promptTokens,
+        completionTokens: 3,
+      });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test("a model without a price costs null and charges no budget", async () => {
     const proxy = await proxyWith({ perClient: { usdPerDay: 0.01 } });
     try {

@@ -57,6 +57,12 @@ export const MODEL_HEADER = "x-cm-proxy-model";
 export const SERVED_BY_HEADER = "x-cm-proxy-served-by";
 export const ATTEMPTS_HEADER = "x-cm-proxy-attempts";
 
+/** A quarter of the characters (or bytes) of a request body; 0 for a stream, whose length is not known. */
+function estimatedTokens(body: Outgoing["body"]): number {
+  const length = typeof body === "string" ? body.length : body instanceof Uint8Array ? body.byteLength : 0;
+  return Math.ceil(length / 4);
+}
+
 /** A try either answered the client or failed in a way another try may mend (after `retryAfterMs`, when the backend asked). */
 type TryOutcome = { readonly response: Response } | { readonly retryAfterMs: number | null };
 const TRY_ELSEWHERE: TryOutcome = { retryAfterMs: null };
@@ -73,6 +79,8 @@ export class Dispatch {
   private lastAnswer: AnswerTranslator | undefined;
   private lastError: ProxyError | null = null;
   private servedBy: string | null = null;
+  /** The input tokens of the last backend request sent, estimated from its body: a quarter of its characters. */
+  private promptEstimate = 0;
   private admission: Admission = UNLIMITED;
 
   constructor(
@@ -179,6 +187,7 @@ export class Dispatch {
       if (fresh) outgoing = this.outgoing(provider, target) as Outgoing;
       started = performance.now();
       record.fetchStartMs ??= started - record.startMono;
+      this.promptEstimate = estimatedTokens(outgoing.body);
       try {
         sent = await send({
           target,
@@ -290,6 +299,7 @@ export class Dispatch {
       // A translated answer was decoded by fetch; any other is relayed as it came.
       contentEncoding: readsUsage && !answer ? sent.response.headers.get("content-encoding") : null,
       watch: readsUsage ? filter : undefined,
+      promptEstimate: this.promptEstimate,
       headersAt,
     });
     const response = await relay(sent, this.servedHeaders(), ending.onEnd, { filter, rewrite: answer, keepWhole: readsUsage && !answer });

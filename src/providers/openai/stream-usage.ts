@@ -1,4 +1,4 @@
-import type { Usage } from "../../model/usage";
+import { tokenUsage, type Usage } from "../../model/usage";
 import { lastUsageIn, usageOf } from "./usage";
 
 const LF = 10,
@@ -54,6 +54,13 @@ function isUsageOnly(value: unknown): boolean {
   return Array.isArray(chunk?.choices) && chunk.choices.length === 0 && usageOf(chunk) !== null;
 }
 
+/**
+ * The key every streamed piece of an answer comes under: a chat chunk's `delta` (one per choice),
+ * a Responses API event's. Inside a JSON string its quotes would be escaped, so these bytes are
+ * always the key.
+ */
+const DELTA = Buffer.from('"delta"');
+
 /** A choice has finished: what follows is the usage chunk and `[DONE]`. */
 const FINISHED = [Buffer.from('"finish_reason":"'), Buffer.from('"finish_reason": "')];
 const MARKER_OVERLAP = 32;
@@ -67,6 +74,8 @@ const MARKER_OVERLAP = 32;
  */
 export class StreamUsage {
   private found: Usage | null = null;
+  /** Pieces of the answer relayed so far: about one token each from OpenAI, vLLM, llama.cpp, Ollama. */
+  private deltas = 0;
   private tail: Uint8Array[] = [];
   private tailBytes = 0;
   private pending: Uint8Array | null = null;
@@ -79,6 +88,7 @@ export class StreamUsage {
 
   /** The bytes to send on for this chunk (possibly none). */
   pass(chunk: Uint8Array): Uint8Array {
+    this.countDeltas(chunk);
     if (!this.strip) {
       this.keepTail(chunk);
       return chunk;
@@ -118,6 +128,19 @@ export class StreamUsage {
     }
     // The usage event is larger than the tail kept, so the tail starts inside it.
     return (this.found = lastUsageIn(bytes));
+  }
+
+  /**
+   * A stream cut short before its usage: `promptTokens`, and one completion token per piece of the
+   * answer relayed (a piece whose key was split between two chunks is not counted).
+   */
+  cutShort(promptTokens: number): Usage {
+    return tokenUsage(promptTokens, this.deltas, promptTokens + this.deltas);
+  }
+
+  private countDeltas(chunk: Uint8Array): void {
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for (let at = bytes.indexOf(DELTA); at !== -1; at = bytes.indexOf(DELTA, at + DELTA.length)) this.deltas++;
   }
 
   /**
