@@ -66,6 +66,13 @@ describe("config: validation messages name the file, the model id and the field"
     expect(message).toContain(`${file}: endpoints.gpt.url: expected a string`);
   });
 
+  test("openWebUI.headers: a name that is not a header name, or a field Open WebUI has no header for", async () => {
+    const bad = await loadError({ endpoints: { gpt: { url: mock.url } }, openWebUI: { headers: { id: "X User Id" } } });
+    expect(bad.message).toContain(`${bad.file}: openWebUI.headers.id: expected a header name`);
+    const unknown = await loadError({ endpoints: { gpt: { url: mock.url } }, openWebUI: { headers: { userId: "X-Id" } } });
+    expect(unknown.message).toContain("openWebUI.headers.userId: Open WebUI has no such header; the fields are id, email, name, role, chatId, messageId");
+  });
+
   test("a missing url", async () => {
     const { message, file } = await loadError({ endpoints: { gpt: { displayName: "x" } } });
     expect(message).toContain(file);

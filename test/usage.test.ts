@@ -319,6 +319,28 @@ describe("usage of answers that come compressed, in chunks, or with a long last 
   });
 });
 
+describe("Open WebUI's user headers renamed on its side (openWebUI.headers)", () => {
+  test("the user is read under the new names, limits follow it, and the headers still stay behind", async () => {
+    const headers = { id: "X-User-Id", email: "X-User-Email", name: "X-User-Name" };
+    const proxy = await startProxy(usageConfig({ openWebUI: { headers }, limits: { perUser: { rpm: 1 } } }));
+    try {
+      const asUser = (id: string) => as(ALICE_KEY, { "x-user-id": id, "x-user-email": `${id}@example.com`, "x-user-name": encodeURIComponent(`Ü ${id}`) });
+      alpha.willReply(reply.json(completion(3, 4)));
+      const first = await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt"), asUser("u-1"));
+      expect(first.status).toBe(200);
+      await first.text();
+      expect(await rowOf(proxy, first)).toMatchObject({ user_id: "u-1", user_email: "u-1@example.com", user_name: "Ü u-1" });
+      for (const name of ["x-user-id", "x-user-email", "x-user-name"]) expect(alpha.last.headers.get(name)).toBeNull();
+
+      await expectOpenAIError(await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt"), asUser("u-1")), 429, { code: "rate_limit_exceeded" });
+      alpha.willReply(reply.json(completion(3, 4)));
+      expect((await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt"), asUser("u-2"))).status).toBe(200);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
 describe("GET /usage", () => {
   let proxy: ProxyHandle;
   let rows: Row[];

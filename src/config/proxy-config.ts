@@ -1,4 +1,5 @@
 import type { ClientKey, ClientKeys } from "../access/clients";
+import { OPENWEBUI_HEADERS, userInfoForwarding, type OpenWebUIHeaderNames, type UserInfoForwarding } from "../access/openwebui-headers";
 import { UserTokenVerifier } from "../access/openwebui-jwt";
 import { digest } from "../access/secret";
 import { maskAccessKey, maskBackendKey, maskUrlCredentials } from "./mask";
@@ -55,6 +56,10 @@ export interface OpenWebUISettings {
   readonly userToken: UserTokenVerifier | null;
   /** Model requests without a valid token are refused (401). */
   readonly requireUser: boolean;
+  /** The names its plain user and session headers come under (`openWebUI.headers`, else its defaults). */
+  readonly headers: OpenWebUIHeaderNames;
+  /** Which of them reach a backend (`forwardUserInfoHeaders`, less the plain user ones when the user comes signed). */
+  readonly forwarding: UserInfoForwarding;
 }
 
 /** The configured limits; `any` is false when none is set, so requests skip the limiter (unless an issued key has limits of its own). */
@@ -162,6 +167,20 @@ function maskedView(file: ConfigFile, path: string, models: ReadonlyMap<string, 
   };
 }
 
+function resolveOpenWebUI(file: ConfigFile): OpenWebUISettings {
+  const secret = file.openWebUI?.userJwtSecret;
+  const renamed = file.openWebUI?.headers ?? {};
+  const headers = Object.fromEntries(
+    Object.entries(OPENWEBUI_HEADERS).map(([field, name]) => [field, (renamed[field as keyof OpenWebUIHeaderNames] ?? name).toLowerCase()]),
+  ) as unknown as OpenWebUIHeaderNames;
+  return {
+    userToken: secret ? new UserTokenVerifier(secret) : null,
+    requireUser: file.openWebUI?.requireUser ?? false,
+    headers,
+    forwarding: userInfoForwarding(file.forwardUserInfoHeaders ?? false, Boolean(secret), headers),
+  };
+}
+
 export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Math.floor(Date.now() / 1000)): ProxyConfig {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...file.timeouts };
   const priceTable = (file.prices?.builtIn ?? true) ? BUILT_IN_PRICES : null;
@@ -188,10 +207,7 @@ export function buildProxyConfig(file: ConfigFile, path: string, createdAt = Mat
     limits: resolveLimits(file),
     state: file.state ?? {},
     metricsEnabled: file.metrics?.enabled ?? true,
-    openWebUI: {
-      userToken: file.openWebUI?.userJwtSecret ? new UserTokenVerifier(file.openWebUI.userJwtSecret) : null,
-      requireUser: file.openWebUI?.requireUser ?? false,
-    },
+    openWebUI: resolveOpenWebUI(file),
     priceTable,
     warnings: [...configWarnings(file), ...budgetWarnings(file, models)],
   };

@@ -202,6 +202,14 @@ const UsageSchema = t.Object(
   { additionalProperties: true },
 );
 
+/** A header name Open WebUI sends under `variable` when an operator renamed it there. */
+const HeaderName = (variable: string, fallback: string) =>
+  t.String({
+    pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+    error: "expected a header name (letters, digits, and - _ . ! # $ % & ' * + ^ ` | ~; no spaces)",
+    description: `the name set in Open WebUI's ${variable} (default ${fallback})`,
+  });
+
 const OpenWebUISchema = t.Object(
   {
     userJwtSecret: t.Optional(
@@ -212,6 +220,19 @@ const OpenWebUISchema = t.Object(
       }),
     ),
     requireUser: t.Optional(t.Boolean({ description: "answer model requests without a valid user token 401 (needs userJwtSecret)" })),
+    headers: t.Optional(
+      t.Object(
+        {
+          id: t.Optional(HeaderName("FORWARD_USER_INFO_HEADER_USER_ID", "X-OpenWebUI-User-Id")),
+          email: t.Optional(HeaderName("FORWARD_USER_INFO_HEADER_USER_EMAIL", "X-OpenWebUI-User-Email")),
+          name: t.Optional(HeaderName("FORWARD_USER_INFO_HEADER_USER_NAME", "X-OpenWebUI-User-Name")),
+          role: t.Optional(HeaderName("FORWARD_USER_INFO_HEADER_USER_ROLE", "X-OpenWebUI-User-Role")),
+          chatId: t.Optional(HeaderName("FORWARD_SESSION_INFO_HEADER_CHAT_ID", "X-OpenWebUI-Chat-Id")),
+          messageId: t.Optional(HeaderName("FORWARD_SESSION_INFO_HEADER_MESSAGE_ID", "X-OpenWebUI-Message-Id")),
+        },
+        { additionalProperties: true },
+      ),
+    ),
   },
   { additionalProperties: true },
 );

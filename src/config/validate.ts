@@ -1,4 +1,5 @@
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { OPENWEBUI_HEADERS } from "../access/openwebui-headers";
 import { describeValueError, dottedPath } from "../lib/schema-errors";
 import { IdMatcher, isGlob } from "../model/glob";
 import { hasBudget } from "../model/limits";
@@ -41,6 +42,11 @@ export function crossFieldProblems(file: ConfigFile): string[] {
       problems.push(`clientKeys.${i}.models.${j}: unknown model '${model}'`);
     });
   });
+  for (const field of Object.keys(file.openWebUI?.headers ?? {})) {
+    if (!Object.hasOwn(OPENWEBUI_HEADERS, field)) {
+      problems.push(`openWebUI.headers.${field}: Open WebUI has no such header; the fields are ${Object.keys(OPENWEBUI_HEADERS).join(", ")}`);
+    }
+  }
   if (file.openWebUI?.requireUser && !file.openWebUI.userJwtSecret) {
     problems.push("openWebUI.requireUser: needs openWebUI.userJwtSecret (only a signed token proves who the user is)");
   }

@@ -3,7 +3,7 @@ import type { ChatCall } from "../providers/provider";
 import { readJsonObject } from "../upstream/json-body";
 import { clientAccess } from "./client-access";
 import { searchOf, type RouteContext } from "./context";
-import { postedModelRequest, resolveModel, userInfoForwarding } from "./model-request";
+import { postedModelRequest, resolveModel } from "./model-request";
 
 /** Elysia converts numeric strings for t.Integer ("0x10" → 16); a whole-number t.Number rejects them. */
 const WholeNumber = () => t.Number({ multipleOf: 1 });
@@ -60,7 +60,7 @@ export const chatRoutes = ({ configs, catalogs, dispatcher, observe, keys }: Rou
         search: searchOf(request.url),
         askUsage,
         headers: request.headers,
-        forwardUserInfo: userInfoForwarding(config),
+        forwardUserInfo: config.openWebUI.forwarding,
         requestId: record.id,
       };
       return dispatcher.dispatch(postedModelRequest({ request, catalog, config, client, record, limitUser }, model, call, "answer"));

@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { authenticateClient, type IssuedKeyLookup } from "../access/clients";
+import type { OpenWebUIHeaderNames } from "../access/openwebui-headers";
 import { USER_JWT_HEADER } from "../access/openwebui-jwt";
 import type { LiveCatalog } from "../catalog/live-catalog";
 import type { OpenWebUISettings } from "../config/proxy-config";
@@ -7,11 +8,11 @@ import { ProxyError } from "../model/errors";
 import type { Observability } from "../observe/observability";
 import type { RequestRecord, UserInfo } from "../observe/record";
 
-/** Open WebUI's plain user headers (the name is URL-quoted), or null when it sent none. */
-function userOfHeaders(headers: Headers): UserInfo | null {
-  const id = headers.get("x-openwebui-user-id");
-  const email = headers.get("x-openwebui-user-email");
-  const quoted = headers.get("x-openwebui-user-name");
+/** Open WebUI's plain user headers, under the names it sends them as (the name is URL-quoted), or null when it sent none. */
+function userOfHeaders(headers: Headers, names: OpenWebUIHeaderNames): UserInfo | null {
+  const id = headers.get(names.id);
+  const email = headers.get(names.email);
+  const quoted = headers.get(names.name);
   if (id === null && email === null && quoted === null) return null;
   let name = quoted;
   try {
@@ -26,7 +27,7 @@ function userOfHeaders(headers: Headers): UserInfo | null {
  * A request that must name a user (`openWebUI.requireUser`) and does not is a 401.
  */
 function userOf(headers: Headers, openWebUI: OpenWebUISettings, mayRequire: boolean): UserInfo | null {
-  if (openWebUI.userToken === null) return userOfHeaders(headers);
+  if (openWebUI.userToken === null) return userOfHeaders(headers, openWebUI.headers);
   const token = headers.get(USER_JWT_HEADER);
   const user = token === null ? null : openWebUI.userToken.verify(token);
   if (user === null && openWebUI.requireUser && mayRequire) {

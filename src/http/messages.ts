@@ -3,7 +3,7 @@ import type { MessagesCall } from "../providers/provider";
 import { readJsonObject } from "../upstream/json-body";
 import { clientAccess } from "./client-access";
 import type { RouteContext } from "./context";
-import { postedModelRequest, resolveModel, userInfoForwarding, type PostedRequest } from "./model-request";
+import { postedModelRequest, resolveModel, type PostedRequest } from "./model-request";
 
 /** The paths whose errors are answered in Anthropic's shape (app.ts's onError asks). */
 const MESSAGES_PATH = /^(?:\/v1)?\/messages(?:\/count_tokens)?\/?$/;
@@ -42,7 +42,7 @@ const messagesCall = (posted: PostedRequest & { readonly body: MessagesCall["bod
   operation,
   body: posted.body,
   headers: posted.request.headers,
-  forwardUserInfo: userInfoForwarding(posted.config),
+  forwardUserInfo: posted.config.openWebUI.forwarding,
   requestId: posted.record.id,
 });
 

@@ -5,7 +5,6 @@ import type { Model } from "../model/model";
 import type { RequestRecord } from "../observe/record";
 import type { ClientCall, MessagesCall } from "../providers/provider";
 import type { ModelRequest } from "../proxy/dispatch";
-import type { UserInfoForwarding } from "../upstream/headers";
 
 /** Paths whose answers report token usage, below `/v1/`. */
 const USAGE_PATHS = new Set(["chat/completions", "completions", "embeddings", "responses"]);
@@ -26,10 +25,6 @@ export function resolveModel(catalog: Catalog, named: unknown, client: ClientKey
   record.modelLabel = model.id;
   return model;
 }
-
-/** Which of Open WebUI's headers go to backends: `forwardUserInfoHeaders`, less the plain user headers when the user comes signed. */
-export const userInfoForwarding = (config: ProxyConfig): UserInfoForwarding =>
-  !config.forwardUserInfoHeaders ? "none" : config.openWebUI.userToken ? "all but the user" : "all";
 
 /** What a route knows of a request a client posted as JSON (chat, messages), from clientAccess. */
 export interface PostedRequest {

@@ -9,7 +9,7 @@ import { withQueryModel } from "../upstream/query";
 import { bufferForReplay } from "../upstream/replay";
 import { clientAccess } from "./client-access";
 import type { RouteContext } from "./context";
-import { reportsUsage, resolveModel, userInfoForwarding } from "./model-request";
+import { reportsUsage, resolveModel } from "./model-request";
 
 interface ClientPath {
   /** The path below `/v1/` on the backend. */
@@ -134,7 +134,7 @@ export const passthroughRoutes = ({ catalogs, dispatcher, observe, keys }: Route
           path: (actualModelName) => path + (queryModel === null ? search : withQueryModel(search, actualModelName)),
           body: (actualModelName) => body ?? selection.rewrite(actualModelName),
           headers: request.headers,
-          forwardUserInfo: userInfoForwarding(config),
+          forwardUserInfo: config.openWebUI.forwarding,
           requestId: record.id,
         },
         replayable: !selection.streamed || body instanceof Uint8Array,

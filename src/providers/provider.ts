@@ -3,7 +3,8 @@ import { invalidRequest, type ProxyError } from "../model/errors";
 import type { Target } from "../model/model";
 import type { Usage } from "../model/usage";
 import type { AnswerRewrite } from "../upstream/forward";
-import type { HeaderRecord, UserInfoForwarding } from "../upstream/headers";
+import type { UserInfoForwarding } from "../access/openwebui-headers";
+import type { HeaderRecord } from "../upstream/headers";
 import type { ChunkFilter } from "../upstream/relay";
 
 type Body = RequestInit["body"];

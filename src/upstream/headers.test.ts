@@ -1,9 +1,15 @@
 import { describe, expect, test } from "bun:test";
-import { downstreamResponseHeaders, isEventStream, upstreamRequestHeaders, type UserInfoForwarding } from "./headers";
+import { OPENWEBUI_HEADERS, userInfoForwarding, type UserInfoForwarding } from "../access/openwebui-headers";
+import { downstreamResponseHeaders, isEventStream, upstreamRequestHeaders } from "./headers";
 
 const BACKEND = "Bearer sk-backend-own-key";
 
-const upstream = (headers: Record<string, string>, authorization: string | null = BACKEND, forwardUserInfo: UserInfoForwarding = "none") =>
+/** Open WebUI's headers under its own names: kept back (the default), all forwarded, or all but the plain user ones (the user comes signed). */
+const NONE = userInfoForwarding(false, false, OPENWEBUI_HEADERS);
+const ALL = userInfoForwarding(true, false, OPENWEBUI_HEADERS);
+const ALL_BUT_THE_USER = userInfoForwarding(true, true, OPENWEBUI_HEADERS);
+
+const upstream = (headers: Record<string, string>, authorization: string | null = BACKEND, forwardUserInfo: UserInfoForwarding = NONE) =>
   upstreamRequestHeaders(new Headers(headers), authorization, forwardUserInfo);
 
 describe("upstreamRequestHeaders", () => {
@@ -55,7 +61,7 @@ describe("upstreamRequestHeaders", () => {
   test("Open WebUI's user headers are forwarded only when the operator opts in", () => {
     const user = { "x-openwebui-user-email": "ada@example.com", "x-openwebui-chat-id": "c-1" };
     expect(upstream(user)).toEqual({ authorization: BACKEND, "accept-encoding": "identity" });
-    expect(upstream(user, BACKEND, "all")).toEqual({ ...user, authorization: BACKEND, "accept-encoding": "identity" });
+    expect(upstream(user, BACKEND, ALL)).toEqual({ ...user, authorization: BACKEND, "accept-encoding": "identity" });
   });
 
   test("when the user comes signed, plain user headers are forged ones: they stay behind, the chat's own go on", () => {
@@ -65,7 +71,7 @@ describe("upstreamRequestHeaders", () => {
       "x-openwebui-chat-id": "c-1",
       "x-openwebui-message-id": "m-1",
     };
-    expect(upstream(sent, BACKEND, "all but the user")).toEqual({
+    expect(upstream(sent, BACKEND, ALL_BUT_THE_USER)).toEqual({
       "x-openwebui-chat-id": "c-1",
       "x-openwebui-message-id": "m-1",
       authorization: BACKEND,
@@ -76,7 +82,41 @@ describe("upstreamRequestHeaders", () => {
   test("Open WebUI's signed user token is never forwarded, even when its user headers are", () => {
     const sent = { "x-openwebui-user-jwt": "eyJ.eyJ.sig", "x-openwebui-chat-id": "c-1" };
     expect(upstream(sent)).toEqual({ authorization: BACKEND, "accept-encoding": "identity" });
-    expect(upstream(sent, BACKEND, "all")).toEqual({ "x-openwebui-chat-id": "c-1", authorization: BACKEND, "accept-encoding": "identity" });
+    expect(upstream(sent, BACKEND, ALL)).toEqual({ "x-openwebui-chat-id": "c-1", authorization: BACKEND, "accept-encoding": "identity" });
+  });
+});
+
+describe("Open WebUI's headers renamed on its side", () => {
+  const renamed = { ...OPENWEBUI_HEADERS, id: "x-user-id", email: "x-user-email", name: "x-user-name", chatId: "x-chat-id" };
+  const sent = {
+    "x-user-id": "u-1",
+    "x-user-email": "ada@example.com",
+    "x-user-name": "Ada",
+    "x-chat-id": "c-1",
+    "x-openwebui-message-id": "m-1",
+    "x-other": "kept",
+  };
+
+  test("stay behind under their new names by default, and the ones still under Open WebUI's prefix too", () => {
+    expect(upstream(sent, BACKEND, userInfoForwarding(false, false, renamed))).toEqual({
+      "x-other": "kept",
+      authorization: BACKEND,
+      "accept-encoding": "identity",
+    });
+  });
+
+  test("with the user signed, the renamed user headers stay behind and the chat's go on", () => {
+    expect(upstream(sent, BACKEND, userInfoForwarding(true, true, renamed))).toEqual({
+      "x-chat-id": "c-1",
+      "x-openwebui-message-id": "m-1",
+      "x-other": "kept",
+      authorization: BACKEND,
+      "accept-encoding": "identity",
+    });
+  });
+
+  test("all go on when the operator forwards them", () => {
+    expect(upstream(sent, BACKEND, userInfoForwarding(true, false, renamed))).toEqual({ ...sent, authorization: BACKEND, "accept-encoding": "identity" });
   });
 });
 

@@ -2,6 +2,7 @@
 // credentials never reach a backend; Open WebUI's personal-data headers stay behind unless the
 // operator opts in, and its signed user token always does.
 
+import type { UserInfoForwarding } from "../access/openwebui-headers";
 import { USER_JWT_HEADER } from "../access/openwebui-jwt";
 
 const HOP_BY_HOP = new Set([
@@ -41,16 +42,6 @@ const NOT_FORWARDED_DOWNSTREAM = new Set([...HOP_BY_HOP, "content-length", "set-
 /** The proxy answers CORS for its own origin; a backend's CORS headers would contradict it. */
 const CORS_PREFIX = "access-control-";
 
-const USER_INFO_PREFIX = "x-openwebui-";
-const USER_PREFIX = "x-openwebui-user-";
-
-/**
- * Which of Open WebUI's `X-OpenWebUI-*` headers reach a backend: none (the default), all of them,
- * or all but the plain user ones — when the user comes signed (`openWebUI.userJwtSecret`), Open
- * WebUI sends no plain user headers, so any that arrive are forged and stay behind.
- */
-export type UserInfoForwarding = "none" | "all" | "all but the user";
-
 /** Plain header records: Bun's native `Headers.toJSON()` copy is far cheaper than iterating a Headers. */
 export type HeaderRecord = Record<string, string>;
 
@@ -73,9 +64,11 @@ export function upstreamRequestHeaders(incoming: Headers, authorization: string 
   const source = incoming.toJSON();
   const listed = connectionListed(source);
   const outgoing: HeaderRecord = {};
+  const { withheldPrefix, withheld } = forwardUserInfo;
+  const renamed = withheld.size > 0;
   for (const name in source) {
     if (NOT_FORWARDED_UPSTREAM.has(name) || listed?.has(name)) continue;
-    if (forwardUserInfo !== "all" && name.startsWith(USER_INFO_PREFIX) && (forwardUserInfo === "none" || name.startsWith(USER_PREFIX))) continue;
+    if ((withheldPrefix !== null && name.startsWith(withheldPrefix)) || (renamed && withheld.has(name))) continue;
     outgoing[name] = source[name]!;
   }
   if (authorization) outgoing.authorization = authorization;
