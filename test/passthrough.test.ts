@@ -56,6 +56,20 @@ describe("passthrough: the documented request schemas are documentation, not val
     expect(h.alpha.last.json()).toEqual({ prompt: "a cat" });
   });
 
+  test("Open WebUI's user and chat headers on an embeddings request stay behind; other headers go on", async () => {
+    const openWebUI = {
+      "x-openwebui-user-email": "ada@example.com",
+      "x-openwebui-user-id": "u-1",
+      "x-openwebui-chat-id": "c-1",
+      "x-openwebui-user-jwt": "eyJ.e.s",
+    };
+    const response = await postJson(h.url("/v1/embeddings"), { model: "llama", input: "x" }, { ...openWebUI, "x-trace": "t-1" });
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    for (const name of Object.keys(openWebUI)) expect(h.bravo.last.headers.get(name)).toBeNull();
+    expect(h.bravo.last.headers.get("x-trace")).toBe("t-1");
+  });
+
   test("documented fields with types the schema does not list reach the backend, which decides", async () => {
     const body = { model: "llama", query: ["q"], documents: "one", top_n: "2", extra: null };
     await (await postJson(h.url("/v1/rerank"), body)).arrayBuffer();

@@ -274,11 +274,14 @@ describe("errors, retries and fallbacks", () => {
     });
   });
 
-  test("the SDK raises its own error classes for them", async () => {
-    anthropic.willReply(anthropicReply.error(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"));
+  test("the SDK raises its own error classes for them; Anthropic's retry-after reaches the client", async () => {
+    anthropic.willReply(
+      anthropicReply.error(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", { "retry-after": "37" }),
+    );
     const error = await client.chat.completions.create({ model: "claude", messages: [{ role: "user", content: "Hi" }] }).catch((e) => e);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect(error.code).toBe("rate_limit_exceeded");
+    expect(error.headers.get("retry-after")).toBe("37");
   });
 
   test("529 overloaded is a 503 to the client, retryable like one", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { anthropicErrorOf, ChatToMessagesStream, effortOf, estimateInputTokens, toChatRequest, toMessagesResponse } from "./inbound";
+import { anthropicErrorOf, ChatToMessagesStream, effortOf, estimateInputTokens, stopReasonOf, toChatRequest, toMessagesResponse } from "./inbound";
 
 const data = (chunk: unknown) => `data: ${JSON.stringify(chunk)}\n\n`;
 const delta = (d: Record<string, unknown>, finish: string | null = null) => data({ choices: [{ index: 0, delta: d, finish_reason: finish }] });
@@ -131,6 +131,21 @@ describe("toMessagesResponse", () => {
       stop_reason: "max_tokens",
       usage: { input_tokens: 7, output_tokens: 0 },
     });
+  });
+
+  test("every finish_reason has its stop_reason; a tool call wins over any", () => {
+    const cases: [unknown, boolean, string][] = [
+      ["stop", false, "end_turn"],
+      ["length", false, "max_tokens"],
+      ["content_filter", false, "refusal"],
+      ["tool_calls", false, "tool_use"],
+      ["function_call", false, "tool_use"],
+      [null, false, "end_turn"],
+      ["stop", true, "tool_use"],
+      ["content_filter", true, "tool_use"],
+    ];
+    for (const [finish, madeToolCall, stop] of cases)
+      expect({ finish, madeToolCall, stop: stopReasonOf(finish, madeToolCall) }).toEqual({ finish, madeToolCall, stop });
   });
 });
 
