@@ -9,6 +9,8 @@ import { chatBody, expectOpenAIError, postJson } from "./support/http";
 import { reply, startMock, type MockBackend } from "./support/mock-backend";
 import { removeTempDirs, startProxy, type ProxyHandle } from "./support/proxy";
 import { within } from "./support/events";
+import { expectRevokedKeysStayRevoked } from "./support/key-table-contract";
+import { SqliteKeyTable } from "../src/keys/sqlite-keys";
 
 const ADMIN_KEY = "admin-key-for-issued-keys-0123456789";
 const CONFIG_KEY = "ck-config-team-0123456789abcdef";
@@ -444,6 +446,15 @@ describe("storage", () => {
     // Nor in a log line.
     expect(proxy.log.lines.join("\n")).not.toContain(made.key);
     expect(proxy.log.accessLines.join("\n")).not.toContain(made.key);
+  });
+
+  test("a change that races a revocation never brings the key back (the table refuses to change a revoked key)", async () => {
+    const table = SqliteKeyTable.open(join(proxy.dir, "usage.db"));
+    try {
+      await expectRevokedKeysStayRevoked(table);
+    } finally {
+      await table.close();
+    }
   });
 
   test("keys outlive a restart: a second proxy on the same file knows them", async () => {

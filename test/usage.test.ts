@@ -211,6 +211,15 @@ describe("usage rows", () => {
     expect(await rowOf(proxy, responses)).toMatchObject({ model: "gpt", prompt_tokens: 8, completion_tokens: 2, total_tokens: 10 });
   });
 
+  test("a path spelled with percent-escapes (/v1/embedding%73) is metered as the path it names, and sent as that path", async () => {
+    alpha.willReply(reply.json({ object: "list", data: [{ embedding: [0.1] }], usage: { prompt_tokens: 6, total_tokens: 6 } }));
+    const response = await postJson(proxy.url("/v1/embedding%73"), { model: "embed", input: "x" }, as(ALICE_KEY));
+    expect(response.status).toBe(200);
+    await response.text();
+    expect(alpha.last.path).toBe("/v1/embeddings");
+    expect(await rowOf(proxy, response)).toMatchObject({ model: "embed", prompt_tokens: 6, total_tokens: 6 });
+  });
+
   test("errors are rows too: a backend 500, an unknown model", async () => {
     alpha.willReply(reply.json({ error: { message: "boom" } }, { status: 500 }));
     const failed = await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt"), as(ALICE_KEY));
@@ -625,7 +634,7 @@ describe("stream usage injection is invisible to the client", () => {
     }
   });
 
-  test("usage.streamUsage false (or the endpoint's): the proxy does not ask, and the row has no tokens", async () => {
+  test("usage.streamUsage false (or the endpoint's): the proxy does not ask, and the row has the estimate", async () => {
     for (const config of [
       usageConfig({ usage: { streamUsage: false } }),
       { ...usageConfig(), endpoints: { gpt: endpointFor(alpha, { streamUsage: false }) } },
@@ -636,7 +645,9 @@ describe("stream usage injection is invisible to the client", () => {
         const { response, body } = await streamThrough(proxy);
         expect(body).toEqual(bytes(chatStream(null)));
         expect(alpha.last.json().stream_options).toBeUndefined();
-        expect(await rowOf(proxy, response)).toMatchObject({ prompt_tokens: null, completion_tokens: null });
+        // A quarter of the request's characters, and a token for each of the stream's three deltas.
+        const prompt = Math.ceil(alpha.last.body.byteLength / 4);
+        expect(await rowOf(proxy, response)).toMatchObject({ prompt_tokens: prompt, completion_tokens: 3, total_tokens: prompt + 3 });
       } finally {
         await proxy.stop();
       }

@@ -189,6 +189,11 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
     if (use === "change" && row.status === "revoked") throw revoked(id);
     return row;
   };
+  /** Why a change found no key to change: it was revoked meanwhile (409), or is gone (404). */
+  const unchanged = async (id: string): Promise<ProxyError> => {
+    await existing(id, "change");
+    return unknownKey(id);
+  };
   /** An issued key as the API shows it, with its spend today and this month. */
   const viewOf = async (row: KeyRow, now: number) => {
     const [spend] = await spendOf([{ id: row.id, name: row.name }], now);
@@ -270,7 +275,7 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
           ...(body.expiresAt !== undefined && { expiresAt: expiryOf(body.expiresAt, now) }),
         };
         const row = await stored(() => store.change(id, changes));
-        if (!row) throw unknownKey(id);
+        if (!row) throw await unchanged(id);
         return answer(await viewOf(row, now));
       },
       {
@@ -288,8 +293,9 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
         const now = Date.now();
         const current = await existing(id, "revoke");
         const row =
-          current.status === "revoked" ? current : await stored(() => store.change(id, { status: "revoked", previousDigest: null, previousUntil: null }));
-        if (!row) throw unknownKey(id);
+          current.status === "revoked"
+            ? current
+            : ((await stored(() => store.change(id, { status: "revoked", previousDigest: null, previousUntil: null }))) ?? (await existing(id, "read")));
         return answer(await viewOf(row, now));
       },
       {
@@ -306,7 +312,7 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
         const now = Date.now();
         const current = await existing(id, "change");
         const rotated = await stored(() => store.rotate(id, current, (body?.graceSeconds ?? 0) * 1000));
-        if (!rotated) throw unknownKey(id);
+        if (!rotated) throw await unchanged(id);
         return answer({ ...(await viewOf(rotated.row, now)), key: rotated.secret });
       },
       {

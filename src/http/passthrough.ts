@@ -21,12 +21,24 @@ interface ClientPath {
 const AZURE_DEPLOYMENT = /^(?:openai\/)?deployments\/([^/]+)\/(.+)$/;
 
 /**
+ * A path with its percent-encoded unreserved characters decoded (RFC 3986 §6.2.2.2), as backends
+ * decode them: `/v1/embedding%73` is `/v1/embeddings`, and is metered and routed as such.
+ */
+function decodeUnreserved(pathname: string): string {
+  if (!pathname.includes("%")) return pathname;
+  return pathname.replace(/%[0-9a-fA-F]{2}/g, (escape) => {
+    const char = String.fromCharCode(Number.parseInt(escape.slice(1), 16));
+    return /[A-Za-z0-9\-._~]/.test(char) ? char : escape;
+  });
+}
+
+/**
  * The path below `/v1/` a client asked for: `/v1/embeddings` and `/embeddings` both give
  * `embeddings`. Azure OpenAI clients put the model in the path
  * (`/openai/deployments/<model>/chat/completions?api-version=…`): that becomes `chat/completions`.
  */
 function clientPath(url: URL): ClientPath {
-  let path = url.pathname.slice(1);
+  let path = decodeUnreserved(url.pathname).slice(1);
   if (path.startsWith("v1/")) path = path.slice(3);
   const azure = AZURE_DEPLOYMENT.exec(path);
   if (!azure) return { path, deployment: null };

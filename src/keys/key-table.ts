@@ -19,7 +19,10 @@ export interface KeyTable {
   fingerprint(): Promise<string>;
   /** Rejects with DuplicateKeyName when a key that is not revoked has the name. */
   insert(row: KeyRow): Promise<void>;
-  /** The changed row, or null when no key has the id. Rejects with DuplicateKeyName on a name in use. */
+  /**
+   * The changed row, or null when no key has the id or it is revoked: a revoked key never changes
+   * again, so a change racing a revocation cannot bring it back. Rejects with DuplicateKeyName on a name in use.
+   */
   update(id: string, changes: KeyChanges, now: number): Promise<KeyRow | null>;
   /** Moves `lastUsedAt` forward (never back) for each id; not a change the fingerprint sees. */
   touch(used: ReadonlyMap<string, number>): Promise<void>;

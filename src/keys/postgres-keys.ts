@@ -82,7 +82,7 @@ export class PostgresKeyTable implements KeyTable {
   async update(id: string, changes: KeyChanges, now: number): Promise<KeyRow | null> {
     const { sql, values } = setClause(changes, now, (index) => `$${index}`);
     const [row] = await this.query(
-      `UPDATE ${KEYS_TABLE} SET ${sql}, version = nextval('${VERSIONS}') WHERE id = $${values.length + 1} RETURNING *`,
+      `UPDATE ${KEYS_TABLE} SET ${sql}, version = nextval('${VERSIONS}') WHERE id = $${values.length + 1} AND status <> 'revoked' RETURNING *`,
       [...values, id],
       changes.name,
     );

@@ -78,13 +78,14 @@ export class SqliteKeyTable implements KeyTable {
 
   async update(id: string, changes: KeyChanges, now: number): Promise<KeyRow | null> {
     const { sql, values } = setClause(changes, now, () => "?");
+    let changed: number;
     try {
-      this.db.query(`UPDATE ${TABLE} SET ${sql}, version = ${NEXT_VERSION} WHERE id = ?`).run(...values, id);
+      changed = this.db.query(`UPDATE ${TABLE} SET ${sql}, version = ${NEXT_VERSION} WHERE id = ? AND status <> 'revoked'`).run(...values, id).changes;
     } catch (error) {
       if (isUnique(error) && changes.name !== undefined) throw new DuplicateKeyName(changes.name);
       throw failure(error);
     }
-    return this.get(id);
+    return changed > 0 ? this.get(id) : null;
   }
 
   async touch(used: ReadonlyMap<string, number>): Promise<void> {

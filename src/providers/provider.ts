@@ -94,11 +94,11 @@ export interface StreamWatch extends ChunkFilter {
   /** The usage the stream reported, once it has ended. */
   usage(): Usage | null;
   /**
-   * What to charge for a stream cut short (the client left, or the backend broke) before it
-   * reported its usage: an estimate, from `promptTokens` (estimated from the request) and what the
-   * stream carried. Absent when the watch keeps a partial usage of its own.
+   * What to charge for a stream that reported no usage (cut short by the client or a failure, or
+   * from a backend not asked for it): an estimate, from `promptTokens` (estimated from the
+   * request) and what the stream carried. Absent when the watch keeps a partial usage of its own.
    */
-  cutShort?(promptTokens: number): Usage;
+  estimate?(promptTokens: number): Usage;
 }
 
 /**

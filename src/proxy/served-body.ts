@@ -24,7 +24,7 @@ export interface ServedBody {
   readonly contentEncoding: string | null;
   /** Watches a relayed stream for its usage; undefined when the path reports none. */
   readonly watch: StreamWatch | undefined;
-  /** The request's input tokens, estimated: what a stream cut short before its usage is charged for its prompt. */
+  /** The request's input tokens, estimated: what a stream that reported no usage is charged for its prompt. */
   readonly promptEstimate: number;
   readonly headersAt: number;
 }
@@ -62,8 +62,8 @@ export function bodyEnding(served: ServedBody): BodyEnding {
       if (whole && !ending.returned) ending.bodyReadAt = performance.now();
       const close = () => {
         record.usage = whole ? usageOfWhole(provider, whole, contentEncoding) : (watch?.usage() ?? null);
-        // The backend bills what it generated before the cut: a Stop never makes a stream free.
-        if (!record.usage && end !== "complete" && status < 300 && watch?.cutShort) record.usage = watch.cutShort(served.promptEstimate);
+        // The backend bills what it generated, reported or not: neither a Stop nor a backend that sends no usage makes a stream free.
+        if (!record.usage && !whole && status < 300 && watch?.estimate) record.usage = watch.estimate(served.promptEstimate);
         priceRecord(record, target);
         admission.end(record.usage, record.costUsd);
         record.end(status, outcome);

@@ -4,7 +4,8 @@
 // poll then being a slow safety net, so only the announcement can be that quick). The table holds
 // digests, never a secret; a server that is away keeps loaded keys working and never opens the proxy.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { KEYS_TABLE } from "../../src/keys/postgres-keys";
+import { KEYS_TABLE, PostgresKeyTable } from "../../src/keys/postgres-keys";
+import { expectRevokedKeysStayRevoked } from "../support/key-table-contract";
 import { within } from "../support/events";
 import { chatBody, expectOpenAIError, postJson } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
@@ -144,6 +145,17 @@ describe("two instances, one PostgreSQL table", () => {
       await until(b, made.key, 401, "the revocation by polling");
     } finally {
       await redis.start();
+    }
+  });
+
+  test("a change that races a revocation never brings the key back (the table refuses to change a revoked key)", async () => {
+    await pg.createDatabase("keys_race");
+    const table = PostgresKeyTable.open(pg.url(undefined, "keys_race"));
+    try {
+      await table.ready();
+      await expectRevokedKeysStayRevoked(table);
+    } finally {
+      await table.close();
     }
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { anthropicErrorOf, ChatToMessagesStream, effortOf, estimateInputTokens, stopReasonOf, toChatRequest, toMessagesResponse } from "./inbound";
+import type { StopReason } from "./types";
 
 const data = (chunk: unknown) => `data: ${JSON.stringify(chunk)}\n\n`;
 const delta = (d: Record<string, unknown>, finish: string | null = null) => data({ choices: [{ index: 0, delta: d, finish_reason: finish }] });
@@ -134,7 +135,7 @@ describe("toMessagesResponse", () => {
   });
 
   test("every finish_reason has its stop_reason; a tool call wins over any", () => {
-    const cases: [unknown, boolean, string][] = [
+    const cases: [unknown, boolean, StopReason][] = [
       ["stop", false, "end_turn"],
       ["length", false, "max_tokens"],
       ["content_filter", false, "refusal"],

@@ -116,13 +116,13 @@ describe("lastUsageIn", () => {
   });
 });
 
-describe("a stream cut short before its usage", () => {
+describe("a stream that reported no usage", () => {
   test("is charged the prompt estimate and one completion token per piece of the answer relayed", () => {
     for (const strip of [true, false]) {
       const scanner = new StreamUsage(strip);
       for (const piece of [chunk("Hel"), chunk("lo"), chunk(" there")]) scanner.pass(encoder.encode(piece));
       expect(scanner.usage()).toBeNull();
-      expect(scanner.cutShort(40)).toEqual({ promptTokens: 40, completionTokens: 3, totalTokens: 43 });
+      expect(scanner.estimate(40)).toEqual({ promptTokens: 40, completionTokens: 3, totalTokens: 43 });
     }
   });
 
@@ -130,6 +130,6 @@ describe("a stream cut short before its usage", () => {
     const scanner = new StreamUsage(false);
     const delta = (text: string) => `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","item_id":"m","delta":"${text}"}\n\n`;
     scanner.pass(encoder.encode(delta("a") + delta("b")));
-    expect(scanner.cutShort(5)).toEqual({ promptTokens: 5, completionTokens: 2, totalTokens: 7 });
+    expect(scanner.estimate(5)).toEqual({ promptTokens: 5, completionTokens: 2, totalTokens: 7 });
   });
 });

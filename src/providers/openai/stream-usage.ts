@@ -131,10 +131,10 @@ export class StreamUsage {
   }
 
   /**
-   * A stream cut short before its usage: `promptTokens`, and one completion token per piece of the
+   * A stream that reported no usage: `promptTokens`, and one completion token per piece of the
    * answer relayed (a piece whose key was split between two chunks is not counted).
    */
-  cutShort(promptTokens: number): Usage {
+  estimate(promptTokens: number): Usage {
     return tokenUsage(promptTokens, this.deltas, promptTokens + this.deltas);
   }
 
