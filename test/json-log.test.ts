@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { buildBinary } from "./support/binary";
 import { chatBody, postJson } from "./support/http";
-import { startMock, type MockBackend } from "./support/mock-backend";
+import { reply, startMock, type MockBackend } from "./support/mock-backend";
 import { cleanEnv, runToExit, spawnProcess, type Finished, type RunningProcess } from "./support/process";
 import { ALPHA_KEY, closedPort, makeTempDir, removeTempDirs, writeConfig } from "./support/proxy";
 
@@ -79,7 +79,9 @@ describe("log.format json, the compiled binary", () => {
   test("start-up, warning, reloads (accepted, rejected by the watcher and by SIGHUP), traffic and SIGTERM: every stdout and stderr line is one JSON object", async () => {
     const dir = makeTempDir("json-log-run");
     const file = join(dir, "config.json");
-    writeConfig(file, { log: { format: "json" }, endpoints: endpoints() }); // no clientKeys: a warning
+    // `stalls`: its backend falls silent mid-body below, and its body is cut after idleMs.
+    const stalls = { url: mock.url, timeouts: { idleMs: 100 } };
+    writeConfig(file, { log: { format: "json" }, endpoints: endpoints({ stalls }) }); // no clientKeys: a warning
     proc = spawnProcess([binary, "--config", file, "--port", "0", "--host", "127.0.0.1"], { cwd: dir, env: cleanEnv() });
     const port = await proc.ready(20_000);
     await proc.line(
@@ -89,11 +91,11 @@ describe("log.format json, the compiled binary", () => {
     );
 
     // An accepted reload (the file watcher), then a rejected one (the watcher, then SIGHUP).
-    writeConfig(file, { log: { format: "json" }, endpoints: endpoints({ second: { url: mock.url } }) }, "atomic");
+    writeConfig(file, { log: { format: "json" }, endpoints: endpoints({ stalls, second: { url: mock.url } }) }, "atomic");
     await proc.line(
-      jsonWhere((e) => msgOf(e).startsWith("config reloaded") && e.models === 2),
+      jsonWhere((e) => msgOf(e).startsWith("config reloaded") && e.models === 3),
       5000,
-      "the reload with two models",
+      "the reload with three models",
     );
     writeConfig(file, { log: { format: "json" }, endpoints: { gpt: { url: 42 } } }, "atomic");
     await proc.line(
@@ -114,8 +116,19 @@ describe("log.format json, the compiled binary", () => {
     const missing = await postJson(`http://127.0.0.1:${port}/v1/chat/completions`, chatBody("nope"), { "x-request-id": "json-log-404" });
     expect(missing.status).toBe(404);
     await missing.arrayBuffer();
+    // A backend that answers and then stalls mid-body: the client's body is cut, and nothing but JSON reaches stderr.
+    mock.willReply(reply.sse(['{"id":"chatcmpl-cut",'], { stallAfter: 1, headers: { "content-type": "application/json" } }));
+    const cut = await postJson(`http://127.0.0.1:${port}/v1/chat/completions`, chatBody("stalls"), { "x-request-id": "json-log-cut" });
+    expect(cut.status).toBe(200);
+    expect(
+      await cut.arrayBuffer().then(
+        () => "complete",
+        () => "cut",
+      ),
+    ).toBe("cut");
+    mock.reset();
     // A request's access line is written once the response is out (and batched for up to 100 ms).
-    for (const id of ["json-log-ok", "json-log-404"])
+    for (const id of ["json-log-ok", "json-log-404", "json-log-cut"])
       await proc.stdoutLine(
         jsonWhere((e) => e.requestId === id),
         5000,
@@ -133,12 +146,12 @@ describe("log.format json, the compiled binary", () => {
       level: "info",
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
       address: `127.0.0.1:${port}`,
-      models: 1,
+      models: 2,
       file,
       maxInFlight: 4096, // the start-up re-exec set Bun's limit to the default maxInFlight
     });
     expect(stderr.find((e) => msgOf(e).includes("no clientKeys"))).toMatchObject({ level: "warn" });
-    expect(stderr.find((e) => msgOf(e).startsWith("config reloaded") && e.models === 2)).toMatchObject({ level: "info", file, reason: expect.any(String) });
+    expect(stderr.find((e) => msgOf(e).startsWith("config reloaded") && e.models === 3)).toMatchObject({ level: "info", file, reason: expect.any(String) });
     const rejected = stderr.filter((e) => msgOf(e).includes("rejected"));
     expect(rejected.length).toBeGreaterThanOrEqual(2);
     for (const entry of rejected) expect(entry).toMatchObject({ level: "warn", file, error: expect.stringContaining("endpoints.gpt.url") });
@@ -157,6 +170,7 @@ describe("log.format json, the compiled binary", () => {
       outcome: "ok",
     });
     expect(stdout.find((e) => e.requestId === "json-log-404")).toMatchObject({ level: "info", msg: "POST /v1/chat/completions 404", status: 404 });
+    expect(stdout.find((e) => e.requestId === "json-log-cut")).toMatchObject({ status: 200, outcome: "timeout" });
     expect(output).not.toContain(ALPHA_KEY);
   }, 60_000);
 

@@ -206,6 +206,9 @@ export async function startServer({
       hostname,
       // Bodies are bounded per request by maxBodyBytes (which a reload may change) with an OpenAI-shaped 413.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      // Bun's development mode prints the error a relayed body is cut with (a stalled backend) as a
+      // raw stack trace on stderr, between the JSON log lines; the access line already reports it.
+      development: false,
     });
   } catch (error) {
     await closers.close(false);

@@ -26,7 +26,7 @@ describe("the circuit breaker", () => {
     expect(isUsable(state, 1_000)).toBe(true);
     state.trialInFlight = true;
     expect(isUsable(state, 1_000)).toBe(false);
-    recordFailure(state, POLICY, 1_000);
+    recordFailure(state, POLICY, 1_000, true);
     expect(state.cooldownUntil).toBe(3_000);
     let now = 3_000;
     for (let i = 0; i < 6; i++) {
@@ -72,5 +72,52 @@ describe("the circuit breaker", () => {
       new TargetLease(short, policy, 100).release({ restMs: 2_500 }, 100);
       expect(short.cooldownUntil).toBe(2_600);
     }
+  });
+});
+
+describe("a lease judges its target", () => {
+  test("a body that breaks after its headers counts: such failures in a row take the target out", () => {
+    const state = new TargetState("u");
+    for (let i = 0; i < 3; i++) {
+      const lease = new TargetLease(state, POLICY, 0);
+      lease.answered(5);
+      lease.release("failed", 0);
+    }
+    expect(phaseOf(state, 0)).toBe("cooling");
+  });
+
+  test("a body relayed whole ends the failures in a row; headers alone do not", () => {
+    const state = new TargetState("u");
+    recordFailure(state, POLICY, 0);
+    recordFailure(state, POLICY, 0);
+    const answered = new TargetLease(state, POLICY, 0);
+    answered.answered(5);
+    expect(state.consecutiveFailures).toBe(2);
+    answered.release("served", 0);
+    expect(state.consecutiveFailures).toBe(0);
+  });
+
+  test("only the trial's own end judges a half-open target; another request's end leaves the trial under way", () => {
+    const state = new TargetState("u");
+    const early = new TargetLease(state, POLICY, 0); // sent while the target was up
+    const late = new TargetLease(state, POLICY, 0);
+    for (let i = 0; i < 3; i++) recordFailure(state, POLICY, 0);
+    const trial = new TargetLease(state, POLICY, 1_000);
+    expect(isUsable(state, 1_000)).toBe(false);
+    early.release("unjudged", 1_000); // its client left
+    expect(state.trialInFlight).toBe(true);
+    late.release("failed", 1_000); // it timed out: counted, but the wait is not doubled for it
+    expect(state.trialInFlight).toBe(true);
+    expect(state.cooldownMs).toBe(1_000);
+    trial.release("failed", 1_000);
+    expect(state.trialInFlight).toBe(false);
+    expect(state.cooldownMs).toBe(2_000);
+  });
+
+  test("a trial whose client left frees the target for the next trial", () => {
+    const state = new TargetState("u");
+    for (let i = 0; i < 3; i++) recordFailure(state, POLICY, 0);
+    new TargetLease(state, POLICY, 1_000).release("unjudged", 1_000);
+    expect(isUsable(state, 1_000)).toBe(true);
   });
 });

@@ -18,19 +18,41 @@ export function longestRestMs(policy: CooldownPolicy | null): number {
  * The circuit breaker of one target: consecutive failures take it out for a while; past that, one
  * trial request is let through (half-open); success brings it back, failure doubles the wait.
  */
-export function recordSuccess(state: TargetState): void {
+
+/**
+ * The target answered (a status that will be relayed): it is up again if it was out. Its failures
+ * in a row end only when a body comes whole (`recordServed`): one that breaks after its headers
+ * still counts, so a backend that answers and then stalls is taken out like one that never answers.
+ */
+export function recordAnswer(state: TargetState): void {
   const wasOut = state.cooldownUntil !== 0;
-  state.consecutiveFailures = 0;
   state.cooldownUntil = 0;
   state.cooldownMs = 0;
   state.trialInFlight = false;
   if (wasOut) state.listener?.back(state, Date.now());
 }
 
-export function recordFailure(state: TargetState, policy: CooldownPolicy | null, now: number): void {
+/** A body relayed whole: the failures in a row are over. */
+export function recordServed(state: TargetState): void {
+  state.consecutiveFailures = 0;
+}
+
+/** A clean success outside a request (a health check passed): up, and the failures in a row are over. */
+export function recordSuccess(state: TargetState): void {
+  recordServed(state);
+  recordAnswer(state);
+}
+
+/**
+ * A failure of a request to the target; `trial`: the request was its half-open trial. Another
+ * request's failure while a trial is under way is counted, but the trial alone judges the target.
+ */
+export function recordFailure(state: TargetState, policy: CooldownPolicy | null, now: number, trial = false): void {
   const before = state.cooldownUntil;
   state.consecutiveFailures++;
-  const trialFailed = state.trialInFlight || phaseOf(state, now) === "half-open";
+  const trialUnderWay = state.trialInFlight;
+  if (trialUnderWay && !trial) return;
+  const trialFailed = trialUnderWay || phaseOf(state, now) === "half-open";
   state.trialInFlight = false;
   if (!policy) return;
   if (trialFailed) {
@@ -52,7 +74,7 @@ export function holdFor(state: TargetState, ms: number, now: number): void {
   if (state.cooldownUntil > before) state.listener?.out(state, now);
 }
 
-/** The request that was the half-open trial ended without an outcome for the target (client left). */
+/** The request that is the half-open trial ended without an outcome for the target (client left). */
 export function releaseTrial(state: TargetState): void {
   state.trialInFlight = false;
 }

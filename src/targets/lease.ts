@@ -1,6 +1,6 @@
 // One try's hold on a target: the only writer of a target's state on the request path.
 import type { CooldownPolicy } from "../model/model";
-import { holdFor, longestRestMs, recordFailure, recordSuccess, releaseTrial } from "./breaker";
+import { holdFor, longestRestMs, recordAnswer, recordFailure, recordServed, releaseTrial } from "./breaker";
 import { phaseOf, type TargetState } from "./target-state";
 
 /** How a try ended for its target, as the breaker judges it. */
@@ -24,20 +24,23 @@ const LATENCY_WEIGHT = 0.3;
  */
 export class TargetLease {
   private released = false;
+  /** This try is the target's half-open trial (until an answer to any request brings the target back). */
+  private readonly trial: boolean;
 
   constructor(
     private readonly state: TargetState,
     private readonly cooldown: CooldownPolicy | null,
     now: number,
   ) {
-    if (phaseOf(state, now) === "half-open") state.trialInFlight = true;
+    this.trial = phaseOf(state, now) === "half-open";
+    if (this.trial) state.trialInFlight = true;
     state.inFlight++;
   }
 
   /** The target answered with a status that will be relayed, `ms` after the try began. */
   answered(ms: number): void {
     const state = this.state;
-    recordSuccess(state);
+    recordAnswer(state);
     state.ewmaTtfbMs = state.ewmaTtfbMs === null ? ms : state.ewmaTtfbMs + LATENCY_WEIGHT * (ms - state.ewmaTtfbMs);
   }
 
@@ -46,8 +49,11 @@ export class TargetLease {
     this.released = true;
     const state = this.state;
     state.inFlight--;
-    if (outcome === "failed") recordFailure(state, this.cooldown, now);
-    else if (outcome === "unjudged") releaseTrial(state);
-    else if (outcome !== "served") holdFor(state, Math.min(outcome.restMs, longestRestMs(this.cooldown)), now);
+    const trial = this.trial && state.trialInFlight;
+    if (outcome === "failed") recordFailure(state, this.cooldown, now, trial);
+    else if (outcome === "served") recordServed(state);
+    else if (outcome === "unjudged") {
+      if (trial) releaseTrial(state);
+    } else holdFor(state, Math.min(outcome.restMs, longestRestMs(this.cooldown)), now);
   }
 }

@@ -34,7 +34,7 @@ describe("the breaker tells the shared cool-downs when a target goes out or come
     expect(events).toEqual(["out 1000"]);
     // A failed half-open trial doubles the wait: an out.
     state.trialInFlight = true;
-    recordFailure(state, POLICY, 1_000);
+    recordFailure(state, POLICY, 1_000, true);
     expect(events).toEqual(["out 1000", "out 2000"]);
     // The successful trial: back.
     recordSuccess(state);

@@ -7,6 +7,7 @@
 // failure like any other.
 import { describe, expect, test } from "bun:test";
 import { deferred } from "../support/events";
+import { reply } from "../support/mock-backend";
 import type { ProxyHandle } from "../support/proxy";
 import { chat, completion, failure, health, modelRequests, outcome, perTestServers, targetHealth, untilMs, waitPast } from "./lib-b";
 
@@ -106,6 +107,37 @@ describe("cool-down and half-open", () => {
     const servedBy = [];
     for (let i = 0; i < 2; i++) servedBy.push((await outcome(await chat(proxy, "duo"))).servedBy);
     expect(servedBy.sort()).toEqual(["duo/a", "duo/b"]);
+  });
+
+  test("a body that breaks after its headers counts against the target: two in a row cool it down", async () => {
+    const a = mock("a");
+    const b = mock("b");
+    const proxy = await startProxy({
+      endpoints: {
+        duo: {
+          targets: [
+            { name: "a", url: a.url },
+            { name: "b", url: b.url },
+          ],
+          cooldown: { failures: 2, seconds: 30 },
+          timeouts: { idleMs: 100 },
+        },
+      },
+    });
+    // A answers 200 and the start of a body, then falls silent: each answer is cut after idleMs.
+    a.willReply(reply.sse(['{"id":"chatcmpl-a",'], { stallAfter: 1, headers: { "content-type": "application/json" } }));
+    b.willReply((request) => completion("b", request));
+    const statuses = [];
+    for (let i = 0; i < 4; i++) {
+      const response = await chat(proxy, "duo");
+      statuses.push(response.status);
+      await response.arrayBuffer().catch(() => null);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200]);
+    expect(modelRequests(a)).toHaveLength(2);
+    expect(await targetHealth(proxy, "duo", "a")).toMatchObject({ state: "cooling", consecutiveFailures: 2 });
+    for (let i = 0; i < 2; i++) expect(await outcome(await chat(proxy, "duo"))).toMatchObject({ status: 200, servedBy: "duo/b", attempts: "1" });
+    expect(modelRequests(a)).toHaveLength(2);
   });
 
   test("a lone target is never cooled down unless its own model sets cooldown", async () => {
