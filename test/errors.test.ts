@@ -16,13 +16,12 @@ let deadPort: number;
 
 beforeAll(async () => {
   deadPort = closedPort();
-  h = await startHarness(
-    { maxBodyBytes: MAX_BODY },
-    {
-      dead: { url: `http://127.0.0.1:${deadPort}`, apiKey: DEAD_KEY, actualModelName: "dead-actual" },
-      "dead-with-credentials": { url: `http://user:url-password-SECRET@127.0.0.1:${deadPort}/v1`, apiKey: DEAD_KEY },
-    },
-  );
+  h = await startHarness({ maxBodyBytes: MAX_BODY }, (alpha) => ({
+    dead: { url: `http://127.0.0.1:${deadPort}`, apiKey: DEAD_KEY, actualModelName: "dead-actual" },
+    "dead-with-credentials": { url: `http://user:url-password-SECRET@127.0.0.1:${deadPort}/v1`, apiKey: DEAD_KEY },
+    // Two targets: a retry may follow, so a streamed body is read into memory to be sent again.
+    "whisper-duo": { targets: [{ url: alpha.url }, { url: alpha.url }] },
+  }));
 });
 beforeEach(() => h.reset());
 afterAll(() => h.stop());
@@ -176,6 +175,16 @@ describe("errors: bodies over maxBodyBytes are 413", () => {
     nothingReachedABackend();
   });
 
+  test("a chunked passthrough upload over the limit, to a model that may retry (its body kept to send again)", async () => {
+    const response = await fetch(h.url("/v1/audio/transcriptions"), {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream", "x-model-id": "whisper-duo" },
+      body: chunkedBody("x".repeat(MAX_BODY * 2)),
+    });
+    await expectOpenAIError(response, 413);
+    nothingReachedABackend();
+  });
+
   test("a passthrough binary upload with a Content-Length over the limit", async () => {
     const response = await fetch(h.url("/v1/audio/transcriptions"), {
       method: "POST",
@@ -183,6 +192,36 @@ describe("errors: bodies over maxBodyBytes are 413", () => {
       body: new Uint8Array(MAX_BODY + 1),
     });
     await expectOpenAIError(response, 413);
+    nothingReachedABackend();
+  });
+});
+
+describe("errors: a client that leaves while its body is read", () => {
+  test("is a 499 client_aborted in its access line, not a 500 nor an unhandled error in the log", async () => {
+    const abort = new AbortController();
+    const sentSome = Promise.withResolvers<void>();
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(new TextEncoder().encode('{"model":"embed","input":"'));
+        sentSome.resolve();
+        return new Promise(() => {}); // and nothing more
+      },
+    });
+    const sent = fetch(h.url("/v1/embeddings"), {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "gone-mid-body" },
+      body,
+      signal: abort.signal,
+    }).catch(() => null);
+    await sentSome.promise;
+    // The proxy has the request (its record is open) and waits for the rest of the body.
+    for (let i = 0; i < 400 && h.proxy.server.observe.inFlight === 0; i++) await Bun.sleep(5);
+    expect(h.proxy.server.observe.inFlight).toBe(1);
+    abort.abort();
+    await sent;
+    await h.proxy.log.until(() => h.proxy.log.accessLines.some((line) => line.includes("gone-mid-body")), 5000, "the access line of the request that left");
+    expect(JSON.parse(h.proxy.log.accessLines.find((line) => line.includes("gone-mid-body"))!)).toMatchObject({ status: 499, outcome: "client_aborted" });
+    expect(h.proxy.log.text).not.toContain("unhandled");
     nothingReachedABackend();
   });
 });

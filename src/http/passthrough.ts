@@ -43,7 +43,13 @@ function clientPath(url: URL): ClientPath {
   const azure = AZURE_DEPLOYMENT.exec(path);
   if (!azure) return { path, deployment: null };
   url.searchParams.delete("api-version");
-  return { path: azure[2]!, deployment: decodeURIComponent(azure[1]!) };
+  let deployment: string;
+  try {
+    deployment = decodeURIComponent(azure[1]!);
+  } catch {
+    throw invalidRequest(`Invalid deployment name '${azure[1]!.slice(0, 100)}' in the path`, null, "invalid_path");
+  }
+  return { path: azure[2]!, deployment };
 }
 
 /** Refuses any path that would leave `<url>/v1/` on the backend, however it is spelled. */
@@ -132,7 +138,7 @@ export const passthroughRoutes = ({ catalogs, dispatcher, observe, keys }: Route
       // A streamed body can be sent again only if it was kept: worth it when a retry may follow.
       const retries = model.retry.attempts > 1 || model.fallbacks.length > 0;
       let body: Body = null;
-      if (selection.streamed && retries && request.body) body = await bufferForReplay(request.body, declaredLength(request.headers));
+      if (selection.streamed && retries && request.body) body = await bufferForReplay(request.body, declaredLength(request.headers), config.maxBodyBytes);
       const search = url.search;
       return dispatcher.dispatch({
         model,

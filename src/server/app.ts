@@ -20,6 +20,7 @@ import { usageRoutes } from "../http/usage";
 import { keyRoutes } from "../http/keys";
 import { meRoutes } from "../http/me";
 import { VERSION } from "../lib/version";
+import { clientClosed } from "../upstream/forward";
 
 function validationError(error: ValidationError): ProxyError {
   const first = error.valueError;
@@ -37,10 +38,12 @@ function outcomeOfStatus(status: number): Outcome {
 }
 
 /** Maps every failure to OpenAI's error shape, in one place. */
-function toProxyError(code: string | number, error: unknown, log: Logger): ProxyError {
+function toProxyError(code: string | number, error: unknown, log: Logger, clientGone: boolean): ProxyError {
   if (error instanceof ProxyError) return error;
   // Elysia wraps whatever a body parser throws (our 400s and 413s included) in a ParseError.
   if (error instanceof ParseError && error.cause instanceof ProxyError) return error.cause;
+  // The client left while its body was being read: not the proxy's failure, and nobody reads the answer.
+  if (clientGone) return clientClosed();
   if (error instanceof ValidationError) return validationError(error);
   if (code === "PARSE") return invalidRequest("We could not parse the JSON body of your request", null, "invalid_json");
   if (code === "NOT_FOUND") return new ProxyError(404, "Unknown route", "invalid_request_error", "unknown_route");
@@ -83,10 +86,12 @@ export function createApp(context: RouteContext) {
       record.end(status, outcomeOfStatus(status));
     })
     .use(corsPlugin())
-    .onError({ as: "global" }, ({ code, error, request }) => {
-      const proxyError = toProxyError(code, error, context.log);
+    .onError({ as: "global" }, ({ code, error, request, set }) => {
+      const proxyError = toProxyError(code, error, context.log, request.signal.aborted);
       const record = observe.of(request);
       const shaped = record ? proxyError.withHeaders({ "x-request-id": record.id }) : proxyError;
+      // What the record ends with (onAfterResponse): the status of this answer, not Elysia's guess from the error.
+      set.status = shaped.status;
       // Anthropic's Messages routes answer in Anthropic's shape; every other route in OpenAI's.
       const response = isMessagesUrl(request.url)
         ? jsonResponse(anthropicErrorBody(shaped.status, shaped.message), shaped.status, shaped.headers as Record<string, string> | undefined)

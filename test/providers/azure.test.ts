@@ -3,7 +3,7 @@
 // Authorization; answers and streams relayed byte for byte, as for any OpenAI-compatible backend.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import OpenAI from "openai";
-import { chatBody, postJson, readBody } from "../support/http";
+import { chatBody, expectOpenAIError, postJson, readBody } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { CLIENT_KEY, removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
 import { expectNoSecretLeaks, registerSecret } from "../support/transcript";
@@ -99,6 +99,15 @@ describe("paths and key", () => {
     expect(response.status).toBe(200);
     await response.text();
     expect(azure.last.path).toBe(`/openai/deployments/gpt-4o-prod/chat/completions?api-version=${VERSION}`);
+  });
+
+  test("a deployment name that is not percent-encoding is a 400 naming it, sent nowhere", async () => {
+    const before = azure.requests.length;
+    const response = await postJson(proxy.url("/openai/deployments/bad%ZZname/chat/completions?api-version=2023-05-15"), {
+      messages: [{ role: "user", content: "Hi" }],
+    });
+    await expectOpenAIError(response, 400, { code: "invalid_path", messageIncludes: ["bad%ZZname"] });
+    expect(azure.requests.length).toBe(before);
   });
 
   test("no backend key in any log line, nor any configured secret in anything recorded", () => {
