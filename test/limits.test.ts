@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import { chatBody, expectOpenAIError, postJson, readBody } from "./support/http";
 import { reply, startMock, type MockBackend } from "./support/mock-backend";
-import { removeTempDirs, startProxy, type ProxyHandle } from "./support/proxy";
+import { makeTempDir, removeTempDirs, startProxy, type ProxyHandle } from "./support/proxy";
 
 /** Limits on one instance, kept in memory (the embedded default). */
 let mock: MockBackend;
@@ -16,16 +17,22 @@ afterAll(async () => {
 const KEY_A = "ck-limits-team-a-0000000000000000";
 const KEY_B = "ck-limits-team-b-0000000000000000";
 
+const limitsConfig = (limits: Record<string, unknown>, keyLimits?: Record<string, unknown>, top: Record<string, unknown> = {}) => ({
+  endpoints: { gpt: { url: mock.url, apiKey: "sk-backend-limits-000000" }, other: { url: mock.url } },
+  clientKeys: [
+    { key: KEY_A, name: "team-a", ...(keyLimits && { limits: keyLimits }) },
+    { key: KEY_B, name: "team-b" },
+  ],
+  limits,
+  ...top,
+});
+
+/** A chat answer that used `total` tokens. */
+const usage = (total: number) => ({ id: "c", choices: [], usage: { prompt_tokens: total - 1, completion_tokens: 1, total_tokens: total } });
+
 async function proxyWith(limits: Record<string, unknown>, keyLimits: Record<string, unknown> | undefined = undefined): Promise<ProxyHandle> {
   mock.reset();
-  return startProxy({
-    endpoints: { gpt: { url: mock.url, apiKey: "sk-backend-limits-000000" }, other: { url: mock.url } },
-    clientKeys: [
-      { key: KEY_A, name: "team-a", ...(keyLimits && { limits: keyLimits }) },
-      { key: KEY_B, name: "team-b" },
-    ],
-    limits,
-  });
+  return startProxy(limitsConfig(limits, keyLimits));
 }
 
 const send = (proxy: ProxyHandle, key = KEY_A, model = "gpt", headers: Record<string, string> = {}) =>
@@ -161,8 +168,6 @@ describe("requests per minute", () => {
 });
 
 describe("tokens", () => {
-  const usage = (total: number) => ({ id: "c", choices: [], usage: { prompt_tokens: total - 1, completion_tokens: 1, total_tokens: total } });
-
   test("tpm 100: charged after each answer; reaching 100 exactly is allowed, the next request is refused", async () => {
     const proxy = await proxyWith({ perClient: { tpm: 100 } });
     try {
@@ -228,6 +233,32 @@ describe("tokens", () => {
       expect(Math.abs(Number(refused.headers.get("retry-after")) - midnight)).toBeLessThanOrEqual(2);
     } finally {
       await proxy.stop();
+    }
+  });
+});
+
+describe("tokensPerDay across a restart", () => {
+  test("an instance without Redis reads the day's tokens back from the usage store", async () => {
+    const config = limitsConfig({ perClient: { tokensPerDay: 30 } }, undefined, { usage: { path: join(makeTempDir("limits-usage"), "usage.db") } });
+    mock.reset();
+    mock.willReply(reply.json(usage(20)));
+    const first = await startProxy(config, { label: "before the restart" });
+    try {
+      for (let i = 1; i <= 2; i++) {
+        const response = await send(first);
+        expect(response.status).toBe(200);
+        await response.arrayBuffer();
+        await first.log.until(() => first.log.accessLines.length >= i, 5000, `request ${i} ending`);
+      }
+    } finally {
+      await first.stop();
+    }
+    const second = await startProxy(config, { label: "after the restart" });
+    try {
+      await expectOpenAIError(await send(second), 429, { code: "rate_limit_exceeded", messageIncludes: ["tokens per day"] });
+      expect((await send(second, KEY_B)).status).toBe(200);
+    } finally {
+      await second.stop();
     }
   });
 });

@@ -17,3 +17,6 @@ export interface LimitSet {
 
 /** Whether a limit set holds a budget in dollars. */
 export const hasBudget = (set: LimitSet | undefined) => set?.usdPerDay !== undefined || set?.usdPerMonth !== undefined;
+
+/** Whether a limit set counts a calendar window's total (a budget in dollars, or tokens per day): what a restart must read back. */
+export const countsWindowTotal = (set: LimitSet | undefined) => hasBudget(set) || set?.tokensPerDay !== undefined;

@@ -1,13 +1,13 @@
 // A single instance keeps its limit counters in memory, and a restart would forget what today and
-// this month already spent, handing every budget out again. At start, and whenever a budget may
-// have appeared (a reload, an issued key given one), the spend of the current UTC day and month is
-// read back from the usage store, per client key (config keys by name, issued keys by id), per user
-// and per model, and no counter is left below it. With Redis the counters outlive the instance and
+// this month already spent, handing every budget (in dollars, or tokens per day) out again. At
+// start, and whenever such a limit may have appeared (a reload, an issued key given one), the spend
+// of the current UTC day and month is read back from the usage store, per client key (config keys
+// by name, issued keys by id), per user and per model, and no counter is left below it. With Redis the counters outlive the instance and
 // need none of this; with the usage store off there is nothing to read.
 import { windowRange, type Period } from "../limits/calendar";
 import type { MemoryCounters } from "../limits/memory-counters";
 import { issuedKeyCounter, ruleKey, usdToNanos } from "../limits/rules";
-import { hasBudget, type LimitKind, type LimitScope } from "../model/limits";
+import { countsWindowTotal, type LimitKind, type LimitScope } from "../model/limits";
 import type { ClientKey } from "../access/clients";
 import type { LiveCatalog } from "../catalog/live-catalog";
 import type { LiveConfig } from "../config/live-config";
@@ -15,11 +15,13 @@ import type { ProxyConfig } from "../config/proxy-config";
 import type { IssuedKeys } from "../keys/issued-keys";
 import { withDeadline } from "../lib/deadline";
 import type { Logger } from "../lib/log";
-import { messageOf, type StoreGroupBy, type UsageStore } from "./usage/store";
+import { messageOf, type StoreGroupBy, type UsageGroup, type UsageStore } from "./usage/store";
 
-const PERIODS: readonly (readonly [Period, LimitKind])[] = [
-  ["day", "usdPerDay"],
-  ["month", "usdPerMonth"],
+/** Each limit counted over a calendar window, and what a group of usage rows spent of it. */
+const WINDOWED: readonly (readonly [Period, LimitKind, (group: UsageGroup) => number])[] = [
+  ["day", "usdPerDay", (group) => usdToNanos(group.costUsd ?? 0)],
+  ["month", "usdPerMonth", (group) => usdToNanos(group.costUsd ?? 0)],
+  ["day", "tokensPerDay", (group) => group.totalTokens],
 ];
 
 /**
@@ -39,41 +41,42 @@ const SCOPES: readonly (readonly [StoreGroupBy, LimitScope, (key: string, modelI
 const NONE = "-";
 
 /**
- * Raises every budget counter to what the usage store holds for its window. `modelIdOf` maps a model
+ * Raises every windowed counter (budgets, tokens per day) to what the usage store holds for its window. `modelIdOf` maps a model
  * as the client named it (rows keep that) to the model id budgets count under (an alias to its model).
  * Counters are only ever raised, so requests charged meanwhile are not lost.
  */
 export async function seedBudgets(usage: UsageStore, counters: MemoryCounters, now: number, modelIdOf: (named: string) => string): Promise<void> {
-  for (const [period, kind] of PERIODS) {
+  for (const [period, kind, amountOf] of WINDOWED) {
     const range = windowRange(period, now);
     for (const [groupBy, scope, subjectOf] of SCOPES) {
       const spent = new Map<string, number>();
       for (const group of await usage.query(range, groupBy)) {
-        if (group.key === NONE || !group.costUsd) continue;
+        const amount = amountOf(group);
+        if (group.key === NONE || !amount) continue;
         const subject = subjectOf(group.key, modelIdOf);
-        spent.set(subject, (spent.get(subject) ?? 0) + group.costUsd);
+        spent.set(subject, (spent.get(subject) ?? 0) + amount);
       }
-      for (const [subject, usd] of spent) counters.raiseSpent(ruleKey(scope, kind, subject), period, now, usdToNanos(usd));
+      for (const [subject, amount] of spent) counters.raiseSpent(ruleKey(scope, kind, subject), period, now, amount);
     }
   }
 }
 
-/** Which issued keys have a budget, and what it is: changes when a key gains, loses or changes one. */
+/** Which issued keys have a windowed limit, and what it is: changes when a key gains, loses or changes one. */
 const budgetedKeys = (issued: readonly ClientKey[]): string =>
   issued
-    .filter((client) => hasBudget(client.limits))
-    .map((client) => `${client.id}:${client.limits?.usdPerDay ?? ""}:${client.limits?.usdPerMonth ?? ""}`)
+    .filter((client) => countsWindowTotal(client.limits))
+    .map((client) => `${client.id}:${client.limits?.usdPerDay ?? ""}:${client.limits?.usdPerMonth ?? ""}:${client.limits?.tokensPerDay ?? ""}`)
     .sort()
     .join(",");
 
-/** Whether any budget is configured, in any scope of the config, or on a key issued at runtime. */
+/** Whether any windowed limit is configured, in any scope of the config, or on a key issued at runtime. */
 function hasBudgets({ limits, clients }: ProxyConfig, issued: readonly ClientKey[] = []): boolean {
   return (
-    issued.some((client) => hasBudget(client.limits)) ||
-    hasBudget(limits.perClient) ||
-    hasBudget(limits.perUser) ||
-    Object.values(limits.perModel).some(hasBudget) ||
-    clients.keys.some((client) => hasBudget(client.limits))
+    issued.some((client) => countsWindowTotal(client.limits)) ||
+    countsWindowTotal(limits.perClient) ||
+    countsWindowTotal(limits.perUser) ||
+    Object.values(limits.perModel).some(countsWindowTotal) ||
+    clients.keys.some((client) => countsWindowTotal(client.limits))
   );
 }
 
