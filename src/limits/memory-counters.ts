@@ -1,14 +1,33 @@
 import { windowOf, type Period } from "./calendar";
 import { charged } from "./gcra";
 import { evaluate, spentIn, spentInWindow, type Counter } from "./evaluate";
-import { amountFor, type LimitRule, type Spent } from "./rules";
+import { amountFor, kindOfKey, periodOf, type LimitRule, type Spent } from "./rules";
 import type { LimitCounters, RuleResult } from "./counters";
+
+/** How often counters that hold nothing any more are dropped. */
+const PRUNE_EVERY_MS = 60_000;
+
+/** Whether a counter holds nothing a fresh one would not: a rate fully recovered, no request in flight, a calendar window gone by. */
+function holdsNothing(key: string, counter: Counter, now: number): boolean {
+  if (counter.tat !== undefined) return counter.tat <= now;
+  if (counter.count !== undefined) return counter.count === 0;
+  if (counter.window !== undefined) return counter.window < windowOf(periodOf(kindOfKey(key))!, now);
+  return true;
+}
 
 /** The embedded default: every counter in this process. Behaves as the Redis store does for one instance. */
 export class MemoryCounters implements LimitCounters {
   private readonly counters = new Map<string, Counter>();
+  private pruneAt = 0;
+
+  /** How many counters are held (subjects come and go: users, keys, models). */
+  get size(): number {
+    return this.counters.size;
+  }
 
   async admit(rules: readonly LimitRule[], now: number): Promise<RuleResult[]> {
+    // Users and keys come and go (and a plain user header is whatever a client sends): counters that hold nothing are dropped now and then.
+    if (now >= this.pruneAt) this.prune(now);
     const evaluated = rules.map((rule) => evaluate(rule, this.counters.get(rule.key) ?? {}, now, true));
     if (evaluated.every(({ result }) => result.allowed)) {
       for (const { result, next } of evaluated) this.counters.set(result.rule.key, next);
@@ -49,4 +68,9 @@ export class MemoryCounters implements LimitCounters {
   }
 
   close(): void {}
+
+  private prune(now: number): void {
+    this.pruneAt = now + PRUNE_EVERY_MS;
+    for (const [key, counter] of this.counters) if (holdsNothing(key, counter, now)) this.counters.delete(key);
+  }
 }

@@ -31,6 +31,9 @@ export const nanosToUsd = (nanos: number) => nanos / NANOS_PER_USD;
 /** The counter's name of one limit of one subject. */
 export const ruleKey = (scope: LimitScope, kind: LimitKind, subject: string) => `${scope}:${kind}:${subject}`;
 
+/** The kind a counter's name (`ruleKey`) counts. */
+export const kindOfKey = (key: string) => key.slice(key.indexOf(":") + 1, key.indexOf(":", key.indexOf(":") + 1)) as LimitKind;
+
 /** What an issued key's counters are named by: its id, which a rename keeps (a config-file key's are its name). */
 export const issuedKeyCounter = (id: string) => `id:${id}`;
 
