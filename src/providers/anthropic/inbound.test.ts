@@ -134,7 +134,7 @@ describe("toMessagesResponse", () => {
     });
   });
 
-  test("every finish_reason has its stop_reason; a tool call wins over any", () => {
+  test("every finish_reason has its stop_reason; a tool call wins over a plain stop, not over a cut", () => {
     const cases: [unknown, boolean, StopReason][] = [
       ["stop", false, "end_turn"],
       ["length", false, "max_tokens"],
@@ -143,10 +143,26 @@ describe("toMessagesResponse", () => {
       ["function_call", false, "tool_use"],
       [null, false, "end_turn"],
       ["stop", true, "tool_use"],
-      ["content_filter", true, "tool_use"],
+      ["length", true, "max_tokens"],
+      ["content_filter", true, "refusal"],
     ];
     for (const [finish, madeToolCall, stop] of cases)
       expect({ finish, madeToolCall, stop: stopReasonOf(finish, madeToolCall) }).toEqual({ finish, madeToolCall, stop });
+  });
+});
+
+describe("cut answers and tool choices", () => {
+  test("a tool call cut by the length limit is max_tokens, not tool_use", () => {
+    const completion = {
+      choices: [{ message: { tool_calls: [{ id: "t", type: "function", function: { name: "read", arguments: '{"path":"/a' } }] }, finish_reason: "length" }],
+    };
+    expect(toMessagesResponse(completion, "m", 5).stop_reason).toBe("max_tokens");
+  });
+
+  test("tool_choice none with no tools sends no tool_choice (OpenAI refuses one without tools)", () => {
+    const chat = toChatRequest({ messages: [{ role: "user", content: "x" }], tool_choice: { type: "none" } }, "gpt");
+    expect(chat.tool_choice).toBeUndefined();
+    expect(chat.tools).toBeUndefined();
   });
 });
 
@@ -192,6 +208,31 @@ describe("ChatToMessagesStream", () => {
         delta: { stop_reason: "tool_use", stop_sequence: null },
         usage: { input_tokens: 12, output_tokens: 3 },
       });
+    }
+  });
+
+  test("parallel tool calls from a backend that gives them no index (or the same one) stay two calls, told apart by their ids", () => {
+    for (const indexOf of [() => ({}), () => ({ index: 0 })]) {
+      const body =
+        delta({
+          tool_calls: [
+            { ...indexOf(), id: "a", function: { name: "f", arguments: '{"x":1}' } },
+            { ...indexOf(), id: "b", function: { name: "g", arguments: '{"y":2}' } },
+          ],
+        }) +
+        delta({}, "tool_calls") +
+        "data: [DONE]\n\n";
+      const out = translate(body, 1000);
+      const starts = out.filter((e) => e.event === "content_block_start").map((e) => e.data.content_block);
+      expect(starts).toEqual([
+        { type: "tool_use", id: "a", name: "f", input: {} },
+        { type: "tool_use", id: "b", name: "g", input: {} },
+      ]);
+      const inputs = out.filter((e) => e.event === "content_block_delta").map((e) => [e.data.index, e.data.delta.partial_json]);
+      expect(inputs).toEqual([
+        [0, '{"x":1}'],
+        [1, '{"y":2}'],
+      ]);
     }
   });
 

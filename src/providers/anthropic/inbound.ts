@@ -143,7 +143,8 @@ export function toChatRequest(body: Json, model: string): Json {
       },
     }));
     Object.assign(chat, toolChoice(body.tool_choice));
-  } else if (isObject(body.tool_choice) && body.tool_choice.type === "none") chat.tool_choice = "none";
+  }
+  // Without tools no choice is sent: OpenAI refuses a tool_choice with no tools, and none is the same as no tools.
   if (isObject(body.thinking) && body.thinking.type === "enabled") chat.reasoning_effort = effortOf(count(body.thinking.budget_tokens));
   if (isObject(body.metadata) && typeof body.metadata.user_id === "string") chat.user = body.metadata.user_id;
   if (body.stream === true) {
@@ -204,11 +205,11 @@ export function usageOfMessages(usage: unknown): Usage | null {
   return tokenUsage(prompt, completion, prompt + completion, cached, written);
 }
 
+/** A cut answer is a cut answer, tool call or not: a truncated call's input is not to be run. */
 export function stopReasonOf(finish: unknown, madeToolCall: boolean): StopReason {
-  if (madeToolCall) return "tool_use";
   if (finish === "length") return "max_tokens";
   if (finish === "content_filter") return "refusal";
-  if (finish === "tool_calls" || finish === "function_call") return "tool_use";
+  if (madeToolCall || finish === "tool_calls" || finish === "function_call") return "tool_use";
   return "end_turn";
 }
 
@@ -293,7 +294,7 @@ export function anthropicErrorOf(status: number, body: string): string {
 /** The error event a Messages stream ends with when the backend's body broke off. */
 export const brokenEvent = () => event("error", { type: "error", error: { type: "api_error", message: "The backend's answer broke off mid-stream" } });
 
-type Block = { kind: "thinking" } | { kind: "text" } | { kind: "tool"; index: number };
+type Block = { kind: "thinking" } | { kind: "text" } | { kind: "tool"; index: number; id: string | null };
 
 const encoder = new TextEncoder();
 const event = (name: string, data: Json) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -418,11 +419,15 @@ export class ChatToMessagesStream {
       for (const call of delta.tool_calls.filter(isObject)) {
         const index = typeof call.index === "number" ? call.index : 0;
         const fn = isObject(call.function) ? call.function : {};
-        const current = this.block?.kind === "tool" ? this.block.index : -1;
-        if (index !== current && (typeof call.id === "string" || typeof fn.name === "string" || current === -1)) {
+        const open = this.block?.kind === "tool" ? this.block : null;
+        const id = typeof call.id === "string" ? call.id : null;
+        // A new call: another index, or (from backends that give parallel calls no index, or the same one) another id.
+        const another =
+          open === null || (index !== open.index && (id !== null || typeof fn.name === "string")) || (id !== null && open.id !== null && id !== open.id);
+        if (another) {
           this.madeToolCall = true;
           out += this.closeBlock();
-          this.block = { kind: "tool", index };
+          this.block = { kind: "tool", index, id };
           out += event("content_block_start", {
             type: "content_block_start",
             index: this.blocks,

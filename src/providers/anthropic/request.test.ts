@@ -456,6 +456,14 @@ describe("parameters", () => {
   });
 });
 
+describe("a pre-filled answer", () => {
+  test("a final assistant turn (Open WebUI's Continue) goes without thinking, which the API refuses with one", () => {
+    const request = translate({ messages: [user("Tell me a story"), { role: "assistant", content: "Once upon " }], reasoning_effort: "low" });
+    expect(request.thinking).toBeUndefined();
+    expect(request.messages.at(-1)).toEqual({ role: "assistant", content: [{ type: "text", text: "Once upon" }] });
+  });
+});
+
 describe("thinking", () => {
   test("reasoning_effort → a thinking budget; temperature and top_k left out; top_p raised to its floor", () => {
     const request = translate({ messages: [user("x")], reasoning_effort: "medium", temperature: 0.2, top_k: 5, max_tokens: 8000 });

@@ -46,6 +46,9 @@ export function toMessagesRequest(chat: ChatBody, opts: RequestOptions): Message
 
   let thinking = thinkingOf(chat);
   let maxTokens = maxTokensOf(chat, opts.maxTokens);
+  // A pre-filled answer (a final assistant turn: Open WebUI's "Continue response") goes without
+  // thinking: with it on, the API wants a final assistant message to start with a thinking block.
+  if (thinking && turns.at(-1)?.role === "assistant") thinking = null;
   if (thinking && !restoreThinking(turns, opts.thinkingFor)) thinking = null;
   if (thinking && maxTokens <= thinking.budget_tokens) maxTokens += thinking.budget_tokens;
   trimPrefill(turns);

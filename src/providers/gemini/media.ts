@@ -21,11 +21,15 @@ const BY_EXTENSION: Record<string, string> = {
 
 const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+)((?:;[^;,]*)*);base64,([\s\S]*)$/i;
 
+/** Names clients use for a type under another name: `image/jpg` is no registered type, but browsers and SDKs send it. */
+const MEDIA_ALIASES: Readonly<Record<string, string>> = { "image/jpg": "image/jpeg" };
+
 /** The media type and base64 payload of a `data:<type>;base64,<data>` URL. */
 function parseDataUrl(url: string, param: string): { mimeType: string; data: string } {
   const match = DATA_URL.exec(url);
   if (!match) throw invalidRequest(`${param}: a data: URL must name a media type and be base64 (data:<type>;base64,<data>)`, param);
-  return { mimeType: match[1]!.toLowerCase(), data: match[3]!.replace(/\s+/g, "") };
+  const named = match[1]!.toLowerCase();
+  return { mimeType: MEDIA_ALIASES[named] ?? named, data: match[3]!.replace(/\s+/g, "") };
 }
 
 function checkImageType(mimeType: string, param: string): void {

@@ -114,6 +114,10 @@ describe("media", () => {
     expect(bodyOf(user({ type: "image_url", image_url: "https://example.com/doc.pdf" })).contents[0]!.parts[1]).toEqual({
       fileData: { mimeType: "application/pdf", fileUri: "https://example.com/doc.pdf" },
     });
+    // image/jpg is no registered type, but clients send it.
+    expect(bodyOf(user({ type: "image_url", image_url: { url: "data:image/jpg;base64,/9j/" } })).contents[0]!.parts[1]).toEqual({
+      inlineData: { mimeType: "image/jpeg", data: "/9j/" },
+    });
   });
 
   test("audio and inline files", () => {

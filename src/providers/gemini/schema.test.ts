@@ -188,6 +188,16 @@ describe("toGeminiSchema", () => {
   });
 });
 
+describe("arrays", () => {
+  test("an array whose items are not typed (none given, or {}) gets string items: Gemini refuses an ARRAY without", () => {
+    expect(toGeminiParameters({ type: "object", properties: { tags: { type: "array" }, any: { type: "array", items: {} } } })).toEqual({
+      type: "OBJECT",
+      properties: { tags: { type: "ARRAY", items: { type: "STRING" } }, any: { type: "ARRAY", items: { type: "STRING" } } },
+    });
+    expect(toGeminiSchema({ type: "array", items: { type: "integer" } })).toEqual({ type: "ARRAY", items: { type: "INTEGER" } });
+  });
+});
+
 describe("toGeminiParameters", () => {
   test("a function without arguments has no parameters at all", () => {
     expect(toGeminiParameters(undefined)).toBeUndefined();

@@ -117,6 +117,8 @@ function convert(input: Json, root: Json, seen: readonly string[], depth: number
 
   if (isObject(schema.items)) out.items = next(schema.items);
   else if (Array.isArray(schema.items) && isObject(schema.items[0])) out.items = next(schema.items[0]);
+  // Gemini refuses an ARRAY without a typed `items` ("items: missing field"), which JSON Schema allows (any items): strings say the least.
+  if (out.type === "ARRAY" && !out.items?.type && !out.items?.anyOf) out.items = { ...out.items, type: "STRING" };
 
   if (isObject(schema.properties)) {
     const properties = Object.entries(schema.properties).filter((entry): entry is [string, Json] => isObject(entry[1]));
