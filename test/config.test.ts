@@ -73,6 +73,15 @@ describe("config: validation messages name the file, the model id and the field"
     expect(unknown.message).toContain("openWebUI.headers.userId: Open WebUI has no such header; the fields are id, email, name, role, chatId, messageId");
   });
 
+  test("a delay past what a timer can hold (about 24.8 days), and a url with a query string", async () => {
+    const late = await loadError({ endpoints: { gpt: { url: mock.url, timeouts: { idleMs: 3_000_000_000 } } }, drainTimeoutMs: 3_000_000_000 });
+    expect(late.message).toContain("endpoints.gpt.timeouts.idleMs:");
+    expect(late.message).toContain("drainTimeoutMs:");
+    const query = await loadError({ endpoints: { gpt: { url: `${mock.url}/v1?key=SECRET` } } });
+    expect(query.message).toContain("endpoints.gpt.url: has a query string or fragment");
+    expect(query.message).not.toContain("SECRET");
+  });
+
   test("a missing url", async () => {
     const { message, file } = await loadError({ endpoints: { gpt: { displayName: "x" } } });
     expect(message).toContain(file);

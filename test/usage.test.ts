@@ -502,6 +502,23 @@ describe("usage store lifecycle", () => {
     expect(existsSync(join(proxy.dir, "usage.db"))).toBe(false);
   });
 
+  test("a reload cannot switch the store off or move it: it warns, and rows keep going where they went", async () => {
+    const proxy = await startProxy(usageConfig());
+    try {
+      writeConfig(proxy.configPath, usageConfig({ usage: { enabled: false } }));
+      const reload = await fetch(proxy.url("/reload"), { method: "POST", headers: asAdmin });
+      expect(reload.status).toBe(200);
+      await reload.text();
+      expect(proxy.log.lines.some((line) => line.startsWith("WARN") && line.includes("usage.enabled, usage.path"))).toBe(true);
+      alpha.willReply(reply.json(completion(2, 3)));
+      const response = await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt"), as(ALICE_KEY));
+      await response.text();
+      expect(await rowOf(proxy, response)).toMatchObject({ prompt_tokens: 2, completion_tokens: 3 });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test("a corrupt usage file is a clear start-up error, before anything listens", async () => {
     const dir = makeTempDir("usage-corrupt");
     const configPath = writeConfig(join(dir, "config.json"), usageConfig());

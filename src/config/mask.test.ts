@@ -48,6 +48,12 @@ describe("maskUrlCredentials", () => {
     expect(maskUrlCredentials("https://user:pa55@backend.example:8443/v1?x=1")).toBe("https://***@backend.example:8443/v1?x=1");
   });
 
+  test("a password holding a raw @ (which URL parsers accept) is hidden whole", () => {
+    expect(new URL("https://user:p@ssw0rdSECRET@api.example.com/").password).toBe("p%40ssw0rdSECRET");
+    expect(maskUrlCredentials("https://user:p@ssw0rdSECRET@api.example.com/v1")).toBe("https://***@api.example.com/v1");
+    expect(maskUrlCredentials("redis://:p@ss@redis:6379")).toBe("redis://***@redis:6379");
+  });
+
   test("a URL without credentials, or with an @ only in its path, is unchanged", () => {
     expect(maskUrlCredentials("http://127.0.0.1:8000/v1")).toBe("http://127.0.0.1:8000/v1");
     expect(maskUrlCredentials("http://host/path/@user")).toBe("http://host/path/@user");

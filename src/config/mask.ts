@@ -17,7 +17,10 @@ export function maskAccessKey(key: string): string {
   return key.length >= 16 ? ends(key, Math.floor(key.length / 8)) : HIDDEN;
 }
 
-/** `https://user:pass@host/` → `https://***@host/`: credentials in a backend URL are secrets too. */
+/**
+ * `https://user:pass@host/` → `https://***@host/`: credentials in a backend URL are secrets too. Up
+ * to the last `@` before the path: a password may hold a raw `@`, which URL parsers accept.
+ */
 export function maskUrlCredentials(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i, `$1${HIDDEN}@`);
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, `$1${HIDDEN}@`);
 }

@@ -8,7 +8,9 @@ import { DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT } from "./in-flight-limits";
  * The config file's shape. Unknown fields are allowed everywhere so files written for newer
  * versions (or carrying notes) still load; only the fields below are read.
  */
-const Milliseconds = t.Integer({ minimum: 1, description: "milliseconds" });
+/** The longest delay a timer takes (2^31 − 1 ms, about 24.8 days): a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+const Milliseconds = t.Integer({ minimum: 1, maximum: MAX_TIMER_MS, description: "milliseconds" });
 
 const TimeoutsSchema = t.Object(
   {
@@ -77,8 +79,8 @@ const StatusCode = t.Integer({ minimum: 100, maximum: 599 });
 const RetrySchema = t.Object(
   {
     attempts: t.Optional(t.Integer({ minimum: 1, maximum: 20, description: "tries in total, the first included" })),
-    backoffMs: t.Optional(t.Integer({ minimum: 0 })),
-    maxBackoffMs: t.Optional(t.Integer({ minimum: 0 })),
+    backoffMs: t.Optional(t.Integer({ minimum: 0, maximum: MAX_TIMER_MS })),
+    maxBackoffMs: t.Optional(t.Integer({ minimum: 0, maximum: MAX_TIMER_MS })),
     retryOn: t.Optional(t.Array(StatusCode, { description: "backend statuses worth another try" })),
   },
   { additionalProperties: true },
@@ -87,7 +89,7 @@ const RetrySchema = t.Object(
 const CooldownSchema = t.Object(
   {
     failures: t.Optional(t.Integer({ minimum: 1, description: "consecutive failures that take a target out" })),
-    seconds: t.Optional(t.Number({ exclusiveMinimum: 0, description: "how long it stays out" })),
+    seconds: t.Optional(t.Number({ exclusiveMinimum: 0, maximum: MAX_TIMER_MS / 1000, description: "how long it stays out" })),
   },
   { additionalProperties: true },
 );
@@ -99,7 +101,7 @@ const DiscoverSchema = t.Object(
     prefix: t.Optional(t.String({ description: "put before each discovered id" })),
     include: t.Optional(t.Array(t.String(), { description: "globs of backend ids to offer; all when absent" })),
     exclude: t.Optional(t.Array(t.String(), { description: "globs of backend ids to leave out" })),
-    refreshMs: t.Optional(t.Integer({ minimum: 1000 })),
+    refreshMs: t.Optional(t.Integer({ minimum: 1000, maximum: MAX_TIMER_MS })),
   },
   { additionalProperties: true },
 );
@@ -116,7 +118,7 @@ const EndpointSchema = t.Object(
     retry: t.Optional(RetrySchema),
     cooldown: t.Optional(CooldownSchema),
     fallbacks: t.Optional(t.Array(t.String({ minLength: 1 }))),
-    healthCheck: t.Optional(t.Object({ intervalMs: t.Integer({ minimum: 100 }) }, { additionalProperties: true })),
+    healthCheck: t.Optional(t.Object({ intervalMs: t.Integer({ minimum: 100, maximum: MAX_TIMER_MS }) }, { additionalProperties: true })),
     discover: t.Optional(DiscoverSchema),
     streamUsage: t.Optional(t.Boolean({ description: "ask this backend for stream usage (false for backends that reject stream_options)" })),
     price: t.Optional(PriceSchema),
@@ -254,7 +256,7 @@ export const ConfigFileSchema = t.Object(
     forwardUserInfoHeaders: t.Optional(t.Boolean()),
     clientKeys: t.Optional(t.Array(ClientKeySchema)),
     adminKey: t.Optional(t.String({ minLength: 1 })),
-    drainTimeoutMs: t.Optional(t.Integer({ minimum: 0, description: "milliseconds" })),
+    drainTimeoutMs: t.Optional(t.Integer({ minimum: 0, maximum: MAX_TIMER_MS, description: "milliseconds" })),
     maxInFlight: t.Optional(
       t.Integer({
         minimum: 1,

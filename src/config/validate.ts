@@ -59,6 +59,15 @@ function endpointProblems(id: string, endpoint: EndpointFile, models: ReadonlySe
   const provider = endpoint.provider ?? "openai";
   if (endpoint.url === undefined && endpoint.targets === undefined && !DEFAULT_URLS[provider]) problems.push(`${at}.url: is required (or a targets list)`);
   if (endpoint.url !== undefined && endpoint.targets !== undefined) problems.push(`${at}: has both url and targets; use one`);
+  const urls: [string, string | undefined][] = [
+    [`${at}.url`, endpoint.url],
+    ...(endpoint.targets ?? []).map((target, i) => [`${at}.targets.${i}.url`, target.url] as [string, string | undefined]),
+  ];
+  for (const [field, url] of urls) {
+    // Request paths are appended to the URL: anything after a ? or # would swallow them.
+    if (url !== undefined && /[?#]/.test(url))
+      problems.push(`${field}: has a query string or fragment; a base URL ends at its path (Azure's api-version goes in apiVersion)`);
+  }
   if (endpoint.discover && endpoint.targets) problems.push(`${at}.discover: a discovery source takes a url, not targets`);
   const names = new Set<string>();
   endpoint.targets?.forEach((target, i) => {
@@ -136,6 +145,17 @@ export function configWarnings(file: ConfigFile): string[] {
     warnings.push(
       `openWebUI.userJwtSecret: ${secret.length} characters; use at least ${MIN_JWT_SECRET_CHARS} random ones (e.g. openssl rand -hex 32), on both sides`,
     );
+  }
+  // A key without a name is named by its place in the list, and its limits count under that name.
+  const keys = file.clientKeys ?? [];
+  if (file.limits?.perClient || keys.some((key) => key.limits)) {
+    keys.forEach((key, i) => {
+      if (key.name === undefined) {
+        warnings.push(
+          `clientKeys.${i}: has no name, so its limits and usage count under its place in the list, which moves when keys are added or removed; give it a name`,
+        );
+      }
+    });
   }
   return warnings;
 }

@@ -3,6 +3,7 @@ import { Closers } from "./closers";
 import { LiveCatalog } from "../catalog/live-catalog";
 import { loadConfig } from "../config/load";
 import { LiveConfig } from "../config/live-config";
+import type { ProxyConfig } from "../config/proxy-config";
 import { watchConfigFile } from "../config/watch";
 import { withDeadline } from "../lib/deadline";
 import { listenError } from "./listen-error";
@@ -121,9 +122,16 @@ export async function startServer({
   const redis = redisUrl ? new RedisLink(redisUrl, log) : null;
   // Gracefully, once the last releases and charges are answered.
   if (redis) closers.add("redis", (graceful) => (graceful ? redis.closeWhenIdle(1000) : redis.close()));
+  // The usage store is opened once, like Redis: a reload cannot switch it on, off or elsewhere.
+  const storeAt = (config: ProxyConfig) => JSON.stringify([config.usage.enabled, config.usage.path, config.usage.postgres, config.usage.queueSize]);
+  const usageAt = storeAt(initial);
   configs.onChange(async (config) => {
     if ((config.state.redis ?? null) !== (redisUrl ?? null))
       log.warn("state.redis changed: it takes effect at the next start (limits and cool-downs keep their current store)", { file: config.file });
+    if (storeAt(config) !== usageAt)
+      log.warn("usage.enabled, usage.path, usage.postgres or usage.queueSize changed: it takes effect at the next start (rows keep going where they went)", {
+        file: config.file,
+      });
   });
   // Keys issued at runtime, in the usage database: loaded before the first request (a server that
   // is away is waited for a moment; meanwhile keys it would hold get 503, never an open door).

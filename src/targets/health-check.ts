@@ -12,25 +12,40 @@ const CHECK_TIMEOUT_MS = 10_000;
  * interval); a cooling one that answers again comes back at once.
  */
 export class HealthChecker {
-  private timers: Timer[] = [];
+  /** The check of each model, by model id: its timer, the model as now served, and what its timer was armed for. */
+  private checks = new Map<string, { timer: Timer; model: Model; armedFor: string }>();
 
   constructor(private readonly states: TargetStates) {}
 
-  /** Re-arms the checks for the models now served. */
+  /**
+   * Follows the models now served. A model whose interval and backends are unchanged keeps its timer
+   * (the catalog is rebuilt on every reload and discovery change: re-arming would put each check a
+   * whole interval off again, and a catalog that changes often would never let one run).
+   */
   sync(models: Iterable<Model>): void {
-    this.stop();
+    const next = new Map<string, { timer: Timer; model: Model; armedFor: string }>();
     for (const model of models) {
       if (model.healthCheckMs === null) continue;
       const interval = model.healthCheckMs;
-      const timer = setInterval(() => void this.checkModel(model, interval), interval);
-      timer.unref();
-      this.timers.push(timer);
+      const armedFor = `${interval} ${model.targets.map((target) => `${target.name}=${target.prefix}`).join(" ")}`;
+      const kept = this.checks.get(model.id);
+      if (kept?.armedFor === armedFor) {
+        this.checks.delete(model.id);
+        kept.model = model;
+        next.set(model.id, kept);
+        continue;
+      }
+      const check = { model, armedFor, timer: setInterval(() => void this.checkModel(check.model, interval), interval) };
+      check.timer.unref();
+      next.set(model.id, check);
     }
+    this.stop();
+    this.checks = next;
   }
 
   stop(): void {
-    for (const timer of this.timers) clearInterval(timer);
-    this.timers = [];
+    for (const { timer } of this.checks.values()) clearInterval(timer);
+    this.checks.clear();
   }
 
   checkModel(model: Model, intervalMs: number): Promise<void[]> {
