@@ -13,22 +13,24 @@ import { chat, completion, failure, health, modelRequests, outcome, perTestServe
 
 const { mock, startProxy } = perTestServers();
 
+/** A model `duo` with targets a and b, and `policy` (cool-down, retry, timeouts). */
+const duo = (a: { url: string }, b: { url: string }, policy: Record<string, unknown>) => ({
+  endpoints: {
+    duo: {
+      targets: [
+        { name: "a", url: a.url },
+        { name: "b", url: b.url },
+      ],
+      ...policy,
+    },
+  },
+});
+
 describe("cool-down and half-open", () => {
   test("two failures cool A down; B serves alone; a failed half-open trial doubles the wait; a good one brings A back", async () => {
     const a = mock("a");
     const b = mock("b");
-    const proxy = await startProxy({
-      endpoints: {
-        duo: {
-          targets: [
-            { name: "a", url: a.url },
-            { name: "b", url: b.url },
-          ],
-          cooldown: { failures: 2, seconds: 0.3 },
-          retry: { backoffMs: 0 },
-        },
-      },
-    });
+    const proxy = await startProxy(duo(a, b, { cooldown: { failures: 2, seconds: 0.3 }, retry: { backoffMs: 0 } }));
     a.willReply(() => failure(500, "a"));
     b.willReply((request) => completion("b", request));
 
@@ -112,18 +114,7 @@ describe("cool-down and half-open", () => {
   test("a body that breaks after its headers counts against the target: two in a row cool it down", async () => {
     const a = mock("a");
     const b = mock("b");
-    const proxy = await startProxy({
-      endpoints: {
-        duo: {
-          targets: [
-            { name: "a", url: a.url },
-            { name: "b", url: b.url },
-          ],
-          cooldown: { failures: 2, seconds: 30 },
-          timeouts: { idleMs: 100 },
-        },
-      },
-    });
+    const proxy = await startProxy(duo(a, b, { cooldown: { failures: 2, seconds: 30 }, timeouts: { idleMs: 100 } }));
     // A answers 200 and the start of a body, then falls silent: each answer is cut after idleMs.
     a.willReply(reply.sse(['{"id":"chatcmpl-a",'], { stallAfter: 1, headers: { "content-type": "application/json" } }));
     b.willReply((request) => completion("b", request));
