@@ -2,7 +2,7 @@ import type { ClientKey } from "../access/clients";
 import { forbiddenModel } from "../access/clients";
 import type { ProxyConfig } from "../config/proxy-config";
 import { invalidRequest, modelNotFound } from "../model/errors";
-import { globToRegExp, isGlob } from "../model/glob";
+import { globMatches, isGlob } from "../model/glob";
 import { discoveredModel, type Model } from "../model/model";
 
 /** Backend model ids each discovery source listed last, by source id. */
@@ -37,7 +37,7 @@ export class Catalog {
   private readonly entries: ReadonlyMap<string, string>;
   /** Configured `aliases`: exact ids by lookup, then globs in config order. */
   private readonly aliases = new Map<string, Model>();
-  private readonly aliasGlobs: { readonly glob: RegExp; readonly model: Model }[] = [];
+  private readonly aliasGlobs: { readonly glob: string; readonly model: Model }[] = [];
   private readonly everyone: ClientView;
   /** Per client key with `models`, rendered at its first request on this snapshot (issued keys come and go). */
   private readonly views = new WeakMap<ClientKey, ClientView>();
@@ -61,7 +61,7 @@ export class Catalog {
     this.ids = [...models.keys()];
     for (const model of config.models.values()) {
       for (const alias of model.aliases ?? []) {
-        if (isGlob(alias)) this.aliasGlobs.push({ glob: globToRegExp(alias), model });
+        if (isGlob(alias)) this.aliasGlobs.push({ glob: alias, model });
         else if (!models.has(alias) && !this.aliases.has(alias)) this.aliases.set(alias, model);
       }
     }
@@ -117,7 +117,7 @@ export class Catalog {
   }
 
   private aliased(id: string): Model | undefined {
-    return this.aliases.get(id) ?? this.aliasGlobs.find((alias) => alias.glob.test(id))?.model;
+    return this.aliases.get(id) ?? this.aliasGlobs.find((alias) => globMatches(alias.glob, id))?.model;
   }
 
   /** A model's fallbacks that exist in this catalog, in their configured order. */
