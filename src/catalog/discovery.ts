@@ -20,6 +20,8 @@ export class Discovery {
   private readonly timers = new Map<string, Timer>();
   /** The sources in force: a listing of one that a reload replaced meanwhile is dropped. */
   private current = new Map<string, DiscoverySource>();
+  /** Each source's listing under way. */
+  private readonly running = new Map<DiscoverySource, Promise<void>>();
 
   constructor(
     private readonly log: Logger,
@@ -56,7 +58,19 @@ export class Discovery {
     this.timers.clear();
   }
 
-  async refresh(source: DiscoverySource): Promise<void> {
+  /**
+   * Lists `source` now; a listing of it still under way (a slow backend, a short refreshMs) is joined
+   * rather than doubled, so answers can never land out of order.
+   */
+  refresh(source: DiscoverySource): Promise<void> {
+    const running = this.running.get(source);
+    if (running) return running;
+    const listing = this.list(source).finally(() => this.running.delete(source));
+    this.running.set(source, listing);
+    return listing;
+  }
+
+  private async list(source: DiscoverySource): Promise<void> {
     let ids: string[] | null = null;
     let failure = "";
     try {
