@@ -20,7 +20,7 @@ const IMAGE_TYPES: ReadonlySet<string> = new Set<ImageMediaType>(["image/jpeg", 
 const MEDIA_ALIASES: Readonly<Record<string, ImageMediaType>> = { "image/jpg": "image/jpeg" };
 /** The API's tool id alphabet; ids from other servers (`functions.Bash:0`) are rewritten into it. */
 const TOOL_ID = /^[a-zA-Z0-9_-]+$/;
-/** Text for a user turn put before a conversation that starts with the assistant (the API requires user first). */
+/** Text for a user turn put before a conversation that starts with the assistant, or has only a system prompt (the API requires user first). */
 const OPENING_USER_TEXT = ".";
 
 /**
@@ -54,8 +54,9 @@ export function readConversation(messages: unknown): { system: TextBlock[]; turn
     }
   });
   const merged = mergeTurns(turns);
-  if (merged.length === 0) throw invalidRequest("messages must hold at least one user or assistant message with content", "messages");
-  if (merged[0]!.role === "assistant") merged.unshift({ role: "user", blocks: [{ type: "text", text: OPENING_USER_TEXT }], toolCallIds: [] });
+  if (merged.length === 0 && system.length === 0) throw invalidRequest("messages must hold at least one user or assistant message with content", "messages");
+  // The API wants a user turn first: before an opening assistant turn, or alone under a system prompt (which OpenAI answers).
+  if (merged[0]?.role !== "user") merged.unshift({ role: "user", blocks: [{ type: "text", text: OPENING_USER_TEXT }], toolCallIds: [] });
   checkToolPairs(merged);
   return { system, turns: merged };
 }

@@ -242,9 +242,15 @@ describe("turns", () => {
     expect(request.messages.at(-1)).toEqual({ role: "assistant", content: [{ type: "text", text: "The answer is" }] });
   });
 
+  test("only a system prompt, as OpenAI takes it: the prompt as system, and the opening user turn", () => {
+    const request = translate({ messages: [{ role: "system", content: "Write a haiku about the sea." }] });
+    expect(request.system).toEqual([{ type: "text", text: "Write a haiku about the sea." }]);
+    expect(request.messages).toEqual([{ role: "user", content: [{ type: "text", text: "." }] }]);
+  });
+
   test("no message with content, or an unknown role: 400", () => {
-    expect(refusal({ messages: [{ role: "system", content: "Only rules" }] }).status).toBe(400);
     expect(refusal({ messages: [] }).status).toBe(400);
+    expect(refusal({ messages: [{ role: "user", content: "" }] }).status).toBe(400);
     expect(refusal({ messages: [{ role: "critic", content: "x" }] })).toMatchObject({ status: 400, param: "messages[0].role" });
     expect(refusal({ messages: "Hi" }).status).toBe(400);
   });
