@@ -639,6 +639,20 @@ describe("stream usage injection is invisible to the client", () => {
     }
   });
 
+  test("a legacy /completions stream through the passthrough: asked for its usage, counted, and the client's bytes unchanged", async () => {
+    const proxy = await startProxy(usageConfig());
+    try {
+      alpha.willReply(streamsUsageWhenAsked(usage));
+      const response = await postJson(proxy.url("/v1/completions"), { model: "gpt", prompt: "Once", stream: true }, as(ALICE_KEY));
+      expect(response.status).toBe(200);
+      expect((await readBody(response)).bytes).toEqual(bytes(chatStream(null)));
+      expect(alpha.last.json()).toMatchObject({ model: "backend-gpt", prompt: "Once", stream: true, stream_options: { include_usage: true } });
+      expect(await rowOf(proxy, response)).toMatchObject({ prompt_tokens: 6, completion_tokens: 3, total_tokens: 9 });
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test("a client that asked for usage gets the usage chunk, byte for byte", async () => {
     const proxy = await startProxy(usageConfig());
     try {

@@ -75,8 +75,8 @@ const methodNotAllowed = (method: string) => new ProxyError(405, `Method ${metho
 
 interface Selection {
   model: unknown;
-  /** Re-creates the body with the backend's model name, once the target is known. */
-  rewrite(actualModelName: string): Body;
+  /** Re-creates the body with the backend's model name (asking for a stream's usage when `withUsage`), once the target is known. */
+  rewrite(actualModelName: string, withUsage?: boolean): Body;
   /** The body is the client's stream, passed on as it arrives. */
   streamed?: boolean;
   /** A JSON object body, parsed. */
@@ -84,6 +84,13 @@ interface Selection {
 }
 
 const isJson = (contentType: string) => contentType.includes("json");
+
+/** A legacy `/completions` stream reports its usage only when asked (as chat does): the proxy asks when the client did not. */
+const asksCompletionUsage = (path: string, json: Record<string, unknown> | null, config: ProxyConfig) =>
+  path === "completions" &&
+  json?.stream === true &&
+  config.usage.streamUsage &&
+  (json.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage !== true;
 
 /**
  * Finds the model in the request body and prepares its rewrite: JSON is parsed; other bodies are
@@ -100,9 +107,14 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
     return {
       model: named ?? record?.model,
       json: record,
-      rewrite: (actual) => {
+      rewrite: (actual, withUsage = false) => {
         if (record && "model" in record) record.model = actual;
-        return JSON.stringify(json);
+        if (!record || !withUsage) return JSON.stringify(json);
+        const options = record.stream_options;
+        record.stream_options = { ...(options as object | null | undefined), include_usage: true };
+        const text = JSON.stringify(json);
+        record.stream_options = options;
+        return text;
       },
     };
   }
@@ -150,7 +162,8 @@ export const passthroughRoutes = ({ catalogs, dispatcher, observe, keys }: Route
           operation: path,
           json: selection.json ?? null,
           path: (actualModelName) => path + (queryModel === null ? search : withQueryModel(search, actualModelName)),
-          body: (actualModelName) => body ?? selection.rewrite(actualModelName),
+          askUsage: asksCompletionUsage(path, selection.json ?? null, config),
+          body: (actualModelName, withUsage) => body ?? selection.rewrite(actualModelName, withUsage),
           headers: request.headers,
           forwardUserInfo: config.openWebUI.forwarding,
           requestId: record.id,

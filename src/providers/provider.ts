@@ -40,8 +40,13 @@ export interface RelayCall extends CallBase {
   readonly json: Record<string, unknown> | null;
   /** The path below `/v1/` with its query, for the backend's model name. */
   path(actualModelName: string): string;
-  /** The body for the backend's model name. */
-  body(actualModelName: string): Body;
+  /**
+   * A legacy `/completions` stream whose client did not ask for its usage: the proxy asks (when the
+   * target allows `stream_options`) and takes that chunk out again, as for chat.
+   */
+  readonly askUsage: boolean;
+  /** The body for the backend's model name, asking for the stream's usage when `withUsage`. */
+  body(actualModelName: string, withUsage: boolean): Body;
 }
 
 /**

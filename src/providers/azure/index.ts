@@ -52,7 +52,8 @@ export const azure: ProviderAdapter = {
     if (target.apiKey) headers["api-key"] = target.apiKey;
     if (call.kind === "relay") {
       const [operation, query] = splitQuery(call.path(target.actualModelName));
-      return { path: azurePath(target, operation, query), headers, body: call.body(target.actualModelName), stripUsage: false };
+      const stripUsage = call.askUsage && target.streamUsage;
+      return { path: azurePath(target, operation, query), headers, body: call.body(target.actualModelName, stripUsage), stripUsage };
     }
     const { json, stripUsage } = chatBody(call, target);
     return { path: azurePath(target, "chat/completions", call.search), headers, body: json, stripUsage };

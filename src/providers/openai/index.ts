@@ -25,7 +25,8 @@ export const openAI: ProviderAdapter = {
   outgoing(call: ClientCall, target: Target): Outgoing {
     const headers = relayedRequestHeaders(call, target.authorization);
     if (call.kind === "relay") {
-      return { path: call.path(target.actualModelName), headers, body: call.body(target.actualModelName), stripUsage: false };
+      const stripUsage = call.askUsage && target.streamUsage;
+      return { path: call.path(target.actualModelName), headers, body: call.body(target.actualModelName, stripUsage), stripUsage };
     }
     const { json, stripUsage } = chatBody(call, target);
     return { path: `chat/completions${call.search}`, headers, body: json, stripUsage };

@@ -126,6 +126,13 @@ describe("a stream that reported no usage", () => {
     }
   });
 
+  test("a legacy completion stream's pieces (text) count the same way", () => {
+    const scanner = new StreamUsage(false);
+    const piece = (text: string) => `data: {"id":"c","object":"text_completion","choices":[{"text":"${text}","index":0,"finish_reason":null}]}\n\n`;
+    scanner.pass(encoder.encode(piece("a") + piece("b") + piece("c")));
+    expect(scanner.estimate(5)).toEqual({ promptTokens: 5, completionTokens: 3, totalTokens: 8 });
+  });
+
   test("a Responses API stream's pieces count the same way", () => {
     const scanner = new StreamUsage(false);
     const delta = (text: string) => `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","item_id":"m","delta":"${text}"}\n\n`;

@@ -55,11 +55,11 @@ function isUsageOnly(value: unknown): boolean {
 }
 
 /**
- * The key every streamed piece of an answer comes under: a chat chunk's `delta` (one per choice),
- * a Responses API event's. Inside a JSON string its quotes would be escaped, so these bytes are
- * always the key.
+ * The keys every streamed piece of an answer comes under: a chat chunk's `delta` (one per choice),
+ * a Responses API event's, a legacy completion chunk's `text`. Inside a JSON string quotes are
+ * escaped, so these bytes are always a key.
  */
-const DELTA = Buffer.from('"delta"');
+const PIECES = [Buffer.from('"delta"'), Buffer.from('"text"')];
 
 /** A choice has finished: what follows is the usage chunk and `[DONE]`. */
 const FINISHED = [Buffer.from('"finish_reason":"'), Buffer.from('"finish_reason": "')];
@@ -75,7 +75,7 @@ const MARKER_OVERLAP = 32;
 export class StreamUsage {
   private found: Usage | null = null;
   /** Pieces of the answer relayed so far: about one token each from OpenAI, vLLM, llama.cpp, Ollama. */
-  private deltas = 0;
+  private pieces = 0;
   private tail: Uint8Array[] = [];
   private tailBytes = 0;
   private pending: Uint8Array | null = null;
@@ -88,7 +88,7 @@ export class StreamUsage {
 
   /** The bytes to send on for this chunk (possibly none). */
   pass(chunk: Uint8Array): Uint8Array {
-    this.countDeltas(chunk);
+    this.countPieces(chunk);
     if (!this.strip) {
       this.keepTail(chunk);
       return chunk;
@@ -135,12 +135,12 @@ export class StreamUsage {
    * answer relayed (a piece whose key was split between two chunks is not counted).
    */
   estimate(promptTokens: number): Usage {
-    return tokenUsage(promptTokens, this.deltas, promptTokens + this.deltas);
+    return tokenUsage(promptTokens, this.pieces, promptTokens + this.pieces);
   }
 
-  private countDeltas(chunk: Uint8Array): void {
+  private countPieces(chunk: Uint8Array): void {
     const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    for (let at = bytes.indexOf(DELTA); at !== -1; at = bytes.indexOf(DELTA, at + DELTA.length)) this.deltas++;
+    for (const key of PIECES) for (let at = bytes.indexOf(key); at !== -1; at = bytes.indexOf(key, at + key.length)) this.pieces++;
   }
 
   /**
