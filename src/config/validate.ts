@@ -59,11 +59,11 @@ function endpointProblems(id: string, endpoint: EndpointFile, models: ReadonlySe
   const provider = endpoint.provider ?? "openai";
   if (endpoint.url === undefined && endpoint.targets === undefined && !DEFAULT_URLS[provider]) problems.push(`${at}.url: is required (or a targets list)`);
   if (endpoint.url !== undefined && endpoint.targets !== undefined) problems.push(`${at}: has both url and targets; use one`);
-  const urls: [string, string | undefined][] = [
-    [`${at}.url`, endpoint.url],
-    ...(endpoint.targets ?? []).map((target, i) => [`${at}.targets.${i}.url`, target.url] as [string, string | undefined]),
+  const urls = [
+    { field: `${at}.url`, url: endpoint.url },
+    ...(endpoint.targets ?? []).map((target, i) => ({ field: `${at}.targets.${i}.url`, url: target.url })),
   ];
-  for (const [field, url] of urls) {
+  for (const { field, url } of urls) {
     // Request paths are appended to the URL: anything after a ? or # would swallow them.
     if (url !== undefined && /[?#]/.test(url))
       problems.push(`${field}: has a query string or fragment; a base URL ends at its path (Azure's api-version goes in apiVersion)`);

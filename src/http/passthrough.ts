@@ -10,6 +10,7 @@ import { bufferForReplay } from "../upstream/replay";
 import { clientAccess } from "./client-access";
 import type { RouteContext } from "./context";
 import { reportsUsage, resolveModel } from "./model-request";
+import { requestJson } from "../providers/openai";
 
 interface ClientPath {
   /** The path below `/v1/` on the backend. */
@@ -109,12 +110,7 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
       json: record,
       rewrite: (actual, withUsage = false) => {
         if (record && "model" in record) record.model = actual;
-        if (!record || !withUsage) return JSON.stringify(json);
-        const options = record.stream_options;
-        record.stream_options = { ...(options as object | null | undefined), include_usage: true };
-        const text = JSON.stringify(json);
-        record.stream_options = options;
-        return text;
+        return record ? requestJson(record, withUsage) : JSON.stringify(json);
       },
     };
   }

@@ -14,10 +14,8 @@ export function longestRestMs(policy: CooldownPolicy | null): number {
   return MAX_COOLDOWN_FACTOR * Math.max(policy?.ms ?? 0, DEFAULT_COOLDOWN.seconds * 1000);
 }
 
-/**
- * The circuit breaker of one target: consecutive failures take it out for a while; past that, one
- * trial request is let through (half-open); success brings it back, failure doubles the wait.
- */
+// The circuit breaker of one target: consecutive failures take it out for a while; past that, one
+// trial request is let through (half-open); success brings it back, failure doubles the wait.
 
 /**
  * The target answered (a status that will be relayed): it is up again if it was out. Its failures

@@ -11,9 +11,16 @@ const CHECK_TIMEOUT_MS = 10_000;
  * (the provider's model list) with the target's key. A failing target cools down (for the model's cool-down, else one
  * interval); a cooling one that answers again comes back at once.
  */
+/** A model's check: its timer, the model as now served, and what its timer was armed for (interval and backends). */
+interface Check {
+  readonly timer: Timer;
+  model: Model;
+  readonly armedFor: string;
+}
+
 export class HealthChecker {
-  /** The check of each model, by model id: its timer, the model as now served, and what its timer was armed for. */
-  private checks = new Map<string, { timer: Timer; model: Model; armedFor: string }>();
+  /** The check of each model, by model id. */
+  private checks = new Map<string, Check>();
 
   constructor(private readonly states: TargetStates) {}
 
@@ -23,7 +30,7 @@ export class HealthChecker {
    * whole interval off again, and a catalog that changes often would never let one run).
    */
   sync(models: Iterable<Model>): void {
-    const next = new Map<string, { timer: Timer; model: Model; armedFor: string }>();
+    const next = new Map<string, Check>();
     for (const model of models) {
       if (model.healthCheckMs === null) continue;
       const interval = model.healthCheckMs;
@@ -35,7 +42,7 @@ export class HealthChecker {
         next.set(model.id, kept);
         continue;
       }
-      const check = { model, armedFor, timer: setInterval(() => void this.checkModel(check.model, interval), interval) };
+      const check: Check = { model, armedFor, timer: setInterval(() => void this.checkModel(check.model, interval), interval) };
       check.timer.unref();
       next.set(model.id, check);
     }

@@ -4,7 +4,7 @@
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync, zstdDecompressSync } from "node:zlib";
 
 /** A small compressed body can expand without bound: a copy larger than this is not decoded. */
-export const MAX_DECODED_BYTES = 64 * 1024 * 1024;
+const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 
 type Decoder = (bytes: Uint8Array, maxOutputLength: number) => Uint8Array;
 
@@ -17,9 +17,11 @@ const inflateEither: Decoder = (bytes, maxOutputLength) => {
   }
 };
 
+const gunzip: Decoder = (bytes, maxOutputLength) => gunzipSync(bytes, { maxOutputLength });
+
 const DECODERS: Record<string, Decoder> = {
-  gzip: (bytes, maxOutputLength) => gunzipSync(bytes, { maxOutputLength }),
-  "x-gzip": (bytes, maxOutputLength) => gunzipSync(bytes, { maxOutputLength }),
+  gzip: gunzip,
+  "x-gzip": gunzip,
   deflate: inflateEither,
   br: (bytes, maxOutputLength) => brotliDecompressSync(bytes, { maxOutputLength }),
   zstd: (bytes, maxOutputLength) => zstdDecompressSync(bytes, { maxOutputLength }),

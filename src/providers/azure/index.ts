@@ -4,7 +4,7 @@
 // byte for byte, as for any OpenAI-compatible backend.
 import type { Target } from "../../model/model";
 import { relayedRequestHeaders } from "../headers";
-import { chatBody } from "../openai";
+import { chatBody, stripsUsage } from "../openai";
 import { StreamUsage } from "../openai/stream-usage";
 import { usageOfBody } from "../openai/usage";
 import type { ClientCall, Outgoing, ProviderAdapter } from "../provider";
@@ -52,7 +52,7 @@ export const azure: ProviderAdapter = {
     if (target.apiKey) headers["api-key"] = target.apiKey;
     if (call.kind === "relay") {
       const [operation, query] = splitQuery(call.path(target.actualModelName));
-      const stripUsage = call.askUsage && target.streamUsage;
+      const stripUsage = stripsUsage(call, target);
       return { path: azurePath(target, operation, query), headers, body: call.body(target.actualModelName, stripUsage), stripUsage };
     }
     const { json, stripUsage } = chatBody(call, target);
