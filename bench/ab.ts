@@ -4,7 +4,10 @@
 // round (the first target after a quiet spell measures dearer), and the figures are the medians of
 // each target's difference to the floor of its own round.
 //
-//   bun bench/ab.ts [--rounds N] [--secs S] [--config FILE] name=binary [name=binary ...]
+//   bun bench/ab.ts [--rounds N] [--secs S] [--config FILE] [--latency] name=binary [name=binary ...]
+//
+// With --latency it compares the p50 latency at a fixed 200 req/s (the budget's third row; use
+// --secs 6 as `make bench` does) instead of the CPU per request.
 //
 // A path ending in .ts is a reference run from source (bench/floor.ts, bench/required-*.ts: port as its
 // argument, the mock in FLOOR_BACKEND). A binary is any executable the proxy's CLI takes (`dist/cm-open-webui-proxy`, or a copy built from
@@ -33,17 +36,31 @@ import {
 
 const { values, positionals } = parseArgs({
   args: Bun.argv.slice(2),
-  options: { rounds: { type: "string", default: "8" }, secs: { type: "string", default: "3" }, config: { type: "string" } },
+  options: {
+    rounds: { type: "string", default: "8" },
+    secs: { type: "string", default: "3" },
+    config: { type: "string" },
+    latency: { type: "boolean", default: false },
+  },
   allowPositionals: true,
 });
 const ROUNDS = Number(values.rounds);
 const SECS = Number(values.secs);
+const LATENCY = values.latency!;
+const RATE = { BENCH_RATE: "200" };
+
+/** The p50 latency (ms) at a fixed 200 req/s, the budget's third row: after a warm-up at full load and at the rate. */
+async function p50AtRate(url: string): Promise<number> {
+  await wrk(url, "bench/wrk/chat.lua", 64, 2);
+  await wrk(url, "bench/wrk/chat-rate.lua", 2, 1, RATE);
+  return (await wrk(url, "bench/wrk/chat-rate.lua", 2, SECS, RATE)).p50Ms;
+}
 const binaries = positionals.map((arg) => {
   const at = arg.indexOf("=");
   if (at <= 0) throw new Error(`expected name=binary, got ${arg}`);
   return { name: arg.slice(0, at), path: arg.slice(at + 1) };
 });
-if (binaries.length === 0) throw new Error("usage: bun bench/ab.ts [--rounds N] [--secs S] [--config FILE] name=binary ...");
+if (binaries.length === 0) throw new Error("usage: bun bench/ab.ts [--rounds N] [--secs S] [--config FILE] [--latency] name=binary ...");
 
 ensureWrk();
 if (PINNED) sh(["taskset", "-a", "-p", "-c", LOAD_CPU, String(process.pid)]);
@@ -67,10 +84,16 @@ try {
     for (const target of order) {
       const server = await startServer(`ab-${target.name}`, target.cmd, target.env);
       try {
-        const us = await chatCpuPerRequest(server.url, server.pid, SECS);
-        perRound[target.name]!.push(us.total);
-        fetchPerRound[target.name]!.push(us.fetch);
-        line.push(`${target.name} ${us.total.toFixed(1)} (fetch thread ${us.fetch.toFixed(1)})`);
+        if (LATENCY) {
+          const ms = await p50AtRate(server.url);
+          perRound[target.name]!.push(ms);
+          line.push(`${target.name} ${ms.toFixed(3)} ms`);
+        } else {
+          const us = await chatCpuPerRequest(server.url, server.pid, SECS);
+          perRound[target.name]!.push(us.total);
+          fetchPerRound[target.name]!.push(us.fetch);
+          line.push(`${target.name} ${us.total.toFixed(1)} (fetch thread ${us.fetch.toFixed(1)})`);
+        }
       } finally {
         await stop(server.child);
       }
@@ -82,14 +105,17 @@ try {
 }
 
 const floor = perRound.floor!;
-const signed = (value: number) => `${value >= 0 ? "+" : ""}${value.toFixed(1)}`;
-console.log(`\n| target | CPU µs / request (median) | − floor of its round (median) | rounds' range of that | of the CPU, Bun's fetch thread (median) |`);
-console.log("|---|--:|--:|--:|--:|");
+const digits = LATENCY ? 3 : 1;
+const signed = (value: number) => `${value >= 0 ? "+" : ""}${value.toFixed(digits)}`;
+console.log(
+  LATENCY
+    ? "\n| target | p50 ms at 200 req/s (median) | − floor of its round (median) | rounds' range of that |\n|---|--:|--:|--:|"
+    : "\n| target | CPU µs / request (median) | − floor of its round (median) | rounds' range of that | of the CPU, Bun's fetch thread (median) |\n|---|--:|--:|--:|--:|",
+);
 for (const { name } of targets) {
-  const us = perRound[name]!;
-  const over = us.map((v, i) => v - floor[i]!);
-  const range = name === "floor" ? "" : `${Math.min(...over).toFixed(1)} to ${Math.max(...over).toFixed(1)}`;
-  console.log(
-    `| ${name} | ${median(us).toFixed(1)} | ${name === "floor" ? "" : signed(median(over))} | ${range} | ${median(fetchPerRound[name]!).toFixed(1)} |`,
-  );
+  const values = perRound[name]!;
+  const over = values.map((v, i) => v - floor[i]!);
+  const range = name === "floor" ? "" : `${Math.min(...over).toFixed(digits)} to ${Math.max(...over).toFixed(digits)}`;
+  const fetchShare = LATENCY ? "" : ` ${median(fetchPerRound[name]!).toFixed(1)} |`;
+  console.log(`| ${name} | ${median(values).toFixed(digits)} | ${name === "floor" ? "" : signed(median(over))} | ${range} |${fetchShare}`);
 }
