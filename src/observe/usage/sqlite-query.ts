@@ -11,9 +11,20 @@ const GROUP_KEYS = groupKeys({
 
 /**
  * The `/usage` groups of the rows of a usage file in `range`: the sums in SQL, the exact
- * nearest-rank percentiles from the durations read in order, one group at a time.
+ * nearest-rank percentiles from the durations read in order, one group at a time. Both statements
+ * read in one transaction, so rows the proxy writes meanwhile are in neither and every group's
+ * percentiles rank exactly the requests it counts.
  */
 export function queryUsageFile(db: Database, range: UsageRange, groupBy: StoreGroupBy): UsageGroup[] {
+  db.exec("BEGIN");
+  try {
+    return groupsOf(db, range, groupBy);
+  } finally {
+    db.exec("COMMIT");
+  }
+}
+
+function groupsOf(db: Database, range: UsageRange, groupBy: StoreGroupBy): UsageGroup[] {
   const key = GROUP_KEYS[groupBy];
   const where = "FROM usage WHERE ts >= ? AND ts < ?";
   const totals = db
