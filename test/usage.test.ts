@@ -220,6 +220,21 @@ describe("usage rows", () => {
     expect(await rowOf(proxy, response)).toMatchObject({ model: "embed", prompt_tokens: 6, total_tokens: 6 });
   });
 
+  test("a successful answer that names no usage is charged an estimate: the request's characters / 4, the generated text's / 4", async () => {
+    const answer = { object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content: "x".repeat(40) }, finish_reason: "stop" }] };
+    alpha.willReply(reply.json(answer));
+    const response = await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt"), as(ALICE_KEY));
+    expect(await response.json()).toEqual(answer);
+    const prompt = Math.ceil(alpha.last.body.byteLength / 4);
+    expect(await rowOf(proxy, response)).toMatchObject({ status: 200, prompt_tokens: prompt, completion_tokens: 10, total_tokens: prompt + 10 });
+
+    // Only generations: an image has no token count to estimate.
+    alpha.willReply(reply.json({ created: 1, data: [{ url: "https://example.com/cat.png" }] }));
+    const image = await postJson(proxy.url("/v1/images/generations"), { model: "gpt", prompt: "a cat" }, as(ALICE_KEY));
+    await image.text();
+    expect(await rowOf(proxy, image)).toMatchObject({ status: 200, prompt_tokens: null });
+  });
+
   test("errors are rows too: a backend 500, an unknown model", async () => {
     alpha.willReply(reply.json({ error: { message: "boom" } }, { status: 500 }));
     const failed = await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt"), as(ALICE_KEY));

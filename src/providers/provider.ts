@@ -121,6 +121,8 @@ export interface ProviderAdapter {
   prepare?(call: ClientCall): Promise<void>;
   /** The usage of an answer read whole, as the client was sent it (translated answers in OpenAI's shape); null when it reports none. */
   usageOfBody(body: ArrayBuffer | Uint8Array): Usage | null;
+  /** What to charge for a 2xx answer read whole that reported no usage, from `promptTokens` and what it generated; null when it generated nothing a token count applies to. */
+  estimateOfBody(body: ArrayBuffer | Uint8Array, promptTokens: number): Usage | null;
   streamWatch(stripUsage: boolean): StreamWatch;
 }
 

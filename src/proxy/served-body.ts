@@ -24,7 +24,7 @@ export interface ServedBody {
   readonly contentEncoding: string | null;
   /** Watches a relayed stream for its usage; undefined when the path reports none. */
   readonly watch: StreamWatch | undefined;
-  /** The request's input tokens, estimated: what a stream that reported no usage is charged for its prompt. */
+  /** The request's input tokens, estimated: what an answer that reported no usage is charged for its prompt. */
   readonly promptEstimate: number;
   readonly headersAt: number;
 }
@@ -61,9 +61,10 @@ export function bodyEnding(served: ServedBody): BodyEnding {
       // A body read whole before answering took the backend's time, not the proxy's.
       if (whole && !ending.returned) ending.bodyReadAt = performance.now();
       const close = () => {
-        record.usage = whole ? usageOfWhole(provider, whole, contentEncoding) : (watch?.usage() ?? null);
-        // The backend bills what it generated, reported or not: neither a Stop nor a backend that sends no usage makes a stream free.
-        if (!record.usage && !whole && status < 300 && watch?.estimate) record.usage = watch.estimate(served.promptEstimate);
+        // The backend bills what it generated, reported or not: neither a Stop nor a backend that sends no usage makes an answer free.
+        const estimate = status < 300 ? served.promptEstimate : null;
+        record.usage = whole ? usageOfWhole(provider, whole, contentEncoding, estimate) : (watch?.usage() ?? null);
+        if (!record.usage && !whole && estimate !== null && watch?.estimate) record.usage = watch.estimate(estimate);
         priceRecord(record, target);
         admission.end(record.usage, record.costUsd);
         record.end(status, outcome);
@@ -75,11 +76,16 @@ export function bodyEnding(served: ServedBody): BodyEnding {
   return ending;
 }
 
-/** The usage of a body read whole, decoded first when the backend compressed it. */
-function usageOfWhole(provider: ProviderAdapter | null, whole: ArrayBuffer | Uint8Array, contentEncoding: string | null) {
+/**
+ * The usage of a body read whole, decoded first when the backend compressed it; when it names none,
+ * the estimate from `promptEstimate` (null: no estimate, the answer was not a success).
+ */
+function usageOfWhole(provider: ProviderAdapter | null, whole: ArrayBuffer | Uint8Array, contentEncoding: string | null, promptEstimate: number | null) {
   if (!provider) return null;
   const plain = contentEncoding ? decodedBody(whole instanceof Uint8Array ? whole : new Uint8Array(whole), contentEncoding) : whole;
-  return plain ? provider.usageOfBody(plain) : null;
+  if (!plain) return null;
+  const usage = provider.usageOfBody(plain);
+  return usage || promptEstimate === null ? usage : provider.estimateOfBody(plain, promptEstimate);
 }
 
 /** The record's cost from its usage and the serving target's price; null (never 0) without either. */

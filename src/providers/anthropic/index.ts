@@ -6,7 +6,7 @@ import { backendAuthHeaders, type Target } from "../../model/model";
 import type { Usage } from "../../model/usage";
 import { translatedRequestHeaders } from "../headers";
 import { StreamUsage } from "../openai/stream-usage";
-import { usageOfBody } from "../openai/usage";
+import { estimatedUsageOfBody, usageOfBody } from "../openai/usage";
 import { includeUsage, unsupportedOperation, type AnswerTranslator, type ClientCall, type Outgoing, type ProviderAdapter, type StreamWatch } from "../provider";
 import { toMessagesRequest } from "./request";
 import { toChatCompletion, toProxyError } from "./response";
@@ -116,6 +116,7 @@ export function anthropicAdapter(thinking: ThinkingStore = new ThinkingStore()):
     prepare: (call) => (call.kind === "chat" ? thinking.fetch(replayedToolCallIds(call.body)) : Promise.resolve()),
     // What is read is the translated answer, in OpenAI's shape.
     usageOfBody,
+    estimateOfBody: estimatedUsageOfBody,
     streamWatch: (stripUsage) => new StreamUsage(stripUsage),
   };
 }

@@ -6,7 +6,7 @@ import type { Target } from "../../model/model";
 import { relayedRequestHeaders } from "../headers";
 import { chatBody, stripsUsage } from "../openai";
 import { StreamUsage } from "../openai/stream-usage";
-import { usageOfBody } from "../openai/usage";
+import { estimatedUsageOfBody, usageOfBody } from "../openai/usage";
 import type { ClientCall, Outgoing, ProviderAdapter } from "../provider";
 
 /** The operations the classic API serves below a deployment; every other one sits at `/openai/<op>`. */
@@ -59,5 +59,6 @@ export const azure: ProviderAdapter = {
     return { path: azurePath(target, "chat/completions", call.search), headers, body: json, stripUsage };
   },
   usageOfBody,
+  estimateOfBody: estimatedUsageOfBody,
   streamWatch: (stripUsage) => new StreamUsage(stripUsage),
 };

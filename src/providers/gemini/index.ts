@@ -5,7 +5,7 @@ import { ProxyError } from "../../model/errors";
 import { backendAuthHeaders, type Target } from "../../model/model";
 import { translatedRequestHeaders } from "../headers";
 import { StreamUsage } from "../openai/stream-usage";
-import { usageOfBody } from "../openai/usage";
+import { estimatedUsageOfBody, usageOfBody } from "../openai/usage";
 import { includeUsage, unsupportedOperation, type AnswerTranslator, type ClientCall, type Outgoing, type ProviderAdapter, type StreamWatch } from "../provider";
 import { toBatchEmbedRequest, toEmbeddingList, type GeminiEmbedding } from "./embeddings";
 import { toGenerateContentRequest } from "./request";
@@ -96,5 +96,6 @@ export const gemini: ProviderAdapter = {
   },
   // What is read is the translated answer, in OpenAI's shape.
   usageOfBody,
+  estimateOfBody: estimatedUsageOfBody,
   streamWatch: (stripUsage) => new StreamUsage(stripUsage),
 };

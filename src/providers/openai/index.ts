@@ -3,7 +3,7 @@ import type { Target } from "../../model/model";
 import { relayedRequestHeaders } from "../headers";
 import type { ChatCall, ClientCall, Outgoing, ProviderAdapter } from "../provider";
 import { StreamUsage } from "./stream-usage";
-import { usageOfBody } from "./usage";
+import { estimatedUsageOfBody, usageOfBody } from "./usage";
 
 /** Whether the proxy asks `target` for the usage of a stream whose client did not (and takes that chunk out again). */
 export const stripsUsage = (call: ClientCall, target: Target) => call.askUsage && target.streamUsage;
@@ -43,5 +43,6 @@ export const openAI: ProviderAdapter = {
     return { path: `chat/completions${call.search}`, headers, body: json, stripUsage };
   },
   usageOfBody,
+  estimateOfBody: estimatedUsageOfBody,
   streamWatch: (stripUsage) => new StreamUsage(stripUsage),
 };

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { usageOfBody } from "./usage";
+import { estimatedUsageOfBody, usageOfBody } from "./usage";
 
 const bytes = (value: unknown) => new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
 
@@ -65,5 +65,52 @@ describe("usage of a whole body", () => {
     expect(usageOfBody(bytes("not json"))).toBeNull();
     expect(usageOfBody(bytes('{"usage": 5}'))).toBeNull();
     expect(usageOfBody(bytes('{"usage": {"prompt_tokens": 1'))).toBeNull();
+  });
+});
+
+describe("the estimate for a whole answer that names no usage", () => {
+  test("a quarter of the generated characters: a chat message's content, reasoning and tool-call arguments", () => {
+    const answer = {
+      object: "chat.completion",
+      choices: [
+        {
+          message: {
+            content: "12345678",
+            reasoning_content: "1234",
+            tool_calls: [{ type: "function", function: { name: "not counted", arguments: '{"a":1}' } }],
+          },
+        },
+        { message: { content: [{ type: "text", text: "1234" }] } },
+      ],
+    };
+    // 8 + 4 + 7 + 4 characters.
+    expect(estimatedUsageOfBody(bytes(answer), 10)).toEqual({ promptTokens: 10, completionTokens: 6, totalTokens: 16 });
+  });
+
+  test("a legacy completion's text, a Responses API output's text and summary, embeddings' prompt alone", () => {
+    expect(estimatedUsageOfBody(bytes({ object: "text_completion", choices: [{ text: "123456789" }] }), 2)).toEqual({
+      promptTokens: 2,
+      completionTokens: 3,
+      totalTokens: 5,
+    });
+    const response = {
+      object: "response",
+      output: [
+        { type: "reasoning", summary: [{ type: "summary_text", text: "1234" }] },
+        { type: "message", content: [{ type: "output_text", text: "12345678" }] },
+        { type: "function_call", name: "f", arguments: "{}" },
+      ],
+    };
+    expect(estimatedUsageOfBody(bytes(response), 1)).toEqual({ promptTokens: 1, completionTokens: 4, totalTokens: 5 });
+    const embeddings = { object: "list", data: [{ object: "embedding", embedding: [0.1] }] };
+    expect(estimatedUsageOfBody(bytes(embeddings), 7)).toEqual({ promptTokens: 7, completionTokens: 0, totalTokens: 7 });
+  });
+
+  test("anything that is not a generation is not estimated: images, transcriptions, model lists, not JSON", () => {
+    expect(estimatedUsageOfBody(bytes({ created: 1, data: [{ url: "https://x" }] }), 5)).toBeNull();
+    expect(estimatedUsageOfBody(bytes({ text: "a transcription" }), 5)).toBeNull();
+    expect(estimatedUsageOfBody(bytes({ object: "list", data: [{ id: "m", object: "model" }] }), 5)).toBeNull();
+    expect(estimatedUsageOfBody(bytes("not json"), 5)).toBeNull();
+    expect(estimatedUsageOfBody(bytes([1, 2]), 5)).toBeNull();
   });
 });

@@ -106,3 +106,58 @@ export function lastUsageIn(bytes: Buffer): Usage | null {
   }
   return null;
 }
+
+/** The characters of the generated text in one parsed answer: what a whole answer without usage is charged for. */
+function generatedCharacters(answer: Record<string, unknown>): number | null {
+  let characters = 0;
+  const add = (value: unknown) => {
+    if (typeof value === "string") characters += value.length;
+    else if (Array.isArray(value)) for (const part of value) add(part && typeof part === "object" ? (part as Record<string, unknown>).text : part);
+  };
+  const list = (value: unknown): Record<string, unknown>[] =>
+    Array.isArray(value) ? value.filter((item): item is Record<string, unknown> => item !== null && typeof item === "object") : [];
+  switch (answer.object) {
+    case "chat.completion":
+      for (const choice of list(answer.choices)) {
+        const message = (choice.message ?? {}) as Record<string, unknown>;
+        for (const key of ["content", "reasoning_content", "reasoning", "refusal"]) add(message[key]);
+        for (const call of list(message.tool_calls)) add((call.function as Record<string, unknown> | undefined)?.arguments);
+      }
+      return characters;
+    case "text_completion":
+      for (const choice of list(answer.choices)) add(choice.text);
+      return characters;
+    case "response":
+      for (const item of list(answer.output)) {
+        add(item.content);
+        add(item.summary);
+        add(item.arguments);
+      }
+      return characters;
+    case "list":
+      return list(answer.data).some((item) => item.object === "embedding") ? 0 : null;
+    default:
+      return null;
+  }
+}
+
+/**
+ * What to charge for a 2xx answer read whole that names no usage (the backend bills it all the
+ * same): `promptTokens`, and a quarter of the characters of what it generated (a chat message's
+ * content, reasoning and tool-call arguments; a legacy completion's text; a Responses API output's
+ * text); embeddings only the prompt. Null for any other answer (images, audio, moderations): only
+ * generation is estimated.
+ */
+export function estimatedUsageOfBody(body: ArrayBuffer | Uint8Array, promptTokens: number): Usage | null {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(decoder.decode(body));
+  } catch {
+    return null;
+  }
+  if (answer === null || typeof answer !== "object" || Array.isArray(answer)) return null;
+  const characters = generatedCharacters(answer as Record<string, unknown>);
+  if (characters === null) return null;
+  const completion = Math.ceil(characters / 4);
+  return tokenUsage(promptTokens, completion, promptTokens + completion);
+}
