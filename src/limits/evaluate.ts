@@ -52,14 +52,20 @@ export function evaluate(rule: LimitRule, counter: Counter, now: number, spend: 
       const untilEnd = msToWindowEnd(period, now);
       return {
         result: { rule, allowed, remaining: Math.max(0, rule.limit - spent), used: spent, resetMs: untilEnd, retryAfterMs: allowed ? 0 : untilEnd },
-        next: { window, spent },
+        // Spent by the charge that comes with the usage, never by the admission.
+        next: counter,
       };
     }
   }
 }
 
-/** A windowed counter after `amount` more is spent at `now` (a new window starts from 0). */
+/**
+ * A windowed counter after `amount` more is spent at `now` (a new window starts from 0). A charge
+ * dated in a window the counter has already left (a late instance's clock, a clock stepped back)
+ * is dropped: that window is over, and the counter holds the next one's spend.
+ */
 export function spentInWindow(rule: LimitRule, counter: Counter, amount: number, now: number): Counter {
   const window = windowOf(periodOf(rule.kind)!, now);
+  if (counter.window !== undefined && counter.window > window) return counter;
   return { window, spent: spentIn(counter, window) + amount };
 }

@@ -99,12 +99,14 @@ local function windowOf(kind, now)
   return (y - 1970) * 12 + (m - 1), daysFromCivil(ny, nm, 1) * DAY
 end
 
--- What was spent in the window of `now`, with that window and when it ends.
+-- What was spent in the window of `now`, with that window, when it ends, and the window the counter
+-- holds (nil for none).
 local function spentInWindow(key, kind, now)
   local window, ends = windowOf(kind, now)
   local stored = redis.call('HMGET', key, 'window', 'spent')
-  if tonumber(stored[1]) == window then return window, ends, tonumber(stored[2]) or 0 end
-  return window, ends, 0
+  local held = tonumber(stored[1])
+  if held == window then return window, ends, tonumber(stored[2]) or 0, held end
+  return window, ends, 0, held
 end
 
 -- Slots in flight on every instance whose lease holds; with `prune`, the others are deleted.
@@ -196,9 +198,12 @@ if op == 'charge' then
       -- gcra.ts: charged(tat, now, limit, tokens)
       setTat(key, math.max(tatOf(key), now) + (amount * WINDOW) / limit, now)
     elseif kind == 'tokensPerDay' or kind == 'usdPerDay' or kind == 'usdPerMonth' then
-      local window, ends, spent = spentInWindow(key, kind, now)
-      redis.call('HSET', key, 'window', fmt(window), 'spent', fmt(spent + amount))
-      redis.call('PEXPIRE', key, fmt(ends - now + DAY_MARGIN))
+      -- evaluate.ts spentInWindow: a charge dated in a window the counter has left is dropped.
+      local window, ends, spent, held = spentInWindow(key, kind, now)
+      if held == nil or held <= window then
+        redis.call('HSET', key, 'window', fmt(window), 'spent', fmt(spent + amount))
+        redis.call('PEXPIRE', key, fmt(ends - now + DAY_MARGIN))
+      end
     end
   end
   return 1

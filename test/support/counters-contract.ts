@@ -197,6 +197,24 @@ export function countersContract(name: string, store: () => LimitCounters) {
       expect((await store().peek([tpd], tomorrow + 1))[0]!.remaining).toBe(70);
     });
 
+    test("a charge dated in a window that has already given way to the next (a late instance's clock, a clock stepped back) is dropped: the new window keeps its count", async () => {
+      const tpd = rule("tokensPerDay", 100);
+      const tomorrow = NOON + HALF_DAY;
+      await store().charge([tpd], tokens(30), tomorrow);
+      // Before the day changed, by a clock that is behind; nor does an admission dated then write over it.
+      await store().charge([tpd], tokens(50), tomorrow - 2000);
+      await store().admit([tpd], tomorrow - 2000);
+      expect((await store().peek([tpd], tomorrow + 1))[0]!.used).toBe(30);
+      await store().charge([tpd], tokens(5), tomorrow + 2);
+      expect((await store().peek([tpd], tomorrow + 3))[0]!.used).toBe(35);
+
+      const budget = rule("usdPerMonth", usd(10));
+      const nextMonth = Date.UTC(2025, 1, 1, 0, 0, 1);
+      await store().charge([budget], cost(2), nextMonth);
+      await store().charge([budget], cost(5), nextMonth - 2000);
+      expect((await store().peek([budget], nextMonth + 1))[0]!.used).toBe(usd(2));
+    });
+
     test("charge spends only token rules; rates and slots are untouched", async () => {
       const rpm = rule("rpm", 3);
       const slots = rule("concurrent", 1);
