@@ -29,7 +29,15 @@ export type LinkStatus = "up" | "down";
 
 /** Redis cannot be reached (refused, timed out, connection lost): the caller's fail mode applies. */
 export class RedisUnavailableError extends Error {
-  constructor(reason: string) {
+  constructor(
+    reason: string,
+    /**
+     * Whether the command may have reached Redis: false when no connection was up to send it on
+     * (it certainly did not run, so sending it again later runs it once); true when it was sent and
+     * the connection failed or went quiet before the answer (it may yet run).
+     */
+    readonly sent = true,
+  ) {
     super(`redis is unreachable (${reason})`);
     this.name = "RedisUnavailableError";
   }
@@ -86,10 +94,10 @@ class Connection {
   /** The connected client, or a RedisUnavailableError at once while down (within connectTimeoutMs at the first call). */
   async get(): Promise<RedisClient> {
     if (this.phase === "up" && this.client) return this.client;
-    if (this.closed) throw new RedisUnavailableError("closed");
-    if (this.phase === "down") throw new RedisUnavailableError(this.lastError || "down");
+    if (this.closed) throw new RedisUnavailableError("closed", false);
+    if (this.phase === "down") throw new RedisUnavailableError(this.lastError || "down", false);
     const client = await (this.attempt ?? this.connect());
-    if (!client) throw new RedisUnavailableError(this.lastError || "down");
+    if (!client) throw new RedisUnavailableError(this.lastError || "down", false);
     return client;
   }
 

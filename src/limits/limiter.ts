@@ -83,25 +83,30 @@ export class Limiter {
       this.recovered();
     } catch (error) {
       this.unreachable(error);
-      return UNLIMITED;
+      // Passed unlimited (failMode open), it took no slot; what it spends is still charged.
+      return this.admission(rules, null, false);
     }
     if (results.some((result) => !result.allowed)) throw refusal(results, now);
+    return this.admission(rules, rateLimitHeaders(results), true);
+  }
+
+  private admission(rules: readonly LimitRule[], headers: Admission["headers"], tookSlots: boolean): Admission {
     let ended = false;
     return {
-      headers: rateLimitHeaders(results),
+      headers,
       end: (usage, costUsd) => {
         if (ended) return;
         ended = true;
-        this.spend(rules, usage, costUsd);
+        this.spend(rules, usage, costUsd, tookSlots);
       },
     };
   }
 
-  /** An admitted request ended: its slot comes back, its tokens and its cost (none when unpriced) are charged. */
-  private spend(rules: readonly LimitRule[], usage: Usage | null, costUsd: number | null): void {
+  /** An admitted request ended: its slot comes back (when it took one), its tokens and its cost (none when unpriced) are charged. */
+  private spend(rules: readonly LimitRule[], usage: Usage | null, costUsd: number | null, tookSlots: boolean): void {
     const now = Date.now();
     const work: Promise<void>[] = [];
-    if (rules.some((rule) => rule.kind === "concurrent")) work.push(this.counters.release(rules));
+    if (tookSlots && rules.some((rule) => rule.kind === "concurrent")) work.push(this.counters.release(rules));
     const spent = { tokens: usage?.totalTokens ?? 0, nanos: usdToNanos(costUsd) };
     if ((spent.tokens > 0 || spent.nanos > 0) && rules.some((rule) => spentOnUsage(rule.kind))) work.push(this.counters.charge(rules, spent, now));
     for (const step of work) step.catch((error) => this.unreachable(error, false));

@@ -1,6 +1,7 @@
 import { RedisUnavailableError, Script, type RedisLink } from "../cluster/redis-link";
 import source from "./limits.lua" with { type: "text" };
-import { amountFor, type LimitRule, type Spent } from "./rules";
+import { windowOf } from "./calendar";
+import { amountFor, periodOf, type LimitRule, type Spent } from "./rules";
 import type { LimitCounters, RuleResult } from "./counters";
 
 /** Every key this proxy writes starts with this. */
@@ -10,6 +11,17 @@ const LIMITS = new Script(source);
 
 /** How long the concurrency slots of an instance that stopped renewing them keep counting. */
 const DEFAULT_LEASE_MS = 30_000;
+
+/** Counters with a charge waiting for Redis to come back; past this many, new ones are dropped. */
+const MAX_UNSENT_COUNTERS = 100_000;
+
+/** What one counter is still owed: the sum of charges that could not be sent, dated by the last of them. */
+interface Unsent {
+  readonly kind: string;
+  readonly limit: number;
+  amount: number;
+  now: number;
+}
 
 export interface RedisLimitStoreOptions {
   /** The lease of this instance's concurrency slots (renewed every third of it while it holds any). */
@@ -31,7 +43,10 @@ export interface RedisLimitStoreOptions {
  * answer lost with a connection.
  *
  * Errors reaching Redis reject (RedisUnavailableError) at once while it is down: the Limiter's
- * `failMode` then decides.
+ * `failMode` then decides. A charge that could not even be sent (no connection) is kept, summed per
+ * counter, and sent after the next command that gets through, so tokens and dollars spent while
+ * Redis was away still count. One that was sent and went unanswered is not sent again: it may
+ * have run, and a charge is not idempotent.
  */
 export class RedisCounters implements LimitCounters {
   private readonly instance: string;
@@ -42,6 +57,9 @@ export class RedisCounters implements LimitCounters {
   private readonly pending = new Map<string, number>();
   private renewTimer: Timer | null = null;
   private closed = false;
+  /** Charges that never reached Redis, by counter key. */
+  private readonly unsent = new Map<string, Unsent>();
+  private sendingUnsent = false;
 
   constructor(
     private readonly link: RedisLink,
@@ -69,6 +87,7 @@ export class RedisCounters implements LimitCounters {
       for (const key of slots) this.held.set(key, (this.held.get(key) ?? 0) + 1);
       this.scheduleRenewal();
     }
+    this.sendUnsent();
     return results(rules, reply);
   }
 
@@ -90,16 +109,67 @@ export class RedisCounters implements LimitCounters {
     });
     if (charged.length === 0) return;
     const args = charged.flatMap(({ rule, amount }) => [rule.kind, String(rule.limit), String(amount)]);
-    await this.link.run(
-      LIMITS,
-      charged.map(({ rule }) => keyOf(rule)),
-      ["charge", now, ...args],
-    );
+    try {
+      await this.link.run(
+        LIMITS,
+        charged.map(({ rule }) => keyOf(rule)),
+        ["charge", now, ...args],
+      );
+    } catch (error) {
+      if (error instanceof RedisUnavailableError && !error.sent) {
+        for (const { rule, amount } of charged) this.keepUnsent(keyOf(rule), rule.kind, rule.limit, amount, now);
+      }
+      throw error;
+    }
+    this.sendUnsent();
+  }
+
+  /**
+   * Adds a charge that never reached Redis to what its counter is owed. Summed under the latest
+   * date: within one window that is what the window is owed; a token rate charged a little late
+   * counts a little longer; a daily or monthly window that has given way to the next keeps only
+   * what was spent in the new one (a finished window's spend no longer limits anything).
+   */
+  private keepUnsent(key: string, kind: string, limit: number, amount: number, now: number): void {
+    const owed = this.unsent.get(key);
+    if (!owed) {
+      if (this.unsent.size < MAX_UNSENT_COUNTERS) this.unsent.set(key, { kind, limit, amount, now });
+      return;
+    }
+    const period = periodOf(kind as LimitRule["kind"]);
+    if (period && windowOf(period, now) !== windowOf(period, owed.now)) owed.amount = 0;
+    owed.amount += amount;
+    owed.now = Math.max(owed.now, now);
+  }
+
+  /** Sends what is owed, one counter at a time, once a command has got through; stops at the first that cannot be sent. */
+  private sendUnsent(): void {
+    if (this.unsent.size === 0 || this.sendingUnsent) return;
+    this.sendingUnsent = true;
+    void (async () => {
+      try {
+        for (const [key, owed] of [...this.unsent]) {
+          this.unsent.delete(key);
+          try {
+            await this.link.run(LIMITS, [key], ["charge", owed.now, owed.kind, String(owed.limit), String(owed.amount)]);
+          } catch (error) {
+            if (error instanceof RedisUnavailableError && !error.sent) {
+              this.keepUnsent(key, owed.kind, owed.limit, owed.amount, owed.now);
+              return;
+            }
+            // Sent and unanswered (it may have run), or refused: not sent again.
+          }
+        }
+      } finally {
+        this.sendingUnsent = false;
+      }
+    })();
   }
 
   async peek(rules: readonly LimitRule[], now: number): Promise<RuleResult[]> {
     if (rules.length === 0) return [];
     const reply = (await this.link.run(LIMITS, rules.map(keyOf), ["peek", now, this.instance, this.leaseMs, ...ruleArgs(rules)])) as string[];
+    this.sendUnsent();
     return results(rules, reply);
   }
 

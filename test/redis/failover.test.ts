@@ -126,6 +126,27 @@ describe("failMode open (the default)", () => {
   );
 
   test(
+    "tokens spent while Redis is away are charged once it is back: passed unlimited, not free",
+    async () => {
+      const fleet = suite.stopAfterTest(await startFleet(1, { ...config("open", 1000), limits: { perClient: { tokensPerDay: 1000 } } }));
+      const [a] = fleet.instances as [ProxyHandle];
+      expect((await send(a)).status).toBe(200);
+      await suite.redis.stop();
+      // Five answers of 6 tokens each (the mock's usage), with no Redis to charge them to.
+      expectAnswered(await pool(5, 1, () => send(a)), [200]);
+      await untilRedisIs(a, "down");
+      // Back empty (a restart without persistence forgets the first 6): the 30 owed land, and only once.
+      await suite.redis.start();
+      await untilRedisIs(a, "up");
+      const used = async () => (await health(a)).limits?.find((use: { limit: string }) => use.limit === "tokensPerDay")?.used;
+      await eventually(async () => (await used()) === 30, RECOVERY_MS, "the 30 tokens spent while away charged");
+      expect((await send(a)).status).toBe(200);
+      await eventually(async () => (await used()) === 36, RECOVERY_MS, "the next request charged on top");
+    },
+    TEST_MS,
+  );
+
+  test(
     "Redis away at start: the proxy starts and serves at once, and uses Redis once it is there",
     async () => {
       await suite.redis.stop();
