@@ -58,6 +58,20 @@ describe("chat completions, non-streamed: what the backend receives", () => {
     });
   }
 
+  test("a body labelled otherwise (a browser's text/plain, curl -d's form type, none) is still read as JSON and sent labelled application/json", async () => {
+    for (const contentType of ["text/plain;charset=UTF-8", "application/x-www-form-urlencoded", null]) {
+      const response = await fetch(h.url("/v1/chat/completions"), {
+        method: "POST",
+        headers: contentType ? { "content-type": contentType } : {},
+        body: new TextEncoder().encode(JSON.stringify(richBody)),
+      });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+      expect(h.alpha.last.json()).toEqual({ ...richBody, model: "backend-gpt-4o" });
+      expect(h.alpha.last.headers.get("content-type")).toBe("application/json");
+    }
+  });
+
   test("the backend gets Authorization: Bearer <its own key>, never the client's, never the other backend's", async () => {
     await (await postJson(h.url("/v1/chat/completions"), chatBody("gpt"))).arrayBuffer();
     await (await postJson(h.url("/v1/chat/completions"), chatBody("llama"))).arrayBuffer();

@@ -33,6 +33,7 @@ describe("CORS", () => {
       for (const name of ["authorization", "x-stainless-os", "x-stainless-lang", "content-type"]) {
         expect(allowedHeaders === "*" || allowedHeaders.split(/\s*,\s*/).includes(name)).toBe(true);
       }
+      expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
       expect(await response.text()).toBe("");
     });
   }

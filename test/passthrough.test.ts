@@ -129,6 +129,26 @@ describe("passthrough: choosing the model", () => {
     expect(h.alpha.last.path).toBe("/v1/files/file-abc");
   });
 
+  test("an Azure deployment path naming the only model (Azure's REST API): an OpenAI-compatible backend gets the model in the body", async () => {
+    for (const [path, body, actual] of [
+      ["/openai/deployments/gpt/chat/completions?api-version=2024-10-21", { messages: [{ role: "user", content: "hi" }] }, "backend-gpt-4o"],
+      ["/openai/deployments/embed/embeddings?api-version=2024-10-21", { input: "x" }, "text-embedding-3-small"],
+    ] as const) {
+      const response = await postJson(h.url(path), body);
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+      expect(h.alpha.last.json()).toEqual({ ...body, model: actual });
+    }
+  });
+
+  test("a model that is not a string is a 400 invalid_type naming model, and no backend is called", async () => {
+    for (const model of [42, ["embed"], { id: "embed" }]) {
+      const response = await postJson(h.url("/v1/embeddings"), { model, input: "x" });
+      await expectOpenAIError(response, 400, { type: "invalid_request_error", param: "model", code: "invalid_type" });
+    }
+    expect(h.alpha.requests.length + h.bravo.requests.length).toBe(0);
+  });
+
   test("no model anywhere is a 400 in OpenAI's shape, and no backend is called", async () => {
     const response = await postJson(h.url("/v1/embeddings"), { input: "no model here" });
     await expectOpenAIError(response, 400, { type: "invalid_request_error", param: "model" });

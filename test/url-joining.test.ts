@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { chatBody, postJson } from "./support/http";
-import { startMock, type MockBackend } from "./support/mock-backend";
+import { reply, startMock, type MockBackend } from "./support/mock-backend";
 import { ALPHA_KEY, endpointFor, removeTempDirs, startProxy, type ProxyHandle } from "./support/proxy";
 
 let mock: MockBackend;
@@ -47,4 +47,40 @@ describe("joining the backend url with the upstream path", () => {
       expect(mock.last.path).toBe(`${expected}embeddings?x=1`);
     });
   }
+});
+
+describe("client paths from a base URL ending in '/'", () => {
+  test("an empty segment (`/v1//models`, `//chat/completions`) is a 308 to the path without it, which clients follow with method, body and query", async () => {
+    const manual = await fetch(proxy.url("/v1//models?x=1"), { redirect: "manual" });
+    expect(manual.status).toBe(308);
+    expect(manual.headers.get("location")).toBe("/v1/models?x=1");
+    expect(manual.headers.get("x-request-id")).toBeTruthy();
+
+    const models = await fetch(proxy.url("/v1//models"));
+    expect(models.status).toBe(200);
+    expect((await models.json()).data.map((model: { id: string }) => model.id)).toContain("plain");
+
+    const chat = await postJson(proxy.url("//chat/completions"), chatBody("plain"));
+    expect(chat.status).toBe(200);
+    await chat.arrayBuffer();
+    expect(mock.last.path).toBe("/v1/chat/completions");
+    expect(mock.last.json().model).toBe("actual-plain");
+  });
+
+  test("a trailing slash on a relayed path goes to the backend without it (a backend's redirect to its own address never reaches the client)", async () => {
+    mock.willReply((request) =>
+      request.path.endsWith("/")
+        ? reply.raw("", { status: 307, headers: { location: `${mock.url}${request.path.slice(0, -1)}` } })
+        : reply.json({ object: "list", data: [] }),
+    );
+    const response = await postJson(proxy.url("/v1/embeddings/"), { model: "plain", input: "a" });
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    expect(mock.last.path).toBe("/v1/embeddings");
+
+    mock.willReply(reply.raw("", { status: 307, headers: { location: `${mock.url}/v1/elsewhere` } }));
+    const redirected = await postJson(proxy.url("/v1/embeddings"), { model: "plain", input: "a" }, {}, { redirect: "manual" });
+    expect(redirected.status).toBe(307);
+    expect(redirected.headers.get("location")).toBeNull();
+  });
 });

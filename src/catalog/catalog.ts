@@ -107,6 +107,9 @@ export class Catalog {
    * `models` then decides on the model's own id.
    */
   resolve(model: unknown, client: ClientKey | null): Model {
+    if (model !== undefined && model !== null && typeof model !== "string") {
+      throw invalidRequest(`Invalid type for 'model': expected a string, got ${Array.isArray(model) ? "an array" : typeof model}`, "model", "invalid_type");
+    }
     if (typeof model !== "string" || model === "") {
       throw invalidRequest("You must provide a model parameter", "model", "missing_model");
     }

@@ -34,13 +34,15 @@ function decodeUnreserved(pathname: string): string {
 }
 
 /**
- * The path below `/v1/` a client asked for: `/v1/embeddings` and `/embeddings` both give
- * `embeddings`. Azure OpenAI clients put the model in the path
+ * The path below `/v1/` a client asked for: `/v1/embeddings`, `/embeddings` and `/v1/embeddings/`
+ * all give `embeddings` (a backend may answer a trailing slash with a redirect to itself). Azure
+ * OpenAI clients put the model in the path
  * (`/openai/deployments/<model>/chat/completions?api-version=…`): that becomes `chat/completions`.
  */
 function clientPath(url: URL): ClientPath {
   let path = decodeUnreserved(url.pathname).slice(1);
   if (path.startsWith("v1/")) path = path.slice(3);
+  if (path.endsWith("/")) path = path.replace(/\/+$/, "");
   const azure = AZURE_DEPLOYMENT.exec(path);
   if (!azure) return { path, deployment: null };
   url.searchParams.delete("api-version");
@@ -72,6 +74,8 @@ type Body = UpstreamRequest["body"];
 /** The methods the OpenAI-style APIs use; anything else (TRACE, PROPFIND, …) never reaches a backend. */
 const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]);
 
+const sameOriginRedirect = (location: string) => new Response(null, { status: 308, headers: { location } });
+
 const methodNotAllowed = (method: string) => new ProxyError(405, `Method ${method} is not supported`, "invalid_request_error", "method_not_allowed");
 
 interface Selection {
@@ -96,20 +100,23 @@ const asksCompletionUsage = (path: string, json: Record<string, unknown> | null,
 /**
  * Finds the model in the request body and prepares its rewrite: JSON is parsed; other bodies are
  * streamed untouched, except a multipart form that is the only place naming the model (its
- * `model` field is rewritten in place, every other byte kept).
+ * `model` field is rewritten in place, every other byte kept). A JSON object that names no model
+ * gets one when only an Azure deployment path named it (Azure's REST API and its SDKs put the
+ * model nowhere else): an OpenAI-compatible backend needs it, and Azure ignores it.
  */
-async function selectFromBody(request: Request, config: ProxyConfig, named: string | null): Promise<Selection> {
+async function selectFromBody(request: Request, config: ProxyConfig, named: string | null, deployment: string | null): Promise<Selection> {
   const contentType = request.headers.get("content-type") ?? "";
   const limit = config.maxBodyBytes;
   if (!request.body) return { model: named, rewrite: () => null };
   if (isJson(contentType)) {
     const json = await readJson(request, limit);
     const record = asJsonObject(json);
+    const addsModel = named === null && deployment !== null && record !== null && !("model" in record);
     return {
       model: named ?? record?.model,
       json: record,
       rewrite: (actual, withUsage = false) => {
-        if (record && "model" in record) record.model = actual;
+        if (record && ("model" in record || addsModel)) record.model = actual;
         return record ? requestJson(record, withUsage) : JSON.stringify(json);
       },
     };
@@ -137,9 +144,12 @@ export const passthroughRoutes = ({ catalogs, dispatcher, observe, keys }: Route
       if (!FORWARDED_METHODS.has(request.method)) throw methodNotAllowed(request.method);
       const url = requestUrl(request.url);
       if (!url) throw invalidRequest("Invalid request target", null, "invalid_path");
+      // A base URL ending in "/" (`http://proxy/v1/` + `/models`): the same path without the empty
+      // segment, which clients follow with the same method, body and key (308), on every route.
+      if (url.pathname.includes("//")) return sameOriginRedirect(url.pathname.replace(/\/{2,}/g, "/") + url.search);
       const { path, deployment } = clientPath(url);
       const queryModel = url.searchParams.get("model");
-      const selection = await selectFromBody(request, config, request.headers.get("x-model-id") ?? queryModel);
+      const selection = await selectFromBody(request, config, request.headers.get("x-model-id") ?? queryModel, deployment);
       const model = resolveModel(catalog, selection.model ?? deployment, client, record);
       for (const target of model.targets) checkStaysUnderPrefix(target.prefix, path);
       server?.timeout(request, 0);

@@ -16,7 +16,7 @@ describe("refusals", () => {
     const error = refusal(results, NOON);
     expect([error.status, error.type, error.code]).toEqual([429, "insufficient_quota", "insufficient_quota"]);
     expect(error.message).toBe("Budget spent for the API key 'team-a': $12.50 per month (UTC). It renews at 2025-02-01T00:00:00Z.");
-    expect(error.headers).toEqual({ "retry-after": "43200", "x-should-retry": "false" });
+    expect(error.headers).toEqual({ "retry-after": "43200", "retry-after-ms": "43200000", "x-should-retry": "false" });
     expect(error.rule.kind).toBe("usdPerMonth");
   });
 
@@ -24,6 +24,11 @@ describe("refusals", () => {
     const error = refusal([{ rule: rule("rpm", 10), allowed: false, remaining: 0, used: 10, resetMs: 60_000, retryAfterMs: 6_000 }], NOON);
     expect([error.type, error.code]).toEqual(["rate_limit_error", "rate_limit_exceeded"]);
     expect(error.headers).toMatchObject({ "retry-after": "6", "x-ratelimit-limit-requests": "10", "x-ratelimit-remaining-requests": "0" });
+  });
+
+  test("a wait under a second: Retry-After rounds up to 1 s, retry-after-ms (read first by OpenAI's SDKs) says it exactly", () => {
+    const error = refusal([{ rule: rule("rpm", 120), allowed: false, remaining: 0, used: 120, resetMs: 60_000, retryAfterMs: 499.5 }], NOON);
+    expect(error.headers).toMatchObject({ "retry-after": "1", "retry-after-ms": "500" });
   });
 
   test("dollars: cents when whole cents, else as configured", () => {

@@ -79,12 +79,14 @@ export function refusal(results: readonly RuleResult[], now: number): LimitRefus
   const refused = results.find((result) => !result.allowed && isBudget(result.rule.kind)) ?? results.find((result) => !result.allowed)!;
   const { rule } = refused;
   const retryAfter = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
+  // OpenAI's SDKs read the exact wait in ms first; Retry-After is whole seconds, rounded up.
+  const retryAfterMs = String(Math.max(1, Math.ceil(refused.retryAfterMs)));
   if (isBudget(rule.kind)) {
     const renews = new Date(now + refused.retryAfterMs).toISOString().replace(".000Z", "Z");
     return new LimitRefusal(
       rule,
       `Budget spent for ${SCOPE_WORDS[rule.scope](rule.subject)}: ${dollars(nanosToUsd(rule.limit))} ${KIND_WORDS[rule.kind]} (UTC). It renews at ${renews}.`,
-      { "retry-after": String(retryAfter), "x-should-retry": "false" },
+      { "retry-after": String(retryAfter), "retry-after-ms": retryAfterMs, "x-should-retry": "false" },
       "insufficient_quota",
       "insufficient_quota",
     );
@@ -92,6 +94,6 @@ export function refusal(results: readonly RuleResult[], now: number): LimitRefus
   return new LimitRefusal(
     rule,
     `Rate limit reached for ${SCOPE_WORDS[rule.scope](rule.subject)}: ${rule.limit} ${KIND_WORDS[rule.kind]}. Try again in ${retryAfter} s.`,
-    { ...rateLimitHeaders(results), "retry-after": String(retryAfter) },
+    { ...rateLimitHeaders(results), "retry-after": String(retryAfter), "retry-after-ms": retryAfterMs },
   );
 }

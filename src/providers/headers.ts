@@ -25,6 +25,8 @@ export function translatedRequestHeaders(call: ClientCall, auth: HeaderRecord): 
 export function relayedRequestHeaders(call: ClientCall, authorization: string | null): HeaderRecord {
   const headers = upstreamRequestHeaders(call.headers, authorization, call.forwardUserInfo);
   headers["x-request-id"] = call.requestId;
+  // A chat body is read as JSON whatever the client labelled it (`curl -d`, a browser's text/plain) and sent as JSON.
+  if (call.kind === "chat") headers["content-type"] = "application/json";
   if ((call.kind === "chat" ? call.body : call.json)?.stream === true) headers["accept-encoding"] = "identity";
   return headers;
 }

@@ -85,7 +85,7 @@ export function createApp(context: RouteContext) {
       else if (typeof responseValue === "string") record.bytesOut = Buffer.byteLength(responseValue);
       record.end(status, outcomeOfStatus(status));
     })
-    .use(corsPlugin())
+    .use(corsPlugin(observe))
     .onError({ as: "global" }, ({ code, error, request, set }) => {
       const proxyError = toProxyError(code, error, context.log, request.signal.aborted);
       const record = observe.of(request);

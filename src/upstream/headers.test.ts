@@ -121,7 +121,7 @@ describe("Open WebUI's headers renamed on its side", () => {
 });
 
 describe("downstreamResponseHeaders", () => {
-  test("hop-by-hop, content-length, set-cookie and CORS headers of the backend stay behind", () => {
+  test("hop-by-hop, content-length, set-cookie, CORS and address (location) headers of the backend stay behind", () => {
     const backend = new Headers({
       "content-type": "application/json",
       "content-length": "42",
@@ -132,6 +132,8 @@ describe("downstreamResponseHeaders", () => {
       "access-control-allow-origin": "https://backend.example",
       "x-request-id": "req-1",
       "retry-after": "3",
+      location: "http://10.0.0.7:8000/v1/embeddings",
+      "content-location": "http://10.0.0.7:8000/v1/x",
     });
     backend.append("set-cookie", "a=1");
     backend.append("set-cookie", "b=2");

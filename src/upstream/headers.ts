@@ -36,8 +36,12 @@ const NOT_FORWARDED_UPSTREAM = new Set([...HOP_BY_HOP, ...CLIENT_CREDENTIALS, US
  */
 const PROXY_OWNED = new Set(["content-type", "content-length", "authorization", "host", "accept-encoding"]);
 
-/** Response headers that no longer describe the body once it is re-sent by the proxy. */
-const NOT_FORWARDED_DOWNSTREAM = new Set([...HOP_BY_HOP, "content-length", "set-cookie"]);
+/**
+ * Response headers that no longer describe the body once it is re-sent by the proxy, and those
+ * that name the backend's own address (a redirect's `Location`, e.g. a trailing-slash redirect,
+ * would send the client around the proxy and tell it where the backend lives).
+ */
+const NOT_FORWARDED_DOWNSTREAM = new Set([...HOP_BY_HOP, "content-length", "set-cookie", "location", "content-location"]);
 
 /** The proxy answers CORS for its own origin; a backend's CORS headers would contradict it. */
 const CORS_PREFIX = "access-control-";
