@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { chatBody, postJson } from "./support/http";
 import { defaultCompletion, reply, type MockBackend } from "./support/mock-backend";
-import { ALPHA_KEY, BRAVO_KEY, CLIENT_KEY, startHarness, type Harness } from "./support/proxy";
+import { ALPHA_KEY, BRAVO_KEY, CLIENT_KEY, startHarness, startProxy, type Harness } from "./support/proxy";
 
 let h: Harness;
 beforeAll(async () => {
@@ -136,6 +136,29 @@ describe("chat completions, non-streamed: what the client receives", () => {
     const all = [...response.headers].join("\n") + text;
     expect(all).not.toContain(ALPHA_KEY);
     expect(all).not.toContain(BRAVO_KEY);
+  });
+});
+
+describe("model ids and target names outside printable ASCII", () => {
+  test("they name what served a request percent-encoded, the answer and its accounting whole", async () => {
+    const proxy = await startProxy({ endpoints: { 模型: { targets: [{ url: h.alpha.url, apiKey: ALPHA_KEY, name: "main–1", actualModelName: "m" }] } } });
+    try {
+      const response = await postJson(proxy.url("/v1/chat/completions"), chatBody("模型"));
+      expect(response.status).toBe(200);
+      expect(response.headers.get("x-cm-proxy-model")).toBe(encodeURIComponent("模型"));
+      expect(response.headers.get("x-cm-proxy-served-by")).toBe(encodeURIComponent("模型/main–1"));
+      expect((await response.json()).object).toBe("chat.completion");
+      const id = response.headers.get("x-request-id")!;
+      await proxy.log.until(() => proxy.log.accessLines.some((line) => line.includes(id)), 5000, `the access line of ${id}`);
+      expect(JSON.parse(proxy.log.accessLines.find((line) => line.includes(id))!)).toMatchObject({ model: "模型", status: 200, promptTokens: 3 });
+      // An error names the model the same way.
+      h.alpha.willReply(reply.json({ error: { message: "no" } }, { status: 400 }));
+      const refused = await postJson(proxy.url("/v1/chat/completions"), chatBody("模型"));
+      expect(refused.status).toBe(400);
+      expect(refused.headers.get("x-cm-proxy-model")).toBe(encodeURIComponent("模型"));
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 

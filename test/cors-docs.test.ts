@@ -38,9 +38,15 @@ describe("CORS", () => {
     });
   }
 
-  test("a preflight never reaches a backend", async () => {
-    await (await preflight("/v1/embeddings")).arrayBuffer();
+  test("a preflight never reaches a backend, and ends like any request: its access line, nothing left in flight", async () => {
+    const response = await preflight("/v1/embeddings");
+    await response.arrayBuffer();
     expect(h.alpha.requests.length + h.bravo.requests.length).toBe(0);
+    const id = response.headers.get("x-request-id")!;
+    const { log } = h.proxy;
+    await log.until(() => log.accessLines.some((line) => line.includes(id)), 5000, `the access line of ${id}`);
+    expect(JSON.parse(log.accessLines.find((line) => line.includes(id))!)).toMatchObject({ method: "OPTIONS", status: 204 });
+    expect((await (await fetch(h.url("/status.json"))).json()).inFlight).toBe(0);
   });
 
   test("GET /v1/models with an Origin carries Access-Control-Allow-Origin", async () => {

@@ -7,8 +7,7 @@ const PREFLIGHT_MAX_AGE = "600";
  * CORS for browser clients (Open WebUI direct connections, the OpenAI JS SDK in a browser).
  * Clients authenticate with bearer keys, not cookies, so any origin may call and read every
  * response header; preflights allow whatever headers the browser asks for (`x-stainless-*`,
- * `authorization`, …). Requests without an Origin header (servers, SDKs) skip all of it. A
- * preflight is answered here, before any route, so it carries its request id itself.
+ * `authorization`, …). Requests without an Origin header (servers, SDKs) skip all of it.
  */
 export const corsPlugin = (observe: Observability) =>
   new Elysia({ name: "cors" }).onRequest(({ request, set }) => {
@@ -22,7 +21,11 @@ export const corsPlugin = (observe: Observability) =>
       "access-control-allow-headers": request.headers.get("access-control-request-headers") ?? "*",
       "access-control-max-age": PREFLIGHT_MAX_AGE,
     };
+    // Answered before any route, so no later hook ends its record: it ends here.
     const record = observe.of(request);
-    if (record) headers["x-request-id"] = record.id;
+    if (record) {
+      headers["x-request-id"] = record.id;
+      record.end(204, "ok");
+    }
     return new Response(null, { status: 204, headers });
   });

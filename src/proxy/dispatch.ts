@@ -1,5 +1,6 @@
 // One model request from admission to its answer: admit → the chain of models → tries → relay.
 import type { ClientKey } from "../access/clients";
+import { headerValue } from "../lib/header-value";
 import type { Catalog } from "../catalog/catalog";
 import type { Model, ProviderKind, Target } from "../model/model";
 import { ProxyError } from "../model/errors";
@@ -337,10 +338,10 @@ export class Dispatch {
   private servedHeaders(): HeaderRecord {
     const headers: HeaderRecord = {
       "x-request-id": this.request.record.id,
-      [MODEL_HEADER]: this.request.model.id,
+      [MODEL_HEADER]: headerValue(this.request.model.id),
       [ATTEMPTS_HEADER]: String(this.tries),
     };
-    if (this.servedBy) headers[SERVED_BY_HEADER] = this.servedBy;
+    if (this.servedBy) headers[SERVED_BY_HEADER] = headerValue(this.servedBy);
     if (this.admission.headers) Object.assign(headers, this.admission.headers);
     return headers;
   }

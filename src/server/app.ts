@@ -53,6 +53,24 @@ function toProxyError(code: string | number, error: unknown, log: Logger, client
 }
 
 /**
+ * The error's answer: in Anthropic's shape on its Messages routes, in OpenAI's on every other. One
+ * that cannot be built (a header value no response may carry) becomes a bare 500 with the request
+ * id, never Bun's own plain-text page.
+ */
+function shapedResponse(error: ProxyError, request: Request, id: string | undefined, log: Logger): Response {
+  try {
+    return isMessagesUrl(request.url)
+      ? jsonResponse(anthropicErrorBody(error.status, error.message), error.status, error.headers as Record<string, string> | undefined)
+      : errorResponse(error);
+  } catch (failure) {
+    const stack = (failure as Error)?.stack ?? String(failure);
+    log.error(`unhandled error answer: ${stack}`, { error: stack });
+    const bare = new ProxyError(500, "The proxy failed to handle the request", "api_error", "internal_error");
+    return errorResponse(id ? bare.withHeaders({ "x-request-id": id }) : bare);
+  }
+}
+
+/**
  * The whole HTTP surface, wired from plugins that receive the shared state explicitly.
  * `normalize: false`: a proxy relays bodies as sent; Elysia's normalizer would rebuild each body
  * (and turns a wrongly typed field into a misleading one before validation reports it).
@@ -90,13 +108,11 @@ export function createApp(context: RouteContext) {
       const proxyError = toProxyError(code, error, context.log, request.signal.aborted);
       const record = observe.of(request);
       const shaped = record ? proxyError.withHeaders({ "x-request-id": record.id }) : proxyError;
+      const response = shapedResponse(shaped, request, record?.id, context.log);
       // What the record ends with (onAfterResponse): the status of this answer, not Elysia's guess from the error.
-      set.status = shaped.status;
-      // Anthropic's Messages routes answer in Anthropic's shape; every other route in OpenAI's.
-      const response = isMessagesUrl(request.url)
-        ? jsonResponse(anthropicErrorBody(shaped.status, shaped.message), shaped.status, shaped.headers as Record<string, string> | undefined)
-        : errorResponse(shaped);
-      if (record) record.bytesOut = ownBodyBytes(response) ?? 0;
+      set.status = response.status;
+      // A client that left reads nothing.
+      if (record) record.bytesOut = request.signal.aborted ? 0 : (ownBodyBytes(response) ?? 0);
       return response;
     })
     .use(docsRoutes(VERSION));
