@@ -107,6 +107,13 @@ export class Catalog {
    * `models` then decides on the model's own id.
    */
   resolve(model: unknown, client: ClientKey | null): Model {
+    const found = this.find(model, client);
+    this.checkAllowed(found, model as string, client);
+    return found;
+  }
+
+  /** `resolve` without the key's permission: the model the id names, whoever asks (400, 404 as `resolve`). */
+  find(model: unknown, client: ClientKey | null): Model {
     if (model !== undefined && model !== null && typeof model !== "string") {
       throw invalidRequest(`Invalid type for 'model': expected a string, got ${Array.isArray(model) ? "an array" : typeof model}`, "model", "invalid_type");
     }
@@ -115,8 +122,12 @@ export class Catalog {
     }
     const found = this.models.get(model) ?? this.aliased(model);
     if (!found) throw modelNotFound(model, this.view(client).ids);
-    if (client?.models && !client.models.matches(found.id)) throw forbiddenModel(model);
     return found;
+  }
+
+  /** The 403 for a model (named `asked`) the client's key may not use. */
+  checkAllowed(model: Model, asked: string, client: ClientKey | null): void {
+    if (client?.models && !client.models.matches(model.id)) throw forbiddenModel(asked);
   }
 
   private aliased(id: string): Model | undefined {

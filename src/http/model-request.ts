@@ -21,8 +21,10 @@ export function resolveModel(catalog: Catalog, named: unknown, client: ClientKey
     record.modelRequested = named;
     record.modelLabel = "unknown";
   }
-  const model = catalog.resolve(named, client);
+  const model = catalog.find(named, client);
+  // A refusal of a model that exists is counted under that model.
   record.modelLabel = model.id;
+  catalog.checkAllowed(model, named as string, client);
   return model;
 }
 

@@ -48,3 +48,33 @@ describe("the JSON access line", () => {
     }
   });
 });
+
+describe("the text access line", () => {
+  const textOf = (record: RequestRecord) => {
+    let line = "";
+    accessLog(
+      () => ({ format: "text" }),
+      (text) => (line = text),
+      "text",
+    )(record);
+    return line;
+  };
+
+  test("a client-chosen value with control characters is quoted and escaped: nothing reaches the terminal raw", () => {
+    const line = textOf(
+      finished("/v1/chat/completions", (record) => {
+        record.modelRequested = "\u001b[2J\u0007x\u007f\u009b";
+      }),
+    );
+    expect(line).toContain('model="\\u001b[2J\\u0007x\\u007f\\u009b"');
+    expect(line.slice(0, -1)).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+
+  test("a cost no number can hold is written as none, in both formats", () => {
+    const record = finished("/v1/chat/completions", (record) => {
+      record.costUsd = Number.POSITIVE_INFINITY;
+    });
+    expect(JSON.parse(lineOf(record)).costUsd).toBeNull();
+    expect(textOf(record)).toContain("costUsd=-");
+  });
+});

@@ -19,7 +19,8 @@ export function accessEntry(record: RequestRecord) {
     durationMs: round(record.durationMs),
     promptTokens: record.usage?.promptTokens ?? null,
     completionTokens: record.usage?.completionTokens ?? null,
-    costUsd: record.costUsd,
+    // A cost overflowed by an absurd price or usage is no number JSON can carry.
+    costUsd: record.costUsd !== null && Number.isFinite(record.costUsd) ? record.costUsd : null,
     client: record.clientName,
     user: record.user?.id ?? record.user?.email ?? null,
     outcome: record.outcome,
@@ -28,11 +29,17 @@ export function accessEntry(record: RequestRecord) {
 
 const round = (ms: number | null) => (ms === null ? null : Math.round(ms * 10) / 10);
 
-/** `key=value` pairs, quoting values with spaces or quotes so a line always splits back into its fields. */
+/** Characters a text line must never carry raw: spaces and quotes would split it, control characters would drive the terminal it is shown on. */
+const NEEDS_QUOTING = /[\s"\u0000-\u001f\u007f-\u009f]/;
+
+/** A quoted value: JSON's escapes, and DEL and the C1 controls (which JSON leaves as they are) escaped too. */
+const quoted = (text: string) => JSON.stringify(text).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/** `key=value` pairs, quoting values with spaces, quotes or control characters so a line always splits back into its fields. */
 function textLine(entry: ReturnType<typeof accessEntry>): string {
   const pairs = Object.entries(entry).map(([key, value]) => {
     const text = value === null ? "-" : String(value);
-    return `${key}=${/[\s"]/.test(text) ? JSON.stringify(text) : text}`;
+    return `${key}=${NEEDS_QUOTING.test(text) ? quoted(text) : text}`;
   });
   return `${pairs.join(" ")}\n`;
 }

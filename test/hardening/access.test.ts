@@ -319,6 +319,12 @@ describe("client keys", () => {
     });
   }
 
+  test("those refusals are counted under the model refused, not as an unknown model", async () => {
+    const metrics = await (await call(keyed, "/metrics", { authorization: bearer(ADMIN_KEY) })).text();
+    expect(metrics).toMatch(/cm_proxy_requests_total\{model="llama",target="none",code="403"\} [1-9]/);
+    expect(metrics).not.toMatch(/cm_proxy_requests_total\{model="unknown",target="none",code="403"\}/);
+  });
+
   test("the same routes work for the limited key's own models", async () => {
     const one = await call(keyed, "/v1/models/gpt", { authorization: bearer(LIMITED_KEY) });
     expect((await one.json()).id).toBe("gpt");

@@ -9,6 +9,9 @@ describe("parseInstant", () => {
     expect(parseInstant("2024-05-01")).toBe(Date.UTC(2024, 4, 1));
     expect(parseInstant("2024-05-01", true)).toBe(Date.UTC(2024, 4, 2));
     expect(parseInstant("2024-12-31", true)).toBe(Date.UTC(2025, 0, 1));
+    // Years 0–99 are those years, not 1900–1999 (as Date.UTC would read them); year 0 is a leap year.
+    expect(new Date(parseInstant("0050-01-01")!).toISOString()).toBe("0050-01-01T00:00:00.000Z");
+    expect(new Date(parseInstant("0000-02-29", true)!).toISOString()).toBe("0000-03-01T00:00:00.000Z");
   });
 
   test("date-times: UTC without a zone, offsets, fractions, a space for T", () => {

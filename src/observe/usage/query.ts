@@ -12,12 +12,19 @@ export interface UsageQuery {
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 
-const daysIn = (year: number, month: number) => new Date(Date.UTC(year, month, 0)).getUTCDate();
+/** UTC midnight of a date (month 0-based, day may be 0: the month before's last), any year: Date.UTC reads years 0–99 as 1900–1999. */
+function midnight(year: number, month: number, day: number): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, day);
+  return date.getTime();
+}
+
+const daysIn = (year: number, month: number) => new Date(midnight(year, month, 0)).getUTCDate();
 
 function utcDay(year: string, month: string, day: string): number | null {
   const [y, m, d] = [Number(year), Number(month), Number(day)];
   if (m < 1 || m > 12 || d < 1 || d > daysIn(y, m)) return null;
-  return Date.UTC(y, m - 1, d);
+  return midnight(y, m - 1, d);
 }
 
 /** Minutes east of UTC from `Z`, `+02`, `+0200` or `+02:00`; null when out of range. */

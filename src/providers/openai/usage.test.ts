@@ -60,6 +60,11 @@ describe("usage of a whole body", () => {
     expect(usageOfBody(bytes(body))).toEqual({ promptTokens: 3, completionTokens: 2, totalTokens: 5 });
   });
 
+  test("a count no request could reach (1e308 tokens) is read as absent: summed, it would overflow the stores", () => {
+    expect(usageOfBody(bytes({ usage: { prompt_tokens: 1e308, completion_tokens: 2 } }))).toBeNull();
+    expect(usageOfBody(bytes({ usage: { prompt_tokens: 3, completion_tokens: 2e12 } }))).toEqual({ promptTokens: 3, completionTokens: 0, totalTokens: 3 });
+  });
+
   test("no usage, or no JSON: null", () => {
     expect(usageOfBody(bytes({ data: [{ embedding: [0.1] }] }))).toBeNull();
     expect(usageOfBody(bytes("not json"))).toBeNull();

@@ -1,6 +1,12 @@
 import { tokenUsage, type Usage } from "../../model/usage";
 
-const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : null);
+/**
+ * No request uses a trillion tokens: a count above it comes from a broken backend, and summed over
+ * rows it would overflow the usage stores' integer sums (`/usage` would fail) and the costs.
+ */
+const MAX_TOKENS = 1e12;
+
+const count = (value: unknown) => (typeof value === "number" && Number.isFinite(value) && value >= 0 && value <= MAX_TOKENS ? value : null);
 
 /** A count inside a details object (`prompt_tokens_details.cached_tokens`), or null. */
 const detail = (details: unknown, key: string) => (details !== null && typeof details === "object" ? count((details as Record<string, unknown>)[key]) : null);
