@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { maskBackendKey } from "../src/config/mask";
 import { chatBody, postJson } from "./support/http";
 import { defaultCompletion, reply, type MockBackend } from "./support/mock-backend";
 import { ALPHA_KEY, BRAVO_KEY, CLIENT_KEY, startHarness, startProxy, type Harness } from "./support/proxy";
@@ -136,6 +137,31 @@ describe("chat completions, non-streamed: what the client receives", () => {
     const all = [...response.headers].join("\n") + text;
     expect(all).not.toContain(ALPHA_KEY);
     expect(all).not.toContain(BRAVO_KEY);
+  });
+});
+
+describe("a backend that quotes its key in an error", () => {
+  test("the client gets the key masked: whole, compressed or sent in chunks, on chat and the passthrough", async () => {
+    const echo = { error: { message: `Incorrect API key provided: ${ALPHA_KEY}`, type: "invalid_request_error", code: "invalid_api_key" } };
+    const masked = { error: { ...echo.error, message: `Incorrect API key provided: ${maskBackendKey(ALPHA_KEY)}` } };
+    const replies = [
+      reply.json(echo, { status: 401 }),
+      reply.raw(JSON.stringify(echo), { status: 401, headers: { "content-type": "application/json" }, gzip: "always" }),
+      reply.sse([JSON.stringify(echo).slice(0, 40), JSON.stringify(echo).slice(40)], { status: 401, headers: { "content-type": "application/json" } }),
+    ];
+    for (const [path, body] of [
+      ["/v1/chat/completions", chatBody("gpt")],
+      ["/v1/embeddings", { model: "embed", input: "x" }],
+    ] as const) {
+      for (const answer of replies) {
+        h.alpha.willReply(answer);
+        const response = await postJson(h.url(path), body, { "accept-encoding": "gzip" });
+        expect(response.status).toBe(401);
+        const text = await response.text();
+        expect(text).not.toContain(ALPHA_KEY);
+        expect(JSON.parse(text)).toEqual(masked);
+      }
+    }
   });
 });
 

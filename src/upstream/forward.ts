@@ -3,6 +3,7 @@ import type { Target } from "../model/model";
 import { declaredLength, limitStream } from "./body-limit";
 import { canConnect } from "./connect-check";
 import { downstreamResponseHeaders, isEventStream, type HeaderRecord } from "./headers";
+import { secretOf, withoutSecret } from "./redact";
 import { relayBody, type BodyEnd, type ChunkFilter } from "./relay";
 
 export interface UpstreamRequest {
@@ -182,13 +183,15 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, re
   const eventStream = isEventStream(headers);
   const idleError = () => gatewayTimeout(target.modelId, `no data for ${idleMs} ms`);
   const lostError = () => badGateway(target.modelId, "connection lost mid-response");
-  if (!eventStream && (declaredLength(response.headers) ?? Infinity) <= MAX_BUFFERED_BYTES) {
-    let body: ArrayBuffer;
-    try {
-      body = await readWhole(response, abort, idleMs, idleError, lostError);
-    } catch (error) {
-      // Nothing reached the client yet: the caller decides what this failure means (a retry, or its error).
-      throw error;
+  // An error is read whole, whatever its length, to be cleaned of the key the backend was sent.
+  const secret = response.status >= 400 ? secretOf(target.apiKey) : null;
+  if (!eventStream && (secret || (declaredLength(response.headers) ?? Infinity) <= MAX_BUFFERED_BYTES)) {
+    // Nothing reached the client yet: a failure here is the caller's to judge (a retry, or its error).
+    let body: ArrayBuffer | Uint8Array = await readWhole(response, abort, idleMs, idleError, lostError);
+    const cleaned = secret ? withoutSecret(new Uint8Array(body), headers["content-encoding"] ?? null, secret) : null;
+    if (cleaned) {
+      body = cleaned;
+      delete headers["content-encoding"];
     }
     onEnd("complete", body.byteLength, body);
     return new Response(body, init);
@@ -242,7 +245,9 @@ async function relayRewritten(
     // The error's own headers (a retry-after the backend put in its body), then ours again.
     Object.assign(headers, out.headers, extra);
   }
-  const bytes = encoder.encode(typeof out === "string" ? out : JSON.stringify(out.toJSON()));
+  let bytes = encoder.encode(typeof out === "string" ? out : JSON.stringify(out.toJSON()));
+  const secret = response.status >= 400 ? secretOf(target.apiKey) : null;
+  if (secret) bytes = withoutSecret(bytes, null, secret) ?? bytes;
   onEnd("complete", bytes.byteLength, bytes.buffer);
   return new Response(bytes, { status, headers });
 }

@@ -4,6 +4,7 @@
 // an OpenAI-compatible backend, usage rows, metrics and a tpm limit fed by translated answers,
 // the status page's data, aliases, the 400 for operations with no translation, and no key in any log line.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { maskBackendKey } from "../../src/config/mask";
 import OpenAI from "openai";
 import { chatBody, expectOpenAIError, postJson, readBody } from "../support/http";
 import { anthropicReply, startMockAnthropic, type MockAnthropic } from "../support/mock-anthropic";
@@ -268,6 +269,12 @@ describe("errors, retries and fallbacks", () => {
     });
     anthropic.willReply(anthropicReply.error(401, "authentication_error", "invalid x-api-key"));
     await expectOpenAIError(await postJson(proxy.url("/v1/chat/completions"), chatBody("claude")), 401, { type: "authentication_error" });
+    // An error quoting the key the proxy sent reaches the client with it masked.
+    anthropic.willReply(anthropicReply.error(401, "authentication_error", `invalid x-api-key: ${ANTHROPIC_KEY}`));
+    await expectOpenAIError(await postJson(proxy.url("/v1/chat/completions"), chatBody("claude")), 401, {
+      type: "authentication_error",
+      messageIncludes: [`invalid x-api-key: ${maskBackendKey(ANTHROPIC_KEY)}`],
+    });
     anthropic.willReply(anthropicReply.error(400, "invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"));
     await expectOpenAIError(await postJson(proxy.url("/v1/chat/completions"), chatBody("claude", { stream: true })), 400, {
       code: "context_length_exceeded",
