@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { ChatCall } from "../providers/provider";
 import { readJsonObject } from "../upstream/json-body";
-import { clientAccess } from "./client-access";
+import { clientAccess, keyVetting } from "./client-access";
 import { searchOf, type RouteContext } from "./context";
 import { postedModelRequest, resolveModel } from "./model-request";
 
@@ -41,8 +41,9 @@ export const ChatCompletionRequest = t.Object(
  * `POST /chat/completions`: the model id becomes the backend's model name, the key becomes the
  * backend's, and the backend's answer (JSON or an SSE stream) is relayed as it arrives.
  */
-export const chatRoutes = ({ configs, catalogs, dispatcher, observe, keys }: RouteContext, prefix: string) =>
-  new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(catalogs, observe, keys)).post(
+export const chatRoutes = ({ configs, catalogs, dispatcher, observe, keys }: RouteContext, prefix: string) => {
+  const vetKey = keyVetting(catalogs, keys);
+  return new Elysia({ name: "chat", seed: prefix, prefix }).use(clientAccess(catalogs, observe, keys)).post(
     "/chat/completions",
     // The context is destructured here and never passed whole: Elysia reads this parameter to decide
     // what to build per request, and a context handed on whole makes it parse the cookies, the query
@@ -68,7 +69,7 @@ export const chatRoutes = ({ configs, catalogs, dispatcher, observe, keys }: Rou
     {
       // The bounded reader always answers; "json" follows it only so the OpenAPI document
       // declares the application/json body (the generator skips function parsers).
-      parse: [({ request }) => readJsonObject(request, configs.current.maxBodyBytes), "json"],
+      parse: [({ request }) => readJsonObject(request, configs.current.maxBodyBytes, vetKey), "json"],
       body: ChatCompletionRequest,
       detail: {
         summary: "Create a chat completion (streamed as SSE when stream is true)",
@@ -77,3 +78,4 @@ export const chatRoutes = ({ configs, catalogs, dispatcher, observe, keys }: Rou
       },
     },
   );
+};

@@ -69,3 +69,14 @@ export const clientAccess = (
     const limitUser = user?.id ?? user?.email ?? null;
     return { catalog, config, client, record, limitUser };
   });
+
+/**
+ * The client-key check alone, for a route's body parser: it runs before the route's access (which
+ * Elysia derives after parsing), so a body refused for its shape or size is refused with the 401 a
+ * wrong or missing key earns instead.
+ */
+export const keyVetting =
+  (catalogs: LiveCatalog, issued: IssuedKeyLookup | null) =>
+  (request: Request): void => {
+    authenticateClient(catalogs.current.config.clients, request.headers, issued);
+  };

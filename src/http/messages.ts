@@ -1,7 +1,7 @@
 import { Elysia, t } from "elysia";
 import type { MessagesCall } from "../providers/provider";
 import { readJsonObject } from "../upstream/json-body";
-import { clientAccess } from "./client-access";
+import { clientAccess, keyVetting } from "./client-access";
 import type { RouteContext } from "./context";
 import { postedModelRequest, resolveModel, type PostedRequest } from "./model-request";
 
@@ -47,6 +47,7 @@ const messagesCall = (posted: PostedRequest & { readonly body: MessagesCall["bod
 });
 
 export const messagesRoutes = ({ configs, catalogs, dispatcher, observe, keys }: RouteContext, prefix: string) => {
+  const vetKey = keyVetting(catalogs, keys);
   return new Elysia({ name: "messages", seed: prefix, prefix })
     .use(clientAccess(catalogs, observe, keys))
     .post(
@@ -59,7 +60,7 @@ export const messagesRoutes = ({ configs, catalogs, dispatcher, observe, keys }:
         return dispatcher.dispatch(postedModelRequest(posted, model, messagesCall(posted, "messages"), "answer"));
       },
       {
-        parse: [({ request }) => readJsonObject(request, configs.current.maxBodyBytes), "json"],
+        parse: [({ request }) => readJsonObject(request, configs.current.maxBodyBytes, vetKey), "json"],
         body: MessagesRequest,
         detail: {
           summary: "Create a message (Anthropic's Messages API; Anthropic's events when stream is true)",
@@ -77,7 +78,7 @@ export const messagesRoutes = ({ configs, catalogs, dispatcher, observe, keys }:
         return dispatcher.dispatch(postedModelRequest(posted, model, messagesCall(posted, "messages/count_tokens"), "token count"));
       },
       {
-        parse: [({ request }) => readJsonObject(request, configs.current.maxBodyBytes), "json"],
+        parse: [({ request }) => readJsonObject(request, configs.current.maxBodyBytes, vetKey), "json"],
         body: MessagesRequest,
         detail: { summary: "Count a message's input tokens (an estimate for non-Anthropic backends)", tags: ["Anthropic Messages"], hide: prefix === "" },
       },

@@ -54,9 +54,17 @@ export function asJsonObject(json: unknown): Record<string, unknown> | null {
   return json !== null && typeof json === "object" && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
 }
 
-/** A JSON body that must be an object; anything else is a 400. */
-export async function readJsonObject(request: Request, limit: number): Promise<Record<string, unknown>> {
-  const object = asJsonObject(await readJson(request, limit));
-  if (!object) throw invalidRequest("The request body must be a JSON object", null, "invalid_body");
-  return object;
+/**
+ * A JSON body that must be an object; anything else is a 400. `vet` runs before any such refusal
+ * (a 400, a 413) and may throw its own instead: a caller without a valid key hears that first.
+ */
+export async function readJsonObject(request: Request, limit: number, vet?: (request: Request) => void): Promise<Record<string, unknown>> {
+  try {
+    const object = asJsonObject(await readJson(request, limit));
+    if (!object) throw invalidRequest("The request body must be a JSON object", null, "invalid_body");
+    return object;
+  } catch (error) {
+    vet?.(request);
+    throw error;
+  }
 }

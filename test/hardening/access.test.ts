@@ -269,6 +269,22 @@ describe("client keys", () => {
     expect(wrong.message).not.toContain("ck-wrong");
   });
 
+  test("a body refused for its shape or size is refused with the 401 first when the key is missing or wrong (chat and Messages)", async () => {
+    for (const path of ["/v1/chat/completions", "/v1/messages"]) {
+      for (const body of ["{not json", "[1, 2]", JSON.stringify({ model: "gpt", pad: "x".repeat(70 * 1024) })]) {
+        for (const authorization of [null, bearer("ck-wrong-key-abcdefghijklmnop")]) {
+          const response = await call(keyed, path, { method: "POST", body, authorization, headers: { "content-type": "application/json" } });
+          expect(response.status).toBe(401);
+          await response.text();
+        }
+        // With the key, the body's own refusal.
+        const allowed = await call(keyed, path, { method: "POST", body, authorization: bearer(FULL_KEY), headers: { "content-type": "application/json" } });
+        expect([400, 413]).toContain(allowed.status);
+        await allowed.text();
+      }
+    }
+  });
+
   test("/models lists only the models a key may use (the limited key comes from ${ENV})", async () => {
     const full = await (await call(keyed, "/v1/models", { authorization: bearer(FULL_KEY) })).json();
     expect(full.data.map((m: { id: string }) => m.id)).toEqual(ALL_MODELS);
