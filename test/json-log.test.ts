@@ -194,6 +194,30 @@ describe("log.format json, the compiled binary", () => {
   }, 60_000);
 });
 
+describe("stdout's reader going away", () => {
+  test("the proxy keeps serving, says so once on stderr, and no write fails as an unhandled error", async () => {
+    const dir = makeTempDir("json-log-epipe");
+    const file = writeConfig(join(dir, "config.json"), { log: { format: "json" }, endpoints: endpoints() });
+    proc = spawnProcess([binary, "--config", file, "--port", "0", "--host", "127.0.0.1"], { cwd: dir, env: cleanEnv(), stdoutReader: "gone" });
+    const port = await proc.ready(20_000);
+    const send = async () => {
+      const response = await postJson(`http://127.0.0.1:${port}/v1/chat/completions`, chatBody("gpt"));
+      expect(response.status).toBe(200);
+      await response.text();
+    };
+    await send();
+    // Its access line's batch cannot be written.
+    await proc.line((line) => line.includes("stdout cannot be written"), 5000, "the warning about stdout");
+    // Served all the same; this one's line is written (and dropped) when SIGTERM flushes the log.
+    await send();
+    expect(await proc.stop(10_000)).toBe(0);
+    const lines = proc.stderr.trimEnd().split("\n");
+    proc = null;
+    expect(lines.filter((line) => line.includes("stdout cannot be written"))).toHaveLength(1);
+    expect(lines.filter((line) => /unhandled|EPIPE/.test(line) && !line.includes("stdout cannot be written"))).toEqual([]);
+  }, 60_000);
+});
+
 describe("errors before a config is loaded", () => {
   /** Exit 1 and exactly one line on stderr, a JSON object at level error; returns it. */
   function oneJsonError({ code, stdout, stderr }: Finished): Entry {

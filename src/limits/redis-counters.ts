@@ -137,7 +137,11 @@ export class RedisCounters implements LimitCounters {
       return;
     }
     const period = periodOf(kind as LimitRule["kind"]);
-    if (period && windowOf(period, now) !== windowOf(period, owed.now)) owed.amount = 0;
+    if (period) {
+      const [owedWindow, window] = [windowOf(period, owed.now), windowOf(period, now)];
+      if (window < owedWindow) return; // spent in a window already over
+      if (window > owedWindow) owed.amount = 0;
+    }
     owed.amount += amount;
     owed.now = Math.max(owed.now, now);
   }

@@ -109,9 +109,23 @@ export async function startServer({
   const log = leveled(given ?? consoleLogger(undefined, () => settings().format ?? logFormat ?? "text"), () => settings().level);
   configs = new LiveConfig(initial, log);
   const closers = new Closers(log);
-  const stdout = batchedWriter((text) => process.stdout.write(text));
+  // A reader that goes away (a log shipper restarting, a closed pipe) fails every write after it:
+  // said once, and what follows is dropped, instead of an error line per batch.
+  let stdoutOpen = true;
+  const stdoutFailed = (error: Error) => {
+    if (!stdoutOpen) return;
+    stdoutOpen = false;
+    log.warn(`stdout cannot be written (${error.message}): access lines are dropped from now on`, { error: error.message });
+  };
+  process.stdout.on("error", stdoutFailed);
+  const stdout = batchedWriter((text) => {
+    if (stdoutOpen) process.stdout.write(text);
+  });
   // Closed last: the process exits next, and the last access lines must not wait for another turn.
-  closers.add("stdout", () => stdout.flush());
+  closers.add("stdout", () => {
+    stdout.flush();
+    process.stdout.off("error", stdoutFailed);
+  });
   // Before anything else starts: a corrupt or locked file, or a malformed usage.postgres URL, is a start-up error (ConfigError).
   // A PostgreSQL server that is away is not: rows queue until it is back.
   const usage = openUsageStore(initial, () => configs.current, log);

@@ -117,10 +117,12 @@ export interface RunningProcess {
   stop(ms?: number): Promise<number>;
 }
 
-export function spawnProcess(cmd: string[], options: { cwd: string; env: Record<string, string> }): RunningProcess {
+/** `stdoutReader: "gone"`: nothing reads stdout (its pipe's reading end is closed at once), as when a log shipper went away. */
+export function spawnProcess(cmd: string[], options: { cwd: string; env: Record<string, string>; stdoutReader?: "gone" }): RunningProcess {
   const proc = Bun.spawn(cmd, { cwd: options.cwd, env: options.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const name = basename(cmd[0] === BUN && cmd[1] ? cmd[1] : cmd[0]!);
-  const stdout = new LineCollector(proc.stdout, `${name} stdout`);
+  if (options.stdoutReader === "gone") void proc.stdout.cancel();
+  const stdout = new LineCollector(options.stdoutReader === "gone" ? new Response("").body! : proc.stdout, `${name} stdout`);
   const stderr = new LineCollector(proc.stderr, `${name} stderr`);
   const kill = (signal: NodeJS.Signals | number = "SIGKILL") => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
