@@ -81,6 +81,8 @@ const KEYS_LOAD_WAIT_MS = 3000;
 
 /** How long a shutdown waits, once connections are closed, for the last requests' observers. */
 const SETTLE_MS = 1000;
+/** How long a store's last writes may take at shutdown (a PostgreSQL server that stopped answering must not hold the process). */
+const STORE_CLOSE_DEADLINE_MS = 10_000;
 
 /** How long a start waits for the usage store to say what the budgets already spent (after that, the spend is read in the background). */
 const BUDGET_SEED_WAIT_MS = 5000;
@@ -129,7 +131,7 @@ export async function startServer({
   // Before anything else starts: a corrupt or locked file, or a malformed usage.postgres URL, is a start-up error (ConfigError).
   // A PostgreSQL server that is away is not: rows queue until it is back.
   const usage = openUsageStore(initial, () => configs.current, log);
-  if (usage) closers.add("usage store", () => usage.close());
+  if (usage) closers.add("usage store", () => usage.close(), { deadlineMs: STORE_CLOSE_DEADLINE_MS });
   // state.redis (read at start; changing it takes a restart): limits and cool-downs shared by every
   // instance. Nothing waits for it: commands connect at the first one, the subscription in the background.
   const redisUrl = initial.state.redis;
@@ -157,7 +159,7 @@ export async function startServer({
     throw error;
   }
   if (keys) {
-    closers.add("issued keys", () => keys.close());
+    closers.add("issued keys", () => keys.close(), { deadlineMs: STORE_CLOSE_DEADLINE_MS });
     await keys.start(KEYS_LOAD_WAIT_MS);
   }
   const states = new TargetStates();
