@@ -9,7 +9,7 @@ import { chatBody, expectOpenAIError, postJson } from "./support/http";
 import { reply, startMock, type MockBackend } from "./support/mock-backend";
 import { removeTempDirs, startProxy, type ProxyHandle } from "./support/proxy";
 import { within } from "./support/events";
-import { expectRevokedKeysStayRevoked } from "./support/key-table-contract";
+import { expectRevokedKeysStayRevoked, expectRotationsNotToRace } from "./support/key-table-contract";
 import { SqliteKeyTable } from "../src/keys/sqlite-keys";
 
 const ADMIN_KEY = "admin-key-for-issued-keys-0123456789";
@@ -448,10 +448,11 @@ describe("storage", () => {
     expect(proxy.log.accessLines.join("\n")).not.toContain(made.key);
   });
 
-  test("a change that races a revocation never brings the key back (the table refuses to change a revoked key)", async () => {
+  test("a change that races a revocation never brings the key back, nor does a rotation that races another (the table's conditions)", async () => {
     const table = SqliteKeyTable.open(join(proxy.dir, "usage.db"));
     try {
       await expectRevokedKeysStayRevoked(table);
+      await expectRotationsNotToRace(table);
     } finally {
       await table.close();
     }

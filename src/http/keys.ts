@@ -36,6 +36,14 @@ const readOnly = (name: string) =>
   new ProxyError(409, `The key '${name}' comes from the config file (clientKeys): change it there`, "invalid_request_error", "config_key_read_only", "id");
 const revoked = (id: string) =>
   new ProxyError(409, `The key '${id}' is revoked; a revoked key cannot be changed`, "invalid_request_error", "key_revoked", "id");
+const rotatedMeanwhile = (id: string) =>
+  new ProxyError(
+    409,
+    `The key '${id}' was rotated by another request meanwhile; nothing was changed (read it, then rotate again if still needed)`,
+    "invalid_request_error",
+    "key_changed",
+    "id",
+  );
 const storeDown = (reason: string) =>
   new ProxyError(503, `The key store cannot be reached right now (${reason}); try again shortly`, "api_error", "keys_store_unavailable");
 
@@ -312,7 +320,10 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
         const now = Date.now();
         const current = await existing(id, "change");
         const rotated = await stored(() => store.rotate(id, current, (body?.graceSeconds ?? 0) * 1000));
-        if (!rotated) throw await unchanged(id);
+        if (!rotated) {
+          await existing(id, "change"); // gone (404) or revoked (409) meanwhile
+          throw rotatedMeanwhile(id);
+        }
         return answer({ ...(await viewOf(rotated.row, now)), key: rotated.secret });
       },
       {

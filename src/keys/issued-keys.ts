@@ -181,23 +181,28 @@ export class IssuedKeys implements IssuedKeyLookup {
     return { row, secret };
   }
 
-  /** The changed row, or null for an unknown id. */
-  async change(id: string, changes: KeyChanges): Promise<KeyRow | null> {
-    const row = await this.table.update(id, changes, this.now());
+  /** The changed row, or null for an unknown (or revoked) id, or, with `ifDigest`, a key whose secret has changed. */
+  async change(id: string, changes: KeyChanges, ifDigest?: string): Promise<KeyRow | null> {
+    const row = await this.table.update(id, changes, this.now(), ifDigest);
     if (row) await this.changed(id);
     return row;
   }
 
-  /** A new secret for the key; the former one is accepted for `graceMs` more (none when 0). */
+  /**
+   * A new secret for the key; the former one is accepted for `graceMs` more (none when 0). Null
+   * when `current` is no longer the key as stored (another rotation came first, or a revocation):
+   * its grace would otherwise be given to a secret that is not the former one.
+   */
   async rotate(id: string, current: KeyRow, graceMs: number): Promise<{ row: KeyRow; secret: string } | null> {
     const secret = newSecret();
     const graceful = graceMs > 0;
-    const row = await this.change(id, {
+    const changes = {
       digest: hexOf(digest(secret)),
       prefix: prefixOf(secret),
       previousDigest: graceful ? current.digest : null,
       previousUntil: graceful ? this.now() + graceMs : null,
-    });
+    };
+    const row = await this.change(id, changes, current.digest);
     return row && { row, secret };
   }
 

@@ -21,9 +21,10 @@ export interface KeyTable {
   insert(row: KeyRow): Promise<void>;
   /**
    * The changed row, or null when no key has the id or it is revoked: a revoked key never changes
-   * again, so a change racing a revocation cannot bring it back. Rejects with DuplicateKeyName on a name in use.
+   * again, so a change racing a revocation cannot bring it back. With `ifDigest`, also null when the
+   * key's secret is no longer that one (a rotation racing another). Rejects with DuplicateKeyName on a name in use.
    */
-  update(id: string, changes: KeyChanges, now: number): Promise<KeyRow | null>;
+  update(id: string, changes: KeyChanges, now: number, ifDigest?: string): Promise<KeyRow | null>;
   /** Moves `lastUsedAt` forward (never back) for each id; not a change the fingerprint sees. */
   touch(used: ReadonlyMap<string, number>): Promise<void>;
   close(): Promise<void>;

@@ -79,11 +79,12 @@ export class PostgresKeyTable implements KeyTable {
     await this.query(`INSERT INTO ${KEYS_TABLE} (${columns.join(", ")}, version) VALUES (${placeholders}, nextval('${VERSIONS}'))`, values, row.name);
   }
 
-  async update(id: string, changes: KeyChanges, now: number): Promise<KeyRow | null> {
+  async update(id: string, changes: KeyChanges, now: number, ifDigest?: string): Promise<KeyRow | null> {
     const { sql, values } = setClause(changes, now, (index) => `$${index}`);
+    const digestIs = ifDigest === undefined ? "" : ` AND digest = $${values.length + 2}`;
     const [row] = await this.query(
-      `UPDATE ${KEYS_TABLE} SET ${sql}, version = nextval('${VERSIONS}') WHERE id = $${values.length + 1} AND status <> 'revoked' RETURNING *`,
-      [...values, id],
+      `UPDATE ${KEYS_TABLE} SET ${sql}, version = nextval('${VERSIONS}') WHERE id = $${values.length + 1} AND status <> 'revoked'${digestIs} RETURNING *`,
+      [...values, id, ...(ifDigest === undefined ? [] : [ifDigest])],
       changes.name,
     );
     return row ? rowOf(row) : null;

@@ -76,11 +76,14 @@ export class SqliteKeyTable implements KeyTable {
     }
   }
 
-  async update(id: string, changes: KeyChanges, now: number): Promise<KeyRow | null> {
+  async update(id: string, changes: KeyChanges, now: number, ifDigest?: string): Promise<KeyRow | null> {
     const { sql, values } = setClause(changes, now, () => "?");
+    const digestIs = ifDigest === undefined ? "" : " AND digest = ?";
     let changed: number;
     try {
-      changed = this.db.query(`UPDATE ${TABLE} SET ${sql}, version = ${NEXT_VERSION} WHERE id = ? AND status <> 'revoked'`).run(...values, id).changes;
+      changed = this.db
+        .query(`UPDATE ${TABLE} SET ${sql}, version = ${NEXT_VERSION} WHERE id = ? AND status <> 'revoked'${digestIs}`)
+        .run(...values, id, ...(ifDigest === undefined ? [] : [ifDigest])).changes;
     } catch (error) {
       if (isUnique(error) && changes.name !== undefined) throw new DuplicateKeyName(changes.name);
       throw failure(error);

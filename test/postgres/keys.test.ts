@@ -5,7 +5,7 @@
 // digests, never a secret; a server that is away keeps loaded keys working and never opens the proxy.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { KEYS_TABLE, PostgresKeyTable } from "../../src/keys/postgres-keys";
-import { expectRevokedKeysStayRevoked } from "../support/key-table-contract";
+import { expectRevokedKeysStayRevoked, expectRotationsNotToRace } from "../support/key-table-contract";
 import { within } from "../support/events";
 import { chatBody, expectOpenAIError, postJson } from "../support/http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
@@ -148,12 +148,13 @@ describe("two instances, one PostgreSQL table", () => {
     }
   });
 
-  test("a change that races a revocation never brings the key back (the table refuses to change a revoked key)", async () => {
+  test("a change that races a revocation never brings the key back, nor does a rotation that races another (the table's conditions)", async () => {
     await pg.createDatabase("keys_race");
     const table = PostgresKeyTable.open(pg.url(undefined, "keys_race"));
     try {
       await table.ready();
       await expectRevokedKeysStayRevoked(table);
+      await expectRotationsNotToRace(table);
     } finally {
       await table.close();
     }
