@@ -24,6 +24,29 @@ function announce(server: RunningServer, hostname: string, log: Logger): void {
   }
 }
 
+/**
+ * The signals while the server is starting (start-up may wait seconds on a discovery listing or a
+ * key table): SIGHUP's reload has nothing to reload yet (the file is being read now), SIGTERM/SIGINT
+ * stop the start; nothing has been served. Without these, Bun's defaults would kill the process.
+ * Returns what takes them away once the server's own handlers are in place.
+ */
+function handleSignalsWhileStarting(log: Logger): () => void {
+  const hangUp = () => log.info("SIGHUP during start-up: nothing to reload yet (the config file is being read now)", { signal: "SIGHUP" });
+  const stop = (signal: string) => () => {
+    log.info(`${signal} during start-up: exiting`, { signal });
+    process.exit(0);
+  };
+  const [term, interrupt] = [stop("SIGTERM"), stop("SIGINT")];
+  process.on("SIGHUP", hangUp);
+  process.on("SIGTERM", term);
+  process.on("SIGINT", interrupt);
+  return () => {
+    process.off("SIGHUP", hangUp);
+    process.off("SIGTERM", term);
+    process.off("SIGINT", interrupt);
+  };
+}
+
 /** SIGHUP reloads the config; SIGTERM/SIGINT drain in-flight requests, then exit (a second one forces). */
 function handleSignals(server: RunningServer, log: Logger): void {
   process.on("SIGHUP", () => void server.configs.reload("SIGHUP").catch(() => {}));
@@ -58,9 +81,11 @@ export async function serve(
 ): Promise<void> {
   warnIfFromExample(command, log);
   // Loaded only to serve: --probe (a container's health check) and --check-config never pay for the whole app.
+  const startingSignalsDone = handleSignalsWhileStarting(log);
   const { startServer } = await import("../server/start");
   const server = await startServer({ configPath: command.configPath, port: command.port, hostname: command.hostname, log, logFormat });
   started(server);
   handleSignals(server, log); // before announcing: whoever waits for "listening" may signal at once
+  startingSignalsDone();
   announce(server, command.hostname, log);
 }

@@ -277,6 +277,30 @@ describe("SIGHUP", () => {
   });
 });
 
+describe("signals while the proxy is still starting (a discovery source slow to list its models)", () => {
+  for (const signal of ["SIGHUP", "SIGTERM", "SIGINT"] as const) {
+    test(`${signal}: ${signal === "SIGHUP" ? "ignored with a line; the proxy goes on starting and serves" : "exit 0 with a line, nothing killed by the signal"}`, async () => {
+      const source = startMock(`slow-listing-${signal}`);
+      try {
+        source.willReply(reply.hang());
+        const cli = spawn(writeConfig({}, { listed: { url: source.url, apiKey: KEY, discover: { prefix: "listed/" } } }));
+        await source.waitForRequests(1, 15_000); // start-up is waiting for the listing
+        cli.kill(signal);
+        await cli.line((line) => line.includes(`${signal} during start-up`), 5000, `the line about ${signal}`);
+        if (signal === "SIGHUP") {
+          source.reset(); // the listing answers now (a failed one: discovery retries later)
+          await cli.ready();
+          cli.kill("SIGTERM");
+        }
+        expect(await cli.exitCode(10_000)).toBe(0);
+        expect(cli.proc.signalCode).toBeNull();
+      } finally {
+        await source.stop();
+      }
+    });
+  }
+});
+
 test("no configured secret appears in any response or log line recorded so far", () => {
   expectNoSecretLeaks(10);
 });
