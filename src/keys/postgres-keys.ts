@@ -1,4 +1,5 @@
 import { SQL } from "bun";
+import { withDeadline } from "../lib/deadline";
 import type { KeyChanges, KeyRow } from "./key-row";
 import { DuplicateKeyName, insertValues, KeyStoreUnavailable, keyTableColumns, rowOf, setClause, type KeyTable } from "./key-table";
 
@@ -26,25 +27,31 @@ const isOutage = (error: unknown) => {
   return state === null || /^(08|53|57|58)/.test(state);
 };
 
+/** How long a statement may go unanswered before the server counts as away (the network may have cut it off, connections open). */
+const ANSWER_TIMEOUT_MS = 5000;
+
 /**
  * Issued keys in PostgreSQL's `cm_proxy_keys`, shared by every instance that names the same
- * `usage.postgres` (a pool of its own, two connections). A server that is away makes every call
- * reject with KeyStoreUnavailable; the keys already loaded keep working meanwhile.
+ * `usage.postgres` (a pool of its own, two connections). A server that is away, or leaves a
+ * statement unanswered for ANSWER_TIMEOUT_MS (the pool is then replaced: its connections may hang),
+ * makes every call reject with KeyStoreUnavailable; the keys already loaded keep working meanwhile.
  */
 export class PostgresKeyTable implements KeyTable {
   private schemaReady = false;
 
   private constructor(
-    private readonly sql: SQL,
+    private sql: SQL,
+    private readonly connect: () => SQL,
     readonly where: string,
   ) {}
 
   /** Never waits for the server. `url` was checked by the usage store, which opened first. */
   static open(url: string): PostgresKeyTable {
     const own = new URL(url).searchParams;
-    const sql = new SQL(url, { ...(!own.has("max") && { max: 2 }), ...(!own.has("connect_timeout") && { connectionTimeout: 5 }) });
+    const connect = () => new SQL(url, { ...(!own.has("max") && { max: 2 }), ...(!own.has("connect_timeout") && { connectionTimeout: 5 }) });
+    const sql = connect();
     const { hostname, port, database, path } = sql.options as { hostname?: string; port?: number; database?: string; path?: string };
-    return new PostgresKeyTable(sql, `PostgreSQL at ${path ?? `${hostname}:${port}`}/${database}, table ${KEYS_TABLE}`);
+    return new PostgresKeyTable(sql, connect, `PostgreSQL at ${path ?? `${hostname}:${port}`}/${database}, table ${KEYS_TABLE}`);
   }
 
   async ready(): Promise<void> {
@@ -122,8 +129,14 @@ export class PostgresKeyTable implements KeyTable {
 
   private async run<T>(work: () => Promise<T>): Promise<T> {
     try {
-      return await work();
+      return await withDeadline(work(), ANSWER_TIMEOUT_MS, () => {
+        const hung = this.sql;
+        this.sql = this.connect();
+        void hung.close({ timeout: 0 }).catch(() => {});
+        throw new KeyStoreUnavailable(`no answer within ${ANSWER_TIMEOUT_MS / 1000} s`);
+      });
     } catch (error) {
+      if (error instanceof KeyStoreUnavailable) throw error;
       if (isOutage(error)) throw new KeyStoreUnavailable(messageOf(error));
       throw error;
     }

@@ -5,6 +5,8 @@
 // digests, never a secret; a server that is away keeps loaded keys working and never opens the proxy.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { KEYS_TABLE, PostgresKeyTable } from "../../src/keys/postgres-keys";
+import { KeyStoreUnavailable } from "../../src/keys/key-table";
+import { startTcpRelay } from "../support/tcp-relay";
 import { expectRevokedKeysStayRevoked, expectRotationsNotToRace } from "../support/key-table-contract";
 import { within } from "../support/events";
 import { chatBody, expectOpenAIError, postJson } from "../support/http";
@@ -159,6 +161,24 @@ describe("two instances, one PostgreSQL table", () => {
       await table.close();
     }
   });
+
+  test("a server cut off by the network (connections open, nothing answered): calls fail as unavailable within seconds, and work once it is back", async () => {
+    await pg.createDatabase("keys_partition");
+    const relay = startTcpRelay(pg.port);
+    const table = PostgresKeyTable.open(`postgres://postgres@127.0.0.1:${relay.port}/keys_partition`);
+    try {
+      await table.ready();
+      expect(await table.all()).toEqual([]);
+      relay.blackhole = true;
+      await expect(within(table.all(), 10_000, "the call giving up")).rejects.toBeInstanceOf(KeyStoreUnavailable);
+      relay.blackhole = false;
+      relay.resetAll();
+      expect(await within(table.all(), 10_000, "a call once the network is back")).toEqual([]);
+    } finally {
+      await table.close();
+      relay.stop();
+    }
+  }, 30_000);
 
   test("cm_proxy_keys holds SHA-256 digests, never a secret (every column of every row)", async () => {
     await pg.createDatabase("keys_grep");

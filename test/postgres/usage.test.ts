@@ -31,6 +31,8 @@ import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { endpointFor, makeTempDir, removeTempDirs, startProxy, writeConfig, type ProxyHandle } from "../support/proxy";
 import { expectNoSecretLeaks, registerSecret } from "../support/transcript";
 import { startPostgres, type PostgresServer } from "./postgres-server";
+import { within } from "../support/events";
+import { startTcpRelay, type TcpRelay } from "../support/tcp-relay";
 
 const DAY = 24 * 60 * 60 * 1000;
 /** In every URL the proxies get: trust authentication ignores it, and nothing may ever show it. */
@@ -429,7 +431,7 @@ describe("PostgresUsageStore", () => {
     for (const subject of opened.splice(0)) await subject.store.close();
   });
 
-  function openStore(options: { queueSize?: number; url?: string; flushIntervalMs?: number } = {}) {
+  function openStore(options: { queueSize?: number; url?: string; flushIntervalMs?: number; writeTimeoutMs?: number } = {}) {
     const log = new Lines();
     const store = PostgresUsageStore.open({
       url: options.url ?? pg.url(PG_PASSWORD, DB),
@@ -438,6 +440,7 @@ describe("PostgresUsageStore", () => {
       retentionDays: () => 90,
       log,
       flushIntervalMs: options.flushIntervalMs ?? 60_000,
+      ...(options.writeTimeoutMs !== undefined && { writeTimeoutMs: options.writeTimeoutMs }),
     });
     opened.push({ store, log, rows: async () => [] });
     return { store, log };
@@ -523,6 +526,50 @@ describe("PostgresUsageStore", () => {
     expect((await store.query({ from: 0, to: Date.now() + DAY }, "model"))[0]!.requests).toBe(6);
     expect(log.lines.filter((line) => line.includes("is back"))).toHaveLength(1);
     expect(log.lines.join("\n")).not.toContain(PG_PASSWORD);
+  });
+
+  describe("through a network that fails (a TCP relay)", () => {
+    let relay: TcpRelay;
+    beforeEach(async () => {
+      await pg.createDatabase(DB);
+      relay = startTcpRelay(pg.port);
+    });
+    afterEach(() => relay.stop());
+    const viaRelay = () => `postgres://postgres@127.0.0.1:${relay.port}/${DB}`;
+
+    test("a batch whose answer is lost after it committed is sent again and written once", async () => {
+      const { store } = openStore({ url: viaRelay() });
+      store.add(record());
+      await store.flush(); // the table exists, one row in
+      for (let i = 0; i < 5; i++) store.add(record());
+      relay.dropReply = (text) => text.includes("COMMIT");
+      await store.flush(); // committed; the answer never comes back
+      await relay.dropped;
+      expect(store.queued).toBe(5);
+      await store.flush(); // sent again under the same id: nothing written twice
+      expect(store.queued).toBe(0);
+      expect(await count()).toBe(6);
+    });
+
+    test("a server cut off by the network (connections open, nothing answered): the write gives up, up turns false; healed, the rows land", async () => {
+      const { store, log } = openStore({ url: viaRelay(), writeTimeoutMs: 300 });
+      store.add(record());
+      await store.flush();
+      relay.blackhole = true;
+      store.add(record());
+      store.add(record());
+      await within(store.flush(), 5000, "a flush into the partition giving up");
+      expect(store.up).toBe(false);
+      expect(store.queued).toBe(2);
+      expect(log.lines.filter((line) => line.startsWith("WARN"))).toEqual([expect.stringContaining("no answer within 0.3 s")]);
+      relay.blackhole = false;
+      relay.resetAll();
+      await eventually(async () => {
+        await store.flush();
+        return store.queued === 0 && store.up;
+      }, "the queued rows written once the network is back");
+      expect(await count()).toBe(3);
+    });
   });
 
   test("a URL Bun cannot use is a ConfigError naming usage.postgres, without the URL", () => {

@@ -18,6 +18,13 @@ import {
 /** The one table every proxy instance writes its usage rows to. */
 export const USAGE_TABLE = "cm_proxy_usage";
 
+/**
+ * The ids of the batches written: a batch whose answer was lost with its connection (committed, or
+ * not) is sent again under the same id, and written only if its id is not here yet. Kept a day.
+ */
+export const BATCHES_TABLE = "cm_proxy_usage_batches";
+const BATCH_KEPT_MS = 86_400_000;
+
 /** A parameter per column a row, and PostgreSQL takes at most 65,535 a statement. */
 const MAX_ROWS_PER_INSERT = Math.min(2000, Math.floor(65_535 / USAGE_COLUMNS.length));
 
@@ -37,6 +44,8 @@ ALTER TABLE ${USAGE_TABLE} ${USAGE_COLUMN_SPECS.filter((spec) => spec.since > 1)
   .join(", ")};
 CREATE INDEX IF NOT EXISTS ${USAGE_TABLE}_ts ON ${USAGE_TABLE} (ts);
 COMMENT ON TABLE ${USAGE_TABLE} IS 'cm-open-webui-proxy: one row per model request, from every instance (ts in ms since the epoch, UTC)';
+CREATE TABLE IF NOT EXISTS ${BATCHES_TABLE} (id uuid PRIMARY KEY, at bigint NOT NULL);
+COMMENT ON TABLE ${BATCHES_TABLE} IS 'cm-open-webui-proxy: ids of the batches of usage rows written, so that one whose answer was lost is not written twice (kept a day)';
 `;
 
 /** The UTC day and hour of `ts` as SQLite's strftime gives them (whole seconds, no session time zone involved). */
@@ -105,6 +114,17 @@ export interface PostgresUsageOptions extends UsageStoreOptions {
   readonly queryTimeoutMs?: number;
   /** How long closing waits to write what is queued (default 5 s). */
   readonly closeTimeoutMs?: number;
+  /**
+   * How long a write (a batch, the schema, a check) may go unanswered before the server counts as
+   * away (default 10 s): a server cut off by the network keeps its connections open and answers nothing.
+   */
+  readonly writeTimeoutMs?: number;
+}
+
+/** A batch being written: sent again, with the same id and rows, until it is known written. */
+interface Batch {
+  readonly id: string;
+  readonly count: number;
 }
 
 /**
@@ -117,6 +137,9 @@ export interface PostgresUsageOptions extends UsageStoreOptions {
  * `queueSize`, then new ones are dropped and counted), the outage is logged once, the server is
  * retried at every flush, and what queued lands when it is back. Meanwhile `up` is false
  * (`/health` says degraded) and `query` throws UsageStoreUnavailableError (`/usage` answers 503).
+ * A write left unanswered past `writeTimeoutMs` counts as an outage too, and the pool is replaced
+ * (its connections may hang on a server the network cut off). Each batch is written under an id in
+ * the same transaction, so one sent again after its answer was lost is never written twice.
  */
 export class PostgresUsageStore implements UsageStore {
   private readonly queue: UsageQueue;
@@ -133,11 +156,15 @@ export class PostgresUsageStore implements UsageStore {
   private readonly writeSoon = new NextTurn(() => void this.turn());
   private stopTimers = () => {};
   private readonly batchSize: number;
+  /** The batch under way: kept across failed turns so it is sent again as it was. */
+  private batch: Batch | null = null;
   /** Rows written since the store opened. */
   written = 0;
 
   private constructor(
-    private readonly sql: SQL,
+    private sql: SQL,
+    /** A new pool, for when the old one's connections hang. */
+    private readonly connect: () => SQL,
     /** Where the rows go, for log lines: host, port and database, never the URL (it may hold a password). */
     readonly where: string,
     private readonly options: PostgresUsageOptions,
@@ -158,23 +185,26 @@ export class PostgresUsageStore implements UsageStore {
   static open(options: PostgresUsageOptions): PostgresUsageStore {
     let store: PostgresUsageStore | undefined;
     let sql: SQL;
+    let connect: () => SQL;
     try {
       const url = new URL(options.url);
       if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new Error("expected a postgres:// or postgresql:// URL");
       const own = url.searchParams;
-      sql = new SQL(options.url, {
-        // One connection writes (one INSERT at a time), one answers /usage and prunes.
-        ...(!own.has("max") && { max: 2 }),
-        ...(!own.has("connect_timeout") && { connectionTimeout: 5 }),
-        onclose: (error) => store?.connectionClosed(error),
-      });
+      connect = () =>
+        new SQL(options.url, {
+          // One connection writes (one INSERT at a time), one answers /usage and prunes.
+          ...(!own.has("max") && { max: 2 }),
+          ...(!own.has("connect_timeout") && { connectionTimeout: 5 }),
+          onclose: (error) => store?.connectionClosed(error),
+        });
+      sql = connect();
     } catch (error) {
       // Bun's words, minus the URL should they ever quote it.
       const reason = messageOf(error).replaceAll(options.url, "the URL");
       throw new ConfigError(options.configFile, [`usage.postgres: not a usable PostgreSQL URL (${reason})`]);
     }
     const { hostname, port, database, path } = sql.options as { hostname?: string; port?: number; database?: string; path?: string };
-    store = new PostgresUsageStore(sql, `PostgreSQL at ${path ?? `${hostname}:${port}`}/${database}`, options);
+    store = new PostgresUsageStore(sql, connect, `PostgreSQL at ${path ?? `${hostname}:${port}`}/${database}`, options);
     store.start();
     return store;
   }
@@ -238,7 +268,9 @@ export class PostgresUsageStore implements UsageStore {
   }
 
   /** Deletes rows older than `retentionDays` (every instance's: the table is shared), a chunk at a time; resolves with how many went. */
-  prune(): Promise<number> {
+  async prune(): Promise<number> {
+    // Batch ids a day old: no batch is sent again that late.
+    await this.sql.unsafe(`DELETE FROM ${BATCHES_TABLE} WHERE at < $1`, [Date.now() - BATCH_KEPT_MS]).catch(() => {});
     return pruneOldRows(this.options, {
       deleteChunk: async (cutoff) =>
         (
@@ -298,10 +330,12 @@ export class PostgresUsageStore implements UsageStore {
     if (this.closed) return false;
     try {
       if (!this.schemaReady) {
-        await this.sql.begin(async (tx) => {
-          await tx`SELECT pg_advisory_xact_lock(hashtext(${USAGE_TABLE}))`;
-          await tx.unsafe(SCHEMA);
-        });
+        await this.answered(
+          this.sql.begin(async (tx) => {
+            await tx`SELECT pg_advisory_xact_lock(hashtext(${USAGE_TABLE}))`;
+            await tx.unsafe(SCHEMA);
+          }),
+        );
         this.schemaReady = true;
         if (!this.announced) {
           this.announced = true;
@@ -309,24 +343,26 @@ export class PostgresUsageStore implements UsageStore {
         }
         void this.prune();
       }
-      const rows = this.queue.head(MAX_ROWS_PER_INSERT);
-      const count = rows.length;
+      const count = this.batch?.count ?? Math.min(this.queue.length, MAX_ROWS_PER_INSERT);
       if (count === 0) {
         if (!this.reachable || this.recheck) {
           this.recheck = false;
-          await this.sql`SELECT 1`;
+          await this.answered(this.sql`SELECT 1`);
         }
         this.recovered();
         return true;
       }
+      const batch = (this.batch ??= { id: crypto.randomUUID(), count });
       try {
-        await this.sql`INSERT INTO ${this.sql(USAGE_TABLE)} ${this.sql(rows.map(rowObject), ...USAGE_COLUMNS)}`;
+        await this.answered(this.writeBatch(batch, this.queue.head(count)));
+        this.batch = null;
         this.written += count;
         this.recovered(); // before the shift: its log line counts the rows that waited
         this.queue.shift(count);
       } catch (error) {
         if (!isBadData(error)) throw error;
         // Rows are built to fit (text cut, no NUL, whole numbers): should the server still refuse them, they must not block the rest.
+        this.batch = null;
         this.queue.discard(count);
         this.options.log.error(`usage store: ${this.where} refused ${count} rows, dropped: ${reasonOf(error)}`, {
           store: this.where,
@@ -342,6 +378,28 @@ export class PostgresUsageStore implements UsageStore {
       this.failed(error);
       return false;
     }
+  }
+
+  /** A batch's rows, written with its id in one transaction; nothing when the id is there already (written before, the answer lost). */
+  private async writeBatch(batch: Batch, rows: UsageRow[]): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      const [fresh] = await tx`INSERT INTO ${tx(BATCHES_TABLE)} (id, at) VALUES (${batch.id}, ${Date.now()}) ON CONFLICT (id) DO NOTHING RETURNING id`;
+      if (fresh) await tx`INSERT INTO ${tx(USAGE_TABLE)} ${tx(rows.map(rowObject), ...USAGE_COLUMNS)}`;
+    });
+  }
+
+  /**
+   * `work`, unless it goes unanswered past the write timeout: then the server counts as away, and
+   * the pool (whose connections may hang on a server the network cut off) is replaced.
+   */
+  private answered<T>(work: Promise<T>): Promise<T> {
+    const ms = this.options.writeTimeoutMs ?? 10_000;
+    return withDeadline(work, ms, () => {
+      const hung = this.sql;
+      this.sql = this.connect();
+      void hung.close({ timeout: 0 }).catch(() => {});
+      throw new Error(`no answer within ${ms / 1000} s`);
+    });
   }
 
   private failed(error: unknown): void {
