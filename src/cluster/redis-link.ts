@@ -23,6 +23,12 @@ export interface RedisLinkOptions {
   readonly commandTimeoutMs?: number;
   /** How often a new connection is tried while Redis is down. */
   readonly retryMs?: number;
+  /**
+   * How often, while something is subscribed, a PING checks that Redis still answers: a subscriber
+   * connection only listens, so a Redis that froze or that the network cut off would go unnoticed,
+   * and the announcements it no longer carries with it.
+   */
+  readonly heartbeatMs?: number;
 }
 
 export type LinkStatus = "up" | "down";
@@ -43,7 +49,7 @@ export class RedisUnavailableError extends Error {
   }
 }
 
-const DEFAULTS = { connectTimeoutMs: 1000, commandTimeoutMs: 1000, retryMs: 1000 } as const;
+const DEFAULTS = { connectTimeoutMs: 1000, commandTimeoutMs: 1000, retryMs: 1000, heartbeatMs: 1000 } as const;
 
 /** A Lua script sent by its SHA1 (EVALSHA), and whole only when Redis does not know it yet (after a restart). */
 export class Script {
@@ -191,6 +197,7 @@ export class RedisLink {
   private subscriber: Connection | null = null;
   private readonly channels = new Map<string, Subscription>();
   private outage = false;
+  private heartbeat: Timer | null = null;
   /** Commands sent and not answered yet; `closeWhenIdle` waits for them. */
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
@@ -274,6 +281,9 @@ export class RedisLink {
       () => this.changed(),
     );
     this.subscriber.start();
+    // A PING on the command connection: a failed one marks the link down (and logs the outage once).
+    this.heartbeat = setInterval(() => void this.send("PING", []).catch(() => {}), this.options.heartbeatMs);
+    this.heartbeat.unref?.();
   }
 
   private async listen(client: RedisClient, channel: string, subscription: Subscription): Promise<void> {
@@ -286,6 +296,8 @@ export class RedisLink {
   }
 
   close(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
     this.commands.close();
     this.subscriber?.close();
   }

@@ -133,6 +133,24 @@ describe("two instances, one PostgreSQL table", () => {
     await propagation(a, b);
   });
 
+  test("Redis frozen (connections open, nothing answered): noticed by its heartbeat, the quick poll comes back, a revocation reaches the other instance within 2 s", async () => {
+    await pg.createDatabase("keys_redis_frozen");
+    const top = { state: { redis: redis.url } };
+    const a = await instance("keys_redis_frozen", top);
+    const b = await instance("keys_redis_frozen", top);
+    const made = await create(a, { name: "while-redis-is-frozen" });
+    await until(b, made.key, 200, "the new key on the other instance");
+    redis.freeze();
+    try {
+      // b sends no command of its own (no limits): only the heartbeat can tell.
+      await b.log.until(() => b.log.lines.some((line) => line.includes("is unreachable")), 10_000, "the other instance sees Redis frozen");
+      expect((await admin(a, `/admin/keys/${made.id}`, "DELETE")).status).toBe(200);
+      await until(b, made.key, 401, "the revocation by polling");
+    } finally {
+      redis.resume();
+    }
+  });
+
   test("Redis away: the quick poll comes back, so a revocation still reaches the other instance within 2 s", async () => {
     await pg.createDatabase("keys_redis_down");
     const top = { state: { redis: redis.url } };
