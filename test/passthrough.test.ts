@@ -234,21 +234,6 @@ describe("passthrough: non-JSON bodies", () => {
     expect(new Uint8Array(await file.arrayBuffer())).toEqual(AUDIO_BYTES);
   });
 
-  test("a multipart form whose model x-model-id (or ?model=) names too has its model field rewritten all the same", async () => {
-    for (const [path, headers] of [
-      ["/v1/audio/transcriptions", { "x-model-id": "whisper" }],
-      ["/v1/audio/transcriptions?model=whisper", {}],
-    ] as const) {
-      const body = multipart({ model: "whisper", language: "de" }, audioFile);
-      const response = await fetch(h.url(path), { method: "POST", headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}`, ...headers }, body });
-      await response.arrayBuffer();
-      const received = h.bravo.last;
-      const form = await new Response(received.body, { headers: { "content-type": received.headers.get("content-type")! } }).formData();
-      expect(form.get("model")).toBe("whisper-large-v3");
-      expect(new Uint8Array(await (form.get("file") as File).arrayBuffer())).toEqual(AUDIO_BYTES);
-    }
-  });
-
   test("rewriting a multipart form keeps each part's declared Content-Type exactly", async () => {
     const body = multipart({ model: "whisper" }, audioFile);
     await (

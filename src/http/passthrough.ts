@@ -98,9 +98,9 @@ const asksCompletionUsage = (path: string, json: Record<string, unknown> | null,
   (json.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage !== true;
 
 /**
- * Finds the model in the request body and prepares its rewrite: JSON is parsed; a multipart form
- * is read whole and its `model` field (if it has one) rewritten in place, every other byte kept;
- * other bodies are streamed untouched. A JSON object that names no model
+ * Finds the model in the request body and prepares its rewrite: JSON is parsed; other bodies are
+ * streamed untouched, except a multipart form that is the only place naming the model (its
+ * `model` field is rewritten in place, every other byte kept). A JSON object that names no model
  * gets one when only an Azure deployment path named it (Azure's REST API and its SDKs put the
  * model nowhere else): an OpenAI-compatible backend needs it, and Azure ignores it.
  */
@@ -121,11 +121,11 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
       },
     };
   }
-  const boundary = contentType.startsWith("multipart/form-data") ? boundaryOf(contentType) : null;
+  const boundary = named === null && contentType.startsWith("multipart/form-data") ? boundaryOf(contentType) : null;
   if (boundary) {
     const bytes = await readBody(request, limit);
     const field = findMultipartField(bytes, boundary, "model");
-    return { model: named ?? field?.value, rewrite: (actual) => (field ? field.replace(actual) : bytes) };
+    return { model: field?.value, rewrite: (actual) => (field ? field.replace(actual) : bytes) };
   }
   checkDeclaredLength(request.headers, limit);
   return { model: named, rewrite: () => request.body, streamed: true };
