@@ -9,12 +9,12 @@ function finished(path: string, change: (record: RequestRecord) => void = () => 
   return record;
 }
 
-const lineOf = (record: RequestRecord) => {
+const lineOf = (record: RequestRecord, format: "json" | "text" = "json") => {
   let line = "";
   accessLog(
-    () => ({ format: "json" }),
+    () => ({ format }),
     (text) => (line = text),
-    "json",
+    format,
   )(record);
   return line;
 };
@@ -50,15 +50,7 @@ describe("the JSON access line", () => {
 });
 
 describe("the text access line", () => {
-  const textOf = (record: RequestRecord) => {
-    let line = "";
-    accessLog(
-      () => ({ format: "text" }),
-      (text) => (line = text),
-      "text",
-    )(record);
-    return line;
-  };
+  const textOf = (record: RequestRecord) => lineOf(record, "text");
 
   test("a client-chosen value with control characters is quoted and escaped: nothing reaches the terminal raw", () => {
     const line = textOf(

@@ -133,40 +133,30 @@ describe("two instances, one PostgreSQL table", () => {
     await propagation(a, b);
   });
 
-  test("Redis frozen (connections open, nothing answered): noticed by its heartbeat, the quick poll comes back, a revocation reaches the other instance within 2 s", async () => {
-    await pg.createDatabase("keys_redis_frozen");
-    const top = { state: { redis: redis.url } };
-    const a = await instance("keys_redis_frozen", top);
-    const b = await instance("keys_redis_frozen", top);
-    const made = await create(a, { name: "while-redis-is-frozen" });
-    await until(b, made.key, 200, "the new key on the other instance");
-    redis.freeze();
-    try {
-      // b sends no command of its own (no limits): only the heartbeat can tell.
-      await b.log.until(() => b.log.lines.some((line) => line.includes("is unreachable")), 10_000, "the other instance sees Redis frozen");
-      expect((await admin(a, `/admin/keys/${made.id}`, "DELETE")).status).toBe(200);
-      await until(b, made.key, 401, "the revocation by polling");
-    } finally {
-      redis.resume();
-    }
-  });
-
-  test("Redis away: the quick poll comes back, so a revocation still reaches the other instance within 2 s", async () => {
-    await pg.createDatabase("keys_redis_down");
-    const top = { state: { redis: redis.url } };
-    const a = await instance("keys_redis_down", top);
-    const b = await instance("keys_redis_down", top);
-    const made = await create(a, { name: "while-redis-is-away" });
-    await until(b, made.key, 200, "the new key on the other instance");
-    await redis.stop();
-    try {
-      await b.log.until(() => b.log.lines.some((line) => line.includes("is unreachable")), 10_000, "the other instance sees Redis gone");
-      expect((await admin(a, `/admin/keys/${made.id}`, "DELETE")).status).toBe(200);
-      await until(b, made.key, 401, "the revocation by polling");
-    } finally {
-      await redis.start();
-    }
-  });
+  // Stopped, its connections close; frozen, they stay open and nothing is answered, which b (no
+  // limits: no command of its own) learns only from the link's heartbeat.
+  const outages = [
+    { name: "away", database: "keys_redis_down", begin: () => redis.stop(), end: () => redis.start() },
+    { name: "frozen (connections open, nothing answered)", database: "keys_redis_frozen", begin: () => redis.freeze(), end: () => redis.resume() },
+  ];
+  for (const outage of outages) {
+    test(`Redis ${outage.name}: the quick poll comes back, so a revocation still reaches the other instance within 2 s`, async () => {
+      await pg.createDatabase(outage.database);
+      const top = { state: { redis: redis.url } };
+      const a = await instance(outage.database, top);
+      const b = await instance(outage.database, top);
+      const made = await create(a, { name: `while-redis-is-${outage.database}` });
+      await until(b, made.key, 200, "the new key on the other instance");
+      await outage.begin();
+      try {
+        await b.log.until(() => b.log.lines.some((line) => line.includes("is unreachable")), 10_000, "the other instance sees Redis gone");
+        expect((await admin(a, `/admin/keys/${made.id}`, "DELETE")).status).toBe(200);
+        await until(b, made.key, 401, "the revocation by polling");
+      } finally {
+        await outage.end();
+      }
+    });
+  }
 
   test("a change that races a revocation never brings the key back, nor does a rotation that races another (the table's conditions)", async () => {
     await pg.createDatabase("keys_race");

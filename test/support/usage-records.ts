@@ -1,4 +1,6 @@
+import { dirname, join } from "node:path";
 import type { Usage } from "../../src/model/usage";
+import { SqliteUsageStore } from "../../src/observe/usage/sqlite-store";
 import { RequestRecord, type Outcome, type UserInfo } from "../../src/observe/record";
 
 /** Ended request records for the usage-store tests: only the fields a usage row reads matter. */
@@ -80,3 +82,16 @@ export const BARE_ROW = {
   price_source: null,
   key_id: null,
 };
+
+/** A usage file with the real schema and no rows, made by the store itself at `path`. */
+export async function emptyUsageFile(path: string): Promise<string> {
+  const store = SqliteUsageStore.open({
+    path,
+    configFile: join(dirname(path), "config.json"),
+    queueSize: 1,
+    retentionDays: () => 90,
+    log: { info() {}, warn() {}, error() {} },
+  });
+  await store.close();
+  return path;
+}

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { UsageQueryThread } from "./sqlite-query-thread";
-import { SqliteUsageStore } from "./sqlite-store";
+import { emptyUsageFile } from "../../../test/support/usage-records";
 
 const dir = mkdtempSync(join(tmpdir(), "cm-owp-usage-thread-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,15 +23,7 @@ const EVERYTHING = { from: 0, to: Date.now() + 86_400_000 };
 
 /** A usage file (made by the store, so the schema is the real one) holding `count` rows of model "m". */
 async function usageFile(name: string, count: number): Promise<string> {
-  const path = join(dir, name);
-  const store = SqliteUsageStore.open({
-    path,
-    configFile: join(dir, "config.json"),
-    queueSize: 1,
-    retentionDays: () => 90,
-    log: { info() {}, warn() {}, error() {} },
-  });
-  await store.close();
+  const path = await emptyUsageFile(join(dir, name));
   const db = new Database(path);
   db.exec("BEGIN");
   const insert = db.prepare("INSERT INTO usage (ts, request_id, model, status, outcome, prompt_tokens, duration_ms) VALUES (?, ?, 'm', 200, 'ok', 1, ?)");

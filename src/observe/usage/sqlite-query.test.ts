@@ -4,21 +4,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { queryUsageFile } from "./sqlite-query";
-import { SqliteUsageStore } from "./sqlite-store";
+import { emptyUsageFile } from "../../../test/support/usage-records";
 
 const dir = mkdtempSync(join(tmpdir(), "cm-owp-usage-query-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 test("the counts and the percentiles come from one snapshot: rows written between the two statements are in neither", async () => {
-  const path = join(dir, "usage.db");
-  const store = SqliteUsageStore.open({
-    path,
-    configFile: join(dir, "config.json"),
-    queueSize: 1,
-    retentionDays: () => 90,
-    log: { info() {}, warn() {}, error() {} },
-  });
-  await store.close();
+  const path = await emptyUsageFile(join(dir, "usage.db"));
   const writer = new Database(path);
   const insert = writer.prepare("INSERT INTO usage (ts, request_id, model, status, outcome, duration_ms) VALUES (?, ?, 'm', 200, 'ok', ?)");
   for (let i = 0; i < 4; i++) insert.run(1000 + i, `r${i}`, 100 + i);
