@@ -112,6 +112,27 @@ describe("errors: unknown model and unusual requests", () => {
     nothingReachedABackend();
   });
 
+  test("a path of the proxy's own with another method (GET /reload, POST /health) is a 405 naming what it takes, and reaches no backend", async () => {
+    for (const [method, path, allowed] of [
+      ["GET", "/reload", "POST"],
+      ["POST", "/v1/health", "GET, HEAD"],
+      ["DELETE", "/usage", "GET, HEAD"],
+      ["PUT", "/status.json", "GET, HEAD"],
+    ] as const) {
+      const response = await fetch(h.url(path), {
+        method,
+        headers: { "x-model-id": "gpt", "content-type": "application/json" },
+        body: method === "GET" ? undefined : "{}",
+      });
+      expect(response.headers.get("allow")).toBe(allowed);
+      await expectOpenAIError(response, 405, { code: "method_not_allowed", messageIncludes: [allowed] });
+    }
+    // An API path the proxy serves in part is the backend's for its other methods (GET lists stored completions).
+    await (await fetch(h.url("/v1/chat/completions?limit=1"), { headers: { "x-model-id": "gpt" } })).arrayBuffer();
+    expect(h.alpha.last.method).toBe("GET");
+    expect(h.alpha.last.path).toBe("/v1/chat/completions?limit=1");
+  });
+
   test("an unknown route with no model is an OpenAI-shaped error, not an HTML page", async () => {
     const response = await fetch(h.url("/v1/definitely/not/a/route"));
     expect(response.status).toBeGreaterThanOrEqual(400);

@@ -76,7 +76,15 @@ const FORWARDED_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELET
 
 const sameOriginRedirect = (location: string) => new Response(null, { status: 308, headers: { location } });
 
-const methodNotAllowed = (method: string) => new ProxyError(405, `Method ${method} is not supported`, "invalid_request_error", "method_not_allowed");
+const methodNotAllowed = (method: string, allowed?: readonly string[]) => {
+  const error = new ProxyError(
+    405,
+    allowed ? `Method ${method} is not supported here; this path takes ${allowed.join(", ")}` : `Method ${method} is not supported`,
+    "invalid_request_error",
+    "method_not_allowed",
+  );
+  return allowed ? error.withHeaders({ allow: allowed.join(", ") }) : error;
+};
 
 interface Selection {
   model: unknown;
@@ -137,7 +145,7 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
  * `x-model-id` header, then a `model` query parameter, then the body, and is rewritten wherever
  * it was found.
  */
-export const passthroughRoutes = ({ catalogs, dispatcher, observe, keys }: RouteContext) =>
+export const passthroughRoutes = ({ catalogs, dispatcher, observe, keys }: RouteContext, ownMethodsOf: (pathname: string) => string[] | null) =>
   new Elysia({ name: "passthrough" }).use(clientAccess(catalogs, observe, keys)).all(
     "/*",
     async ({ request, server, catalog, config, client, record, limitUser }) => {
@@ -147,6 +155,9 @@ export const passthroughRoutes = ({ catalogs, dispatcher, observe, keys }: Route
       // A base URL ending in "/" (`http://proxy/v1/` + `/models`): the same path without the empty
       // segment, which clients follow with the same method, body and key (308), on every route.
       if (url.pathname.includes("//")) return sameOriginRedirect(url.pathname.replace(/\/{2,}/g, "/") + url.search);
+      // A path of the proxy's own (/health, /reload, …) with another method: not a backend's to answer.
+      const own = ownMethodsOf(url.pathname);
+      if (own) throw methodNotAllowed(request.method, own);
       const { path, deployment } = clientPath(url);
       const queryModel = url.searchParams.get("model");
       const selection = await selectFromBody(request, config, request.headers.get("x-model-id") ?? queryModel, deployment);

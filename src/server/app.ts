@@ -14,6 +14,7 @@ import { ROUTE_PREFIXES, type RouteContext } from "../http/context";
 import { docsRoutes } from "../http/docs";
 import { metricsRoutes } from "../http/metrics";
 import { modelRoutes } from "../http/models";
+import { ownRouteMethods } from "../http/own-routes";
 import { passthroughRoutes } from "../http/passthrough";
 import { statusRoutes } from "../http/status";
 import { usageRoutes } from "../http/usage";
@@ -125,5 +126,8 @@ export function createApp(context: RouteContext) {
       .use(metricsRoutes(context, prefix));
     app.use(usageRoutes(context, prefix)).use(keyRoutes(context, prefix)).use(meRoutes(context, prefix));
   }
-  return app.use(statusRoutes(context)).use(passthroughRoutes(context));
+  app.use(statusRoutes(context));
+  // Read at the first request, when the route table is complete.
+  let ownMethods: ReturnType<typeof ownRouteMethods> | null = null;
+  return app.use(passthroughRoutes(context, (pathname) => (ownMethods ??= ownRouteMethods(app.routes))(pathname)));
 }
