@@ -13,23 +13,39 @@ export interface RouteEntry {
   readonly path: string;
 }
 
-/** The methods a path of the proxy's own takes (from the app's route table), or null for a path it relays. */
+/**
+ * The methods a path of the proxy's own takes (from the app's route table), or null for a path it
+ * relays. Runs for every relayed request: exact paths are one lookup, and only the few with a
+ * parameter are patterns.
+ */
 export function ownRouteMethods(routes: readonly RouteEntry[]): (pathname: string) => string[] | null {
-  const byPattern = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+  const exact = new Map<string, Set<string>>();
+  const patterns = new Map<string, { pattern: RegExp; methods: Set<string> }>();
   for (const { method, path } of routes) {
     if (path.includes("*") || API_PATHS.test(path)) continue;
-    let entry = byPattern.get(path);
-    if (!entry) {
-      const source = path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+");
-      byPattern.set(path, (entry = { pattern: new RegExp(`^${source}/?$`), methods: new Set() }));
+    let methods: Set<string>;
+    if (path.includes(":")) {
+      let entry = patterns.get(path);
+      if (!entry) {
+        const source = path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+");
+        patterns.set(path, (entry = { pattern: new RegExp(`^${source}$`), methods: new Set() }));
+      }
+      methods = entry.methods;
+    } else {
+      methods = exact.get(path) ?? new Set();
+      exact.set(path, methods);
     }
-    entry.methods.add(method);
-    if (method === "GET") entry.methods.add("HEAD");
+    methods.add(method);
+    if (method === "GET") methods.add("HEAD");
   }
-  const entries = [...byPattern.values()];
+  const parameterized = [...patterns.values()];
+  const sorted = (methods: ReadonlySet<string>) => [...methods].sort();
   return (pathname) => {
-    const methods = new Set<string>();
-    for (const { pattern, methods: taken } of entries) if (pattern.test(pathname)) for (const method of taken) methods.add(method);
-    return methods.size > 0 ? [...methods].sort() : null;
+    const path = pathname.length > 1 && pathname.endsWith("/") ? pathname.slice(0, -1) : pathname;
+    const methods = exact.get(path);
+    if (methods) return sorted(methods);
+    let matched: Set<string> | null = null;
+    for (const { pattern, methods: taken } of parameterized) if (pattern.test(path)) matched = new Set([...(matched ?? []), ...taken]);
+    return matched && sorted(matched);
   };
 }
