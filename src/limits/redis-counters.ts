@@ -3,6 +3,7 @@ import source from "./limits.lua" with { type: "text" };
 import { windowOf } from "./calendar";
 import { amountFor, periodOf, type LimitRule, type Spent } from "./rules";
 import type { LimitCounters, RuleResult } from "./counters";
+import type { LimitKind } from "../model/limits";
 
 /** Every key this proxy writes starts with this. */
 export const KEY_PREFIX = "cm-proxy:";
@@ -17,7 +18,7 @@ const MAX_UNSENT_COUNTERS = 100_000;
 
 /** What one counter is still owed: the sum of charges that could not be sent, dated by the last of them. */
 interface Unsent {
-  readonly kind: string;
+  readonly kind: LimitKind;
   readonly limit: number;
   amount: number;
   now: number;
@@ -130,13 +131,13 @@ export class RedisCounters implements LimitCounters {
    * counts a little longer; a daily or monthly window that has given way to the next keeps only
    * what was spent in the new one (a finished window's spend no longer limits anything).
    */
-  private keepUnsent(key: string, kind: string, limit: number, amount: number, now: number): void {
+  private keepUnsent(key: string, kind: LimitKind, limit: number, amount: number, now: number): void {
     const owed = this.unsent.get(key);
     if (!owed) {
       if (this.unsent.size < MAX_UNSENT_COUNTERS) this.unsent.set(key, { kind, limit, amount, now });
       return;
     }
-    const period = periodOf(kind as LimitRule["kind"]);
+    const period = periodOf(kind);
     if (period) {
       const [owedWindow, window] = [windowOf(period, owed.now), windowOf(period, now)];
       if (window < owedWindow) return; // spent in a window already over
