@@ -509,6 +509,47 @@ describe("the page in headless Chromium", () => {
   }, 30_000);
 });
 
+describe("a page of another origin, in a browser on the proxy's machine", () => {
+  test("cannot use the admin routes of a proxy without an admin key (it is a loopback client too); the proxy's own page can", async () => {
+    const elsewhere = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () => new Response("<html><body>another site</body></html>", { headers: { "content-type": "text/html" } }),
+    });
+    const page = await chromium().newPage();
+    try {
+      await page.goto(`http://localhost:${elsewhere.port}/`);
+      const tried = await page.evaluate(async (base: string) => {
+        const attempt = async (path: string, init?: RequestInit) => {
+          try {
+            const response = await fetch(base + path, init);
+            return `${response.status} ${(await response.text()).includes("admin_local_only") ? "admin_local_only" : "other"}`;
+          } catch {
+            return "blocked";
+          }
+        };
+        return {
+          debug: await attempt("/debug"),
+          status: await attempt("/status.json"),
+          create: await attempt("/admin/keys", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "planted" }) }),
+          // A "simple" request: no preflight, sent whatever the answer's CORS headers say.
+          reload: await attempt("/reload", { method: "POST", mode: "no-cors" }),
+        };
+      }, open.server.url);
+      expect(tried).toEqual({ debug: "403 admin_local_only", status: "403 admin_local_only", create: "403 admin_local_only", reload: expect.any(String) });
+      expect(open.log.lines.filter((line) => line.includes("config reloaded"))).toEqual([]);
+
+      // The proxy's own page, same origin, still reads its report.
+      await page.goto(open.url("/"));
+      const own = await page.evaluate(async () => (await fetch("/status.json")).status);
+      expect(own).toBe(200);
+    } finally {
+      await page.close();
+      elsewhere.stop(true);
+    }
+  });
+});
+
 describe("the Keys section in headless Chromium", () => {
   test("lists keys with spend, creates one (its secret shown once, with a copy button that copies it), blocks, unblocks and revokes it", async () => {
     // A proxy of its own: issuing a key closes a proxy, and the other tests send without one.
