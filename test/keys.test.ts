@@ -7,7 +7,7 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import { chatBody, expectOpenAIError, postJson } from "./support/http";
 import { reply, startMock, type MockBackend } from "./support/mock-backend";
-import { removeTempDirs, startProxy, type ProxyHandle } from "./support/proxy";
+import { removeTempDirs, startProxy, writeConfig, type ProxyHandle } from "./support/proxy";
 import { within } from "./support/events";
 import { expectRevokedKeysStayRevoked, expectRotationsNotToRace } from "./support/key-table-contract";
 import { SqliteKeyTable } from "../src/keys/sqlite-keys";
@@ -421,6 +421,42 @@ describe("spend", () => {
     const me = await (await fetch(proxy.url("/v1/me"), { headers: { authorization: `Bearer ${made.key}` } })).json();
     expect(me.today.spentUsd).toBeCloseTo(0.021, 12);
     expect(me.month.spentUsd).toBeCloseTo(0.021, 12);
+  });
+});
+
+describe("a config key named like a revoked issued key", () => {
+  test("starts from its own spend in /v1/me and /admin/keys, as its budget does", async () => {
+    const priced = (keys: { key: string; name: string }[]) => ({
+      endpoints: { solo: { url: mock.url, price: { inputPerMTok: 100_000, outputPerMTok: 100_000 } } },
+      adminKey: ADMIN_KEY,
+      clientKeys: keys,
+      limits: { perClient: { usdPerDay: 5 } },
+    });
+    const BOB = "ck-config-bob-0123456789abcdef";
+    const ALICE = "ck-config-alice-0123456789abcde";
+    const own = await startProxy(priced([{ key: BOB, name: "bob" }]));
+    try {
+      const as = (key: string) => ({ authorization: `Bearer ${key}` });
+      const made = await (await postJson(own.url("/admin/keys"), { name: "alice" }, as(ADMIN_KEY))).json();
+      expect((await postJson(own.url("/v1/chat/completions"), chatBody("solo"), as(made.key))).status).toBe(200);
+      await own.server.usage!.flush();
+      expect((await fetch(own.url(`/admin/keys/${made.id}`), { method: "DELETE", headers: as(ADMIN_KEY) })).status).toBe(200);
+      writeConfig(
+        own.configPath,
+        priced([
+          { key: BOB, name: "bob" },
+          { key: ALICE, name: "alice" },
+        ]),
+      );
+      expect((await fetch(own.url("/reload"), { method: "POST", headers: as(ADMIN_KEY) })).status).toBe(200);
+      const me = await (await fetch(own.url("/v1/me"), { headers: as(ALICE) })).json();
+      expect(me.today).toMatchObject({ spentUsd: 0, remainingUsd: 5 });
+      const { data } = await (await fetch(own.url("/admin/keys"), { headers: as(ADMIN_KEY) })).json();
+      expect(data.find((key: { id: string }) => key.id === "config:alice").spendTodayUsd).toBe(0);
+      expect(data.find((key: { id: string }) => key.id === made.id).spendTodayUsd).toBeGreaterThan(0);
+    } finally {
+      await own.stop();
+    }
   });
 });
 

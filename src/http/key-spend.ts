@@ -8,7 +8,7 @@ export interface Spend {
   readonly monthUsd: number | null;
 }
 
-/** A key whose spend is asked for: an issued key by its id (rows' `key_id`), a config-file key (id null) by its name (rows' `client`). */
+/** A key whose spend is asked for: an issued key by its id (rows' `key_id`), a config-file key (id null) by its name (rows' `client` without a `key_id`). */
 export interface SpendSubject {
   readonly id: string | null;
   readonly name: string;
@@ -23,7 +23,8 @@ const costs = (groups: readonly UsageGroup[]) => new Map(groups.map((group) => [
 
 /**
  * Each key's spend from the usage store's `cost_usd`: issued keys by `key_id` (a rename keeps its
- * spend), config-file keys by client name. Four grouped queries however many keys are asked for;
+ * spend), config-file keys by client name among rows of no issued key (so one named like a revoked
+ * issued key starts from its own spend, as its budget does). Four grouped queries however many keys are asked for;
  * a store that cannot answer (PostgreSQL away) makes every figure null rather than failing the answer.
  */
 export const keySpend =
@@ -33,15 +34,15 @@ export const keySpend =
     const [day, month] = [windowRange("day", now), windowRange("month", now)];
     const byId = subjects.some((subject) => subject.id !== null);
     const byName = subjects.some((subject) => subject.id === null);
-    const grouped = (store: UsageStore, range: { from: number; to: number }, on: "key" | "client", wanted: boolean) =>
+    const grouped = (store: UsageStore, range: { from: number; to: number }, on: "key" | "configKey", wanted: boolean) =>
       wanted ? store.query(range, on).then(costs) : Promise.resolve(new Map<string, number | null>());
     let tables: Map<string, number | null>[];
     try {
       tables = await Promise.all([
         grouped(usage, day, "key", byId),
         grouped(usage, month, "key", byId),
-        grouped(usage, day, "client", byName),
-        grouped(usage, month, "client", byName),
+        grouped(usage, day, "configKey", byName),
+        grouped(usage, month, "configKey", byName),
       ]);
     } catch {
       return subjects.map(() => UNKNOWN);
