@@ -11,7 +11,7 @@ import { join } from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { chatBody, postJson } from "./support/http";
 import { defaultCompletion, reply, startMock, type MockBackend, type RecordedRequest } from "./support/mock-backend";
-import { ALPHA_KEY, BRAVO_KEY, makeTempDir, removeTempDirs, startProxy, type ProxyHandle } from "./support/proxy";
+import { ALPHA_KEY, BRAVO_KEY, closedPort, makeTempDir, removeTempDirs, startProxy, type ProxyHandle } from "./support/proxy";
 
 /** What the functions that run inside the page use: this project's TypeScript has no DOM library. */
 declare const document: any, window: any, getComputedStyle: any;
@@ -507,6 +507,24 @@ describe("the page in headless Chromium", () => {
       await budgeted.stop();
     }
   }, 30_000);
+});
+
+describe("a store that is down", () => {
+  test("the page says which one, not that a model has no usable target", async () => {
+    const degraded = await startProxy(
+      { ...config({ usage: { enabled: false } }), state: { redis: `redis://127.0.0.1:${closedPort()}` } },
+      { label: "redis-down status proxy" },
+    );
+    const page = await chromium().newPage();
+    try {
+      await page.goto(degraded.url("/"));
+      await page.waitForFunction(() => document.querySelector("#overall")?.textContent?.startsWith("Degraded"), { timeout: 15_000 });
+      expect(await text(page, "#overall")).toBe("Degraded: Redis is unreachable");
+    } finally {
+      await page.close();
+      await degraded.stop();
+    }
+  });
 });
 
 describe("a page of another origin, in a browser on the proxy's machine", () => {
