@@ -144,13 +144,14 @@ describe("docs: the OpenAPI document", () => {
     doc = await response.json();
   });
 
-  test("lists /v1/chat/completions, /v1/models and /health, each operation with a summary", () => {
+  test("lists /v1/chat/completions, /v1/models, /health and /status.json, each operation with a summary", () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.info.title).toBe("cm-open-webui-proxy");
     const expected: [string, string][] = [
       ["/v1/chat/completions", "post"],
       ["/v1/models", "get"],
       ["/health", "get"],
+      ["/status.json", "get"],
     ];
     for (const [path, method] of expected) {
       const operation = doc.paths[path]?.[method];

@@ -141,6 +141,12 @@ describe("GET / (the page)", () => {
     expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//i);
   });
 
+  test("the browser's /favicon.ico is an empty 204, not an error about a missing model", async () => {
+    const response = await fetch(open.url("/favicon.ico"));
+    expect(response.status).toBe(204);
+    expect(await response.text()).toBe("");
+  });
+
   test("the CSP hashes match the page's inline script and style, so they run", async () => {
     const response = await fetch(proxy.url("/"));
     const html = await response.text();

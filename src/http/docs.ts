@@ -27,6 +27,8 @@ export const docsRoutes = (version: string) =>
         path: "/swagger",
         specPath: "/swagger/json",
         provider: "swagger-ui",
+        // The plugin leaves out paths with a dot as static files by default: /status.json is an API.
+        exclude: { staticFile: false },
         swagger: { ...ABSOLUTE_SPEC_URL, cdn: `${ASSETS}/swagger-ui-bundle.js`, theme: `${ASSETS}/swagger-ui.css` },
         documentation: {
           info: {

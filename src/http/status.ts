@@ -167,33 +167,37 @@ const StatusReport = t.Object({
  */
 export const statusRoutes = (context: RouteContext) => {
   const { configs, catalogs, states, observe, recent, usage, limiter, clientAddress } = context;
-  return new Elysia({ name: "status" })
-    .use(adminGuard(configs, clientAddress))
-    .get(
-      "/",
-      async () => {
-        const { body, headers } = await (page ??= renderPage());
-        return ownResponse(body, { headers });
-      },
-      { detail: { hide: true } },
-    )
-    .get(
-      "/status.json",
-      async () => {
-        const catalog = catalogs.current;
-        const limits = await limiter.current(catalog.config, context.keys?.activeClients(Date.now()) ?? []);
-        const report = statusReport(catalog, states, recent, observe.inFlight - 1, usage !== null, limits, storeStates(context));
-        return jsonResponse(JSON.stringify(report), 200, {
-          "cache-control": "no-store",
-        });
-      },
-      {
-        admin: true,
-        response: StatusReport,
-        detail: {
-          summary: "What the status page at / shows: every model and target, their state and the last 5 minutes' figures",
-          tags: ["Admin"],
+  return (
+    new Elysia({ name: "status" })
+      .use(adminGuard(configs, clientAddress))
+      .get(
+        "/",
+        async () => {
+          const { body, headers } = await (page ??= renderPage());
+          return ownResponse(body, { headers });
         },
-      },
-    );
+        { detail: { hide: true } },
+      )
+      // Browsers ask for it with every page (the status page, the docs): nothing, rather than a 400 about a model.
+      .get("/favicon.ico", () => new Response(null, { status: 204 }), { detail: { hide: true } })
+      .get(
+        "/status.json",
+        async () => {
+          const catalog = catalogs.current;
+          const limits = await limiter.current(catalog.config, context.keys?.activeClients(Date.now()) ?? []);
+          const report = statusReport(catalog, states, recent, observe.inFlight - 1, usage !== null, limits, storeStates(context));
+          return jsonResponse(JSON.stringify(report), 200, {
+            "cache-control": "no-store",
+          });
+        },
+        {
+          admin: true,
+          response: StatusReport,
+          detail: {
+            summary: "What the status page at / shows: every model and target, their state and the last 5 minutes' figures",
+            tags: ["Admin"],
+          },
+        },
+      )
+  );
 };
