@@ -100,6 +100,18 @@ describe("config: validation messages name the file, the model id and the field"
     expect(message).toContain("maxBodyBytes: expected at least 1");
   });
 
+  test("a key a header cannot carry as typed (non-ASCII, a space) is refused, from the file or the environment", async () => {
+    const { message } = await loadError({
+      endpoints: { gpt: { url: "http://127.0.0.1:1" } },
+      adminKey: "pässwörd-0123456789",
+      clientKeys: [{ key: "two words", name: "a" }],
+    });
+    expect(message).toContain("adminKey: expected visible ASCII characters only");
+    expect(message).toContain("clientKeys.0.key: expected visible ASCII characters only");
+    const fromEnv = await loadError({ endpoints: { gpt: { url: "http://127.0.0.1:1" } } }, { CM_OPEN_WEBUI_PROXY_ADMIN_KEY: "ключ-0123456789" });
+    expect(fromEnv.message).toContain("CM_OPEN_WEBUI_PROXY_ADMIN_KEY: expected visible ASCII characters only");
+  });
+
   test("a number written as a string is an error, not a string the proxy would later use as a number", async () => {
     const { message } = await loadError({ endpoints: { gpt: { url: "http://127.0.0.1:1" } }, timeouts: { idleMs: "300" }, drainTimeoutMs: "5" });
     expect(message).toContain("timeouts.idleMs: expected an integer");

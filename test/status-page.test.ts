@@ -323,6 +323,16 @@ describe("the page in headless Chromium", () => {
     await waitText(page, "#login-error", "That key was refused. Try again.", "the refusal of a wrong key");
     expect(await page.$eval("#login-error", (node) => node.hasAttribute("hidden"))).toBe(false);
 
+    // one no header can carry is refused at once, with the reason (the browser would refuse to send it)
+    await page.type("#key", "ключ-0123456789");
+    await page.click("#login-form button[type=submit]");
+    await waitText(
+      page,
+      "#login-error",
+      "An admin key holds visible ASCII characters only (no spaces, no other letters). Try again.",
+      "the refusal of a non-ASCII key",
+    );
+
     await page.type("#key", ADMIN_KEY);
     await page.click("#login-form button[type=submit]");
     await page.waitForSelector("[data-model=solo]", { visible: true, timeout: 10_000 });

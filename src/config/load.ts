@@ -39,6 +39,12 @@ export async function loadConfig(path: string, env: Record<string, string | unde
   if (problems.length > 0) throw new ConfigError(absolute, problems);
   const file = value as ConfigFile;
   const adminKey = file.adminKey ?? (env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY || undefined);
+  // The file's own is checked by the schema; the environment's the same way.
+  if (adminKey !== undefined && !/^[\x21-\x7e]+$/.test(adminKey)) {
+    throw new ConfigError(absolute, [
+      "CM_OPEN_WEBUI_PROXY_ADMIN_KEY: expected visible ASCII characters only (no spaces or other characters, which a header cannot carry as typed)",
+    ]);
+  }
   return buildProxyConfig({ ...file, adminKey }, absolute);
 }
 

@@ -167,9 +167,16 @@ const StateSchema = t.Object(
   { additionalProperties: true },
 );
 
+/** A key clients send in a header: visible ASCII (a header carries bytes; other characters arrive as something else, and a browser refuses to send them). */
+const HEADER_SECRET = {
+  minLength: 1,
+  pattern: "^[\\x21-\\x7e]+$",
+  error: "expected visible ASCII characters only (letters, digits, punctuation; no spaces or other characters, which a header cannot carry as typed)",
+} as const;
+
 const ClientKeySchema = t.Object(
   {
-    key: t.String({ minLength: 1, description: "the bearer key a client sends" }),
+    key: t.String({ ...HEADER_SECRET, description: "the bearer key a client sends" }),
     name: t.Optional(t.String({ description: "shown in logs instead of the key" })),
     models: t.Optional(t.Array(t.String({ minLength: 1 }), { description: "model ids or globs (ollama/*) this key may use; all when absent" })),
     limits: t.Optional(LimitSetSchema),
@@ -255,7 +262,7 @@ export const ConfigFileSchema = t.Object(
     maxBodyBytes: t.Optional(t.Integer({ minimum: 1 })),
     forwardUserInfoHeaders: t.Optional(t.Boolean()),
     clientKeys: t.Optional(t.Array(ClientKeySchema)),
-    adminKey: t.Optional(t.String({ minLength: 1 })),
+    adminKey: t.Optional(t.String(HEADER_SECRET)),
     drainTimeoutMs: t.Optional(t.Integer({ minimum: 0, maximum: MAX_TIMER_MS, description: "milliseconds" })),
     maxInFlight: t.Optional(
       t.Integer({

@@ -57,7 +57,8 @@ export function describeValueError(error: ValueError): string {
   const schema = error.schema as SchemaLike;
   if (error.value === undefined) return "is required";
   if (schema.anyOf || (schema.type && !hasType(schema, error.value))) return `expected ${noun(schema)}`;
-  if (typeof schema.error === "string") return schema.error;
+  // An empty string says so, whatever else its schema would say about what it holds.
+  if (typeof schema.error === "string" && error.type !== ValueErrorType.StringMinLength) return schema.error;
   switch (error.type) {
     case ValueErrorType.StringPattern:
       return `expected a string matching ${schema.pattern}`;
