@@ -1,6 +1,8 @@
 import { sseErrorEvent, type ProxyError } from "../model/errors";
 
 const encoder = new TextEncoder();
+const EVENT_END = encoder.encode("\n\n");
+const [LF, CR] = [10, 13];
 
 export interface RelayOptions {
   /** Longest silence allowed between two chunks. */
@@ -50,6 +52,18 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
   let cancelled = false;
   let ended = false;
   let sent = 0;
+  // The last two bytes the client was sent (numbers, not a view: a view would keep the backend's
+  // chunk alive), to tell whether they end an SSE event (a blank line: LF LF, CR CR, or CRLF CRLF)
+  // so an event written next stands on its own. Nothing sent counts as an end.
+  let secondLast = LF;
+  let lastByte = LF;
+  const saw = (bytes: Uint8Array) => {
+    const n = bytes.byteLength;
+    if (n === 0) return;
+    secondLast = n > 1 ? bytes[n - 2]! : lastByte;
+    lastByte = bytes[n - 1]!;
+  };
+  const atEventEnd = () => secondLast === lastByte && (lastByte === LF || lastByte === CR);
   const keepUpTo = options.keepUpTo ?? 0;
   let kept: Uint8Array[] | null = keepUpTo > 0 ? [] : null;
   const keep = (chunk: Uint8Array) => {
@@ -103,19 +117,27 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
         sent += out.byteLength;
         keep(out);
         controller.write(out);
+        saw(out);
         await controller.flush();
       }
       clearTimeout(timer);
+      // A broken event stream ends with an error event of its own: after a blank line when the
+      // backend broke off inside an event, so line-by-line clients (Open WebUI) still read it.
+      const broken = failure !== null && !cancelled && options.eventStream;
+      const write = (bytes: Uint8Array) => {
+        sent += bytes.byteLength;
+        controller.write(bytes);
+        saw(bytes);
+      };
       const rest = cancelled ? null : filter?.flush(failure !== null);
       if (rest) {
-        sent += rest.byteLength;
-        controller.write(rest);
+        if (broken && filter?.endsBrokenStreams && !atEventEnd()) write(EVENT_END);
+        write(rest);
       }
       const reported = cancelled || failure ? null : (filter?.failure?.() ?? null);
-      if (failure && !cancelled && options.eventStream && !filter?.endsBrokenStreams) {
-        const event = encoder.encode(sseErrorEvent(failure));
-        sent += event.byteLength;
-        controller.write(event);
+      if (broken && failure && !filter?.endsBrokenStreams) {
+        if (!atEventEnd()) write(EVENT_END);
+        write(encoder.encode(sseErrorEvent(failure)));
       }
       end(cancelled ? "client_aborted" : (failure ?? reported ?? "complete"));
       if (failure && !cancelled && !options.eventStream) throw failure;

@@ -41,6 +41,9 @@ const resetOnOpen = resettingBackend("on-open");
 const resetOnData = resettingBackend("on-data");
 // Two chunks, then (100 ms later, its own timer) the connection ends (FIN) without the final chunk.
 const dropping = startRawBackend(truncatedChunkedSse([sse(0), sse(1)]), { endAfterMs: 100 });
+// A chunk, then half of the next event, then (100 ms later) the connection ends.
+const HALF_EVENT = 'data: {"id":"c","choices":[{"index":0,"delta":{"content":"hal';
+const droppingMidEvent = startRawBackend(truncatedChunkedSse([sse(0), HALF_EVENT]), { endAfterMs: 100 });
 // One chunk, then the connection stays open until the test resets it (`cut`), as a crashing backend would.
 const breaking = startRawBackend(truncatedChunkedSse([sse(0)]));
 let stallingJson: { readonly port: number; stop(closeActiveConnections?: boolean): void };
@@ -85,6 +88,7 @@ beforeAll(async () => {
         stall: ep(staller.url),
         "stall-override": ep(stallerOverride.url, { timeouts: { idleMs: 100 } }),
         drop: ep(dropping.url),
+        "drop-mid-event": ep(droppingMidEvent.url),
         break: ep(breaking.url),
         "stalling-stream-json": ep(jsonStaller.url),
         "stalling-json": ep(`http://127.0.0.1:${stallingJson.port}`),
@@ -105,6 +109,7 @@ afterAll(async () => {
   resetOnOpen.stop();
   resetOnData.stop();
   dropping.stop();
+  droppingMidEvent.stop();
   breaking.stop();
   if ("url" in neverAccepting) await neverAccepting.stop();
   removeTempDirs();
@@ -262,6 +267,15 @@ describe("after the stream started", () => {
     expect(error).toMatchObject({ type: "upstream_error", code: "backend_unreachable" });
     expect(error.message).toContain("'drop'");
     expect(text).not.toContain(KEY);
+  });
+
+  test("a backend connection ended inside an event: the half event, a blank line, then the error event on lines of its own (Open WebUI reads it)", async () => {
+    const response = await chat("drop-mid-event", true);
+    expect(response.status).toBe(200);
+    const { text } = await readBody(response, () => {}, 3000);
+    expect(text.startsWith(sse(0) + HALF_EVENT + "\n\n")).toBe(true);
+    const error = finalErrorEvent(text.slice((sse(0) + HALF_EVENT + "\n\n").length));
+    expect(error).toMatchObject({ type: "upstream_error", code: "backend_unreachable" });
   });
 
   test("a backend connection reset mid-body, once output reached the client (a crash): the chunk, then one final error event, then a clean end", async () => {
