@@ -243,6 +243,68 @@ describe("budgets in dollars", () => {
     }
   });
 
+  test("a translated or Messages stream the client stops (or that reports no usage): the input as the backend reported it so far, at least a token per piece relayed", async () => {
+    const claudeEvent = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    const claude = [
+      claudeEvent("message_start", {
+        message: { id: "m", type: "message", role: "assistant", model: "c", content: [], usage: { input_tokens: 100, output_tokens: 1 } },
+      }),
+      claudeEvent("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
+      ...[0, 1, 2].map((i) => claudeEvent("content_block_delta", { index: 0, delta: { type: "text_delta", text: `w${i} ` } })),
+    ];
+    const gemini = [0, 1, 2].map(
+      (i) =>
+        `data: ${JSON.stringify({ candidates: [{ content: { role: "model", parts: [{ text: `w${i} ` }] }, index: 0 }], usageMetadata: { promptTokenCount: 100, candidatesTokenCount: 1, totalTokenCount: 101 } })}\r\n\r\n`,
+    );
+    const chat = [0, 1, 2].map((i) => `data: {"choices":[{"index":0,"delta":{"content":"w${i} "},"finish_reason":null}]}\n\n`);
+    const proxy = await startProxy({
+      endpoints: {
+        claude: { provider: "anthropic", url: mock.url, apiKey: "sk-ant-budgets-0000", actualModelName: "claude-x" },
+        gem: { provider: "gemini", url: mock.url, apiKey: "gm-budgets-0000", actualModelName: "gemini-x" },
+        oai: { url: mock.url, streamUsage: false },
+      },
+    });
+    try {
+      for (const [path, model, events, prompt] of [
+        ["/v1/chat/completions", "claude", claude, 100],
+        ["/v1/messages", "claude", claude, 100],
+        ["/v1/messages", "gem", gemini, 100],
+        ["/v1/messages", "oai", chat, null],
+      ] as const) {
+        mock.willReply(reply.sse(events, { stallAfter: events.length }));
+        const body = { model, stream: true, max_tokens: 100, messages: [{ role: "user", content: "x" }] };
+        const stream = await postJson(proxy.url(path), body, { "anthropic-version": "2023-06-01" });
+        expect(stream.status).toBe(200);
+        const reader = stream.body!.getReader();
+        let text = "";
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+          text += new TextDecoder().decode(chunk.value);
+          if (text.includes("w2")) break;
+        }
+        await reader.cancel();
+        const id = stream.headers.get("x-request-id")!;
+        await proxy.log.until(() => proxy.log.accessLines.some((line) => line.includes(id)), 5000, `the stopped stream ${path} ${model}`);
+        const line = JSON.parse(proxy.log.accessLines.find((line) => line.includes(id))!);
+        expect({ path, model, outcome: line.outcome, prompt: line.promptTokens, atLeastThree: line.completionTokens >= 3 }).toEqual({
+          path,
+          model,
+          outcome: "client_aborted",
+          prompt: prompt ?? Math.ceil(mock.last.body.byteLength / 4),
+          atLeastThree: true,
+        });
+      }
+      // Not stopped, but not asked for usage either (streamUsage false): the same estimate, not an output of 0.
+      mock.willReply(reply.sse([...chat, 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n', "data: [DONE]\n\n"]));
+      const whole = await postJson(proxy.url("/v1/messages"), { model: "oai", stream: true, max_tokens: 100, messages: [{ role: "user", content: "x" }] });
+      await whole.text();
+      const id = whole.headers.get("x-request-id")!;
+      await proxy.log.until(() => proxy.log.accessLines.some((line) => line.includes(id)), 5000, "the unreported stream's line");
+      expect(JSON.parse(proxy.log.accessLines.find((line) => line.includes(id))!).completionTokens).toBeGreaterThanOrEqual(3);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test("a model without a price costs null and charges no budget", async () => {
     const proxy = await proxyWith({ perClient: { usdPerDay: 0.01 } });
     try {

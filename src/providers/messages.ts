@@ -16,6 +16,7 @@ import {
   usageOfMessages,
 } from "./anthropic/inbound";
 import { SseReader } from "./anthropic/sse";
+import { MESSAGES_PIECES, PieceCounter, usageSoFar } from "./pieces";
 import type { AnswerTranslator, ChatCall, LocalAnswer, MessagesCall, Outgoing, ProviderAdapter, StreamWatch } from "./provider";
 
 const decoder = new TextDecoder();
@@ -28,9 +29,11 @@ class NativeStream implements StreamWatch {
   private readonly reader = new SseReader();
   private input: Record<string, unknown> = {};
   private error: ProxyError | null = null;
+  private readonly pieces = new PieceCounter(MESSAGES_PIECES);
 
   pass(chunk: Uint8Array): Uint8Array {
     this.read(this.reader.push(chunk));
+    this.pieces.see(chunk);
     return chunk;
   }
 
@@ -47,6 +50,11 @@ class NativeStream implements StreamWatch {
 
   usage(): Usage | null {
     return usageOfMessages(this.input);
+  }
+
+  /** A cut stream: the input Claude reported at its start, and at least a token per piece relayed. */
+  estimate(promptTokens: number): Usage {
+    return usageSoFar(this.usage(), promptTokens, this.pieces.count);
   }
 
   private read(events: { event: string; data: string }[]): void {
@@ -93,6 +101,8 @@ class NativeAnswer implements AnswerTranslator {
 /** A chat stream (relayed by an OpenAI-format backend, or translated by the target's adapter) as a Messages stream. */
 class TranslatedStream implements StreamWatch {
   readonly endsBrokenStreams = true;
+  /** The Messages events' pieces the client was sent. */
+  private readonly pieces = new PieceCounter(MESSAGES_PIECES);
 
   constructor(
     private readonly translator: ChatToMessagesStream,
@@ -100,7 +110,9 @@ class TranslatedStream implements StreamWatch {
   ) {}
 
   pass(chunk: Uint8Array): Uint8Array {
-    return this.translator.push(this.inner ? this.inner.pass(chunk) : chunk);
+    const out = this.translator.push(this.inner ? this.inner.pass(chunk) : chunk);
+    this.pieces.see(out);
+    return out;
   }
 
   flush(broken?: boolean): Uint8Array | null {
@@ -120,8 +132,18 @@ class TranslatedStream implements StreamWatch {
     return own ? new ProxyError(502, own.message, "upstream_error", "backend_stream_error") : null;
   }
 
+  /**
+   * What the backend reported: a translating target's own reading (Gemini's usageMetadata, which
+   * reaches the chat chunks only when asked for), else the usage chunk of the chat stream; null when
+   * it reported none (the estimate then applies, not an output of 0).
+   */
   usage(): Usage | null {
-    return this.translator.usage();
+    return this.inner?.usage() ?? this.translator.reportedUsage();
+  }
+
+  /** A stream cut, or reporting nothing: what it reported so far, and at least a token per piece relayed. */
+  estimate(promptTokens: number): Usage {
+    return usageSoFar(this.usage(), promptTokens, this.pieces.count);
   }
 }
 

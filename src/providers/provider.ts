@@ -99,9 +99,9 @@ export interface StreamWatch extends ChunkFilter {
   /** The usage the stream reported, once it has ended. */
   usage(): Usage | null;
   /**
-   * What to charge for a stream that reported no usage (cut short by the client or a failure, or
-   * from a backend not asked for it): an estimate, from `promptTokens` (estimated from the
-   * request) and what the stream carried. Absent when the watch keeps a partial usage of its own.
+   * What to charge for a stream that reported no usage (from a backend not asked for it), or was
+   * cut short by the client or a failure: what it reported so far, completed from `promptTokens`
+   * (estimated from the request) and the pieces the stream carried (`usageSoFar`).
    */
   estimate?(promptTokens: number): Usage;
 }

@@ -63,8 +63,13 @@ export function bodyEnding(served: ServedBody): BodyEnding {
       const close = () => {
         // The backend bills what it generated, reported or not: neither a Stop nor a backend that sends no usage makes an answer free.
         const estimate = status < 300 ? served.promptEstimate : null;
-        record.usage = whole ? usageOfWhole(provider, whole, contentEncoding, estimate) : (watch?.usage() ?? null);
-        if (!record.usage && !whole && estimate !== null && watch?.estimate) record.usage = watch.estimate(estimate);
+        if (whole) record.usage = usageOfWhole(provider, whole, contentEncoding, estimate);
+        else {
+          const reported = watch?.usage() ?? null;
+          // A stream cut short has at most a partial usage (Claude's output count comes only at its end).
+          const stillOwed = !reported || end !== "complete";
+          record.usage = stillOwed && estimate !== null && watch?.estimate ? watch.estimate(estimate) : reported;
+        }
         priceRecord(record, target);
         admission.end(record.usage, record.costUsd);
         record.end(status, outcome);

@@ -351,6 +351,11 @@ export class ChatToMessagesStream {
     return usageOfMessages(this.finalUsage());
   }
 
+  /** The usage the chat stream's own usage chunk reported; null when it carried none. */
+  reportedUsage(): Usage | null {
+    return this.backendUsage === null ? null : this.usage();
+  }
+
   private finalUsage() {
     return messagesUsageOrEstimate(this.backendUsage, this.estimate);
   }

@@ -2,6 +2,7 @@
 // (request.ts), the answer translated back, whole (response.ts) or streamed (stream.ts), and the
 // signed thinking of tool turns kept for the client's next turn (thinking-store.ts).
 import { ProxyError } from "../../model/errors";
+import { CHAT_PIECES, PieceCounter, usageSoFar } from "../pieces";
 import { backendAuthHeaders, type Target } from "../../model/model";
 import type { Usage } from "../../model/usage";
 import { translatedRequestHeaders } from "../headers";
@@ -22,13 +23,18 @@ const isSuccess = (status: number) => status >= 200 && status < 300;
 
 /** A Messages stream as the relay's filter: OpenAI chunks out, the usage and the signed thinking read on the way. */
 class TranslatedStream implements StreamWatch {
+  /** The chat chunks' pieces the client was sent: what a cut stream is charged beyond what Claude reported so far. */
+  private readonly pieces = new PieceCounter(CHAT_PIECES);
+
   constructor(
     private readonly translator: MessagesStreamTranslator,
     private readonly thinking: ThinkingStore,
   ) {}
 
   pass(chunk: Uint8Array): Uint8Array {
-    return this.translator.push(chunk);
+    const out = this.translator.push(chunk);
+    this.pieces.see(out);
+    return out;
   }
 
   flush(broken?: boolean): Uint8Array | null {
@@ -45,6 +51,11 @@ class TranslatedStream implements StreamWatch {
 
   usage(): Usage | null {
     return this.translator.usage();
+  }
+
+  /** A cut stream: the input Claude reported at its start, and at least a token per piece relayed (its output count comes only at the end). */
+  estimate(promptTokens: number): Usage {
+    return usageSoFar(this.translator.usage(), promptTokens, this.pieces.count);
   }
 }
 

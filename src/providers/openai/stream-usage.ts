@@ -1,4 +1,5 @@
-import { tokenUsage, type Usage } from "../../model/usage";
+import type { Usage } from "../../model/usage";
+import { CHAT_PIECES, PieceCounter, usageSoFar } from "../pieces";
 import { lastUsageIn, usageOf } from "./usage";
 
 const LF = 10,
@@ -54,13 +55,6 @@ function isUsageOnly(value: unknown): boolean {
   return Array.isArray(chunk?.choices) && chunk.choices.length === 0 && usageOf(chunk) !== null;
 }
 
-/**
- * The keys every streamed piece of an answer comes under: a chat chunk's `delta` (one per choice),
- * a Responses API event's, a legacy completion chunk's `text`. Inside a JSON string quotes are
- * escaped, so these bytes are always a key.
- */
-const PIECES = [Buffer.from('"delta"'), Buffer.from('"text"')];
-
 /** A choice has finished: what follows is the usage chunk and `[DONE]`. */
 const FINISHED = [Buffer.from('"finish_reason":"'), Buffer.from('"finish_reason": "')];
 const MARKER_OVERLAP = 32;
@@ -74,8 +68,8 @@ const MARKER_OVERLAP = 32;
  */
 export class StreamUsage {
   private found: Usage | null = null;
-  /** Pieces of the answer relayed so far: about one token each from OpenAI, vLLM, llama.cpp, Ollama. */
-  private pieces = 0;
+  /** Pieces of the answer relayed so far. */
+  private readonly pieces = new PieceCounter(CHAT_PIECES);
   private tail: Uint8Array[] = [];
   private tailBytes = 0;
   private pending: Uint8Array | null = null;
@@ -88,7 +82,7 @@ export class StreamUsage {
 
   /** The bytes to send on for this chunk (possibly none). */
   pass(chunk: Uint8Array): Uint8Array {
-    this.countPieces(chunk);
+    this.pieces.see(chunk);
     if (!this.strip) {
       this.keepTail(chunk);
       return chunk;
@@ -130,17 +124,9 @@ export class StreamUsage {
     return (this.found = lastUsageIn(bytes));
   }
 
-  /**
-   * A stream that reported no usage: `promptTokens`, and one completion token per piece of the
-   * answer relayed (a piece whose key was split between two chunks is not counted).
-   */
+  /** What to charge when the stream ended without its usage (or was cut): see `usageSoFar`. */
   estimate(promptTokens: number): Usage {
-    return tokenUsage(promptTokens, this.pieces, promptTokens + this.pieces);
-  }
-
-  private countPieces(chunk: Uint8Array): void {
-    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    for (const key of PIECES) for (let at = bytes.indexOf(key); at !== -1; at = bytes.indexOf(key, at + key.length)) this.pieces++;
+    return this.usage() ?? usageSoFar(null, promptTokens, this.pieces.count);
   }
 
   /**
