@@ -78,6 +78,14 @@ describe("StreamUsage", () => {
     expect(result.usage).toBeNull();
   });
 
+  test("strip: a usage chunk left unterminated at the end (no blank line, no [DONE]) is read and taken out", () => {
+    for (const size of [1, 7, 10_000]) {
+      const result = run(chunk("Hel") + FINISH + USAGE_ONLY.trimEnd(), true, size);
+      expect(result.text).toBe(chunk("Hel") + FINISH);
+      expect(result.usage).toEqual({ promptTokens: 11, completionTokens: 7, totalTokens: 18 });
+    }
+  });
+
   test("strip: content is passed on at once, before its event is complete", () => {
     const scanner = new StreamUsage(true);
     const half = 'data: {"choices":[{"delta":{"content":"Hel';

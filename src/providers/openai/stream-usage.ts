@@ -104,11 +104,19 @@ export class StreamUsage {
     return bytes.subarray(0, complete);
   }
 
-  /** What is still held back when the stream ends (an unterminated last event), to send as is. */
-  flush(): Uint8Array | null {
+  /**
+   * What is still held back when the stream ends (an unterminated last event), to send as is;
+   * unless the stream ended cleanly and it is the usage chunk the proxy asked for (a backend that
+   * ends without a blank line or `[DONE]`): then its usage is read and it is taken out.
+   */
+  flush(broken?: boolean): Uint8Array | null {
     const rest = this.pending;
     this.pending = null;
-    return rest;
+    if (!rest || broken) return rest;
+    const value = parseEvent(rest);
+    const usage = usageOf(value);
+    if (usage) this.found = usage;
+    return usage && isUsageOnly(value) ? null : rest;
   }
 
   /** The usage the stream reported, once it has ended. */
