@@ -551,6 +551,14 @@ describe("the gateway over Messages traffic", () => {
     expect(String(error.message)).toContain("broke off");
   });
 
+  test("a translated stream whose body ends before any finish_reason or [DONE] is no complete answer: the SDK throws", async () => {
+    openai.willReply(reply.sse(sse([chunk({ role: "assistant", content: "" }), chunk({ content: "partial" })]).slice(0, -1)));
+    const stream = client.messages.stream({ model: "stalling", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] });
+    const error = await stream.finalMessage().catch((e) => e);
+    expect(error).toBeInstanceOf(Anthropic.APIError);
+    expect(String(error.message)).toContain("ended before it finished");
+  });
+
   /** A streamed Messages request's whole body, as the client got it. */
   const streamedText = async (model: string) => {
     const response = await fetch(proxy.url("/v1/messages"), {

@@ -325,10 +325,20 @@ export class ChatToMessagesStream {
     return encoder.encode(this.read(this.reader.push(chunk)));
   }
 
-  /** What is left when the backend's body ends: the closing events, unless an error ended it. */
+  /**
+   * What is left when the backend's body ends: the closing events, unless an error ended it. A body
+   * that ended before any finish_reason or `[DONE]` was cut off, however cleanly its connection
+   * closed: it ends with Anthropic's error event, not as a complete answer.
+   */
   end(): Uint8Array {
     let out = this.read(this.reader.end());
-    if (!this.finished && this.error === null) out += this.close();
+    if (!this.finished && this.error === null) {
+      if (this.finish !== null) out += this.close();
+      else {
+        this.error = { message: "The backend's answer ended before it finished (no finish_reason)" };
+        out += this.start(null) + event("error", { type: "error", error: { type: "api_error", message: this.error.message } });
+      }
+    }
     return encoder.encode(out);
   }
 
