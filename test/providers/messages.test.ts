@@ -559,6 +559,23 @@ describe("the gateway over Messages traffic", () => {
     expect(String(error.message)).toContain("ended before it finished");
   });
 
+  test("in-stream errors of llama.cpp (an error: line) and Ollama (a bare JSON line) end a translated stream with Anthropic's error event", async () => {
+    const begun = `data: ${JSON.stringify(chunk({ role: "assistant", content: "partial" }))}\n\n`;
+    for (const [style, failure] of [
+      ["llama.cpp", 'error: {"code":500,"message":"the context is full","type":"server_error"}\n\ndata: [DONE]\n\n'],
+      ["Ollama", '{"error":"the context is full"}\n'],
+    ] as const) {
+      openai.willReply(reply.sse([begun, failure]));
+      const stream = client.messages.stream({ model: "stalling", max_tokens: 10, messages: [{ role: "user", content: "Hi" }] });
+      const error = await stream.finalMessage().catch((e) => e);
+      expect({ style, isApiError: error instanceof Anthropic.APIError, message: String(error?.message) }).toMatchObject({
+        style,
+        isApiError: true,
+        message: expect.stringContaining("the context is full"),
+      });
+    }
+  });
+
   /** A streamed Messages request's whole body, as the client got it. */
   const streamedText = async (model: string) => {
     const response = await fetch(proxy.url("/v1/messages"), {

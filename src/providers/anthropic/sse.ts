@@ -62,11 +62,19 @@ export class SseReader {
       return;
     }
     if (line.startsWith(":")) return; // a comment
+    // OpenAI-compatible servers' in-stream errors outside SSE's data lines, read as the data of an
+    // error chunk (`{"error": …}`) so a translation sees them: Ollama writes a bare JSON line.
+    if (line.startsWith("{")) {
+      events.push({ event: "message", data: line });
+      return;
+    }
     const colon = line.indexOf(":");
     const field = colon < 0 ? line : line.slice(0, colon);
     let value = colon < 0 ? "" : line.slice(colon + 1);
     if (value.startsWith(" ")) value = value.slice(1);
     if (field === "data") (this.data ??= []).push(value);
     else if (field === "event") this.event = value;
+    // llama.cpp's `error: {…}` line (then `data: [DONE]`).
+    else if (field === "error") (this.data ??= []).push(`{"error":${value.startsWith("{") ? value : JSON.stringify(value)}}`);
   }
 }
