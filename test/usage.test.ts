@@ -594,7 +594,7 @@ describe("usage store lifecycle", () => {
     }
   });
 
-  test("a queue that cannot drain drops rows and counts them in cm_proxy_usage_rows_dropped_total", async () => {
+  test("a queue that cannot drain drops rows and counts them in cm_proxy_usage_rows_dropped_total; /health says the store is down meanwhile", async () => {
     const dataDir = makeTempDir("usage-drop");
     const usagePath = join(dataDir, "usage.db");
     const proxy = await startProxy(usageConfig({ usage: { path: usagePath, queueSize: 1 } }));
@@ -613,12 +613,16 @@ describe("usage store lifecycle", () => {
       expect(proxy.server.usage!.droppedRows).toBe(2);
       const metrics = await (await fetch(proxy.url("/metrics"), { headers: asAdmin })).text();
       expect(metrics).toContain("\ncm_proxy_usage_rows_dropped_total 2\n");
+      // /health says the store is down, and /usage will not answer without the rows it could not write.
+      expect(await (await fetch(proxy.url("/health"))).json()).toMatchObject({ status: "degraded", stores: { usage: "down" } });
+      await expectOpenAIError(await fetch(proxy.url("/usage"), { headers: asAdmin }), 503);
     } finally {
       other.exec("COMMIT");
       other.close();
     }
     await proxy.server.usage!.flush();
     expect(await rowsOf(proxy, usagePath)).toHaveLength(1);
+    expect((await (await fetch(proxy.url("/health"))).json()).status).toBe("ok");
     expect(proxy.log.lines.filter((line) => line.includes("cannot write to"))).toHaveLength(1);
     await proxy.stop();
   });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { LogFields, Logger } from "../../lib/log";
 import { FULL_ROW, FULL_SPEC, record } from "../../../test/support/usage-records";
 import { SqliteUsageStore, type SqliteUsageOptions } from "./sqlite-store";
-import { usageObserver } from "./store";
+import { UsageStoreUnavailableError, usageObserver } from "./store";
 
 const DAY = 24 * 60 * 60 * 1000;
 const dir = mkdtempSync(join(tmpdir(), "cm-owp-usage-unit-"));
@@ -180,6 +180,9 @@ describe("SqliteUsageStore", () => {
       store.add(record());
       await store.flush();
       expect(store.queued).toBe(3);
+      // Meanwhile the store says it is down, and an answer that would leave the rows out is refused.
+      expect(store.up).toBe(false);
+      await expect(store.query({ from: 0, to: Date.now() + 86_400_000 }, "model")).rejects.toBeInstanceOf(UsageStoreUnavailableError);
       expect(log.lines.filter((line) => line.startsWith("ERROR"))).toEqual([
         expect.stringContaining(`usage store: cannot write to ${path} (database is locked); 2 rows kept in memory`),
       ]);
@@ -189,6 +192,7 @@ describe("SqliteUsageStore", () => {
     }
     await store.flush();
     expect(store.queued).toBe(0);
+    expect(store.up).toBeUndefined();
     expect(rows(path)).toHaveLength(3);
     expect(log.lines.at(-1)).toBe(`INFO usage store: writing to ${path} again`);
   });

@@ -3,7 +3,17 @@ import type { RequestRecord } from "../record";
 import { NextTurn, pruneOldRows, startStoreTimers, UsageQueue } from "./queue";
 import { USAGE_COLUMN_SPECS, USAGE_COLUMNS, USAGE_SCHEMA_VERSION, type UsageColumnSpec } from "./row";
 import { UsageQueryThread } from "./sqlite-query-thread";
-import { messageOf, PRUNE_CHUNK, UsageStoreError, type StoreGroupBy, type UsageGroup, type UsageRange, type UsageStore, type UsageStoreOptions } from "./store";
+import {
+  messageOf,
+  PRUNE_CHUNK,
+  UsageStoreError,
+  UsageStoreUnavailableError,
+  type StoreGroupBy,
+  type UsageGroup,
+  type UsageRange,
+  type UsageStore,
+  type UsageStoreOptions,
+} from "./store";
 
 /** Rows per transaction; a longer queue is written over several turns of the event loop. */
 const MAX_ROWS_PER_WRITE = 5000;
@@ -141,6 +151,14 @@ export class SqliteUsageStore implements UsageStore {
     return this.queue.length;
   }
 
+  /**
+   * False while rows cannot be written (a full disk, a file another process holds): `/health` says
+   * so. Otherwise absent: an embedded file is not listed among the stores, as a server is.
+   */
+  get up(): false | undefined {
+    return this.failing ? false : undefined;
+  }
+
   add(record: RequestRecord): void {
     if (this.closed || !this.queue.add(record)) return;
     if (this.queue.length >= this.batchSize && !this.failing) this.writeSoon.request();
@@ -150,10 +168,16 @@ export class SqliteUsageStore implements UsageStore {
     while (this.queue.length > 0 && this.writeBatch()) {}
   }
 
-  /** Runs on the query thread, after what is queued was written (so it is counted). */
+  /**
+   * Runs on the query thread, after what is queued was written (so it is counted). While rows
+   * cannot be written, an answer would leave them out: UsageStoreUnavailableError (a 503) instead.
+   */
   async query(range: UsageRange, groupBy: StoreGroupBy): Promise<UsageGroup[]> {
     if (this.closed) throw new Error("the usage store is closed");
     await this.flush();
+    if (this.failing && this.queue.length > 0) {
+      throw new UsageStoreUnavailableError(`${this.queue.length} usage rows cannot be written to ${this.options.path} yet, and an answer would leave them out`);
+    }
     return this.queries.query(range, groupBy);
   }
 

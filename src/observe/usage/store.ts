@@ -59,8 +59,8 @@ export interface UsageStore {
   /** Writes what is queued, then closes; later `add`s are ignored. */
   close(): Promise<void>;
   /**
-   * False while a store on a server (PostgreSQL) cannot be reached: `/health` then says degraded.
-   * Absent for an embedded store, which is always there.
+   * False while the store cannot take rows (PostgreSQL unreachable, the SQLite file not writable):
+   * `/health` then says degraded. Absent for an embedded file that takes them (not listed as a store).
    */
   readonly up?: boolean;
 }
