@@ -141,10 +141,13 @@ describe("passthrough: choosing the model", () => {
     }
   });
 
-  test("a model that is not a string is a 400 invalid_type naming model, and no backend is called", async () => {
+  test("a model that is not a string is a 400 invalid_type naming model; a body that is no JSON object, invalid_body; no backend is called", async () => {
     for (const model of [42, ["embed"], { id: "embed" }]) {
       const response = await postJson(h.url("/v1/embeddings"), { model, input: "x" });
       await expectOpenAIError(response, 400, { type: "invalid_request_error", param: "model", code: "invalid_type" });
+    }
+    for (const body of ["[]", "null", '["embed"]']) {
+      await expectOpenAIError(await postJson(h.url("/v1/embeddings"), body), 400, { code: "invalid_body", messageIncludes: ["must be a JSON object"] });
     }
     expect(h.alpha.requests.length + h.bravo.requests.length).toBe(0);
   });

@@ -119,6 +119,8 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
   if (isJson(contentType)) {
     const json = await readJson(request, limit);
     const record = asJsonObject(json);
+    // Nothing else names the model, and a body that is no object cannot: say what is wrong with it.
+    if (record === null && named === null && deployment === null) throw invalidRequest("The request body must be a JSON object", null, "invalid_body");
     const addsModel = named === null && deployment !== null && record !== null && !("model" in record);
     return {
       model: named ?? record?.model,
