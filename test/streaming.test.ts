@@ -85,6 +85,24 @@ describe("streaming chat completions: headers and bytes", () => {
     expect((await readBody(response)).text).toBe(chunks.join(""));
   });
 
+  test("a stream that reports an error mid-way counts as failed (access line, target), whichever style; one without is ok", async () => {
+    const begun = 'data: {"choices":[{"delta":{"content":"partial"}}]}\n\n';
+    for (const [style, failure] of [
+      ["vLLM", 'data: {"error":{"message":"context too long","type":"BadRequestError","param":null,"code":400}}\n\n'],
+      ["llama.cpp", 'error: {"code":500,"message":"llama.cpp failed","type":"server_error"}\n\n'],
+      ["Ollama", '{"error":"ollama bare json line"}\n'],
+      ["none", 'data: {"choices":[{"delta":{"content":"error: in the text, {\\"error\\": quoted"}}]}\n\n'],
+    ] as const) {
+      h.alpha.willReply(reply.sse([begun, failure, "data: [DONE]\n\n"]));
+      const response = await postJson(h.url("/v1/chat/completions"), streamRequest());
+      await readBody(response);
+      const id = response.headers.get("x-request-id")!;
+      await h.proxy.log.until(() => h.proxy.log.accessLines.some((line) => line.includes(id)), 5000, `the ${style} stream's line`);
+      const { outcome } = JSON.parse(h.proxy.log.accessLines.find((line) => line.includes(id))!);
+      expect({ style, outcome }).toEqual({ style, outcome: style === "none" ? "ok" : "upstream_error" });
+    }
+  });
+
   test("a backend answering a stream request with a JSON error passes status, body and type through", async () => {
     const error = { error: { message: "stream not supported", type: "invalid_request_error", param: "stream", code: null } };
     h.alpha.willReply(reply.json(error, { status: 422 }));

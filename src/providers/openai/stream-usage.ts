@@ -1,3 +1,4 @@
+import { ProxyError } from "../../model/errors";
 import type { Usage } from "../../model/usage";
 import { CHAT_PIECES, PieceCounter, usageSoFar } from "../pieces";
 import { lastUsageIn, usageOf } from "./usage";
@@ -55,6 +56,27 @@ function isUsageOnly(value: unknown): boolean {
   return Array.isArray(chunk?.choices) && chunk.choices.length === 0 && usageOf(chunk) !== null;
 }
 
+const ERROR_KEY = Buffer.from('"error"');
+/**
+ * How OpenAI-compatible servers report an error after their 200, at the start of a line: vLLM's
+ * `data: {"error":…}` event, llama.cpp's `error:` field, Ollama's bare `{"error":…}` line. Inside
+ * content a quote is escaped and a line break is `\n`, so these never match an answer's text.
+ */
+const ERROR_STARTS = [Buffer.from('data: {"error"'), Buffer.from('data:{"error"'), Buffer.from("error:"), Buffer.from('{"error"')];
+
+/** The backend's in-stream error in this chunk, if one starts a line of it (one split across chunks is missed). */
+function inStreamError(chunk: Uint8Array): ProxyError | null {
+  const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (bytes.indexOf(ERROR_KEY) === -1 && bytes.indexOf(ERROR_STARTS[2]!) === -1) return null;
+  for (const start of ERROR_STARTS) {
+    for (let at = bytes.indexOf(start); at !== -1; at = bytes.indexOf(start, at + 1)) {
+      if (at === 0 || bytes[at - 1] === LF || bytes[at - 1] === CR)
+        return new ProxyError(502, "The backend reported an error mid-stream", "upstream_error", "backend_stream_error");
+    }
+  }
+  return null;
+}
+
 /** A choice has finished: what follows is the usage chunk and `[DONE]`. */
 const FINISHED = [Buffer.from('"finish_reason":"'), Buffer.from('"finish_reason": "')];
 const MARKER_OVERLAP = 32;
@@ -78,11 +100,14 @@ export class StreamUsage {
   /** The end of the previous chunk, so a marker split across two chunks is still seen. */
   private previousEnd: Uint8Array = new Uint8Array(0);
 
+  private error: ProxyError | null = null;
+
   constructor(private readonly strip: boolean) {}
 
   /** The bytes to send on for this chunk (possibly none). */
   pass(chunk: Uint8Array): Uint8Array {
     this.pieces.see(chunk);
+    if (this.error === null) this.error = inStreamError(chunk);
     if (!this.strip) {
       this.keepTail(chunk);
       return chunk;
@@ -130,6 +155,11 @@ export class StreamUsage {
     }
     // The usage event is larger than the tail kept, so the tail starts inside it.
     return (this.found = lastUsageIn(bytes));
+  }
+
+  /** An error the backend reported inside its stream (passed on as it came): the request ends as failed, and counts against the target. */
+  failure(): ProxyError | null {
+    return this.error;
   }
 
   /** What to charge when the stream ended without its usage (or was cut): see `usageSoFar`. */
