@@ -61,13 +61,13 @@ export const adminRoutes = (context: RouteContext, prefix: string) => {
           stores: t.Optional(
             t.Record(t.String(), t.Union([t.Literal("up"), t.Literal("down")]), {
               description:
-                "stores on a server (usage: PostgreSQL; redis: shared limits and cool-downs), listed when configured; one down makes the status degraded",
+                "stores on a server (usage: PostgreSQL; redis: shared limits and cool-downs), listed when configured, and the SQLite usage file while it cannot be written; one down makes the status degraded",
             }),
           ),
         }),
         detail: {
           summary:
-            "Liveness (always 200) with every model's targets (and limits' use); 'degraded' when some model has no usable target or a store (usage: PostgreSQL, redis) is unreachable",
+            "Liveness (always 200) with every model's targets (and limits' use); 'degraded' when some model has no usable target or a store (usage, redis) is down",
           tags: ["Admin"],
           hide: prefix !== "",
         },

@@ -141,7 +141,9 @@ const StatusReport = t.Object({
     { description: "The price table built into the binary" },
   ),
   stores: t.Optional(
-    t.Record(t.String(), t.Union([t.Literal("up"), t.Literal("down")]), { description: "server-backed stores (usage: PostgreSQL; redis), when configured" }),
+    t.Record(t.String(), t.Union([t.Literal("up"), t.Literal("down")]), {
+      description: "server-backed stores (usage: PostgreSQL; redis) when configured, and the SQLite usage file while it cannot be written",
+    }),
   ),
   limits: t.Union([t.Array(LimitUseSchema), t.Null()], {
     description: "Current use against each limit per client key and per model (empty without limits; null while the limit store is unreachable)",

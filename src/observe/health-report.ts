@@ -4,12 +4,13 @@ import type { TargetStates } from "../targets/target-states";
 import { isUsable, phaseOf } from "../targets/target-state";
 
 /**
- * The stores on a server the proxy uses (`usage`: PostgreSQL), by name: `down` while unreachable.
- * Embedded ones (the SQLite usage file, in-memory limits) are never down and are not listed.
+ * The stores on a server the proxy uses (`usage`: PostgreSQL; `redis`), by name: `down` while unreachable.
+ * Embedded ones (the SQLite usage file, in-memory limits) are listed only while down (a usage
+ * file that cannot be written).
  */
 export type StoreStates = Readonly<Record<string, "up" | "down">>;
 
-/** Whether the usage store is reachable: undefined when it is embedded (SQLite) or off, so not listed. */
+/** Whether the usage store takes rows: undefined when it is off, or an embedded (SQLite) file that does (not listed then). */
 export const usageStoreUp = (usage: UsageStore | null): boolean | undefined => usage?.up;
 
 /**

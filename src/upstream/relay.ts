@@ -53,8 +53,9 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
   let ended = false;
   let sent = 0;
   // The last two bytes the client was sent (numbers, not a view: a view would keep the backend's
-  // chunk alive), to tell whether they end an SSE event (a blank line: LF LF, CR CR, or CRLF CRLF)
-  // so an event written next stands on its own. Nothing sent counts as an end.
+  // chunk alive), to tell whether they end an SSE event (LF LF or CR CR), so an event written next
+  // stands on its own. Nothing sent counts as an end; a CRLF CRLF end reads as none, and the extra
+  // blank line written then is harmless (it dispatches nothing).
   let secondLast = LF;
   let lastByte = LF;
   const saw = (bytes: Uint8Array) => {

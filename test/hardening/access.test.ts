@@ -459,6 +459,31 @@ describe("admin routes", () => {
     }
   });
 
+  test("without an admin key, a loopback request a browser sent for another site is a 403: another origin, or a name made to resolve to 127.0.0.1 (DNS rebinding)", async () => {
+    const port = open.server.port;
+    for (const headers of [
+      { "sec-fetch-site": "cross-site" },
+      { "sec-fetch-site": "same-site" },
+      { origin: "http://localhost:9" },
+      { host: `rebound.example:${port}`, "sec-fetch-site": "same-origin" },
+      { host: `rebound.example:${port}` },
+    ]) {
+      const response = await call(open, "/debug", { headers });
+      expect({ headers, status: response.status }).toEqual({ headers, status: 403 });
+      await response.text();
+    }
+    // The proxy's own page (same origin, a loopback name), a typed-in address, and an older browser's matching Origin pass.
+    for (const headers of [
+      { "sec-fetch-site": "same-origin" },
+      { "sec-fetch-site": "none" },
+      { host: `localhost:${port}`, origin: `http://localhost:${port}` },
+    ]) {
+      const response = await call(open, "/debug", { headers });
+      expect({ headers, status: response.status }).toEqual({ headers, status: 200 });
+      await response.text();
+    }
+  });
+
   // A non-loopback client can only be made by binding the proxy to one of this machine's own
   // non-loopback addresses and connecting to it (the kernel keeps that traffic on this host).
   const ownAddress = Object.values(networkInterfaces())
