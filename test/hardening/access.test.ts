@@ -461,23 +461,25 @@ describe("admin routes", () => {
 
   test("without an admin key, a loopback request a browser sent for another site is a 403: another origin, or a name made to resolve to 127.0.0.1 (DNS rebinding)", async () => {
     const port = open.server.port;
-    for (const headers of [
+    const refused: Record<string, string>[] = [
       { "sec-fetch-site": "cross-site" },
       { "sec-fetch-site": "same-site" },
       { origin: "http://localhost:9" },
       { host: `rebound.example:${port}`, "sec-fetch-site": "same-origin" },
       { host: `rebound.example:${port}` },
-    ]) {
+    ];
+    for (const headers of refused) {
       const response = await call(open, "/debug", { headers });
       expect({ headers, status: response.status }).toEqual({ headers, status: 403 });
       await response.text();
     }
     // The proxy's own page (same origin, a loopback name), a typed-in address, and an older browser's matching Origin pass.
-    for (const headers of [
+    const passed: Record<string, string>[] = [
       { "sec-fetch-site": "same-origin" },
       { "sec-fetch-site": "none" },
       { host: `localhost:${port}`, origin: `http://localhost:${port}` },
-    ]) {
+    ];
+    for (const headers of passed) {
       const response = await call(open, "/debug", { headers });
       expect({ headers, status: response.status }).toEqual({ headers, status: 200 });
       await response.text();

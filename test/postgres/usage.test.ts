@@ -20,7 +20,7 @@ import { startServer } from "../../src/server/start";
 import type { Logger } from "../../src/lib/log";
 import type { RequestRecord } from "../../src/observe/record";
 import { BARE_ROW, BARE_SPEC, FULL_ROW, FULL_SPEC, record } from "../support/usage-records";
-import { PostgresUsageStore, USAGE_TABLE } from "../../src/observe/usage/postgres-store";
+import { BATCHES_TABLE, PostgresUsageStore, USAGE_TABLE } from "../../src/observe/usage/postgres-store";
 import { nearestRank } from "../../src/observe/usage/query";
 import { USAGE_COLUMN_SPECS, USAGE_COLUMNS } from "../../src/observe/usage/row";
 import { SqliteUsageStore } from "../../src/observe/usage/sqlite-store";
@@ -549,6 +549,29 @@ describe("PostgresUsageStore", () => {
       await store.flush(); // sent again under the same id: nothing written twice
       expect(store.queued).toBe(0);
       expect(await count()).toBe(6);
+    });
+
+    test("a cut in the middle of a batch's transaction (its id sent, its COMMIT not): healed, the rows land once, and no connection is left waiting on the id", async () => {
+      const { store } = openStore({ url: viaRelay(), writeTimeoutMs: 500 });
+      await store.flush(); // the table, no rows yet
+      store.add(record());
+      store.add(record());
+      relay.blackholeAfter = (text) => text.includes(BATCHES_TABLE);
+      await within(store.flush(), 5000, "a flush into the cut giving up");
+      expect(store.up).toBe(false);
+      relay.blackhole = false; // healed; the server still holds the old connection's open transaction
+      await eventually(async () => {
+        await store.flush();
+        return store.queued === 0 && store.up;
+      }, "the rows written once the server let go of the cut transaction");
+      expect(await count()).toBe(2);
+      const client = new Bun.SQL(pg.url(undefined, DB), { max: 1 });
+      try {
+        const waiting = await client.unsafe(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [DB]);
+        expect(waiting[0].n).toBe(0);
+      } finally {
+        await client.close();
+      }
     });
 
     test("a server cut off by the network (connections open, nothing answered): the write gives up, up turns false; healed, the rows land", async () => {

@@ -1,6 +1,6 @@
 // A TCP relay in front of a server (PostgreSQL, Redis) that plays the network's failures: cut off
-// (`blackhole`: connections stay open, nothing passes either way, as in a partition) and a reply
-// lost on the way back (`dropReply`: the server's answer matching it is swallowed and the
+// (`blackhole`: connections stay open, nothing passes either way, as in a partition; healed, the
+// server's side of each connection is left as a partition leaves it), and a reply lost on the way back (`dropReply`: the server's answer matching it is swallowed and the
 // connection cut, so the client cannot know whether what it sent took effect).
 import type { Socket } from "bun";
 
@@ -19,6 +19,8 @@ export interface TcpRelay {
   blackhole: boolean;
   /** Swallows the first server reply whose text (latin1) matches, cuts that connection, and clears itself. */
   dropReply: ((text: string) => boolean) | null;
+  /** Passes the first client message whose text matches, then turns `blackhole` on (a cut in mid-conversation), and clears itself. */
+  blackholeAfter: ((text: string) => boolean) | null;
   /** Resolves once a reply was dropped. */
   readonly dropped: Promise<void>;
   /** Closes every connection (the clients see them end). */
@@ -74,6 +76,10 @@ export function startTcpRelay(targetPort: number): TcpRelay {
         const { pair } = client.data;
         if (pair.server) pair.server.write(chunk);
         else pair.pending.push(new Uint8Array(chunk));
+        if (relay.blackholeAfter?.(Buffer.from(chunk).toString("latin1"))) {
+          relay.blackholeAfter = null;
+          relay.blackhole = true;
+        }
       },
       close(client) {
         const { pair } = client.data;
@@ -86,6 +92,7 @@ export function startTcpRelay(targetPort: number): TcpRelay {
     port: listener.port,
     blackhole: false,
     dropReply: null,
+    blackholeAfter: null,
     dropped: dropped.promise,
     resetAll() {
       for (const pair of [...pairs]) cut(pair);

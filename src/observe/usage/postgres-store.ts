@@ -382,7 +382,12 @@ export class PostgresUsageStore implements UsageStore {
 
   /** A batch's rows, written with its id in one transaction; nothing when the id is there already (written before, the answer lost). */
   private async writeBatch(batch: Batch, rows: UsageRow[]): Promise<void> {
+    const ms = this.options.writeTimeoutMs ?? 10_000;
     await this.sql.begin(async (tx) => {
+      // A connection the network cut off mid-transaction would hold the batch id's lock until TCP
+      // gives up (hours), and every retry would wait on it: the server ends such a transaction, and
+      // a retry that finds the id locked gives up, within the write timeout.
+      await tx.unsafe(`SET LOCAL idle_in_transaction_session_timeout = ${ms}; SET LOCAL lock_timeout = ${ms}`);
       const [fresh] = await tx`INSERT INTO ${tx(BATCHES_TABLE)} (id, at) VALUES (${batch.id}, ${Date.now()}) ON CONFLICT (id) DO NOTHING RETURNING id`;
       if (fresh) await tx`INSERT INTO ${tx(USAGE_TABLE)} ${tx(rows.map(rowObject), ...USAGE_COLUMNS)}`;
     });
