@@ -20,7 +20,7 @@ import { startServer } from "../../src/server/start";
 import type { Logger } from "../../src/lib/log";
 import type { RequestRecord } from "../../src/observe/record";
 import { BARE_ROW, BARE_SPEC, FULL_ROW, FULL_SPEC, record } from "../support/usage-records";
-import { BATCHES_TABLE, PostgresUsageStore, USAGE_TABLE } from "../../src/observe/usage/postgres-store";
+import { PostgresUsageStore, USAGE_TABLE } from "../../src/observe/usage/postgres-store";
 import { nearestRank } from "../../src/observe/usage/query";
 import { USAGE_COLUMN_SPECS, USAGE_COLUMNS } from "../../src/observe/usage/row";
 import { SqliteUsageStore } from "../../src/observe/usage/sqlite-store";
@@ -556,9 +556,12 @@ describe("PostgresUsageStore", () => {
       await store.flush(); // the table, no rows yet
       store.add(record());
       store.add(record());
-      relay.blackholeAfter = (text) => text.includes(BATCHES_TABLE);
+      // Cut just as the server answers the batch id's INSERT: its transaction is open, holding the id.
+      relay.blackholeOnReply = (text) => text.includes("INSERT 0 1");
       await within(store.flush(), 5000, "a flush into the cut giving up");
       expect(store.up).toBe(false);
+      // The store gave up on that connection and closed it, which the server never hears of.
+      await within(relay.severed, 5000, "the store closing the cut connection");
       relay.blackhole = false; // healed; the server still holds the old connection's open transaction
       await eventually(async () => {
         await store.flush();

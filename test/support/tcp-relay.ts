@@ -19,10 +19,12 @@ export interface TcpRelay {
   blackhole: boolean;
   /** Swallows the first server reply whose text (latin1) matches, cuts that connection, and clears itself. */
   dropReply: ((text: string) => boolean) | null;
-  /** Passes the first client message whose text matches, then turns `blackhole` on (a cut in mid-conversation), and clears itself. */
-  blackholeAfter: ((text: string) => boolean) | null;
+  /** Swallows the first server reply whose text matches and turns `blackhole` on (a cut in mid-conversation, just after the server acted), and clears itself. */
+  blackholeOnReply: ((text: string) => boolean) | null;
   /** Resolves once a reply was dropped. */
   readonly dropped: Promise<void>;
+  /** Resolves once a client closed a connection during a cut (the server's side of it stays open). */
+  readonly severed: Promise<void>;
   /** Closes every connection (the clients see them end). */
   resetAll(): void;
   stop(): void;
@@ -30,7 +32,10 @@ export interface TcpRelay {
 
 export function startTcpRelay(targetPort: number): TcpRelay {
   const pairs = new Set<Pair>();
+  /** Connections the client closed during a cut: their server side stays open until the relay stops. */
+  const severed = new Set<Pair>();
   const dropped = Promise.withResolvers<void>();
+  const severedOnce = Promise.withResolvers<void>();
   const cut = (pair: Pair) => {
     pairs.delete(pair);
     pair.client.terminate();
@@ -55,6 +60,11 @@ export function startTcpRelay(targetPort: number): TcpRelay {
             },
             data(_server, chunk) {
               if (relay.blackhole || !pairs.has(pair)) return;
+              if (relay.blackholeOnReply?.(Buffer.from(chunk).toString("latin1"))) {
+                relay.blackholeOnReply = null;
+                relay.blackhole = true;
+                return;
+              }
               const drop = relay.dropReply;
               if (drop?.(Buffer.from(chunk).toString("latin1"))) {
                 relay.dropReply = null;
@@ -76,14 +86,15 @@ export function startTcpRelay(targetPort: number): TcpRelay {
         const { pair } = client.data;
         if (pair.server) pair.server.write(chunk);
         else pair.pending.push(new Uint8Array(chunk));
-        if (relay.blackholeAfter?.(Buffer.from(chunk).toString("latin1"))) {
-          relay.blackholeAfter = null;
-          relay.blackhole = true;
-        }
       },
       close(client) {
         const { pair } = client.data;
-        if (pairs.has(pair) && !relay.blackhole) cut(pair);
+        if (!pairs.has(pair)) return;
+        if (!relay.blackhole) return cut(pair);
+        // Closed during a cut: the server never hears of it, healed or not (as across a real partition).
+        pairs.delete(pair);
+        severed.add(pair);
+        severedOnce.resolve();
       },
       error() {},
     },
@@ -92,14 +103,17 @@ export function startTcpRelay(targetPort: number): TcpRelay {
     port: listener.port,
     blackhole: false,
     dropReply: null,
-    blackholeAfter: null,
+    blackholeOnReply: null,
     dropped: dropped.promise,
+    severed: severedOnce.promise,
     resetAll() {
       for (const pair of [...pairs]) cut(pair);
     },
     stop() {
       listener.stop(true);
       relay.resetAll();
+      for (const pair of severed) pair.server?.terminate();
+      severed.clear();
     },
   };
   return relay;
