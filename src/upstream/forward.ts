@@ -183,9 +183,9 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, re
   const eventStream = isEventStream(headers);
   const idleError = () => gatewayTimeout(target.modelId, `no data for ${idleMs} ms`);
   const lostError = () => badGateway(target.modelId, "connection lost mid-response");
-  // An error is read whole, whatever its length, to be cleaned of the key the backend was sent.
+  // An error is read whole, whatever its length or type, to be cleaned of the key the backend was sent.
   const secret = response.status >= 400 ? secretOf(target.apiKey) : null;
-  if (!eventStream && (secret || (declaredLength(response.headers) ?? Infinity) <= MAX_BUFFERED_BYTES)) {
+  if (secret || (!eventStream && (declaredLength(response.headers) ?? Infinity) <= MAX_BUFFERED_BYTES)) {
     // Nothing reached the client yet: a failure here is the caller's to judge (a retry, or its error).
     let body: ArrayBuffer | Uint8Array = await readWhole(response, abort, idleMs, idleError, lostError);
     const cleaned = secret ? withoutSecret(new Uint8Array(body), headers["content-encoding"] ?? null, secret) : null;

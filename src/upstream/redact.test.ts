@@ -18,6 +18,14 @@ test("a compressed body is looked at decoded, and cleaned into a plain copy", ()
   expect(withoutSecret(gzipSync(Buffer.from("{}")), "gzip", KEY)).toBeNull();
 });
 
+test("a key with slashes is found where a JSON encoder escaped them too", () => {
+  const key = "sk-with/slashes/0123456789";
+  const body = new TextEncoder().encode(JSON.stringify({ error: `bad key ${key}` }).replace(/\//g, "\\/"));
+  const cleaned = text(withoutSecret(body, null, key))!;
+  expect(cleaned).not.toContain("0123456789");
+  expect(cleaned).toContain("sk-wi...56789");
+});
+
 test("short keys and no key: nothing to look for", () => {
   expect([secretOf(null), secretOf(undefined), secretOf("test"), secretOf(KEY)]).toEqual([null, null, null, KEY]);
 });

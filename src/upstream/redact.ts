@@ -19,7 +19,11 @@ export function withoutSecret(body: Uint8Array, contentEncoding: string | null, 
   const plain = contentEncoding ? decodedBody(body, contentEncoding) : body;
   if (!plain) return null;
   const bytes = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
-  if (bytes.indexOf(secret) === -1) return null;
+  // As written, or with its slashes escaped the way some JSON encoders write them.
+  const forms = secret.includes("/") ? [secret, secret.replaceAll("/", "\\/")] : [secret];
+  if (!forms.some((form) => bytes.indexOf(form) !== -1)) return null;
+  let text = bytes.toString("utf8");
+  for (const form of forms) text = text.replaceAll(form, maskBackendKey(secret));
   // A copy of its own (a Buffer made from a string may share a pooled block with others).
-  return encoder.encode(bytes.toString("utf8").replaceAll(secret, maskBackendKey(secret)));
+  return encoder.encode(text);
 }
