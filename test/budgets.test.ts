@@ -296,7 +296,10 @@ describe("budgets in dollars", () => {
       // Not stopped, but not asked for usage either (streamUsage false): the same estimate, not an output of 0.
       mock.willReply(reply.sse([...chat, 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n', "data: [DONE]\n\n"]));
       const whole = await postJson(proxy.url("/v1/messages"), { model: "oai", stream: true, max_tokens: 100, messages: [{ role: "user", content: "x" }] });
-      await whole.text();
+      const events = (await whole.text()).split("\n").filter((line) => line.startsWith("data: "));
+      // The client is told the same: its message_delta counts a token per delta, not 0.
+      const delta = events.map((line) => JSON.parse(line.slice(6))).find((event) => event.type === "message_delta");
+      expect(delta.usage.output_tokens).toBe(3);
       const id = whole.headers.get("x-request-id")!;
       await proxy.log.until(() => proxy.log.accessLines.some((line) => line.includes(id)), 5000, "the unreported stream's line");
       expect(JSON.parse(proxy.log.accessLines.find((line) => line.includes(id))!).completionTokens).toBeGreaterThanOrEqual(3);

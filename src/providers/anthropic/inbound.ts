@@ -313,6 +313,8 @@ export class ChatToMessagesStream {
   private madeToolCall = false;
   private finish: unknown = null;
   private backendUsage: unknown = null;
+  /** content_block_delta events sent: the output count of a stream whose backend reported no usage. */
+  private deltas = 0;
   private error: { message: string } | null = null;
 
   constructor(
@@ -366,8 +368,11 @@ export class ChatToMessagesStream {
     return this.backendUsage === null ? null : this.usage();
   }
 
+  /** The usage message_delta reports: the backend's, or with none, the estimate's input and a token per delta sent. */
   private finalUsage() {
-    return messagesUsageOrEstimate(this.backendUsage, this.estimate);
+    const usage = messagesUsageOrEstimate(this.backendUsage, this.estimate);
+    if (this.backendUsage === null) usage.output_tokens = this.deltas;
+    return usage;
   }
 
   private read(events: { data: string }[]): string {
@@ -465,6 +470,7 @@ export class ChatToMessagesStream {
   }
 
   private delta(delta: Json): string {
+    this.deltas++;
     return event("content_block_delta", { type: "content_block_delta", index: this.blocks, delta });
   }
 
