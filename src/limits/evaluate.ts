@@ -61,13 +61,13 @@ export function evaluate(rule: LimitRule, counter: Counter, now: number, spend: 
 
 /**
  * A windowed counter after `amount` more is spent at `now` (a new window starts from 0). A charge
- * dated in the window just before the counter's (an instance whose clock is a little behind, near
- * 00:00 UTC; a clock stepped back) is dropped: that window is over, and the counter holds the next
- * one's spend. One dated further back means the counter's window is the odd one (a clock far
- * ahead): it starts over from this charge, so such a clock cannot freeze the limit for days.
+ * dated in a window the counter has already left (an instance whose clock is behind, near 00:00
+ * UTC or stuck at 1970 before NTP; a clock stepped back) is dropped: that window is over, and the
+ * counter holds a later one's spend. Clocks must agree (NTP): one far ahead would move the counter
+ * into its own window, and the others' charges would be dropped until theirs gets there.
  */
 export function spentInWindow(rule: LimitRule, counter: Counter, amount: number, now: number): Counter {
   const window = windowOf(periodOf(rule.kind)!, now);
-  if (counter.window === window + 1) return counter;
+  if (counter.window !== undefined && counter.window > window) return counter;
   return { window, spent: spentIn(counter, window) + amount };
 }

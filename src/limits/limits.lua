@@ -198,9 +198,9 @@ if op == 'charge' then
       -- gcra.ts: charged(tat, now, limit, tokens)
       setTat(key, math.max(tatOf(key), now) + (amount * WINDOW) / limit, now)
     elseif kind == 'tokensPerDay' or kind == 'usdPerDay' or kind == 'usdPerMonth' then
-      -- evaluate.ts spentInWindow: a charge dated in the window just before the counter's is dropped.
+      -- evaluate.ts spentInWindow: a charge dated in a window the counter has left is dropped.
       local window, ends, spent, held = spentInWindow(key, kind, now)
-      if held ~= window + 1 then
+      if held == nil or held <= window then
         redis.call('HSET', key, 'window', fmt(window), 'spent', fmt(spent + amount))
         redis.call('PEXPIRE', key, fmt(ends - now + DAY_MARGIN))
       end
