@@ -6,7 +6,7 @@ const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 const isLoopback = (address: string | undefined) => address !== undefined && LOOPBACK.test(address);
 
 /** A host name this machine only answers to itself: what a request to a loopback address names. */
-const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|\[::ffff:127(?:\.\d{1,3}){3}\])(?::\d+)?$/i;
+const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i;
 
 /**
  * Whether a loopback client may be trusted as the machine's own administrator. A browser on this

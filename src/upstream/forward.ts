@@ -183,10 +183,11 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, re
   const eventStream = isEventStream(headers);
   const idleError = () => gatewayTimeout(target.modelId, `no data for ${idleMs} ms`);
   const lostError = () => badGateway(target.modelId, "connection lost mid-response");
-  // An error is read whole, whatever its type, to be cleaned of the key the backend was sent (one
-  // that announces more than a body is read whole at is no error message: it passes as it comes).
+  // An error is read whole to be cleaned of the key the backend was sent; not an event stream (it
+  // may flow for longer than one idle timeout), nor one that announces more than a body is read
+  // whole at (no error message is that long): those pass as they come.
   const length = declaredLength(response.headers);
-  const secret = response.status >= 400 && (length ?? 0) <= MAX_BUFFERED_BYTES ? secretOf(target.apiKey) : null;
+  const secret = response.status >= 400 && !eventStream && (length ?? 0) <= MAX_BUFFERED_BYTES ? secretOf(target.apiKey) : null;
   if (secret || (!eventStream && (length ?? Infinity) <= MAX_BUFFERED_BYTES)) {
     // Nothing reached the client yet: a failure here is the caller's to judge (a retry, or its error).
     let body: ArrayBuffer | Uint8Array = await readWhole(response, abort, idleMs, idleError, lostError);
