@@ -319,6 +319,21 @@ describe("an OpenAI-compatible target: translated to chat completions", () => {
     expect(row).toMatchObject({ model: "local", prompt_tokens: 40, completion_tokens: 12 });
   });
 
+  test("messages.create over a backend that reports no usage: output_tokens is the estimate from the text (a quarter of its characters), not 0", async () => {
+    openai.willReply(
+      reply.json({
+        id: "chatcmpl-2",
+        object: "chat.completion",
+        created: 1700000000,
+        model: "oai-model",
+        choices: [{ index: 0, message: { role: "assistant", content: "x".repeat(40) }, finish_reason: "stop" }],
+      }),
+    );
+    const message = await client.messages.create({ model: "local", max_tokens: 50, messages: [{ role: "user", content: "Hi" }] });
+    expect(message.usage.output_tokens).toBe(10);
+    expect(message.usage.input_tokens).toBeGreaterThan(0);
+  });
+
   test("an image given by URL reaches the backend as an image_url part with that URL", async () => {
     const url = "https://example.com/cat.png?size=large&v=2";
     await client.messages.create({

@@ -2,6 +2,7 @@
 // OpenAI chat completion request for any other backend, and the chat answer made back into a
 // Messages answer, whole or streamed in Anthropic's event order. Pure: no I/O, no proxy state.
 import { tokenUsage, type Usage } from "../../model/usage";
+import { estimatedOutputTokens } from "../openai/usage";
 import { SseReader } from "./sse";
 import type { StopReason } from "./types";
 
@@ -239,6 +240,8 @@ export function toMessagesResponse(completion: Json, model: string, estimate: nu
     content.push({ type: "tool_use", id: String(call.id ?? messageId()), name: String(fn.name ?? ""), input: parseInput(String(fn.arguments ?? "")) });
   }
   const usage = messagesUsageOrEstimate(completion.usage, estimate);
+  // A backend that reports no usage: the output estimated from what it generated, as its record is.
+  if (!isObject(completion.usage)) usage.output_tokens = estimatedOutputTokens(completion) ?? 0;
   return {
     id: messageId(),
     type: "message",

@@ -162,8 +162,13 @@ export function estimatedUsageOfBody(body: ArrayBuffer | Uint8Array, promptToken
     return null;
   }
   if (answer === null || typeof answer !== "object" || Array.isArray(answer)) return null;
-  const characters = generatedCharacters(answer as Record<string, unknown>);
-  if (characters === null) return null;
-  const completion = Math.ceil(characters / 4);
+  const completion = estimatedOutputTokens(answer as Record<string, unknown>);
+  if (completion === null) return null;
   return tokenUsage(promptTokens, completion, promptTokens + completion);
+}
+
+/** A quarter of the characters an answer generated (see `estimatedUsageOfBody`); null for an answer that is no generation. */
+export function estimatedOutputTokens(answer: Record<string, unknown>): number | null {
+  const characters = generatedCharacters(answer);
+  return characters === null ? null : Math.ceil(characters / 4);
 }
