@@ -26,12 +26,17 @@ function announce(server: RunningServer, hostname: string, log: Logger): void {
 
 /**
  * The signals while the server is starting (start-up may wait seconds on a discovery listing or a
- * key table): SIGHUP's reload has nothing to reload yet (the file is being read now), SIGTERM/SIGINT
- * stop the start; nothing has been served. Without these, Bun's defaults would kill the process.
- * Returns what takes them away once the server's own handlers are in place.
+ * key table): SIGHUP's reload waits until the server is up (the file may have changed since it was
+ * read), SIGTERM/SIGINT stop the start; nothing has been served. Without these, Bun's defaults would
+ * kill the process. Returns what takes them away once the server's own handlers are in place, and
+ * says whether a SIGHUP came meanwhile.
  */
-function handleSignalsWhileStarting(log: Logger): () => void {
-  const hangUp = () => log.info("SIGHUP during start-up: nothing to reload yet (the config file is being read now)", { signal: "SIGHUP" });
+function handleSignalsWhileStarting(log: Logger): () => boolean {
+  let hungUp = false;
+  const hangUp = () => {
+    hungUp = true;
+    log.info("SIGHUP during start-up: the config is reloaded once the proxy is up", { signal: "SIGHUP" });
+  };
   const stop = (signal: string) => () => {
     log.info(`${signal} during start-up: exiting`, { signal });
     process.exit(0);
@@ -44,6 +49,7 @@ function handleSignalsWhileStarting(log: Logger): () => void {
     process.off("SIGHUP", hangUp);
     process.off("SIGTERM", term);
     process.off("SIGINT", interrupt);
+    return hungUp;
   };
 }
 
@@ -86,6 +92,6 @@ export async function serve(
   const server = await startServer({ configPath: command.configPath, port: command.port, hostname: command.hostname, log, logFormat });
   started(server);
   handleSignals(server, log); // before announcing: whoever waits for "listening" may signal at once
-  startingSignalsDone();
+  if (startingSignalsDone()) void server.configs.reload("SIGHUP").catch(() => {});
   announce(server, command.hostname, log);
 }

@@ -279,7 +279,7 @@ describe("SIGHUP", () => {
 
 describe("signals while the proxy is still starting (a discovery source slow to list its models)", () => {
   for (const signal of ["SIGHUP", "SIGTERM", "SIGINT"] as const) {
-    test(`${signal}: ${signal === "SIGHUP" ? "ignored with a line; the proxy goes on starting and serves" : "exit 0 with a line, nothing killed by the signal"}`, async () => {
+    test(`${signal}: ${signal === "SIGHUP" ? "a line, and the reload once the proxy is up; it goes on starting and serves" : "exit 0 with a line, nothing killed by the signal"}`, async () => {
       const source = startMock(`slow-listing-${signal}`);
       try {
         source.willReply(reply.hang());
@@ -290,6 +290,7 @@ describe("signals while the proxy is still starting (a discovery source slow to 
         if (signal === "SIGHUP") {
           source.reset(); // the listing answers now (a failed one: discovery retries later)
           await cli.ready();
+          await cli.line((line) => line.includes("config reloaded (SIGHUP)"), 10_000, "the reload asked for during start-up");
           cli.kill("SIGTERM");
         }
         expect(await cli.exitCode(10_000)).toBe(0);
