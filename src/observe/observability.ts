@@ -29,6 +29,8 @@ export class Observability {
   private readonly settledWaiters: (() => void)[] = [];
   /** Requests begun and not yet ended. */
   inFlight = 0;
+  /** The server is closing the connections still open (shutdown): a request cut now was cut by the proxy, not its client. */
+  closingConnections = false;
 
   constructor(private readonly onObserverError: (error: unknown) => void = () => {}) {}
 
@@ -60,6 +62,7 @@ export class Observability {
 
   private end(record: RequestRecord): void {
     this.inFlight--;
+    if (this.closingConnections && record.outcome === "client_aborted") record.outcome = "shutdown";
     for (const observer of this.observers) {
       try {
         observer(record);

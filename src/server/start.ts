@@ -251,7 +251,10 @@ export async function startServer({
       );
       drained = await Promise.race([finished, forced.promise]);
     }
-    if (!graceful || !drained) await server.stop(true);
+    if (!graceful || !drained) {
+      observe.closingConnections = true;
+      await server.stop(true);
+    }
     // A body that ended with its connection may still be telling its observers (the access log, usage).
     if (graceful) await observe.settled(SETTLE_MS);
   });

@@ -186,6 +186,8 @@ describe("SIGTERM", () => {
     expect(elapsed).toBeGreaterThanOrEqual(450);
     expect(elapsed).toBeLessThan(5000);
     expect(cli.stderr).toContain("drain timeout reached");
+    // The proxy cut it, not its client: the access line says so.
+    expect(cli.stdout).toContain('"outcome":"shutdown"');
     const result = await within(stream.done, 5000, "the client's stream ending once the proxy is gone");
     expect(result.text.startsWith('data: {"n":0}\n\n')).toBe(true);
     await within(endless.last.closed, 5000, "the endless backend seeing its request closed");
