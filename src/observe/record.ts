@@ -1,7 +1,9 @@
 import type { Usage } from "../model/usage";
 
-/** How a request ended, as the access log and the usage rows name it. */
-/** `shutdown`: the proxy itself closed the connection (the drain timeout ran out, or a second signal came). */
+/**
+ * How a request ended, as the access log and the usage rows name it; `shutdown`: the proxy itself
+ * closed the connection (the drain timeout ran out, or a second signal came).
+ */
 export type Outcome = "ok" | "client_aborted" | "upstream_error" | "timeout" | "shutdown";
 
 /** One try of a model request at one target. */
