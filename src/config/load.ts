@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { substituteEnv } from "./env";
 import { buildProxyConfig, type ProxyConfig } from "./proxy-config";
 import { configProblems, crossFieldProblems } from "./validate";
-import type { ConfigFile } from "./schema";
+import { HEADER_SECRET, isHeaderSecret, type ConfigFile } from "./schema";
 
 /** A config file that cannot be used; the message names the file and every bad field. */
 export class ConfigError extends Error {
@@ -40,11 +40,7 @@ export async function loadConfig(path: string, env: Record<string, string | unde
   const file = value as ConfigFile;
   const adminKey = file.adminKey ?? (env.CM_OPEN_WEBUI_PROXY_ADMIN_KEY || undefined);
   // The file's own is checked by the schema; the environment's the same way.
-  if (adminKey !== undefined && !/^[\x21-\x7e]+$/.test(adminKey)) {
-    throw new ConfigError(absolute, [
-      "CM_OPEN_WEBUI_PROXY_ADMIN_KEY: expected visible ASCII characters only (no spaces or other characters, which a header cannot carry as typed)",
-    ]);
-  }
+  if (adminKey !== undefined && !isHeaderSecret(adminKey)) throw new ConfigError(absolute, [`CM_OPEN_WEBUI_PROXY_ADMIN_KEY: ${HEADER_SECRET.error}`]);
   return buildProxyConfig({ ...file, adminKey }, absolute);
 }
 

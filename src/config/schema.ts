@@ -168,11 +168,16 @@ const StateSchema = t.Object(
 );
 
 /** A key clients send in a header: visible ASCII (a header carries bytes; other characters arrive as something else, and a browser refuses to send them). */
-const HEADER_SECRET = {
+export const HEADER_SECRET = {
   minLength: 1,
   pattern: "^[\\x21-\\x7e]+$",
   error: "expected visible ASCII characters only (letters, digits, punctuation; no spaces or other characters, which a header cannot carry as typed)",
 } as const;
+
+const HEADER_SECRET_PATTERN = new RegExp(HEADER_SECRET.pattern);
+
+/** Whether `value` is a key a header can carry: the schema's rule, for a key that comes from elsewhere. */
+export const isHeaderSecret = (value: string): boolean => HEADER_SECRET_PATTERN.test(value);
 
 const ClientKeySchema = t.Object(
   {
