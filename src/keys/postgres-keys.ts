@@ -1,5 +1,6 @@
 import { SQL } from "bun";
-import { withDeadline } from "../lib/deadline";
+import { messageOf } from "../lib/error-message";
+import { isOutage, ReplaceablePool, sqlStateOf } from "../lib/postgres";
 import type { KeyChanges, KeyRow } from "./key-row";
 import { DuplicateKeyName, insertValues, KeyStoreUnavailable, keyTableColumns, rowOf, setClause, type KeyTable } from "./key-table";
 
@@ -16,17 +17,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS ${KEYS_TABLE}_live_name ON ${KEYS_TABLE} (name
 COMMENT ON TABLE ${KEYS_TABLE} IS 'cm-open-webui-proxy: client keys issued at runtime (SHA-256 digests, never secrets; times in ms since the epoch, UTC)';
 `;
 
-const sqlStateOf = (error: unknown): string | null => {
-  const state = (error as { errno?: unknown })?.errno;
-  return typeof state === "string" ? state : null;
-};
-const messageOf = (error: unknown) => ((error as Error)?.message ?? String(error)).replace(/\s+/g, " ");
-/** The server could not be reached or went away (Bun's own errors carry no SQLSTATE). */
-const isOutage = (error: unknown) => {
-  const state = sqlStateOf(error);
-  return state === null || /^(08|53|57|58)/.test(state);
-};
-
 /** How long a statement may go unanswered before the server counts as away (the network may have cut it off, connections open). */
 const ANSWER_TIMEOUT_MS = 5000;
 
@@ -39,25 +29,24 @@ const ANSWER_TIMEOUT_MS = 5000;
 export class PostgresKeyTable implements KeyTable {
   private schemaReady = false;
 
-  private constructor(
-    private sql: SQL,
-    private readonly connect: () => SQL,
-    readonly where: string,
-  ) {}
+  readonly where: string;
+
+  private constructor(private readonly pool: ReplaceablePool) {
+    this.where = `${pool.where}, table ${KEYS_TABLE}`;
+  }
 
   /** Never waits for the server. `url` was checked by the usage store, which opened first. */
   static open(url: string): PostgresKeyTable {
     const own = new URL(url).searchParams;
-    const connect = () => new SQL(url, { ...(!own.has("max") && { max: 2 }), ...(!own.has("connect_timeout") && { connectionTimeout: 5 }) });
-    const sql = connect();
-    const { hostname, port, database, path } = sql.options as { hostname?: string; port?: number; database?: string; path?: string };
-    return new PostgresKeyTable(sql, connect, `PostgreSQL at ${path ?? `${hostname}:${port}`}/${database}, table ${KEYS_TABLE}`);
+    return new PostgresKeyTable(
+      new ReplaceablePool(() => new SQL(url, { ...(!own.has("max") && { max: 2 }), ...(!own.has("connect_timeout") && { connectionTimeout: 5 }) })),
+    );
   }
 
   async ready(): Promise<void> {
     if (this.schemaReady) return;
     await this.run(() =>
-      this.sql.begin(async (tx) => {
+      this.pool.sql.begin(async (tx) => {
         await tx`SELECT pg_advisory_xact_lock(hashtext(${KEYS_TABLE}))`;
         await tx.unsafe(SCHEMA);
       }),
@@ -112,14 +101,14 @@ export class PostgresKeyTable implements KeyTable {
   }
 
   async close(): Promise<void> {
-    await this.sql.close({ timeout: 1 }).catch(() => {});
+    await this.pool.close();
   }
 
   /** A statement, once the table exists; a unique violation on `name` is a DuplicateKeyName. */
   private async query(text: string, values: unknown[], name?: string): Promise<Record<string, unknown>[]> {
     await this.ready();
     try {
-      return await this.run(() => this.sql.unsafe(text, values));
+      return await this.run(() => this.pool.sql.unsafe(text, values));
     } catch (error) {
       if (sqlStateOf(error) === "23505" && name !== undefined) throw new DuplicateKeyName(name);
       if (sqlStateOf(error) === "42P01") this.schemaReady = false; // dropped under us: created again next time
@@ -129,12 +118,7 @@ export class PostgresKeyTable implements KeyTable {
 
   private async run<T>(work: () => Promise<T>): Promise<T> {
     try {
-      return await withDeadline(work(), ANSWER_TIMEOUT_MS, () => {
-        const hung = this.sql;
-        this.sql = this.connect();
-        void hung.close({ timeout: 0 }).catch(() => {});
-        throw new KeyStoreUnavailable(`no answer within ${ANSWER_TIMEOUT_MS / 1000} s`);
-      });
+      return await this.pool.answered(work(), ANSWER_TIMEOUT_MS, () => new KeyStoreUnavailable(`no answer within ${ANSWER_TIMEOUT_MS / 1000} s`));
     } catch (error) {
       if (error instanceof KeyStoreUnavailable) throw error;
       if (isOutage(error)) throw new KeyStoreUnavailable(messageOf(error));

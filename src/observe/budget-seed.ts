@@ -14,8 +14,9 @@ import type { LiveConfig } from "../config/live-config";
 import type { ProxyConfig } from "../config/proxy-config";
 import type { IssuedKeys } from "../keys/issued-keys";
 import { withDeadline } from "../lib/deadline";
+import { messageOf } from "../lib/error-message";
 import type { Logger } from "../lib/log";
-import { messageOf, type StoreGroupBy, type UsageGroup, type UsageStore } from "./usage/store";
+import { type StoreGroupBy, type UsageGroup, type UsageStore } from "./usage/store";
 
 /** Each limit counted over a calendar window, and what a group of usage rows spent of it. */
 const WINDOWED: readonly (readonly [Period, LimitKind, (group: UsageGroup) => number])[] = [

@@ -1,19 +1,12 @@
 import { SQL } from "bun";
 import { ConfigError } from "../../config/load";
 import { withDeadline } from "../../lib/deadline";
+import { messageOf } from "../../lib/error-message";
+import { isOutage, ReplaceablePool, sqlStateOf } from "../../lib/postgres";
 import type { RequestRecord } from "../record";
 import { NextTurn, pruneOldRows, startStoreTimers, UsageQueue } from "./queue";
 import { ERROR_CONDITION, groupKeys, USAGE_COLUMN_SPECS, USAGE_COLUMNS, type UsageColumn, type UsageRow } from "./row";
-import {
-  messageOf,
-  PRUNE_CHUNK,
-  UsageStoreUnavailableError,
-  type StoreGroupBy,
-  type UsageGroup,
-  type UsageRange,
-  type UsageStore,
-  type UsageStoreOptions,
-} from "./store";
+import { PRUNE_CHUNK, UsageStoreUnavailableError, type StoreGroupBy, type UsageGroup, type UsageRange, type UsageStore, type UsageStoreOptions } from "./store";
 
 /** The one table every proxy instance writes its usage rows to. */
 export const USAGE_TABLE = "cm_proxy_usage";
@@ -85,11 +78,6 @@ const rowObject = (row: UsageRow): Record<UsageColumn, unknown> => {
 };
 
 const codeOf = (error: unknown) => (error as { code?: unknown })?.code;
-/** The SQLSTATE a server error carries (none for errors Bun raises itself: refused, closed, timed out). */
-const sqlStateOf = (error: unknown): string | null => {
-  const state = (error as { errno?: unknown })?.errno;
-  return typeof state === "string" ? state : null;
-};
 
 /** Why, in one line: Bun's code, the server's SQLSTATE when there is one, and the message. */
 function reasonOf(error: unknown): string {
@@ -101,11 +89,6 @@ function reasonOf(error: unknown): string {
 /** A row the server refused for what it holds (class 22, data exception; 23, integrity): retrying cannot help. */
 const isBadData = (error: unknown) => /^2[23]/.test(sqlStateOf(error) ?? "");
 const isMissingTable = (error: unknown) => sqlStateOf(error) === "42P01";
-/** The server could not be reached or went away (not an error in the statement itself). */
-const isOutage = (error: unknown) => {
-  const state = sqlStateOf(error);
-  return state === null || /^(08|53|57|58)/.test(state);
-};
 
 export interface PostgresUsageOptions extends UsageStoreOptions {
   /** `usage.postgres`: a postgres:// URL (it may hold a password: never logged). */
@@ -156,23 +139,21 @@ export class PostgresUsageStore implements UsageStore {
   private readonly writeSoon = new NextTurn(() => void this.turn());
   private stopTimers = () => {};
   private readonly batchSize: number;
+  private readonly writeTimeoutMs: number;
   /** The batch under way: kept across failed turns so it is sent again as it was. */
   private batch: Batch | null = null;
   /** Rows written since the store opened. */
   written = 0;
 
   private constructor(
-    private sql: SQL,
-    /** A new pool, for when the old one's connections hang. */
-    private readonly connect: () => SQL,
-    /** Where the rows go, for log lines: host, port and database, never the URL (it may hold a password). */
-    readonly where: string,
+    private readonly pool: ReplaceablePool,
     private readonly options: PostgresUsageOptions,
   ) {
     this.batchSize = options.batchSize ?? 500;
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 10_000;
     this.queue = new UsageQueue(options.queueSize, () =>
-      options.log.warn(`usage store: queue full (${options.queueSize} rows waiting for ${where}): dropping new rows until it drains`, {
-        store: where,
+      options.log.warn(`usage store: queue full (${options.queueSize} rows waiting for ${pool.where}): dropping new rows until it drains`, {
+        store: pool.where,
         rows: options.queueSize,
       }),
     );
@@ -184,29 +165,33 @@ export class PostgresUsageStore implements UsageStore {
    */
   static open(options: PostgresUsageOptions): PostgresUsageStore {
     let store: PostgresUsageStore | undefined;
-    let sql: SQL;
-    let connect: () => SQL;
+    let pool: ReplaceablePool;
     try {
       const url = new URL(options.url);
       if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") throw new Error("expected a postgres:// or postgresql:// URL");
       const own = url.searchParams;
-      connect = () =>
-        new SQL(options.url, {
-          // One connection writes (one INSERT at a time), one answers /usage and prunes.
-          ...(!own.has("max") && { max: 2 }),
-          ...(!own.has("connect_timeout") && { connectionTimeout: 5 }),
-          onclose: (error) => store?.connectionClosed(error),
-        });
-      sql = connect();
+      pool = new ReplaceablePool(
+        () =>
+          new SQL(options.url, {
+            // One connection writes (one INSERT at a time), one answers /usage and prunes.
+            ...(!own.has("max") && { max: 2 }),
+            ...(!own.has("connect_timeout") && { connectionTimeout: 5 }),
+            onclose: (error) => store?.connectionClosed(error),
+          }),
+      );
     } catch (error) {
       // Bun's words, minus the URL should they ever quote it.
       const reason = messageOf(error).replaceAll(options.url, "the URL");
       throw new ConfigError(options.configFile, [`usage.postgres: not a usable PostgreSQL URL (${reason})`]);
     }
-    const { hostname, port, database, path } = sql.options as { hostname?: string; port?: number; database?: string; path?: string };
-    store = new PostgresUsageStore(sql, connect, `PostgreSQL at ${path ?? `${hostname}:${port}`}/${database}`, options);
+    store = new PostgresUsageStore(pool, options);
     store.start();
     return store;
+  }
+
+  /** Where the rows go, for log lines: host, port and database, never the URL (it may hold a password). */
+  get where(): string {
+    return this.pool.where;
   }
 
   get droppedRows(): number {
@@ -244,7 +229,7 @@ export class PostgresUsageStore implements UsageStore {
       await this.flush();
       let rows: GroupRow[];
       try {
-        rows = await this.sql.unsafe(queryText(groupBy), [range.from, range.to]);
+        rows = await this.pool.sql.unsafe(queryText(groupBy), [range.from, range.to]);
       } catch (error) {
         if (!isOutage(error)) throw error; // a fault in the statement, not the server's absence: a 500 like any other
         this.failed(error);
@@ -270,11 +255,11 @@ export class PostgresUsageStore implements UsageStore {
   /** Deletes rows older than `retentionDays` (every instance's: the table is shared), a chunk at a time; resolves with how many went. */
   async prune(): Promise<number> {
     // Batch ids a day old: no batch is sent again that late.
-    await this.sql.unsafe(`DELETE FROM ${BATCHES_TABLE} WHERE at < $1`, [Date.now() - BATCH_KEPT_MS]).catch(() => {});
+    await this.pool.sql.unsafe(`DELETE FROM ${BATCHES_TABLE} WHERE at < $1`, [Date.now() - BATCH_KEPT_MS]).catch(() => {});
     return pruneOldRows(this.options, {
       deleteChunk: async (cutoff) =>
         (
-          await this.sql.unsafe(`DELETE FROM ${USAGE_TABLE} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${USAGE_TABLE} WHERE ts < $1 LIMIT ${PRUNE_CHUNK}))`, [
+          await this.pool.sql.unsafe(`DELETE FROM ${USAGE_TABLE} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${USAGE_TABLE} WHERE ts < $1 LIMIT ${PRUNE_CHUNK}))`, [
             cutoff,
           ])
         ).count,
@@ -300,7 +285,7 @@ export class PostgresUsageStore implements UsageStore {
     this.closed = true;
     const lost = this.queue.clear();
     if (lost > 0) this.options.log.error(`usage store: ${lost} rows could not be written to ${this.where} and are lost`, { store: this.where, rows: lost });
-    await this.sql.close({ timeout: 1 }).catch(() => {});
+    await this.pool.close();
   }
 
   private start(): void {
@@ -331,7 +316,7 @@ export class PostgresUsageStore implements UsageStore {
     try {
       if (!this.schemaReady) {
         await this.answered(
-          this.sql.begin(async (tx) => {
+          this.pool.sql.begin(async (tx) => {
             await tx`SELECT pg_advisory_xact_lock(hashtext(${USAGE_TABLE}))`;
             await tx.unsafe(SCHEMA);
           }),
@@ -347,7 +332,7 @@ export class PostgresUsageStore implements UsageStore {
       if (count === 0) {
         if (!this.reachable || this.recheck) {
           this.recheck = false;
-          await this.answered(this.sql`SELECT 1`);
+          await this.answered(this.pool.sql`SELECT 1`);
         }
         this.recovered();
         return true;
@@ -382,8 +367,8 @@ export class PostgresUsageStore implements UsageStore {
 
   /** A batch's rows, written with its id in one transaction; nothing when the id is there already (written before, the answer lost). */
   private async writeBatch(batch: Batch, rows: UsageRow[]): Promise<void> {
-    const ms = this.options.writeTimeoutMs ?? 10_000;
-    await this.sql.begin(async (tx) => {
+    const ms = this.writeTimeoutMs;
+    await this.pool.sql.begin(async (tx) => {
       // A connection the network cut off mid-transaction would hold the batch id's lock until TCP
       // gives up (hours), and every retry would wait on it: the server ends such a transaction, and
       // a retry that finds the id locked gives up, within the write timeout.
@@ -398,13 +383,8 @@ export class PostgresUsageStore implements UsageStore {
    * the pool (whose connections may hang on a server the network cut off) is replaced.
    */
   private answered<T>(work: Promise<T>): Promise<T> {
-    const ms = this.options.writeTimeoutMs ?? 10_000;
-    return withDeadline(work, ms, () => {
-      const hung = this.sql;
-      this.sql = this.connect();
-      void hung.close({ timeout: 0 }).catch(() => {});
-      throw new Error(`no answer within ${ms / 1000} s`);
-    });
+    const ms = this.writeTimeoutMs;
+    return this.pool.answered(work, ms, () => new Error(`no answer within ${ms / 1000} s`));
   }
 
   private failed(error: unknown): void {

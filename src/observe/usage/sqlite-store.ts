@@ -3,8 +3,8 @@ import type { RequestRecord } from "../record";
 import { NextTurn, pruneOldRows, startStoreTimers, UsageQueue } from "./queue";
 import { USAGE_COLUMN_SPECS, USAGE_COLUMNS, USAGE_SCHEMA_VERSION, type UsageColumnSpec } from "./row";
 import { UsageQueryThread } from "./sqlite-query-thread";
+import { messageOf } from "../../lib/error-message";
 import {
-  messageOf,
   PRUNE_CHUNK,
   UsageStoreError,
   UsageStoreUnavailableError,

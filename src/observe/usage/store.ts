@@ -6,9 +6,6 @@ export const DAY_MS = 24 * 60 * 60 * 1000;
 /** Rows deleted per statement when pruning: a large prune never holds the database long. */
 export const PRUNE_CHUNK = 10_000;
 
-/** An error's message on one line, for a log line. */
-export const messageOf = (error: unknown) => ((error as Error)?.message ?? String(error)).replace(/\s+/g, " ");
-
 /** What `/usage` groups rows by. */
 export const GROUP_BYS = ["day", "hour", "model", "client", "user", "target", "key"] as const;
 export type GroupBy = (typeof GROUP_BYS)[number];
