@@ -320,15 +320,8 @@ describe("an OpenAI-compatible target: translated to chat completions", () => {
   });
 
   test("messages.create over a backend that reports no usage: output_tokens is the estimate from the text (a quarter of its characters), not 0", async () => {
-    openai.willReply(
-      reply.json({
-        id: "chatcmpl-2",
-        object: "chat.completion",
-        created: 1700000000,
-        model: "oai-model",
-        choices: [{ index: 0, message: { role: "assistant", content: "x".repeat(40) }, finish_reason: "stop" }],
-      }),
-    );
+    const { usage: _, ...withoutUsage } = defaultAnswer("x".repeat(40));
+    openai.willReply(reply.json(withoutUsage));
     const message = await client.messages.create({ model: "local", max_tokens: 50, messages: [{ role: "user", content: "Hi" }] });
     expect(message.usage.output_tokens).toBe(10);
     expect(message.usage.input_tokens).toBeGreaterThan(0);
