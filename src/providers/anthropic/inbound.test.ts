@@ -236,6 +236,39 @@ describe("ChatToMessagesStream", () => {
     }
   });
 
+  test("parallel tool calls whose deltas interleave (index 0, 1, 0, 1) each keep their whole input; the second follows the first whole", () => {
+    const body =
+      delta({ tool_calls: [{ index: 0, id: "a", function: { name: "f", arguments: '{"x"' } }] }) +
+      delta({ tool_calls: [{ index: 1, id: "b", function: { name: "g", arguments: '{"y"' } }] }) +
+      delta({ tool_calls: [{ index: 0, function: { arguments: ":1}" } }] }) +
+      delta({ tool_calls: [{ index: 1, id: "b", function: { arguments: ":2" } }] }) +
+      delta({ tool_calls: [{ index: 1, function: { arguments: "}" } }] }) +
+      delta({}, "tool_calls") +
+      "data: [DONE]\n\n";
+    for (const size of [1, 1000]) {
+      const out = translate(body, size);
+      const starts = out.filter((e) => e.event === "content_block_start").map((e) => [e.data.index, e.data.content_block]);
+      expect(starts).toEqual([
+        [0, { type: "tool_use", id: "a", name: "f", input: {} }],
+        [1, { type: "tool_use", id: "b", name: "g", input: {} }],
+      ]);
+      const inputs = new Map<number, string>();
+      for (const e of out.filter((e) => e.event === "content_block_delta"))
+        inputs.set(e.data.index, (inputs.get(e.data.index) ?? "") + e.data.delta.partial_json);
+      expect(Object.fromEntries(inputs)).toEqual({ 0: '{"x":1}', 1: '{"y":2}' });
+      expect(out.map((e) => `${e.event}${e.data.index ?? ""}`).slice(-5)).toEqual([
+        "content_block_start1",
+        "content_block_delta1",
+        "content_block_stop1",
+        "message_delta",
+        "message_stop",
+      ]);
+      // No usage from the backend: a token per piece it sent, as if each had been streamed.
+      expect(out.at(-2)!.data.usage.output_tokens).toBe(5);
+      expect(out.at(-2)!.data.delta.stop_reason).toBe("tool_use");
+    }
+  });
+
   test("a body that ends without [DONE] is still closed; an error chunk becomes an error event and a failure", () => {
     expect(translate(delta({ content: "x" }, "length"), 1000).map((e) => e.event)).toEqual([
       "message_start",

@@ -298,6 +298,8 @@ export function anthropicErrorOf(status: number, body: string): string {
 export const brokenEvent = () => event("error", { type: "error", error: { type: "api_error", message: "The backend's answer broke off mid-stream" } });
 
 type Block = { kind: "thinking" } | { kind: "text" } | { kind: "tool"; index: number; id: string | null };
+/** A tool call that started while another was open: sent whole when the answer ends. */
+type QueuedCall = { index: number; id: string | null; name: string; args: string; pieces: number };
 
 const encoder = new TextEncoder();
 const event = (name: string, data: Json) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -314,6 +316,7 @@ export class ChatToMessagesStream {
   private block: Block | null = null;
   private blocks = 0;
   private madeToolCall = false;
+  private queued: QueuedCall[] = [];
   private finish: unknown = null;
   private backendUsage: unknown = null;
   /** content_block_delta events sent: the output count of a stream whose backend reported no usage. */
@@ -438,30 +441,68 @@ export class ChatToMessagesStream {
       out += this.open({ kind: "text" }, { type: "text", text: "" });
       out += this.delta({ type: "text_delta", text: delta.content });
     }
-    if (Array.isArray(delta.tool_calls)) {
-      for (const call of delta.tool_calls.filter(isObject)) {
-        const index = typeof call.index === "number" ? call.index : 0;
-        const fn = isObject(call.function) ? call.function : {};
-        const open = this.block?.kind === "tool" ? this.block : null;
-        const id = typeof call.id === "string" ? call.id : null;
-        // A new call: another index, or (from backends that give parallel calls no index, or the same one) another id.
-        const another =
-          open === null || (index !== open.index && (id !== null || typeof fn.name === "string")) || (id !== null && open.id !== null && id !== open.id);
-        if (another) {
-          this.madeToolCall = true;
-          out += this.closeBlock();
-          this.block = { kind: "tool", index, id };
-          out += event("content_block_start", {
-            type: "content_block_start",
-            index: this.blocks,
-            content_block: { type: "tool_use", id: String(call.id ?? `toolu_${messageId()}`), name: String(fn.name ?? ""), input: {} },
-          });
-        }
-        if (typeof fn.arguments === "string" && fn.arguments !== "") out += this.delta({ type: "input_json_delta", partial_json: fn.arguments });
-      }
-    }
+    if (Array.isArray(delta.tool_calls)) for (const call of delta.tool_calls.filter(isObject)) out += this.toolCall(call);
     if (choice.finish_reason !== null && choice.finish_reason !== undefined) this.finish = choice.finish_reason;
     return out;
+  }
+
+  /**
+   * One tool-call delta. Calls are told apart by index, or (from backends that give parallel calls no
+   * index, or the same one) by id. The first call streams as it comes; another that starts while it is
+   * open waits for the end and is sent whole, because a backend that interleaves its calls' deltas
+   * (index 0, 1, 0, 1) may still add to the open one, and a block cannot reopen once it has stopped.
+   */
+  private toolCall(call: Json): string {
+    const index = typeof call.index === "number" ? call.index : 0;
+    const fn = isObject(call.function) ? call.function : {};
+    const id = typeof call.id === "string" ? call.id : null;
+    const args = typeof fn.arguments === "string" ? fn.arguments : "";
+    const open = this.block?.kind === "tool" ? this.block : null;
+    const sameId = (other: string | null) => id === null || other === null || id === other;
+    if (open && index === open.index && sameId(open.id)) return args === "" ? "" : this.delta({ type: "input_json_delta", partial_json: args });
+    const queued = this.queued.findLast((waiting) => waiting.index === index);
+    if (queued && sameId(queued.id)) {
+      queued.args += args;
+      if (args !== "") queued.pieces++;
+      return "";
+    }
+    const named = id !== null || typeof fn.name === "string";
+    // A delta with another index that names no call: from a backend that numbers one call's pieces oddly.
+    if (open && !named) return args === "" ? "" : this.delta({ type: "input_json_delta", partial_json: args });
+    this.madeToolCall = true;
+    if (open && index !== open.index) {
+      this.queued.push({ index, id, name: String(fn.name ?? ""), args, pieces: args === "" ? 0 : 1 });
+      return "";
+    }
+    let out = this.closeBlock();
+    this.block = { kind: "tool", index, id };
+    out += event("content_block_start", {
+      type: "content_block_start",
+      index: this.blocks,
+      content_block: { type: "tool_use", id: id ?? `toolu_${messageId()}`, name: String(fn.name ?? ""), input: {} },
+    });
+    return args === "" ? out : out + this.delta({ type: "input_json_delta", partial_json: args });
+  }
+
+  /** The calls that waited for the end, each a whole block: its start, all its input in one delta, its stop. */
+  private flushQueued(): string {
+    let out = "";
+    for (const call of this.queued) {
+      out += this.closeBlock();
+      this.block = { kind: "tool", index: call.index, id: call.id };
+      out += event("content_block_start", {
+        type: "content_block_start",
+        index: this.blocks,
+        content_block: { type: "tool_use", id: call.id ?? `toolu_${messageId()}`, name: call.name, input: {} },
+      });
+      if (call.args !== "") {
+        // The output estimate counts a token per piece the backend sent, as it would have streamed them.
+        this.deltas += call.pieces - 1;
+        out += this.delta({ type: "input_json_delta", partial_json: call.args });
+      }
+    }
+    this.queued = [];
+    return out + this.closeBlock();
   }
 
   /** Opens a block of this kind unless one is open: the open block (if another kind) is closed first. */
@@ -486,7 +527,7 @@ export class ChatToMessagesStream {
   private close(): string {
     if (this.finished) return "";
     this.finished = true;
-    const out = this.start(null) + this.closeBlock();
+    const out = this.start(null) + this.closeBlock() + this.flushQueued();
     const usage = this.finalUsage();
     return (
       out +
