@@ -163,6 +163,21 @@ describe("a backend that quotes its key in an error", () => {
       }
     }
   });
+
+  test("an error sent in chunks without end is cut at the bound an answer is read whole to (a 502 at once, not a 504 at the idle timeout)", async () => {
+    const proxy = await startProxy({
+      endpoints: { gpt: { targets: [{ url: h.alpha.url, apiKey: ALPHA_KEY, actualModelName: "m", timeouts: { idleMs: 20_000 } }] } },
+    });
+    try {
+      const mebibyte = new Uint8Array(1024 * 1024).fill(0x61);
+      h.alpha.willReply(reply.sse(Array(65).fill(mebibyte), { status: 401, headers: { "content-type": "application/json" }, stallAfter: 65 }));
+      const response = await postJson(proxy.url("/v1/chat/completions"), chatBody("gpt"));
+      expect(response.status).toBe(502);
+      expect((await response.json()).error).toMatchObject({ type: "upstream_error", message: expect.stringContaining("larger than") });
+    } finally {
+      await proxy.stop();
+    }
+  });
 });
 
 describe("model ids and target names outside printable ASCII", () => {

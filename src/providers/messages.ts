@@ -92,7 +92,7 @@ class NativeAnswer implements AnswerTranslator {
     return backendStatus === OVERLOADED ? 503 : backendStatus;
   }
 
-  whole(backendStatus: number, body: ArrayBuffer): string {
+  whole(backendStatus: number, body: ArrayBuffer | Uint8Array): string {
     const text = decoder.decode(body);
     return isSuccess(backendStatus) ? text : anthropicErrorOf(backendStatus, text);
   }
@@ -163,7 +163,7 @@ class TranslatedAnswer implements AnswerTranslator {
     return this.inner ? this.inner.status(backendStatus) : backendStatus;
   }
 
-  whole(backendStatus: number, body: ArrayBuffer): string {
+  whole(backendStatus: number, body: ArrayBuffer | Uint8Array): string {
     const out = this.inner ? this.inner.whole(backendStatus, body) : decoder.decode(body);
     if (out instanceof ProxyError) return anthropicErrorBody(out.status, out.message);
     if (!isSuccess(backendStatus)) return anthropicErrorOf(this.status(backendStatus), out);

@@ -15,12 +15,16 @@ export function checkDeclaredLength(headers: Headers, limit: number): void {
 /** Reads a whole request body, never holding more than `limit` bytes of it. */
 export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
   checkDeclaredLength(request.headers, limit);
-  if (!request.body) return new Uint8Array(0);
+  return request.body ? readUpTo(request.body, limit, () => payloadTooLarge(limit)) : new Uint8Array(0);
+}
+
+/** Reads a whole stream, throwing `tooLarge()` as soon as it passes `limit` bytes. */
+export async function readUpTo(body: ReadableStream<Uint8Array>, limit: number, tooLarge: () => Error): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of request.body) {
+  for await (const chunk of body) {
     size += chunk.byteLength;
-    if (size > limit) throw payloadTooLarge(limit);
+    if (size > limit) throw tooLarge();
     chunks.push(chunk);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);

@@ -1,6 +1,6 @@
 import { badGateway, gatewayTimeout, payloadTooLarge, ProxyError } from "../model/errors";
 import type { Target } from "../model/model";
-import { declaredLength, limitStream } from "./body-limit";
+import { declaredLength, limitStream, readUpTo } from "./body-limit";
 import { canConnect } from "./connect-check";
 import { downstreamResponseHeaders, isEventStream, type HeaderRecord } from "./headers";
 import { secretOf, withoutSecret } from "./redact";
@@ -160,7 +160,7 @@ export interface AnswerRewrite {
    * A body read whole (with the backend's own status), in the client's format: its JSON, or the
    * error it stands for. Throws a ProxyError for a body it cannot read.
    */
-  whole(backendStatus: number, body: ArrayBuffer): string | ProxyError;
+  whole(backendStatus: number, body: ArrayBuffer | Uint8Array): string | ProxyError;
 }
 
 /**
@@ -190,7 +190,7 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, re
   const secret = response.status >= 400 && !eventStream && (length ?? 0) <= MAX_BUFFERED_BYTES ? secretOf(target.apiKey) : null;
   if (secret || (!eventStream && (length ?? Infinity) <= MAX_BUFFERED_BYTES)) {
     // Nothing reached the client yet: a failure here is the caller's to judge (a retry, or its error).
-    let body: ArrayBuffer | Uint8Array = await readWhole(response, abort, idleMs, idleError, lostError);
+    let body: ArrayBuffer | Uint8Array = await readWhole(sent, false, idleError, lostError);
     const cleaned = secret ? withoutSecret(new Uint8Array(body), headers["content-encoding"] ?? null, secret) : null;
     if (cleaned) {
       body = cleaned;
@@ -241,7 +241,7 @@ async function relayRewritten(
     return new Response(relayed, { status, headers });
   }
   // Nothing reached the client yet: a failure to read or translate is the caller's to judge (a retry, or its error).
-  const body = response.body ? await readWhole(response, abort, idleMs, idleError, lostError) : new ArrayBuffer(0);
+  const body = response.body ? await readWhole(sent, true, idleError, lostError) : new ArrayBuffer(0);
   const out = rewrite.whole(response.status, body);
   headers["content-type"] = "application/json";
   if (typeof out !== "string") {
@@ -262,16 +262,26 @@ async function relayRewritten(
  */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-async function readWhole(
-  response: Response,
-  abort: AbortController,
-  idleMs: number,
-  idleError: () => ProxyError,
-  lostError: () => ProxyError,
-): Promise<ArrayBuffer> {
-  const timer = setTimeout(() => abort.abort(idleError()), idleMs);
+/**
+ * An answer read whole without a length that bounds it (an error body to clean of the key, sent in
+ * chunks; one fetch decoded; one to translate) is refused past this, not held: no answer a client
+ * waits for whole is that large, and a backend that sends one without end must not fill the memory.
+ */
+const MAX_WHOLE_BYTES = 64 * 1024 * 1024;
+
+/** The body of `sent`, whole, within one idle timeout; `decoded` when fetch undoes its content coding. */
+async function readWhole(sent: Sent, decoded: boolean, idleError: () => ProxyError, lostError: () => ProxyError): Promise<ArrayBuffer | Uint8Array> {
+  const { response, abort, target } = sent;
+  const timer = setTimeout(() => abort.abort(idleError()), target.timeouts.idleMs);
   try {
-    return await response.arrayBuffer();
+    const length = declaredLength(response.headers);
+    // The length bounds the bytes read unless fetch decodes them (a small compressed body can expand without bound).
+    if (length !== null && length <= MAX_WHOLE_BYTES && !(decoded && response.headers.has("content-encoding"))) return await response.arrayBuffer();
+    return await readUpTo(response.body!, MAX_WHOLE_BYTES, () => {
+      const error = badGateway(target.modelId, `its answer is larger than ${MAX_WHOLE_BYTES} bytes`);
+      abort.abort(error);
+      return error;
+    });
   } catch {
     throw abort.signal.reason instanceof ProxyError ? abort.signal.reason : lostError();
   } finally {

@@ -74,7 +74,7 @@ class MessagesAnswer implements AnswerTranslator {
     return backendStatus === OVERLOADED ? 503 : backendStatus;
   }
 
-  whole(backendStatus: number, body: ArrayBuffer): string | ProxyError {
+  whole(backendStatus: number, body: ArrayBuffer | Uint8Array): string | ProxyError {
     if (!isSuccess(backendStatus)) return toProxyError(backendStatus, body);
     let message: MessagesResponse;
     try {

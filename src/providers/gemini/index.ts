@@ -15,7 +15,7 @@ import type { GenerateContentResponse } from "./types";
 
 const isSuccess = (status: number) => status >= 200 && status < 300;
 
-function parsed(body: ArrayBuffer): unknown {
+function parsed(body: ArrayBuffer | Uint8Array): unknown {
   try {
     return JSON.parse(new TextDecoder().decode(body));
   } catch {
@@ -31,8 +31,8 @@ abstract class GeminiAnswer implements AnswerTranslator {
     return backendStatus;
   }
 
-  whole(backendStatus: number, body: ArrayBuffer): string | ProxyError {
-    return isSuccess(backendStatus) ? this.success(parsed(body)) : toProxyError(backendStatus, new Uint8Array(body));
+  whole(backendStatus: number, body: ArrayBuffer | Uint8Array): string | ProxyError {
+    return isSuccess(backendStatus) ? this.success(parsed(body)) : toProxyError(backendStatus, body instanceof Uint8Array ? body : new Uint8Array(body));
   }
 
   protected abstract success(answer: unknown): string;
