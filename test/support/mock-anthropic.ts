@@ -99,6 +99,7 @@ const MESSAGES_FIELDS = new Set([
   "tools",
   "tool_choice",
   "thinking",
+  "output_config",
   "service_tier",
   "container",
   "mcp_servers",

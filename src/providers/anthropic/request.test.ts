@@ -460,6 +460,22 @@ describe("parameters", () => {
     expect(translate({ messages: [user("x")], user: "jane.doe@example.com" })).not.toHaveProperty("metadata");
     expect(translate({ messages: [user("x")], user: "" })).not.toHaveProperty("metadata");
   });
+
+  test("a json_schema response_format → output_config.format (structured outputs): the answer is JSON of that schema, not prose", () => {
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
+    const request = translate({ messages: [user("x")], response_format: { type: "json_schema", json_schema: { name: "place", strict: true, schema } } });
+    expect(request.output_config).toEqual({ format: { type: "json_schema", schema } });
+  });
+
+  test("response_format text or json_object sends nothing (Anthropic has no schema-less JSON mode); a json_schema without a schema object, or another type, is a 400", () => {
+    expect(translate({ messages: [user("x")], response_format: { type: "text" } })).not.toHaveProperty("output_config");
+    expect(translate({ messages: [user("x")], response_format: { type: "json_object" } })).not.toHaveProperty("output_config");
+    expect(refusal({ messages: [user("x")], response_format: { type: "json_schema", json_schema: { name: "x" } } })).toMatchObject({
+      status: 400,
+      param: "response_format.json_schema.schema",
+    });
+    expect(refusal({ messages: [user("x")], response_format: { type: "grammar" } })).toMatchObject({ status: 400, param: "response_format.type" });
+  });
 });
 
 describe("a pre-filled answer", () => {

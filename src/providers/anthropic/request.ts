@@ -67,6 +67,8 @@ export function toMessagesRequest(chat: ChatBody, opts: RequestOptions): Message
   Object.assign(request, sampling(chat, thinking !== null));
   Object.assign(request, toolsOf(chat, turns, thinking !== null));
   if (thinking) request.thinking = thinking;
+  const format = outputFormat(chat.response_format);
+  if (format) request.output_config = { format };
   return request;
 }
 
@@ -113,6 +115,21 @@ function sampling(chat: ChatBody, thinking: boolean): Pick<MessagesRequest, "tem
 function stopSequences(stop: unknown): string[] {
   const all = typeof stop === "string" ? [stop] : Array.isArray(stop) ? stop : [];
   return all.filter((sequence): sequence is string => typeof sequence === "string" && sequence.trim() !== "");
+}
+
+/**
+ * `response_format` as structured outputs' format: a json_schema goes as it is (OpenAI's strict
+ * schemas are what the API takes); json_object has no Anthropic equivalent and, like text, sends
+ * nothing (OpenAI requires its prompt to ask for JSON anyway).
+ */
+function outputFormat(format: unknown): { type: "json_schema"; schema: Record<string, unknown> } | null {
+  if (!isRecord(format) || format.type === "text" || format.type === "json_object") return null;
+  if (format.type !== "json_schema") {
+    throw invalidRequest(`response_format type '${String(format.type)}' is not one of text, json_object, json_schema`, "response_format.type");
+  }
+  const schema = isRecord(format.json_schema) ? format.json_schema.schema : undefined;
+  if (!isRecord(schema)) throw invalidRequest("response_format.json_schema.schema must be a JSON Schema object", "response_format.json_schema.schema");
+  return { type: "json_schema", schema };
 }
 
 function userIdOf(chat: ChatBody): string | null {

@@ -81,6 +81,8 @@ export interface MessagesRequest {
   tools?: ToolDefinition[];
   tool_choice?: ToolChoice;
   thinking?: { type: "enabled"; budget_tokens: number };
+  /** Structured outputs: the answer's text is JSON of this schema. */
+  output_config?: { format: { type: "json_schema"; schema: Record<string, unknown> } };
 }
 
 export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "pause_turn" | "refusal" | "model_context_window_exceeded";
