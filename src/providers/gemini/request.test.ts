@@ -201,6 +201,8 @@ describe("generationConfig", () => {
     expect(bodyOf({ messages, reasoning_effort: "high" }).generationConfig?.thinkingConfig?.thinkingBudget).toBe(24576);
     expect(bodyOf({ messages, reasoning_effort: "none" }).generationConfig).toEqual({ thinkingConfig: { thinkingBudget: 0 } });
     expect(refusal({ messages, reasoning_effort: "extreme" }).param).toBe("reasoning_effort");
+    // Names of Object.prototype's members are no values either (they would send a config Gemini refuses, or none at all).
+    for (const effort of ["constructor", "toString", "__proto__"]) expect(refusal({ messages, reasoning_effort: effort }).param).toBe("reasoning_effort");
   });
 
   test("only fields Gemini knows reach the body", () => {
@@ -267,6 +269,8 @@ describe("tools", () => {
     expect(config(undefined)).toBeUndefined();
     expect(refusal({ messages, tools: [weather], tool_choice: { type: "function", function: { name: "nope" } } }).param).toBe("tool_choice");
     expect(refusal({ messages, tools: [weather], tool_choice: "sometimes" }).param).toBe("tool_choice");
+    for (const choice of ["constructor", "toString", "__proto__"])
+      expect(refusal({ messages, tools: [weather], tool_choice: choice }).param).toBe("tool_choice");
   });
 
   test("no tools, no toolConfig (Gemini refuses one alone)", () => {

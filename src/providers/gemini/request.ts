@@ -37,6 +37,11 @@ export const SKIP_SIGNATURE = "skip_thought_signature_validator";
 
 const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
 const numberOf = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
+/** A table lookup that never finds Object.prototype's members (`constructor`, `__proto__`) for a client's string. */
+const lookup = <T>(table: Readonly<Record<string, T>>, key: unknown): T | undefined =>
+  typeof key === "string" && Object.hasOwn(table, key) ? table[key] : undefined;
+/** OpenAI's string tool_choice values → Gemini's modes. */
+const TOOL_MODES: Readonly<Record<string, "AUTO" | "NONE" | "ANY">> = { auto: "AUTO", none: "NONE", required: "ANY", any: "ANY" };
 
 /** Gemini 3 and later (and names without a version, such as `gemini-flash-latest`) check signatures. */
 function checksSignatures(model: string): boolean {
@@ -261,7 +266,7 @@ function declarations(chat: Json): FunctionDeclaration[] {
 /** tool_choice (or the legacy function_call) → functionCallingConfig. */
 function toolConfig(choice: unknown, names: readonly string[]): GenerateContentRequest["toolConfig"] {
   if (choice === undefined || choice === null) return undefined;
-  const mode = ({ auto: "AUTO", none: "NONE", required: "ANY", any: "ANY" } as const)[String(choice)];
+  const mode = lookup(TOOL_MODES, choice);
   if (typeof choice === "string") {
     if (!mode) throw invalidRequest(`tool_choice '${choice}' is not one of auto, none, required`, "tool_choice");
     return { functionCallingConfig: { mode } };
@@ -303,7 +308,7 @@ function generationConfig(chat: Json): GenerationConfig | undefined {
 
   const effort = chat.reasoning_effort;
   if (effort !== undefined && effort !== null) {
-    const budget = THINKING_BUDGETS[String(effort)];
+    const budget = lookup(THINKING_BUDGETS, effort);
     if (budget === undefined) throw invalidRequest(`reasoning_effort must be one of ${Object.keys(THINKING_BUDGETS).join(", ")}`, "reasoning_effort");
     // Thought summaries are asked for so clients can show them as reasoning_content.
     config.thinkingConfig = budget === 0 ? { thinkingBudget: 0 } : { thinkingBudget: budget, includeThoughts: true };
