@@ -19,6 +19,9 @@ const BY_EXTENSION: Record<string, string> = {
   pdf: "application/pdf",
 };
 
+/** The media type a file extension names, among the table's own keys only (`.constructor` names none). */
+const typeOfExtension = (extension: string | undefined) => (extension && Object.hasOwn(BY_EXTENSION, extension) ? BY_EXTENSION[extension] : undefined);
+
 const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+)((?:;[^;,]*)*);base64,([\s\S]*)$/i;
 
 /** Names clients use for a type under another name: `image/jpg` is no registered type, but browsers and SDKs send it. */
@@ -54,7 +57,7 @@ export function imagePart(url: unknown, param: string): Part {
   }
   if (parsed.protocol !== "https:") throw invalidRequest(`${param}: Gemini fetches only https: URLs; send the image as a data: URL`, param);
   const extension = /\.([a-z0-9]+)$/i.exec(parsed.pathname)?.[1]?.toLowerCase();
-  const mimeType = extension ? BY_EXTENSION[extension] : undefined;
+  const mimeType = typeOfExtension(extension);
   if (!mimeType) {
     throw invalidRequest(
       `${param}: the media type of this URL cannot be told (Gemini needs it); use a URL ending in .png, .jpg, .webp, .heic or .pdf, or send a data: URL`,
@@ -81,7 +84,7 @@ export function filePart(file: unknown, param: string): Part {
   if (typeof fileData !== "string") throw invalidRequest(`${param}: only inline file_data can be sent to Gemini, not file_id`, param);
   if (fileData.startsWith("data:")) return { inlineData: parseDataUrl(fileData, param) };
   const extension = typeof filename === "string" ? /\.([a-z0-9]+)$/i.exec(filename)?.[1]?.toLowerCase() : undefined;
-  const mimeType = extension ? BY_EXTENSION[extension] : undefined;
+  const mimeType = typeOfExtension(extension);
   if (!mimeType) throw invalidRequest(`${param}: file_data must be a data: URL (data:<type>;base64,<data>)`, param);
   return { inlineData: { mimeType, data: fileData } };
 }

@@ -144,6 +144,11 @@ describe("media", () => {
     expect(refusal(user({ type: "image_url", image_url: { url: "not a url" } })).param).toBe(param);
     expect(refusal(user({ type: "file", file: { file_id: "file-abc" } })).message).toContain("file_id");
   });
+
+  test("an extension named like an Object.prototype member is no known type: the same 400, not a crash or a part without its type", () => {
+    expect(refusal(user({ type: "image_url", image_url: { url: "https://example.com/a.constructor" } })).message).toContain("media type");
+    expect(refusal(user({ type: "file", file: { file_data: "JVBERi0=", filename: "a.constructor" } })).param).toBe("messages[0].content[1].file");
+  });
 });
 
 describe("generationConfig", () => {
