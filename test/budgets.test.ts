@@ -192,6 +192,21 @@ describe("budgets in dollars", () => {
     }
   });
 
+  test("a day's and a month's budget spent together: the 429 names the month's and waits for the 1st, when the request is admitted again", async () => {
+    const proxy = await proxyWith({ perClient: { usdPerDay: COST, usdPerMonth: COST } });
+    try {
+      await spend(proxy, sdk(proxy));
+      const sentAt = Date.now();
+      const error = await refused(sdk(proxy));
+      const answeredAt = Date.now();
+      expect(error.message).toContain("$0.40 per month");
+      expect(error.message).toContain(nextFirstOfMonth(answeredAt).replace(".000Z", "Z"));
+      expectRetryAfterToEndOf("month", error.headers?.get("retry-after"), sentAt, answeredAt);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test("a stream is charged at its end, as much as the same answer unstreamed", async () => {
     const proxy = await proxyWith({ perClient: { usdPerDay: 0.4 } });
     try {

@@ -20,6 +20,30 @@ describe("refusals", () => {
     expect(error.rule.kind).toBe("usdPerMonth");
   });
 
+  test("of several spent budgets, the one that renews last is named and waited for: the request is refused until then", () => {
+    const DAY_LEFT = 43_200_000;
+    const MONTH_LEFT = DAY_LEFT + 86_400_000;
+    const results: RuleResult[] = [
+      { rule: rule("usdPerDay", usdToNanos(5)), allowed: false, remaining: 0, used: usdToNanos(5), resetMs: DAY_LEFT, retryAfterMs: DAY_LEFT },
+      { rule: rule("usdPerMonth", usdToNanos(5)), allowed: false, remaining: 0, used: usdToNanos(5), resetMs: MONTH_LEFT, retryAfterMs: MONTH_LEFT },
+    ];
+    const error = refusal(results, Date.UTC(2025, 0, 30, 12));
+    expect(error.rule.kind).toBe("usdPerMonth");
+    expect(error.message).toBe("Budget spent for the API key 'team-a': $5.00 per month (UTC). It renews at 2025-02-01T00:00:00Z.");
+    expect(error.headers).toMatchObject({ "retry-after": String(MONTH_LEFT / 1000), "retry-after-ms": String(MONTH_LEFT) });
+  });
+
+  test("of several refused limits, Retry-After is the longest wait: a spent daily token budget outlasts a full minute", () => {
+    const UNTIL_MIDNIGHT = 43_200_000;
+    const results: RuleResult[] = [
+      { rule: rule("rpm", 10), allowed: false, remaining: 0, used: 10, resetMs: 60_000, retryAfterMs: 6_000 },
+      { rule: rule("tokensPerDay", 1000), allowed: false, remaining: 0, used: 1000, resetMs: UNTIL_MIDNIGHT, retryAfterMs: UNTIL_MIDNIGHT },
+    ];
+    const error = refusal(results, NOON);
+    expect(error.rule.kind).toBe("tokensPerDay");
+    expect(error.headers).toMatchObject({ "retry-after": String(UNTIL_MIDNIGHT / 1000), "retry-after-ms": String(UNTIL_MIDNIGHT) });
+  });
+
   test("any other limit keeps its rate_limit_exceeded and OpenAI's rate headers", () => {
     const error = refusal([{ rule: rule("rpm", 10), allowed: false, remaining: 0, used: 10, resetMs: 60_000, retryAfterMs: 6_000 }], NOON);
     expect([error.type, error.code]).toEqual(["rate_limit_error", "rate_limit_exceeded"]);

@@ -71,12 +71,20 @@ export class LimitRefusal extends ProxyError {
 export const dollars = (usd: number) => `$${Number.isInteger(Math.round(usd * 1e6) / 1e4) ? usd.toFixed(2) : String(usd)}`;
 
 /**
+ * The refused limit that holds the request back longest: when it renews, every other has too (a
+ * day's budget and a month's spent together renew on the 1st, not at midnight).
+ */
+const longestWait = (refused: readonly RuleResult[]) =>
+  refused.reduce<RuleResult | undefined>((longest, result) => (longest && longest.retryAfterMs >= result.retryAfterMs ? longest : result), undefined);
+
+/**
  * The 429 for a refused request: names the limit (never a key), with Retry-After. A spent budget
  * is OpenAI's `insufficient_quota` (what clients already understand), waits for the end of its
  * calendar window and tells OpenAI's SDKs not to retry it; any other limit carries the rate headers.
  */
 export function refusal(results: readonly RuleResult[], now: number): LimitRefusal {
-  const refused = results.find((result) => !result.allowed && isBudget(result.rule.kind)) ?? results.find((result) => !result.allowed)!;
+  const refused =
+    longestWait(results.filter((result) => !result.allowed && isBudget(result.rule.kind))) ?? longestWait(results.filter((result) => !result.allowed))!;
   const { rule } = refused;
   const retryAfter = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
   // OpenAI's SDKs read the exact wait in ms first; Retry-After is whole seconds, rounded up.
