@@ -253,6 +253,10 @@ describe("the key API", () => {
     await expectOpenAIError(await admin("/admin/keys", "POST", {}), 400, { param: "name" });
     await expectOpenAIError(await admin("/admin/keys", "POST", { name: "" }), 400, { param: "name" });
     await expectOpenAIError(await admin("/admin/keys", "POST", { name: "   " }), 400, { param: "name" });
+    // PostgreSQL refuses a NUL in text (a 500 there), and a line break would split the lines the name is logged on.
+    for (const name of ["nul\u0000name", "two\nlines", "bell\u0007", "lone\ud800half"]) {
+      await expectOpenAIError(await admin("/admin/keys", "POST", { name }), 400, { param: "name", code: "invalid_value" });
+    }
     await expectOpenAIError(await admin("/admin/keys", "POST", { name: "x", models: "gpt" }), 400, { param: "models" });
     await expectOpenAIError(await admin("/admin/keys", "POST", { name: "x", limits: { rpm: 0 } }), 400, { param: "limits.rpm" });
     await expectOpenAIError(await admin("/admin/keys", "POST", { name: "x", limits: { rpn: 5 } }), 400, { param: "limits.rpn" });
@@ -266,6 +270,7 @@ describe("the key API", () => {
     const other = await create({ name: "other" });
     await expectOpenAIError(await admin(`/admin/keys/${other.id}`, "PATCH", { name: "taken" }), 409, { code: "key_name_taken" });
     await expectOpenAIError(await admin(`/admin/keys/${other.id}`, "PATCH", { status: "expired" }), 400, { param: "status" });
+    await expectOpenAIError(await admin(`/admin/keys/${other.id}`, "PATCH", { name: "carriage\rreturn" }), 400, { param: "name" });
     await expectOpenAIError(await admin(`/admin/keys/${other.id}/rotate`, "POST", { graceSeconds: -1 }), 400, { param: "graceSeconds" });
     for (const [path, method] of [
       ["/admin/keys/key_0000000000000000", "GET"],

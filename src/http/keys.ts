@@ -160,10 +160,18 @@ function checkMetadata(metadata: unknown): void {
     throw invalidRequest(`'metadata' may hold at most ${MAX_METADATA_CHARS} characters of JSON`, "metadata", "invalid_value");
 }
 
-/** A name for a key: trimmed, and none a config-file key has. */
+/** Control characters, and halves of a character (a lone surrogate, which no UTF-8 text can hold). */
+const UNPRINTABLE = /\p{Cc}|\p{Cs}/u;
+
+/**
+ * A name for a key: trimmed, printable, and none a config-file key has. A name is shown in logs,
+ * lists and 429 messages; PostgreSQL refuses a NUL in text, and a line break would split a log line.
+ */
 function nameOf(name: string, configKeys: readonly ClientKey[]): string {
   const trimmed = name.trim();
   if (trimmed === "") throw invalidRequest("'name' must not be blank", "name", "invalid_value");
+  if (UNPRINTABLE.test(trimmed))
+    throw invalidRequest("'name' must be printable text: no line breaks, tabs, NUL or other control characters", "name", "invalid_value");
   if (configKeys.some((client) => client.name === trimmed)) throw nameTaken(trimmed);
   return trimmed;
 }
