@@ -2,7 +2,7 @@ import { Elysia, t } from "elysia";
 import type { ClientKey } from "../access/clients";
 import { LimitSetSchema } from "../config/schema";
 import type { IssuedKeys } from "../keys/issued-keys";
-import { statusAt, type KeyChanges, type KeyRow, type KeyStatus } from "../keys/key-row";
+import { isKeyId, statusAt, type KeyChanges, type KeyRow, type KeyStatus } from "../keys/key-row";
 import { DuplicateKeyName, KeyStoreUnavailable } from "../keys/key-table";
 import { jsonResponse } from "../lib/json-response";
 import { invalidRequest, ProxyError } from "../model/errors";
@@ -200,6 +200,8 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
     const store = issued();
     const client = configKey(id);
     if (client) throw use === "read" ? unknownKey(id) : readOnly(client.name);
+    // Not asked of the table: PostgreSQL refuses some text outright (a NUL), which would be a 500.
+    if (!isKeyId(id)) throw unknownKey(id);
     const row = await stored(() => store.get(id));
     if (!row) throw unknownKey(id);
     if (use === "change" && row.status === "revoked") throw revoked(id);

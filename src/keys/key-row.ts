@@ -46,6 +46,9 @@ export function newSecret(): string {
 
 export const newKeyId = () => `key_${Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex")}`;
 
+/** Whether `id` has the shape `newKeyId` gives: any other names no key, and need not be looked up. */
+export const isKeyId = (id: string) => /^key_[0-9a-f]{16}$/.test(id);
+
 export const prefixOf = (secret: string) => `${secret.slice(0, SHOWN_CHARS)}…`;
 
 /** A digest's bytes as the table's hex text. */

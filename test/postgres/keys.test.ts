@@ -211,6 +211,19 @@ describe("two instances, one PostgreSQL table", () => {
     }
   });
 
+  test("an id no key can have (PostgreSQL refuses the NUL in it as text) is a 404 key_not_found on every route, not a 500", async () => {
+    await pg.createDatabase("keys_ids");
+    const a = await instance("keys_ids");
+    for (const [path, method] of [
+      ["/admin/keys/key_%00", "GET"],
+      ["/admin/keys/key_%00", "PATCH"],
+      ["/admin/keys/key_%00", "DELETE"],
+      ["/admin/keys/key_%00/rotate", "POST"],
+    ] as const) {
+      await expectOpenAIError(await admin(a, path, method, method === "PATCH" ? { name: "n" } : undefined), 404, { code: "key_not_found", param: "id" });
+    }
+  });
+
   test("PostgreSQL away: loaded keys keep working, the key API answers 503; back: changes flow again", async () => {
     await pg.createDatabase("keys_outage");
     const a = await instance("keys_outage");
