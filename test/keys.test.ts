@@ -262,6 +262,10 @@ describe("the key API", () => {
     await expectOpenAIError(await admin("/admin/keys", "POST", { name: "x", limits: { rpn: 5 } }), 400, { param: "limits.rpn" });
     await expectOpenAIError(await admin("/admin/keys", "POST", { name: "x", expiresAt: "tomorrow" }), 400, { param: "expiresAt" });
     await expectOpenAIError(await admin("/admin/keys", "POST", { name: "x", expiresAt: "2001-01-01T00:00:00Z" }), 400, { param: "expiresAt" });
+    // No 31st of February (it was taken as 3 March), and no date-time without its offset (taken in the server's time zone).
+    for (const expiresAt of ["2030-02-31T00:00:00Z", "2030-01-31T00:00:00", "2030-01-31T00:00"]) {
+      await expectOpenAIError(await admin("/admin/keys", "POST", { name: "x", expiresAt }), 400, { param: "expiresAt", code: "invalid_value" });
+    }
     await expectOpenAIError(await admin("/admin/keys", "POST", { name: "x", metadata: { big: "x".repeat(9000) } }), 400, { param: "metadata" });
     await expectOpenAIError(await admin("/admin/keys", "POST", { name: "x", colour: "blue" }), 400, { param: "colour" });
     await expectOpenAIError(await admin("/admin/keys", "POST", "{not json"), 400);

@@ -145,12 +145,25 @@ function configView(client: ClientKey, spend: Spend) {
   };
 }
 
+/**
+ * An ISO 8601 date-time with its offset: without one, Date.parse reads it in the server's time zone.
+ * Its date is checked apart, since Date.parse carries a 31st of February over into March.
+ */
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
+
+const isCalendarDate = (year: number, month: number, day: number) => new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+
 /** `expiresAt` as ms, checked: a date-time in the future, or null. */
 function expiryOf(value: string | null | undefined, now: number): number | null | undefined {
   if (value === undefined || value === null) return value;
   const at = Date.parse(value);
-  if (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}T/.test(value))
-    throw invalidRequest(`'expiresAt' must be an ISO 8601 date-time such as 2030-01-31T00:00:00Z, not '${value.slice(0, 60)}'`, "expiresAt", "invalid_value");
+  const date = DATE_TIME.exec(value);
+  if (!Number.isFinite(at) || !date || !isCalendarDate(Number(date[1]), Number(date[2]), Number(date[3])))
+    throw invalidRequest(
+      `'expiresAt' must be an ISO 8601 date-time with its offset (Z or ±hh:mm), such as 2030-01-31T00:00:00Z, not '${value.slice(0, 60)}'`,
+      "expiresAt",
+      "invalid_value",
+    );
   if (at <= now) throw invalidRequest("'expiresAt' must be in the future (to stop a key now, block or revoke it)", "expiresAt", "invalid_value");
   return at;
 }
