@@ -55,6 +55,21 @@ describe("usage of a whole body", () => {
     expect(usageOfBody(bytes(none))).toEqual({ promptTokens: 3, completionTokens: 1, totalTokens: 4 });
   });
 
+  test("reasoning tokens a backend left out of completion_tokens (a Gemini answer through some gateways) are completion tokens, as total_tokens counts them", () => {
+    // OpenAI's own: completion_tokens already holds the reasoning.
+    const openAI = { usage: { prompt_tokens: 20, completion_tokens: 603, total_tokens: 623, completion_tokens_details: { reasoning_tokens: 405 } } };
+    expect(usageOfBody(bytes(openAI))).toEqual({ promptTokens: 20, completionTokens: 603, totalTokens: 623 });
+    const leftOut = { usage: { prompt_tokens: 20, completion_tokens: 198, total_tokens: 623, completion_tokens_details: { reasoning_tokens: 405 } } };
+    expect(usageOfBody(bytes(leftOut))).toEqual({ promptTokens: 20, completionTokens: 603, totalTokens: 623 });
+    const onlyThought = { usage: { prompt_tokens: 21, completion_tokens: 0, total_tokens: 81, completion_tokens_details: { reasoning_tokens: 60 } } };
+    expect(usageOfBody(bytes(onlyThought))).toEqual({ promptTokens: 21, completionTokens: 60, totalTokens: 81 });
+    const responses = {
+      object: "response",
+      usage: { input_tokens: 20, output_tokens: 198, total_tokens: 623, output_tokens_details: { reasoning_tokens: 405 } },
+    };
+    expect(usageOfBody(bytes(responses))).toEqual({ promptTokens: 20, completionTokens: 603, totalTokens: 623 });
+  });
+
   test("a last `usage` key that holds no counts: the body is read whole", () => {
     const body = { usage: { prompt_tokens: 3, completion_tokens: 2 }, metadata: { usage: { kind: "note" } } };
     expect(usageOfBody(bytes(body))).toEqual({ promptTokens: 3, completionTokens: 2, totalTokens: 5 });

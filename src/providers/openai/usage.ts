@@ -30,10 +30,23 @@ export function usageOf(value: unknown): Usage | null {
   const cacheWrite = count(usage.cache_creation_input_tokens);
   const input = count(usage.input_tokens);
   const prompt = count(usage.prompt_tokens) ?? (input === null ? null : input + (cacheRead ?? 0) + (cacheWrite ?? 0));
-  const completion = count(usage.completion_tokens) ?? count(usage.output_tokens) ?? (prompt !== null ? 0 : null);
-  if (prompt === null || completion === null) return null;
+  const reported = count(usage.completion_tokens) ?? count(usage.output_tokens) ?? (prompt !== null ? 0 : null);
+  if (prompt === null || reported === null) return null;
+  const total = count(usage.total_tokens);
+  const completion = reported + reasoningLeftOut(usage, prompt, reported, total);
   const cached = detail(usage.prompt_tokens_details, "cached_tokens") ?? detail(usage.input_tokens_details, "cached_tokens") ?? cacheRead ?? 0;
-  return tokenUsage(prompt, completion, count(usage.total_tokens) ?? prompt + completion, cached, cacheWrite ?? 0);
+  return tokenUsage(prompt, completion, total ?? prompt + completion, cached, cacheWrite ?? 0);
+}
+
+/**
+ * Reasoning tokens the completion count leaves out: OpenAI counts them in `completion_tokens` (and
+ * tells them apart in its details), but some gateways' OpenAI-format usage of a Gemini answer counts
+ * only the visible candidates there, and the thoughts in the details and the total alone. The
+ * backend bills them as output all the same; the total tells which case it is.
+ */
+function reasoningLeftOut(usage: Record<string, unknown>, prompt: number, completion: number, total: number | null): number {
+  const reasoning = detail(usage.completion_tokens_details, "reasoning_tokens") ?? detail(usage.output_tokens_details, "reasoning_tokens") ?? 0;
+  return reasoning > 0 && total === prompt + completion + reasoning ? reasoning : 0;
 }
 
 const decoder = new TextDecoder();
