@@ -52,7 +52,8 @@ export function bodyEnding(served: ServedBody): BodyEnding {
     pending: null,
     bodyReadAt: served.headersAt,
     onEnd: (end, bytes, whole) => {
-      lease?.release(end instanceof ProxyError ? "failed" : "served");
+      // A client that left says nothing of the target: only a body that came whole ends its failures in a row.
+      lease?.release(end instanceof ProxyError ? "failed" : end === "client_aborted" ? "unjudged" : "served");
       if (end instanceof ProxyError) {
         record.bodyFailures.push({ model: target.modelId, target: target.name, status: end.status, failure: bodyFailure(end) });
       }

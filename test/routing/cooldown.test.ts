@@ -7,6 +7,7 @@
 // failure like any other.
 import { describe, expect, test } from "bun:test";
 import { deferred } from "../support/events";
+import { readFirstChunk } from "../support/http";
 import { reply } from "../support/mock-backend";
 import type { ProxyHandle } from "../support/proxy";
 import { chat, completion, failure, health, modelRequests, outcome, perTestServers, targetHealth, untilMs, waitPast } from "./lib-b";
@@ -129,6 +130,25 @@ describe("cool-down and half-open", () => {
     expect(await targetHealth(proxy, "duo", "a")).toMatchObject({ state: "cooling", consecutiveFailures: 2 });
     for (let i = 0; i < 2; i++) expect(await outcome(await chat(proxy, "duo"))).toMatchObject({ status: 200, servedBy: "duo/b", attempts: "1" });
     expect(modelRequests(a)).toHaveLength(2);
+  });
+
+  test("a client that leaves mid-stream does not judge the target: the failures in a row before it still count", async () => {
+    const a = mock("a");
+    const proxy = await startProxy({ endpoints: { lone: { url: a.url, cooldown: { failures: 2, seconds: 30 }, timeouts: { idleMs: 100 } } } });
+    // A answers 200 and the start of a stream, then falls silent.
+    a.willReply(reply.sse(['data: {"id":"chatcmpl-a"}\n\n'], { stallAfter: 1 }));
+    await (await chat(proxy, "lone", { stream: true })).text();
+    expect(await targetHealth(proxy, "lone", "lone#0")).toMatchObject({ state: "up", consecutiveFailures: 1 });
+
+    // A client stops reading after the first chunk: no body came whole, so the count is not reset.
+    const { reader } = await readFirstChunk(await chat(proxy, "lone", { stream: true }));
+    await reader.cancel();
+    await a.requests[1]!.closed;
+    expect(await targetHealth(proxy, "lone", "lone#0")).toMatchObject({ inFlight: 0, consecutiveFailures: 1 });
+
+    // The next body that breaks is the second failure in a row: the target goes out.
+    await (await chat(proxy, "lone", { stream: true })).text();
+    expect(await targetHealth(proxy, "lone", "lone#0")).toMatchObject({ state: "cooling", consecutiveFailures: 2 });
   });
 
   test("a lone target is never cooled down unless its own model sets cooldown", async () => {
