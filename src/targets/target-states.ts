@@ -16,6 +16,8 @@ export class ModelState {
 export class TargetStates {
   private readonly targets = new Map<string, TargetState>();
   private readonly models = new Map<string, ModelState>();
+  /** The URL each state key is served at by the current catalog (see `retain`). */
+  private served = new Map<string, string>();
   private listener: CooldownListener | null = null;
 
   /** What is known of a target now, to read. */
@@ -31,8 +33,13 @@ export class TargetStates {
   /** The writable state, for the breaker's other callers: health checks. */
   state(target: Target): TargetState {
     let state = this.targets.get(target.stateKey);
+    if (state?.url === target.url) return state;
+    // A target of an older catalog (a request begun before a reload moved it) gets a state of its
+    // own, kept nowhere: the backend now served under its name keeps its state, and nobody hears.
+    const current = this.served.get(target.stateKey);
+    if (current !== undefined && current !== target.url) return new TargetState(target.url, target.stateKey);
     // A state learnt from another instance for a URL this one does not serve is replaced.
-    if (!state || state.url !== target.url) this.targets.set(target.stateKey, (state = this.create(target.url, target.stateKey)));
+    this.targets.set(target.stateKey, (state = this.create(target.url, target.stateKey)));
     return state;
   }
 
@@ -69,7 +76,8 @@ export class TargetStates {
 
   /**
    * Keeps the state of the targets still served with the same URL and drops the rest (removed
-   * targets, and targets whose URL changed: a new backend starts fresh).
+   * targets, and targets whose URL changed: a new backend starts fresh). From now on these are the
+   * targets served: requests still under way on an older catalog cannot replace their state.
    */
   retain(models: Iterable<Model>): void {
     const keep = new Map<string, string>();
@@ -80,5 +88,6 @@ export class TargetStates {
     }
     for (const [key, state] of this.targets) if (keep.get(key) !== state.url) this.targets.delete(key);
     for (const id of this.models.keys()) if (!modelIds.has(id)) this.models.delete(id);
+    this.served = keep;
   }
 }

@@ -270,6 +270,31 @@ describe("reload and runtime state", () => {
     expect(await targetHealth(proxy, "keep", "k2")).toEqual(fresh("k2"));
   });
 
+  test("a request in flight across a reload that moved its target retries on the old backend without resetting the new one's state", async () => {
+    const a = mock("a");
+    const b = mock("b");
+    const version = (url: string) => ({
+      endpoints: { m: { targets: [{ name: "t", url }], retry: { attempts: 2, backoffMs: 0, retryOn: [599] }, cooldown: { failures: 1, seconds: 30 } } },
+    });
+    const proxy = await startProxy(version(a.url));
+    a.willReply(reply.hang());
+    const old = chat(proxy, "m");
+    await a.waitForRequests(1);
+
+    // The new backend fails: it cools down.
+    await reloadWith(proxy, version(b.url));
+    b.willReply(() => failure(599, "b"));
+    expect(await outcome(await chat(proxy, "m"))).toMatchObject({ status: 599, servedBy: "m/t" });
+    const cooling = await targetHealth(proxy, "m", "t");
+    expect(cooling).toMatchObject({ state: "cooling", consecutiveFailures: 2 });
+
+    // The old request's first try ends (599): its retry goes to the old backend, as its model said.
+    a.reset();
+    expect(await outcome(await old)).toMatchObject({ status: 200, servedBy: "m/t", attempts: "2" });
+    expect(modelRequests(a)).toHaveLength(1);
+    expect(await targetHealth(proxy, "m", "t")).toEqual(cooling);
+  });
+
   test("a request in flight across a reload that moved its target leaves the new target's count alone", async () => {
     const a = mock("a");
     const b = mock("b");
