@@ -142,38 +142,59 @@ export class Dispatch {
     const tried = new Set<Target>();
     /** Targets that asked (Retry-After) to be left alone until a time: only a retry there waits for it. */
     let askedUntil: Map<Target, number> | null = null;
+    /** The model as far as this call goes: without the targets whose wire format cannot express it. */
+    let serving = model;
     for (let n = 1; n <= attempts; n++) {
       const now = Date.now();
-      const target = pickTarget(model, deps.states, tried, now, deps.random) ?? soonestBack(model, deps.states);
+      let target: Target;
+      let plan: Outgoing | LocalAnswer;
+      // Bounded: each turn that plans nothing leaves one target out.
+      for (;;) {
+        target = pickTarget(serving, deps.states, tried, now, deps.random) ?? soonestBack(serving, deps.states);
+        const planned = await this.plan(target);
+        if (!(planned instanceof Error)) {
+          plan = planned;
+          break;
+        }
+        // A call this backend's format cannot express: its 400, sent nowhere, and no try used up.
+        // Another target may speak a format that can (one model may mix providers). When none
+        // does and an earlier try (of a model this one is a fallback of, or of another target)
+        // already failed, that failure is the client's better answer, and the chain moves on.
+        serving = { ...serving, targets: serving.targets.filter((other) => other !== target) };
+        if (serving.targets.length > 0) continue;
+        if (this.lastReply || this.lastError) return null;
+        throw planned;
+      }
       if (n > 1) {
         const asked = (askedUntil?.get(target) ?? 0) - now;
         if (asked > MAX_RETRY_WAIT_MS) return null; // nowhere else to go: relay what we have
         await sleep(Math.max(backoffMs(model.retry, n - 1, deps.random), asked), request.clientSignal, clientClosed);
       }
       tried.add(target);
-      const outcome = await this.tryTarget(model, target);
+      if ("local" in plan) return this.answerLocally(model, target, plan);
+      const outcome = await this.tryTarget(model, target, plan);
       if ("response" in outcome) return outcome.response;
       if (outcome.retryAfterMs !== null) (askedUntil ??= new Map()).set(target, Date.now() + outcome.retryAfterMs);
     }
     return null;
   }
 
-  private async tryTarget(model: Model, target: Target): Promise<TryOutcome> {
+  /** The backend request for the call to `target`, or the error (a 400) when its format cannot express the call. */
+  private async plan(target: Target): Promise<Outgoing | LocalAnswer | Error> {
+    const { request, deps } = this;
+    const provider = deps.providers[target.provider];
+    if (provider.prepare && request.call.kind !== "messages") await provider.prepare(request.call);
+    try {
+      return this.outgoing(provider, target);
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  private async tryTarget(model: Model, target: Target, plan: Outgoing): Promise<TryOutcome> {
     const { request, deps } = this;
     const { record } = request;
     const provider = deps.providers[target.provider];
-    if (provider.prepare && request.call.kind !== "messages") await provider.prepare(request.call);
-    let plan: Outgoing | LocalAnswer;
-    try {
-      plan = this.outgoing(provider, target);
-    } catch (error) {
-      // A call this backend's format cannot express: its 400, sent nowhere. When an earlier try
-      // (of a model this one is a fallback of, or of another target) already failed, that failure
-      // is the client's better answer, and the chain moves on.
-      if (this.lastReply || this.lastError) return TRY_ELSEWHERE;
-      throw error;
-    }
-    if ("local" in plan) return { response: this.answerLocally(model, target, plan) };
     let outgoing = plan;
     const lease = deps.states.lease(target, model, Date.now());
     this.dropLastReply();

@@ -71,6 +71,14 @@ beforeAll(async () => {
       "upload-small": pair({ retry: fastRetry }),
       "upload-large": pair({ retry: fastRetry }),
       "upload-chunked": pair({ retry: fastRetry }),
+      // One model over two wire formats: Anthropic's has no embeddings.
+      mixed: {
+        targets: [
+          { name: "claude", provider: "anthropic", url: `http://127.0.0.1:${closedPort()}`, apiKey: "sk-ant-test" },
+          { name: "b", url: b.url },
+        ],
+        retry: { attempts: 1 },
+      },
     },
     maxBodyBytes: 16 * 1024 * 1024,
   });
@@ -199,6 +207,17 @@ describe("retries across targets", () => {
     expect(served.model).toBe("pair-400");
     expect(["pair-400/a", "pair-400/b"]).toContain(served.servedBy!);
     expect(served.attempts).toBe("1");
+  });
+});
+
+describe("a model whose targets speak different wire formats", () => {
+  test("a call one target's format cannot express goes to a target that can, without using up a try", async () => {
+    for (let i = 0; i < 2; i++) {
+      const response = await postJson(proxy.url("/v1/embeddings"), { model: "mixed", input: "hi" });
+      expect({ status: response.status, servedBy: response.headers.get("x-cm-proxy-served-by") }).toEqual({ status: 200, servedBy: "mixed/b" });
+      await response.arrayBuffer();
+    }
+    expect(b.requests.map((request) => request.pathname)).toEqual(["/v1/embeddings", "/v1/embeddings"]);
   });
 });
 
