@@ -180,6 +180,48 @@ describe("budgets in dollars", () => {
     }
   });
 
+  test("a fallback model's own budget: it admits and is charged what the fallback served, and is kept after a restart", async () => {
+    const usagePath = join(makeTempDir("budgets-fallback"), "usage.db");
+    const config = {
+      ...budgetConfig({ perModel: { opus: { usdPerDay: 0.4 } } }, undefined, { usage: { path: usagePath } }),
+      endpoints: {
+        gpt: { url: mock.url, actualModelName: "gpt-backend", price: PRICE, fallbacks: ["opus"] },
+        opus: { url: mock.url, actualModelName: "opus-backend", price: PRICE },
+      },
+    };
+    mock.reset();
+    // gpt's backend is down (a retryable 503); opus answers.
+    mock.willReply((request) =>
+      request.json().model === "gpt-backend"
+        ? reply.json({ error: { message: "overloaded", type: "server_error" } }, { status: 503 })
+        : reply.json({ id: "c", object: "chat.completion", choices: [], usage: USAGE }),
+    );
+    const first = await startProxy(config, { label: "before the restart" });
+    try {
+      // Served by opus through gpt's fallbacks: charged to opus, whose day it spends.
+      await spend(first, sdk(first));
+      expect(JSON.parse(first.log.accessLines.at(-1)!)).toMatchObject({ model: "gpt", servedModel: "opus", costUsd: COST });
+      const direct = await refused(sdk(first), "opus");
+      expect(direct.code).toBe("insufficient_quota");
+      expect(direct.message).toContain("the model 'opus'");
+      // Through gpt again: opus's spent budget keeps it out of the chain, and gpt's own failure is the answer.
+      const sentBefore = mock.requests.filter((request) => request.json().model === "opus-backend").length;
+      const response = await postJson(first.url("/v1/chat/completions"), chatBody("gpt"), { authorization: `Bearer ${KEY_A}` });
+      expect(response.status).toBe(503);
+      await readBody(response);
+      expect(mock.requests.filter((request) => request.json().model === "opus-backend").length).toBe(sentBefore);
+    } finally {
+      await first.stop();
+    }
+    const second = await startProxy(config, { label: "after the restart" });
+    try {
+      // The usage store's row says opus served it: opus's day is still spent.
+      expect((await refused(sdk(second), "opus")).code).toBe("insufficient_quota");
+    } finally {
+      await second.stop();
+    }
+  });
+
   test("a key's own budget overrides perClient's; a budget of 0 refuses the first request", async () => {
     const proxy = await proxyWith({ perClient: { usdPerDay: 100 } }, { usdPerDay: 0 });
     try {

@@ -40,6 +40,18 @@ const clientRules = (limits: LimitSettings, client: ClientKey, into: LimitRule[]
 /** The admission of a request no limit applies to. */
 export const UNLIMITED: Admission = { headers: null, end() {} };
 
+/** A request admitted twice (by its own limits, then by a fallback model's) as one: its end ends both; the headers are the first's. */
+export const bothAdmissions = (first: Admission, second: Admission): Admission =>
+  second === UNLIMITED
+    ? first
+    : {
+        headers: first.headers,
+        end: (usage, costUsd) => {
+          first.end(usage, costUsd);
+          second.end(usage, costUsd);
+        },
+      };
+
 const storeDown = () =>
   new ProxyError(503, "Limits cannot be checked right now (the shared state store is unreachable); try again shortly", "api_error", "limits_unavailable");
 
@@ -67,6 +79,18 @@ export class Limiter {
     if (client) clientRules(limits, client, rules);
     if (user !== null) rulesFor("user", user, limits.perUser, rules);
     rulesFor("model", model, limits.perModel[model], rules);
+    return rules;
+  }
+
+  /**
+   * The limits a fallback model adds to those the request was admitted under: its own `perModel`
+   * set (the client and the user are the request's, already counted).
+   */
+  fallbackRulesFor(config: ProxyConfig, model: string): readonly LimitRule[] {
+    const set = config.limits.perModel[model];
+    if (!set) return NO_RULES;
+    const rules: LimitRule[] = [];
+    rulesFor("model", model, set, rules);
     return rules;
   }
 

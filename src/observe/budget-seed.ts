@@ -16,7 +16,7 @@ import type { IssuedKeys } from "../keys/issued-keys";
 import { withDeadline } from "../lib/deadline";
 import { messageOf } from "../lib/error-message";
 import type { Logger } from "../lib/log";
-import { type StoreGroupBy, type UsageGroup, type UsageStore } from "./usage/store";
+import { MODEL_SERVED_SEPARATOR, type StoreGroupBy, type UsageGroup, type UsageStore } from "./usage/store";
 
 /** Each limit counted over a calendar window, and what a group of usage rows spent of it. */
 const WINDOWED: readonly (readonly [Period, LimitKind, (group: UsageGroup) => number])[] = [
@@ -25,21 +25,31 @@ const WINDOWED: readonly (readonly [Period, LimitKind, (group: UsageGroup) => nu
   ["day", "tokensPerDay", (group) => group.totalTokens],
 ];
 
-/**
- * Each grouping of the rows, the scope its groups are counted in, and the counter's subject of a
- * group: config keys count under their name (only their own rows: an issued key that bore the same
- * name spent under its id), issued keys under their id (which a rename keeps), models under the id
- * an alias resolves to.
- */
-const SCOPES: readonly (readonly [StoreGroupBy, LimitScope, (key: string, modelIdOf: (named: string) => string) => string])[] = [
-  ["configKey", "client", (name) => name],
-  ["key", "client", issuedKeyCounter],
-  ["user", "user", (user) => user],
-  ["model", "model", (named, modelIdOf) => modelIdOf(named)],
-];
-
 /** What a usage row's group key stands for when the request had none (no key, no user). */
 const NONE = "-";
+
+/**
+ * Each grouping of the rows, the scope its groups are counted in, and the counters' subjects of a
+ * group: config keys count under their name (only their own rows: an issued key that bore the same
+ * name spent under its id), issued keys under their id (which a rename keeps), models under the id
+ * an alias resolves to, and a request a fallback served under that model's id as well.
+ */
+const SCOPES: readonly (readonly [StoreGroupBy, LimitScope, (key: string, modelIdOf: (named: string) => string) => readonly string[]])[] = [
+  ["configKey", "client", (name) => [name]],
+  ["key", "client", (id) => [issuedKeyCounter(id)]],
+  ["user", "user", (user) => [user]],
+  ["modelServed", "model", modelsOf],
+];
+
+/** The models a `modelServed` group spent under: the one asked for, and the one that served it when another. */
+function modelsOf(key: string, modelIdOf: (named: string) => string): readonly string[] {
+  const at = key.lastIndexOf(MODEL_SERVED_SEPARATOR);
+  const named = key.slice(0, at);
+  if (named === NONE) return [];
+  const asked = modelIdOf(named);
+  const served = key.slice(at + 1);
+  return served === NONE || served === asked ? [asked] : [asked, served];
+}
 
 /**
  * Raises every windowed counter (budgets, tokens per day) to what the usage store holds for its window. `modelIdOf` maps a model
@@ -49,13 +59,12 @@ const NONE = "-";
 export async function seedBudgets(usage: UsageStore, counters: MemoryCounters, now: number, modelIdOf: (named: string) => string): Promise<void> {
   for (const [period, kind, amountOf] of WINDOWED) {
     const range = windowRange(period, now);
-    for (const [groupBy, scope, subjectOf] of SCOPES) {
+    for (const [groupBy, scope, subjectsOf] of SCOPES) {
       const spent = new Map<string, number>();
       for (const group of await usage.query(range, groupBy)) {
         const amount = amountOf(group);
         if (group.key === NONE || !amount) continue;
-        const subject = subjectOf(group.key, modelIdOf);
-        spent.set(subject, (spent.get(subject) ?? 0) + amount);
+        for (const subject of subjectsOf(group.key, modelIdOf)) spent.set(subject, (spent.get(subject) ?? 0) + amount);
       }
       for (const [subject, amount] of spent) counters.raiseSpent(ruleKey(scope, kind, subject), period, now, amount);
     }

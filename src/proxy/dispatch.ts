@@ -5,7 +5,7 @@ import type { Catalog } from "../catalog/catalog";
 import type { Model, ProviderKind, Target } from "../model/model";
 import { ProxyError } from "../model/errors";
 import { LimitRefusal } from "../limits/headers";
-import { UNLIMITED, type Admission, type Limiter } from "../limits/limiter";
+import { bothAdmissions, UNLIMITED, type Admission, type Limiter } from "../limits/limiter";
 import { jsonResponse } from "../lib/json-response";
 import { sleep } from "../lib/sleep";
 import type { RequestRecord } from "../observe/record";
@@ -83,6 +83,8 @@ export class Dispatch {
   /** The input tokens of the last backend request sent, estimated from its body: a quarter of its characters. */
   private promptEstimate = 0;
   private admission: Admission = UNLIMITED;
+  /** Why a fallback's own limits turned the request away: its answer when nothing else was tried. */
+  private fallbackRefusal: ProxyError | null = null;
 
   constructor(
     private readonly deps: DispatchDeps,
@@ -96,7 +98,6 @@ export class Dispatch {
       try {
         this.admission = await deps.limiter.admit(rules);
       } catch (error) {
-        if (error instanceof LimitRefusal) request.record.limitedBy = { scope: error.rule.scope, kind: error.rule.kind };
         throw this.answered(error);
       }
     }
@@ -118,13 +119,38 @@ export class Dispatch {
     const { model, catalog, replayable, record } = this.request;
     const fallbacks = replayable && model.fallbacks.length > 0 ? catalog.fallbacksOf(model) : [];
     const chain = fallbacks.length > 0 ? [model, ...fallbacks] : [model];
+    const admitted = this.admission;
     for (let i = 0; i < chain.length; i++) {
       if (this.betterServedLater(chain, i)) continue;
+      const own = i === 0 ? UNLIMITED : await this.admitFallback(chain[i]!);
+      if (own === null) continue;
       if (i > 0) record.fallbacks.push(chain[i]!.id);
+      this.admission = bothAdmissions(admitted, own);
       const response = await this.tryModel(chain[i]!);
       if (response) return response;
+      // This model served nothing: its own limits get their slot back and are charged nothing.
+      own.end(null, null);
+      this.admission = admitted;
     }
     return this.giveUp();
+  }
+
+  /**
+   * A fallback model's own limits (`perModel`) must admit the request as well: a model whose budget
+   * is spent is not reached through another model's fallbacks, and what it serves is charged to it.
+   * Null when they refuse it (or cannot be checked, with failMode closed): the chain moves on.
+   */
+  private async admitFallback(model: Model): Promise<Admission | null> {
+    const { request, deps } = this;
+    const rules = request.limited ? deps.limiter.fallbackRulesFor(request.catalog.config, model.id) : [];
+    if (rules.length === 0) return UNLIMITED;
+    try {
+      return await deps.limiter.admit(rules);
+    } catch (error) {
+      if (!(error instanceof ProxyError)) throw error;
+      this.fallbackRefusal ??= error;
+      return null;
+    }
   }
 
   /** A model whose every target is out is skipped when a later one in the chain can serve now. */
@@ -340,7 +366,11 @@ export class Dispatch {
       this.lastReply = null;
       return this.relayServed(reply, performance.now(), null, this.deps.providers[reply.target.provider], false, this.lastAnswer);
     }
-    throw this.lastError ?? new ProxyError(503, `No backend of model '${this.request.model.id}' is available`, "api_error", "no_backend_available");
+    throw (
+      this.lastError ??
+      this.fallbackRefusal ??
+      new ProxyError(503, `No backend of model '${this.request.model.id}' is available`, "api_error", "no_backend_available")
+    );
   }
 
   private dropLastReply(): void {
@@ -350,8 +380,9 @@ export class Dispatch {
     this.lastError = null;
   }
 
-  /** The proxy's own error, with the headers naming what was tried; anything else passes unchanged. */
+  /** The proxy's own error, with the headers naming what was tried (a refusal also names its limit on the record); anything else passes unchanged. */
   private answered(error: unknown): unknown {
+    if (error instanceof LimitRefusal) this.request.record.limitedBy = { scope: error.rule.scope, kind: error.rule.kind };
     return error instanceof ProxyError ? error.withHeaders(this.servedHeaders()) : error;
   }
 

@@ -184,6 +184,7 @@ function mixedRecords(): RequestRecord[] {
     record({
       startedAt: day2,
       model: "llama",
+      served: "gpt",
       client: "bob",
       clientKeyId: "key_bob",
       target: "bravo-main",
@@ -252,6 +253,15 @@ const MIXED_EXPECTED: Record<StoreGroupBy, UsageGroup[]> = {
     group("b@x", { errors: 1, promptTokens: 0, completionTokens: 0, totalTokens: 0, p50Ms: 300, p95Ms: 300 }),
     group("u1", { requests: 2, errors: 1, promptTokens: 6, completionTokens: 8, totalTokens: 14, costUsd: 0.5, p50Ms: 10, p95Ms: 100 }),
   ],
+  // The model asked for and the one that served it (gpt, a fallback, served one llama request).
+  modelServed: [
+    group("Zeta\u001fZeta", { errors: 1, p50Ms: 10, p95Ms: 10 }),
+    group("a-model\u001fa-model", { errors: 1, p50Ms: 30, p95Ms: 30 }),
+    group("gpt\u001fgpt", { requests: 2, errors: 1, costUsd: 0.5, p50Ms: 100, p95Ms: 300 }),
+    group("llama\u001fgpt", { promptTokens: 10, completionTokens: 20, totalTokens: 30, costUsd: 0.25, p50Ms: 50, p95Ms: 50 }),
+    group("llama\u001fllama", { errors: 1, p50Ms: 70, p95Ms: 70 }),
+    group("é-model\u001fé-model", { p50Ms: 20, p95Ms: 20 }),
+  ],
   target: [
     group("-", { errors: 1, p50Ms: 70, p95Ms: 70 }),
     group("bravo-main", { promptTokens: 10, completionTokens: 20, totalTokens: 30, costUsd: 0.25, p50Ms: 50, p95Ms: 50 }),
@@ -293,7 +303,7 @@ describe("the usage store contract, on both stores", () => {
         expect(written[3]).toMatchObject({ model: "lone-\ufffd", client: `${"c".repeat(255)}\ufffd` });
       });
 
-      test("groups by day, hour, model, client, a config key's own rows, user and target: counts, errors, tokens, costs, nearest-rank p50/p95, keys in bytewise order", async () => {
+      test("groups by day, hour, model, client, a config key's own rows, user, target, and model with the model that served it: counts, errors, tokens, costs, nearest-rank p50/p95, keys in bytewise order", async () => {
         const { store } = open(kind);
         for (const r of mixedRecords()) store.add(r);
         for (const groupBy of STORE_GROUP_BYS)

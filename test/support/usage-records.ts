@@ -6,6 +6,8 @@ import { RequestRecord, type Outcome, type UserInfo } from "../../src/observe/re
 /** Ended request records for the usage-store tests: only the fields a usage row reads matter. */
 export interface RecordSpec {
   model?: string | null;
+  /** The model that served it, when another than the one asked for (a fallback). */
+  served?: string;
   target?: string | null;
   client?: string | null;
   user?: UserInfo | null;
@@ -24,7 +26,7 @@ let recordCount = 0;
 export function record(spec: RecordSpec = {}): RequestRecord {
   const r = new RequestRecord(`req-${++recordCount}`, "POST", "/v1/chat/completions", () => {});
   r.modelRequested = spec.model === undefined ? "gpt" : spec.model;
-  r.servedModel = r.modelRequested;
+  r.servedModel = spec.served ?? r.modelRequested;
   r.servedTarget = spec.target === undefined ? "gpt#0" : spec.target;
   r.clientName = spec.client ?? null;
   r.user = spec.user ?? null;

@@ -1,5 +1,5 @@
 import type { RequestRecord } from "../record";
-import type { StoreGroupBy } from "./store";
+import { MODEL_SERVED_SEPARATOR, type StoreGroupBy } from "./store";
 
 /** Client-chosen text (model names, Open WebUI's user headers) is cut to this: rows stay small. */
 export const MAX_TEXT = 256;
@@ -116,4 +116,5 @@ export const groupKeys = (time: { readonly dayOfTs: string; readonly hourOfTs: s
   key: "coalesce(key_id, '-')",
   user: "coalesce(user_id, user_email, '-')",
   target: "coalesce(target, '-')",
+  modelServed: `model || '${MODEL_SERVED_SEPARATOR}' || coalesce(served_model, '-')`,
 });

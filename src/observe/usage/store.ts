@@ -11,11 +11,15 @@ export const GROUP_BYS = ["day", "hour", "model", "client", "user", "target", "k
 export type GroupBy = (typeof GROUP_BYS)[number];
 
 /**
- * What a store groups rows by: `/usage`'s groupings, and `configKey`, the rows of config keys by
- * name with those of issued keys left out (an issued key may carry a config key's name, and counts
- * under its id), which the budgets read back at start.
+ * What a store groups rows by: `/usage`'s groupings, and two the budgets read back at start:
+ * `configKey`, the rows of config keys by name with those of issued keys left out (an issued key
+ * may carry a config key's name, and counts under its id), and `modelServed`, the model as the
+ * client named it and the model that served it (a fallback spends under both), joined by
+ * MODEL_SERVED_SEPARATOR.
  */
-export const STORE_GROUP_BYS = [...GROUP_BYS, "configKey"] as const;
+export const STORE_GROUP_BYS = [...GROUP_BYS, "configKey", "modelServed"] as const;
+/** Between the two models of a `modelServed` group's key: a control character no model id holds. */
+export const MODEL_SERVED_SEPARATOR = "\u001f";
 export type StoreGroupBy = (typeof STORE_GROUP_BYS)[number];
 
 /** A time range in ms since the epoch: `from` included, `to` excluded. */
