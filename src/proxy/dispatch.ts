@@ -13,7 +13,7 @@ import { messagesOutgoing } from "../providers/messages";
 import type { AnswerTranslator, ClientCall, LocalAnswer, MessagesCall, Outgoing, ProviderAdapter } from "../providers/provider";
 import type { TargetLease } from "../targets/lease";
 import type { TargetStates } from "../targets/target-states";
-import { clientClosed, ConnectionDropped, discard, relay, send, type Sent } from "../upstream/forward";
+import { clientClosed, ConnectionDropped, discard, readAhead, relay, send, type Sent } from "../upstream/forward";
 import type { HeaderRecord } from "../upstream/headers";
 import { backoffMs, MAX_RETRY_WAIT_MS, retryAfterMs } from "./retry";
 import { canServe, pickTarget, soonestBack } from "./select";
@@ -276,7 +276,20 @@ export class Dispatch {
     }
     record.tries.push({ model: model.id, target: target.name, status, failure: `status_${status}` });
     // RFC 9110 defines Retry-After for 503 as much as for 429: any retryable answer may carry it.
-    const askedMs = retryAfterMs(sent.response.headers);
+    let askedMs = retryAfterMs(sent.response.headers);
+    if (askedMs === null && outgoing.answer) {
+      // A backend of another format may say it in its error body (Gemini's RetryInfo), which its
+      // translator reads: the body is read now, and kept to be relayed if nothing better comes.
+      try {
+        const ahead = await readAhead(sent);
+        sent = ahead.sent;
+        const error = outgoing.answer.whole(sent.response.status, ahead.body);
+        if (error instanceof ProxyError && error.headers) askedMs = retryAfterMs(new Headers(error.headers));
+      } catch (error) {
+        this.failedTry(error, lease);
+        return TRY_ELSEWHERE;
+      }
+    }
     lease.release(askedMs === null ? "failed" : { restMs: askedMs });
     this.lastReply = sent;
     this.lastAnswer = outgoing.answer;

@@ -129,6 +129,25 @@ export function discard(sent: Sent): void {
 }
 
 /**
+ * An answer whose body is read now, before it may be relayed: `sent` again with that body kept in
+ * memory (relayed later as if it came now), and the body. Read like any answer read whole: within
+ * one idle timeout, bounded, fetch's decoding done. Throws the ProxyError of a body that broke or stalled.
+ */
+export async function readAhead(sent: Sent): Promise<{ readonly sent: Sent; readonly body: Uint8Array }> {
+  const { response, target } = sent;
+  const idleError = () => gatewayTimeout(target.modelId, `no data for ${target.timeouts.idleMs} ms`);
+  const lostError = () => badGateway(target.modelId, "connection lost mid-response");
+  const read = response.body ? await readWhole(sent, true, idleError, lostError) : new Uint8Array(0);
+  const body = read instanceof Uint8Array ? read : new Uint8Array(read);
+  const headers = new Headers(response.headers);
+  // What fetch decoded is kept decoded: the length and coding described the backend's bytes.
+  headers.delete("content-length");
+  headers.delete("content-encoding");
+  const kept = new Response(body, { status: response.status, statusText: response.statusText, headers });
+  return { sent: { ...sent, response: kept }, body };
+}
+
+/**
  * Called once when a relayed body is over: how it ended, the bytes sent, and the whole body when it
  * was read whole or, asked for with `keepWhole`, kept whole as it passed. Not called when a body to
  * be read whole fails before answering: `relay` throws then.

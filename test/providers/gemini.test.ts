@@ -209,6 +209,44 @@ describe("errors", () => {
     });
   });
 
+  test("a 429 whose retryDelay is in its body rests that target as long (the router reads it, not only the client)", async () => {
+    const second = startMockGemini(GEMINI_KEY);
+    const pair = await startProxy(
+      {
+        endpoints: {
+          pair: {
+            provider: "gemini",
+            apiKey: GEMINI_KEY,
+            actualModelName: "gemini-3-flash-preview",
+            targets: [
+              { name: "a", url: gemini.url },
+              { name: "b", url: second.url },
+            ],
+            retry: { attempts: 2, backoffMs: 1 },
+          },
+        },
+      },
+      { label: "gemini pair proxy log" },
+    );
+    try {
+      gemini.willReply(
+        geminiReply.error(429, "RESOURCE_EXHAUSTED", "Quota exceeded", [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "120s" }]),
+      );
+      second.willReply(geminiReply.text("From b"));
+      const pairClient = new OpenAI({ baseURL: pair.url("/v1"), apiKey: CLIENT_KEY, maxRetries: 0 });
+      for (let i = 0; i < 3; i++) {
+        const completion = await pairClient.chat.completions.create({ model: "pair", messages: [{ role: "user", content: "Hi" }] });
+        expect(completion.choices[0]!.message.content).toBe("From b");
+      }
+      // Round-robin would have sent a second request to a; it rests for the 120 s it asked.
+      expect(gemini.requests.length).toBe(1);
+      expect(second.requests.length).toBe(3);
+    } finally {
+      await pair.stop();
+      await second.stop();
+    }
+  });
+
   test("an error event after the 200 ends the client's stream with an OpenAI error event", async () => {
     gemini.willReply(
       geminiReply.raw([
