@@ -83,6 +83,38 @@ describe("toChatRequest", () => {
     });
   });
 
+  test("OpenAI's reasoning models get max_completion_tokens and no sampling settings; its earlier models no reasoning_effort", () => {
+    const body = {
+      max_tokens: 900,
+      temperature: 0.3,
+      top_p: 0.9,
+      thinking: { type: "enabled", budget_tokens: 5000 },
+      messages: [{ role: "user", content: "x" }],
+    };
+    for (const model of ["o3-mini", "gpt-5", "openai/o4-mini", "GPT-5.1-codex"]) {
+      const chat = toChatRequest(body, model);
+      expect({ model, max: chat.max_completion_tokens, tokens: chat.max_tokens, temperature: chat.temperature, top_p: chat.top_p }).toEqual({
+        model,
+        max: 900,
+        tokens: undefined,
+        temperature: undefined,
+        top_p: undefined,
+      });
+      expect(chat.reasoning_effort).toBe("medium");
+    }
+    for (const model of ["gpt-4o", "gpt-4.1-mini", "openai/gpt-3.5-turbo"]) {
+      const chat = toChatRequest(body, model);
+      expect({ model, tokens: chat.max_tokens, temperature: chat.temperature, effort: chat.reasoning_effort }).toEqual({
+        model,
+        tokens: 900,
+        temperature: 0.3,
+        effort: undefined,
+      });
+    }
+    // Any other server (vLLM, Ollama): as the client sent them.
+    expect(toChatRequest(body, "Qwen/Qwen3-32B")).toMatchObject({ max_tokens: 900, temperature: 0.3, top_p: 0.9, reasoning_effort: "medium" });
+  });
+
   test("effort by budget; the estimate is never 0", () => {
     expect([effortOf(1024), effortOf(8000), effortOf(32000)]).toEqual(["low", "medium", "high"]);
     expect(estimateInputTokens({})).toBeGreaterThan(0);

@@ -116,6 +116,14 @@ export function effortOf(budget: number): "low" | "medium" | "high" {
 }
 
 /**
+ * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5…, told by the backend's model name, as LiteLLM
+ * does) refuse `max_tokens` for `max_completion_tokens`, and any temperature or top_p but the
+ * default; its models before them refuse `reasoning_effort`.
+ */
+const OPENAI_REASONING = /(^|\/)(o\d|gpt-5)/i;
+const OPENAI_BEFORE_REASONING = /(^|\/)(gpt-3|gpt-4|chatgpt-4)/i;
+
+/**
  * A Messages request as a chat completion request for `model`. Streams always ask for usage
  * (`include_usage`): the Messages stream reports it in `message_delta`.
  */
@@ -130,9 +138,10 @@ export function toChatRequest(body: Json, model: string): Json {
     } else messages.push(...userMessages(message.content));
   }
   const chat: Json = { model, messages };
-  if (typeof body.max_tokens === "number") chat.max_tokens = body.max_tokens;
-  if (typeof body.temperature === "number") chat.temperature = body.temperature;
-  if (typeof body.top_p === "number") chat.top_p = body.top_p;
+  const reasoning = OPENAI_REASONING.test(model);
+  if (typeof body.max_tokens === "number") chat[reasoning ? "max_completion_tokens" : "max_tokens"] = body.max_tokens;
+  if (typeof body.temperature === "number" && !reasoning) chat.temperature = body.temperature;
+  if (typeof body.top_p === "number" && !reasoning) chat.top_p = body.top_p;
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) chat.stop = body.stop_sequences;
   if (Array.isArray(body.tools) && body.tools.length > 0) {
     chat.tools = body.tools.filter(isObject).map((tool) => ({
@@ -146,7 +155,9 @@ export function toChatRequest(body: Json, model: string): Json {
     Object.assign(chat, toolChoice(body.tool_choice));
   }
   // Without tools no choice is sent: OpenAI refuses a tool_choice with no tools, and none is the same as no tools.
-  if (isObject(body.thinking) && body.thinking.type === "enabled") chat.reasoning_effort = effortOf(count(body.thinking.budget_tokens));
+  if (isObject(body.thinking) && body.thinking.type === "enabled" && !OPENAI_BEFORE_REASONING.test(model)) {
+    chat.reasoning_effort = effortOf(count(body.thinking.budget_tokens));
+  }
   if (isObject(body.metadata) && typeof body.metadata.user_id === "string") chat.user = body.metadata.user_id;
   if (body.stream === true) {
     chat.stream = true;
