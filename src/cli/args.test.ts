@@ -81,7 +81,8 @@ describe("parseCli: serving", () => {
   });
 
   test("a bad --port is refused by name, without the help", () => {
-    for (const bad of ["eighty", "65536", "1.5", "-1"]) {
+    // Number() would read "" and " " as 0 (any free port), "0x1f90" as 8080 and "1e3" as 1000: only decimal digits are a port.
+    for (const bad of ["eighty", "65536", "1.5", "-1", "", " ", "0x1f90", "1e3", "+80"]) {
       expect(parse([`--port=${bad}`])).toEqual({ kind: "usage-error", message: `--port: expected a port number, got '${bad}'`, withHelp: false });
     }
   });
@@ -99,6 +100,10 @@ describe("parseCli: serving", () => {
     });
     expect(parse(["--port", "5000"], { CM_OPEN_WEBUI_PROXY_PORT: "nope" })).toMatchObject({ kind: "serve", port: 5000 });
     expect(parse([], { CM_OPEN_WEBUI_PROXY_PORT: "" })).toMatchObject({ kind: "serve", port: 3333 });
+    expect(parse([], { CM_OPEN_WEBUI_PROXY_PORT: " " })).toMatchObject({
+      kind: "usage-error",
+      message: "CM_OPEN_WEBUI_PROXY_PORT: expected a port number, got ' '",
+    });
   });
 
   test("CM_OPEN_WEBUI_PROXY_CONFIG_FILE names the file when --config is absent; --config wins over it; an empty one means unset", () => {

@@ -103,7 +103,8 @@ export function parseCli(argv: readonly string[], env: Readonly<Record<string, s
   if (values.init) return { kind: "init", file: file ?? named ?? DEFAULT_CONFIG_FILE };
   const fromFlag = values.port !== undefined;
   const portText = fromFlag ? values.port : env[PORT_ENV] || undefined;
-  const port = portText === undefined ? DEFAULT_PORT : Number(portText);
+  // Decimal digits only: Number() reads "" and " " as 0 (any free port: `--port "$PORT"` with PORT unset), "0x1f90" as 8080.
+  const port = portText === undefined ? DEFAULT_PORT : /^[0-9]+$/.test(portText) ? Number(portText) : Number.NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     return usageError(`${fromFlag ? "--port" : PORT_ENV}: expected a port number, got '${portText}'`, false);
   const config = chooseConfig(named, fileExists);
