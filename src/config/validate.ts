@@ -80,8 +80,10 @@ function endpointProblems(id: string, endpoint: EndpointFile, models: ReadonlySe
   });
   const used = endpoint.targets ? endpoint.targets.map((target) => target.provider ?? provider) : [provider];
   problems.push(...providerFieldProblems(at, endpoint, used));
+  // The chain tries each entry in turn, with its retries: one listed twice would be tried twice.
   endpoint.fallbacks?.forEach((fallback, i) => {
     if (fallback === id) problems.push(`${at}.fallbacks.${i}: a model cannot fall back to itself`);
+    else if (endpoint.fallbacks!.indexOf(fallback) < i) problems.push(`${at}.fallbacks.${i}: '${fallback}' is listed twice`);
     else if (!models.has(fallback) && !prefixes.some((prefix) => fallback.startsWith(prefix))) {
       problems.push(`${at}.fallbacks.${i}: unknown model '${fallback}'`);
     }

@@ -102,6 +102,12 @@ describe("validation errors name the file, the model, the target index and the f
     await load({ endpoints: { m: { url: A, fallbacks: ["d/llama"] }, src: { url: B, discover: { prefix: "d/" } } } });
   });
 
+  test("a fallback listed twice (the chain would try it, retries and all, twice)", async () => {
+    expect(await problems({ endpoints: { m: { url: A, fallbacks: ["n", "o", "n"] }, n: { url: B }, o: { url: C } } })).toEqual([
+      "endpoints.m.fallbacks.2: 'n' is listed twice",
+    ]);
+  });
+
   test("every problem at once, one line each", async () => {
     const found = await problems({
       endpoints: {
