@@ -82,6 +82,23 @@ describe("config: validation messages name the file, the model id and the field"
     expect(query.message).not.toContain("SECRET");
   });
 
+  test("a URL no request can be sent to (no host, a port past 65535) is refused by name, without its credentials", async () => {
+    const { message, file } = await loadError({
+      endpoints: { gpt: { url: "http://:8000" }, multi: { targets: [{ url: mock.url }, { url: "http://user:SECRET@127.0.0.1:99999" }] } },
+      usage: { postgres: "postgres://proxy:SECRET@db:543200/usage" },
+      state: { redis: "redis://:SECRET@cache:637900" },
+    });
+    expect(message.split("\n")).toEqual(
+      [
+        "endpoints.gpt.url: not a valid URL (is its host or port wrong?)",
+        "endpoints.multi.targets.1.url: not a valid URL (is its host or port wrong?)",
+        "usage.postgres: not a valid URL (is its host or port wrong?)",
+        "state.redis: not a valid URL (is its host or port wrong?)",
+      ].map((problem) => `${file}: ${problem}`),
+    );
+    expect(message).not.toContain("SECRET");
+  });
+
   test("a missing url", async () => {
     const { message, file } = await loadError({ endpoints: { gpt: { displayName: "x" } } });
     expect(message).toContain(file);

@@ -42,6 +42,7 @@ export function crossFieldProblems(file: ConfigFile): string[] {
       problems.push(`clientKeys.${i}.models.${j}: unknown model '${model}'`);
     });
   });
+  problems.push(...urlProblems("usage.postgres", file.usage?.postgres), ...urlProblems("state.redis", file.state?.redis));
   for (const field of Object.keys(file.openWebUI?.headers ?? {})) {
     if (!Object.hasOwn(OPENWEBUI_HEADERS, field)) {
       problems.push(`openWebUI.headers.${field}: Open WebUI has no such header; the fields are ${Object.keys(OPENWEBUI_HEADERS).join(", ")}`);
@@ -67,6 +68,7 @@ function endpointProblems(id: string, endpoint: EndpointFile, models: ReadonlySe
     // Request paths are appended to the URL: anything after a ? or # would swallow them.
     if (url !== undefined && /[?#]/.test(url))
       problems.push(`${field}: has a query string or fragment; a base URL ends at its path (Azure's api-version goes in apiVersion)`);
+    else problems.push(...urlProblems(field, url));
   }
   if (endpoint.discover && endpoint.targets) problems.push(`${at}.discover: a discovery source takes a url, not targets`);
   const names = new Set<string>();
@@ -89,6 +91,15 @@ function endpointProblems(id: string, endpoint: EndpointFile, models: ReadonlySe
     }
   });
   return problems;
+}
+
+/**
+ * The schema checks a URL's scheme only: one without a host or with a port past 65535 would pass
+ * it and then fail every request (or, for usage.postgres, the start that --check-config passed).
+ * The URL itself is not quoted: it may carry a password.
+ */
+function urlProblems(field: string, url: string | undefined): string[] {
+  return url === undefined || URL.canParse(url) ? [] : [`${field}: not a valid URL (is its host or port wrong?)`];
 }
 
 /** Fields that mean something to one provider only: set where no target speaks it, they are a mistake. */
