@@ -42,6 +42,12 @@ export function crossFieldProblems(file: ConfigFile): string[] {
       problems.push(`clientKeys.${i}.models.${j}: unknown model '${model}'`);
     });
   });
+  // Limits are looked up by the served model's own id: a key that names no model limits nothing.
+  for (const model of Object.keys(file.limits?.perModel ?? {})) {
+    const at = `limits.perModel.${model}`;
+    if (isGlob(model)) problems.push(`${at}: a model id, not a glob: perModel limits each model by its own id`);
+    else if (!models.has(model) && !prefixes.some((prefix) => model.startsWith(prefix))) problems.push(`${at}: unknown model '${model}'`);
+  }
   problems.push(...urlProblems("usage.postgres", file.usage?.postgres), ...urlProblems("state.redis", file.state?.redis));
   for (const field of Object.keys(file.openWebUI?.headers ?? {})) {
     if (!Object.hasOwn(OPENWEBUI_HEADERS, field)) {

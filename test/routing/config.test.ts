@@ -150,6 +150,19 @@ describe("validation errors name the file, the model, the target index and the f
   });
 });
 
+describe("limits.perModel names models the way clientKeys do", () => {
+  test("a typo, an alias or a glob limits nothing (limits are looked up by the model's own id), so each is an error", async () => {
+    const endpoints = { m: { url: A, aliases: ["m-latest"] }, ollama: { url: B, discover: { prefix: "ollama/" } } };
+    expect(await problems({ endpoints, limits: { perModel: { mm: { rpm: 1 }, "m-latest": { rpm: 1 }, "ollama/*": { rpm: 1 } } } })).toEqual([
+      "limits.perModel.mm: unknown model 'mm'",
+      "limits.perModel.m-latest: unknown model 'm-latest'",
+      "limits.perModel.ollama/*: a model id, not a glob: perModel limits each model by its own id",
+    ]);
+    // A model, and one a discovery source may offer later (under its prefix), are fine.
+    await load({ endpoints, limits: { perModel: { m: { rpm: 1 }, "ollama/llama3": { rpm: 1 } } } });
+  });
+});
+
 describe("targets inherit from their endpoint", () => {
   test("actualModelName, apiKey and timeouts unless the target sets them", async () => {
     const m = await model(
