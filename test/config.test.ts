@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { ConfigError, loadConfig } from "../src/config/load";
+import { maxInFlightInFile } from "../src/cli/in-flight";
+import { ConfigError, loadConfig, logFormatInFile } from "../src/config/load";
 import { startServer } from "../src/server/start";
 import { chatBody, postJson } from "./support/http";
 import { startMock, type MockBackend } from "./support/mock-backend";
@@ -184,6 +185,18 @@ describe("config: validation messages name the file, the model id and the field"
     expect([...config.models.keys()]).toEqual(["gpt"]);
     expect(JSON.stringify(config.debugView)).toContain('"futureField":[1,2]');
     expect(JSON.stringify(config.debugView)).toContain('"future":{"a":1}');
+  });
+});
+
+describe("config: a file saved with a UTF-8 byte order mark (Windows Notepad, PowerShell) reads like one without", () => {
+  test("by loadConfig, and by the readers that run before it: maxInFlight (the re-exec) and log.format (start-up errors)", async () => {
+    const file = writeConfig(
+      join(dir, "bom.json"),
+      `\uFEFF${JSON.stringify({ endpoints: { gpt: { url: mock.url } }, maxInFlight: 100, log: { format: "json" } })}`,
+    );
+    expect([...(await loadConfig(file, {})).models.keys()]).toEqual(["gpt"]);
+    expect(maxInFlightInFile(file)).toBe(100);
+    expect(logFormatInFile(file, {})).toBe("json");
   });
 });
 

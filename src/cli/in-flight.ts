@@ -3,9 +3,9 @@
 // the process starts, so setting it later changes nothing. To serve thousands of streams without
 // the operator knowing any of this, the CLI re-executes itself with the variable set to the
 // config's `maxInFlight` (default 4096) before it starts serving.
-import { readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT } from "../config/in-flight-limits";
+import { readJsonFileSync } from "../config/read-json";
 
 export const MAX_IN_FLIGHT_ENV = "BUN_CONFIG_MAX_HTTP_REQUESTS";
 
@@ -20,7 +20,7 @@ type Env = Record<string, string | undefined>;
  */
 export function maxInFlightInFile(path: string): number | null {
   try {
-    const file = JSON.parse(readFileSync(path, "utf8")) as unknown;
+    const file = readJsonFileSync(path);
     if (typeof file !== "object" || file === null || Array.isArray(file)) return null;
     const value = (file as { maxInFlight?: unknown }).maxInFlight;
     if (value === undefined) return DEFAULT_MAX_IN_FLIGHT;

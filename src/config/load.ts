@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { substituteEnv } from "./env";
+import { readJsonFileSync } from "./read-json";
 import { buildProxyConfig, type ProxyConfig } from "./proxy-config";
 import { configProblems, crossFieldProblems } from "./validate";
 import { HEADER_SECRET, isHeaderSecret, type ConfigFile } from "./schema";
@@ -51,7 +51,7 @@ export async function loadConfig(path: string, env: Record<string, string | unde
  */
 export function logFormatInFile(path: string, env: Record<string, string | undefined> = process.env): "text" | "json" | undefined {
   try {
-    const format = substituteEnv((JSON.parse(readFileSync(path, "utf8")) as { log?: { format?: unknown } } | null)?.log?.format, env);
+    const format = substituteEnv((readJsonFileSync(path) as { log?: { format?: unknown } } | null)?.log?.format, env);
     return format === "text" || format === "json" ? format : undefined;
   } catch {
     return undefined;
