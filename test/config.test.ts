@@ -100,6 +100,14 @@ describe("config: validation messages name the file, the model id and the field"
     expect(message).not.toContain("SECRET");
   });
 
+  test("a model id listed twice (a copied endpoint not renamed) is an error: JSON.parse would keep the last one silently", async () => {
+    const endpoint = JSON.stringify({ url: mock.url });
+    // The second spells the same id with an escape; "endpoints" inside a model, and the same id in two other objects, are no duplicates.
+    const text = `{"endpoints": {"gpt-4o": ${endpoint}, "gpt\\u002d4o": ${endpoint}, "b": {"url": "${mock.url}", "endpoints": {"b": 1, "b": 2}}}, "x": {"gpt-4o": 1}}`;
+    const { message, file } = await loadError(text);
+    expect(message).toBe(`${file}: endpoints.gpt-4o: listed twice; only the last would be used (rename one)`);
+  });
+
   test("a missing url", async () => {
     const { message, file } = await loadError({ endpoints: { gpt: { displayName: "x" } } });
     expect(message).toContain(file);

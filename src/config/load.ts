@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { duplicateEndpointIds } from "./duplicate-ids";
 import { substituteEnv } from "./env";
 import { readJsonFileSync } from "./read-json";
 import { buildProxyConfig, type ProxyConfig } from "./proxy-config";
@@ -20,13 +21,21 @@ async function readJson(path: string): Promise<unknown> {
   const file = Bun.file(path);
   if (!(await file.exists())) throw new ConfigError(path, ["file not found"]);
   const text = await file.text();
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     // The parser may quote a token of the file, which could be part of a key: keep only its words.
     const reason = (error as Error).message.replace(/"[^"]*"/g, "token");
     throw new ConfigError(path, [`not valid JSON (${reason})`]);
   }
+  const duplicates = duplicateEndpointIds(text);
+  if (duplicates.length > 0)
+    throw new ConfigError(
+      path,
+      duplicates.map((id) => `endpoints.${id}: listed twice; only the last would be used (rename one)`),
+    );
+  return value;
 }
 
 /** Reads, substitutes `${ENV}` references, validates and resolves a config file; throws ConfigError. */
