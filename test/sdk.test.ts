@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import OpenAI from "openai";
+import OpenAI, { AzureOpenAI, toFile } from "openai";
 import { reply } from "./support/mock-backend";
 import { ALPHA_KEY, BRAVO_KEY, CLIENT_KEY, startHarness, STANDARD_MODEL_IDS, type Harness } from "./support/proxy";
 
@@ -119,5 +119,28 @@ describe("the SDK maps the proxy's errors to its error classes", () => {
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
     expect((error as InstanceType<typeof OpenAI.InternalServerError>).status).toBe(500);
     expect(h.alpha.requests.length).toBe(1);
+  });
+});
+
+describe("the SDK's AzureOpenAI client with a deployment: the deployment in the path names the model, as on Azure", () => {
+  const azure = (deployment: string) => new AzureOpenAI({ endpoint: h.url(""), apiKey: CLIENT_KEY, apiVersion: "2024-10-21", deployment, maxRetries: 0 });
+
+  test("chat with model '' (Azure's samples) or the OpenAI model's name goes to the deployment's model", async () => {
+    for (const model of ["", "gpt-4o"]) {
+      const completion = await azure("gpt").chat.completions.create({ model, messages: [{ role: "user", content: "Hi" }] });
+      expect(completion.choices[0]!.message.content).toBe("hello from alpha");
+      expect(h.alpha.last.pathname).toBe("/v1/chat/completions");
+      expect(h.alpha.last.json().model).toBe("backend-gpt-4o");
+    }
+  });
+
+  test("a transcription whose form names another model goes to the deployment's, the form's model rewritten", async () => {
+    h.bravo.willReply(reply.json({ text: "hi" }));
+    const file = await toFile(Buffer.from("RIFF...."), "a.wav");
+    const transcription = await azure("whisper").audio.transcriptions.create({ file, model: "whisper-1" });
+    expect(transcription.text).toBe("hi");
+    expect(h.bravo.last.pathname).toBe("/v1/audio/transcriptions");
+    expect(h.bravo.last.text()).toContain('name="model"\r\n\r\nwhisper-large-v3\r\n');
+    expect(h.bravo.last.text()).not.toContain("whisper-1");
   });
 });

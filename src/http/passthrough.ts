@@ -107,10 +107,12 @@ const asksCompletionUsage = (path: string, json: Record<string, unknown> | null,
 
 /**
  * Finds the model in the request body and prepares its rewrite: JSON is parsed; other bodies are
- * streamed untouched, except a multipart form that is the only place naming the model (its
- * `model` field is rewritten in place, every other byte kept). A JSON object that names no model
- * gets one when only an Azure deployment path named it (Azure's REST API and its SDKs put the
- * model nowhere else): an OpenAI-compatible backend needs it, and Azure ignores it.
+ * streamed untouched, except a multipart form when no header or query names the model (its
+ * `model` field is rewritten in place, every other byte kept). An Azure deployment path names the
+ * model before the body does, as on Azure, which ignores the body's `model`: its SDKs send `""` or
+ * the OpenAI model's name there. A JSON object that names no model gets one when a deployment path
+ * named it (Azure's REST API puts the model nowhere else): an OpenAI-compatible backend needs it,
+ * and Azure ignores it.
  */
 async function selectFromBody(request: Request, config: ProxyConfig, named: string | null, deployment: string | null): Promise<Selection> {
   const contentType = request.headers.get("content-type") ?? "";
@@ -123,7 +125,7 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
     if (record === null && named === null && deployment === null) throw invalidRequest("The request body must be a JSON object", null, "invalid_body");
     const addsModel = named === null && deployment !== null && record !== null && !("model" in record);
     return {
-      model: named ?? record?.model,
+      model: named ?? deployment ?? record?.model,
       json: record,
       rewrite: (actual, withUsage = false) => {
         if (record && ("model" in record || addsModel)) record.model = actual;
@@ -135,7 +137,7 @@ async function selectFromBody(request: Request, config: ProxyConfig, named: stri
   if (boundary) {
     const bytes = await readBody(request, limit);
     const field = findMultipartField(bytes, boundary, "model");
-    return { model: field?.value, rewrite: (actual) => (field ? field.replace(actual) : bytes) };
+    return { model: deployment ?? field?.value, rewrite: (actual) => (field ? field.replace(actual) : bytes) };
   }
   checkDeclaredLength(request.headers, limit);
   return { model: named, rewrite: () => request.body, streamed: true };
