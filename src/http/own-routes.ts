@@ -2,11 +2,11 @@
 // any other method there is the proxy's 405, never a request relayed to a backend.
 
 /**
- * Paths of an OpenAI or Anthropic API the proxy serves in part: their other methods are the
+ * Paths of an OpenAI, Azure OpenAI or Anthropic API the proxy serves in part: their other methods are the
  * backend's API (`GET /v1/chat/completions` lists stored completions, `DELETE /v1/models/{id}`
  * deletes a fine-tuned model), so they are relayed like any other path.
  */
-const API_PATHS = /^\/(?:v1\/)?(?:models|chat\/completions|messages)(?:\/|$)/;
+const API_PATHS = /^\/(?:v1\/)?(?:models|chat\/completions|messages|(?:openai\/)?deployments\/[^/]+\/chat\/completions)(?:\/|$)/;
 
 export interface RouteEntry {
   readonly method: string;

@@ -46,13 +46,16 @@ function clientPath(url: URL): ClientPath {
   const azure = AZURE_DEPLOYMENT.exec(path);
   if (!azure) return { path, deployment: null };
   url.searchParams.delete("api-version");
-  let deployment: string;
+  return { path: azure[2]!, deployment: deploymentName(azure[1]!) };
+}
+
+/** An Azure deployment path's model, from its percent-encoded segment (a 400 when that is not percent-encoding). */
+export function deploymentName(segment: string): string {
   try {
-    deployment = decodeURIComponent(azure[1]!);
+    return decodeURIComponent(segment);
   } catch {
-    throw invalidRequest(`Invalid deployment name '${azure[1]!.slice(0, 100)}' in the path`, null, "invalid_path");
+    throw invalidRequest(`Invalid deployment name '${segment.slice(0, 100)}' in the path`, null, "invalid_path");
   }
-  return { path: azure[2]!, deployment };
 }
 
 /** Refuses any path that would leave `<url>/v1/` on the backend, however it is spelled. */

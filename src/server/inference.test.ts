@@ -10,11 +10,22 @@ import { createApp } from "./app";
 const app = createApp({} as RouteContext);
 
 describe("what Elysia builds for each model request", () => {
-  const routes = app.routes.filter((route) => ["/v1/chat/completions", "/v1/messages", "/v1/messages/count_tokens", "/v1/models", "/*"].includes(route.path));
+  const routes = app.routes.filter((route) =>
+    ["/v1/chat/completions", "/v1/openai/deployments/:deployment/chat/completions", "/v1/messages", "/v1/messages/count_tokens", "/v1/models", "/*"].includes(
+      route.path,
+    ),
+  );
 
   test("every model route is here", () => {
     expect(routes.map((route) => `${route.method} ${route.path}`).sort()).toEqual(
-      ["ALL /*", "GET /v1/models", "POST /v1/chat/completions", "POST /v1/messages", "POST /v1/messages/count_tokens"].sort(),
+      [
+        "ALL /*",
+        "GET /v1/models",
+        "POST /v1/chat/completions",
+        "POST /v1/openai/deployments/:deployment/chat/completions",
+        "POST /v1/messages",
+        "POST /v1/messages/count_tokens",
+      ].sort(),
     );
   });
 

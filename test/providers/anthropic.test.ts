@@ -5,7 +5,7 @@
 // the status page's data, aliases, the 400 for operations with no translation, and no key in any log line.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { maskBackendKey } from "../../src/config/mask";
-import OpenAI from "openai";
+import OpenAI, { AzureOpenAI } from "openai";
 import { chatBody, expectOpenAIError, postJson, readBody } from "../support/http";
 import { anthropicReply, startMockAnthropic, type MockAnthropic } from "../support/mock-anthropic";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
@@ -145,6 +145,25 @@ describe("chat completions through the openai SDK", () => {
     expect(text).not.toContain('"usage"');
     const events = text.split("\n\n").filter(Boolean);
     expect(JSON.parse(events[0]!.slice(6)).choices[0].delta).toEqual({ role: "assistant", content: "" });
+  });
+
+  test("the AzureOpenAI SDK's chat (a deployment path, model '') is translated like any chat completion, whole and streamed", async () => {
+    const azure = new AzureOpenAI({ endpoint: proxy.url(""), apiKey: CLIENT_KEY, apiVersion: "2024-10-21", deployment: "claude", maxRetries: 0 });
+    anthropic.willReply(anthropicReply.text("Hello from Claude"));
+    const completion = await azure.chat.completions.create({ model: "", messages: [{ role: "user", content: "Hi" }] });
+    expect(completion.choices[0]!.message.content).toBe("Hello from Claude");
+    expect(anthropic.last.refusal).toBeNull();
+    expect(anthropic.last.path).toBe("/v1/messages");
+    expect(anthropic.last.body.model).toBe("claude-sonnet-4-5");
+
+    anthropic.willReply(anthropicReply.text("Streamed to Azure's client.", { usage: { input_tokens: 9, output_tokens: 7 } }));
+    const stream = await azure.chat.completions.create({
+      model: "",
+      messages: [{ role: "user", content: "Hi" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    expect(await folded(stream)).toMatchObject({ content: "Streamed to Azure's client.", finish: "stop", usage: { prompt_tokens: 9, completion_tokens: 7 } });
   });
 
   test("images: a data: URL becomes a base64 source, an https URL a url source", async () => {

@@ -22,7 +22,7 @@ const DEPLOYMENT_OPERATIONS = new Set([
 ]);
 
 /** `?a=1&api-version=x&b=2` without its api-version (the target's replaces any the client sent). */
-function withoutApiVersion(query: string): string {
+export function withoutApiVersion(query: string): string {
   if (query === "") return "";
   const kept = query
     .slice(1)
