@@ -55,6 +55,12 @@ describe("the official openai SDK as a client", () => {
     expect(h.bravo.last.headers.get("authorization")).toBe(`Bearer ${BRAVO_KEY}`);
   });
 
+  test("chat.completions.create with stream: null (the SDK's types allow it, as OpenAI does) is answered whole", async () => {
+    const completion = await client.chat.completions.create({ model: "gpt", messages: [{ role: "user", content: "Hi" }], stream: null });
+    expect(completion.choices[0]!.message.content).toBe("hello from alpha");
+    expect(h.alpha.last.json().stream).toBeNull();
+  });
+
   test("embeddings.create", async () => {
     h.alpha.willReply(
       reply.json({

@@ -20,7 +20,7 @@ export const ChatCompletionRequest = t.Object(
   {
     model: t.String({ minLength: 1, description: "A model id from GET /models" }),
     messages: t.Array(Message),
-    stream: t.Optional(t.Boolean()),
+    stream: t.Optional(t.Union([t.Boolean(), t.Null()])),
     stream_options: t.Optional(t.Union([t.Object({}, { additionalProperties: true }), t.Null()])),
     temperature: t.Optional(t.Union([t.Number(), t.Null()])),
     top_p: t.Optional(t.Union([t.Number(), t.Null()])),
