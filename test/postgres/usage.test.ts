@@ -617,7 +617,7 @@ describe("PostgresUsageStore", () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain("usage.postgres: not a usable PostgreSQL URL");
+    expect((error as Error).message).toContain("usage.postgres: not a valid URL");
     expect((error as Error).message).not.toContain(PG_PASSWORD);
   });
 });
@@ -828,7 +828,7 @@ describe("two proxies, one PostgreSQL table", () => {
       (caught: unknown) => caught,
     );
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain("usage.postgres: not a usable PostgreSQL URL");
+    expect((error as Error).message).toContain("usage.postgres: not a valid URL");
     expect((error as Error).message).not.toContain(PG_PASSWORD);
     const mysql = writeConfig(join(dir, "mysql.json"), { ...fleetConfig(), usage: { postgres: "mysql://db.example/x" } });
     await expect(
