@@ -12,7 +12,13 @@ import type { LiveConfig } from "../config/live-config";
 export const adminGuard = (configs: LiveConfig, clientAddress: (request: Request) => string | undefined) =>
   new Elysia().macro({
     admin: {
-      // Before the body is validated: a caller without access learns nothing from a 400.
+      // Before the body is read: Elysia parses a body before any other hook, whole and of any size,
+      // so a caller without access would otherwise have it held (and a 400 about it answered).
+      // Returns nothing: the route's parser then reads the body as it would have.
+      parse({ request }) {
+        authorizeAdmin(configs.current.adminDigest, request.headers, clientAddress(request));
+      },
+      // Routes without a body have no parse step: the same check, before anything else.
       transform({ request }) {
         authorizeAdmin(configs.current.adminDigest, request.headers, clientAddress(request));
       },

@@ -11,6 +11,7 @@ import { ConfigError } from "../../src/config/load";
 import { maskAccessKey, maskBackendKey } from "../../src/config/mask";
 import { ProxyError } from "../../src/model/errors";
 import { expectOpenAIError } from "../support/http";
+import { rawRequest } from "./lib/raw-http";
 import { reply, startMock, type MockBackend } from "../support/mock-backend";
 import { spawnCli } from "../support/process";
 import { closedPort, removeTempDirs, startProxy, type ProxyHandle } from "../support/proxy";
@@ -483,6 +484,28 @@ describe("admin routes", () => {
       const response = await call(open, "/debug", { headers });
       expect({ headers, status: response.status }).toEqual({ headers, status: 200 });
       await response.text();
+    }
+  });
+
+  test("a caller without access to the key API is refused before its body is read: no 400 about it, no wait for it", async () => {
+    // With the admin key configured (401), and without one for a request that is not the machine's own (403).
+    const cases = [
+      { proxy: keyed, host: "127.0.0.1", status: 401, code: "invalid_admin_key" },
+      { proxy: open, host: "rebound.example", status: 403, code: "admin_local_only" },
+    ];
+    for (const { proxy, host, status, code } of cases) {
+      for (const [method, path] of [
+        ["POST", "/admin/keys"],
+        ["PATCH", "/v1/admin/keys/key_0123456789abcdef"],
+        ["POST", "/admin/keys/key_0123456789abcdef/rotate"],
+      ] as const) {
+        const malformed = await call(proxy, path, { method, body: "{not json", headers: { host, "content-type": "application/json" } });
+        await expectOpenAIError(malformed, status, { code });
+        // A body announced at 1 GB of which a few bytes come: the answer must not wait for (and hold) the rest.
+        const head = `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{"name":"x"`;
+        const partial = await rawRequest(proxy.server.port, head, 3000, `${method} ${path} with a body that never ends`);
+        expect({ path, status: partial.status }).toEqual({ path, status });
+      }
     }
   });
 
