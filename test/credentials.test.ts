@@ -7,8 +7,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:tes
 import { AzureOpenAI } from "openai";
 import { rawHttp, rawRequest, type RawResponse } from "./hardening/lib/raw-http";
 import { chatBody, expectOpenAIError } from "./support/http";
-import type { MockBackend, RecordedRequest } from "./support/mock-backend";
-import { ALPHA_KEY, endpointFor, startHarness, type Harness } from "./support/proxy";
+import { reply, startMock, type MockBackend, type RecordedRequest } from "./support/mock-backend";
+import { ALPHA_KEY, endpointFor, startHarness, startProxy, type Harness } from "./support/proxy";
 
 const SDK_KEY = "ck-credentials-sdk-5a1f0e9d3c7b";
 const AZURE_API_VERSION = "2024-10-21";
@@ -166,5 +166,36 @@ describe("a client's Connection header cannot strip what the proxy sets", () => 
     expect(seen.headers.get("x-custom")).toBeNull();
     expect(seen.headers.get("x-kept")).toBe("end-to-end");
     expectOnlyBackendKey(seen, bearer(ALPHA_KEY), [SDK_KEY]);
+  });
+});
+
+describe("a backend's redirect never carries its key to another address", () => {
+  // fetch drops only `Authorization` when a redirect leaves the origin: the key headers of the other
+  // providers (x-api-key, x-goog-api-key, api-key) would follow it to whatever address it names.
+  test("discovery and health checks do not follow a model list's redirect", async () => {
+    const elsewhere = startMock("elsewhere");
+    const home = startMock("home");
+    home.willReply(() => reply.raw("", { status: 302, headers: { location: `${elsewhere.url}/v1/models` } }));
+    const keys = { anthropic: "sk-ant-redirected-0123456789", gemini: "g-redirected-0123456789ab", azure: "az-redirected-0123456789ab" };
+    const proxy = await startProxy({
+      endpoints: {
+        ...Object.fromEntries(
+          Object.entries(keys).map(([provider, apiKey]) => [`${provider}-source`, { provider, url: home.url, apiKey, discover: { prefix: `${provider}/` } }]),
+        ),
+        ...Object.fromEntries(
+          Object.entries(keys).map(([provider, apiKey]) => [`${provider}-checked`, { provider, url: home.url, apiKey, healthCheck: { intervalMs: 100 } }]),
+        ),
+      },
+    });
+    try {
+      // Discovery listed at start; the checks run every 100 ms.
+      await Bun.sleep(500);
+      const listings = home.requests.filter((seen) => seen.method === "GET").length;
+      expect(listings).toBeGreaterThanOrEqual(6);
+      expect(elsewhere.requests.map((seen) => headerText(seen))).toEqual([]);
+    } finally {
+      await proxy.stop();
+      await Promise.all([home.stop(), elsewhere.stop()]);
+    }
   });
 });

@@ -101,6 +101,8 @@ async function listModels(source: DiscoverySource): Promise<string[]> {
   try {
     response = await fetch(modelListUrl(target), {
       headers: backendAuthHeaders(target),
+      // A redirect is a failed listing: fetch would carry the key headers (all but Authorization) to wherever it points.
+      redirect: "manual",
       signal: AbortSignal.timeout(Math.min(LIST_TIMEOUT_MS, target.timeouts.firstByteMs)),
     });
   } catch (error) {

@@ -77,6 +77,8 @@ async function answers(target: Target, timeoutMs: number): Promise<boolean> {
   try {
     const response = await fetch(modelListUrl(target), {
       headers: backendAuthHeaders(target),
+      // A redirect is a failed check: fetch would carry the key headers (all but Authorization) to wherever it points.
+      redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });
     await response.body?.cancel();
