@@ -461,6 +461,16 @@ describe("parameters", () => {
     expect(translate({ messages: [user("x")], user: "" })).not.toHaveProperty("metadata");
   });
 
+  test("a long user is checked for an e-mail address in time linear in its length (it is the client's to choose)", () => {
+    const long = "a".repeat(200_000);
+    const started = performance.now();
+    for (const id of [long, `a@${long}`, `${long}@${long}`, `${"a@".repeat(100_000)}x`]) {
+      expect(translate({ messages: [user("x")], user: id }).metadata).toEqual({ user_id: id });
+    }
+    expect(translate({ messages: [user("x")], user: `${long} jane@example.com` })).not.toHaveProperty("metadata");
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   test("a json_schema response_format → output_config.format (structured outputs): the answer is JSON of that schema, not prose", () => {
     const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
     const request = translate({ messages: [user("x")], response_format: { type: "json_schema", json_schema: { name: "place", strict: true, schema } } });

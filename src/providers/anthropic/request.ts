@@ -37,8 +37,12 @@ const MIN_THINKING_BUDGET = 1024;
 /** With thinking on, the API accepts top_p only in [0.95, 1]. */
 const MIN_THINKING_TOP_P = 0.95;
 
-/** Looks like an e-mail address: never sent as `metadata.user_id` (personal data to a third party). */
-const EMAIL = /[^\s@]+@[^\s@]+\.[^\s@]+/;
+/**
+ * Looks like an e-mail address: never sent as `metadata.user_id` (personal data to a third party).
+ * One character before the `@` says as much as a run of them, and a run tried from every position
+ * of a long `user` (the client's to choose) took time quadratic in its length, holding the event loop.
+ */
+const EMAIL = /[^\s@]@[^\s@]+\.[^\s@]+/;
 
 export function toMessagesRequest(chat: ChatBody, opts: RequestOptions): MessagesRequest {
   if (typeof chat.n === "number" && chat.n > 1) throw invalidRequest("n > 1 is not supported by an Anthropic backend", "n");
