@@ -228,6 +228,18 @@ describe("generationConfig", () => {
 
 describe("tools", () => {
   const messages = [{ role: "user", content: "hi" }];
+
+  test("the schemas of all tools share one bound on what they expand to: many small ones are a 400, found in bounded time", () => {
+    // Each under 2 KB and 2^15 nodes once its $refs are inlined; 2,000 of them fit in a 4 MB body.
+    const $defs = Object.fromEntries(
+      Array.from({ length: 15 }, (_, i) => [`D${i}`, { type: "object", properties: { a: { $ref: `#/$defs/D${i + 1}` }, b: { $ref: `#/$defs/D${i + 1}` } } }]),
+    );
+    const parameters = { type: "object", properties: { x: { $ref: "#/$defs/D0" } }, $defs: { ...$defs, D15: { type: "string" } } };
+    const tools = Array.from({ length: 2000 }, (_, i) => ({ type: "function", function: { name: `f${i}`, parameters } }));
+    const started = performance.now();
+    expect(() => translate({ messages, tools })).toThrow(expect.objectContaining({ status: 400, code: "schema_too_large" }));
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
   const weather = {
     type: "function",
     function: {

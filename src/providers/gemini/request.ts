@@ -4,7 +4,7 @@
 // the body is built from known fields only and every message is placed where Gemini wants it.
 import { invalidRequest } from "../../model/errors";
 import { audioPart, filePart, imagePart } from "./media";
-import { toGeminiParameters, toGeminiSchema } from "./schema";
+import { schemaBudget, toGeminiParameters, toGeminiSchema, type SchemaBudget } from "./schema";
 import { signatureOf } from "./tool-call-id";
 import type { Content, FunctionDeclaration, GenerateContentRequest, GenerationConfig, Part } from "./types";
 
@@ -243,7 +243,7 @@ const unanswered = (calls: readonly Call[]) =>
     "messages",
   );
 
-function declarations(chat: Json): FunctionDeclaration[] {
+function declarations(chat: Json, budget: SchemaBudget): FunctionDeclaration[] {
   const declared: { fn: unknown; param: string }[] = [];
   if (Array.isArray(chat.tools)) {
     chat.tools.forEach((tool, i) => {
@@ -257,7 +257,7 @@ function declarations(chat: Json): FunctionDeclaration[] {
     if (!isObject(fn) || typeof fn.name !== "string" || fn.name === "") throw invalidRequest(`${param}.name is required`, `${param}.name`);
     const declaration: FunctionDeclaration = { name: fn.name };
     if (typeof fn.description === "string" && fn.description !== "") declaration.description = fn.description;
-    const parameters = toGeminiParameters(fn.parameters);
+    const parameters = toGeminiParameters(fn.parameters, budget);
     if (parameters) declaration.parameters = parameters;
     return declaration;
   });
@@ -277,7 +277,7 @@ function toolConfig(choice: unknown, names: readonly string[]): GenerateContentR
   return { functionCallingConfig: { mode: "ANY", allowedFunctionNames: [name] } };
 }
 
-function generationConfig(chat: Json): GenerationConfig | undefined {
+function generationConfig(chat: Json, budget: SchemaBudget): GenerationConfig | undefined {
   const config: GenerationConfig = {};
   const copied: [keyof GenerationConfig, unknown][] = [
     ["temperature", chat.temperature],
@@ -301,7 +301,7 @@ function generationConfig(chat: Json): GenerationConfig | undefined {
   else if (format?.type === "json_schema") {
     config.responseMimeType = "application/json";
     const schema = isObject(format.json_schema) ? format.json_schema.schema : undefined;
-    if (isObject(schema)) config.responseSchema = toGeminiSchema(schema);
+    if (isObject(schema)) config.responseSchema = toGeminiSchema(schema, budget);
   } else if (format && format.type !== "text") {
     throw invalidRequest(`response_format type '${String(format.type)}' is not one of text, json_object, json_schema`, "response_format.type");
   }
@@ -325,9 +325,11 @@ export function toGenerateContentRequest(chat: Json, opts: GeminiRequestOptions)
 
   const body: GenerateContentRequest = { contents };
   if (system.length > 0) body.systemInstruction = { parts: system.map((text) => ({ text })) };
-  const config = generationConfig(chat);
+  // One budget for every schema of the request: a body may hold thousands of them.
+  const budget = schemaBudget();
+  const config = generationConfig(chat, budget);
   if (config) body.generationConfig = config;
-  const functions = declarations(chat);
+  const functions = declarations(chat, budget);
   if (functions.length > 0) {
     body.tools = [{ functionDeclarations: functions }];
     const choice = toolConfig(

@@ -109,6 +109,22 @@ describe("toGeminiSchema", () => {
     });
   });
 
+  test("a small schema whose $refs or type lists would expand without bound is a 400, found in bounded time", () => {
+    // 40 definitions, each naming the next twice: under 3 KB, 2^40 nodes once inlined.
+    const $defs = Object.fromEntries(
+      Array.from({ length: 40 }, (_, i) => [`D${i}`, { type: "object", properties: { a: { $ref: `#/$defs/D${i + 1}` }, b: { $ref: `#/$defs/D${i + 1}` } } }]),
+    );
+    const refs = { $ref: "#/$defs/D0", $defs: { ...$defs, D40: { type: "string" } } };
+    // Every level a list of six types, each a copy of the level below: 6^30 nodes, no $ref at all.
+    let types: Record<string, unknown> = { type: "string" };
+    for (let i = 0; i < 30; i++) types = { type: ["string", "number", "integer", "boolean", "array", "object"], items: types };
+    const started = performance.now();
+    for (const schema of [refs, types]) {
+      expect(() => toGeminiSchema(schema)).toThrow(expect.objectContaining({ status: 400, code: "schema_too_large" }));
+    }
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   test("an unresolvable $ref is dropped, not sent", () => {
     expect(toGeminiSchema({ type: "object", properties: { a: { $ref: "https://x/y.json", description: "d" } } })).toEqual({
       type: "OBJECT",

@@ -3,6 +3,7 @@
 // for (`additionalProperties`, `$schema`, `$ref`, `propertyNames`, …) fails the whole request, so
 // only the keywords below are kept, `$ref`s are inlined and the shapes Gemini cannot express are
 // rewritten into ones it can.
+import { invalidRequest } from "../../model/errors";
 import type { GeminiSchema } from "./types";
 
 type Json = Record<string, unknown>;
@@ -22,6 +23,27 @@ const COPIED = {
 } as const;
 /** Recursion guard: a `$ref` cycle or a pathological schema stops here as a bare object. */
 const MAX_DEPTH = 32;
+/**
+ * Nodes the schemas of one request may convert to, all together. Inlining copies a definition
+ * wherever it is named, and a type list copies its node once per type: a few kilobytes nesting
+ * either 30 deep stand for 2^30 nodes or more, which would hold the event loop and the memory (and
+ * a body holds thousands of such schemas). Real schemas stay far below this.
+ */
+const MAX_NODES = 100_000;
+
+/** What is left of one request's MAX_NODES. */
+export interface SchemaBudget {
+  left: number;
+}
+
+export const schemaBudget = (): SchemaBudget => ({ left: MAX_NODES });
+
+const tooLarge = () =>
+  invalidRequest(
+    `The request's JSON schemas expand to more than ${MAX_NODES} nodes once their $refs and type lists are written out, as a Gemini backend needs them`,
+    null,
+    "schema_too_large",
+  );
 
 const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
 
@@ -69,13 +91,15 @@ const isNullSchema = (value: unknown) => isObject(value) && value.type === "null
 
 /**
  * One JSON Schema node → Gemini's Schema. `root` is the document `$ref`s point into; `seen` the
- * refs being inlined above this node (a cycle becomes a bare OBJECT: Gemini has no recursion).
+ * refs being inlined above this node (a cycle becomes a bare OBJECT: Gemini has no recursion);
+ * `budget` the nodes the request may still convert to.
  */
-function convert(input: Json, root: Json, seen: readonly string[], depth: number): GeminiSchema {
+function convert(input: Json, root: Json, seen: readonly string[], depth: number, budget: SchemaBudget): GeminiSchema {
+  if (--budget.left < 0) throw tooLarge();
   const inlined = inlineRef(input, root, seen);
   if (inlined.cycle || depth > MAX_DEPTH) return { type: "OBJECT", ...describe(input) };
   const schema = mergeAllOf(inlined.schema, root, inlined.seen);
-  const next = (value: Json) => convert(value, root, inlined.seen, depth + 1);
+  const next = (value: Json) => convert(value, root, inlined.seen, depth + 1, budget);
 
   // `type: [a, b]` and `anyOf`/`oneOf` with a `null` member become `nullable`; several real types an anyOf.
   const types = (Array.isArray(schema.type) ? schema.type : schema.type === undefined ? [] : [schema.type]).filter((t) => typeof t === "string");
@@ -147,9 +171,12 @@ function guessType(schema: Json): string | undefined {
 
 const describe = (schema: Json): GeminiSchema => (typeof schema.description === "string" ? { description: schema.description } : {});
 
-/** Any JSON Schema → Gemini's Schema subset; `$ref`s resolve against the schema's own `$defs`/`definitions`. */
-export function toGeminiSchema(schema: unknown): GeminiSchema {
-  return isObject(schema) ? convert(schema, schema, [], 0) : {};
+/**
+ * Any JSON Schema → Gemini's Schema subset; `$ref`s resolve against the schema's own `$defs`/`definitions`.
+ * A 400 once the request's schemas (sharing `budget`) expand past MAX_NODES.
+ */
+export function toGeminiSchema(schema: unknown, budget: SchemaBudget = schemaBudget()): GeminiSchema {
+  return isObject(schema) ? convert(schema, schema, [], 0, budget) : {};
 }
 
 /**
@@ -157,9 +184,9 @@ export function toGeminiSchema(schema: unknown): GeminiSchema {
  * OBJECT with an empty `properties` map, and a declaration without `parameters` is the way to say
  * "no arguments").
  */
-export function toGeminiParameters(schema: unknown): GeminiSchema | undefined {
+export function toGeminiParameters(schema: unknown, budget: SchemaBudget = schemaBudget()): GeminiSchema | undefined {
   if (!isObject(schema)) return undefined;
-  const converted = toGeminiSchema(schema);
+  const converted = toGeminiSchema(schema, budget);
   if (!converted.properties) return undefined;
   return { ...converted, type: "OBJECT" };
 }
