@@ -191,6 +191,21 @@ describe("cut answers and tool choices", () => {
     expect(toMessagesResponse(completion, "m", 5).stop_reason).toBe("max_tokens");
   });
 
+  test("tools Anthropic's servers run (web search, web fetch, code execution) are not offered to another backend", () => {
+    const body = {
+      messages: [{ role: "user", content: "x" }],
+      tools: [
+        { type: "web_search_20250305", name: "web_search", max_uses: 5 },
+        { name: "lookup", input_schema: { type: "object", properties: { q: { type: "string" } } } },
+        { type: "code_execution_20250825", name: "code_execution" },
+      ],
+      tool_choice: { type: "auto" },
+    };
+    expect((toChatRequest(body, "gpt").tools as { function: { name: string } }[]).map((tool) => tool.function.name)).toEqual(["lookup"]);
+    const only = toChatRequest({ ...body, tools: [body.tools[0]] }, "gpt");
+    expect([only.tools, only.tool_choice]).toEqual([undefined, undefined]);
+  });
+
   test("tool_choice none with no tools sends no tool_choice (OpenAI refuses one without tools)", () => {
     const chat = toChatRequest({ messages: [{ role: "user", content: "x" }], tool_choice: { type: "none" } }, "gpt");
     expect(chat.tool_choice).toBeUndefined();

@@ -108,6 +108,12 @@ function toolChoice(choice: unknown): { tool_choice?: unknown; parallel_tool_cal
   return out;
 }
 
+/**
+ * A tool Anthropic's servers run themselves (web search, web fetch, code execution): no other
+ * backend runs it, and offered as a function it would only be called with nobody to answer.
+ */
+const isServerTool = (tool: Json) => typeof tool.type === "string" && /^(web_search|web_fetch|code_execution)_/.test(tool.type);
+
 /** A thinking budget as OpenAI's `reasoning_effort`. */
 export function effortOf(budget: number): "low" | "medium" | "high" {
   if (budget < 4096) return "low";
@@ -143,8 +149,9 @@ export function toChatRequest(body: Json, model: string): Json {
   if (typeof body.temperature === "number" && !reasoning) chat.temperature = body.temperature;
   if (typeof body.top_p === "number" && !reasoning) chat.top_p = body.top_p;
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) chat.stop = body.stop_sequences;
-  if (Array.isArray(body.tools) && body.tools.length > 0) {
-    chat.tools = body.tools.filter(isObject).map((tool) => ({
+  const tools = Array.isArray(body.tools) ? body.tools.filter((tool) => isObject(tool) && !isServerTool(tool)) : [];
+  if (tools.length > 0) {
+    chat.tools = tools.map((tool) => ({
       type: "function",
       function: {
         name: String(tool.name ?? ""),
