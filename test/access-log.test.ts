@@ -147,12 +147,15 @@ describe("access log lines", () => {
     expect(await entryFor("down-1")).toMatchObject({ status: 502, model: "dead", attempts: 2, outcome: "upstream_error" });
   });
 
-  test("the proxy's own answers (a model list, an error, /health, /metrics) log the bytes the client got", async () => {
+  test("the proxy's own answers (a model list, an error, /health, /metrics, /ready, /debug, /reload) log the bytes the client got", async () => {
     const asked: [string, RequestInit][] = [
       ["/v1/models", { headers: CLIENT }],
       ["/v1/chat/completions", { method: "POST", headers: { ...CLIENT, "content-type": "application/json" }, body: JSON.stringify(chatBody("no-such-model")) }],
       ["/health", {}],
       ["/metrics", {}],
+      ["/ready", {}],
+      ["/debug", {}],
+      ["/reload", { method: "POST" }],
     ];
     for (const [i, [path, init]] of asked.entries()) {
       const id = `own-bytes-${i}`;

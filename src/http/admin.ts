@@ -37,6 +37,8 @@ const notReady = () => new ProxyError(503, "The proxy is starting or shutting do
 /**
  * `/health` and `/ready` (open), `/debug` (keys masked) and `/reload` (re-reads the startup file,
  * never a client-chosen path). The last two need the admin key, or a loopback client when none is set.
+ * Every answer is a jsonResponse: its size is the access log's `bytesOut` (an object left to Elysia
+ * to serialize would be logged as 0 bytes).
  */
 export const adminRoutes = (context: RouteContext, prefix: string) => {
   const { configs, catalogs, states, limiter, ready, clientAddress } = context;
@@ -77,14 +79,14 @@ export const adminRoutes = (context: RouteContext, prefix: string) => {
       "/ready",
       () => {
         if (!ready()) throw notReady();
-        return { status: "ready" as const };
+        return jsonResponse(JSON.stringify({ status: "ready" }));
       },
       {
         response: t.Object({ status: t.Literal("ready") }),
         detail: { summary: "Readiness: 503 until the config is loaded and while shutting down", tags: ["Admin"], hide: prefix !== "" },
       },
     )
-    .get("/debug", () => configs.current.debugView, {
+    .get("/debug", () => jsonResponse(JSON.stringify(configs.current.debugView)), {
       admin: true,
       detail: {
         summary: "The running configuration with every API key masked, and the config file's path",
@@ -99,7 +101,7 @@ export const adminRoutes = (context: RouteContext, prefix: string) => {
           const { file } = await configs.reload("POST /reload");
           const models = [...catalogs.current.models.values()].map(({ id, displayName }) => ({ id, displayName }));
           // The original proxy's fields: scripts written for it keep working.
-          return { status: "ok" as const, message: `Configuration reloaded from ${file}`, endpoints: models.length, models };
+          return jsonResponse(JSON.stringify({ status: "ok", message: `Configuration reloaded from ${file}`, endpoints: models.length, models }));
         } catch (error) {
           if (!(error instanceof ConfigError)) throw error;
           throw invalidConfig(error);
