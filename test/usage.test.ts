@@ -615,7 +615,12 @@ describe("usage store lifecycle", () => {
       expect(metrics).toContain("\ncm_proxy_usage_rows_dropped_total 2\n");
       // /health says the store is down, and /usage will not answer without the rows it could not write.
       expect(await (await fetch(proxy.url("/health"))).json()).toMatchObject({ status: "degraded", stores: { usage: "down" } });
-      await expectOpenAIError(await fetch(proxy.url("/usage"), { headers: asAdmin }), 503);
+      // Saying why: the file's rows cannot be written (not a PostgreSQL server this proxy does not have).
+      const unavailable = await expectOpenAIError(await fetch(proxy.url("/usage"), { headers: asAdmin }), 503, {
+        code: "usage_store_unavailable",
+        messageIncludes: [`cannot be written to ${usagePath}`],
+      });
+      expect(unavailable.message).not.toContain("PostgreSQL");
     } finally {
       other.exec("COMMIT");
       other.close();

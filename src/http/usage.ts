@@ -8,11 +8,15 @@ import { searchOf, type RouteContext } from "./context";
 
 const usageOff = () => new ProxyError(404, "Usage accounting is off (usage.enabled is false in the configuration)", "invalid_request_error", "usage_disabled");
 
-/** The store's server (PostgreSQL) cannot be reached: a 503, and the rows wait in memory meanwhile. */
-const usageUnavailable = () =>
+/**
+ * The store cannot answer (its PostgreSQL server is away, or the SQLite file cannot take the rows
+ * that wait): a 503 with the store's own reason, as either may be the one in use, and the rows wait
+ * in memory meanwhile.
+ */
+const usageUnavailable = (reason: string) =>
   new ProxyError(
     503,
-    "The usage store is unreachable right now (its PostgreSQL server does not answer); usage rows are kept and written when it is back. Try again shortly",
+    `The usage store cannot answer right now: ${reason}. Usage rows are kept and written when it can take them again; try again shortly`,
     "api_error",
     "usage_store_unavailable",
   );
@@ -21,7 +25,7 @@ async function groupsOf(usage: UsageStore, range: UsageRange, groupBy: GroupBy) 
   try {
     return await usage.query(range, groupBy);
   } catch (error) {
-    if (error instanceof UsageStoreUnavailableError) throw usageUnavailable();
+    if (error instanceof UsageStoreUnavailableError) throw usageUnavailable(error.reason);
     throw error;
   }
 }

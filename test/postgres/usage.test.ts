@@ -760,7 +760,7 @@ describe("two proxies, one PostgreSQL table", () => {
     await expectOpenAIError(await fetch(a.url("/usage?groupBy=model"), { headers: asAdmin }), 503, {
       type: "api_error",
       code: "usage_store_unavailable",
-      messageIncludes: ["unreachable"],
+      messageIncludes: ["The usage store cannot answer right now"],
     });
     const degraded = await health(a);
     expect(degraded.status).toBe("degraded");
