@@ -543,6 +543,26 @@ describe("a store that is down", () => {
   });
 });
 
+describe("a proxy that stops answering", () => {
+  test("the page no longer says every model is served: its badge and dot turn to unreachable", async () => {
+    const gone = await startProxy(config({ usage: { enabled: false } }), { label: "stopping status proxy" });
+    const page = await newPage();
+    try {
+      await page.goto(gone.url("/"));
+      await waitText(page, "#overall", "All models served", "the page's first state");
+      await gone.stop();
+      await page.waitForFunction(() => document.querySelector("#problem")?.hidden === false, { timeout: 15_000 });
+      expect(await text(page, "#problem")).toStartWith("Cannot reach the proxy");
+      expect(await text(page, "#overall")).toBe("Unreachable");
+      expect(await page.$eval("#dot", (node) => node.className)).toBe("dot error");
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await page.close();
+      await gone.stop();
+    }
+  }, 30_000);
+});
+
 describe("a page of another origin, in a browser on the proxy's machine", () => {
   test("cannot use the admin routes of a proxy without an admin key (it is a loopback client too); the proxy's own page can", async () => {
     const elsewhere = Bun.serve({
