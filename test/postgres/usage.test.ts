@@ -441,7 +441,7 @@ describe("PostgresUsageStore", () => {
     for (const subject of opened.splice(0)) await subject.store.close();
   });
 
-  function openStore(options: { queueSize?: number; url?: string; flushIntervalMs?: number; writeTimeoutMs?: number } = {}) {
+  function openStore(options: { queueSize?: number; url?: string; flushIntervalMs?: number; writeTimeoutMs?: number; idleCheckMs?: number } = {}) {
     const log = new Lines();
     const store = PostgresUsageStore.open({
       url: options.url ?? pg.url(PG_PASSWORD, DB),
@@ -451,6 +451,7 @@ describe("PostgresUsageStore", () => {
       log,
       flushIntervalMs: options.flushIntervalMs ?? 60_000,
       ...(options.writeTimeoutMs !== undefined && { writeTimeoutMs: options.writeTimeoutMs }),
+      ...(options.idleCheckMs !== undefined && { idleCheckMs: options.idleCheckMs }),
     });
     opened.push({ store, log, rows: async () => [] });
     return { store, log };
@@ -605,6 +606,18 @@ describe("PostgresUsageStore", () => {
         return store.queued === 0 && store.up;
       }, "the queued rows written once the network is back");
       expect(await count()).toBe(3);
+    });
+
+    test("an idle store cut off by the network: its check goes unanswered and up turns false without a row to write", async () => {
+      const { store } = openStore({ url: viaRelay(), writeTimeoutMs: 300, idleCheckMs: 200, flushIntervalMs: 50 });
+      store.add(record());
+      await store.flush();
+      expect(store.up).toBe(true);
+      relay.blackhole = true;
+      await eventually(async () => !store.up, "the idle check giving up on the partitioned server", 4000);
+      relay.blackhole = false;
+      relay.resetAll();
+      await eventually(async () => store.up, "the check answered once the network is back", 4000);
     });
   });
 

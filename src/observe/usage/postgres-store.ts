@@ -102,6 +102,11 @@ export interface PostgresUsageOptions extends UsageStoreOptions {
    * away (default 10 s): a server cut off by the network keeps its connections open and answers nothing.
    */
   readonly writeTimeoutMs?: number;
+  /**
+   * With nothing to write for this long, the server is asked whether it is there (default 10 s):
+   * otherwise an idle proxy would say `up` about a server the network cut off long ago.
+   */
+  readonly idleCheckMs?: number;
 }
 
 /** A batch being written: sent again, with the same id and rows, until it is known written. */
@@ -144,6 +149,8 @@ export class PostgresUsageStore implements UsageStore {
   private batch: Batch | null = null;
   /** Rows written since the store opened. */
   written = 0;
+  /** When the server last answered a write or a check (ms since the epoch). */
+  private answeredAt = Date.now();
 
   private constructor(
     private readonly pool: ReplaceablePool,
@@ -289,7 +296,9 @@ export class PostgresUsageStore implements UsageStore {
   }
 
   private start(): void {
+    const idleCheckMs = this.options.idleCheckMs ?? 10_000;
     const write = () => {
+      if (this.reachable && Date.now() - this.answeredAt > idleCheckMs) this.recheck = true;
       if (this.queue.length > 0 || !this.reachable || !this.schemaReady || this.recheck) void this.turn();
     };
     this.stopTimers = startStoreTimers(this.options, write, () => void this.prune());
@@ -382,9 +391,11 @@ export class PostgresUsageStore implements UsageStore {
    * `work`, unless it goes unanswered past the write timeout: then the server counts as away, and
    * the pool (whose connections may hang on a server the network cut off) is replaced.
    */
-  private answered<T>(work: Promise<T>): Promise<T> {
+  private async answered<T>(work: Promise<T>): Promise<T> {
     const ms = this.writeTimeoutMs;
-    return this.pool.answered(work, ms, () => new Error(`no answer within ${ms / 1000} s`));
+    const answer = await this.pool.answered(work, ms, () => new Error(`no answer within ${ms / 1000} s`));
+    this.answeredAt = Date.now();
+    return answer;
   }
 
   private failed(error: unknown): void {
