@@ -630,7 +630,7 @@ describe("PostgresUsageStore", () => {
       error = caught;
     }
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain("usage.postgres: not a valid URL");
+    expect((error as Error).message).toContain("usage.postgres: not a usable PostgreSQL URL");
     expect((error as Error).message).not.toContain(PG_PASSWORD);
   });
 });
