@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { chatBody, concat, postJson, readBody } from "./support/http";
+import { deferred, within } from "./support/events";
 import { reply } from "./support/mock-backend";
-import { startHarness, type Harness } from "./support/proxy";
+import { startHarness, startProxy, type Harness } from "./support/proxy";
+import { startFloodingBackend } from "./support/raw-backend";
 
 let h: Harness;
 beforeAll(async () => {
@@ -151,4 +153,54 @@ describe("streaming is unbuffered", () => {
     expect(text).toBe(chunks.join(""));
     expect(text).not.toContain('"error"');
   });
+});
+
+describe("a slow client", () => {
+  test("holds the backend back: the proxy reads no more of a stream than its client takes, and relays all of it once the client reads, past idleMs", async () => {
+    const TOTAL = 128 * 1024 * 1024;
+    const flood = startFloodingBackend(TOTAL);
+    // idleMs far below the client's pause: a client that is slow is not a backend that is silent.
+    const proxy = await startProxy({ endpoints: { flood: { url: flood.url } }, timeouts: { idleMs: 500 } }, { label: "slow-client proxy log" });
+    try {
+      // A client that reads the headers and the first bytes, then stops reading.
+      let received = 0;
+      let tail = "";
+      const firstBytes = deferred();
+      const closed = deferred();
+      const socket = await Bun.connect({
+        hostname: "127.0.0.1",
+        port: proxy.server.port,
+        socket: {
+          data(_socket, data) {
+            received += data.byteLength;
+            tail = (tail + data.subarray(-64).toString()).slice(-64);
+            firstBytes.resolve();
+          },
+          close: () => closed.resolve(),
+        },
+      });
+      const body = JSON.stringify(streamRequest("flood"));
+      socket.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      socket.flush();
+      await within(firstBytes.promise, 5000, "the first bytes of the flood");
+      socket.pause();
+      // Unchecked, the proxy would take all 128 MiB from the backend within this wait and hold it for the client.
+      const outcome = await within(flood.finished, 3000, "the backend getting rid of the whole stream").then(
+        () => "all read",
+        () => "held back",
+      );
+      expect({ outcome, pushedMiB: Math.round(flood.pushed / 2 ** 20) }).toMatchObject({ outcome: "held back" });
+      expect(flood.pushed).toBeLessThan(32 * 1024 * 1024);
+      socket.resume();
+      await within(closed.promise, 30_000, "the client reading the whole stream");
+      expect(received).toBeGreaterThan(TOTAL);
+      // The end of the backend's stream, not the proxy's error event: the pause was no silence of the backend's.
+      expect(tail).toEndWith("aaaa\n\n\r\n0\r\n\r\n");
+    } finally {
+      await proxy.stop();
+      flood.stop();
+    }
+  }, 60_000);
 });

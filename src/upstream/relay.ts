@@ -119,7 +119,9 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
         keep(out);
         controller.write(out);
         saw(out);
-        await controller.flush();
+        // `true`: until the client's socket took it, so a slow client holds the backend back
+        // instead of the proxy holding the stream in memory for it.
+        await controller.flush(true);
       }
       clearTimeout(timer);
       // A broken event stream ends with an error event of its own: after a blank line when the

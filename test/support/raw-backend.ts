@@ -114,3 +114,71 @@ export function truncatedChunkedSse(chunks: readonly string[]): string {
   const body = chunks.map((chunk) => `${encoder.encode(chunk).byteLength.toString(16)}\r\n${chunk}\r\n`).join("");
   return `HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n${body}`;
 }
+
+export interface FloodingBackend {
+  readonly url: string;
+  /** Body bytes the backend's socket has taken so far (what the proxy could read of them). */
+  readonly pushed: number;
+  /** Resolves once the whole body was taken by the socket. */
+  readonly finished: Promise<void>;
+  stop(): void;
+}
+
+/**
+ * A backend that answers one request with an SSE stream of `totalBytes` (64 KiB events of `a`s),
+ * written as fast as its socket takes it and no faster: how much it got rid of shows how much the
+ * proxy read, whether or not its client kept up.
+ */
+export function startFloodingBackend(totalBytes: number): FloodingBackend {
+  const encoder = new TextEncoder();
+  const event = `data: ${"a".repeat(64 * 1024 - 8)}\n\n`;
+  const piece = encoder.encode(`${event.length.toString(16)}\r\n${event}\r\n`);
+  const finished = deferred();
+  const end = encoder.encode("0\r\n\r\n");
+  let pushed = 0;
+  // What the socket has not taken yet of the piece being written.
+  let pending: Uint8Array | null = null;
+  let ending = false;
+  const pump = (socket: Socket<{ answered: boolean }>) => {
+    while (!finished.settled) {
+      if (!pending) {
+        ending = pushed >= totalBytes;
+        pending = ending ? end : piece;
+        if (!ending) pushed += event.length;
+      }
+      const wrote = socket.write(pending);
+      if (wrote < pending.byteLength) {
+        pending = pending.subarray(Math.max(wrote, 0));
+        return; // until the socket drains
+      }
+      if (ending) finished.resolve();
+      pending = null;
+    }
+  };
+  const listener = Bun.listen<{ answered: boolean }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        socket.data = { answered: false };
+      },
+      data(socket) {
+        if (socket.data.answered) return;
+        socket.data.answered = true;
+        socket.write("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n");
+        pump(socket);
+      },
+      drain(socket) {
+        if (socket.data.answered && !finished.settled) pump(socket);
+      },
+    },
+  });
+  return {
+    url: `http://127.0.0.1:${listener.port}`,
+    get pushed() {
+      return pushed;
+    },
+    finished: finished.promise,
+    stop: () => listener.stop(true),
+  };
+}
