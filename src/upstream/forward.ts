@@ -202,6 +202,7 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, re
   const eventStream = isEventStream(headers);
   const idleError = () => gatewayTimeout(target.modelId, `no data for ${idleMs} ms`);
   const lostError = () => badGateway(target.modelId, "connection lost mid-response");
+  const unreadableError = () => badGateway(target.modelId, "its stream could not be read");
   // An error is read whole to be cleaned of the key the backend was sent; not an event stream (it
   // may flow for longer than one idle timeout), nor one that announces more than a body is read
   // whole at (no error message is that long): those pass as they come.
@@ -223,6 +224,7 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, re
     eventStream,
     idleError,
     lostError,
+    unreadableError,
     onEnd,
     filter: eventStream ? filter : undefined,
     keepUpTo: !eventStream && reading.keepWhole ? MAX_BUFFERED_BYTES : 0,
@@ -249,11 +251,13 @@ async function relayRewritten(
   const idleError = () => gatewayTimeout(target.modelId, `no data for ${idleMs} ms`);
   const lostError = () => badGateway(target.modelId, "connection lost mid-response");
   if (response.ok && response.body && isEventStream(headers)) {
+    const unreadableError = () => badGateway(target.modelId, "its stream could not be read");
     const relayed = relayBody(response.body, {
       idleMs,
       eventStream: true,
       idleError,
       lostError,
+      unreadableError,
       onEnd: (end, bytes) => onEnd(end, bytes, null),
       filter,
     });

@@ -7,7 +7,15 @@ const decoder = new TextDecoder();
 
 const idleError = () => gatewayTimeout("m", "no data for 30 ms");
 const lostError = () => badGateway("m", "connection lost mid-response");
-const options = (overrides: Partial<RelayOptions> = {}): RelayOptions => ({ idleMs: 30, eventStream: true, idleError, lostError, ...overrides });
+const unreadableError = () => badGateway("m", "its stream could not be read");
+const options = (overrides: Partial<RelayOptions> = {}): RelayOptions => ({
+  idleMs: 30,
+  eventStream: true,
+  idleError,
+  lostError,
+  unreadableError,
+  ...overrides,
+});
 const errorEvent = (error: ReturnType<typeof idleError>) => `data: ${JSON.stringify(error.toJSON())}\n\n`;
 
 /** A backend body the test drives by hand; `cancelled` resolves with the reason it was cancelled for. */

@@ -11,6 +11,8 @@ export interface RelayOptions {
   readonly eventStream: boolean;
   readonly idleError: () => ProxyError;
   readonly lostError: () => ProxyError;
+  /** The filter could not read what the backend sent (it threw). */
+  readonly unreadableError: () => ProxyError;
   /**
    * Called once when the body is over, however it ended, with the bytes the client was sent and,
    * when `keepUpTo` asked for it, the whole body if it came complete within that many bytes.
@@ -113,7 +115,16 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
           if (idle) failure = options.idleError();
           break;
         }
-        const out = filter ? filter.pass(chunk.value) : chunk.value;
+        let out: Uint8Array;
+        try {
+          out = filter ? filter.pass(chunk.value) : chunk.value;
+        } catch {
+          // A translation met an event it cannot read: the body ends as broken, with its end
+          // told and its error event sent, rather than the response failing with neither.
+          failure = options.unreadableError();
+          reader.cancel(failure).catch(() => {});
+          break;
+        }
         if (out.byteLength === 0) continue;
         sent += out.byteLength;
         keep(out);
@@ -124,6 +135,12 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
         await controller.flush(true);
       }
       clearTimeout(timer);
+      let rest: Uint8Array | null = null;
+      try {
+        rest = cancelled ? null : (filter?.flush(failure !== null) ?? null);
+      } catch {
+        failure ??= options.unreadableError();
+      }
       // A broken event stream ends with an error event of its own: after a blank line when the
       // backend broke off inside an event, so line-by-line clients (Open WebUI) still read it.
       const broken = failure !== null && !cancelled && options.eventStream;
@@ -132,7 +149,6 @@ export function relayBody(body: ReadableStream<Uint8Array>, options: RelayOption
         controller.write(bytes);
         saw(bytes);
       };
-      const rest = cancelled ? null : filter?.flush(failure !== null);
       if (rest) {
         if (broken && filter?.endsBrokenStreams && !atEventEnd()) write(EVENT_END);
         write(rest);

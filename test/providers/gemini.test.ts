@@ -262,6 +262,23 @@ describe("errors", () => {
     await requestEnded(proxy, response);
     expect(proxy.log.accessLines.find((line) => line.includes(response.headers.get("x-request-id")!))).toContain("upstream_error");
   });
+
+  test("an event the translation cannot read ends the stream with an OpenAI error event, and the request ends: its access line, its target free again", async () => {
+    gemini.willReply(
+      geminiReply.raw([
+        `data: ${JSON.stringify({ candidates: [{ content: { role: "model", parts: [{ text: "Part" }] }, index: 0 }] })}\r\n\r\n`,
+        `data: ${JSON.stringify({ candidates: [null] })}\r\n\r\n`,
+      ]),
+    );
+    const response = await postJson(proxy.url("/v1/chat/completions"), chatBody("flash", { stream: true }));
+    const { text } = await readBody(response);
+    expect(text).toContain('"content":"Part"');
+    expect(JSON.parse(text.trimEnd().split("\n\n").at(-1)!.slice(6)).error).toMatchObject({ type: "upstream_error", code: "backend_unreachable" });
+    await requestEnded(proxy, response);
+    expect(proxy.log.accessLines.find((line) => line.includes(response.headers.get("x-request-id")!))).toContain("upstream_error");
+    const health = await (await fetch(proxy.url("/health"))).json();
+    expect(health.models.find((model: { id: string }) => model.id === "flash").targets[0].inFlight).toBe(0);
+  });
 });
 
 describe("operations with no Gemini translation", () => {
