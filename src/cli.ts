@@ -5,9 +5,13 @@
 // imports only what that decision needs, and the app's modules load after it.
 import { existsSync } from "node:fs";
 import { parseCli } from "./cli/args";
+import { holdSignals } from "./cli/held-signals";
 import { ensureInFlightLimit } from "./cli/in-flight";
 
 const command = parseCli(process.argv.slice(2), process.env, existsSync);
 if (command.kind === "serve") await ensureInFlightLimit(command.configPath);
+// After the re-exec (which would lose a signal held before it): from here on, a signal sent while
+// the app's modules load is held for `serve` instead of killing the process.
+const heldSignals = command.kind === "serve" ? holdSignals() : undefined;
 const { main } = await import("./cli/main");
-await main(command, process.env);
+await main(command, process.env, heldSignals);

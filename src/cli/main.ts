@@ -9,9 +9,11 @@ import { VERSION } from "../lib/version";
 import { HELP, type CliCommand, type CommandOf } from "./args";
 import { checkConfig, CliError, initConfig, runProbe } from "./commands";
 import { describeError, reportCrashes } from "./crashes";
+import type { HeldSignal } from "./held-signals";
 import { serve } from "./serve";
 
-export async function main(command: CliCommand, env: Record<string, string | undefined>): Promise<void> {
+/** `heldSignals`: the signals held since the entry started a `serve` (src/cli/held-signals.ts), for it to take over. */
+export async function main(command: CliCommand, env: Record<string, string | undefined>, heldSignals?: () => readonly HeldSignal[]): Promise<void> {
   // The log format, first found: the running config's log.format; before the server runs, the
   // config file's log.format when the file can be read; CM_OPEN_WEBUI_PROXY_LOG_FORMAT; text.
   const envFormat = parseLogFormat(env[LOG_FORMAT_ENV]);
@@ -33,7 +35,7 @@ export async function main(command: CliCommand, env: Record<string, string | und
     if (env[LOG_FORMAT_ENV] && !envFormat) throw new CliError(`${LOG_FORMAT_ENV}: expected text or json, got '${env[LOG_FORMAT_ENV]}'`);
     if (command.kind === "probe") return runProbe(command);
     if (command.kind === "check") return checkConfig(command, log);
-    return serve(command, log, envFormat, (server) => {
+    return serve(command, log, envFormat, heldSignals, (server) => {
       configured = () => server.configs.current.log.format;
       syncCrashReports();
       server.configs.onChange(async () => syncCrashReports());

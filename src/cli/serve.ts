@@ -6,6 +6,7 @@ import { hostPort } from "../server/listen-error";
 import type { RunningServer } from "../server/start";
 import type { CommandOf } from "./args";
 import { warnIfFromExample, warnAboutConfig } from "./commands";
+import type { HeldSignal } from "./held-signals";
 import { MAX_IN_FLIGHT_ENV } from "./in-flight";
 
 function announce(server: RunningServer, hostname: string, log: Logger): void {
@@ -28,10 +29,10 @@ function announce(server: RunningServer, hostname: string, log: Logger): void {
  * The signals while the server is starting (start-up may wait seconds on a discovery listing or a
  * key table): SIGHUP's reload waits until the server is up (the file may have changed since it was
  * read), SIGTERM/SIGINT stop the start; nothing has been served. Without these, Bun's defaults would
- * kill the process. Returns what takes them away once the server's own handlers are in place, and
- * says whether a SIGHUP came meanwhile.
+ * kill the process. Signals the entry held until now (`heldSignals`) are taken over. Returns what
+ * takes them away once the server's own handlers are in place, and says whether a SIGHUP came meanwhile.
  */
-function handleSignalsWhileStarting(log: Logger): () => boolean {
+function handleSignalsWhileStarting(log: Logger, heldSignals: (() => readonly HeldSignal[]) | undefined): () => boolean {
   let hungUp = false;
   const hangUp = () => {
     hungUp = true;
@@ -45,6 +46,8 @@ function handleSignalsWhileStarting(log: Logger): () => boolean {
   process.on("SIGHUP", hangUp);
   process.on("SIGTERM", term);
   process.on("SIGINT", interrupt);
+  // Installed first: the signals stay handled while they are taken over.
+  for (const signal of heldSignals?.() ?? []) (signal === "SIGHUP" ? hangUp : signal === "SIGTERM" ? term : interrupt)();
   return () => {
     process.off("SIGHUP", hangUp);
     process.off("SIGTERM", term);
@@ -76,6 +79,7 @@ function handleSignals(server: RunningServer, log: Logger): void {
 
 /**
  * `logFormat`: the environment's, for the server's lines while its config names none.
+ * `heldSignals`: the signals the entry held while the program loaded (src/cli/held-signals.ts).
  * `started` runs once the server is up and before it logs a line here, so whoever makes the log
  * format follow the running config does so in time for the "listening" line.
  */
@@ -83,11 +87,12 @@ export async function serve(
   command: CommandOf<"serve">,
   log: Logger,
   logFormat: LogFormat | undefined,
+  heldSignals: (() => readonly HeldSignal[]) | undefined,
   started: (server: RunningServer) => void,
 ): Promise<void> {
   warnIfFromExample(command, log);
   // Loaded only to serve: --probe (a container's health check) and --check-config never pay for the whole app.
-  const startingSignalsDone = handleSignalsWhileStarting(log);
+  const startingSignalsDone = handleSignalsWhileStarting(log, heldSignals);
   const { startServer } = await import("../server/start");
   const server = await startServer({ configPath: command.configPath, port: command.port, hostname: command.hostname, log, logFormat });
   started(server);

@@ -5,6 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { deferred, within } from "../support/events";
 import { reply, startMock, type MockBackend, type RecordedRequest } from "../support/mock-backend";
 import { REPO_ROOT, spawnCli, type RunningProcess } from "../support/process";
@@ -302,6 +303,23 @@ describe("signals while the proxy is still starting (a discovery source slow to 
       }
     });
   }
+});
+
+// Before its handlers for the start-up are installed, the program is still loading: it reads its
+// config file (here a FIFO, so the test knows the read has begun and the signal lands inside it).
+test("SIGTERM while the program is still loading, before it read its config file: exit 0 with a line, not killed by the signal", async () => {
+  const fifo = join(makeTempDir("hardening-shutdown-fifo"), "config.json");
+  expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+  // The operator's own fetch limit: no re-exec, so the first read of the file is the program's.
+  const cli = spawnCli(["--config", fifo, "--port", "0", "--host", "127.0.0.1"], { BUN_CONFIG_MAX_HTTP_REQUESTS: "256" });
+  running.push(cli);
+  const writer = await within(open(fifo, "w"), 15_000, "the program opening its config file");
+  cli.kill("SIGTERM");
+  await writer.writeFile(JSON.stringify({ endpoints: { slow: { url: slow.url, apiKey: KEY } }, clientKeys: [{ key: CLIENT }] }));
+  await writer.close();
+  expect(await cli.exitCode(10_000)).toBe(0);
+  expect(cli.proc.signalCode).toBeNull();
+  expect(cli.stderr).toContain("SIGTERM during start-up");
 });
 
 test("no configured secret appears in any response or log line recorded so far", () => {
