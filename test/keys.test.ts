@@ -290,6 +290,21 @@ describe("the key API", () => {
     await expectOpenAIError(await admin("/admin/keys/config:config-team/rotate", "POST"), 409, { code: "config_key_read_only" });
   });
 
+  test("an admin body is read within a bound, declared or sent in chunks: a 413, not held whole; rotate takes none", async () => {
+    const huge = JSON.stringify({ name: "big", metadata: { note: "x".repeat(2 * 1024 * 1024) } });
+    await expectOpenAIError(await admin("/admin/keys", "POST", huge), 413);
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 32; i++) controller.enqueue(new TextEncoder().encode(i === 0 ? '{"name":"big","metadata":{"note":"' : "y".repeat(64 * 1024)));
+        controller.close();
+      },
+    });
+    const chunked = await fetch(proxy.url("/admin/keys"), { method: "POST", headers: { ...asAdmin, "content-type": "application/json" }, body: chunks });
+    await expectOpenAIError(chunked, 413);
+    const made = await create({ name: "rotated-bare" });
+    expect((await admin(`/admin/keys/${made.id}/rotate`, "POST")).status).toBe(200);
+  });
+
   test("needs the admin key: none or a client key is a 401, issued keys included", async () => {
     await expectOpenAIError(await fetch(proxy.url("/admin/keys")), 401, { code: "invalid_admin_key" });
     const made = await create({ name: "not-an-admin" });

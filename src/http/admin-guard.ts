@@ -2,6 +2,10 @@
 import { Elysia } from "elysia";
 import { authorizeAdmin } from "../access/admin";
 import type { LiveConfig } from "../config/live-config";
+import { readJsonObject } from "../upstream/json-body";
+
+/** What an admin body may weigh: far more than any key's fields with their metadata need. */
+const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 
 /**
  * `admin: true` on a route: the admin key is needed (`Authorization: Bearer <adminKey>`), or, when
@@ -21,6 +25,15 @@ export const adminGuard = (configs: LiveConfig, clientAddress: (request: Request
       // Routes without a body have no parse step: the same check, before anything else.
       transform({ request }) {
         authorizeAdmin(configs.current.adminDigest, request.headers, clientAddress(request));
+      },
+    },
+    // `adminJson: true` beside it, on a route whose body is a JSON object: read within a bound
+    // (Elysia's own parser would hold any size), once the caller is known to have access. A route's
+    // own parser would run before the macro's check.
+    adminJson: {
+      parse({ request }) {
+        authorizeAdmin(configs.current.adminDigest, request.headers, clientAddress(request));
+        return request.body ? readJsonObject(request, MAX_ADMIN_BODY_BYTES) : undefined;
       },
     },
   });

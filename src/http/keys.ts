@@ -249,6 +249,7 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
       },
       {
         admin: true,
+        adminJson: true,
         body: CreateKey,
         response: { 201: NewKeyView },
         detail: { summary: "Issue a client key: the answer holds its secret, shown this once", ...tag },
@@ -312,6 +313,7 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
       {
         admin: true,
         params: t.Object({ id: t.String() }),
+        adminJson: true,
         body: ChangeKey,
         response: KeyView,
         detail: { summary: "Change a key's name, models, limits, expiry, metadata, or block (status: blocked) and unblock (active) it", ...tag },
@@ -352,6 +354,7 @@ export const keyRoutes = (context: RouteContext, prefix: string) => {
       {
         admin: true,
         params: t.Object({ id: t.String() }),
+        adminJson: true,
         body: Rotate,
         response: NewKeyView,
         detail: { summary: "A new secret for a key (shown this once); the former one keeps working for graceSeconds (default 0)", ...tag },
