@@ -140,6 +140,15 @@ describe("the SDK's AzureOpenAI client with a deployment: the deployment in the 
     }
   });
 
+  test("models.list() (GET /openai/models?api-version=…) lists the proxy's models", async () => {
+    const ids = [];
+    for await (const model of azure("gpt").models.list()) ids.push(model.id);
+    expect(ids).toEqual(
+      (await (await fetch(h.url("/v1/models"), { headers: { authorization: `Bearer ${CLIENT_KEY}` } })).json()).data.map((m: { id: string }) => m.id),
+    );
+    expect(ids).toContain("gpt");
+  });
+
   test("a transcription whose form names another model goes to the deployment's, the form's model rewritten", async () => {
     h.bravo.willReply(reply.json({ text: "hi" }));
     const file = await toFile(Buffer.from("RIFF...."), "a.wav");

@@ -29,4 +29,6 @@ export const modelRoutes = ({ catalogs, observe, keys }: RouteContext, prefix: s
       detail: { summary: "Retrieve one configured model", tags: ["Models"], hide: prefix === "" },
     })
     // Model ids may contain "/" (e.g. "meta-llama/Llama-3"), which one path segment cannot hold.
-    .get("/models/*", ({ params, catalog, client }) => oneModel(catalog, client, params["*"]), { detail: { hide: true } });
+    .get("/models/*", ({ params, catalog, client }) => oneModel(catalog, client, params["*"]), { detail: { hide: true } })
+    // Where the AzureOpenAI client lists them (`/openai/models?api-version=…`): the same list.
+    .get("/openai/models", ({ catalog, client }) => jsonResponse(catalog.modelsJson(client)), { detail: { hide: true } });
