@@ -198,7 +198,11 @@ export async function startServer({
   observe.observe(recent.observe);
   observe.observe(unpricedWarnings(log));
   if (usage) observe.observe(usageObserver(usage));
-  metrics.counterFn("cm_proxy_usage_rows_dropped_total", "Usage rows dropped because the usage store's write queue was full", () => usage?.droppedRows ?? null);
+  metrics.counterFn(
+    "cm_proxy_usage_rows_dropped_total",
+    "Usage rows dropped: the usage store's write queue was full, or the store refused them for good",
+    () => usage?.droppedRows ?? null,
+  );
 
   let ready = false;
   const dispatcher = new Dispatcher({
