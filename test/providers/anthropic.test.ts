@@ -53,6 +53,8 @@ beforeAll(async () => {
         backup: { url: backup.url, apiKey: BACKUP_KEY, actualModelName: "backup-model" },
         // An OpenAI-compatible model falling back to Claude.
         "oai-first": { url: backup.url, apiKey: BACKUP_KEY, actualModelName: "first-model", fallbacks: ["claude"] },
+        // A model that takes only adaptive thinking.
+        opus: { provider: "anthropic", url: anthropic.url, apiKey: ANTHROPIC_KEY, actualModelName: "claude-opus-4-7" },
         // Under a tokens-per-minute limit.
         "claude-tpm": { provider: "anthropic", url: anthropic.url, apiKey: ANTHROPIC_KEY, actualModelName: "claude-haiku-4-5" },
       },
@@ -164,6 +166,13 @@ describe("chat completions through the openai SDK", () => {
       stream_options: { include_usage: true },
     });
     expect(await folded(stream)).toMatchObject({ content: "Streamed to Azure's client.", finish: "stop", usage: { prompt_tokens: 9, completion_tokens: 7 } });
+  });
+
+  test("reasoning_effort to a model that takes only adaptive thinking: adaptive, its effort in output_config (a budget is its 400)", async () => {
+    const completion = await client.chat.completions.create({ model: "opus", messages: [{ role: "user", content: "Hi" }], reasoning_effort: "medium" });
+    expect(completion.choices[0]!.finish_reason).toBe("stop");
+    expect(anthropic.last.body.thinking).toEqual({ type: "adaptive" });
+    expect(anthropic.last.body.output_config).toEqual({ effort: "medium" });
   });
 
   test("images: a data: URL becomes a base64 source, an https URL a url source", async () => {
@@ -401,7 +410,7 @@ describe("aliases", () => {
       expect(anthropic.last.body.model).toBe("claude-sonnet-4-5");
     }
     const models = await (await fetch(proxy.url("/v1/models"), { headers: { authorization: `Bearer ${CLIENT_KEY}` } })).json();
-    expect(models.data.map((model: { id: string }) => model.id)).toEqual(["claude", "claude-retry", "claude-fb", "backup", "oai-first", "claude-tpm"]);
+    expect(models.data.map((model: { id: string }) => model.id)).toEqual(["claude", "claude-retry", "claude-fb", "backup", "oai-first", "opus", "claude-tpm"]);
     await expectOpenAIError(await postJson(proxy.url("/v1/chat/completions"), chatBody("claude-opus-9")), 404, { code: "model_not_found" });
   });
 });

@@ -359,17 +359,33 @@ function toolsRefusal(body: Record<string, any>): Refusal | null {
   return null;
 }
 
+/** The mock's model names that think adaptively (4.6 on), and those that take nothing else (Opus 4.7 on). */
+const ADAPTIVE_MODEL = /claude-[a-z]+-(4-[6-9]|[5-9])(?=$|[-@])/;
+const ADAPTIVE_ONLY_MODEL = /claude-(opus-4-[7-9]|[a-z]+-[5-9])(?=$|[-@])/;
+
 function thinkingRefusal(body: Record<string, any>): Refusal | null {
   const { thinking } = body;
   if (thinking === undefined) return null;
   if (!isRecord(thinking)) return invalid("thinking: Input should be a valid dictionary");
   if (thinking.type === "disabled" && Object.keys(thinking).length === 1) return null;
-  if (thinking.type !== "enabled") return invalid("thinking.type: Input tag does not match any of the expected tags: 'enabled', 'disabled'");
-  for (const key of Object.keys(thinking))
-    if (key !== "type" && key !== "budget_tokens") return invalid(`thinking.enabled.${key}: Extra inputs are not permitted`);
-  if (!(Number.isInteger(thinking.budget_tokens) && thinking.budget_tokens >= 1024))
-    return invalid("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024");
-  if (body.max_tokens !== undefined && thinking.budget_tokens >= body.max_tokens) return invalid("`max_tokens` must be greater than `thinking.budget_tokens`");
+  const effort = body.output_config?.effort;
+  if (effort !== undefined && !["low", "medium", "high", "max"].includes(effort))
+    return invalid("output_config.effort: Input should be 'low', 'medium', 'high' or 'max'");
+  if (thinking.type === "adaptive") {
+    if (Object.keys(thinking).length !== 1) return invalid("thinking.adaptive: Extra inputs are not permitted");
+    // Adaptive thinking came with Claude 4.6: the earlier models refuse it.
+    if (!ADAPTIVE_MODEL.test(body.model)) return invalid(`thinking.type 'adaptive' is not supported by ${body.model}`);
+  } else {
+    if (thinking.type !== "enabled") return invalid("thinking.type: Input tag does not match any of the expected tags: 'enabled', 'disabled', 'adaptive'");
+    // From Opus 4.7 on, a fixed budget is refused.
+    if (ADAPTIVE_ONLY_MODEL.test(body.model)) return invalid(`thinking.type 'enabled' is not supported by ${body.model}; use 'adaptive'`);
+    for (const key of Object.keys(thinking))
+      if (key !== "type" && key !== "budget_tokens") return invalid(`thinking.enabled.${key}: Extra inputs are not permitted`);
+    if (!(Number.isInteger(thinking.budget_tokens) && thinking.budget_tokens >= 1024))
+      return invalid("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024");
+    if (body.max_tokens !== undefined && thinking.budget_tokens >= body.max_tokens)
+      return invalid("`max_tokens` must be greater than `thinking.budget_tokens`");
+  }
   if (body.tool_choice?.type === "any" || body.tool_choice?.type === "tool") return invalid("Thinking may not be enabled when tool_choice forces tool use.");
   if (body.temperature !== undefined && body.temperature !== 1) return invalid("`temperature` may only be set to 1 when thinking is enabled.");
   if (body.top_k !== undefined) return invalid("`top_k` cannot be set when thinking is enabled.");

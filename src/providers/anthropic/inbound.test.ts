@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { anthropicErrorOf, ChatToMessagesStream, effortOf, estimateInputTokens, stopReasonOf, toChatRequest, toMessagesResponse } from "./inbound";
+import { anthropicErrorOf, ChatToMessagesStream, estimateInputTokens, stopReasonOf, toChatRequest, toMessagesResponse } from "./inbound";
 import type { StopReason } from "./types";
+import { effortOf } from "./values";
 
 const data = (chunk: unknown) => `data: ${JSON.stringify(chunk)}\n\n`;
 const delta = (d: Record<string, unknown>, finish: string | null = null) => data({ choices: [{ index: 0, delta: d, finish_reason: finish }] });

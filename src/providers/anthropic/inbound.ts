@@ -4,6 +4,7 @@
 import { tokenUsage, type Usage } from "../../model/usage";
 import { estimatedOutputTokens } from "../openai/usage";
 import { SseReader } from "./sse";
+import { effortOf } from "./values";
 import type { StopReason } from "./types";
 
 type Json = Record<string, unknown>;
@@ -113,13 +114,6 @@ function toolChoice(choice: unknown): { tool_choice?: unknown; parallel_tool_cal
  * backend runs it, and offered as a function it would only be called with nobody to answer.
  */
 const isServerTool = (tool: Json) => typeof tool.type === "string" && /^(web_search|web_fetch|code_execution)_/.test(tool.type);
-
-/** A thinking budget as OpenAI's `reasoning_effort`. */
-export function effortOf(budget: number): "low" | "medium" | "high" {
-  if (budget < 4096) return "low";
-  if (budget < 16384) return "medium";
-  return "high";
-}
 
 /**
  * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5…, told by the backend's model name, as LiteLLM

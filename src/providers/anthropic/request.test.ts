@@ -506,8 +506,53 @@ describe("thinking", () => {
     expect(translate({ messages: [user("x")], reasoning_effort: "low", top_p: 0.5 }).top_p).toBe(0.95);
   });
 
+  test("Claude 4.6 and later think adaptively: reasoning_effort (or a budget) becomes output_config.effort, max_tokens as asked", () => {
+    for (const model of [
+      "claude-opus-4-6",
+      "claude-sonnet-4-6",
+      "anthropic.claude-opus-4-7",
+      "claude-sonnet-5",
+      "claude-opus-5-1-20270101",
+      "claude-mythos-preview",
+    ]) {
+      const request = translate({ messages: [user("x")], reasoning_effort: "xhigh", max_tokens: 2000, temperature: 0.2 }, { model });
+      expect({ model, thinking: request.thinking, config: request.output_config, max: request.max_tokens, temperature: request.temperature }).toEqual({
+        model,
+        thinking: { type: "adaptive" },
+        config: { effort: "high" },
+        max: 2000,
+        temperature: undefined,
+      });
+    }
+    const budgeted = translate({ messages: [user("x")], thinking: { type: "enabled", budget_tokens: 5000 } }, { model: "claude-opus-4-7" });
+    expect([budgeted.thinking, budgeted.output_config]).toEqual([{ type: "adaptive" }, { effort: "medium" }]);
+    // Structured outputs and the effort share output_config.
+    const both = translate(
+      { messages: [user("x")], reasoning_effort: "low", response_format: { type: "json_schema", json_schema: { name: "a", schema: { type: "object" } } } },
+      { model: "claude-sonnet-4-6" },
+    );
+    expect(both.output_config).toEqual({ format: { type: "json_schema", schema: { type: "object" } }, effort: "low" });
+    // Earlier models keep a fixed budget, and take a client's adaptive as the medium one.
+    for (const model of ["claude-opus-4-20250514", "claude-opus-4-1-20250805", "claude-sonnet-4-5", "claude-3-7-sonnet-latest", "claude-haiku-4-5@20251001"]) {
+      const request = translate({ messages: [user("x")], reasoning_effort: "high", max_tokens: 20000 }, { model });
+      expect({ model, thinking: request.thinking, config: request.output_config }).toEqual({
+        model,
+        thinking: { type: "enabled", budget_tokens: 16384 },
+        config: undefined,
+      });
+    }
+    expect(translate({ messages: [user("x")], thinking: { type: "adaptive" } }, { model: "claude-sonnet-4-5" }).thinking).toEqual({
+      type: "enabled",
+      budget_tokens: 4096,
+    });
+    expect(translate({ messages: [user("x")], reasoning_effort: "none" }, { model: "claude-opus-4-7" }).thinking).toBeUndefined();
+  });
+
   test("each effort has its budget; none turns thinking off; anything else is a 400", () => {
-    const budget = (effort: string) => translate({ messages: [user("x")], reasoning_effort: effort }).thinking?.budget_tokens;
+    const budget = (effort: string) => {
+      const { thinking } = translate({ messages: [user("x")], reasoning_effort: effort });
+      return thinking?.type === "enabled" ? thinking.budget_tokens : undefined;
+    };
     expect([budget("minimal"), budget("low"), budget("medium"), budget("high")]).toEqual([1024, 1024, 4096, 16384]);
     expect(budget("none")).toBeUndefined();
     expect(refusal({ messages: [user("x")], reasoning_effort: "extreme" })).toMatchObject({ status: 400, param: "reasoning_effort" });

@@ -6,8 +6,8 @@
 import { invalidRequest } from "../../model/errors";
 import { readConversation, restoreThinking, trimPrefill, type ThinkingLookup } from "./conversation";
 import { toolsOf } from "./tools";
-import type { MessageParam, MessagesRequest } from "./types";
-import { isCount, isRecord, lookup, type ChatBody } from "./values";
+import type { Effort, MessageParam, MessagesRequest, Thinking } from "./types";
+import { effortOf, isCount, isRecord, lookup, type ChatBody } from "./values";
 
 export type { ChatBody } from "./values";
 
@@ -34,6 +34,20 @@ const THINKING_BUDGET: Readonly<Record<string, number | null>> = {
   xhigh: 32768,
 };
 const MIN_THINKING_BUDGET = 1024;
+
+/**
+ * Claude models from 4.6 on size their thinking themselves, steered by an effort level, and from
+ * Opus 4.7 on a fixed budget is a 400. Told by the backend's model name: claude-opus-4-6,
+ * claude-sonnet-5, anthropic.claude-opus-4-7, claude-mythos-…; not claude-opus-4-20250514 (Opus 4)
+ * nor claude-3-7-sonnet.
+ */
+export function thinksAdaptively(model: string): boolean {
+  if (/claude-(mythos|fable)/i.test(model)) return true;
+  const version = /claude-[a-z]+-(\d+)(?:-(\d{1,2}))?(?=$|[-@:.v])/i.exec(model);
+  if (!version) return false;
+  const major = Number(version[1]);
+  return major > 4 || (major === 4 && Number(version[2] ?? 0) >= 6);
+}
 /** With thinking on, the API accepts top_p only in [0.95, 1]. */
 const MIN_THINKING_TOP_P = 0.95;
 
@@ -48,13 +62,14 @@ export function toMessagesRequest(chat: ChatBody, opts: RequestOptions): Message
   if (typeof chat.n === "number" && chat.n > 1) throw invalidRequest("n > 1 is not supported by an Anthropic backend", "n");
   const { system, turns } = readConversation(chat.messages);
 
-  let thinking = thinkingOf(chat);
+  const planned = thinkingOf(chat, thinksAdaptively(opts.model));
+  let thinking = planned?.thinking ?? null;
   let maxTokens = maxTokensOf(chat, opts.maxTokens);
   // A pre-filled answer (a final assistant turn: Open WebUI's "Continue response") goes without
   // thinking: with it on, the API wants a final assistant message to start with a thinking block.
   if (thinking && turns.at(-1)?.role === "assistant") thinking = null;
   if (thinking && !restoreThinking(turns, opts.thinkingFor)) thinking = null;
-  if (thinking && maxTokens <= thinking.budget_tokens) maxTokens += thinking.budget_tokens;
+  if (thinking?.type === "enabled" && maxTokens <= thinking.budget_tokens) maxTokens += thinking.budget_tokens;
   trimPrefill(turns);
 
   const request: MessagesRequest = {
@@ -72,7 +87,8 @@ export function toMessagesRequest(chat: ChatBody, opts: RequestOptions): Message
   Object.assign(request, toolsOf(chat, turns, thinking !== null));
   if (thinking) request.thinking = thinking;
   const format = outputFormat(chat.response_format);
-  if (format) request.output_config = { format };
+  const effort = thinking && planned?.effort;
+  if (format || effort) request.output_config = { ...(format && { format }), ...(effort && { effort }) };
   return request;
 }
 
@@ -85,21 +101,28 @@ function maxTokensOf(chat: ChatBody, fallback: number): number {
   return asked;
 }
 
-function thinkingOf(chat: ChatBody): { type: "enabled"; budget_tokens: number } | null {
+/** The thinking a chat asks for, in the form the model takes (a budget, or adaptive with an effort level); null for none. */
+function thinkingOf(chat: ChatBody, adaptive: boolean): { thinking: Thinking; effort?: Effort } | null {
+  const effort = chat.reasoning_effort;
+  const budget = effort === undefined || effort === null ? undefined : lookup(THINKING_BUDGET, effort);
+  if (effort !== undefined && effort !== null && budget === undefined) {
+    throw invalidRequest(`reasoning_effort must be one of ${Object.keys(THINKING_BUDGET).join(", ")}`, "reasoning_effort");
+  }
   // Anthropic's own spelling, which some OpenAI clients send as an extra field, wins.
   if (isRecord(chat.thinking)) {
+    if (chat.thinking.type === "adaptive") return thinkingAt(budget ?? THINKING_BUDGET.medium!, adaptive);
     if (chat.thinking.type !== "enabled") return null;
-    const budget = chat.thinking.budget_tokens;
-    if (!isCount(budget) || budget < MIN_THINKING_BUDGET)
+    const asked = chat.thinking.budget_tokens;
+    if (!isCount(asked) || asked < MIN_THINKING_BUDGET)
       throw invalidRequest(`thinking.budget_tokens must be an integer of at least ${MIN_THINKING_BUDGET}`, "thinking");
-    return { type: "enabled", budget_tokens: budget };
+    return thinkingAt(asked, adaptive);
   }
-  const effort = chat.reasoning_effort;
-  if (effort === undefined || effort === null) return null;
-  const budget = lookup(THINKING_BUDGET, effort);
-  if (budget === undefined) throw invalidRequest(`reasoning_effort must be one of ${Object.keys(THINKING_BUDGET).join(", ")}`, "reasoning_effort");
-  return budget === null ? null : { type: "enabled", budget_tokens: budget };
+  return budget === undefined || budget === null ? null : thinkingAt(budget, adaptive);
 }
+
+/** A budget as the model takes it: as it is, or as the effort level it stands for. */
+const thinkingAt = (budget: number, adaptive: boolean): { thinking: Thinking; effort?: Effort } =>
+  adaptive ? { thinking: { type: "adaptive" }, effort: effortOf(budget) } : { thinking: { type: "enabled", budget_tokens: budget } };
 
 /**
  * temperature clamped to the API's [0, 1]; with thinking on, temperature and top_k are left out

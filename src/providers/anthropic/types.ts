@@ -80,10 +80,14 @@ export interface MessagesRequest {
   top_k?: number;
   tools?: ToolDefinition[];
   tool_choice?: ToolChoice;
-  thinking?: { type: "enabled"; budget_tokens: number };
-  /** Structured outputs: the answer's text is JSON of this schema. */
-  output_config?: { format: { type: "json_schema"; schema: Record<string, unknown> } };
+  thinking?: Thinking;
+  /** Structured outputs (the answer's text is JSON of this schema), and how much adaptive thinking to spend. */
+  output_config?: { format?: { type: "json_schema"; schema: Record<string, unknown> }; effort?: Effort };
 }
+
+/** A fixed budget (Claude before 4.6), or thinking the model sizes itself, steered by an effort level (4.6 on). */
+export type Thinking = { type: "enabled"; budget_tokens: number } | { type: "adaptive" };
+export type Effort = "low" | "medium" | "high";
 
 export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "pause_turn" | "refusal" | "model_context_window_exceeded";
 
