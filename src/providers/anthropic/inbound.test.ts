@@ -116,6 +116,16 @@ describe("toChatRequest", () => {
     expect(toChatRequest(body, "Qwen/Qwen3-32B")).toMatchObject({ max_tokens: 900, temperature: 0.3, top_p: 0.9, reasoning_effort: "medium" });
   });
 
+  test("adaptive thinking becomes reasoning_effort from output_config.effort (max as high, none as medium)", () => {
+    const ask = (config?: unknown) =>
+      toChatRequest(
+        { messages: [{ role: "user", content: "x" }], thinking: { type: "adaptive" }, ...(config !== undefined && { output_config: config }) },
+        "o3",
+      ).reasoning_effort;
+    expect([ask({ effort: "low" }), ask({ effort: "high" }), ask({ effort: "max" }), ask()]).toEqual(["low", "high", "high", "medium"]);
+    expect(toChatRequest({ messages: [], thinking: { type: "disabled" } }, "o3").reasoning_effort).toBeUndefined();
+  });
+
   test("effort by budget; the estimate is never 0", () => {
     expect([effortOf(1024), effortOf(8000), effortOf(32000)]).toEqual(["low", "medium", "high"]);
     expect(estimateInputTokens({})).toBeGreaterThan(0);

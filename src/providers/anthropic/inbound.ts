@@ -123,6 +123,14 @@ const isServerTool = (tool: Json) => typeof tool.type === "string" && /^(web_sea
 const OPENAI_REASONING = /(^|\/)(o\d|gpt-5)/i;
 const OPENAI_BEFORE_REASONING = /(^|\/)(gpt-3|gpt-4|chatgpt-4)/i;
 
+/** Thinking as `reasoning_effort`: a budget's level, or adaptive thinking's effort (`max` as `high`; none given: `medium`). */
+function reasoningEffortOf(thinking: Json, config: unknown): "low" | "medium" | "high" | null {
+  if (thinking.type === "enabled") return effortOf(count(thinking.budget_tokens));
+  if (thinking.type !== "adaptive") return null;
+  const effort = isObject(config) ? config.effort : undefined;
+  return effort === "low" || effort === "medium" || effort === "high" ? effort : effort === "max" ? "high" : "medium";
+}
+
 /**
  * A Messages request as a chat completion request for `model`. Streams always ask for usage
  * (`include_usage`): the Messages stream reports it in `message_delta`.
@@ -156,9 +164,8 @@ export function toChatRequest(body: Json, model: string): Json {
     Object.assign(chat, toolChoice(body.tool_choice));
   }
   // Without tools no choice is sent: OpenAI refuses a tool_choice with no tools, and none is the same as no tools.
-  if (isObject(body.thinking) && body.thinking.type === "enabled" && !OPENAI_BEFORE_REASONING.test(model)) {
-    chat.reasoning_effort = effortOf(count(body.thinking.budget_tokens));
-  }
+  const effort = isObject(body.thinking) ? reasoningEffortOf(body.thinking, body.output_config) : null;
+  if (effort && !OPENAI_BEFORE_REASONING.test(model)) chat.reasoning_effort = effort;
   if (isObject(body.metadata) && typeof body.metadata.user_id === "string") chat.user = body.metadata.user_id;
   if (body.stream === true) {
     chat.stream = true;
