@@ -136,6 +136,16 @@ describe("config: validation messages name the file, the model id and the field"
     expect(message).toContain("clientKeys.0.key: expected visible ASCII characters only");
     const fromEnv = await loadError({ endpoints: { gpt: { url: "http://127.0.0.1:1" } } }, { CM_OPEN_WEBUI_PROXY_ADMIN_KEY: "ключ-0123456789" });
     expect(fromEnv.message).toContain("CM_OPEN_WEBUI_PROXY_ADMIN_KEY: expected visible ASCII characters only");
+    // A backend's key, which every request would fail to send: named, never shown.
+    const backend = await loadError({
+      endpoints: {
+        gpt: { url: "http://127.0.0.1:1", apiKey: "sk-abc\u2013def" },
+        pair: { targets: [{ url: "http://127.0.0.1:2", apiKey: "sk-\u201cq\u201d" }] },
+      },
+    });
+    expect(backend.message).toContain("endpoints.gpt.apiKey: expected ASCII characters only");
+    expect(backend.message).toContain("endpoints.pair.targets.0.apiKey: expected ASCII characters only");
+    expect(backend.message).not.toContain("sk-abc");
   });
 
   test("a number written as a string is an error, not a string the proxy would later use as a number", async () => {

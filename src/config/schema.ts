@@ -59,11 +59,22 @@ const PriceSchema = t.Object(
   { additionalProperties: true, description: "what this backend's tokens cost, in US dollars per million tokens (a target's price wins over its endpoint's)" },
 );
 
+/**
+ * A backend's key goes in a header the proxy writes: any character beyond ASCII (a pasted en-dash or
+ * curly quote) makes every request to it fail, so it is refused here. Empty is a key-less backend;
+ * surrounding whitespace (a secret file's final newline) is trimmed where it is sent.
+ */
+const BackendKey = () =>
+  t.String({
+    pattern: "^[\\t\\n\\r\\x20-\\x7e]*$",
+    error: "expected ASCII characters only (a header cannot carry others: look for a pasted dash or quote)",
+  });
+
 const TargetSchema = t.Object(
   {
     url: t.Optional(HttpUrl),
     name: t.Optional(t.String({ minLength: 1, description: "shown in logs, headers and /health; default <model id>#<index>" })),
-    apiKey: t.Optional(t.String()),
+    apiKey: t.Optional(BackendKey()),
     actualModelName: t.Optional(t.String({ minLength: 1 })),
     timeouts: t.Optional(TimeoutsSchema),
     weight: t.Optional(t.Integer({ minimum: 1, description: "share of requests under the weighted strategy" })),
@@ -110,7 +121,7 @@ const EndpointSchema = t.Object(
   {
     url: t.Optional(HttpUrl),
     displayName: t.Optional(t.String()),
-    apiKey: t.Optional(t.String()),
+    apiKey: t.Optional(BackendKey()),
     actualModelName: t.Optional(t.String({ minLength: 1 })),
     timeouts: t.Optional(TimeoutsSchema),
     targets: t.Optional(t.Array(TargetSchema, { minItems: 1 })),
