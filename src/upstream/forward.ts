@@ -4,7 +4,7 @@ import { declaredLength, limitStream, readUpTo } from "./body-limit";
 import { canConnect } from "./connect-check";
 import { downstreamResponseHeaders, isEventStream, type HeaderRecord } from "./headers";
 import { secretOf, withoutSecret } from "./redact";
-import { relayBody, type BodyEnd, type ChunkFilter } from "./relay";
+import { relayBody, type BodyEnd, type ChunkFilter, type RelayOptions } from "./relay";
 
 export interface UpstreamRequest {
   readonly target: Target;
@@ -134,10 +134,8 @@ export function discard(sent: Sent): void {
  * one idle timeout, bounded, fetch's decoding done. Throws the ProxyError of a body that broke or stalled.
  */
 export async function readAhead(sent: Sent): Promise<{ readonly sent: Sent; readonly body: Uint8Array }> {
-  const { response, target } = sent;
-  const idleError = () => gatewayTimeout(target.modelId, `no data for ${target.timeouts.idleMs} ms`);
-  const lostError = () => badGateway(target.modelId, "connection lost mid-response");
-  const read = response.body ? await readWhole(sent, true, idleError, lostError) : new Uint8Array(0);
+  const { response } = sent;
+  const read = response.body ? await readWhole(sent, true, bodyFailures(sent.target)) : new Uint8Array(0);
   const body = read instanceof Uint8Array ? read : new Uint8Array(read);
   const headers = new Headers(response.headers);
   // What fetch decoded is kept decoded: the length and coding described the backend's bytes.
@@ -189,8 +187,7 @@ export interface AnswerRewrite {
  */
 export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, reading: RelayReading = {}): Promise<Response> {
   const { filter, rewrite } = reading;
-  const { response, abort, target } = sent;
-  const { idleMs } = target.timeouts;
+  const { response, target } = sent;
   const headers = downstreamResponseHeaders(response.headers);
   for (const name in extra) headers[name] = extra[name]!;
   if (rewrite) return relayRewritten(sent, headers, extra, onEnd, rewrite, filter);
@@ -200,9 +197,7 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, re
     return new Response(null, init);
   }
   const eventStream = isEventStream(headers);
-  const idleError = () => gatewayTimeout(target.modelId, `no data for ${idleMs} ms`);
-  const lostError = () => badGateway(target.modelId, "connection lost mid-response");
-  const unreadableError = () => badGateway(target.modelId, "its stream could not be read");
+  const failures = bodyFailures(target);
   // An error is read whole to be cleaned of the key the backend was sent; not an event stream (it
   // may flow for longer than one idle timeout), nor one that announces more than a body is read
   // whole at (no error message is that long): those pass as they come.
@@ -210,7 +205,7 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, re
   const secret = response.status >= 400 && !eventStream && (length ?? 0) <= MAX_BUFFERED_BYTES ? secretOf(target.apiKey) : null;
   if (secret || (!eventStream && (length ?? Infinity) <= MAX_BUFFERED_BYTES)) {
     // Nothing reached the client yet: a failure here is the caller's to judge (a retry, or its error).
-    let body: ArrayBuffer | Uint8Array = await readWhole(sent, false, idleError, lostError);
+    let body: ArrayBuffer | Uint8Array = await readWhole(sent, false, failures);
     const cleaned = secret ? withoutSecret(new Uint8Array(body), headers["content-encoding"] ?? null, secret) : null;
     if (cleaned) {
       body = cleaned;
@@ -220,11 +215,9 @@ export async function relay(sent: Sent, extra: HeaderRecord, onEnd: RelayEnd, re
     return new Response(body, init);
   }
   const relayed = relayBody(response.body, {
-    idleMs,
+    idleMs: target.timeouts.idleMs,
     eventStream,
-    idleError,
-    lostError,
-    unreadableError,
+    ...failures,
     onEnd,
     filter: eventStream ? filter : undefined,
     keepUpTo: !eventStream && reading.keepWhole ? MAX_BUFFERED_BYTES : 0,
@@ -243,28 +236,23 @@ async function relayRewritten(
   rewrite: AnswerRewrite,
   filter: ChunkFilter | undefined,
 ): Promise<Response> {
-  const { response, abort, target } = sent;
-  const { idleMs } = target.timeouts;
+  const { response, target } = sent;
   const status = rewrite.status(response.status);
   // fetch decoded the body (it was asked to): these described the backend's bytes, not these.
   delete headers["content-encoding"];
-  const idleError = () => gatewayTimeout(target.modelId, `no data for ${idleMs} ms`);
-  const lostError = () => badGateway(target.modelId, "connection lost mid-response");
+  const failures = bodyFailures(target);
   if (response.ok && response.body && isEventStream(headers)) {
-    const unreadableError = () => badGateway(target.modelId, "its stream could not be read");
     const relayed = relayBody(response.body, {
-      idleMs,
+      idleMs: target.timeouts.idleMs,
       eventStream: true,
-      idleError,
-      lostError,
-      unreadableError,
+      ...failures,
       onEnd: (end, bytes) => onEnd(end, bytes, null),
       filter,
     });
     return new Response(relayed, { status, headers });
   }
   // Nothing reached the client yet: a failure to read or translate is the caller's to judge (a retry, or its error).
-  const body = response.body ? await readWhole(sent, true, idleError, lostError) : new ArrayBuffer(0);
+  const body = response.body ? await readWhole(sent, true, failures) : new ArrayBuffer(0);
   const out = rewrite.whole(response.status, body);
   headers["content-type"] = "application/json";
   if (typeof out !== "string") {
@@ -285,6 +273,18 @@ async function relayRewritten(
  */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
+/** How an answer's body can fail, as the client hears it: silent too long, cut, or unreadable to the relay's filter. */
+type BodyFailures = Pick<RelayOptions, "idleError" | "lostError" | "unreadableError">;
+
+function bodyFailures(target: Target): BodyFailures {
+  const { modelId, timeouts } = target;
+  return {
+    idleError: () => gatewayTimeout(modelId, `no data for ${timeouts.idleMs} ms`),
+    lostError: () => badGateway(modelId, "connection lost mid-response"),
+    unreadableError: () => badGateway(modelId, "its stream could not be read"),
+  };
+}
+
 /**
  * An answer read whole without a length that bounds it (an error body to clean of the key, sent in
  * chunks; one fetch decoded; one to translate) is refused past this, not held: no answer a client
@@ -293,7 +293,7 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
 const MAX_WHOLE_BYTES = 64 * 1024 * 1024;
 
 /** The body of `sent`, whole, within one idle timeout; `decoded` when fetch undoes its content coding. */
-async function readWhole(sent: Sent, decoded: boolean, idleError: () => ProxyError, lostError: () => ProxyError): Promise<ArrayBuffer | Uint8Array> {
+async function readWhole(sent: Sent, decoded: boolean, { idleError, lostError }: BodyFailures): Promise<ArrayBuffer | Uint8Array> {
   const { response, abort, target } = sent;
   const timer = setTimeout(() => abort.abort(idleError()), target.timeouts.idleMs);
   try {
