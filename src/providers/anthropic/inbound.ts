@@ -478,7 +478,7 @@ export class ChatToMessagesStream {
     const args = typeof fn.arguments === "string" ? fn.arguments : "";
     const open = this.block?.kind === "tool" ? this.block : null;
     const sameId = (other: string | null) => id === null || other === null || id === other;
-    if (open && index === open.index && sameId(open.id)) return args === "" ? "" : this.delta({ type: "input_json_delta", partial_json: args });
+    if (open && index === open.index && sameId(open.id)) return this.input(args);
     const queued = this.queued.findLast((waiting) => waiting.index === index);
     if (queued && sameId(queued.id)) {
       queued.args += args;
@@ -487,41 +487,42 @@ export class ChatToMessagesStream {
     }
     const named = id !== null || typeof fn.name === "string";
     // A delta with another index that names no call: from a backend that numbers one call's pieces oddly.
-    if (open && !named) return args === "" ? "" : this.delta({ type: "input_json_delta", partial_json: args });
+    if (open && !named) return this.input(args);
     this.madeToolCall = true;
     if (open && index !== open.index) {
       this.queued.push({ index, id, name: String(fn.name ?? ""), args, pieces: args === "" ? 0 : 1 });
       return "";
     }
-    let out = this.closeBlock();
-    this.block = { kind: "tool", index, id };
-    out += event("content_block_start", {
-      type: "content_block_start",
-      index: this.blocks,
-      content_block: { type: "tool_use", id: id ?? `toolu_${messageId()}`, name: String(fn.name ?? ""), input: {} },
-    });
-    return args === "" ? out : out + this.delta({ type: "input_json_delta", partial_json: args });
+    return this.startTool(index, id, String(fn.name ?? ""), args);
   }
 
   /** The calls that waited for the end, each a whole block: its start, all its input in one delta, its stop. */
   private flushQueued(): string {
     let out = "";
     for (const call of this.queued) {
-      out += this.closeBlock();
-      this.block = { kind: "tool", index: call.index, id: call.id };
-      out += event("content_block_start", {
-        type: "content_block_start",
-        index: this.blocks,
-        content_block: { type: "tool_use", id: call.id ?? `toolu_${messageId()}`, name: call.name, input: {} },
-      });
-      if (call.args !== "") {
-        // The output estimate counts a token per piece the backend sent, as it would have streamed them.
-        this.deltas += call.pieces - 1;
-        out += this.delta({ type: "input_json_delta", partial_json: call.args });
-      }
+      // The output estimate counts a token per piece the backend sent, as it would have streamed them.
+      if (call.pieces > 1) this.deltas += call.pieces - 1;
+      out += this.startTool(call.index, call.id, call.name, call.args);
     }
     this.queued = [];
     return out + this.closeBlock();
+  }
+
+  /** Closes the open block and starts a tool call's, with its input so far. */
+  private startTool(index: number, id: string | null, name: string, args: string): string {
+    const out = this.closeBlock();
+    this.block = { kind: "tool", index, id };
+    const start = event("content_block_start", {
+      type: "content_block_start",
+      index: this.blocks,
+      content_block: { type: "tool_use", id: id ?? `toolu_${messageId()}`, name, input: {} },
+    });
+    return out + start + this.input(args);
+  }
+
+  /** A piece of the open tool call's input (none for an empty one). */
+  private input(args: string): string {
+    return args === "" ? "" : this.delta({ type: "input_json_delta", partial_json: args });
   }
 
   /** Opens a block of this kind unless one is open: the open block (if another kind) is closed first. */
