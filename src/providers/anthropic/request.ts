@@ -48,6 +48,7 @@ export function thinksAdaptively(model: string): boolean {
   const major = Number(version[1]);
   return major > 4 || (major === 4 && Number(version[2] ?? 0) >= 6);
 }
+
 /** With thinking on, the API accepts top_p only in [0.95, 1]. */
 const MIN_THINKING_TOP_P = 0.95;
 
@@ -62,14 +63,14 @@ export function toMessagesRequest(chat: ChatBody, opts: RequestOptions): Message
   if (typeof chat.n === "number" && chat.n > 1) throw invalidRequest("n > 1 is not supported by an Anthropic backend", "n");
   const { system, turns } = readConversation(chat.messages);
 
-  const planned = thinkingOf(chat, thinksAdaptively(opts.model));
-  let thinking = planned?.thinking ?? null;
+  let thinking = thinkingOf(chat, thinksAdaptively(opts.model));
   let maxTokens = maxTokensOf(chat, opts.maxTokens);
   // A pre-filled answer (a final assistant turn: Open WebUI's "Continue response") goes without
   // thinking: with it on, the API wants a final assistant message to start with a thinking block.
   if (thinking && turns.at(-1)?.role === "assistant") thinking = null;
   if (thinking && !restoreThinking(turns, opts.thinkingFor)) thinking = null;
-  if (thinking?.type === "enabled" && maxTokens <= thinking.budget_tokens) maxTokens += thinking.budget_tokens;
+  const budget = thinking?.mode.type === "enabled" ? thinking.mode.budget_tokens : 0;
+  if (maxTokens <= budget) maxTokens += budget;
   trimPrefill(turns);
 
   const request: MessagesRequest = {
@@ -85,9 +86,9 @@ export function toMessagesRequest(chat: ChatBody, opts: RequestOptions): Message
   if (chat.stream === true) request.stream = true;
   Object.assign(request, sampling(chat, thinking !== null));
   Object.assign(request, toolsOf(chat, turns, thinking !== null));
-  if (thinking) request.thinking = thinking;
+  if (thinking) request.thinking = thinking.mode;
   const format = outputFormat(chat.response_format);
-  const effort = thinking && planned?.effort;
+  const effort = thinking?.effort;
   if (format || effort) request.output_config = { ...(format && { format }), ...(effort && { effort }) };
   return request;
 }
@@ -102,7 +103,7 @@ function maxTokensOf(chat: ChatBody, fallback: number): number {
 }
 
 /** The thinking a chat asks for, in the form the model takes (a budget, or adaptive with an effort level); null for none. */
-function thinkingOf(chat: ChatBody, adaptive: boolean): { thinking: Thinking; effort?: Effort } | null {
+function thinkingOf(chat: ChatBody, adaptive: boolean): PlannedThinking | null {
   const effort = chat.reasoning_effort;
   const budget = effort === undefined || effort === null ? undefined : lookup(THINKING_BUDGET, effort);
   if (effort !== undefined && effort !== null && budget === undefined) {
@@ -120,9 +121,15 @@ function thinkingOf(chat: ChatBody, adaptive: boolean): { thinking: Thinking; ef
   return budget === undefined || budget === null ? null : thinkingAt(budget, adaptive);
 }
 
+/** Thinking as a request asks for it: `mode` is the request's `thinking`, `effort` goes in its `output_config`. */
+interface PlannedThinking {
+  readonly mode: Thinking;
+  readonly effort?: Effort;
+}
+
 /** A budget as the model takes it: as it is, or as the effort level it stands for. */
-const thinkingAt = (budget: number, adaptive: boolean): { thinking: Thinking; effort?: Effort } =>
-  adaptive ? { thinking: { type: "adaptive" }, effort: effortOf(budget) } : { thinking: { type: "enabled", budget_tokens: budget } };
+const thinkingAt = (budget: number, adaptive: boolean): PlannedThinking =>
+  adaptive ? { mode: { type: "adaptive" }, effort: effortOf(budget) } : { mode: { type: "enabled", budget_tokens: budget } };
 
 /**
  * temperature clamped to the API's [0, 1]; with thinking on, temperature and top_k are left out
